@@ -1,0 +1,128 @@
+"""orchestrator: a workflow server's task-run orchestration, in one process.
+
+Everything hangs off an :class:`Orchestrator` you construct: its runs, states, queues,
+policies, concurrency limits, clock and observers. Nothing is process-wide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ._clock import Clock as Clock
+from ._clock import SystemClock as SystemClock
+from ._clock import VirtualClock as VirtualClock
+from ._errors import HistoryTooLarge as HistoryTooLarge
+from ._errors import InvalidArgument as InvalidArgument
+from ._errors import ObjectAlreadyExists as ObjectAlreadyExists
+from ._errors import ObjectNotFound as ObjectNotFound
+from ._errors import OrchestratorError as OrchestratorError
+from ._errors import OrchestratorTimeout as OrchestratorTimeout
+from ._errors import QueueFull as QueueFull
+from ._errors import StopTaskWorker as StopTaskWorker
+from ._errors import TaskRunFailed as TaskRunFailed
+from ._errors import TemplateError as TemplateError
+from ._errors import WorkerError as WorkerError
+from ._models import ConcurrencyLimit as ConcurrencyLimit
+from ._models import Deployment as Deployment
+from ._models import Flow as Flow
+from ._models import FlowRun as FlowRun
+from ._models import FlowRunPolicy as FlowRunPolicy
+from ._models import TaskRun as TaskRun
+from ._models import TaskRunPolicy as TaskRunPolicy
+from ._models import WorkPool as WorkPool
+from ._models import WorkQueue as WorkQueue
+from ._rules import AbortDetails as AbortDetails
+from ._rules import AcceptDetails as AcceptDetails
+from ._rules import OrchestrationResult as OrchestrationResult
+from ._rules import Policy as Policy
+from ._rules import RejectDetails as RejectDetails
+from ._rules import Rule as Rule
+from ._rules import SetStateStatus as SetStateStatus
+from ._rules import TransitionContext as TransitionContext
+from ._rules import WaitDetails as WaitDetails
+from ._rules import rule as rule
+from ._states import AwaitingRetry as AwaitingRetry
+from ._states import Cached as Cached
+from ._states import Cancelled as Cancelled
+from ._states import Cancelling as Cancelling
+from ._states import Completed as Completed
+from ._states import Crashed as Crashed
+from ._states import Failed as Failed
+from ._states import Late as Late
+from ._states import Paused as Paused
+from ._states import Pending as Pending
+from ._states import Retrying as Retrying
+from ._states import Running as Running
+from ._states import Scheduled as Scheduled
+from ._states import State as State
+from ._states import StateDetails as StateDetails
+from ._states import StateType as StateType
+from ._states import Suspended as Suspended
+from ._states import TimedOut as TimedOut
+
+__all__ = (
+    "AbortDetails",
+    "AcceptDetails",
+    "AwaitingRetry",
+    "Cached",
+    "Cancelled",
+    "Cancelling",
+    "Clock",
+    "Completed",
+    "ConcurrencyLimit",
+    "Crashed",
+    "Deployment",
+    "Failed",
+    "Flow",
+    "FlowRun",
+    "FlowRunPolicy",
+    "HistoryTooLarge",
+    "InvalidArgument",
+    "Late",
+    "ObjectAlreadyExists",
+    "ObjectNotFound",
+    "OrchestrationResult",
+    "OrchestratorError",
+    "OrchestratorTimeout",
+    "Paused",
+    "Pending",
+    "Policy",
+    "QueueFull",
+    "RejectDetails",
+    "Retrying",
+    "Rule",
+    "Running",
+    "Scheduled",
+    "SetStateStatus",
+    "State",
+    "StateDetails",
+    "StateType",
+    "StopTaskWorker",
+    "Suspended",
+    "SystemClock",
+    "TaskRun",
+    "TaskRunFailed",
+    "TaskRunPolicy",
+    "TemplateError",
+    "TimedOut",
+    "TransitionContext",
+    "VirtualClock",
+    "WaitDetails",
+    "WorkPool",
+    "WorkQueue",
+    "WorkerError",
+    "rule",
+)
+
+
+def _rewrite_module_names() -> None:
+    # Show public objects as ``orchestrator.X`` in reprs and docs, as trio does.
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("orchestrator."):
+            with contextlib.suppress(AttributeError, TypeError):
+                obj.__module__ = __name__
+
+
+_rewrite_module_names()
+del _rewrite_module_names

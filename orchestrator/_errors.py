@@ -1,0 +1,118 @@
+"""The exception tree of ``orchestrator``.
+
+Every error the library raises on purpose derives from :class:`OrchestratorError`,
+and the tree is at most two levels deep::
+
+    OrchestratorError
+    ├── ObjectNotFound (also KeyError)         unknown run, flow, pool, limit ... id or name
+    ├── ObjectAlreadyExists (also ValueError)  an id or a name that is already taken
+    ├── InvalidArgument (also ValueError)      a bad value given to a public call
+    │   └── HistoryTooLarge                    run history asked for too many buckets
+    ├── QueueFull                              admission control refused a submission
+    ├── TemplateError (also ValueError)        a job template that cannot be rendered
+    ├── TaskRunFailed                          ``future.result()`` of a run that did not complete
+    ├── WorkerError (also RuntimeError)        a worker used in a way it does not support
+    └── OrchestratorTimeout (also TimeoutError) a wait that ran out of time
+
+Control-flow signals (``StopTaskWorker``) are not errors and live apart from this tree.
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+__all__ = [
+    "HistoryTooLarge",
+    "InvalidArgument",
+    "ObjectAlreadyExists",
+    "ObjectNotFound",
+    "OrchestratorError",
+    "OrchestratorTimeout",
+    "QueueFull",
+    "StopTaskWorker",
+    "TaskRunFailed",
+    "TemplateError",
+    "WorkerError",
+]
+
+
+class OrchestratorError(Exception):
+    """Base class of every error raised on purpose by ``orchestrator``."""
+
+
+@final
+class ObjectNotFound(OrchestratorError, KeyError):
+    """Raised when an id or a name does not name an existing object.
+
+    Raised by every ``read_*``, ``update_*``, ``delete_*`` and ``set_*_state`` method
+    of :class:`~orchestrator.Orchestrator` given an unknown id. It is also a
+    :class:`KeyError`, so ``except KeyError`` works as for a dictionary.
+    """
+
+    def __init__(self, kind: str, key: object, hint: str = "") -> None:
+        self.kind = kind
+        self.key = key
+        message = f"{kind} {key!s} was not found"
+        if hint:
+            message = f"{message}: {hint}"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; a plain sentence reads better.
+        return str(self.args[0])
+
+
+@final
+class ObjectAlreadyExists(OrchestratorError, ValueError):
+    """Raised when creating an object whose id or unique name is already taken."""
+
+
+class InvalidArgument(OrchestratorError, ValueError):
+    """Raised when a public call gets a value it cannot accept; nothing is changed."""
+
+
+@final
+class HistoryTooLarge(InvalidArgument):
+    """Raised by ``task_run_history`` when the window holds more buckets than allowed."""
+
+
+@final
+class QueueFull(OrchestratorError):
+    """Raised by a synchronous submission when the task key's queue has no room.
+
+    Nothing was created. Start a worker for the key, raise the queue size with
+    ``Orchestrator.configure_task_key``, or submit from async code, which waits for room.
+    """
+
+
+@final
+class TemplateError(OrchestratorError, ValueError):
+    """Raised when a job template is malformed or, in strict mode, has unresolved placeholders."""
+
+
+@final
+class TaskRunFailed(OrchestratorError):
+    """Raised by ``TaskRunFuture.result()`` for a run that ended without a result.
+
+    For a run that failed with an exception raised by the task itself, that exception is
+    raised instead; this error covers crashed and cancelled runs and failures whose
+    exception is not available.
+    """
+
+
+@final
+class WorkerError(OrchestratorError, RuntimeError):
+    """Raised when a worker is used in a way it does not support (for example, stopped twice)."""
+
+
+@final
+class OrchestratorTimeout(OrchestratorError, TimeoutError):
+    """Raised when a wait (a future's result, a drain, a worker's ``timeout``) runs out of time."""
+
+
+@final
+class StopTaskWorker(Exception):
+    """Raised inside a task worker to stop it; ``serve`` treats it as a clean exit.
+
+    Not an error: it is the signal ``TaskWorker.stop()`` and ``handle_sigterm`` use.
+    """
