@@ -129,14 +129,16 @@ class OrchestrationResult:
 class SlotOutcome:
     """What :meth:`RuleServices.acquire_slots` did.
 
-    ``acquired`` is True when the run holds a slot on every limited tag; otherwise
-    ``zero_limit`` names a tag whose limit is 0, or ``blocked`` the tags that are full.
-    Nothing is held after a refusal.
+    ``acquired`` is True when the run holds a slot on every limited tag, and ``taken``
+    names the tags on which this call took a slot (the run already held the others);
+    otherwise ``zero_limit`` names a tag whose limit is 0, or ``blocked`` the tags that
+    are full. A refusal takes nothing.
     """
 
     acquired: bool
     blocked: tuple[str, ...] = ()
     zero_limit: str | None = None
+    taken: tuple[str, ...] = ()
 
 
 class RuleServices(Protocol):
