@@ -1,0 +1,102 @@
+"""Tag concurrency rules: take the slots on the way into RUNNING, give them back after.
+
+The slots live in the orchestrator's slot table, reached through ``ctx.services``:
+``acquire_slots`` takes one slot on every limited tag of the run or none, so a refusal
+leaves nothing held. What one transition took is remembered in ``ctx.parameters`` and
+given back if a later rule changes the transition; the universal release rule gives
+every slot back once the run commits a state other than RUNNING or CANCELLING.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final, final
+
+import attrs
+
+from .._errors import InvalidArgument
+from .._rules import Rule, StateTypes, TransitionContext
+from .._states import StateType
+
+__all__ = ["ReleaseTaskConcurrencySlots", "SecureTaskConcurrencySlots"]
+
+_TAKEN: Final = "SecureTaskConcurrencySlots.taken"
+#: States in which a run keeps its slots: it is, or may still be, running.
+_HOLDING: Final = frozenset({StateType.RUNNING, StateType.CANCELLING})
+
+
+@final
+@attrs.frozen
+class SecureTaskConcurrencySlots(Rule):
+    """→RUNNING: take a slot on every limited tag of the run, or keep it out.
+
+    * a tag whose limit is 0: ABORT (the run could never start);
+    * a full tag: WAIT ``wait_seconds`` at most, with ``wait_for`` naming each full tag
+      as ``"tag:<tag>"`` so the engine can wake the run as soon as a slot frees;
+    * a tag on which the run already holds a slot never stops it.
+
+    Args:
+        wait_seconds: the longest a refused run waits before proposing again (> 0).
+    """
+
+    to_states: ClassVar[StateTypes] = frozenset({StateType.RUNNING})
+    wait_seconds: float = 10.0
+
+    def __attrs_post_init__(self) -> None:
+        seconds = self.wait_seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+            raise InvalidArgument(f"wait_seconds must be a number of seconds > 0, got {seconds!r}")
+
+    def before(self, ctx: TransitionContext) -> None:
+        """Acquire the run's slots, or abort or wait."""
+        run = ctx.task_run
+        tags = run.tags
+        if not tags:
+            return
+        outcome = ctx.services.acquire_slots(run.id, tags)
+        if outcome.acquired:
+            if outcome.taken:
+                ctx.parameters[_TAKEN] = outcome.taken
+            return
+        zero_tag = outcome.zero_limit
+        if zero_tag is not None:
+            ctx.abort(
+                f'The concurrency limit on tag "{zero_tag}" is 0 and will deadlock '
+                "if the task tries to run again."
+            )
+            return
+        blocked = outcome.blocked
+        ctx.wait(
+            self.wait_seconds,
+            f"Concurrency limit reached for tags: {', '.join(blocked)}",
+            wait_for=[f"tag:{tag}" for tag in blocked],
+        )
+
+    def cleanup(self, ctx: TransitionContext) -> None:
+        """Give back exactly the slots this transition took."""
+        taken = ctx.parameters.pop(_TAKEN, None)
+        if taken:
+            ctx.services.release_slots(ctx.run.id, frozenset(taken))
+
+
+@final
+@attrs.frozen
+class ReleaseTaskConcurrencySlots(Rule):
+    """Universal: give the run's slots back once it commits a state that is not running.
+
+    Releases after any committed state other than RUNNING or CANCELLING, including a
+    REJECT into another state; never after WAIT, ABORT or a null REJECT (nothing was
+    committed, the run is where it was).
+    """
+
+    universal: ClassVar[bool] = True
+
+    def after(self, ctx: TransitionContext) -> None:
+        """Release the run's slots on its tags."""
+        if ctx.proposed is None:
+            return
+        validated = ctx.validated
+        if validated is None or validated.type in _HOLDING:
+            return
+        run = ctx.run
+        if run.tags:
+            ctx.services.release_slots(run.id, run.tags)
