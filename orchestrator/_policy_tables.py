@@ -361,10 +361,10 @@ class SlotTable:
         queues the run on it. Success leaves every waiter queue. O(tags + free slots).
         """
         limits = self._limits
-        if not limits:
-            return _ACQUIRED
-        relevant = [limits[tag] for tag in tags if tag in limits]
+        relevant = [limits[tag] for tag in tags if tag in limits] if limits else None
         if not relevant:
+            if run_id in self._waiting:
+                self.forget_waiter(run_id)
             return _ACQUIRED
         if len(relevant) > 1:
             relevant.sort(key=_by_tag)
