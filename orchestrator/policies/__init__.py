@@ -20,6 +20,19 @@ import contextlib
 from ._background_rules import CopyTaskParametersID as CopyTaskParametersID
 from ._background_rules import EnqueueScheduledTasks as EnqueueScheduledTasks
 from ._background_rules import PreventPendingTransitions as PreventPendingTransitions
+from ._flow_policies import core_flow_policy as core_flow_policy
+from ._flow_policies import minimal_flow_policy as minimal_flow_policy
+from ._flow_rules import BypassCancellingFlowRunsWithNoInfra as BypassCancellingFlowRunsWithNoInfra
+from ._flow_rules import (
+    EnforceCancellingToCancelledTransition as EnforceCancellingToCancelledTransition,
+)
+from ._flow_rules import EnsureOnlyScheduledFlowsMarkedLate as EnsureOnlyScheduledFlowsMarkedLate
+from ._flow_rules import HandleFlowTerminalStateTransitions as HandleFlowTerminalStateTransitions
+from ._flow_rules import HandlePausingFlows as HandlePausingFlows
+from ._flow_rules import HandleResumingPausedFlows as HandleResumingPausedFlows
+from ._flow_rules import PreventDuplicateTransitions as PreventDuplicateTransitions
+from ._flow_rules import PreventResultDataLoss as PreventResultDataLoss
+from ._flow_rules import RetryFailedFlows as RetryFailedFlows
 from ._slot_rules import ReleaseTaskConcurrencySlots as ReleaseTaskConcurrencySlots
 from ._slot_rules import SecureTaskConcurrencySlots as SecureTaskConcurrencySlots
 from ._task_policies import background_task_policy as background_task_policy
@@ -39,24 +52,35 @@ from ._timing_rules import clamped_poisson_delay as clamped_poisson_delay
 from ._timing_rules import retry_delay_seconds as retry_delay_seconds
 
 __all__ = (
+    "BypassCancellingFlowRunsWithNoInfra",
     "CacheInsertion",
     "CacheRetrieval",
     "CopyScheduledTime",
     "CopyTaskParametersID",
+    "EnforceCancellingToCancelledTransition",
     "EnqueueScheduledTasks",
+    "EnsureOnlyScheduledFlowsMarkedLate",
+    "HandleFlowTerminalStateTransitions",
+    "HandlePausingFlows",
+    "HandleResumingPausedFlows",
     "HandleTaskTerminalStateTransitions",
     "JitterFunction",
+    "PreventDuplicateTransitions",
     "PreventPendingTransitions",
+    "PreventResultDataLoss",
     "PreventRunningTasksFromStoppedFlows",
     "ReleaseTaskConcurrencySlots",
     "RenameReruns",
+    "RetryFailedFlows",
     "RetryFailedTasks",
     "SecureTaskConcurrencySlots",
     "UpdateFlowRunTrackerOnTasks",
     "WaitForScheduledTime",
     "background_task_policy",
     "clamped_poisson_delay",
+    "core_flow_policy",
     "core_task_policy",
+    "minimal_flow_policy",
     "minimal_task_policy",
     "retry_delay_seconds",
 )
