@@ -1,0 +1,217 @@
+"""Validation of the options of :func:`~orchestrator.task`.
+
+Each checker takes what a user passed and returns the normalised value the
+:class:`~orchestrator.Task` keeps, or raises :class:`~orchestrator.InvalidArgument`
+saying what was wrong and what to pass instead. Nothing here runs per task run: the
+options are checked once, when the task is built.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import string
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+from ._errors import InvalidArgument
+from ._models import TaskRunPolicy
+
+__all__ = [
+    "CacheKeyFunction",
+    "RetryDelaySpec",
+    "RunNameSpec",
+    "check_cache_expiration",
+    "check_cache_key_fn",
+    "check_policy",
+    "check_run_name",
+    "check_tags",
+    "check_timeout",
+    "default_task_key",
+    "function_signature",
+]
+
+#: What ``retry_delay_seconds`` accepts: seconds, a list of seconds (indexed by
+#: attempt, the last one repeating), or a function of ``retries`` returning that list.
+RetryDelaySpec = float | Sequence[float] | Callable[[int], Sequence[float]] | None
+#: A cache key function: the bound parameters in, a key (or None for "do not cache") out.
+CacheKeyFunction = Callable[[dict[str, Any]], "str | None"]
+#: A run-name template (``str.format`` over the parameters) or a function of the parameters.
+RunNameSpec = str | Callable[[dict[str, Any]], str] | None
+
+_FORMATTER: Final = string.Formatter()
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def default_task_key(fn: Callable[..., Any]) -> str:
+    """Return ``<module>.<qualname>`` of ``fn``: stable across processes and runs."""
+    module = getattr(fn, "__module__", None) or "__main__"
+    qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{module}.{qualname}"
+
+
+def function_signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """Return the signature arguments are bound against.
+
+    Raises:
+        InvalidArgument: the callable has no signature Python can read.
+    """
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(
+            f"cannot read the signature of {fn!r} ({exc}); wrap it in a plain function"
+        ) from None
+
+
+def _resolve_delays(retries: int, spec: object) -> float | Sequence[float] | None:
+    if spec is None or isinstance(spec, int | float):
+        return spec  # TaskRunPolicy refuses booleans and negative values
+    if callable(spec):
+        delays: object = spec(retries)
+        if not isinstance(delays, Sequence) or isinstance(delays, str):
+            raise InvalidArgument(
+                f"retry_delay_seconds({retries}) must return a list of seconds, got {delays!r}"
+            )
+        return delays
+    if isinstance(spec, str) or not isinstance(spec, Iterable):
+        raise InvalidArgument(
+            "retry_delay_seconds must be seconds, a list of seconds, or a function of the "
+            f"number of retries returning a list; got {spec!r}"
+        )
+    return list(spec)
+
+
+def check_policy(
+    retries: int | None, retry_delay_seconds: RetryDelaySpec, retry_jitter_factor: float | None
+) -> TaskRunPolicy:
+    """Return the retry policy for these options.
+
+    Raises:
+        InvalidArgument: a negative or non-integer ``retries``, a negative delay or
+            jitter factor, more than 50 delays, or a delay function that does not return a
+            list of seconds.
+    """
+    if retries is None:
+        retries = 0
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise InvalidArgument(f"retries must be an integer >= 0, got {retries!r}")
+    if retry_jitter_factor is not None and not _is_number(retry_jitter_factor):
+        raise InvalidArgument(
+            f"retry_jitter_factor must be a number >= 0 or None, got {retry_jitter_factor!r}"
+        )
+    delays = _resolve_delays(retries, retry_delay_seconds)
+    return TaskRunPolicy(
+        retries=retries, retry_delay=delays, retry_jitter_factor=retry_jitter_factor
+    )
+
+
+def check_tags(tags: Iterable[str] | None) -> frozenset[str]:
+    """Return the tags as a frozenset.
+
+    Raises:
+        InvalidArgument: a bare string (pass ``["tag"]``), or a tag that is not a
+            non-empty string.
+    """
+    if tags is None:
+        return frozenset()
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        raise InvalidArgument(f"tags must be a collection of strings, such as ['db'], got {tags!r}")
+    result = frozenset(tags)
+    for tag in result:
+        if not isinstance(tag, str) or not tag:
+            raise InvalidArgument(f"every tag must be a non-empty string, got {tag!r}")
+    return result
+
+
+def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
+    """Return ``fn`` if it is None or callable.
+
+    Raises:
+        InvalidArgument: anything else.
+    """
+    if fn is not None and not callable(fn):
+        raise InvalidArgument(
+            f"cache_key_fn must be a function of the parameters dict returning a key, got {fn!r}"
+        )
+    return fn
+
+
+def check_cache_expiration(value: timedelta | float | None) -> timedelta | None:
+    """Return the expiration as a timedelta (numbers are seconds).
+
+    Raises:
+        InvalidArgument: a negative, infinite or non-numeric value.
+    """
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        result = value
+    elif _is_number(value) and math.isfinite(value):
+        result = timedelta(seconds=value)
+    else:
+        raise InvalidArgument(
+            f"cache_expiration must be a timedelta or a number of seconds, got {value!r}"
+        )
+    if result < timedelta(0):
+        raise InvalidArgument(f"cache_expiration must not be negative, got {value!r}")
+    return result
+
+
+def check_timeout(value: float | None) -> float | None:
+    """Return the timeout in seconds.
+
+    Raises:
+        InvalidArgument: a value that is not a finite number > 0.
+    """
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        raise InvalidArgument(
+            f"timeout_seconds must be a number of seconds > 0 (or None), got {value!r}"
+        )
+    return float(value)
+
+
+def check_run_name(spec: RunNameSpec, signature: inspect.Signature) -> RunNameSpec:
+    """Check a run-name template against the function's parameters.
+
+    A template may only name parameters of the function (``{x}``, ``{x.attr}``,
+    ``{x[0]}``), unless the function takes ``**kwargs``; positional fields (``{}``,
+    ``{0}``) are refused because templates are rendered over names.
+
+    Raises:
+        InvalidArgument: not a string or a callable, a malformed template, or a field
+            naming no parameter.
+    """
+    if spec is None or callable(spec):
+        return spec
+    if not isinstance(spec, str):
+        raise InvalidArgument(
+            f"task_run_name must be a format string or a function of the parameters, got {spec!r}"
+        )
+    try:
+        fields = [field for _, field, _, _ in _FORMATTER.parse(spec) if field is not None]
+    except ValueError as exc:
+        raise InvalidArgument(
+            f"task_run_name {spec!r} is not a valid format string: {exc}"
+        ) from None
+    params = signature.parameters
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for field in fields:
+        head = field.split(".", 1)[0].split("[", 1)[0]
+        if not head or head.isdigit():
+            raise InvalidArgument(
+                f"task_run_name {spec!r} uses a positional field; name a parameter, as in "
+                "'add-{x}'"
+            )
+        if head not in params and not open_ended:
+            raise InvalidArgument(
+                f"task_run_name {spec!r} names {head!r}, which is not a parameter of the "
+                f"function; its parameters are {', '.join(params) or 'none'}"
+            )
+    return spec
