@@ -1,0 +1,1 @@
+"""Workers: task workers, the process worker and job configuration templating."""
