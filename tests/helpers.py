@@ -12,7 +12,7 @@ import random
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -26,26 +26,79 @@ from orchestrator import (
     TaskRunPolicy,
     TransitionContext,
     VirtualClock,
+    rule,
 )
 from orchestrator._bookkeeping import apply_bookkeeping, details_for_run
 from orchestrator._models import ConcurrencyLimit
 from orchestrator._policy_tables import CacheTable, SlotTable
-from orchestrator._rules import SlotOutcome, run_transition
+from orchestrator._rules import SetStateStatus, SlotOutcome, run_transition
+from orchestrator._states import TERMINAL_TYPES
 
 __all__ = [
+    "ABORT",
+    "ACCEPT",
     "FLOW_ID",
+    "NON_TERMINAL",
+    "REJECT",
+    "TERMINAL",
+    "WAIT",
+    "aborting",
     "StubServices",
     "commit",
     "commit_state",
+    "force_state",
     "make_context",
     "make_flow_run",
     "make_task_run",
+    "propose",
+    "rejecting_into",
     "run_rules",
+    "state_of",
     "transition",
+    "type_id",
 ]
 
 #: The flow every test flow run belongs to.
 FLOW_ID = uuid.UUID(int=0xF10)
+
+ACCEPT: Final = SetStateStatus.ACCEPT
+REJECT: Final = SetStateStatus.REJECT
+WAIT: Final = SetStateStatus.WAIT
+ABORT: Final = SetStateStatus.ABORT
+#: The terminal state types, in a stable order for parametrisation.
+TERMINAL: Final = sorted(TERMINAL_TYPES, key=lambda t: t.value)
+#: The other five.
+NON_TERMINAL: Final = [t for t in StateType if t not in TERMINAL_TYPES]
+
+
+def type_id(value: object) -> str:
+    """A readable pytest id for a state type (or None, or anything with a name)."""
+    return "None" if value is None else str(getattr(value, "name", value))
+
+
+def state_of(state_type: StateType, **fields: Any) -> State:
+    """A proposal of ``state_type`` with its default name."""
+    return State(type=state_type, **fields)
+
+
+def rejecting_into(target: State) -> Rule:
+    """A rule for every transition that rejects into ``target`` ("test rule")."""
+
+    @rule()
+    def reject_into(ctx: TransitionContext) -> None:
+        ctx.reject(target, "test rule")
+
+    return reject_into
+
+
+def aborting() -> Rule:
+    """A rule for every transition that aborts it ("test rule")."""
+
+    @rule()
+    def abort_it(ctx: TransitionContext) -> None:
+        ctx.abort("test rule")
+
+    return abort_it
 
 
 class StubServices:
@@ -232,3 +285,26 @@ def transition(
     """Propose ``proposed`` for ``run`` from its current state through ``rules``."""
     ctx = make_context(run, None, proposed, clock=clock, services=services, rng=rng)
     return run_rules(rules, ctx)
+
+
+def propose(
+    rules: Policy | Sequence[Rule],
+    run: TaskRun | FlowRun,
+    initial: State | None,
+    proposed: State | None,
+    *,
+    clock: VirtualClock,
+    services: StubServices,
+    seconds_ago: float = 5.0,
+    rng: random.Random | None = None,
+) -> TransitionContext:
+    """:func:`make_context` then :func:`run_rules`: the shape of most rule tests."""
+    ctx = make_context(
+        run, initial, proposed, clock=clock, services=services, seconds_ago=seconds_ago, rng=rng
+    )
+    return run_rules(rules, ctx)
+
+
+def force_state(run: TaskRun | FlowRun, state: State, clock: VirtualClock) -> State:
+    """Commit ``state`` on ``run`` at ``clock.now()`` with no rule at all (bookkeeping only)."""
+    return commit_state(run, run.state, state, clock.now())
