@@ -1,0 +1,230 @@
+"""Typed index structures: the only module that imports sortedcontainers.
+
+Two shapes cover every secondary index of the store:
+
+* :class:`SortedIndex` keeps ``(key, seq, value)`` entries in key order. ``seq`` is the
+  creation sequence of the value, unique per value, so equal keys keep a deterministic
+  order and an entry is found again by bisection alone. Values whose key is ``None``
+  live in a separate list ordered by ``seq`` so that every sort can place them last in
+  either direction.
+* :class:`SetIndex` maps a key to the set of values that have it (state type -> runs,
+  task key -> runs, ...). Empty sets are dropped, so the key set is exactly the keys in
+  use.
+
+Values are compared by identity (runs are ``eq=False`` entities), which keeps hashing
+and equality in C. ``n`` below is the number of entries in the index and ``k`` the
+number of entries an operation yields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, KeysView
+from typing import Any, Final, Generic, TypeVar, final
+
+from sortedcontainers import SortedList
+
+__all__ = ["SetIndex", "SortedIndex"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_EMPTY: Final[frozenset[Any]] = frozenset()
+# Sorts after every int sequence number: (key, _AFTER) bounds all entries with ``key``.
+_AFTER: Final = math.inf
+
+
+@final
+class SortedIndex(Generic[K, V]):
+    """Values ordered by ``(key, seq)``, with ``None`` keys kept apart in ``seq`` order.
+
+    Keys must be mutually comparable (datetimes, strings or ints of one index); ``seq``
+    must be unique per value and stay the same while the value is indexed.
+    """
+
+    __slots__ = ("_items", "_nulls")
+
+    def __init__(self) -> None:
+        # Elements are (key, seq, value) and (seq, value); typed loosely because the
+        # stubs require the element type itself to be orderable.
+        self._items: SortedList[tuple[Any, ...]] = SortedList()
+        self._nulls: SortedList[tuple[Any, ...]] = SortedList()
+
+    def __len__(self) -> int:
+        """Return the number of entries, ``None`` keys included. O(1)."""
+        return len(self._items) + len(self._nulls)
+
+    @property
+    def null_count(self) -> int:
+        """The number of entries whose key is ``None``. O(1)."""
+        return len(self._nulls)
+
+    def add(self, key: K | None, seq: int, value: V) -> None:
+        """Insert ``value`` under ``key``. O(log n)."""
+        if key is None:
+            self._nulls.add((seq, value))
+        else:
+            self._items.add((key, seq, value))
+
+    def remove(self, key: K | None, seq: int, value: V) -> None:
+        """Remove the entry of ``value`` under ``key``. O(log n).
+
+        Raises:
+            ValueError: no such entry.
+        """
+        if key is None:
+            self._nulls.remove((seq, value))
+        else:
+            self._items.remove((key, seq, value))
+
+    def move(self, old: K | None, new: K | None, seq: int, value: V) -> None:
+        """Re-file ``value`` from key ``old`` to key ``new``. O(log n)."""
+        self.remove(old, seq, value)
+        self.add(new, seq, value)
+
+    def update(self, entries: Iterable[tuple[K | None, int, V]]) -> None:
+        """Insert many entries at once. O(m log m + n) for m entries (one sort, in C)."""
+        items: list[tuple[Any, ...]] = []
+        nulls: list[tuple[Any, ...]] = []
+        for key, seq, value in entries:
+            if key is None:
+                nulls.append((seq, value))
+            else:
+                items.append((key, seq, value))
+        self._items.update(items)
+        self._nulls.update(nulls)
+
+    def count(self, lo: K | None = None, hi: K | None = None, *, hi_inclusive: bool = True) -> int:
+        """Return how many non-``None`` keys lie in ``[lo, hi]`` (or ``[lo, hi)``). O(log n).
+
+        A bound of ``None`` means unbounded on that side.
+        """
+        items = self._items
+        start = 0 if lo is None else items.bisect_left((lo,))
+        if hi is None:
+            stop = len(items)
+        elif hi_inclusive:
+            stop = items.bisect_right((hi, _AFTER))
+        else:
+            stop = items.bisect_left((hi,))
+        return max(0, stop - start)
+
+    def irange(
+        self,
+        lo: K | None = None,
+        hi: K | None = None,
+        *,
+        hi_inclusive: bool = True,
+        reverse: bool = False,
+    ) -> Iterator[V]:
+        """Yield the values with a non-``None`` key in ``[lo, hi]`` (or ``[lo, hi)``).
+
+        Ascending by ``(key, seq)``, or descending with ``reverse=True``. O(log n) to
+        start, O(1) amortised per value yielded.
+        """
+        maximum: tuple[Any, ...] | None = None
+        if hi is not None:
+            maximum = (hi, _AFTER) if hi_inclusive else (hi,)
+        entries = self._items.irange(
+            None if lo is None else (lo,),
+            maximum,
+            inclusive=(True, hi_inclusive),
+            reverse=reverse,
+        )
+        for entry in entries:
+            yield entry[2]
+
+    def nulls(self, *, reverse: bool = False) -> Iterator[V]:
+        """Yield the values whose key is ``None``, by ``seq`` (descending if ``reverse``).
+
+        O(1) amortised per value.
+        """
+        entries = reversed(self._nulls) if reverse else iter(self._nulls)
+        for entry in entries:
+            yield entry[1]
+
+    def entries(self) -> Iterator[tuple[K | None, int, V]]:
+        """Yield every ``(key, seq, value)``: keyed entries in order, then None keys. O(n)."""
+        for key, seq, value in self._items:
+            yield key, seq, value
+        for seq, value in self._nulls:
+            yield None, seq, value
+
+    def clear(self) -> None:
+        """Remove every entry. O(n)."""
+        self._items.clear()
+        self._nulls.clear()
+
+
+@final
+class SetIndex(Generic[K, V]):
+    """A map from a key to the set of values that have it; empty sets are dropped.
+
+    ``None`` is an ordinary key here ("no flow run", "no state").
+    """
+
+    __slots__ = ("_sets",)
+
+    def __init__(self) -> None:
+        self._sets: dict[K, set[V]] = {}
+
+    def __len__(self) -> int:
+        """Return the number of keys in use. O(1)."""
+        return len(self._sets)
+
+    def __contains__(self, key: object) -> bool:
+        """Return whether some value has ``key``. O(1)."""
+        return key in self._sets
+
+    def add(self, key: K, value: V) -> None:
+        """File ``value`` under ``key``. O(1)."""
+        values = self._sets.get(key)
+        if values is None:
+            self._sets[key] = {value}
+        else:
+            values.add(value)
+
+    def remove(self, key: K, value: V) -> None:
+        """Remove ``value`` from ``key``'s set, dropping the set when it empties. O(1).
+
+        Raises:
+            KeyError: ``value`` is not filed under ``key``.
+        """
+        values = self._sets[key]
+        values.remove(value)
+        if not values:
+            del self._sets[key]
+
+    def move(self, old: K, new: K, value: V) -> None:
+        """Re-file ``value`` from ``old`` to ``new``. O(1)."""
+        sets = self._sets
+        values = sets[old]
+        values.remove(value)
+        if not values:
+            del sets[old]
+        target = sets.get(new)
+        if target is None:
+            sets[new] = {value}
+        else:
+            target.add(value)
+
+    def get(self, key: K) -> frozenset[V] | set[V]:
+        """Return the values under ``key`` (live; do not mutate). O(1)."""
+        return self._sets.get(key, _EMPTY)
+
+    def size(self, key: K) -> int:
+        """Return how many values have ``key``. O(1)."""
+        values = self._sets.get(key)
+        return 0 if values is None else len(values)
+
+    def keys(self) -> KeysView[K]:
+        """Return the keys in use (a live view). O(1)."""
+        return self._sets.keys()
+
+    def as_dict(self) -> dict[K, frozenset[V]]:
+        """Return a frozen copy of the whole map, for invariant checks. O(n)."""
+        return {key: frozenset(values) for key, values in self._sets.items()}
+
+    def clear(self) -> None:
+        """Remove every entry. O(1)."""
+        self._sets.clear()
