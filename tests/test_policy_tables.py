@@ -96,6 +96,7 @@ def test_prune_drops_every_expired_entry() -> None:
     table.insert("c", later(3), Completed(4))
     assert table.prune(later(2)) == 2
     assert table.statistics() == CacheStatistics(keys=2, entries=2)
+    assert repr(table) == "<CacheTable keys=2>"
     assert [entry.state.data for entry in table.entries("a")] == [2]
     assert table.entries("b") == ()
     assert table.prune(later(2)) == 0
@@ -364,6 +365,29 @@ def test_success_leaves_every_queue() -> None:
     assert table.acquire(R2, {"b"}) == SlotOutcome(acquired=True, taken=("b",))
     assert table.waiters("a") == (R3,)
     assert log.freed == ["a"]
+    table.check_invariants()
+
+
+def test_a_run_that_needs_no_slot_any_more_leaves_its_queues() -> None:
+    log = Recorder()
+    table = log.table()
+    table.upsert("a", 1, now=T0)
+    table.acquire(R1, {"a"})
+    table.acquire(R2, {"a"})
+    table.acquire(R3, {"a"})
+    table.release(R1, {"a"})
+    log.freed.clear()
+    assert table.acquire(R2, {"other"}) == SlotOutcome(acquired=True)  # its tags changed
+    assert table.waiters("a") == (R3,)
+    assert log.freed == ["a"]  # R3 is first now
+    table.upsert("b", 1, now=T0)
+    assert table.acquire(R3, {"b"}).taken == ("b",)
+    assert table.acquire(R3, {"a", "b"}).acquired  # first in a's queue: served
+    table.upsert("c", 1, now=T0)
+    assert table.acquire(R4, {"c"}).taken == ("c",)
+    assert table.acquire(R4, {"b", "c"}).blocked == ("b",)
+    assert table.acquire(R4, {"c"}) == SlotOutcome(acquired=True)  # holds all it needs now
+    assert table.waiters("b") == ()
     table.check_invariants()
 
 

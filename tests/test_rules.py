@@ -479,3 +479,42 @@ def test_function_rules_from_the_decorator(clock: VirtualClock, services: StubSe
     assert not slow_down.applies_to(StateType.SCHEDULED, StateType.RUNNING)
     ctx = run_rules([slow_down], pending_to_running(clock, services))
     assert (ctx.details, ctx.decided_by) == (WaitDetails(3.0, "slow"), "slow_down")
+
+
+def test_statuses_read_as_their_names() -> None:
+    assert [repr(status) for status in SetStateStatus] == [
+        "SetStateStatus.ACCEPT",
+        "SetStateStatus.REJECT",
+        "SetStateStatus.WAIT",
+        "SetStateStatus.ABORT",
+    ]
+
+
+def test_enriching_a_nullified_proposal_does_nothing(
+    clock: VirtualClock, services: StubServices
+) -> None:
+    def abort_then_enrich(ctx: TransitionContext) -> None:
+        ctx.abort("stop")
+        ctx.rename("ignored")
+        ctx.update_details(cache_key="ignored")
+
+    ctx = run_rules(
+        [Recorder([], "r", action=abort_then_enrich)], pending_to_running(clock, services)
+    )
+    assert (ctx.status, ctx.proposed) == (ABORT, None)
+    assert ctx.run.state_name == "Pending"
+
+
+def test_a_raising_universal_rule_aborts_and_is_reraised(
+    clock: VirtualClock, services: StubServices
+) -> None:
+    log: Log = []
+    rules = [Recorder(log, "r"), UniversalRecorder(log, "broken", action=fail)]
+    ctx = pending_to_running(clock, services)
+    with pytest.raises(ValueError, match="rule failed"):
+        run_rules(rules, ctx)
+    assert ctx.details == AbortDetails(
+        "Aborting orchestration due to error in broken: ValueError('rule failed')"
+    )
+    assert log == [("r", "before"), ("broken", "before"), ("r", "cleanup")]
+    assert ctx.run.state_name == "Pending"

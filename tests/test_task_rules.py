@@ -133,6 +133,15 @@ class TestCaching:
         assert second.run_count == 0
         assert second.start_time == second.end_time == clock.now()
 
+    def test_states_without_a_cache_key_are_not_cached(
+        self, clock: VirtualClock, services: StubServices
+    ) -> None:
+        ctx = propose(
+            self.RULES, make_task_run(), Running(), Completed(1), clock=clock, services=services
+        )
+        assert ctx.status is ACCEPT
+        assert services.cache.statistics().entries == 0
+
     def test_refresh_cache_skips_the_lookup(
         self, clock: VirtualClock, services: StubServices
     ) -> None:
@@ -439,6 +448,14 @@ class TestHandleTaskTerminalStateTransitions:
         assert run.state is not None
         assert (run.state_type, run.state.data) == (StateType.COMPLETED, result)
         assert run.run_count == 1
+
+    def test_a_cleanup_without_a_remembered_run_count_changes_nothing(
+        self, clock: VirtualClock, services: StubServices
+    ) -> None:
+        run = make_task_run(run_count=4)
+        ctx = make_context(run, Failed(), None, clock=clock, services=services)
+        HandleTaskTerminalStateTransitions().cleanup(ctx)
+        assert run.run_count == 4
 
     def test_a_final_proposal_keeps_the_run_count(
         self, clock: VirtualClock, services: StubServices

@@ -172,6 +172,16 @@ class TestCopyScheduledTime:
         assert ctx.validated.type is StateType.PENDING
         assert ctx.validated.details.scheduled_time == when
 
+    def test_nothing_to_copy_from_a_state_without_a_time(
+        self, clock: VirtualClock, services: StubServices
+    ) -> None:
+        run = make_task_run()
+        ctx = TransitionContext(
+            run=run, initial=Scheduled(), proposed=Pending(), now=clock.now(), services=services
+        )
+        CopyScheduledTime().before(ctx)
+        assert ctx.proposed == Pending()
+
     def test_a_proposal_with_its_own_time_keeps_it(
         self, clock: VirtualClock, services: StubServices
     ) -> None:

@@ -221,6 +221,7 @@ class CacheInsertion(Rule):
         validated = ctx.validated
         if validated is None or validated is ctx.initial or _OVERSIZED_KEY in ctx.parameters:
             return
+        # Not fizzled, so the committed state is the COMPLETED this rule was compiled for.
         details = validated.details
-        if details.cache_key and validated.type is StateType.COMPLETED:
+        if details.cache_key:
             ctx.services.insert_cache(details.cache_key, details.cache_expiration, validated)
