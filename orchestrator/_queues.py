@@ -150,7 +150,8 @@ class TaskQueues:
     @property
     def task_keys(self) -> tuple[str, ...]:
         """The keys that have a queue, in the order their queues were made."""
-        return tuple(self._queues)
+        with self._lock:  # another thread may be adding a key
+            return tuple(self._queues)
 
     # -- admission -------------------------------------------------------------------------
     def has_room(self, task_key: str) -> bool:

@@ -117,7 +117,9 @@ def test_a_multi_queue_never_hands_out_a_run_before_it_is_due() -> None:
 async def test_get_returns_at_once_when_a_run_is_due() -> None:
     world = World()
     world.run(name="ready")
-    assert (await world.queues.for_key("a").get()).name == "ready"
+    world.run(name="also-ready")
+    queue = world.queues.for_key("a")
+    assert [(await queue.get()).name, (await queue.get()).name] == ["ready", "also-ready"]
 
 
 async def test_a_waiting_get_wakes_at_exactly_the_due_time() -> None:
