@@ -259,14 +259,11 @@ async def test_threads_and_getters_deliver_every_run_exactly_once() -> None:
     ]
     total = per_thread * threads_count
     got: list[TaskRun] = []
-    all_in = anyio.Event()
     async with anyio.create_task_group() as group:
 
         async def consume(multi: MultiQueue) -> None:
             while True:
                 got.append(await multi.get())
-                if len(got) == total:
-                    all_in.set()
 
         group.start_soon(consume, MultiQueue(["k0", "k1"], queues=world.queues))
         group.start_soon(consume, MultiQueue(["k1", "k0"], queues=world.queues))
@@ -277,13 +274,16 @@ async def test_threads_and_getters_deliver_every_run_exactly_once() -> None:
             for run in batch:
                 world.queues.put(run, retry=False)
 
-        producers = [threading.Thread(target=produce, args=(batch,)) for batch in runs]
-        for thread in producers:
-            thread.start()
-        await all_in.wait()
+        def produce_all() -> None:
+            producers = [threading.Thread(target=produce, args=(batch,)) for batch in runs]
+            for thread in producers:
+                thread.start()
+            for thread in producers:
+                thread.join()
+
+        await anyio.to_thread.run_sync(produce_all)  # the getters run meanwhile
+        await anyio.wait_all_tasks_blocked()
         group.cancel_scope.cancel()
-    for thread in producers:
-        thread.join()
     assert sorted(run.id.int for run in got) == list(range(1, total + 1))
     world.queues.check_invariants()
     assert (len(world.queues), world.queues.statistics().delivered) == (0, total)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import anyio
@@ -30,6 +31,27 @@ def notify_from_thread(signal: Signal, *, under: threading.Lock | None = None) -
     thread.start()
     thread.join()
     return idents[0]
+
+
+async def finishes(function: Callable[[], Awaitable[object]]) -> bool:
+    """Run ``function`` in a child task until every task is blocked; True if it returned.
+
+    A wait that should return but blocks makes the test fail at once instead of hanging.
+    Two rounds: a wake posted from a thread while the child runs is a ready callback of
+    the loop, which asyncio's blocked-task check does not see; the second round runs it.
+    """
+    done: list[bool] = []
+    async with anyio.create_task_group() as group:
+
+        async def run() -> None:
+            await function()
+            done.append(True)
+
+        group.start_soon(run)
+        await anyio.wait_all_tasks_blocked()
+        await anyio.wait_all_tasks_blocked()
+        group.cancel_scope.cancel()
+    return done == [True]
 
 
 # -- Signal, synchronous surface ----------------------------------------------------------
@@ -163,8 +185,9 @@ async def test_wait_returns_at_once_when_notified_after_the_snapshot() -> None:
     signal = Signal()
     seen = signal.generation
     signal.notify()  # lands between the check and the wait: must not be lost
-    await signal.wait(seen)
+    assert await finishes(lambda: signal.wait(seen))
     assert signal.waiting == 0
+    assert not await finishes(lambda: signal.wait(signal.generation))  # nothing new: it waits
 
 
 async def test_a_parked_wait_is_woken_by_notify_from_the_loop() -> None:
@@ -219,18 +242,28 @@ async def test_a_cancelled_wait_unregisters_and_a_later_notify_is_harmless() -> 
 
 
 async def test_a_waiter_woken_before_it_waits_returns_at_once() -> None:
-    waiter = Waiter.for_current_task()
-    waiter.wake()
-    waiter.wake()  # idempotent
-    await waiter.wait()
+    async def woken_first() -> None:
+        waiter = Waiter.for_current_task()
+        waiter.wake()
+        waiter.wake()  # idempotent
+        await waiter.wait()
+
+    async def never_woken() -> None:
+        await Waiter.for_current_task().wait()
+
+    assert await finishes(woken_first)
+    assert not await finishes(never_woken)
 
 
 async def test_a_waiter_woken_from_a_thread_before_it_waits_returns() -> None:
-    waiter = Waiter.for_current_task()
-    thread = threading.Thread(target=waiter.wake)
-    thread.start()
-    thread.join()
-    await waiter.wait()
+    async def woken_from_thread() -> None:
+        waiter = Waiter.for_current_task()
+        thread = threading.Thread(target=waiter.wake)
+        thread.start()
+        thread.join()
+        await waiter.wait()
+
+    assert await finishes(woken_from_thread)
 
 
 async def test_waking_a_cancelled_waiter_does_nothing() -> None:
@@ -259,17 +292,33 @@ async def test_many_threads_notifying_never_lose_a_wakeup() -> None:
                 produced[0] += 1
             signal.notify()
 
-    threads = [threading.Thread(target=producer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    while True:
-        seen = signal.generation
-        with lock:
-            if produced[0] == total:
-                break
-        await signal.wait(seen)
-    for thread in threads:
-        thread.join()
+    async def consumer() -> None:
+        while True:
+            seen = signal.generation
+            with lock:
+                if produced[0] == total:
+                    return
+            await signal.wait(seen)
+
+    def produce_all() -> None:
+        threads = [threading.Thread(target=producer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    done: list[bool] = []
+    async with anyio.create_task_group() as group:
+
+        async def consume() -> None:
+            await consumer()
+            done.append(True)
+
+        group.start_soon(consume)
+        await anyio.to_thread.run_sync(produce_all)  # the loop keeps serving the consumer
+        await anyio.wait_all_tasks_blocked()
+        group.cancel_scope.cancel()
+    assert done == [True]
     assert signal.waiting == 0
 
 
@@ -280,7 +329,7 @@ async def test_wait_for_any_returns_at_once_when_one_snapshot_is_stale() -> None
     first, second = Signal(), Signal()
     seen = second.generation
     second.notify()
-    await wait_for_any([(first, first.generation), (second, seen)])
+    assert await finishes(lambda: wait_for_any([(first, first.generation), (second, seen)]))
     assert (first.waiting, second.waiting) == (0, 0)
 
 
