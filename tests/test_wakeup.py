@@ -132,7 +132,7 @@ def test_wait_blocking_is_woken_by_another_thread() -> None:
     def waiter() -> None:
         seen = signal.generation
         registered.set()
-        results.append(signal.wait_blocking(seen))
+        results.append(signal.wait_blocking(seen, timeout=10))  # fails, not hangs, if lost
 
     thread = threading.Thread(target=waiter)
     thread.start()
@@ -174,7 +174,8 @@ async def test_wait_blocking_in_a_worker_thread_sees_a_notify_from_the_loop() ->
         results: list[bool] = []
 
         async def blocking() -> None:
-            results.append(await anyio.to_thread.run_sync(signal.wait_blocking, seen))
+            waiting = functools.partial(signal.wait_blocking, seen, timeout=10)
+            results.append(await anyio.to_thread.run_sync(waiting))
 
         group.start_soon(blocking)
         signal.notify()
