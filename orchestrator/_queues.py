@@ -81,13 +81,13 @@ class TaskQueues:
 
     __slots__ = (
         "_by_run",
+        "_default_retry_size",
+        "_default_scheduled_size",
         "_lock",
         "_lookup",
         "_queues",
         "_sequence",
         "clock",
-        "default_retry_size",
-        "default_scheduled_size",
     )
 
     def __init__(
@@ -104,14 +104,24 @@ class TaskQueues:
         retry = _check_size(default_retry_size, "default_retry_size")
         if scheduled is None or retry is None:
             raise InvalidArgument("default queue sizes must be positive ints, not None")
-        self.default_scheduled_size = scheduled
-        self.default_retry_size = retry
+        self._default_scheduled_size = scheduled
+        self._default_retry_size = retry
         self._lock = threading.Lock()
         self._queues: dict[str, TaskQueue] = {}
         self._by_run: dict[uuid.UUID, _Entry] = {}
         self._sequence = itertools.count()
 
     # -- configuration ----------------------------------------------------------------------
+    @property
+    def default_scheduled_size(self) -> int:
+        """The scheduled bound of keys not configured otherwise."""
+        return self._default_scheduled_size
+
+    @property
+    def default_retry_size(self) -> int:
+        """The nominal retry bound of keys not configured otherwise."""
+        return self._default_retry_size
+
     def configure_task_key(
         self, task_key: str, *, scheduled_size: int | None = None, retry_size: int | None = None
     ) -> None:

@@ -96,13 +96,13 @@ class TaskQueue:
     def scheduled_size(self) -> int:
         """The admission bound of the scheduled part."""
         size = self._scheduled_size
-        return self._owner.default_scheduled_size if size is None else size
+        return self._owner._default_scheduled_size if size is None else size
 
     @property
     def retry_size(self) -> int:
         """The nominal bound of the retry part; retries are accepted beyond it."""
         size = self._retry_size
-        return self._owner.default_retry_size if size is None else size
+        return self._owner._default_retry_size if size is None else size
 
     @property
     def scheduled_count(self) -> int:

@@ -185,7 +185,8 @@ def test_retries_are_accepted_beyond_their_bound_and_do_not_take_room() -> None:
 
 
 def test_configure_task_key_sets_and_resets_sizes() -> None:
-    world = World()
+    world = World(scheduled_size=1000, retry_size=100)
+    assert (world.queues.default_scheduled_size, world.queues.default_retry_size) == (1000, 100)
     world.queues.configure_task_key("a", scheduled_size=1, retry_size=7)
     queue = world.queues.for_key("a")
     assert (queue.scheduled_size, queue.retry_size) == (1, 7)
