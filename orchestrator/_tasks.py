@@ -151,6 +151,7 @@ class Task(Generic[P, R]):
         """Whether the function is a coroutine function (awaited in the event loop)."""
         self.takes_parameters: bool = bool(signature.parameters)
         """Whether the function takes any parameter (so runs store their arguments)."""
+        self._plain = _plain_parameters(signature)
         # Kept as given, so with_options re-resolves a delay function for new retries.
         self._options: dict[str, Any] = {
             "name": name,
@@ -242,6 +243,17 @@ class Task(Generic[P, R]):
             TypeError: the arguments do not fit the signature (the signature's own
                 message, for example ``missing a required argument: 'y'``).
         """
+        plain = self._plain
+        if plain is not None and not kwargs:
+            # The common case, positional arguments to a plain signature, without the
+            # cost of Signature.bind; anything else (and every error) goes through it.
+            names, required, defaults = plain
+            count = len(args)
+            if required <= count <= len(names):
+                parameters = dict(zip(names, args, strict=False))
+                if count < len(names):
+                    parameters.update(zip(names[count:], defaults[count - required :], strict=True))
+                return parameters
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
         return dict(bound.arguments)
@@ -368,6 +380,18 @@ def _current() -> Orchestrator:
     from ._engine import Orchestrator
 
     return Orchestrator.current()
+
+
+def _plain_parameters(
+    signature: inspect.Signature,
+) -> tuple[tuple[str, ...], int, tuple[Any, ...]] | None:
+    """Return (names, how many are required, the defaults of the rest) for a signature of
+    positional-or-keyword parameters only, else None."""
+    params = list(signature.parameters.values())
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    defaults = tuple(p.default for p in params if p.default is not inspect.Parameter.empty)
+    return tuple(p.name for p in params), len(params) - len(defaults), defaults
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

@@ -209,6 +209,11 @@ def test_with_options_returns_a_changed_copy() -> None:
     assert copy.with_options(tags=None).tags == frozenset()
 
 
+def test_with_options_shows_which_options_it_leaves_alone() -> None:
+    parameter = inspect.signature(Task.with_options).parameters["retries"]
+    assert repr(parameter.default) == "<unset>"
+
+
 def test_with_options_validates_and_leaves_the_original_alone() -> None:
     with pytest.raises(InvalidArgument, match="retries must be an integer >= 0"):
         fetch.with_options(retries=-2)
