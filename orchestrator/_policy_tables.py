@@ -1,9 +1,11 @@
-"""The tables the built-in rules consult: cache entries and tag concurrency slots.
+"""The tables the built-in rules consult: tag concurrency slots (and the cache table).
 
-Both are plain synchronous containers owned by one orchestrator (the engine exposes
-them to rules through :class:`~orchestrator._rules.RuleServices`). Neither reads the
-clock: callers pass ``now``. Every change is reported, in order, to the ``on_change``
-callback given to the constructor as a record of :mod:`orchestrator._table_events`.
+:class:`SlotTable` is a plain synchronous container owned by one orchestrator (the
+engine exposes it to rules through :class:`~orchestrator._rules.RuleServices`); it
+never reads the clock: callers pass ``now``. Every change is reported, in order, to the
+``on_change`` callback as a record of :mod:`orchestrator._table_events`.
+:class:`~orchestrator._cache_table.CacheTable` lives in its own module and is
+re-exported here, so the engine finds both tables in one place.
 
 :class:`SlotTable` is the tag concurrency of task runs. A run takes one slot on every
 limited tag of its own at once or none at all. A run refused because a tag is full
@@ -23,15 +25,12 @@ from typing import Final, final
 
 import attrs
 
+from ._cache_table import CacheEntry, CacheStatistics, CacheTable, check
 from ._clock import as_utc
 from ._errors import InvalidArgument, ObjectNotFound
 from ._models import ConcurrencyLimit
 from ._rules import SlotOutcome
-from ._states import State
 from ._table_events import (
-    CacheEntryAdded,
-    CacheEntryPruned,
-    CacheEvent,
     LimitCreated,
     LimitDeleted,
     LimitReset,
@@ -42,122 +41,6 @@ from ._table_events import (
 )
 
 __all__ = ["CacheEntry", "CacheStatistics", "CacheTable", "SlotStatistics", "SlotTable"]
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise AssertionError(message)
-
-
-# -- cache --------------------------------------------------------------------------------
-
-
-@final
-@attrs.frozen
-class CacheEntry:
-    """One cache entry: ``state`` is the answer for ``key`` until ``expiration`` (None: forever)."""
-
-    key: str
-    expiration: datetime | None
-    state: State
-
-    def is_live(self, now: datetime) -> bool:
-        """True when the entry has not expired at ``now`` (it expires at its expiration)."""
-        return self.expiration is None or self.expiration > now
-
-
-@final
-@attrs.frozen(kw_only=True)
-class CacheStatistics:
-    """What a :class:`CacheTable` holds: distinct keys and entries (expired ones included)."""
-
-    keys: int
-    entries: int
-
-
-@final
-class CacheTable:
-    """Cache entries by key, oldest first; a lookup answers with the newest live one.
-
-    Expired entries are dropped lazily, when a lookup of their key meets them, or all at
-    once by :meth:`prune`.
-
-    Args:
-        on_change: called with a :data:`CacheEvent` for every entry added or pruned.
-    """
-
-    __slots__ = ("_entries", "_on_change")
-
-    def __init__(self, on_change: Callable[[CacheEvent], None] | None = None) -> None:
-        self._entries: dict[str, list[CacheEntry]] = {}
-        self._on_change = on_change
-
-    def insert(self, key: str, expiration: datetime | None, state: State) -> CacheEntry:
-        """Record ``state`` as the newest entry of ``key`` until ``expiration``. O(1).
-
-        Raises:
-            InvalidArgument: ``key`` is not a non-empty string or ``expiration`` is naive.
-        """
-        if not isinstance(key, str) or not key:
-            raise InvalidArgument(f"a cache key must be a non-empty string, got {key!r}")
-        if expiration is not None:
-            expiration = as_utc(expiration, "cache expiration")
-        entry = CacheEntry(key, expiration, state)
-        self._entries.setdefault(key, []).append(entry)
-        if self._on_change is not None:
-            self._on_change(CacheEntryAdded(key=key, expiration=expiration, state=state))
-        return entry
-
-    def lookup(self, key: str, now: datetime) -> State | None:
-        """Return the state of the newest entry of ``key`` live at ``now``, or None.
-
-        Drops the key's expired entries on the way. O(entries of the key).
-        """
-        entries = self._entries.get(key)
-        if entries is None:
-            return None
-        live = [entry for entry in entries if entry.expiration is None or entry.expiration > now]
-        if len(live) != len(entries):
-            self._drop_expired(key, live, now, len(entries) - len(live))
-        return live[-1].state if live else None
-
-    def prune(self, now: datetime) -> int:
-        """Drop every entry expired at ``now`` and return how many. O(entries)."""
-        dropped = 0
-        for key, entries in list(self._entries.items()):
-            live = [entry for entry in entries if entry.is_live(now)]
-            if len(live) != len(entries):
-                dropped += len(entries) - len(live)
-                self._drop_expired(key, live, now, len(entries) - len(live))
-        return dropped
-
-    def entries(self, key: str) -> tuple[CacheEntry, ...]:
-        """Return the entries of ``key``, oldest first, expired ones included."""
-        return tuple(self._entries.get(key, ()))
-
-    def _drop_expired(self, key: str, live: list[CacheEntry], now: datetime, count: int) -> None:
-        if live:
-            self._entries[key] = live
-        else:
-            del self._entries[key]
-        if self._on_change is not None:
-            self._on_change(CacheEntryPruned(key=key, now=now, count=count))
-
-    def check_invariants(self) -> None:
-        """Raise AssertionError if the table is inconsistent (every key has entries of its own)."""
-        for key, entries in self._entries.items():
-            _check(bool(entries), f"cache key {key!r} is listed with no entry")
-            for entry in entries:
-                _check(entry.key == key, f"entry {entry!r} is filed under {key!r}")
-
-    def statistics(self) -> CacheStatistics:
-        """Return how many keys and entries the table holds. O(keys)."""
-        return CacheStatistics(
-            keys=len(self._entries), entries=sum(map(len, self._entries.values()))
-        )
-
-    def __repr__(self) -> str:
-        return f"<CacheTable keys={len(self._entries)}>"
 
 
 # -- tag concurrency slots ------------------------------------------------------------------
@@ -481,16 +364,16 @@ class SlotTable:
         held: dict[uuid.UUID, set[str]] = {}
         waiting: dict[uuid.UUID, set[str]] = {}
         for tag, entry in self._limits.items():
-            _check(entry.tag == tag, f"limit {entry.tag!r} is filed under {tag!r}")
-            _check(entry.limit >= 0, f"limit on {tag!r} is negative: {entry.limit}")
+            check(entry.tag == tag, f"limit {entry.tag!r} is filed under {tag!r}")
+            check(entry.limit >= 0, f"limit on {tag!r} is negative: {entry.limit}")
             both = entry.holders.intersection(entry.waiters)
-            _check(not both, f"runs {both} both hold and wait for a slot on {tag!r}")
+            check(not both, f"runs {both} both hold and wait for a slot on {tag!r}")
             for run_id in entry.holders:
                 held.setdefault(run_id, set()).add(tag)
             for run_id in entry.waiters:
                 waiting.setdefault(run_id, set()).add(tag)
-        _check(held == self._held, f"holder index {self._held} != limits' holders {held}")
-        _check(waiting == self._waiting, f"waiter index {self._waiting} != limits' {waiting}")
+        check(held == self._held, f"holder index {self._held} != limits' holders {held}")
+        check(waiting == self._waiting, f"waiter index {self._waiting} != limits' {waiting}")
 
     def statistics(self) -> SlotStatistics:
         """Return counts of limits, slots held, holding runs and waiting runs. O(limits)."""
