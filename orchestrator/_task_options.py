@@ -30,6 +30,8 @@ __all__ = [
     "check_timeout",
     "default_task_key",
     "function_signature",
+    "is_async",
+    "plain_parameters",
 ]
 
 #: What ``retry_delay_seconds`` accepts: seconds, a list of seconds (indexed by
@@ -215,3 +217,27 @@ def check_run_name(spec: RunNameSpec, signature: inspect.Signature) -> RunNameSp
                 f"function; its parameters are {', '.join(params) or 'none'}"
             )
     return spec
+
+
+def plain_parameters(
+    signature: inspect.Signature,
+) -> tuple[tuple[str, ...], int, tuple[Any, ...]] | None:
+    """Describe a signature of positional-or-keyword parameters only, for fast binding.
+
+    Returns:
+        ``(names, how many are required, the defaults of the rest)``, or None when the
+        signature has any other kind of parameter.
+    """
+    params = list(signature.parameters.values())
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    defaults = tuple(p.default for p in params if p.default is not inspect.Parameter.empty)
+    return tuple(p.name for p in params), len(params) - len(defaults), defaults
+
+
+def is_async(fn: Callable[..., Any]) -> bool:
+    """Return whether calling ``fn`` returns a coroutine (an async function or ``__call__``)."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+    return call is not None and inspect.iscoroutinefunction(call)

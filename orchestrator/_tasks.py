@@ -147,11 +147,11 @@ class Task(Generic[P, R]):
         """Whether runs skip the cache lookup."""
         self.signature: inspect.Signature = signature
         """The function's signature, which arguments are bound against."""
-        self.is_async: bool = _is_async(fn)
+        self.is_async: bool = opts.is_async(fn)
         """Whether the function is a coroutine function (awaited in the event loop)."""
         self.takes_parameters: bool = bool(signature.parameters)
         """Whether the function takes any parameter (so runs store their arguments)."""
-        self._plain = _plain_parameters(signature)
+        self._plain = opts.plain_parameters(signature)
         # Kept as given, so with_options re-resolves a delay function for new retries.
         self._options: dict[str, Any] = {
             "name": name,
@@ -380,25 +380,6 @@ def _current() -> Orchestrator:
     from ._engine import Orchestrator
 
     return Orchestrator.current()
-
-
-def _plain_parameters(
-    signature: inspect.Signature,
-) -> tuple[tuple[str, ...], int, tuple[Any, ...]] | None:
-    """Return (names, how many are required, the defaults of the rest) for a signature of
-    positional-or-keyword parameters only, else None."""
-    params = list(signature.parameters.values())
-    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
-        return None
-    defaults = tuple(p.default for p in params if p.default is not inspect.Parameter.empty)
-    return tuple(p.name for p in params), len(params) - len(defaults), defaults
-
-
-def _is_async(fn: Callable[..., Any]) -> bool:
-    if inspect.iscoroutinefunction(fn):
-        return True
-    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
-    return call is not None and inspect.iscoroutinefunction(call)
 
 
 @overload

@@ -303,3 +303,20 @@ def test_a_function_without_parameters() -> None:
     assert made.takes_parameters is False
     assert made.bind_parameters() == {}
     assert made.name == "<lambda>"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((1,), {}), ((1, 2), {}), ((1, 2, 3), {}), ((1,), {"c": 4}), ((), {"a": 1, "b": 2})],
+)
+def test_the_fast_binding_agrees_with_the_signature(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    def plain(a: int, b: int = 2, c: int = 3) -> None:
+        pass
+
+    bound = inspect.signature(plain).bind(*args, **kwargs)
+    bound.apply_defaults()
+    params = task(plain).bind_parameters(*args, **kwargs)
+    assert params == bound.arguments
+    assert list(params) == ["a", "b", "c"]
