@@ -11,6 +11,10 @@ import contextlib
 from ._clock import Clock as Clock
 from ._clock import SystemClock as SystemClock
 from ._clock import VirtualClock as VirtualClock
+from ._engine import Orchestrator as Orchestrator
+from ._engine import OrchestratorStatistics as OrchestratorStatistics
+from ._engine_tasks import CreatedTaskRun as CreatedTaskRun
+from ._engine_tasks import Page as Page
 from ._errors import HistoryTooLarge as HistoryTooLarge
 from ._errors import InvalidArgument as InvalidArgument
 from ._errors import ObjectAlreadyExists as ObjectAlreadyExists
@@ -22,6 +26,8 @@ from ._errors import StopTaskWorker as StopTaskWorker
 from ._errors import TaskRunFailed as TaskRunFailed
 from ._errors import TemplateError as TemplateError
 from ._errors import WorkerError as WorkerError
+from ._events import Decision as Decision
+from ._events import Observer as Observer
 from ._models import ConcurrencyLimit as ConcurrencyLimit
 from ._models import Deployment as Deployment
 from ._models import Flow as Flow
@@ -71,6 +77,8 @@ __all__ = (
     "Completed",
     "ConcurrencyLimit",
     "Crashed",
+    "CreatedTaskRun",
+    "Decision",
     "Deployment",
     "Failed",
     "Flow",
@@ -81,9 +89,13 @@ __all__ = (
     "Late",
     "ObjectAlreadyExists",
     "ObjectNotFound",
+    "Observer",
     "OrchestrationResult",
+    "Orchestrator",
     "OrchestratorError",
+    "OrchestratorStatistics",
     "OrchestratorTimeout",
+    "Page",
     "Paused",
     "Pending",
     "Policy",

@@ -1,0 +1,290 @@
+"""The engine's core: one lock, one writer, and the commit path of every transition.
+
+:class:`EngineBase` holds what every part of the :class:`~orchestrator.Orchestrator`
+shares (store, policy tables, queues, clock, random sources, observers, decision log)
+and the single code path that turns a proposal into an outcome: pick the policy, run
+its rules with :func:`~orchestrator._rules.run_transition`, commit through
+:meth:`EngineBase._commit`, record the decision, notify observers.
+
+Everything here is synchronous and runs under ``self._lock`` (a re-entrant lock, so an
+observer or a rule's service may call back into the engine). No awaits, no I/O: a
+transition is a plain function call, safe from any thread.
+"""
+
+from __future__ import annotations
+
+import random as _random
+import threading
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+from ._bookkeeping import apply_bookkeeping, details_for_run
+from ._clock import Clock
+from ._errors import InvalidArgument, ObjectNotFound
+from ._events import Decision, Observer, notify
+from ._models import ConcurrencyLimit, FlowRun, TaskRun
+from ._rules import (
+    OrchestrationResult,
+    Policy,
+    RuleServices,
+    SetStateStatus,
+    SlotOutcome,
+    TransitionContext,
+    WaitDetails,
+    run_transition,
+)
+from ._states import State, StateType
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ._policy_tables import CacheTable, SlotTable
+    from ._queues import TaskQueues
+    from ._store import Store
+
+__all__ = ["EngineBase"]
+
+_SCHEDULED: Final = StateType.SCHEDULED
+_PENDING: Final = StateType.PENDING
+
+
+class _Services(RuleServices):
+    """The orchestrator's policy tables, as rules see them."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: EngineBase) -> None:
+        self._engine = engine
+
+    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun | None:
+        return self._engine._store.get_flow_run(flow_run_id)
+
+    def lookup_cache(self, key: str, now: datetime) -> State | None:
+        return self._engine._cache.lookup(key, now)
+
+    def insert_cache(self, key: str, expiration: datetime | None, state: State) -> None:
+        self._engine._cache.insert(key, expiration, state)
+
+    def acquire_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> SlotOutcome:
+        return self._engine._slots.acquire(run_id, tags)
+
+    def release_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> None:
+        self._engine._slots.release(run_id, tags)
+
+    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
+        return self._engine._slots.get(tag)
+
+    def enqueue(self, run: TaskRun, *, retry: bool) -> None:
+        self._engine._queues.put(run, retry=retry)
+
+
+class EngineBase:
+    """Shared state and the transition path of an orchestrator (see the module docstring)."""
+
+    clock: Clock
+    random: _random.Random
+    _lock: threading.RLock
+    _id_random: _random.Random
+    _store: Store
+    _cache: CacheTable
+    _slots: SlotTable
+    _queues: TaskQueues
+    _observers: tuple[Observer, ...]
+    _decisions: dict[uuid.UUID, list[Decision]]
+    _services: RuleServices
+    _task_policy: Policy
+    _background_task_policy: Policy
+    _minimal_task_policy: Policy
+    _flow_policy: Policy
+    _minimal_flow_policy: Policy
+    _keep_decisions: bool
+
+    # -- ids and observers ---------------------------------------------------------------
+    def _new_id(self) -> uuid.UUID:
+        return uuid.UUID(int=self._id_random.getrandbits(128), version=4)
+
+    def subscribe(self, observer: Observer) -> None:
+        """Report every committed change to ``observer`` from now on.
+
+        Raises:
+            TypeError: ``observer`` is not an :class:`~orchestrator.Observer`.
+        """
+        if not isinstance(observer, Observer):
+            raise TypeError(f"observers subclass orchestrator.Observer, got {observer!r}")
+        with self._lock:
+            self._observers = (*self._observers, observer)
+
+    def unsubscribe(self, observer: Observer) -> None:
+        """Stop reporting to ``observer`` (no error if it was not subscribed)."""
+        with self._lock:
+            self._observers = tuple(o for o in self._observers if o is not observer)
+
+    def _notify(self, call: Callable[[Observer], None]) -> None:
+        if self._observers:
+            notify(self._observers, call)
+
+    # -- reading ---------------------------------------------------------------------------
+    def _task_run(self, task_run_id: uuid.UUID) -> TaskRun:
+        run = self._store.get_task_run(task_run_id)
+        if run is None:
+            raise ObjectNotFound("task run", task_run_id, "check the id, or whether it was deleted")
+        return run
+
+    def _flow_run(self, flow_run_id: uuid.UUID) -> FlowRun:
+        run = self._store.get_flow_run(flow_run_id)
+        if run is None:
+            raise ObjectNotFound("flow run", flow_run_id, "check the id, or whether it was deleted")
+        return run
+
+    def _remove_task_run(self, run: TaskRun) -> None:
+        self._store.remove_task_run(run.id)
+        self._slots.release(run.id, run.tags)
+        self._slots.forget_waiter(run.id)
+        self._decisions.pop(run.id, None)
+        self._notify(lambda o: o.task_run_deleted(run))
+
+    # -- the transition path -------------------------------------------------------------
+    def _choose_task_policy(self, proposed: State, force: bool) -> Policy:
+        # A deferred claim or (re)schedule goes through the background policy even when
+        # forced, as in the reference; executing a background run (RUNNING and after) goes
+        # through the core policy, so tag limits and parent-flow checks apply to it too.
+        if proposed.details.deferred and proposed.type in (_SCHEDULED, _PENDING):
+            return self._background_task_policy
+        return self._minimal_task_policy if force else self._task_policy
+
+    def _propose(
+        self, run: TaskRun | FlowRun, proposed: State, *, force: bool, policy: Policy
+    ) -> OrchestrationResult:
+        """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock."""
+        initial = run.state
+        ctx = TransitionContext(
+            run=run,
+            initial=initial,
+            proposed=proposed,
+            now=self.clock.now(),
+            services=self._services,
+            rng=self.random,
+            force=force,
+        )
+        rules = policy.compile(None if initial is None else initial.type, proposed.type)
+        commit = self._commit_task if isinstance(run, TaskRun) else self._commit_flow
+        error: Exception | None = None
+        try:
+            run_transition(rules, ctx, commit)
+        except Exception as exc:
+            error = exc
+        result = OrchestrationResult(ctx.validated, ctx.status, ctx.details)
+        if result.status is SetStateStatus.WAIT:
+            self._note_wait(run.id, result.details)  # type: ignore[arg-type]
+        self._record(run, ctx, proposed, result, policy)
+        if error is not None:
+            raise error
+        return result
+
+    def _record(
+        self,
+        run: TaskRun | FlowRun,
+        ctx: TransitionContext,
+        proposed: State,
+        result: OrchestrationResult,
+        policy: Policy,
+    ) -> None:
+        if not self._keep_decisions and not self._observers:
+            return
+        state = result.state
+        details = result.details
+        decision = Decision(
+            timestamp=ctx.now,
+            run_id=run.id,
+            run_kind="task run" if isinstance(run, TaskRun) else "flow run",
+            from_type=ctx.initial_type,
+            proposed_type=proposed.type,
+            proposed_name=proposed.name,
+            status=result.status,
+            state_type=None if state is None else state.type,
+            state_name=None if state is None else state.name,
+            rule=ctx.decided_by,
+            reason=getattr(details, "reason", None),
+            forced=ctx.force,
+            policy=policy.name,
+        )
+        if self._keep_decisions:
+            log = self._decisions.get(run.id)
+            if log is None:
+                self._decisions[run.id] = [decision]
+            else:
+                log.append(decision)
+        self._notify(lambda o: o.decision_recorded(decision))
+
+    def _stamp(self, run: TaskRun | FlowRun, ctx: TransitionContext) -> State:
+        proposed = ctx.proposed
+        assert proposed is not None  # run_transition commits only a remaining proposal
+        timestamp = ctx.now if proposed.timestamp is None else proposed.timestamp
+        details = details_for_run(run, proposed.details)
+        if proposed.type is _SCHEDULED and details.scheduled_time is None:
+            details = details.replace(scheduled_time=timestamp)
+        return State(
+            type=proposed.type,
+            name=proposed.name,
+            timestamp=timestamp,
+            message=proposed.message,
+            data=proposed.data,
+            details=details,
+            id=self._new_id(),
+        )
+
+    def _commit_task(self, ctx: TransitionContext) -> State:
+        run = ctx.run
+        assert isinstance(run, TaskRun)
+        state = self._stamp(run, ctx)
+        store = self._store
+        before = store.snapshot_task_run(run)
+        apply_bookkeeping(run, ctx.initial, state)
+        run.updated = ctx.now
+        store.reindex_task_run(run, before)
+        store.append_task_run_state(run.id, state)
+        self._slots.forget_waiter(run.id)
+        self._notify(lambda o: o.task_run_state_committed(run, state))
+        return state
+
+    def _commit_flow(self, ctx: TransitionContext) -> State:
+        run = ctx.run
+        assert isinstance(run, FlowRun)
+        state = self._stamp(run, ctx)
+        store = self._store
+        before = store.snapshot_flow_run(run)
+        resuming = run.empirical_policy.resuming
+        apply_bookkeeping(run, ctx.initial, state, count_runs=not resuming)
+        run.updated = ctx.now
+        store.reindex_flow_run(run, before)
+        store.append_flow_run_state(run.id, state)
+        self._notify(lambda o: o.flow_run_state_committed(run, state))
+        self._after_flow_commit(run, state)
+        return state
+
+    def _note_wait(self, run_id: uuid.UUID, details: WaitDetails) -> None:
+        """Remember what a run told to WAIT waits for (the waits mixin overrides it)."""
+
+    def _after_flow_commit(self, run: FlowRun, state: State) -> None:
+        """Hook for flow-run follow-ups (subflow mirroring); the flow mixin overrides it."""
+
+    # -- argument checks shared by the public methods ---------------------------------------
+    @staticmethod
+    def _check_state(state: object) -> State:
+        if not isinstance(state, State):
+            raise InvalidArgument(
+                f"expected a State such as Running() or Completed(data), got {state!r}"
+            )
+        return state
+
+    @staticmethod
+    def _check_id(value: object, what: str) -> uuid.UUID:
+        if isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                pass
+        raise InvalidArgument(f"{what} must be a UUID (or its string form), got {value!r}")
