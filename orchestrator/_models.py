@@ -205,6 +205,11 @@ class TaskRun(_RunTimes):
         state = "no state" if self.state is None else self.state.name
         return f"TaskRun({self.name!r}, key={self.task_key!r}, {state}, id={self.id})"
 
+    def _repr_html_(self) -> str:
+        from ._display import run_table  # display sits above the records
+
+        return run_table(self)._repr_html_()
+
 
 @final
 @attrs.define(eq=False, kw_only=True)
@@ -237,6 +242,11 @@ class FlowRun(_RunTimes):
     def __repr__(self) -> str:
         state = "no state" if self.state is None else self.state.name
         return f"FlowRun({self.name!r}, {state}, id={self.id})"
+
+    def _repr_html_(self) -> str:
+        from ._display import run_table  # display sits above the records
+
+        return run_table(self)._repr_html_()
 
 
 @final

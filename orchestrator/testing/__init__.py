@@ -1,0 +1,80 @@
+"""orchestrator.testing: the kit for testing code that uses ``orchestrator``, and rules.
+
+Build an orchestrator on a :class:`~orchestrator.VirtualClock`, so every timer (retry
+delays, scheduled times, waits) moves only when you move the clock and every timestamp
+is exact; then assert on what happened::
+
+    from orchestrator import Orchestrator, VirtualClock
+    from orchestrator.testing import assert_states, make_task_run, state_times
+
+    orchestrator = Orchestrator(VirtualClock(), seed=0)
+    run = make_task_run(orchestrator, "COMPLETED")
+    assert_states(orchestrator, run, ["Pending", "Running", "Completed"])
+
+- Assertions: :func:`assert_states`, :func:`assert_state_times`, :func:`state_times`
+  over a run's state history; :func:`assert_decided` and :func:`find_decisions` over the
+  decision log. Failures print the history with its times and every decision.
+- Factories: :func:`make_task_run` and :func:`make_flow_run` make runs in any state.
+- Guards: :func:`assert_all_finished` and :func:`unfinished_runs` find runs a test
+  left SCHEDULED, PENDING, RUNNING or CANCELLING.
+- Rules: :func:`check_rule` checks a rule you wrote against the rule contract.
+
+The pytest plugin (loaded automatically once ``orchestrator`` is installed) provides the
+``orchestrator`` and ``orchestrator_clock`` fixtures and the ``orchestrator`` marker;
+see :mod:`orchestrator.testing._plugin` for its options and the teardown guard.
+
+Notebooks and other running event loops: nothing in the library starts or blocks on an
+event loop of its own. Creating runs, proposing states, reading and displaying them
+are plain calls; everything that waits has an ``await`` form (``await future.wait()``,
+``await future.aresult()``, ``await clock.sleep(...)``), so in Jupyter write ``await``
+at the top level of a cell. The blocking ``future.result()`` refuses to run inside an
+event loop (it would stop the very loop that finishes the run) and says which ``await``
+to use instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ._assertions import RunRef as RunRef
+from ._assertions import StateSpec as StateSpec
+from ._assertions import assert_decided as assert_decided
+from ._assertions import assert_state_times as assert_state_times
+from ._assertions import assert_states as assert_states
+from ._assertions import find_decisions as find_decisions
+from ._assertions import state_times as state_times
+from ._conformance import check_rule as check_rule
+from ._factories import make_flow_run as make_flow_run
+from ._factories import make_task_run as make_task_run
+from ._guards import UNFINISHED_TYPES as UNFINISHED_TYPES
+from ._guards import assert_all_finished as assert_all_finished
+from ._guards import unfinished_runs as unfinished_runs
+
+__all__ = (
+    "RunRef",
+    "StateSpec",
+    "UNFINISHED_TYPES",
+    "assert_all_finished",
+    "assert_decided",
+    "assert_state_times",
+    "assert_states",
+    "check_rule",
+    "find_decisions",
+    "make_flow_run",
+    "make_task_run",
+    "state_times",
+    "unfinished_runs",
+)
+
+
+def _rewrite_module_names() -> None:
+    # Show public objects as ``orchestrator.testing.X`` in reprs and docs.
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("orchestrator.testing."):
+            with contextlib.suppress(AttributeError, TypeError):
+                obj.__module__ = __name__
+
+
+_rewrite_module_names()
+del _rewrite_module_names

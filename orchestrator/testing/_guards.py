@@ -1,0 +1,84 @@
+"""The teardown guard: find runs a test left unfinished, and say why they are stuck.
+
+A run is *unfinished* when its state is SCHEDULED, PENDING, RUNNING or CANCELLING:
+something was meant to move it on and did not. PAUSED runs wait for a person on
+purpose and terminal runs are done, so neither counts. :func:`assert_all_finished`
+turns a non-empty list into an :class:`AssertionError` that names each run, its state
+and the last decision taken on it ("why is this run waiting?").
+
+The pytest plugin calls it when a test opts in (see :mod:`orchestrator.testing`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from .._display import format_time
+from .._models import FlowRun, TaskRun
+from .._states import StateType
+from ..filters import FlowRunFilter, FlowRunFilterState, TaskRunFilter, TaskRunFilterState
+
+if TYPE_CHECKING:
+    from .._engine import Orchestrator
+
+__all__ = ["UNFINISHED_TYPES", "assert_all_finished", "unfinished_runs"]
+
+#: The state types of a run someone still has to move on.
+UNFINISHED_TYPES: Final = frozenset(
+    {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING}
+)
+
+
+def _by_creation(run: TaskRun | FlowRun) -> tuple[object, str]:
+    return (run.created, str(run.id))
+
+
+def unfinished_runs(orchestrator: Orchestrator) -> list[TaskRun | FlowRun]:
+    """Return the task runs, then the flow runs, whose state is unfinished, oldest first.
+
+    Uses the state-type indexes: O(log n + k) for k unfinished runs.
+    """
+    task_runs = orchestrator.read_task_runs(
+        task_runs=TaskRunFilter(state=TaskRunFilterState(type=UNFINISHED_TYPES))
+    )
+    flow_runs = orchestrator.read_flow_runs(
+        flow_runs=FlowRunFilter(state=FlowRunFilterState(type=UNFINISHED_TYPES))
+    )
+    runs: list[TaskRun | FlowRun] = sorted(task_runs, key=_by_creation)
+    runs.extend(sorted(flow_runs, key=_by_creation))
+    return runs
+
+
+def _line(orchestrator: Orchestrator, run: TaskRun | FlowRun) -> str:
+    kind = "task run" if isinstance(run, TaskRun) else "flow run"
+    state = run.state
+    assert state is not None  # unfinished runs have a state
+    line = f"- {kind} {run.name!r} ({run.id}) is {state.name} since {format_time(state.timestamp)}"
+    if state.type is StateType.SCHEDULED and state.details.scheduled_time is not None:
+        line += f", due {format_time(state.details.scheduled_time)}"
+    decisions = orchestrator.read_decisions(run.id)
+    if decisions:
+        line += f"\n    last decision: {decisions[-1].explain()}"
+    return line
+
+
+def assert_all_finished(orchestrator: Orchestrator) -> None:
+    """Assert that no run is left SCHEDULED, PENDING, RUNNING or CANCELLING.
+
+    Raises:
+        AssertionError: some runs are unfinished; the message lists each with its state,
+            since when, and the last decision on it, plus how to fix the test.
+    """
+    runs = unfinished_runs(orchestrator)
+    if not runs:
+        return
+    lines = [_line(orchestrator, run) for run in runs]
+    count = len(runs)
+    raise AssertionError(
+        f"{count} run{' was' if count == 1 else 's were'} left unfinished "
+        f"(the clock reads {format_time(orchestrator.clock.now())}):\n"
+        + "\n".join(lines)
+        + "\nDrive them to a final state before the test ends (run the worker until idle, "
+        "advance the clock), or delete them, or turn the check off for this test with "
+        "@pytest.mark.orchestrator(check_unfinished=False)."
+    )
