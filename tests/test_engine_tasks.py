@@ -354,7 +354,9 @@ def test_trace_manual_rerun_from_failed(orch: Orchestrator, clock: VirtualClock)
     clock.advance(9)
     result = orch.set_task_run_state(run.id, Running())
     assert result.status is SetStateStatus.ACCEPT
-    assert (run.run_count, run.end_time, run.state_name) == (1, None, "Running")
+    assert (run.run_count, run.state_name) == (1, "Running")
+    assert run.state is not None and run.state.timestamp == seconds(9)
+    assert orch.read_task_run(run.id).end_time is None
 
 
 def test_completed_with_a_result_is_protected(orch: Orchestrator) -> None:
