@@ -12,9 +12,12 @@ from orchestrator import (
     Cancelling,
     Completed,
     Failed,
+    FlowRun,
     FlowRunPolicy,
     InvalidArgument,
     ObjectNotFound,
+    Observer,
+    Orchestrator,
     Paused,
     Pending,
     Running,
@@ -24,9 +27,6 @@ from orchestrator import (
     StateType,
     VirtualClock,
 )
-from orchestrator._engine import Orchestrator
-from orchestrator._events import Observer
-from orchestrator._models import FlowRun
 from orchestrator.filters import (
     FlowFilter,
     FlowFilterName,

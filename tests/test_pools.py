@@ -15,6 +15,7 @@ from orchestrator import (
     InvalidArgument,
     ObjectAlreadyExists,
     ObjectNotFound,
+    Orchestrator,
     Pending,
     Running,
     Scheduled,
@@ -23,7 +24,6 @@ from orchestrator import (
     TemplateError,
     VirtualClock,
 )
-from orchestrator._engine import Orchestrator
 from orchestrator.filters import (
     DeploymentFilter,
     DeploymentFilterName,

@@ -1,0 +1,426 @@
+"""The process worker: runs the flow runs of a work pool as local subprocesses.
+
+A :class:`ProcessWorker` serves one work pool (all its queues, or some). It looks for
+work when there may be some, never on a fixed timer: when a run becomes due in one of
+its queues, when a slot frees, when the pool or a queue changes (the pool's signal),
+when the next scheduled run comes within the prefetch window (the orchestrator's
+clock), and once per heartbeat as a liveness check. For each run it takes:
+
+1. it claims the run by proposing Pending (a second claimant is refused by the flow
+   policy), then renders the run's job configuration from the pool's template and the
+   deployment's and the run's job variables, and proposes Pending "Submitting";
+2. at the run's scheduled time it starts the command, an argument list and never a
+   shell, in the configured working directory (a new temporary one by default, removed
+   afterwards) with the configured environment, plus the file holding the run's
+   parameters (see :func:`~orchestrator.read_flow_run_parameters`); it records the
+   process id as the run's ``infrastructure_pid`` and proposes Running;
+3. it copies the process's output to ``printer`` line by line; exit status 0 ends the
+   run Completed, any other Crashed with the explained status;
+4. a run moved to Cancelling meanwhile is stopped (SIGTERM, a grace period, SIGKILL)
+   and ends Cancelled.
+
+Runs of a deleted deployment are cancelled; a run whose job cannot be rendered or
+whose command cannot start ends Crashed with the reason. Stopping the worker with
+:meth:`ProcessWorker.stop` lets running processes finish; cancelling :meth:`start`
+stops them (their runs end Crashed) and gives claimed runs that had not started back
+to their queue.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import ClassVar, final
+
+import anyio
+import anyio.abc
+
+from .._engine import Orchestrator
+from .._errors import InvalidArgument, WorkerError
+from .._models import FlowRun
+from .._pool_checks import check_name
+from .._states import Crashed
+from .._wakeup import Signal, wait_for_any
+from ._healthcheck import HealthServer
+from ._process_config import ProcessJobConfiguration
+from ._process_runner import run_flow_run_process
+from ._run_states import CancelWatcher, ProcessWorkerResult, RunHandle, RunStates
+
+__all__ = ["ProcessWorker", "ProcessWorkerResult"]
+
+Printer = Callable[..., None]
+
+
+def _positive(value: float, what: str, *, zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgument(f"{what} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise InvalidArgument(f"{what} must be {'>= 0' if zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+@final
+class ProcessWorker:
+    """Run the flow runs of a work pool as subprocesses (see the module docstring).
+
+    Args:
+        orchestrator: where the runs are.
+        work_pool_name: the pool to serve; it must exist when the worker starts.
+        work_queues: the queues to serve (all of the pool's when None).
+        name: the worker's name (no ``/`` or ``%``); ``ProcessWorker <uuid>`` by default.
+        limit: the most flow-run processes at once (None: no limit).
+        prefetch_seconds: claim runs due within this many seconds, so they start on time.
+        heartbeat_seconds: the longest the worker goes without looking for work, to
+            prove it is alive.
+        health_window_seconds: :meth:`health` is False when the worker has not looked
+            for work for longer than this (3 heartbeats by default).
+        cancel_grace_seconds: real seconds a cancelled process gets between SIGTERM and
+            SIGKILL.
+        strict_templates: refuse a job whose template leaves placeholders unresolved
+            (the run ends Crashed naming them) instead of dropping or blanking them.
+        environ: the environment processes start from (``os.environ`` when None;
+            ``inherit_env=False`` in the job configuration passes only a few basics).
+        healthcheck_host, healthcheck_port: where ``GET /health`` listens with
+            ``start(with_healthcheck=True)``; port 0 picks a free one.
+
+    Raises:
+        InvalidArgument: a bad argument.
+    """
+
+    type: ClassVar[str] = "process"
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        work_pool_name: str,
+        *,
+        work_queues: Iterable[str] | None = None,
+        name: str | None = None,
+        limit: int | None = None,
+        prefetch_seconds: float = 10.0,
+        heartbeat_seconds: float = 30.0,
+        health_window_seconds: float | None = None,
+        cancel_grace_seconds: float = 30.0,
+        strict_templates: bool = False,
+        environ: Mapping[str, str] | None = None,
+        healthcheck_host: str = "127.0.0.1",
+        healthcheck_port: int = 0,
+    ) -> None:
+        if not isinstance(orchestrator, Orchestrator):
+            raise InvalidArgument(f"orchestrator must be an Orchestrator, got {orchestrator!r}")
+        check_name(work_pool_name, "work_pool_name")
+        if isinstance(work_queues, str):
+            raise InvalidArgument(f"work_queues must be a list of names, not {work_queues!r}")
+        queues = None if work_queues is None else tuple(work_queues)
+        for queue in queues or ():
+            check_name(queue, "a work queue name")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidArgument(f"limit must be None or an integer >= 1, got {limit!r}")
+        self._orchestrator = orchestrator
+        self._clock = orchestrator.clock
+        self._pool = work_pool_name
+        self._queues = queues
+        self._name = check_name(f"ProcessWorker {uuid.uuid4()}" if name is None else name, "name")
+        self._limit = limit
+        self._prefetch = timedelta(
+            seconds=_positive(prefetch_seconds, "prefetch_seconds", zero=True)
+        )
+        heartbeat = _positive(heartbeat_seconds, "heartbeat_seconds")
+        self._heartbeat = timedelta(seconds=heartbeat)
+        window = 3 * heartbeat if health_window_seconds is None else health_window_seconds
+        self._health_window = timedelta(seconds=_positive(window, "health_window_seconds"))
+        self._grace = _positive(cancel_grace_seconds, "cancel_grace_seconds", zero=True)
+        self._environ = None if environ is None else dict(environ)
+        self._states = RunStates(
+            orchestrator,
+            work_pool_name,
+            self._name,
+            strict=bool(strict_templates),
+            environ=self._environ,
+        )
+        self._health_server = HealthServer(
+            self.health, host=healthcheck_host, port=healthcheck_port
+        )
+        self._handles: dict[uuid.UUID, RunHandle] = {}
+        self._wake = Signal()
+        self._stopping = False
+        self._started = False
+        self._last_polled: datetime | None = None
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The worker's name (given to its processes as an environment variable)."""
+        return self._name
+
+    @property
+    def work_pool_name(self) -> str:
+        """The pool this worker serves."""
+        return self._pool
+
+    @property
+    def work_queues(self) -> tuple[str, ...] | None:
+        """The queues it serves, or None for all of the pool's."""
+        return self._queues
+
+    @property
+    def limit(self) -> int | None:
+        """The most flow-run processes at once (None: no limit)."""
+        return self._limit
+
+    @property
+    def started(self) -> bool:
+        """True while :meth:`start` runs."""
+        return self._started
+
+    @property
+    def last_polled(self) -> datetime | None:
+        """When the worker last looked for work (orchestrator clock), or None."""
+        return self._last_polled
+
+    @property
+    def current_flow_runs(self) -> frozenset[uuid.UUID]:
+        """The ids of the flow runs the worker has claimed and not finished."""
+        return frozenset(self._handles)
+
+    @property
+    def health_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of ``GET /health`` while it is served, else None."""
+        return self._health_server.address
+
+    def health(self) -> bool:
+        """True when the worker has looked for work within its health window.
+
+        Safe from any thread (the health server calls it from its own).
+        """
+        last = self._last_polled
+        return last is not None and self._clock.now() - last <= self._health_window
+
+    def stop(self) -> None:
+        """Stop looking for work; :meth:`start` returns once the runs in flight finish.
+
+        Safe from any thread.
+        """
+        self._stopping = True
+        self._wake.notify()
+
+    # -- the loop -------------------------------------------------------------------------
+    async def start(
+        self,
+        run_once: bool = False,
+        with_healthcheck: bool = False,
+        printer: Printer = print,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve the pool until :meth:`stop` (or cancellation).
+
+        Args:
+            run_once: look for work once, then return when the runs taken have finished.
+            with_healthcheck: serve ``GET /health`` (see :attr:`health_address`).
+            printer: a print-like function given each line the processes write.
+            task_status: for ``task_group.start(worker.start)``: reports once the
+                worker has looked for work the first time.
+
+        Raises:
+            WorkerError: the worker is already started.
+            ObjectNotFound: the pool, or one of the queues, does not exist.
+            OSError: the health server cannot bind its port.
+        """
+        if self._started:
+            raise WorkerError(f"worker {self._name!r} is already started")
+        orchestrator = self._orchestrator
+        orchestrator.read_work_queues(self._pool, names=self._queues)
+        for queue in self._queues or ():
+            orchestrator.read_work_queue(self._pool, queue)
+        self._started, self._stopping = True, False
+        watcher = CancelWatcher(self._handles)
+        orchestrator.subscribe(watcher)
+        signal = orchestrator.work_pool_signal(self._pool)
+        try:
+            if with_healthcheck:
+                self._health_server.start()
+            async with anyio.create_task_group() as group:
+                ready = False
+                while not self._stop_requested():
+                    seen = (signal.generation, self._wake.generation)
+                    horizon = await self._poll(group, printer)
+                    if not ready:
+                        task_status.started()  # ready: it has looked for work once
+                        ready = True
+                    if run_once:
+                        break
+                    await self._wait_for_work(signal, seen, horizon)
+                if not ready:
+                    task_status.started()
+        finally:
+            orchestrator.unsubscribe(watcher)
+            if with_healthcheck:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._health_server.stop)
+            self._started = False
+
+    def _stop_requested(self) -> bool:
+        return self._stopping
+
+    async def _wait_for_work(
+        self, signal: Signal, seen: tuple[int, int], horizon: datetime
+    ) -> None:
+        """Sleep until the pool's signal, a wake-up, the next prefetch time or the heartbeat.
+
+        ``horizon`` is how far the last poll looked: a run due after it is the next to
+        wake for, ``prefetch_seconds`` ahead of its time.
+        """
+        deadline = (self._last_polled or self._clock.now()) + self._heartbeat
+        upcoming = self._orchestrator.next_scheduled_time(
+            self._pool, work_queue_names=self._queues, after=horizon
+        )
+        if upcoming is not None:
+            deadline = min(deadline, upcoming - self._prefetch)
+        await wait_for_any(
+            [(signal, seen[0]), (self._wake, seen[1])],
+            until=functools.partial(self._clock.sleep_until, deadline),
+        )
+
+    async def _poll(self, group: anyio.abc.TaskGroup, printer: Printer) -> datetime:
+        """Take what work there is: claim, prepare, and start (or schedule) each run.
+
+        Returns how far ahead it looked (now plus the prefetch window).
+        """
+        orchestrator = self._orchestrator
+        now = self._clock.now()
+        horizon = now + self._prefetch
+        room = None if self._limit is None else self._limit - len(self._handles)
+        self._last_polled = now
+        if room is not None and room <= 0:
+            return horizon
+        runs = orchestrator.get_scheduled_flow_runs(
+            self._pool, work_queue_names=self._queues, scheduled_before=horizon, limit=room
+        )
+        for run in runs:
+            if run.id in self._handles:
+                continue
+            if not self._states.claim(run):
+                continue  # another worker was first
+            handle = self._handles[run.id] = RunHandle()
+            configuration = self._states.prepare(run)
+            if configuration is None:
+                self._release(run.id)
+                continue
+            state = run.state
+            due = None if state is None else state.details.scheduled_time
+            if due is not None and due > self._clock.now():
+                group.start_soon(self._start_when_due, run, configuration, handle, due, printer)
+            else:
+                # Started one after another, so processes start in the order runs were given.
+                await group.start(self._supervise, run, configuration, handle, printer)
+        return horizon
+
+    def _release(self, flow_run_id: uuid.UUID) -> None:
+        self._handles.pop(flow_run_id, None)
+        self._wake.notify()
+
+    async def _start_when_due(
+        self,
+        run: FlowRun,
+        configuration: ProcessJobConfiguration,
+        handle: RunHandle,
+        due: datetime,
+        printer: Printer,
+    ) -> None:
+        """Wait for a prefetched run's scheduled time (or its cancellation), then run it."""
+        seen = handle.signal.generation
+        try:
+            if not handle.cancel_requested:
+                await wait_for_any(
+                    [(handle.signal, seen)], until=functools.partial(self._clock.sleep_until, due)
+                )
+        except anyio.get_cancelled_exc_class():
+            self._states.abandon(run)
+            self._release(run.id)
+            raise
+        await self._supervise(run, configuration, handle, printer)
+
+    async def _supervise(
+        self,
+        run: FlowRun,
+        configuration: ProcessJobConfiguration,
+        handle: RunHandle,
+        printer: Printer,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run one claimed flow run to its final state; reports once its process started."""
+        outcome: list[ProcessWorkerResult] = []
+        reported = False
+        try:
+            if handle.cancel_requested:
+                self._states.end_cancelled(run, "before its process started")
+                return
+            async with anyio.create_task_group() as group:
+                try:
+                    pid = await group.start(self._run_into, run, configuration, printer, outcome)
+                except WorkerError as exc:
+                    self._states.end(run, Crashed(message=f"Flow run could not start: {exc}"))
+                    return
+                await self._states.mark_running(run, handle, pid, self._clock)
+                task_status.started()
+                reported = True
+            self._states.finish(run, handle, outcome[0])
+        except anyio.get_cancelled_exc_class():
+            self._states.abandon(run)
+            raise
+        finally:
+            self._release(run.id)
+            if not reported:
+                task_status.started()
+
+    async def _run_into(
+        self,
+        run: FlowRun,
+        configuration: ProcessJobConfiguration,
+        printer: Printer,
+        outcome: list[ProcessWorkerResult],
+        *,
+        task_status: anyio.abc.TaskStatus[int],
+    ) -> None:
+        outcome.append(await self.run(run, configuration, task_status, printer=printer))
+
+    # -- the process --------------------------------------------------------------------------
+    async def run(
+        self,
+        flow_run: FlowRun,
+        configuration: ProcessJobConfiguration,
+        task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+        *,
+        printer: Printer = print,
+    ) -> ProcessWorkerResult:
+        """Run one flow run's process to its end and return its pid and exit status.
+
+        Starts ``configuration.command`` in its working directory (a new temporary one,
+        removed afterwards, when it has none) with its environment plus
+        ``ORCHESTRATOR_FLOW_RUN_PARAMETERS_FILE``, reports the pid through
+        ``task_status``, copies the output to ``printer`` (when ``stream_output``), and
+        waits for it to exit. While :meth:`start` runs, a cancellation of the flow run
+        stops the process (SIGTERM, the grace period, SIGKILL).
+
+        Raises:
+            WorkerError: there is no command, the parameters are not JSON, or the
+                process could not be started (not found, not executable, ...).
+        """
+        return await run_flow_run_process(
+            flow_run,
+            configuration,
+            self._handles.get(flow_run.id) or RunHandle(),
+            environ=self._environ,
+            grace_seconds=self._grace,
+            printer=printer,
+            task_status=task_status,
+        )
+
+    def __repr__(self) -> str:
+        return f"<ProcessWorker {self._name!r} pool={self._pool!r} runs={len(self._handles)}>"
