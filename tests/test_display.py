@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
-from orchestrator import Completed, Failed, FlowRun, StateType, VirtualClock
+from orchestrator import Completed, Failed, FlowRun, Orchestrator, StateType, VirtualClock
 from orchestrator._display import (
     MAX_TEXT_WIDTH,
     Table,
@@ -16,7 +16,6 @@ from orchestrator._display import (
     runs_table,
     states_table,
 )
-from orchestrator._engine import Orchestrator
 from orchestrator.testing import make_flow_run, make_task_run
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,6 +21,7 @@ from orchestrator import (
     FlowRun,
     InvalidArgument,
     ObjectNotFound,
+    Orchestrator,
     Pending,
     Rule,
     Running,
@@ -34,7 +35,6 @@ from orchestrator import (
     rule,
 )
 from orchestrator._display import runs_table
-from orchestrator._engine import Orchestrator
 from orchestrator._futures import TaskRunFuture
 from orchestrator.policies import (
     RetryFailedTasks,
@@ -434,6 +434,33 @@ def test_assert_all_finished_names_each_run_and_its_last_decision(
     make_flow_run(orchestrator, "PENDING")
     with pytest.raises(AssertionError, match=r"^2 runs were left unfinished"):
         assert_all_finished(orchestrator)
+
+
+def test_assert_all_finished_names_the_workers_still_serving(orchestrator: Orchestrator) -> None:
+    class FakeWorker:
+        def __repr__(self) -> str:
+            return "<FakeWorker serving k>"
+
+    worker = FakeWorker()
+    orchestrator.activity.add_worker(worker)
+    with pytest.raises(AssertionError) as caught:
+        assert_all_finished(orchestrator)
+    assert str(caught.value).splitlines()[:2] == [
+        "1 worker is still serving:",
+        "- <FakeWorker serving k>",
+    ]
+    make_task_run(orchestrator, "RUNNING", name="r")
+    orchestrator.activity.add_worker(FakeWorker())
+    with pytest.raises(AssertionError) as caught:
+        assert_all_finished(orchestrator)
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith("1 run was left unfinished")
+    assert lines[3:6] == [
+        "2 workers are still serving:",
+        "- <FakeWorker serving k>",
+        "- <FakeWorker serving k>",
+    ]
+    orchestrator.activity.remove_worker(worker)
 
 
 def test_the_guard_works_without_a_decision_log() -> None:

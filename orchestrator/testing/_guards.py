@@ -1,10 +1,11 @@
-"""The teardown guard: find runs a test left unfinished, and say why they are stuck.
+"""The teardown guard: find runs a test left unfinished and workers it left serving.
 
 A run is *unfinished* when its state is SCHEDULED, PENDING, RUNNING or CANCELLING:
 something was meant to move it on and did not. PAUSED runs wait for a person on
 purpose and terminal runs are done, so neither counts. :func:`assert_all_finished`
-turns a non-empty list into an :class:`AssertionError` that names each run, its state
-and the last decision taken on it ("why is this run waiting?").
+raises an :class:`AssertionError` that names each unfinished run, its state and the
+last decision taken on it ("why is this run waiting?"), and each worker still
+registered with the orchestrator's activity.
 
 The pytest plugin calls it when a test opts in (see :mod:`orchestrator.testing`).
 """
@@ -63,22 +64,37 @@ def _line(orchestrator: Orchestrator, run: TaskRun | FlowRun) -> str:
 
 
 def assert_all_finished(orchestrator: Orchestrator) -> None:
-    """Assert that no run is left SCHEDULED, PENDING, RUNNING or CANCELLING.
+    """Assert that no run is left unfinished and no worker is left serving.
+
+    Unfinished runs are SCHEDULED, PENDING, RUNNING or CANCELLING; serving workers are
+    those registered with ``orchestrator.activity`` (a worker registers while it serves).
 
     Raises:
-        AssertionError: some runs are unfinished; the message lists each with its state,
-            since when, and the last decision on it, plus how to fix the test.
+        AssertionError: the message lists each unfinished run with its state, since when,
+            and the last decision on it, then each worker still serving, and how to fix
+            the test.
     """
     runs = unfinished_runs(orchestrator)
-    if not runs:
+    workers = orchestrator.activity.workers
+    if not runs and not workers:
         return
-    lines = [_line(orchestrator, run) for run in runs]
-    count = len(runs)
+    parts = []
+    if runs:
+        count = len(runs)
+        parts.append(
+            f"{count} run{' was' if count == 1 else 's were'} left unfinished "
+            f"(the clock reads {format_time(orchestrator.clock.now())}):\n"
+            + "\n".join(_line(orchestrator, run) for run in runs)
+        )
+    if workers:
+        count = len(workers)
+        parts.append(
+            f"{count} worker{' is' if count == 1 else 's are'} still serving:\n"
+            + "\n".join(f"- {worker!r}" for worker in workers)
+        )
     raise AssertionError(
-        f"{count} run{' was' if count == 1 else 's were'} left unfinished "
-        f"(the clock reads {format_time(orchestrator.clock.now())}):\n"
-        + "\n".join(lines)
-        + "\nDrive them to a final state before the test ends (run the worker until idle, "
-        "advance the clock), or delete them, or turn the check off for this test with "
-        "@pytest.mark.orchestrator(check_unfinished=False)."
+        "\n".join(parts)
+        + "\nDrive the runs to a final state before the test ends (run the worker until "
+        "idle, advance the clock) or delete them, stop the workers, or turn the check off "
+        "for this test with @pytest.mark.orchestrator(check_unfinished=False)."
     )

@@ -27,7 +27,8 @@ ini option ``orchestrator_check_unfinished = true`` (and off again for one test 
 ``check_unfinished=False``). When it is on and the test passed, the ``orchestrator``
 fixture's teardown fails (pytest reports an error at teardown) if any run is left
 SCHEDULED, PENDING, RUNNING or CANCELLING, listing each with the last decision taken
-on it. It stays quiet after a failed test, whose own failure is the news.
+on it, or if a worker is still serving. It stays quiet after a failed test, whose own
+failure is the news.
 """
 
 from __future__ import annotations
@@ -162,7 +163,10 @@ def orchestrator(
     # session.testsfailed counts the failed call reports logged so far, so it has grown
     # by now if this test failed: stay quiet then, the failure itself is the news.
     if options.check_unfinished and request.session.testsfailed == failed_before:
+        problem = None
         try:
             assert_all_finished(instance)
         except AssertionError as error:
-            pytest.fail(f"{request.node.nodeid}: {error}", pytrace=False)
+            problem = f"{request.node.nodeid}: {error}"
+        if problem is not None:  # failed outside the except: no chained traceback
+            pytest.fail(problem, pytrace=False)
