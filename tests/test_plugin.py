@@ -241,12 +241,13 @@ def test_the_fixtures_work_in_async_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
-        from orchestrator import Completed
+        from orchestrator import Completed, Orchestrator
         from orchestrator._futures import TaskRunFuture
 
         @pytest.mark.anyio
         @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
         async def test_async(orchestrator, orchestrator_clock, anyio_backend):
+            assert Orchestrator.current() is orchestrator
             run, _ = orchestrator.create_task_run("k")
             orchestrator.set_task_run_state(run.id, Completed(3), force=True)
             assert await TaskRunFuture(orchestrator, run.id).aresult() == 3

@@ -9,8 +9,8 @@ Fixtures (function-scoped, sharing nothing between tests, so pytest-xdist is saf
   2026-01-01T00:00:00Z (or at the marker's ``start``), or the
   :class:`~orchestrator.SystemClock` when the test is marked ``system_clock=True``.
 - ``orchestrator``: a fresh :class:`~orchestrator.Orchestrator` on that clock with
-  the seed 0 (or the marker's ``seed``), current for the test (``task.delay()`` finds
-  it in sync tests; async tests use ``async with orchestrator:`` or submit through it).
+  the seed 0 (or the marker's ``seed``), current for the test (``task.delay()`` and
+  ``Orchestrator.current()`` find it, in sync tests and in anyio async tests).
 
 The marker configures them for one test, a class or a module (``pytestmark``); the
 closest marker wins, keyword by keyword::
