@@ -352,6 +352,10 @@ class TestRenameReruns:
             pytest.param(Scheduled(), 2, "Rerunning", id="rerun"),
             pytest.param(AwaitingRetry(), 2, "Retrying", id="retry"),
             pytest.param(Scheduled(), 0, "Running", id="first-run"),
+            pytest.param(
+                Pending(details=StateDetails(deferred=True)), 1, "Retrying", id="claimed-retry"
+            ),
+            pytest.param(Pending(), 1, "Rerunning", id="plain-pending-rerun"),
         ],
     )
     def test_runs_that_ran_before_are_renamed(

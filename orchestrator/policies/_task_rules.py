@@ -144,7 +144,11 @@ class PreventRunningTasksFromStoppedFlows(Rule):
 @final
 @attrs.frozen
 class RenameReruns(Rule):
-    """→RUNNING: name a run that ran before "Retrying" (after AwaitingRetry) or "Rerunning"."""
+    """→RUNNING: name a run that ran before "Retrying" (after AwaitingRetry) or "Rerunning".
+
+    A background run comes back from AwaitingRetry through a worker's deferred PENDING
+    claim; having run before, such a run is retrying too.
+    """
 
     to_states: ClassVar[StateTypes] = _TO_RUNNING
 
@@ -153,7 +157,10 @@ class RenameReruns(Rule):
         initial = ctx.initial
         if initial is None or ctx.proposed is None or ctx.run.run_count <= 0:
             return
-        ctx.rename("Retrying" if initial.name == "AwaitingRetry" else "Rerunning")
+        retrying = initial.name == "AwaitingRetry" or (
+            initial.type is StateType.PENDING and initial.details.deferred
+        )
+        ctx.rename("Retrying" if retrying else "Rerunning")
 
 
 @final
