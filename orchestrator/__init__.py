@@ -11,6 +11,12 @@ import contextlib
 from ._clock import Clock as Clock
 from ._clock import SystemClock as SystemClock
 from ._clock import VirtualClock as VirtualClock
+from ._display import Table as Table
+from ._display import decisions_table as decisions_table
+from ._display import history_table as history_table
+from ._display import run_table as run_table
+from ._display import runs_table as runs_table
+from ._display import states_table as states_table
 from ._engine import Orchestrator as Orchestrator
 from ._engine import OrchestratorStatistics as OrchestratorStatistics
 from ._engine_tasks import CreatedTaskRun as CreatedTaskRun
@@ -28,6 +34,9 @@ from ._errors import TemplateError as TemplateError
 from ._errors import WorkerError as WorkerError
 from ._events import Decision as Decision
 from ._events import Observer as Observer
+from ._futures import TaskRunFuture as TaskRunFuture
+from ._history import HistoryBucket as HistoryBucket
+from ._history import HistoryStateCount as HistoryStateCount
 from ._models import ConcurrencyLimit as ConcurrencyLimit
 from ._models import Deployment as Deployment
 from ._models import Flow as Flow
@@ -37,6 +46,13 @@ from ._models import TaskRun as TaskRun
 from ._models import TaskRunPolicy as TaskRunPolicy
 from ._models import WorkPool as WorkPool
 from ._models import WorkQueue as WorkQueue
+from ._queues import MultiQueue as MultiQueue
+from ._queues import TaskQueue as TaskQueue
+from ._queues import TaskQueues as TaskQueues
+from ._results import ResultStore as ResultStore
+from ._results import read_parameters as read_parameters
+from ._results import should_try_to_read_parameters as should_try_to_read_parameters
+from ._results import store_parameters as store_parameters
 from ._rules import AbortDetails as AbortDetails
 from ._rules import AcceptDetails as AcceptDetails
 from ._rules import OrchestrationResult as OrchestrationResult
@@ -65,6 +81,8 @@ from ._states import StateDetails as StateDetails
 from ._states import StateType as StateType
 from ._states import Suspended as Suspended
 from ._states import TimedOut as TimedOut
+from ._tasks import Task as Task
+from ._tasks import task as task
 
 __all__ = (
     "AbortDetails",
@@ -84,9 +102,12 @@ __all__ = (
     "Flow",
     "FlowRun",
     "FlowRunPolicy",
+    "HistoryBucket",
+    "HistoryStateCount",
     "HistoryTooLarge",
     "InvalidArgument",
     "Late",
+    "MultiQueue",
     "ObjectAlreadyExists",
     "ObjectNotFound",
     "Observer",
@@ -101,6 +122,7 @@ __all__ = (
     "Policy",
     "QueueFull",
     "RejectDetails",
+    "ResultStore",
     "Retrying",
     "Rule",
     "Running",
@@ -112,8 +134,13 @@ __all__ = (
     "StopTaskWorker",
     "Suspended",
     "SystemClock",
+    "Table",
+    "Task",
+    "TaskQueue",
+    "TaskQueues",
     "TaskRun",
     "TaskRunFailed",
+    "TaskRunFuture",
     "TaskRunPolicy",
     "TemplateError",
     "TimedOut",
@@ -123,7 +150,16 @@ __all__ = (
     "WorkPool",
     "WorkQueue",
     "WorkerError",
+    "decisions_table",
+    "history_table",
+    "read_parameters",
     "rule",
+    "run_table",
+    "runs_table",
+    "should_try_to_read_parameters",
+    "states_table",
+    "store_parameters",
+    "task",
 )
 
 

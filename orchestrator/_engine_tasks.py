@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar, final
 
@@ -21,6 +21,7 @@ from ._clock import as_utc
 from ._engine_base import EngineBase
 from ._errors import InvalidArgument, ObjectAlreadyExists, QueueFull
 from ._events import Decision
+from ._history import HistoryBucket, task_run_history
 from ._models import TaskRun, TaskRunPolicy
 from ._rules import OrchestrationResult
 from ._states import Pending, State, StateType
@@ -380,7 +381,7 @@ class TaskRunsMixin(EngineBase):
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
         max_buckets: int = 500,
-    ) -> Sequence[Any]:
+    ) -> list[HistoryBucket]:
         """Count task runs per time bucket and current state.
 
         Buckets are ``[start + i*interval, start + (i+1)*interval)`` while their start is
@@ -391,8 +392,6 @@ class TaskRunsMixin(EngineBase):
             HistoryTooLarge: more than ``max_buckets`` buckets (narrow the window or widen
                 the interval; nothing is silently cut).
         """
-        from ._history import task_run_history
-
         with self._lock:
             return task_run_history(
                 self._store,

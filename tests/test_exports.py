@@ -9,7 +9,12 @@ import pytest
 
 import orchestrator
 
-PUBLIC_MODULES = ["orchestrator", "orchestrator.policies", "orchestrator.filters"]
+PUBLIC_MODULES = [
+    "orchestrator",
+    "orchestrator.filters",
+    "orchestrator.policies",
+    "orchestrator.testing",
+]
 
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
