@@ -43,10 +43,10 @@ def main() -> None:
     orch.set_task_run_state(flaky.id, Running())
     clock.advance(1)
     result = orch.set_task_run_state(flaky.id, Failed(message="SMTP timeout"))
-    assert result.status is SetStateStatus.REJECT and result.state is not None
-    print(
-        f"send-email failed and is {result.state.name} until {result.state.details.scheduled_time}"
-    )
+    assert result.status is SetStateStatus.REJECT
+    assert result.state is not None
+    due = result.state.details.scheduled_time
+    print(f"send-email failed and is {result.state.name} until {due}")
     clock.advance(30)
     orch.set_task_run_state(flaky.id, Running())
     clock.advance(1)
