@@ -557,6 +557,24 @@ async def test_stop_lets_running_processes_finish(orch: Orchestrator) -> None:
     assert lines == ["started", "finished"]
 
 
+async def test_stop_gives_back_runs_not_started_yet(
+    clock: VirtualClock, orch: Orchestrator
+) -> None:
+    run = orch.create_flow_run_from_deployment(
+        deploy(orch, "print('never')"), state=Scheduled(at(5))
+    )
+    worker = ProcessWorker(orch, "pool")
+    async with anyio.create_task_group() as group:
+        await group.start(worker.start)
+        assert run.state_name == "Submitting"
+        worker.stop()
+    assert clock.now() == START
+    assert run.state is not None
+    assert (run.state.type, run.state.details.scheduled_time) == (StateType.SCHEDULED, at(5))
+    assert worker.current_flow_runs == frozenset()
+    assert orch.next_scheduled_time("pool") == at(5)
+
+
 async def test_a_worker_starts_once_at_a_time(orch: Orchestrator) -> None:
     worker = ProcessWorker(orch, "pool")
     async with anyio.create_task_group() as group:

@@ -22,8 +22,8 @@ clock), and once per heartbeat as a liveness check. For each run it takes:
 Runs of a deleted deployment are cancelled; a run whose job cannot be rendered or
 whose command cannot start ends Crashed with the reason. Stopping the worker with
 :meth:`ProcessWorker.stop` lets running processes finish; cancelling :meth:`start`
-stops them (their runs end Crashed) and gives claimed runs that had not started back
-to their queue.
+stops them (their runs end Crashed). Either way, claimed runs whose process has not
+started yet go back to their queue.
 """
 
 from __future__ import annotations
@@ -201,9 +201,10 @@ class ProcessWorker:
         return last is not None and self._clock.now() - last <= self._health_window
 
     def stop(self) -> None:
-        """Stop looking for work; :meth:`start` returns once the runs in flight finish.
+        """Stop looking for work; :meth:`start` returns once the running processes finish.
 
-        Safe from any thread.
+        Claimed runs waiting for their scheduled time go back to their queue. Safe from
+        any thread.
         """
         self._stopping = True
         self._wake.notify()
@@ -332,12 +333,23 @@ class ProcessWorker:
         due: datetime,
         printer: Printer,
     ) -> None:
-        """Wait for a prefetched run's scheduled time (or its cancellation), then run it."""
-        seen = handle.signal.generation
+        """Wait for a prefetched run's scheduled time, then run it.
+
+        A cancellation of the run ends the wait (and the run, Cancelled); stopping or
+        cancelling the worker gives the run back to its queue.
+        """
         try:
-            if not handle.cancel_requested:
+            while True:
+                seen = (handle.signal.generation, self._wake.generation)
+                if handle.cancel_requested or self._clock.now() >= due:
+                    break
+                if self._stop_requested():
+                    self._states.abandon(run)
+                    self._release(run.id)
+                    return
                 await wait_for_any(
-                    [(handle.signal, seen)], until=functools.partial(self._clock.sleep_until, due)
+                    [(handle.signal, seen[0]), (self._wake, seen[1])],
+                    until=functools.partial(self._clock.sleep_until, due),
                 )
         except anyio.get_cancelled_exc_class():
             self._states.abandon(run)
