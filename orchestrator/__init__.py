@@ -83,11 +83,17 @@ from ._states import Suspended as Suspended
 from ._states import TimedOut as TimedOut
 from ._tasks import Task as Task
 from ._tasks import task as task
+from .workers._child import read_flow_run_parameters as read_flow_run_parameters
+from .workers._job_config import BaseJobConfiguration as BaseJobConfiguration
+from .workers._process_config import ProcessJobConfiguration as ProcessJobConfiguration
+from .workers._process_worker import ProcessWorker as ProcessWorker
+from .workers._process_worker import ProcessWorkerResult as ProcessWorkerResult
 
 __all__ = (
     "AbortDetails",
     "AcceptDetails",
     "AwaitingRetry",
+    "BaseJobConfiguration",
     "Cached",
     "Cancelled",
     "Cancelling",
@@ -120,6 +126,9 @@ __all__ = (
     "Paused",
     "Pending",
     "Policy",
+    "ProcessJobConfiguration",
+    "ProcessWorker",
+    "ProcessWorkerResult",
     "QueueFull",
     "RejectDetails",
     "ResultStore",
@@ -152,6 +161,7 @@ __all__ = (
     "WorkerError",
     "decisions_table",
     "history_table",
+    "read_flow_run_parameters",
     "read_parameters",
     "rule",
     "run_table",
