@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 from ._models import FlowRun, TaskRun
-from ._states import TERMINAL_TYPES, State, StateDetails, StateType
+from ._states import EMPTY_DETAILS, TERMINAL_TYPES, State, StateDetails, StateType
 
 __all__ = ["apply_bookkeeping", "details_for_run"]
 
@@ -21,7 +21,11 @@ _SCHEDULED = StateType.SCHEDULED
 
 
 def details_for_run(run: TaskRun | FlowRun, details: StateDetails) -> StateDetails:
-    """Return ``details`` with the run's ids filled in (the same object when they already are)."""
+    """Return ``details`` with the run's ids filled in (the same object when they already are).
+
+    Proposals without details (the common case) all get one shared ids-only object per
+    run, so a run's history does not repeat it.
+    """
     flow_run_id: uuid.UUID | None
     task_run_id: uuid.UUID | None
     if isinstance(run, TaskRun):
@@ -32,6 +36,13 @@ def details_for_run(run: TaskRun | FlowRun, details: StateDetails) -> StateDetai
             task_run_id = run.parent_task_run_id
     if details.flow_run_id == flow_run_id and details.task_run_id == task_run_id:
         return details
+    if details is EMPTY_DETAILS:
+        shared = run._id_details
+        if shared is None or shared.task_run_id != task_run_id:
+            shared = run._id_details = StateDetails(
+                flow_run_id=flow_run_id, task_run_id=task_run_id
+            )
+        return shared
     return details.replace(flow_run_id=flow_run_id, task_run_id=task_run_id)
 
 

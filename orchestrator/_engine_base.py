@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 __all__ = ["EngineBase"]
 
 _SCHEDULED: Final = StateType.SCHEDULED
+# Version 4 and the RFC 4122 variant, as uuid.UUID(version=4) sets them.
+_UUID_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_SET: Final = (4 << 76) | (0x8000 << 48)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 _PENDING: Final = StateType.PENDING
 
 
@@ -102,7 +107,13 @@ class EngineBase:
 
     # -- ids and observers ---------------------------------------------------------------
     def _new_id(self) -> uuid.UUID:
-        return uuid.UUID(int=self._id_random.getrandbits(128), version=4)
+        # A version-4 UUID from the seeded source, built without UUID.__init__'s argument
+        # parsing: this runs on every commit.
+        value = (self._id_random.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+        new = _new_object(uuid.UUID)
+        _set_attribute(new, "int", value)
+        _set_attribute(new, "is_safe", uuid.SafeUUID.unknown)
+        return new
 
     def subscribe(self, observer: Observer) -> None:
         """Report every committed change to ``observer`` from now on.

@@ -13,6 +13,7 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar, final
 
 import attrs
@@ -36,6 +37,8 @@ from .filters import (
 __all__ = ["CreatedTaskRun", "Page", "TaskRunsMixin"]
 
 T = TypeVar("T")
+# Shared by every run created without labels or inputs (records never mutate them).
+_NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
 
 
 class CreatedTaskRun(NamedTuple):
@@ -179,8 +182,8 @@ class TaskRunsMixin(EngineBase):
                 task_version=task_version,
                 empirical_policy=TaskRunPolicy() if policy is None else policy,
                 tags=frozen_tags,
-                labels=merged_labels,
-                task_inputs=dict(task_inputs or {}),
+                labels=merged_labels or _NO_ENTRIES,
+                task_inputs=dict(task_inputs) if task_inputs else _NO_ENTRIES,
                 created=now,
                 updated=now,
             )

@@ -18,7 +18,7 @@ from typing import Any, Final, final
 import attrs
 
 from ._errors import InvalidArgument
-from ._states import State, StateType
+from ._states import State, StateDetails, StateType
 
 __all__ = [
     "MAX_RETRY_DELAYS",
@@ -199,6 +199,9 @@ class TaskRun(_RunTimes):
     end_time: datetime | None = None
     total_run_time: float = 0.0
     created: datetime
+    # The details the engine stamps on states proposed without details (run ids only),
+    # shared by all of them to save memory; internal.
+    _id_details: StateDetails | None = attrs.field(default=None, init=False, repr=False)
     updated: datetime
 
     def __repr__(self) -> str:
@@ -237,6 +240,7 @@ class FlowRun(_RunTimes):
     total_run_time: float = 0.0
     infrastructure_pid: str | None = None
     created: datetime
+    _id_details: StateDetails | None = attrs.field(default=None, init=False, repr=False)
     updated: datetime
 
     def __repr__(self) -> str:
