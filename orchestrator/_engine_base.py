@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 from ._bookkeeping import apply_bookkeeping, details_for_run
 from ._clock import Clock
 from ._errors import InvalidArgument, ObjectNotFound
-from ._events import Decision, Observer, notify
+from ._events import DecisionEntry, Observer, make_decision, notify
 from ._models import ConcurrencyLimit, FlowRun, TaskRun
 from ._rules import (
     OrchestrationResult,
@@ -96,7 +96,7 @@ class EngineBase:
     _slots: SlotTable
     _queues: TaskQueues
     _observers: tuple[Observer, ...]
-    _decisions: dict[uuid.UUID, list[Decision]]
+    _decisions: dict[uuid.UUID, list[DecisionEntry]]
     _services: RuleServices
     _task_policy: Policy
     _background_task_policy: Policy
@@ -201,32 +201,29 @@ class EngineBase:
         result: OrchestrationResult,
         policy: Policy,
     ) -> None:
-        if not self._keep_decisions and not self._observers:
-            return
-        state = result.state
-        details = result.details
-        decision = Decision(
-            timestamp=ctx.now,
-            run_id=run.id,
-            run_kind="task run" if isinstance(run, TaskRun) else "flow run",
-            from_type=ctx.initial_type,
-            proposed_type=proposed.type,
-            proposed_name=proposed.name,
-            status=result.status,
-            state_type=None if state is None else state.type,
-            state_name=None if state is None else state.name,
-            rule=ctx.decided_by,
-            reason=getattr(details, "reason", None),
-            forced=ctx.force,
-            policy=policy.name,
+        # The log keeps a compact tuple (its Decision is built when read): this runs on
+        # every proposal.
+        entry: DecisionEntry = (
+            ctx.now,
+            ctx.initial_type,
+            proposed.type,
+            proposed.name,
+            result.status,
+            result.state,
+            ctx._decider,
+            getattr(result.details, "reason", None),
+            ctx.force,
+            policy.name,
         )
         if self._keep_decisions:
             log = self._decisions.get(run.id)
             if log is None:
-                self._decisions[run.id] = [decision]
+                self._decisions[run.id] = [entry]
             else:
-                log.append(decision)
-        self._notify(lambda o: o.decision_recorded(decision))
+                log.append(entry)
+        if self._observers:
+            decision = make_decision(run, entry)
+            self._notify(lambda o: o.decision_recorded(decision))
 
     def _stamp(self, run: TaskRun | FlowRun, ctx: TransitionContext) -> State:
         proposed = ctx.proposed

@@ -21,9 +21,9 @@ import attrs
 from ._clock import as_utc
 from ._engine_base import EngineBase
 from ._errors import InvalidArgument, ObjectAlreadyExists, QueueFull
-from ._events import Decision
+from ._events import Decision, make_decision
 from ._history import HistoryBucket, task_run_history
-from ._models import TaskRun, TaskRunPolicy
+from ._models import FlowRun, TaskRun, TaskRunPolicy
 from ._rules import OrchestrationResult
 from ._states import Pending, State, StateType
 from .filters import (
@@ -364,7 +364,13 @@ class TaskRunsMixin(EngineBase):
         """
         run_id = self._check_id(run_id, "run_id")
         with self._lock:
-            return list(self._decisions.get(run_id, ()))
+            run: TaskRun | FlowRun | None = self._store.get_task_run(run_id)
+            if run is None:
+                run = self._store.get_flow_run(run_id)
+            entries = self._decisions.get(run_id, ())
+            if run is None or not entries:
+                return []
+            return [make_decision(run, entry) for entry in entries]
 
     def explain(self, run_id: uuid.UUID) -> str:
         """Return a readable account of a run's decisions: why it is where it is."""

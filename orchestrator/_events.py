@@ -24,7 +24,7 @@ from ._models import FlowRun, TaskRun
 from ._rules import SetStateStatus
 from ._states import State, StateType
 
-__all__ = ["Decision", "Observer"]
+__all__ = ["Decision", "DecisionEntry", "Observer", "make_decision"]
 
 logger = logging.getLogger("orchestrator")
 
@@ -73,6 +73,50 @@ class Decision:
         if self.reason:
             line += f": {self.reason}"
         return line
+
+
+#: How the decision log stores one decision: (timestamp, from type, proposed type,
+#: proposed name, status, resulting state, deciding rule (a Rule, its name, or None),
+#: reason, forced, policy name).
+DecisionEntry = tuple[
+    datetime,
+    StateType | None,
+    StateType | None,
+    str | None,
+    SetStateStatus,
+    State | None,
+    object,
+    str | None,
+    bool,
+    str,
+]
+
+
+def make_decision(run: TaskRun | FlowRun, entry: DecisionEntry) -> Decision:
+    """Build the :class:`Decision` a decision-log entry of ``run`` stands for."""
+    when, from_type, proposed_type, proposed_name, status, state, rule, reason, forced, policy = (
+        entry
+    )
+    rule_name: str | None
+    if rule is None or isinstance(rule, str):
+        rule_name = rule
+    else:
+        rule_name = getattr(rule, "name", repr(rule))
+    return Decision(
+        timestamp=when,
+        run_id=run.id,
+        run_kind="task run" if isinstance(run, TaskRun) else "flow run",
+        from_type=from_type,
+        proposed_type=proposed_type,
+        proposed_name=proposed_name,
+        status=status,
+        state_type=None if state is None else state.type,
+        state_name=None if state is None else state.name,
+        rule=rule_name,
+        reason=reason,
+        forced=forced,
+        policy=policy,
+    )
 
 
 class Observer:

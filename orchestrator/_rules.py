@@ -189,13 +189,13 @@ class TransitionContext:
 
     __slots__ = (
         "_current_rule",
+        "_decider",
         "_details",
         "_mutations",
         "_proposed",
         "_status",
         "_validated",
         "_validated_done",
-        "decided_by",
         "error",
         "error_rule",
         "force",
@@ -227,7 +227,8 @@ class TransitionContext:
         self._status = SetStateStatus.ACCEPT
         self._details: Details = ACCEPTED
         self._mutations = 0
-        self._current_rule: str | None = None
+        self._current_rule: Rule | None = None
+        self._decider: Rule | str | None = None
         self.now = now
         self.services = services
         self.random = random.Random(0) if rng is None else rng
@@ -235,7 +236,6 @@ class TransitionContext:
         self.force = force
         self.error: BaseException | None = None
         self.error_rule: str | None = None
-        self.decided_by: str | None = None
 
     # -- read-only views ----------------------------------------------------------------
     @property
@@ -247,6 +247,14 @@ class TransitionContext:
     def validated(self) -> State | None:
         """The committed state (or the unchanged current one); None before commit."""
         return self._validated
+
+    @property
+    def decided_by(self) -> str | None:
+        """The name of the rule that last changed the outcome (None: no rule did)."""
+        decider = self._decider
+        if decider is None or isinstance(decider, str):
+            return decider
+        return decider.name
 
     @property
     def status(self) -> SetStateStatus:
@@ -299,7 +307,7 @@ class TransitionContext:
         self._status = status
         self._details = details
         self._mutations += 1
-        self.decided_by = self._current_rule
+        self._decider = self._current_rule
 
     def reject(self, state: State | None, reason: str | None = None) -> None:
         """Commit ``state`` instead of the proposal (with None: commit nothing).
@@ -346,7 +354,7 @@ class TransitionContext:
         self._details = AbortDetails(
             f"Aborting orchestration due to error in {rule_name}: {error!r}"
         )
-        self.decided_by = rule_name
+        self._decider = rule_name
         self.error = error
         self.error_rule = rule_name
 
@@ -368,6 +376,16 @@ class Rule:
     to_states: ClassVar[StateTypes] = ALL_STATE_TYPES
     #: A universal rule applies to every transition and never fizzles.
     universal: ClassVar[bool] = False
+    # Which hooks a class overrides, so run_transition skips the no-op defaults.
+    _overrides: ClassVar[tuple[bool, bool, bool]] = (False, False, False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._overrides = (
+            cls.before is not Rule.before,
+            cls.after is not Rule.after,
+            cls.cleanup is not Rule.cleanup,
+        )
 
     @property
     def name(self) -> str:
@@ -502,29 +520,39 @@ def run_transition(rules: tuple[Rule, ...], ctx: TransitionContext, commit: Comm
     becomes ABORT. Exceptions from ``after``/``cleanup`` hooks do not stop the unwinding;
     the first one is raised at the end, as is a ``before`` hook's error.
     """
-    original = (ctx.initial_type, ctx.proposed_type)
-    entered: list[tuple[Rule, StateType | None]] = []
+    initial_type = ctx.initial_type
+    original_to = ctx.proposed_type
+    # (rule, the to-type it expects on exit, runs after, runs cleanup)
+    entered: list[tuple[Rule, StateType | None, bool, bool]] = []
+    append = entered.append
     for item in rules:
+        has_before, has_after, has_cleanup = item._overrides
         if item.universal:
-            ctx._current_rule = item.name
+            if has_before:
+                ctx._current_rule = item
+                try:
+                    item.before(ctx)
+                except Exception as error:
+                    ctx._fail(item.name, error)
+            if has_after:
+                append((item, None, True, False))
+            continue
+        proposed = ctx._proposed
+        if (None if proposed is None else proposed.type) is not original_to:
+            continue  # invalid: an earlier rule changed the transition
+        expected = original_to
+        if has_before:
+            mutations = ctx._mutations
+            ctx._current_rule = item
             try:
                 item.before(ctx)
             except Exception as error:
                 ctx._fail(item.name, error)
-            entered.append((item, None))
-            continue
-        if (ctx.initial_type, ctx.proposed_type) != original:
-            continue  # invalid: an earlier rule changed the transition
-        mutations = ctx._mutations
-        ctx._current_rule = item.name
-        try:
-            item.before(ctx)
-        except Exception as error:
-            ctx._fail(item.name, error)
-            entered.append((item, original[1]))
-            continue
-        expected = ctx.proposed_type if ctx._mutations != mutations else original[1]
-        entered.append((item, expected))
+            else:
+                if ctx._mutations != mutations:
+                    expected = ctx.proposed_type
+        if has_after or has_cleanup:
+            append((item, expected, has_after, has_cleanup))
     ctx._current_rule = None
 
     if ctx._proposed is not None and ctx.error is None:
@@ -538,17 +566,22 @@ def run_transition(rules: tuple[Rule, ...], ctx: TransitionContext, commit: Comm
     else:
         ctx._validated = ctx.initial
     ctx._validated_done = True
+    if not entered and ctx.error is None:
+        return
 
     first_error: BaseException | None = ctx.error
-    current = (ctx.initial_type, ctx.proposed_type)
-    for item, expected in reversed(entered):
+    proposed = ctx._proposed
+    final_to = None if proposed is None else proposed.type
+    unchanged_initial = ctx.initial_type is initial_type
+    for item, expected, has_after, has_cleanup in reversed(entered):
         try:
             if item.universal:
                 if ctx.error is None:
                     item.after(ctx)
-            elif current == (original[0], expected):
-                item.after(ctx)
-            else:
+            elif unchanged_initial and final_to is expected:
+                if has_after:
+                    item.after(ctx)
+            elif has_cleanup:
                 item.cleanup(ctx)
         except Exception as error:
             if first_error is None:

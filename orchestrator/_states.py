@@ -61,6 +61,10 @@ class StateType(enum.Enum):
     PAUSED = "PAUSED"
     CANCELLING = "CANCELLING"
 
+    # Members are singletons compared by identity; hashing them by identity (in C)
+    # instead of by name keeps every dict keyed by state type off the profile.
+    __hash__ = object.__hash__
+
     @property
     def is_terminal(self) -> bool:
         """True for COMPLETED, FAILED, CANCELLED and CRASHED."""
