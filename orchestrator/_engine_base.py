@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 from ._bookkeeping import apply_bookkeeping, details_for_run
 from ._clock import Clock
 from ._errors import InvalidArgument, ObjectNotFound
-from ._events import DecisionEntry, Observer, make_decision, notify
+from ._events import Decision, DecisionEntry, Observer, make_decision, notify
 from ._models import ConcurrencyLimit, FlowRun, TaskRun
 from ._rules import (
     OrchestrationResult,
@@ -96,7 +96,7 @@ class EngineBase:
     _slots: SlotTable
     _queues: TaskQueues
     _observers: tuple[Observer, ...]
-    _decisions: dict[uuid.UUID, list[DecisionEntry]]
+    _decisions: dict[uuid.UUID, list[DecisionEntry | State]]
     _services: RuleServices
     _task_policy: Policy
     _background_task_policy: Policy
@@ -201,20 +201,36 @@ class EngineBase:
         result: OrchestrationResult,
         policy: Policy,
     ) -> None:
-        # The log keeps a compact tuple (its Decision is built when read): this runs on
-        # every proposal.
-        entry: DecisionEntry = (
-            ctx.now,
-            ctx.initial_type,
-            proposed.type,
-            proposed.name,
-            result.status,
-            result.state,
-            ctx._decider,
-            getattr(result.details, "reason", None),
-            ctx.force,
-            policy.name,
-        )
+        # The log keeps compact entries (a Decision is built when read), since this runs
+        # on every proposal: a plain acceptance is just the committed state, whose place
+        # in the history says the rest; anything else is a tuple.
+        state = result.state
+        reason = getattr(result.details, "reason", None)
+        entry: DecisionEntry | State
+        if (
+            ctx._decider is None
+            and result.status is SetStateStatus.ACCEPT
+            and not ctx.force
+            and state is not None
+            and state.timestamp is ctx.now
+            and state.name == proposed.name
+            and reason is None
+            and policy is self._default_policy(run, state)
+        ):
+            entry = state
+        else:
+            entry = (
+                ctx.now,
+                ctx.initial_type,
+                proposed.type,
+                proposed.name,
+                result.status,
+                state,
+                ctx._decider,
+                reason,
+                ctx.force,
+                policy.name,
+            )
         if self._keep_decisions:
             log = self._decisions.get(run.id)
             if log is None:
@@ -222,8 +238,45 @@ class EngineBase:
             else:
                 log.append(entry)
         if self._observers:
-            decision = make_decision(run, entry)
+            decision = self._decision(run, entry, ctx.initial_type)
             self._notify(lambda o: o.decision_recorded(decision))
+
+    def _default_policy(self, run: TaskRun | FlowRun, state: State) -> Policy:
+        if isinstance(run, TaskRun):
+            return self._choose_task_policy(state, False)
+        return self._flow_policy
+
+    def _decision(
+        self, run: TaskRun | FlowRun, entry: DecisionEntry | State, from_type: StateType | None
+    ) -> Decision:
+        """Build the Decision a log entry stands for (``from_type`` serves plain acceptances)."""
+        if not isinstance(entry, State):
+            return make_decision(run, entry)
+        assert entry.timestamp is not None  # committed states are stamped
+        plain: DecisionEntry = (
+            entry.timestamp,
+            from_type,
+            entry.type,
+            entry.name,
+            SetStateStatus.ACCEPT,
+            entry,
+            None,
+            None,
+            False,
+            self._default_policy(run, entry).name,
+        )
+        return make_decision(run, plain)
+
+    def _read_decisions(self, run: TaskRun | FlowRun, history: list[State]) -> list[Decision]:
+        previous: dict[int, StateType | None] = {}
+        before: StateType | None = None
+        for state in history:
+            previous[id(state)] = before
+            before = state.type
+        return [
+            self._decision(run, entry, previous.get(id(entry)))
+            for entry in self._decisions.get(run.id, ())
+        ]
 
     def _stamp(self, run: TaskRun | FlowRun, ctx: TransitionContext) -> State:
         proposed = ctx.proposed
@@ -232,6 +285,14 @@ class EngineBase:
         details = details_for_run(run, proposed.details)
         if proposed.type is _SCHEDULED and details.scheduled_time is None:
             details = details.replace(scheduled_time=timestamp)
+        initial = ctx.initial
+        if (
+            initial is not None
+            and details is not run._id_details
+            and details is not initial.details
+            and details == initial.details
+        ):
+            details = initial.details  # share equal details along the history (memory)
         return State(
             type=proposed.type,
             name=proposed.name,

@@ -21,9 +21,9 @@ import attrs
 from ._clock import as_utc
 from ._engine_base import EngineBase
 from ._errors import InvalidArgument, ObjectAlreadyExists, QueueFull
-from ._events import Decision, make_decision
+from ._events import Decision
 from ._history import HistoryBucket, task_run_history
-from ._models import FlowRun, TaskRun, TaskRunPolicy
+from ._models import DEFAULT_TASK_POLICY, TaskRun, TaskRunPolicy
 from ._rules import OrchestrationResult
 from ._states import Pending, State, StateType
 from .filters import (
@@ -39,6 +39,7 @@ __all__ = ["CreatedTaskRun", "Page", "TaskRunsMixin"]
 T = TypeVar("T")
 # Shared by every run created without labels or inputs (records never mutate them).
 _NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
+_NO_TAGS: frozenset[str] = frozenset()
 
 
 class CreatedTaskRun(NamedTuple):
@@ -71,6 +72,8 @@ def _check_tags(tags: Iterable[str]) -> frozenset[str]:
     if isinstance(tags, str):
         raise InvalidArgument(f"tags must be a collection of strings, not the string {tags!r}")
     result = frozenset(tags)
+    if not result:
+        return _NO_TAGS
     for tag in result:
         if not isinstance(tag, str) or not tag:
             raise InvalidArgument(f"every tag must be a non-empty string, got {tag!r}")
@@ -180,7 +183,7 @@ class TaskRunsMixin(EngineBase):
                 cache_key=cache_key,
                 cache_expiration=cache_expiration,
                 task_version=task_version,
-                empirical_policy=TaskRunPolicy() if policy is None else policy,
+                empirical_policy=DEFAULT_TASK_POLICY if policy is None else policy,
                 tags=frozen_tags,
                 labels=merged_labels or _NO_ENTRIES,
                 task_inputs=dict(task_inputs) if task_inputs else _NO_ENTRIES,
@@ -364,13 +367,13 @@ class TaskRunsMixin(EngineBase):
         """
         run_id = self._check_id(run_id, "run_id")
         with self._lock:
-            run: TaskRun | FlowRun | None = self._store.get_task_run(run_id)
-            if run is None:
-                run = self._store.get_flow_run(run_id)
-            entries = self._decisions.get(run_id, ())
-            if run is None or not entries:
-                return []
-            return [make_decision(run, entry) for entry in entries]
+            task_run = self._store.get_task_run(run_id)
+            if task_run is not None:
+                return self._read_decisions(task_run, self._store.task_run_states(run_id))
+            flow_run = self._store.get_flow_run(run_id)
+            if flow_run is not None:
+                return self._read_decisions(flow_run, self._store.flow_run_states(run_id))
+            return []
 
     def explain(self, run_id: uuid.UUID) -> str:
         """Return a readable account of a run's decisions: why it is where it is."""

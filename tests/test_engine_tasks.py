@@ -460,3 +460,37 @@ def test_two_orchestrators_share_nothing(clock: VirtualClock) -> None:
 def test_same_seed_gives_the_same_ids(clock: VirtualClock) -> None:
     first = [Orchestrator(clock=clock, seed=3).create_task_run("t").run.id for _ in range(2)]
     assert first[0] == first[1]
+
+
+def test_every_proposal_is_in_the_decision_log(orch: Orchestrator, clock: VirtualClock) -> None:
+    run = orch.create_task_run("t", state=Scheduled(seconds(5)), policy=TaskRunPolicy(retries=1))
+    orch.set_task_run_state(run.run.id, Pending())
+    orch.set_task_run_state(run.run.id, Running())  # too early: WAIT
+    clock.advance(5)
+    orch.set_task_run_state(run.run.id, Running())
+    orch.set_task_run_state(run.run.id, Failed())  # retried: REJECT into AwaitingRetry
+    orch.set_task_run_state(run.run.id, Cancelled(), force=True)
+    rows = [
+        (
+            d.timestamp,
+            d.from_type,
+            d.proposed_name,
+            d.status,
+            d.state_name,
+            d.rule,
+            d.forced,
+            d.policy,
+        )
+        for d in orch.read_decisions(run.run.id)
+    ]
+    core, minimal = orch.task_policy.name, "MinimalTaskPolicy"
+    S, P, R = StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING
+    accept, wait, reject = SetStateStatus.ACCEPT, SetStateStatus.WAIT, SetStateStatus.REJECT
+    assert rows == [
+        (START, None, "Scheduled", accept, "Scheduled", None, True, minimal),
+        (START, S, "Pending", accept, "Pending", None, False, core),
+        (START, P, "Running", wait, "Pending", "WaitForScheduledTime", False, core),
+        (seconds(5), P, "Running", accept, "Running", None, False, core),
+        (seconds(5), R, "Failed", reject, "AwaitingRetry", "RetryFailedTasks", False, core),
+        (seconds(5), S, "Cancelled", accept, "Cancelled", None, True, minimal),
+    ]
