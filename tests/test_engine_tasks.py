@@ -76,7 +76,8 @@ def test_create_is_idempotent_on_flow_run_task_key_and_dynamic_key(orch: Orchest
     again = orch.create_task_run(
         "extract", flow_run_id=flow_run.id, dynamic_key="0", state=Running(), tags={"x"}
     )
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert again.run is first.run
     assert again.run.state_type is StateType.PENDING  # the new state was ignored
     assert again.run.tags == frozenset()
@@ -86,7 +87,8 @@ def test_create_is_idempotent_on_flow_run_task_key_and_dynamic_key(orch: Orchest
         "orchestrator.flow-run.id": str(flow_run.id),
     }
     other = orch.create_task_run("extract", flow_run_id=flow_run.id, dynamic_key="1")
-    assert other.created and other.run.id != first.run.id
+    assert other.created
+    assert other.run.id != first.run.id
 
 
 def test_create_is_idempotent_for_autonomous_runs_too(orch: Orchestrator) -> None:
@@ -336,7 +338,8 @@ def test_trace_cache_hit(orch: Orchestrator, clock: VirtualClock) -> None:
         StateType.COMPLETED,
         0,
     )
-    assert second.state is not None and second.state.data == [1, 2]
+    assert second.state is not None
+    assert second.state.data == [1, 2]
     assert second.state.details.task_run_id == second.id
     assert (second.start_time, second.end_time) == (seconds(10), seconds(10))
     clock.advance(60)
@@ -355,7 +358,8 @@ def test_trace_manual_rerun_from_failed(orch: Orchestrator, clock: VirtualClock)
     result = orch.set_task_run_state(run.id, Running())
     assert result.status is SetStateStatus.ACCEPT
     assert (run.run_count, run.state_name) == (1, "Running")
-    assert run.state is not None and run.state.timestamp == seconds(9)
+    assert run.state is not None
+    assert run.state.timestamp == seconds(9)
     assert orch.read_task_run(run.id).end_time is None
 
 
@@ -376,7 +380,8 @@ def test_trace_parent_flow_not_running(orch: Orchestrator) -> None:
     result = orch.set_task_run_state(run.id, Running())
     assert result.status is SetStateStatus.REJECT
     assert (run.state_type, run.state_name) == (StateType.PAUSED, "NotReady")
-    assert run.state is not None and run.state.details.pause_timeout == seconds(300)
+    assert run.state is not None
+    assert run.state.details.pause_timeout == seconds(300)
     pending = orch.create_flow_run(flow.id)
     other = orch.create_task_run("t", flow_run_id=pending.id).run
     aborted = orch.set_task_run_state(other.id, Running())
