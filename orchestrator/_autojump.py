@@ -292,10 +292,9 @@ class TimeSkipper:
             while True:
                 await clock.wait_for_sleeper()
                 await wait_until_idle(activity)
+                seen = released.generation
                 if self._holds:
-                    seen = released.generation
-                    if self._holds:
-                        await released.wait(seen)
+                    await released.wait(seen)
                     continue
                 # Nothing was awaited since the loop settled: this is still the idle moment.
                 self.jump()
@@ -365,11 +364,7 @@ class TimeSkipper:
     async def __aenter__(self) -> TimeSkipper:
         self._register()
         group = anyio.create_task_group()
-        try:
-            await group.__aenter__()
-        except BaseException:
-            self._unregister()
-            raise
+        await group.__aenter__()
         group.start_soon(self._drive)
         self._group = group
         return self

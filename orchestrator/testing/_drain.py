@@ -1,0 +1,344 @@
+"""Drain helpers: drive submitted work to completion, skipping time, failing fast, never hanging.
+
+:func:`run_until_idle` is the "run everything I submitted" of a test::
+
+    async with TaskWorker(flaky, orchestrator=orchestrator):
+        future = orchestrator.submit(flaky)
+        await run_until_idle(orchestrator)
+    assert_states(orchestrator, future, ["Scheduled", "Pending", "Running", ...])
+
+It waits for idle moments (no run executing, every event-loop task blocked; see
+:mod:`orchestrator._autojump`) and at each one looks at the unfinished task runs
+(SCHEDULED, PENDING, RUNNING, CANCELLING, PAUSED):
+
+* none left: it returns a :class:`DrainResult`;
+* on a :class:`~orchestrator.VirtualClock`, some can still progress: it jumps the clock
+  to the next deadline (a retry delay, a scheduled time, a WAIT) and goes on; on the
+  system clock it waits for the next change instead;
+* **hang guard**: none can progress (a key nobody serves, a tag limit of 0, a paused
+  flow run, a slot held by a run nobody executes; see
+  :mod:`orchestrator.testing._stall`), nothing is due on the clock, or the clock jumped
+  ``max_idle_jumps`` times in a row without any run changing state: it raises
+  :class:`DrainStalled`, listing every waiting run, why it waits and the last decision
+  taken on it;
+* **fail-fast**: the first task run that ends FAILED or CRASHED while it drains is
+  raised at once: the task's own exception, with a note naming the run (or
+  :class:`~orchestrator.TaskRunFailed` when the state holds no exception). With
+  ``fail_fast=False`` the failures are collected in :attr:`DrainResult.failures`;
+* ``timeout`` (real seconds) is the last resort: :class:`~orchestrator.OrchestratorTimeout`
+  with the same listing.
+
+A :class:`~orchestrator.testing.TimeSkipper` running on the orchestrator is held while a
+drain runs (the drain moves the clock itself) and resumes afterwards.
+
+:func:`advance_to_next` is the manual step: settle, move the clock to the next due
+event, settle again. :func:`run_until_idle_sync` does the whole thing from synchronous
+code: an event loop, a task worker serving the given tasks, a drain, a clean stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Final, NoReturn, final
+
+import anyio
+import attrs
+
+from .._autojump import (
+    TimeSkipper,
+    active_time_skipper,
+    next_due,
+    virtual_clock_of,
+    wait_until_idle,
+)
+from .._clock import VirtualClock
+from .._display import format_time
+from .._errors import InvalidArgument, OrchestratorError, OrchestratorTimeout, TaskRunFailed
+from .._events import Observer
+from .._states import TERMINAL_TYPES, State, StateType
+from .._wakeup import Signal, wait_for_any
+from ._stall import WaitingRun, explain_waiting, waiting_runs
+
+if TYPE_CHECKING:
+    from .._engine import Orchestrator
+    from .._models import TaskRun
+
+__all__ = [
+    "DrainResult",
+    "DrainStalled",
+    "TaskFailure",
+    "advance_to_next",
+    "run_until_idle",
+]
+
+_FAILED_TYPES: Final = frozenset({StateType.FAILED, StateType.CRASHED})
+
+
+@final
+@attrs.frozen(kw_only=True)
+class TaskFailure:
+    """A task run that ended FAILED or CRASHED while a drain ran.
+
+    Attributes:
+        run_id, name, task_key: which run.
+        state: its final state (the exception, if any, is in ``state.data``).
+    """
+
+    run_id: uuid.UUID
+    name: str
+    task_key: str
+    state: State
+
+    @property
+    def exception(self) -> Exception | None:
+        """The exception the run failed with, or None when its state holds none."""
+        data = self.state.data
+        return data if isinstance(data, Exception) else None
+
+    def describe(self) -> str:
+        """Return one line: which run ended in which state, when, and with what message."""
+        line = (
+            f"task run {self.name!r} ({self.run_id}) ended {self.state.name} "
+            f"at {format_time(self.state.timestamp)}"
+        )
+        if self.state.message:
+            line += f": {self.state.message}"
+        return line
+
+
+@final
+@attrs.frozen(kw_only=True)
+class DrainResult:
+    """What a drain did.
+
+    Attributes:
+        started, ended: the orchestrator's clock when the drain began and returned.
+        jumps: how many times the drain moved the virtual clock.
+        finished: task runs that reached a terminal state during the drain.
+        failures: those that ended FAILED or CRASHED, in the order they did (only
+            filled with ``fail_fast=False``; otherwise the first one was raised).
+    """
+
+    started: datetime
+    ended: datetime
+    jumps: int
+    finished: int
+    failures: tuple[TaskFailure, ...]
+
+
+@final
+class DrainStalled(OrchestratorError):
+    """Raised by the drain helpers when unfinished task runs cannot progress.
+
+    Attributes:
+        waiting: every unfinished task run, with why it waits; ``str(error)`` lists them.
+    """
+
+    def __init__(self, message: str, waiting: Sequence[WaitingRun]) -> None:
+        super().__init__(message)
+        self.waiting: tuple[WaitingRun, ...] = tuple(waiting)
+
+
+@final
+class _Watcher(Observer):
+    """Counts the changes and records the failures committed while a drain runs."""
+
+    __slots__ = ("changed", "commits", "failed", "failures", "finished")
+
+    def __init__(self) -> None:
+        self.commits = 0
+        self.finished = 0
+        self.failures: list[TaskFailure] = []
+        self.changed = Signal()
+        self.failed = Signal()
+
+    def task_run_created(self, run: TaskRun) -> None:
+        self.commits += 1
+        self.changed.notify()
+
+    def task_run_deleted(self, run: TaskRun) -> None:
+        self.commits += 1
+        self.changed.notify()
+
+    def task_run_state_committed(self, run: TaskRun, state: State) -> None:
+        self.commits += 1
+        if state.type in TERMINAL_TYPES:
+            self.finished += 1
+            if state.type in _FAILED_TYPES:
+                failure = TaskFailure(
+                    run_id=run.id, name=run.name, task_key=run.task_key, state=state
+                )
+                self.failures.append(failure)
+                self.failed.notify()
+        self.changed.notify()
+
+
+def _check_options(timeout: float | None, max_idle_jumps: int) -> None:
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise InvalidArgument(f"timeout must be None or real seconds > 0, got {timeout!r}")
+    if (
+        isinstance(max_idle_jumps, bool)
+        or not isinstance(max_idle_jumps, int)
+        or max_idle_jumps < 1
+    ):
+        raise InvalidArgument(f"max_idle_jumps must be an int >= 1, got {max_idle_jumps!r}")
+
+
+def _raise_failure(failure: TaskFailure) -> NoReturn:
+    note = (
+        f"{failure.describe()}; raised by run_until_idle(fail_fast=True) "
+        "(pass fail_fast=False to collect failures instead)"
+    )
+    error = failure.exception
+    if error is None:
+        raise TaskRunFailed(note)
+    error.add_note(note)
+    raise error
+
+
+def _stalled(orchestrator: Orchestrator, why: str, waiting: Sequence[WaitingRun]) -> DrainStalled:
+    count = len(waiting)
+    return DrainStalled(
+        f"the drain cannot finish: {why} (the clock reads "
+        f"{orchestrator.clock.now().isoformat()}); {count} task "
+        f"run{' is' if count == 1 else 's are'} unfinished:\n"
+        + explain_waiting(orchestrator, waiting),
+        waiting,
+    )
+
+
+async def run_until_idle(
+    orchestrator: Orchestrator,
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - the listing needs the drain's own scope
+    fail_fast: bool = True,
+    max_idle_jumps: int = 1000,
+) -> DrainResult:
+    """Drive the orchestrator's task runs until none is unfinished (see the module docstring).
+
+    Workers must be serving in this event loop (for example ``async with TaskWorker(...)``);
+    the drain moves time and watches, it executes nothing itself.
+
+    Args:
+        orchestrator: whose runs to drive.
+        timeout: real seconds before giving up (None: no limit; the hang guard still
+            applies).
+        fail_fast: raise the first task run that ends FAILED or CRASHED; when False,
+            collect them in the result.
+        max_idle_jumps: how many jumps of a virtual clock in a row may pass with no
+            task run changing state before the drain gives up (a run waiting on a slot
+            that never frees re-proposes forever otherwise).
+
+    Returns:
+        What the drain did, with the failures when ``fail_fast`` is False.
+
+    Raises:
+        Exception: with ``fail_fast``, the exception of the first task run that failed.
+        TaskRunFailed: with ``fail_fast``, a run that crashed or failed without one.
+        DrainStalled: unfinished runs cannot progress; the message says why for each.
+        OrchestratorTimeout: ``timeout`` ran out; the message lists the waiting runs.
+        InvalidArgument: a bad ``timeout`` or ``max_idle_jumps``.
+    """
+    _check_options(timeout, max_idle_jumps)
+    clock = orchestrator.clock
+    skipper = active_time_skipper(orchestrator)
+    jumper = skipper
+    if jumper is None and isinstance(clock, VirtualClock):
+        jumper = TimeSkipper(orchestrator)  # never started: used for its jump() and counts
+    jumps_before = 0 if jumper is None else jumper.statistics().jumps
+    watcher = _Watcher()
+    started = clock.now()
+    orchestrator.subscribe(watcher)
+    try:
+        with skipper.hold() if skipper is not None else contextlib.nullcontext():
+            with anyio.move_on_after(timeout) as scope:
+                await _drain(orchestrator, watcher, jumper, fail_fast, max_idle_jumps)
+            if scope.cancelled_caught:
+                waiting = waiting_runs(orchestrator)
+                raise OrchestratorTimeout(
+                    f"run_until_idle gave up after {timeout} s of real time; "
+                    + explain_waiting(orchestrator, waiting)
+                )
+    finally:
+        orchestrator.unsubscribe(watcher)
+    return DrainResult(
+        started=started,
+        ended=clock.now(),
+        jumps=0 if jumper is None else jumper.statistics().jumps - jumps_before,
+        finished=watcher.finished,
+        failures=tuple(watcher.failures),
+    )
+
+
+async def _drain(
+    orchestrator: Orchestrator,
+    watcher: _Watcher,
+    jumper: TimeSkipper | None,
+    fail_fast: bool,
+    max_idle_jumps: int,
+) -> None:
+    activity = orchestrator.activity
+    until_idle = functools.partial(wait_until_idle, activity)
+    idle_jumps = 0
+    commits_at_jump = -1
+    while True:
+        if fail_fast:
+            # No failure yet (the first one is raised): wait for one, or for idle.
+            await wait_for_any([(watcher.failed, watcher.failed.generation)], until_idle)
+            if watcher.failures:
+                _raise_failure(watcher.failures[0])
+        else:
+            await until_idle()
+        # An idle moment: nothing changes until the clock moves (or a thread we do not
+        # know of calls in).
+        seen = watcher.changed.generation
+        waiting = waiting_runs(orchestrator)
+        if not waiting:
+            return
+        if not any(run.can_progress for run in waiting):
+            raise _stalled(orchestrator, "no unfinished task run can progress", waiting)
+        if jumper is None:  # the system clock: time passes by itself
+            await wait_for_any([(watcher.changed, seen), (activity.changed, None)])
+            continue
+        idle_jumps = idle_jumps + 1 if watcher.commits == commits_at_jump else 0
+        if idle_jumps >= max_idle_jumps:
+            raise _stalled(
+                orchestrator,
+                f"the clock jumped {idle_jumps} times in a row and no task run changed state",
+                waiting,
+            )
+        commits_at_jump = watcher.commits
+        if jumper.jump() is None:
+            raise _stalled(orchestrator, "nothing is executing and nothing is due", waiting)
+
+
+async def advance_to_next(orchestrator: Orchestrator) -> datetime | None:
+    """Let work settle, move the virtual clock to the next due event, let work settle again.
+
+    The next due event is the earliest of a sleeper's deadline (a retry delay, a WAIT,
+    a timeout, a worker waiting for a scheduled run) and a queued run's due time.
+
+    Returns:
+        The new time, or None (the clock unchanged) when nothing is due.
+
+    Raises:
+        InvalidArgument: the orchestrator does not run on a VirtualClock.
+    """
+    clock = virtual_clock_of(orchestrator, "advance_to_next")
+    activity = orchestrator.activity
+    skipper = active_time_skipper(orchestrator)
+    jumper = TimeSkipper(orchestrator) if skipper is None else skipper
+    with skipper.hold() if skipper is not None else contextlib.nullcontext():
+        await wait_until_idle(activity)
+        target = next_due(orchestrator, clock)
+        if target is None:
+            return None
+        jumper.jump(target)
+        await wait_until_idle(activity)
+    return target
