@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import anyio
+import attrs
 import pytest
 
 from orchestrator import (
@@ -58,6 +59,13 @@ def make(**options: float) -> Orchestrator:
     return Orchestrator(VirtualClock(START), seed=0, **options)  # type: ignore[arg-type]
 
 
+@attrs.frozen
+class Status:
+    """The part of a worker's status the drain reads."""
+
+    in_flight: Mapping[str, Mapping[uuid.UUID, object]]
+
+
 class MiniWorker:
     """Serve ``behaviours`` (task key -> function of the run) like a task worker would."""
 
@@ -72,10 +80,13 @@ class MiniWorker:
         self.orchestrator = orchestrator
         self.behaviours = dict(behaviours)
         self.task_keys = tuple(behaviours)
-        self.in_flight: set[uuid.UUID] = set()
+        self.in_flight: dict[uuid.UUID, datetime] = {}
         self.calls: list[tuple[str, datetime]] = []
         self.limit = anyio.Semaphore(limit)
         self.threaded = threaded
+
+    def status(self) -> Status:
+        return Status({"any": dict(self.in_flight)})
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -89,7 +100,7 @@ class MiniWorker:
                 while True:
                     await self.limit.acquire()
                     run = await queue.get()
-                    self.in_flight.add(run.id)
+                    self.in_flight[run.id] = orchestrator.clock.now()
                     group.start_soon(self._execute, run)
         finally:
             orchestrator.activity.remove_worker(self)
@@ -125,7 +136,7 @@ class MiniWorker:
             else:
                 orchestrator.set_task_run_state(run.id, Completed(data=value, details=DEFERRED))
         finally:
-            self.in_flight.discard(run.id)
+            del self.in_flight[run.id]
             self.limit.release()
 
 
@@ -628,6 +639,9 @@ class FakeWorker:
     def __init__(self, task_keys: tuple[str, ...], in_flight: set[uuid.UUID]) -> None:
         self.task_keys = task_keys
         self.in_flight = in_flight
+
+    def status(self) -> Status:
+        return Status({key: dict.fromkeys(self.in_flight) for key in self.task_keys})
 
 
 def test_a_claimed_run_told_to_wait_for_its_scheduled_time_can_progress() -> None:

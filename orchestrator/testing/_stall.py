@@ -13,10 +13,11 @@ it:
   registered with ``orchestrator.activity`` lists the key in ``task_keys``, or a
   consumer waits on the key's queue): it runs when it is due. Nobody serving the key,
   or a SCHEDULED run on no queue at all (not a background run), cannot progress.
-* PENDING, RUNNING or CANCELLING and in a registered worker's ``in_flight`` runs: the
-  worker is on it. A PENDING run told to WAIT for a concurrency slot progresses only
-  if some run holding a slot of each full tag is itself in flight. A run no worker has
-  in flight cannot progress (a claim that was aborted, a state forced by hand).
+* PENDING, RUNNING or CANCELLING and held by a registered worker (in its
+  ``status().in_flight``): the worker is on it. A PENDING run told to WAIT for a
+  concurrency slot progresses only if some run holding a slot of each full tag is
+  itself held by a worker. A run no worker holds cannot progress (a claim that was
+  aborted, a state forced by hand).
 * PAUSED never progresses by itself: someone has to resume it (or its flow run).
 
 The explanation of each run ends with the last decision the engine took on it, read
@@ -26,7 +27,7 @@ from the decision log.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, Protocol, final, runtime_checkable
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRAIN_UNFINISHED_TYPES",
+    "ServingStatus",
     "ServingWorker",
     "WaitingRun",
     "explain_waiting",
@@ -64,21 +66,29 @@ _EXECUTING: Final = frozenset({StateType.PENDING, StateType.RUNNING, StateType.C
 MAX_LISTED: Final = 20
 
 
+class ServingStatus(Protocol):
+    """The part of a worker's status the drain reads (a TaskWorkerStatus has it)."""
+
+    @property
+    def in_flight(self) -> Mapping[str, Mapping[uuid.UUID, object]]:
+        """The runs the worker holds (claimed and not finished), per task key."""
+
+
 @runtime_checkable
 class ServingWorker(Protocol):
     """What the drain reads from a worker registered with ``orchestrator.activity``.
 
-    Workers that do not have these attributes still count for "idle" (through the
-    activity counter), but the drain cannot tell which keys they serve.
+    :class:`~orchestrator.TaskWorker` has it. Workers without these attributes still
+    count for "idle" (through the activity counter), but the drain cannot tell which
+    keys they serve or which runs they hold.
     """
 
     @property
     def task_keys(self) -> Collection[str]:
         """The task keys the worker serves."""
 
-    @property
-    def in_flight(self) -> Collection[uuid.UUID]:
-        """The ids of the task runs the worker has claimed and not finished."""
+    def status(self) -> ServingStatus:
+        """What the worker is doing now; ``in_flight`` is read."""
 
 
 @final
@@ -129,7 +139,8 @@ class _View:
             if isinstance(worker, ServingWorker):
                 for key in worker.task_keys:
                     self.keys[key] = self.keys.get(key, 0) + 1
-                self.in_flight.update(worker.in_flight)
+                for runs in worker.status().in_flight.values():
+                    self.in_flight.update(runs)
         queues = orchestrator.task_queues.statistics().queues
         self.getters = {key: stats.waiting_getters for key, stats in queues.items()}
 
