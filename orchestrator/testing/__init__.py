@@ -18,6 +18,11 @@ is exact; then assert on what happened::
 - Guards: :func:`assert_all_finished` and :func:`unfinished_runs` find runs a test
   left SCHEDULED, PENDING, RUNNING or CANCELLING.
 - Rules: :func:`check_rule` checks a rule you wrote against the rule contract.
+- Drains and time: :func:`run_until_idle` (and :func:`run_until_idle_sync` from plain
+  code) drives submitted runs to the end, skipping virtual time, raising the first task
+  failure and refusing to hang (:class:`DrainStalled` says why each run waits, see
+  :func:`explain_waiting`); :func:`advance_to_next` steps to the next due event;
+  :class:`TimeSkipper` jumps the virtual clock whenever all work is idle.
 
 The pytest plugin (loaded automatically once ``orchestrator`` is installed) provides the
 ``orchestrator`` and ``orchestrator_clock`` fixtures and the ``orchestrator`` marker;
@@ -36,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 
+from .._autojump import TimeSkipper as TimeSkipper
+from .._autojump import TimeSkipperStatistics as TimeSkipperStatistics
 from ._assertions import RunRef as RunRef
 from ._assertions import StateSpec as StateSpec
 from ._assertions import assert_decided as assert_decided
@@ -44,26 +51,48 @@ from ._assertions import assert_states as assert_states
 from ._assertions import find_decisions as find_decisions
 from ._assertions import state_times as state_times
 from ._conformance import check_rule as check_rule
+from ._drain import DrainResult as DrainResult
+from ._drain import DrainStalled as DrainStalled
+from ._drain import TaskFailure as TaskFailure
+from ._drain import advance_to_next as advance_to_next
+from ._drain import run_until_idle as run_until_idle
+from ._drain import run_until_idle_sync as run_until_idle_sync
 from ._factories import make_flow_run as make_flow_run
 from ._factories import make_task_run as make_task_run
 from ._guards import UNFINISHED_TYPES as UNFINISHED_TYPES
 from ._guards import assert_all_finished as assert_all_finished
 from ._guards import unfinished_runs as unfinished_runs
+from ._stall import ServingWorker as ServingWorker
+from ._stall import WaitingRun as WaitingRun
+from ._stall import explain_waiting as explain_waiting
+from ._stall import waiting_runs as waiting_runs
 
 __all__ = (
+    "DrainResult",
+    "DrainStalled",
     "RunRef",
+    "ServingWorker",
     "StateSpec",
+    "TaskFailure",
+    "TimeSkipper",
+    "TimeSkipperStatistics",
     "UNFINISHED_TYPES",
+    "WaitingRun",
+    "advance_to_next",
     "assert_all_finished",
     "assert_decided",
     "assert_state_times",
     "assert_states",
     "check_rule",
+    "explain_waiting",
     "find_decisions",
     "make_flow_run",
     "make_task_run",
+    "run_until_idle",
+    "run_until_idle_sync",
     "state_times",
     "unfinished_runs",
+    "waiting_runs",
 )
 
 

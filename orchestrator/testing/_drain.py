@@ -43,7 +43,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, NoReturn, final
+from typing import TYPE_CHECKING, Any, Final, NoReturn, final
 
 import anyio
 import attrs
@@ -57,15 +57,22 @@ from .._autojump import (
 )
 from .._clock import VirtualClock
 from .._display import format_time
-from .._errors import InvalidArgument, OrchestratorError, OrchestratorTimeout, TaskRunFailed
+from .._errors import (
+    InvalidArgument,
+    OrchestratorError,
+    OrchestratorTimeout,
+    TaskRunFailed,
+    WorkerError,
+)
 from .._events import Observer
 from .._states import TERMINAL_TYPES, State, StateType
-from .._wakeup import Signal, wait_for_any
+from .._wakeup import Signal, current_async_library, wait_for_any
 from ._stall import WaitingRun, explain_waiting, waiting_runs
 
 if TYPE_CHECKING:
     from .._engine import Orchestrator
     from .._models import TaskRun
+    from .._tasks import Task
 
 __all__ = [
     "DrainResult",
@@ -73,6 +80,7 @@ __all__ = [
     "TaskFailure",
     "advance_to_next",
     "run_until_idle",
+    "run_until_idle_sync",
 ]
 
 _FAILED_TYPES: Final = frozenset({StateType.FAILED, StateType.CRASHED})
@@ -342,3 +350,67 @@ async def advance_to_next(orchestrator: Orchestrator) -> datetime | None:
         jumper.jump(target)
         await wait_until_idle(activity)
     return target
+
+
+def run_until_idle_sync(
+    orchestrator: Orchestrator,
+    *tasks: Task[..., Any],
+    limit: int | None = 10,
+    timeout: float | None = None,
+    fail_fast: bool = True,
+    max_idle_jumps: int = 1000,
+    backend: str = "asyncio",
+) -> DrainResult:
+    """From synchronous code: serve ``tasks`` with a TaskWorker until every run is done.
+
+    Runs an event loop (``backend``: "asyncio" or "trio") in this thread, starts a
+    :class:`~orchestrator.TaskWorker` for ``tasks`` (none: no worker, the drain only
+    moves time), drives the orchestrator's task runs with :func:`run_until_idle`, then
+    stops the worker and the loop. Every run goes through the real claims, policies and
+    queues; only the waiting is collapsed::
+
+        future = orchestrator.submit(send_invoice, 42)
+        run_until_idle_sync(orchestrator, send_invoice)
+        assert future.result() == "sent"
+
+    Args:
+        orchestrator: whose runs to drive.
+        *tasks: the tasks to serve (made with ``@task``).
+        limit: the worker's limit (runs at once, and threads for sync functions).
+        timeout, fail_fast, max_idle_jumps: as for :func:`run_until_idle`.
+        backend: the event loop to run.
+
+    Returns:
+        What the drain did.
+
+    Raises:
+        WorkerError: called from an event loop's thread (use ``await run_until_idle``).
+        Exception: anything :func:`run_until_idle` raises. A drain that raises cancels
+            the worker: runs it was executing are handed back or crashed.
+    """
+    library = current_async_library()
+    if library is not None:
+        raise WorkerError(
+            f"run_until_idle_sync() would start an event loop inside this {library} loop; "
+            "use `await run_until_idle(orchestrator)` with a TaskWorker serving instead"
+        )
+    drain = functools.partial(
+        run_until_idle,
+        orchestrator,
+        timeout=timeout,
+        fail_fast=fail_fast,
+        max_idle_jumps=max_idle_jumps,
+    )
+    if not tasks:
+        result: DrainResult = anyio.run(drain, backend=backend)
+        return result
+    from ..workers import TaskWorker  # the runtime layer, loaded only when needed
+
+    worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
+
+    async def serve_and_drain() -> DrainResult:
+        async with worker:
+            return await drain()
+
+    result = anyio.run(serve_and_drain, backend=backend)
+    return result
