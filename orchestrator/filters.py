@@ -1,0 +1,104 @@
+"""Filters and sort orders for querying runs: ``from orchestrator.filters import ...``.
+
+The names and semantics follow the reference server's filter objects. A query takes a
+``TaskRunFilter`` (or ``FlowRunFilter``) for the runs themselves and, for task runs,
+the cross-entity ``FlowRunFilter``, ``FlowFilter`` and ``DeploymentFilter`` that select
+by parent flow run. Filters are frozen values built from plain Python values; each has
+``matches(record, lookup=None)`` for testing one record directly::
+
+    from orchestrator.filters import TaskRunFilter, TaskRunFilterTaskKey, TaskRunSort
+
+    runs = store.query_task_runs(
+        task_runs=TaskRunFilter(task_key=TaskRunFilterTaskKey(any_="etl.load")),
+        sort=TaskRunSort.EXPECTED_START_TIME_DESC,
+        limit=10,
+    )
+"""
+
+from __future__ import annotations
+
+from ._filters_base import Operator as Operator
+from ._filters_flow import DeploymentFilter as DeploymentFilter
+from ._filters_flow import DeploymentFilterId as DeploymentFilterId
+from ._filters_flow import DeploymentFilterName as DeploymentFilterName
+from ._filters_flow import DeploymentFilterTags as DeploymentFilterTags
+from ._filters_flow import DeploymentFilterWorkPoolName as DeploymentFilterWorkPoolName
+from ._filters_flow import DeploymentFilterWorkQueueName as DeploymentFilterWorkQueueName
+from ._filters_flow import FlowFilter as FlowFilter
+from ._filters_flow import FlowFilterId as FlowFilterId
+from ._filters_flow import FlowFilterName as FlowFilterName
+from ._filters_flow import FlowFilterTags as FlowFilterTags
+from ._filters_flow import FlowRunFilter as FlowRunFilter
+from ._filters_flow import FlowRunFilterDeploymentId as FlowRunFilterDeploymentId
+from ._filters_flow import FlowRunFilterEndTime as FlowRunFilterEndTime
+from ._filters_flow import FlowRunFilterExpectedStartTime as FlowRunFilterExpectedStartTime
+from ._filters_flow import FlowRunFilterId as FlowRunFilterId
+from ._filters_flow import FlowRunFilterName as FlowRunFilterName
+from ._filters_flow import (
+    FlowRunFilterNextScheduledStartTime as FlowRunFilterNextScheduledStartTime,
+)
+from ._filters_flow import FlowRunFilterParentTaskRunId as FlowRunFilterParentTaskRunId
+from ._filters_flow import FlowRunFilterStartTime as FlowRunFilterStartTime
+from ._filters_flow import FlowRunFilterState as FlowRunFilterState
+from ._filters_flow import FlowRunFilterStateName as FlowRunFilterStateName
+from ._filters_flow import FlowRunFilterStateType as FlowRunFilterStateType
+from ._filters_flow import FlowRunFilterTags as FlowRunFilterTags
+from ._filters_flow import FlowRunFilterWorkQueueName as FlowRunFilterWorkQueueName
+from ._filters_task import TaskRunFilter as TaskRunFilter
+from ._filters_task import TaskRunFilterEndTime as TaskRunFilterEndTime
+from ._filters_task import TaskRunFilterExpectedStartTime as TaskRunFilterExpectedStartTime
+from ._filters_task import TaskRunFilterFlowRunId as TaskRunFilterFlowRunId
+from ._filters_task import TaskRunFilterId as TaskRunFilterId
+from ._filters_task import TaskRunFilterName as TaskRunFilterName
+from ._filters_task import TaskRunFilterStartTime as TaskRunFilterStartTime
+from ._filters_task import TaskRunFilterState as TaskRunFilterState
+from ._filters_task import TaskRunFilterStateName as TaskRunFilterStateName
+from ._filters_task import TaskRunFilterStateType as TaskRunFilterStateType
+from ._filters_task import TaskRunFilterSubFlowRuns as TaskRunFilterSubFlowRuns
+from ._filters_task import TaskRunFilterTags as TaskRunFilterTags
+from ._filters_task import TaskRunFilterTaskKey as TaskRunFilterTaskKey
+from ._sorts import FlowRunSort as FlowRunSort
+from ._sorts import TaskRunSort as TaskRunSort
+
+__all__ = (
+    "DeploymentFilter",
+    "DeploymentFilterId",
+    "DeploymentFilterName",
+    "DeploymentFilterTags",
+    "DeploymentFilterWorkPoolName",
+    "DeploymentFilterWorkQueueName",
+    "FlowFilter",
+    "FlowFilterId",
+    "FlowFilterName",
+    "FlowFilterTags",
+    "FlowRunFilter",
+    "FlowRunFilterDeploymentId",
+    "FlowRunFilterEndTime",
+    "FlowRunFilterExpectedStartTime",
+    "FlowRunFilterId",
+    "FlowRunFilterName",
+    "FlowRunFilterNextScheduledStartTime",
+    "FlowRunFilterParentTaskRunId",
+    "FlowRunFilterStartTime",
+    "FlowRunFilterState",
+    "FlowRunFilterStateName",
+    "FlowRunFilterStateType",
+    "FlowRunFilterTags",
+    "FlowRunFilterWorkQueueName",
+    "FlowRunSort",
+    "Operator",
+    "TaskRunFilter",
+    "TaskRunFilterEndTime",
+    "TaskRunFilterExpectedStartTime",
+    "TaskRunFilterFlowRunId",
+    "TaskRunFilterId",
+    "TaskRunFilterName",
+    "TaskRunFilterStartTime",
+    "TaskRunFilterState",
+    "TaskRunFilterStateName",
+    "TaskRunFilterStateType",
+    "TaskRunFilterSubFlowRuns",
+    "TaskRunFilterTags",
+    "TaskRunFilterTaskKey",
+    "TaskRunSort",
+)
