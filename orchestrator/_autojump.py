@@ -16,7 +16,9 @@ All work is idle when both hold at the same moment:
   threads, which the event loop cannot see. Workers count them on the orchestrator's
   :class:`~orchestrator._activity.Activity` (``begin``/``end``), and
   ``activity.executing`` must be 0. The skipper waits on ``activity.changed``, notified
-  when that count drops to 0, so a long sync task is never jumped over.
+  when that count drops to 0, so a long sync task is never jumped over. A worker calls
+  ``end()`` in the event loop once the thread's result is back (the TaskWorker does),
+  so no idle moment falls between a thread's return and the commit of its outcome.
 * **The event loop has settled**: every other task of the loop is blocked. On trio
   this is :func:`trio.testing.wait_all_tasks_blocked`, which the trio scheduler wakes
   when its run queue is empty (event-driven). asyncio has no such hook (anyio's version
@@ -35,7 +37,8 @@ for a hold to end; it never sleeps in real time.
 What the rule means for task code: an ``async`` task blocked on something other than
 the orchestrator (a real-time ``anyio.sleep``, a socket) counts as idle, so the clock
 may jump while it waits, as trio's autojump would. A sync task in a worker thread is
-never jumped over. The settle check reads two private attributes of asyncio
+never jumped over: virtual time stands still while it runs, so its timeout cannot fire
+before its thread returns. The settle check reads two private attributes of asyncio
 (``Task._fut_waiter``, the one anyio reads too, and ``loop._ready``); with a loop that
 lacks ``_ready`` (uvloop) only the task check is made.
 
