@@ -1,0 +1,476 @@
+"""The task worker: serves background runs of some tasks, in this process.
+
+A :class:`TaskWorker` takes runs of its tasks' keys from the orchestrator's queues (one
+:class:`~orchestrator.MultiQueue`: fair across keys, retries first, never before a
+run is due) and executes them as :mod:`orchestrator.workers._execution` describes:
+claimed through the engine (a second claimant is refused), run under the core policy,
+handed back or crashed (never stranded) when the worker goes away.
+
+**Backpressure.** The worker takes a run from the queue only when it holds a free slot
+(``limit`` of them), so runs it cannot start now stay queued for other workers. Nothing
+polls: a full worker waits for a slot to free, an idle one for a run to be queued or
+come due.
+
+**Lifecycle.** :meth:`TaskWorker.run` serves until stopped or cancelled and reports
+"ready" through ``task_status`` (``await task_group.start(worker.run)``);
+:meth:`TaskWorker.start` does the same and raises :class:`~orchestrator.StopTaskWorker`
+once stopped; ``async with TaskWorker(...)`` serves for the duration of the block.
+:meth:`TaskWorker.stop` (or :meth:`TaskWorker.handle_sigterm`) is graceful: no new run is
+taken, runs waiting for their turn are handed back, running ones finish, then the
+worker ends. Cancelling the worker crashes the runs it is executing (retried when they
+have retries left). Every serving worker also sweeps expired claim leases (see
+:mod:`orchestrator._engine_leases`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import MappingProxyType, TracebackType
+from typing import Any, Final, final
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup, TaskStatus
+
+from .._engine import Orchestrator
+from .._engine_leases import DEFAULT_LEASE_SECONDS, check_lease_seconds, pending_leases
+from .._errors import InvalidArgument, StopTaskWorker, WorkerError
+from .._models import TaskRun
+from .._tasks import Task
+from .._wakeup import current_async_library
+from ._execution import Executor
+from ._status import StatusServer, TaskWorkerStatus
+
+__all__ = ["TaskWorker"]
+
+logger: Final = logging.getLogger("orchestrator.workers")
+
+Post = Callable[[Callable[[], None]], None]
+
+
+def _loop_poster() -> Post:
+    """Return a signal-safe, thread-safe way to run a callback in the current event loop."""
+    if current_async_library() == "trio":
+        import trio  # loaded only when it is the running backend
+
+        token = trio.lowlevel.current_trio_token()
+
+        def post_trio(callback: Callable[[], None]) -> None:
+            with contextlib.suppress(trio.RunFinishedError):  # the loop is gone
+                token.run_sync_soon(callback)
+
+        return post_trio
+    loop = asyncio.get_running_loop()
+
+    def post_asyncio(callback: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(callback)
+
+    return post_asyncio
+
+
+def _check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
+    by_key: dict[str, Task[..., Any]] = {}
+    for task in tasks:
+        if type(task) is not Task:
+            raise TypeError(
+                f"TaskWorker serves tasks made with @task, got {task!r}; decorate the "
+                "function with @task first"
+            )
+        other = by_key.get(task.task_key)
+        if other is not None and other is not task:
+            raise InvalidArgument(
+                f"{other!r} and {task!r} share the task key {task.task_key!r}; serve one of "
+                "them (runs are found by key), or give one another task_key"
+            )
+        by_key[task.task_key] = task
+    if not by_key:
+        raise InvalidArgument("a TaskWorker needs at least one task to serve")
+    return by_key
+
+
+def _check_limit(limit: object) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(f"limit must be None (no limit) or an integer >= 1, got {limit!r}")
+    return limit
+
+
+@final
+class TaskWorker:
+    """Execute the background runs of some tasks (see the module docstring).
+
+    Args:
+        *tasks: the tasks to serve (made with ``@task``); runs are matched by task key.
+        orchestrator: where the runs are; the current orchestrator (``with
+            orchestrator:``) when None, looked up now.
+        limit: the most runs held at once, and the most worker threads for sync
+            functions (None: no limit).
+        pending_lease_seconds: how long a run this worker claimed may stay PENDING
+            past a wait for its turn before any worker's sweeper hands it back.
+
+    Raises:
+        TypeError: an argument is not a Task.
+        InvalidArgument: no tasks, two tasks with one key, or a bad limit or lease.
+        WorkerError: no orchestrator was given and none is current.
+    """
+
+    __slots__ = (
+        "_client_id",
+        "_executor",
+        "_group",
+        "_intake_scope",
+        "_leases",
+        "_orchestrator",
+        "_post",
+        "_queue",
+        "_server",
+        "_started",
+        "_started_at",
+        "_stop_requested",
+        "_stopping",
+        "_tasks",
+        "_thread",
+    )
+
+    def __init__(
+        self,
+        *tasks: Task[..., Any],
+        orchestrator: Orchestrator | None = None,
+        limit: int | None = 10,
+        pending_lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        by_key = _check_tasks(tasks)
+        limit = _check_limit(limit)
+        lease = check_lease_seconds(pending_lease_seconds, "pending_lease_seconds")
+        if orchestrator is None:
+            try:
+                orchestrator = Orchestrator.current()
+            except RuntimeError:
+                raise WorkerError(
+                    "a TaskWorker needs an orchestrator: pass orchestrator=..., or build "
+                    "the worker inside `with orchestrator:`"
+                ) from None
+        elif not isinstance(orchestrator, Orchestrator):
+            raise InvalidArgument(f"orchestrator must be an Orchestrator, got {orchestrator!r}")
+        self._orchestrator = orchestrator
+        self._tasks = MappingProxyType(by_key)
+        # host-pid, plus a suffix so that two workers of one process differ.
+        suffix = orchestrator._new_id().hex[:8]
+        self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
+        self._executor = Executor(orchestrator, by_key, limit=limit, lease_seconds=lease)
+        self._leases = pending_leases(orchestrator)
+        self._queue = orchestrator.multi_queue(by_key)
+        self._started = False
+        self._started_at: datetime | None = None
+        self._stopping = False
+        self._stop_requested = False
+        self._intake_scope: anyio.CancelScope | None = None
+        self._post: Post | None = None
+        self._thread: int | None = None
+        self._server: StatusServer | None = None
+        self._group: TaskGroup | None = None
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def client_id(self) -> str:
+        """The worker's id: ``<host>-<pid>-<suffix>``, distinct for each worker."""
+        return self._client_id
+
+    @property
+    def orchestrator(self) -> Orchestrator:
+        """The orchestrator whose runs the worker executes."""
+        return self._orchestrator
+
+    @property
+    def tasks(self) -> Mapping[str, Task[..., Any]]:
+        """The served tasks by key (read-only)."""
+        return self._tasks
+
+    @property
+    def task_keys(self) -> tuple[str, ...]:
+        """The served task keys, in the order the tasks were given."""
+        return tuple(self._tasks)
+
+    @property
+    def started(self) -> bool:
+        """Whether the worker is serving now."""
+        return self._started
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the worker last started serving (orchestrator clock); None before."""
+        return self._started_at
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the worker was told to stop and is finishing its runs."""
+        return self._stopping
+
+    @property
+    def limit(self) -> int | None:
+        """The most runs held at once (None: no limit)."""
+        return self._executor.slots.limit
+
+    @property
+    def current_tasks(self) -> int:
+        """The runs held now (claimed and not finished)."""
+        return len(self._executor.claims)
+
+    @property
+    def available_tasks(self) -> int | None:
+        """How many more runs the worker could take now (None without a limit)."""
+        limit = self._executor.slots.limit
+        return None if limit is None else limit - len(self._executor.claims)
+
+    @property
+    def status_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the status server while it serves, else None."""
+        server = self._server
+        return None if server is None else server.address
+
+    def status(self) -> TaskWorkerStatus:
+        """Return what the worker is doing now, as a frozen record."""
+        executor = self._executor
+        return TaskWorkerStatus.capture(
+            client_id=self._client_id,
+            started_at=self._started_at,
+            stopping=self._stopping,
+            limit=executor.slots.limit,
+            current=self.current_tasks,
+            available=self.available_tasks,
+            finished=executor.finished,
+            in_flight=executor.in_flight,
+        )
+
+    # -- serving ----------------------------------------------------------------------------
+    async def run(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - orchestrator clock, not real time
+        status_server_port: int | None = None,
+        task_status: TaskStatus[TaskWorker] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve until stopped, timed out or cancelled; report the worker through ``task_status``.
+
+        Args:
+            timeout: stop (gracefully) after this many seconds on the orchestrator's
+                clock; None serves until stopped.
+            status_server_port: serve ``GET /status`` on 127.0.0.1 at this port (0: a
+                free one, see :attr:`status_address`); None: no server.
+            task_status: reports the worker once it is taking runs.
+
+        Returns when stopped (:meth:`stop`, :meth:`handle_sigterm`) or timed out, after
+        its runs finished or were handed back.
+
+        Raises:
+            WorkerError: the worker is serving already.
+            InvalidArgument: a negative timeout or a bad port.
+            OSError: the status port cannot be bound (nothing was started).
+        """
+        if self._started:
+            raise WorkerError(f"task worker {self._client_id} is serving already")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0
+        ):
+            raise InvalidArgument(f"timeout must be None or seconds >= 0, got {timeout!r}")
+        server = None
+        if status_server_port is not None:
+            server = StatusServer(self.status, status_server_port)
+            await server.bind()
+        self._open(server)
+        try:
+            async with anyio.create_task_group() as background:
+                background.start_soon(self._leases.run)
+                if timeout is not None:
+                    background.start_soon(self._stop_after, timeout)
+                if server is not None:
+                    background.start_soon(server.serve)
+                task_status.started(self)
+                try:
+                    async with anyio.create_task_group() as runs:
+                        await self._intake(runs)
+                finally:
+                    background.cancel_scope.cancel()
+        finally:
+            self._close()
+            if server is not None:
+                with anyio.CancelScope(shield=True):
+                    await server.aclose()
+
+    async def start(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - clock time
+        """Serve until stopped or timed out (see :meth:`run`).
+
+        Raises:
+            StopTaskWorker: the worker was stopped with :meth:`stop` or
+                :meth:`handle_sigterm` (after its runs finished or were handed back).
+            WorkerError: the worker is serving already.
+        """
+        await self.run(timeout=timeout)
+        if self._stop_requested:
+            raise StopTaskWorker(f"task worker {self._client_id} was stopped")
+
+    def stop(self) -> None:
+        """Stop gracefully: take no new run, hand back waiting ones, let running ones finish.
+
+        Safe from any thread; returns at once (the serving call returns once done).
+
+        Raises:
+            WorkerError: the worker is not serving.
+        """
+        if not self._started:
+            raise WorkerError(f"task worker {self._client_id} is not serving; nothing to stop")
+        self._mark_stopping()
+        if threading.get_ident() == self._thread:
+            self._stop_in_loop()
+        elif self._post is not None:
+            self._post(self._stop_in_loop)
+
+    def handle_sigterm(self, signum: int, frame: object) -> None:
+        """Stop gracefully when SIGTERM arrives (what :func:`serve` installs).
+
+        Install by hand with ``signal.signal(signal.SIGTERM, worker.handle_sigterm)``.
+        Signal-safe: it only hands the stop to the event loop. Does nothing when the
+        worker is not serving.
+        """
+        post = self._post
+        if not self._started or post is None:
+            return
+        self._mark_stopping()
+        post(self._stop_in_loop)
+
+    async def execute_task_run(self, task_run: TaskRun) -> None:
+        """Claim and execute one run now, within this worker's limit; return when it ends.
+
+        Works whether or not the worker is serving. A run this worker holds already,
+        or one that is not SCHEDULED (claimed elsewhere, finished), is skipped.
+
+        Raises:
+            InvalidArgument: ``task_run`` is not a TaskRun.
+            ObjectNotFound: the run no longer exists.
+        """
+        if not isinstance(task_run, TaskRun):
+            raise InvalidArgument(f"execute_task_run takes a TaskRun, got {task_run!r}")
+        executor = self._executor
+        if task_run.id in executor.claims:
+            logger.info("task run %s is already being executed by this worker", task_run.id)
+            return
+        run = self._orchestrator.read_task_run(task_run.id)
+        slots = executor.slots
+        await slots.acquire()
+        claim = executor.claim(run)
+        if claim is None:
+            slots.release()
+            logger.info("task run %s was not claimed: it is %s", run.id, run.state_name)
+            return
+        await executor.execute(claim)
+
+    # -- context manager ------------------------------------------------------------------------
+    async def __aenter__(self) -> TaskWorker:
+        """Start serving in the background; the block runs once the worker takes runs."""
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        try:
+            await group.start(self.run)
+        except BaseException:
+            await group.__aexit__(None, None, None)
+            raise
+        self._group = group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop gracefully after a clean block; cancel (crashing running runs) after an error."""
+        group = self._group
+        assert group is not None, "TaskWorker.__aexit__ without __aenter__"
+        self._group = None
+        if exc_type is None and self._started:
+            self._mark_stopping()
+            self._stop_in_loop()
+        else:
+            group.cancel_scope.cancel()
+        # The block's own exception propagates as it is, not in an exception group.
+        await group.__aexit__(None, None, None)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _open(self, server: StatusServer | None) -> None:
+        self._started = True
+        self._stopping = self._stop_requested = False
+        self._executor.reset()
+        self._started_at = self._orchestrator.clock.now()
+        self._thread = threading.get_ident()
+        self._post = _loop_poster()
+        self._server = server
+        self._orchestrator.activity.add_worker(self)
+
+    def _close(self) -> None:
+        self._orchestrator.activity.remove_worker(self)
+        self._started = False
+        self._intake_scope = None
+        self._post = None
+        self._thread = None
+        self._server = None
+
+    def _mark_stopping(self) -> None:
+        self._stop_requested = True
+        self._stopping = True
+        self._executor.stopping = True
+
+    def _stop_in_loop(self) -> None:
+        """Stop taking runs and hand back the waiting ones (in the loop's thread)."""
+        self._stopping = True
+        self._executor.stopping = True
+        scope = self._intake_scope
+        if scope is not None:
+            scope.cancel()
+        for claim in list(self._executor.claims.values()):
+            if claim.wait_scope is not None:
+                claim.wait_scope.cancel()
+
+    async def _stop_after(self, seconds: float) -> None:
+        await self._orchestrator.clock.sleep(seconds)
+        logger.info("task worker %s: its timeout of %g s is up", self._client_id, seconds)
+        self._stop_in_loop()
+
+    async def _intake(self, runs: TaskGroup) -> None:
+        """Take runs while a slot is free; claim each and start it in ``runs``."""
+        executor = self._executor
+        slots = executor.slots
+        queue = self._queue
+        unlimited = slots.limit is None
+        with anyio.CancelScope() as scope:
+            self._intake_scope = scope
+            while not self._stopping:
+                await slots.acquire()  # backpressure: never take a run that cannot start
+                try:
+                    run = await queue.get()
+                except BaseException:
+                    slots.release()
+                    raise
+                claim = executor.claim(run)
+                if claim is None:
+                    slots.release()  # claimed elsewhere or moved on: nothing to do
+                else:
+                    runs.start_soon(executor.execute, claim)
+                if unlimited:
+                    await anyio.lowlevel.checkpoint()  # with no limit, let the runs start
+        self._intake_scope = None
+
+    def __repr__(self) -> str:
+        state = "stopping" if self._stopping else "serving" if self._started else "idle"
+        return (
+            f"<TaskWorker {self._client_id} {state} keys={list(self._tasks)} "
+            f"current={self.current_tasks} limit={self.limit}>"
+        )
