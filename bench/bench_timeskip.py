@@ -3,12 +3,20 @@
 Run with ``python bench/bench_timeskip.py``. Prints ``name: value unit`` lines; every
 figure is a median over repeats, and each comes with a baseline measured in the same run.
 
-* ``timeskip_retries_*``: the wall time for a task run with 5 retries 10 minutes apart
-  to go from submitted to its final state (Failed, at exactly +50 min of virtual
-  time), with a worker serving it and a drain skipping time (``run_until_idle``), or a
-  :class:`TimeSkipper` while the test awaits the run's future. The baseline drives the
-  same retries with the same worker by calling ``clock.advance(600)`` by hand, which
-  is what a test without time skipping has to do (and it has to know the schedule).
+* ``timeskip_retries_*``: the wall time for a task with 5 retries 10 minutes apart to go
+  from submitted to its final state (Failed, exactly 50 minutes of virtual time later),
+  served by a :class:`~orchestrator.TaskWorker`, on asyncio and trio:
+
+  - ``drain_sync`` / ``drain_async``: ``await run_until_idle(orchestrator)`` skips the
+    time (a sync function runs in a worker thread, an async one in the loop);
+  - ``skipper_async``: a :class:`TimeSkipper` skips the time while the test awaits the
+    run's future;
+  - ``baseline_manual_advance_async``: the same worker and task, the test moving the
+    clock by hand (``clock.advance(600)`` after each attempt has settled), which is what
+    a test without time skipping does, knowing the schedule;
+  - ``baseline_raw_transitions``: no worker at all, the bare floor: the same 18
+    transitions proposed in a loop with ``clock.advance(600)`` between attempts.
+
   Target: under 50 ms.
 * ``fixture_*``: what the ``orchestrator`` fixture costs per test: a VirtualClock, an
   Orchestrator, entering and leaving it, and the teardown guard. Target: under 1 ms.
@@ -20,6 +28,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import anyio
 
@@ -29,87 +38,62 @@ from orchestrator import (
     Pending,
     Running,
     Scheduled,
-    SetStateStatus,
     StateDetails,
     StateType,
-    TaskRun,
-    TaskRunFuture,
+    Task,
     TaskRunPolicy,
     VirtualClock,
+    task,
 )
-from orchestrator._autojump import TimeSkipper
-from orchestrator.testing import assert_all_finished
-from orchestrator.testing._drain import run_until_idle
+from orchestrator._autojump import TimeSkipper, wait_until_idle
+from orchestrator.testing import assert_all_finished, run_until_idle
+from orchestrator.workers import TaskWorker
 
 RETRIES = 5
 DELAY = 600.0
 DEFERRED = StateDetails(deferred=True)
 
 
-def serve_one(orchestrator: Orchestrator, run: TaskRun) -> bool:
-    """Execute one attempt of ``run`` (it always fails); True when the run is final."""
-    orchestrator.set_task_run_state(run.id, Pending(details=DEFERRED))
-    orchestrator.set_task_run_state(run.id, Running(details=DEFERRED))
-    result = orchestrator.set_task_run_state(
-        run.id, Failed(data=ValueError("no luck"), details=DEFERRED)
-    )
-    assert result.status in (SetStateStatus.ACCEPT, SetStateStatus.REJECT)
-    return result.state is not None and result.state.type is StateType.FAILED
+@task(retries=RETRIES, retry_delay_seconds=DELAY)
+def flaky_sync() -> None:
+    raise ValueError("no luck")
 
 
-async def worker(orchestrator: Orchestrator) -> None:
-    """A minimal task worker: take each due run of key "flaky" and run one attempt."""
-    queue = orchestrator.multi_queue(["flaky"])
-    while True:
-        run = await queue.get()
-        orchestrator.activity.begin()
-        try:
-            serve_one(orchestrator, run)
-        finally:
-            orchestrator.activity.end()
+@task(retries=RETRIES, retry_delay_seconds=DELAY)
+async def flaky_async() -> None:
+    raise ValueError("no luck")
 
 
-def submit(orchestrator: Orchestrator) -> TaskRun:
-    run, _ = orchestrator.create_task_run(
-        "flaky",
-        state=Scheduled(deferred=True),
-        policy=TaskRunPolicy(retries=RETRIES, retry_delay=DELAY),
-    )
-    return run
-
-
-def check(orchestrator: Orchestrator, run: TaskRun) -> None:
-    state = orchestrator.read_task_run(run.id).state
-    assert state is not None
-    assert state.type is StateType.FAILED, state
-    start = orchestrator.read_task_run_states(run.id)[0].timestamp
+def check(orchestrator: Orchestrator, run_id: Any) -> None:
+    states = orchestrator.read_task_run_states(run_id)
+    assert states[-1].type is StateType.FAILED, states[-1]
+    start = states[0].timestamp
     assert start is not None
-    assert state.timestamp == start + timedelta(seconds=RETRIES * DELAY)
+    assert states[-1].timestamp == start + timedelta(seconds=RETRIES * DELAY)
 
 
-async def with_drain() -> float:
-    orchestrator = Orchestrator(VirtualClock(), seed=0)
-    async with anyio.create_task_group() as group:
-        group.start_soon(worker, orchestrator)
-        started = time.perf_counter()
-        run = submit(orchestrator)
-        await run_until_idle(orchestrator, fail_fast=False)
-        elapsed = time.perf_counter() - started
-        group.cancel_scope.cancel()
-    check(orchestrator, run)
-    return elapsed
+def drain_with(flaky: Task[[], Any]) -> Callable[[], Awaitable[float]]:
+    async def sample() -> float:
+        orchestrator = Orchestrator(VirtualClock(), seed=0)
+        async with TaskWorker(flaky, orchestrator=orchestrator):
+            started = time.perf_counter()
+            future = orchestrator.submit(flaky)
+            await run_until_idle(orchestrator, fail_fast=False)
+            elapsed = time.perf_counter() - started
+        check(orchestrator, future.task_run_id)
+        return elapsed
+
+    return sample
 
 
 async def with_skipper() -> float:
     orchestrator = Orchestrator(VirtualClock(), seed=0)
-    async with TimeSkipper(orchestrator), anyio.create_task_group() as group:
-        group.start_soon(worker, orchestrator)
+    async with TimeSkipper(orchestrator), TaskWorker(flaky_async, orchestrator=orchestrator):
         started = time.perf_counter()
-        run = submit(orchestrator)
-        await TaskRunFuture(orchestrator, run.id).wait()  # as a test waits on its future
+        future = orchestrator.submit(flaky_async)
+        await future.wait()
         elapsed = time.perf_counter() - started
-        group.cancel_scope.cancel()
-    check(orchestrator, run)
+    check(orchestrator, future.task_run_id)
     return elapsed
 
 
@@ -117,13 +101,36 @@ async def by_hand() -> float:
     orchestrator = Orchestrator(VirtualClock(), seed=0)
     clock = orchestrator.clock
     assert isinstance(clock, VirtualClock)
-    queue = orchestrator.multi_queue(["flaky"])
+    async with TaskWorker(flaky_async, orchestrator=orchestrator):
+        started = time.perf_counter()
+        future = orchestrator.submit(flaky_async)
+        for _ in range(RETRIES):
+            await wait_until_idle(orchestrator.activity)  # the attempt has run
+            clock.advance(DELAY)  # the test has to know the schedule
+        await future.wait()
+        elapsed = time.perf_counter() - started
+    check(orchestrator, future.task_run_id)
+    return elapsed
+
+
+def raw_transitions() -> float:
+    orchestrator = Orchestrator(VirtualClock(), seed=0)
+    clock = orchestrator.clock
+    assert isinstance(clock, VirtualClock)
     started = time.perf_counter()
-    run = submit(orchestrator)
-    while not serve_one(orchestrator, await queue.get()):
-        clock.advance(DELAY)  # the test has to know the schedule
+    run, _ = orchestrator.create_task_run(
+        "flaky",
+        state=Scheduled(deferred=True),
+        policy=TaskRunPolicy(retries=RETRIES, retry_delay=DELAY),
+    )
+    for attempt in range(RETRIES + 1):
+        if attempt:
+            clock.advance(DELAY)
+        orchestrator.set_task_run_state(run.id, Pending(details=DEFERRED))
+        orchestrator.set_task_run_state(run.id, Running(details=DEFERRED))
+        orchestrator.set_task_run_state(run.id, Failed(data=ValueError("no"), details=DEFERRED))
     elapsed = time.perf_counter() - started
-    check(orchestrator, run)
+    check(orchestrator, run.id)
     return elapsed
 
 
@@ -138,12 +145,15 @@ def median_ms(backend: str, sample: Callable[[], Awaitable[float]], repeat: int 
 
 def bench_retries() -> None:
     for backend in ("asyncio", "trio"):
-        drain = median_ms(backend, with_drain)
-        skipper = median_ms(backend, with_skipper)
-        manual = median_ms(backend, by_hand)
-        print(f"timeskip_retries_drain_{backend}: {drain:.3f} ms")
-        print(f"timeskip_retries_skipper_{backend}: {skipper:.3f} ms")
-        print(f"timeskip_retries_baseline_manual_advance_{backend}: {manual:.3f} ms")
+        for name, sample in (
+            ("drain_sync", drain_with(flaky_sync)),
+            ("drain_async", drain_with(flaky_async)),
+            ("skipper_async", with_skipper),
+            ("baseline_manual_advance_async", by_hand),
+        ):
+            print(f"timeskip_retries_{name}_{backend}: {median_ms(backend, sample):.3f} ms")
+    raw = statistics.median(raw_transitions() for _ in range(31)) * 1e3
+    print(f"timeskip_retries_baseline_raw_transitions: {raw:.3f} ms")
 
 
 def fixture_cycle() -> None:

@@ -33,6 +33,8 @@ from orchestrator import (
     TaskRunFailed,
     TaskRunPolicy,
     VirtualClock,
+    WorkerError,
+    task,
 )
 from orchestrator._autojump import TimeSkipper, active_time_skipper
 from orchestrator.testing import assert_state_times
@@ -42,8 +44,10 @@ from orchestrator.testing._drain import (
     TaskFailure,
     advance_to_next,
     run_until_idle,
+    run_until_idle_sync,
 )
 from orchestrator.testing._stall import MAX_LISTED, explain_waiting, waiting_runs
+from orchestrator.workers import TaskWorker
 
 START = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 DEFERRED = StateDetails(deferred=True)
@@ -688,3 +692,203 @@ def test_a_wait_whose_slot_has_freed_can_progress() -> None:
         True,
         "told to wait: Concurrency limit reached for tags: db",
     )
+
+
+# -- with the TaskWorker -------------------------------------------------------------------------
+
+
+def fails_then_returns(failures: int, value: object) -> Callable[[], object]:
+    """A function that raises ``failures`` times, then returns ``value``; it counts calls."""
+    calls: list[int] = []
+
+    def function() -> object:
+        calls.append(len(calls))
+        if len(calls) <= failures:
+            raise ValueError(f"attempt {len(calls)} fails")
+        return value
+
+    function.calls = calls  # type: ignore[attr-defined]
+    return function
+
+
+def retry_times(retries: int, delay: float, final: str) -> list[tuple[str, float]]:
+    """The state history of a background run retried ``retries`` times ``delay`` apart."""
+    history: list[tuple[str, float]] = [("Scheduled", 0), ("Pending", 0), ("Running", 0)]
+    for attempt in range(1, retries + 1):
+        history += [("AwaitingRetry", delay * (attempt - 1)), ("Pending", delay * attempt)]
+        history.append(("Retrying", delay * attempt))
+    history.append((final, delay * retries))
+    return history
+
+
+async def serve_and_drain(worker: TaskWorker) -> DrainResult:
+    """Serve with ``worker`` while draining its orchestrator (a drain error cancels it)."""
+    async with worker:
+        return await run_until_idle(worker.orchestrator)
+
+
+async def test_five_retries_60_s_apart_through_a_task_worker_take_milliseconds() -> None:
+    orchestrator = make()
+    flaky = task(retries=5, retry_delay_seconds=60)(fails_then_returns(5, "finally"))
+    async with TaskWorker(flaky, orchestrator=orchestrator):
+        future = orchestrator.submit(flaky)
+        result = await run_until_idle(orchestrator)
+    assert future.result() == "finally"
+    assert flaky.fn.calls == [0, 1, 2, 3, 4, 5]  # type: ignore[attr-defined]
+    assert_state_times(orchestrator, future.task_run_id, retry_times(5, 60, "Completed"))
+    assert (result.started, result.ended, result.jumps, result.finished) == (START, at(300), 5, 1)
+
+
+async def test_a_time_skipper_lets_a_test_await_a_retried_future() -> None:
+    orchestrator = make()
+
+    @task(retries=3, retry_delay_seconds=[10, 100, 1000])
+    async def flaky() -> str:
+        if orchestrator.clock.now() < at(1110):
+            raise RuntimeError("not yet")
+        return "at last"
+
+    async with TimeSkipper(orchestrator), TaskWorker(flaky, orchestrator=orchestrator):
+        future = orchestrator.submit(flaky)
+        value: object = await future.aresult()
+    assert value == "at last"
+    assert future.state.timestamp == at(1110)
+
+
+async def test_a_drain_of_mixed_work_through_a_task_worker() -> None:
+    orchestrator = make(slot_wait_seconds=10)
+    orchestrator.create_concurrency_limit("db", 1)
+    clock = orchestrator.clock
+
+    @task(tags=["db"])
+    async def query(n: int) -> int:
+        await clock.sleep(20)
+        return n
+
+    @task(timeout_seconds=30)
+    async def hangs() -> None:
+        await anyio.sleep_forever()
+
+    @task
+    def later(x: int) -> int:
+        return x + 1
+
+    @task(cache_key_fn=lambda parameters: "same", cache_expiration=10_000)
+    def cached() -> str:
+        return "computed"
+
+    worker = TaskWorker(query, hangs, later, cached, orchestrator=orchestrator)
+    async with worker:
+        queries = [orchestrator.submit(query, n) for n in range(3)]
+        hung = orchestrator.submit(hangs)
+        late = orchestrator.schedule(at(7200), later, 1)
+        first = orchestrator.submit(cached)
+        result = await run_until_idle(orchestrator, fail_fast=False)
+        second = orchestrator.submit(cached)
+        await run_until_idle(orchestrator)
+    values: list[object] = [future.result() for future in queries]
+    assert values == [0, 1, 2]
+    assert sorted(str(future.state.timestamp) for future in queries) == [
+        str(at(20)),
+        str(at(40)),
+        str(at(60)),
+    ]
+    assert (hung.state.name, hung.state.timestamp) == ("TimedOut", at(30))
+    assert [failure.run_id for failure in result.failures] == [hung.task_run_id]
+    assert (late.result(), late.state.timestamp) == (2, at(7200))
+    assert (first.state.name, second.state.name, second.result()) == (
+        "Completed",
+        "Cached",
+        "computed",
+    )
+    assert result.ended == at(7200)
+
+
+async def test_fail_fast_through_a_task_worker() -> None:
+    orchestrator = make()
+
+    @task
+    def broken() -> None:
+        raise KeyError("missing")
+
+    future = orchestrator.submit(broken)
+    with pytest.raises(KeyError, match="missing") as caught:
+        await serve_and_drain(TaskWorker(broken, orchestrator=orchestrator))
+    assert str(future.task_run_id) in caught.value.__notes__[0]
+
+
+async def test_hang_cases_through_a_task_worker() -> None:
+    orchestrator = make()
+    orchestrator.create_concurrency_limit("gpu", 0)
+    flow_run = orchestrator.create_flow_run(orchestrator.create_flow("f").id, state=Paused())
+
+    @task(tags=["gpu"])
+    def needs_gpu() -> None:
+        pass  # pragma: no cover - never runs
+
+    @task
+    def in_paused_flow() -> None:
+        pass  # pragma: no cover - never runs
+
+    @task
+    def nobody_serves() -> None:
+        pass  # pragma: no cover - never runs
+
+    gpu = orchestrator.submit(needs_gpu)
+    paused, _ = orchestrator.create_task_run(
+        in_paused_flow.task_key, flow_run_id=flow_run.id, state=Scheduled(deferred=True)
+    )
+    unserved = orchestrator.submit(nobody_serves)
+    worker = TaskWorker(needs_gpu, in_paused_flow, orchestrator=orchestrator)
+    with pytest.raises(DrainStalled) as caught:
+        await serve_and_drain(worker)
+    reasons = {waiting.run_id: waiting.reason for waiting in caught.value.waiting}
+    assert reasons == {
+        gpu.task_run_id: "no worker is executing it (its last proposal was aborted)",
+        paused.id: f"its flow run {flow_run.name!r} ({flow_run.id}) is PAUSED; resume it",
+        unserved.task_run_id: f"queued on task key {nobody_serves.task_key!r}, due now, but no "
+        "worker serves that key (start a TaskWorker with this task)",
+    }
+
+
+async def test_a_task_waiting_on_itself_through_a_task_worker() -> None:
+    orchestrator = make()
+
+    @task
+    def child() -> int:
+        return 1  # pragma: no cover - never runs: its parent holds the only slot
+
+    @task
+    async def parent() -> int:
+        return await orchestrator.submit(child).aresult() + 1
+
+    orchestrator.submit(parent)
+    worker = TaskWorker(parent, child, orchestrator=orchestrator, limit=1)
+    with pytest.raises(DrainStalled, match="nothing is executing and nothing is due") as caught:
+        await serve_and_drain(worker)
+    assert sorted(w.state_name for w in caught.value.waiting) == ["Running", "Scheduled"]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_until_idle_sync_serves_the_tasks_then_stops(backend: str) -> None:
+    orchestrator = make()
+    flaky = task(retries=2, retry_delay_seconds=600)(fails_then_returns(2, 42))
+    future = orchestrator.submit(flaky)
+    result = run_until_idle_sync(orchestrator, flaky, backend=backend)
+    assert future.result() == 42
+    assert (result.ended, result.jumps) == (at(1200), 2)
+    assert_state_times(orchestrator, future.task_run_id, retry_times(2, 600, "Completed"))
+    assert orchestrator.activity.workers == ()
+
+
+def test_run_until_idle_sync_without_tasks_only_drains() -> None:
+    orchestrator = make()
+    submit(orchestrator, "nobody")
+    with pytest.raises(DrainStalled, match="no worker serves that key"):
+        run_until_idle_sync(orchestrator)
+    assert run_until_idle_sync(make()).jumps == 0
+
+
+async def test_run_until_idle_sync_refuses_to_run_inside_an_event_loop() -> None:
+    with pytest.raises(WorkerError, match=r"use `await run_until_idle\(orchestrator\)`"):
+        run_until_idle_sync(make())
