@@ -892,3 +892,91 @@ def test_run_until_idle_sync_without_tasks_only_drains() -> None:
 async def test_run_until_idle_sync_refuses_to_run_inside_an_event_loop() -> None:
     with pytest.raises(WorkerError, match=r"use `await run_until_idle\(orchestrator\)`"):
         run_until_idle_sync(make())
+
+
+# -- under the pytest plugin (pytester) -----------------------------------------------------------
+
+pytest_plugins = ["pytester"]
+
+#: Third-party plugins the inner runs do without (see tests/test_plugin.py).
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
+
+USER_TESTS = """
+import pytest
+
+from orchestrator import task
+from orchestrator.testing import assert_state_times, run_until_idle, run_until_idle_sync
+from orchestrator.workers import TaskWorker
+
+ATTEMPTS = []
+
+@task(retries=5, retry_delay_seconds=600)
+def flaky():
+    ATTEMPTS.append(1)
+    if len(ATTEMPTS) % 6:
+        raise ValueError("not yet")
+    return "done"
+
+@task
+def broken():
+    raise KeyError("no such invoice")
+
+@task
+def forgotten():
+    pass
+
+EXPECTED = [("Scheduled", 0), ("Pending", 0), ("Running", 0)]
+for attempt in range(1, 6):
+    EXPECTED += [("AwaitingRetry", 600 * (attempt - 1)), ("Pending", 600 * attempt)]
+    EXPECTED += [("Retrying", 600 * attempt)]
+EXPECTED += [("Completed", 3000)]
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request):
+    return request.param
+
+@pytest.mark.anyio
+async def test_retries_async(orchestrator):
+    async with TaskWorker(flaky, orchestrator=orchestrator):
+        future = orchestrator.submit(flaky)
+        await run_until_idle(orchestrator)
+    assert future.result() == "done"
+    assert_state_times(orchestrator, future.task_run_id, EXPECTED)
+
+def test_retries_sync(orchestrator):
+    future = flaky.delay()
+    run_until_idle_sync(orchestrator, flaky)
+    assert future.result() == "done"
+    assert_state_times(orchestrator, future.task_run_id, EXPECTED)
+
+def test_fail_fast(orchestrator):
+    broken.delay()
+    run_until_idle_sync(orchestrator, broken)
+
+def test_hang_guard(orchestrator):
+    forgotten.delay()
+    run_until_idle_sync(orchestrator, flaky)
+"""
+
+
+def test_under_the_plugin_retries_take_exact_virtual_times_and_failures_surface(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(USER_TESTS)
+    result = pytester.runpytest(*QUIET, "-p", "anyio")
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*KeyError: 'no such invoice'",
+            "*task run 'broken-*' (*) ended Failed at 2026-01-01 00:00:00Z: Task run "
+            "encountered an exception: KeyError('no such invoice'); raised by "
+            "run_until_idle(fail_fast=True)*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*DrainStalled: the drain cannot finish: no unfinished task run can progress*",
+            "*- task run 'forgotten-*' (*) is Scheduled since 2026-01-01 00:00:00Z: queued on "
+            "task key '*forgotten', due now, but no worker serves that key*",
+        ]
+    )
