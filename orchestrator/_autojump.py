@@ -86,8 +86,6 @@ __all__ = [
 # would wait for the other forever. It holds tasks only (weakly), no orchestrator state.
 _SETTLING: Final[weakref.WeakSet[asyncio.Task[Any]]] = weakref.WeakSet()
 
-# Where an orchestrator keeps the skipper that drives its clock (None when none does).
-_SKIPPER_ATTRIBUTE: Final = "_time_skipper"
 _SCHEDULED: Final = frozenset({StateType.SCHEDULED})
 
 
@@ -199,7 +197,7 @@ def next_due(orchestrator: Orchestrator, clock: VirtualClock) -> datetime | None
 
 def active_time_skipper(orchestrator: Orchestrator) -> TimeSkipper | None:
     """Return the :class:`TimeSkipper` driving ``orchestrator``'s clock, or None."""
-    skipper: TimeSkipper | None = getattr(orchestrator, _SKIPPER_ATTRIBUTE, None)
+    skipper = orchestrator._time_skipper
     return skipper
 
 
@@ -355,13 +353,13 @@ class TimeSkipper:
                 f"{current!r} already drives the clock of {self._orchestrator!r}; one "
                 "TimeSkipper per orchestrator (stop the other one first)"
             )
-        setattr(self._orchestrator, _SKIPPER_ATTRIBUTE, self)
+        self._orchestrator._time_skipper = self
         self._running = True
 
     def _unregister(self) -> None:
         self._running = False
         if active_time_skipper(self._orchestrator) is self:
-            setattr(self._orchestrator, _SKIPPER_ATTRIBUTE, None)
+            self._orchestrator._time_skipper = None
 
     # -- context manager ------------------------------------------------------------------
     async def __aenter__(self) -> TimeSkipper:

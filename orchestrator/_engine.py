@@ -24,6 +24,7 @@ import attrs
 
 from . import policies as _policies
 from ._activity import Activity
+from ._autojump import TimeSkipper
 from ._clock import Clock, SystemClock
 from ._engine_base import _Services
 from ._engine_deployments import DeploymentsMixin
@@ -86,6 +87,9 @@ class Orchestrator(
         max_cache_key_length: longer cache keys are not cached.
         scheduled_queue_size, retry_queue_size: default bounds of each task key's queues.
         keep_decisions: keep the decision log (on by default; off saves memory).
+        autojump: on a :class:`VirtualClock`, skip time while ``async with
+            orchestrator:`` is open: whenever all work is idle, the clock jumps to the
+            next due event (see :class:`orchestrator.testing.TimeSkipper`).
 
     Use ``with orchestrator:`` (or ``async with``) to make it the current orchestrator
     for ``task.delay(...)``.
@@ -104,6 +108,7 @@ class Orchestrator(
         scheduled_queue_size: int = 1000,
         retry_queue_size: int = 100,
         keep_decisions: bool = True,
+        autojump: bool = False,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):
             raise InvalidArgument(f"clock must be an orchestrator Clock, got {clock!r}")
@@ -157,6 +162,11 @@ class Orchestrator(
         #: What is executing now; workers report to it, time skipping reads it.
         self.activity = Activity()
         self._future_waiters: FutureWaiters | None = None
+        self._time_skipper: TimeSkipper | None = None
+        if autojump and not self.clock.is_virtual:
+            raise InvalidArgument("autojump needs a VirtualClock; the system clock cannot jump")
+        self._autojump = autojump
+        self._owned_skippers: list[TimeSkipper] = []
         self._tokens: list[contextvars.Token[Orchestrator | None]] = []
         #: Where submitted tasks' parameters (and results, if a task stores them) live.
         self.result_store = ResultStore()
@@ -206,7 +216,16 @@ class Orchestrator(
         _CURRENT.reset(self._tokens.pop())
 
     async def __aenter__(self) -> Orchestrator:
-        return self.__enter__()
+        self.__enter__()
+        if self._autojump:
+            skipper = TimeSkipper(self)
+            try:
+                await skipper.__aenter__()
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+            self._owned_skippers.append(skipper)
+        return self
 
     async def __aexit__(
         self,
@@ -214,7 +233,11 @@ class Orchestrator(
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        try:
+            if self._autojump:
+                await self._owned_skippers.pop().__aexit__(exc_type, exc, tb)
+        finally:
+            self.__exit__(exc_type, exc, tb)
 
     # -- submission ----------------------------------------------------------------------------
     def submit(self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[R]:

@@ -26,7 +26,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Generic, TypeVar, cast, final
 
 import anyio
 
@@ -50,8 +50,6 @@ __all__ = ["FutureWaiters", "TaskRunFuture", "future_waiters"]
 R = TypeVar("R")
 
 Wake = Callable[[], None]
-
-_REGISTRY_ATTRIBUTE: Final = "_future_waiters"
 
 
 @final
@@ -121,11 +119,11 @@ def future_waiters(orchestrator: Orchestrator) -> FutureWaiters:
     """Return the orchestrator's :class:`FutureWaiters`, subscribing one the first time."""
     # Under the engine's lock, so two first waiters cannot subscribe two registries.
     with orchestrator._lock:
-        registry: FutureWaiters | None = getattr(orchestrator, _REGISTRY_ATTRIBUTE, None)
+        registry = orchestrator._future_waiters
         if registry is None:
             registry = FutureWaiters()
             orchestrator.subscribe(registry)
-            setattr(orchestrator, _REGISTRY_ATTRIBUTE, registry)
+            orchestrator._future_waiters = registry
     return registry
 
 
