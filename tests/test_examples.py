@@ -1,0 +1,179 @@
+"""Smoke tests of ``examples/``: each example's ``main()`` runs and prints what it should.
+
+The examples run on a virtual clock with fixed seeds, so their output is exact; each
+test checks the lines that carry the example's point. The quickstart also runs from the
+command line, and the billing application's own tests run under pytest in a subprocess,
+with the plugin loaded from the installed entry point.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import anyio
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` as a fresh module (not registered in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_example(name: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Run an example's ``main()`` (sync, or async under anyio); return its output lines."""
+    main: Callable[[], object] = load_example(name).main
+    if inspect.iscoroutinefunction(main):
+        anyio.run(main)
+    else:
+        main()
+    return capsys.readouterr().out.splitlines()
+
+
+def test_every_example_is_smoke_tested() -> None:
+    tested = {"quickstart", "retries", "concurrency", "caching", "background_tasks"}
+    tested.add("flow_deployment")
+    assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
+
+
+def test_quickstart(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("quickstart", capsys)
+    assert lines[0] == "send-email failed and is AwaitingRetry until 2026-01-01 00:00:33+00:00"
+    assert "2026-01-01T00:00:39+00:00 PENDING -> Running: ACCEPT" in lines
+    assert "  backfill     Completed  runs=1 ran  3.0s ended 2026-01-01 00:00:42+00:00" in lines
+    assert lines[-1] == "  2026-01-01T00:00:00+00:00   Completed  4"
+
+
+def test_quickstart_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    in_process = run_example("quickstart", capsys)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == in_process
+
+
+def test_retries(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("retries", capsys)
+    ada = lines[lines.index("email-ada, delays 10, 60, 300 s:") + 1 :][:10]
+    assert [line.split()[:2] for line in ada] == [
+        ["00:00:00", "Scheduled"],
+        ["00:00:00", "Pending"],
+        ["00:00:00", "Running"],
+        ["00:00:00", "AwaitingRetry"],
+        ["00:00:10", "Pending"],
+        ["00:00:10", "Retrying"],
+        ["00:00:10", "AwaitingRetry"],
+        ["00:01:10", "Pending"],
+        ["00:01:10", "Retrying"],
+        ["00:01:10", "Completed"],
+    ]
+    assert ada[3] == "  00:00:00         AwaitingRetry  until 00:00:10"
+    assert ada[9] == "  00:01:10         Completed      'delivered to ada on attempt 3'"
+    assert "  00:00:00         AwaitingRetry  until 00:00:01.937315" in lines
+    assert "  00:01:24.536492  Completed      'delivered to bob on attempt 3'" in lines
+    assert "  00:00:10         Failed         TimeoutError('SMTP timeout on attempt 2')" in lines
+    assert lines[-2:] == [
+        "The drain jumped the clock 4 times, to 00:01:24.536492.",
+        "Failed: email-eve",
+    ]
+
+
+def test_concurrency(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("concurrency", capsys)
+    assert (
+        lines[0]
+        == "At 00:00:10 the 2 slots are held by load-customers and load-orders. The others:"
+    )
+    waiting = "WAIT by SecureTaskConcurrencySlots: Concurrency limit reached for tags: warehouse"
+    assert lines[1:4] == [
+        f"  load-{table}: {waiting}" for table in ("invoices", "payments", "refunds")
+    ]
+    # First come first served, each started the moment a slot freed (not at a re-check).
+    assert lines[6:11] == [
+        "  load-orders    00:00:00  00:00:30  0 s",
+        "  load-customers 00:00:00  00:00:45  0 s",
+        "  load-invoices  00:00:30  00:00:50  30 s",
+        "  load-payments  00:00:45  00:00:55  45 s",
+        "  load-refunds   00:00:50  00:00:55  50 s",
+    ]
+    assert lines[-3:] == [
+        f"2026-01-01T00:00:20+00:00 PENDING -> Running: WAIT (run is Pending) by {waiting[8:]}",
+        "2026-01-01T00:00:30+00:00 PENDING -> Running: ACCEPT",
+        "2026-01-01T00:00:50+00:00 RUNNING -> Completed: ACCEPT",
+    ]
+
+
+def test_caching(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("caching", capsys)
+    assert lines[1:8] == [
+        "00:00  EUR                      Completed  EUR quote #1",
+        "00:10  EUR again                Cached     EUR quote #1",
+        "00:10  GBP                      Completed  GBP quote #2",
+        "01:05  EUR, entry expired       Completed  EUR quote #3",
+        "01:05  GBP, still cached        Cached     GBP quote #2",
+        "01:05  GBP, refresh_cache=True  Completed  GBP quote #4",
+        "01:05  GBP after the refresh    Cached     GBP quote #4",
+    ]
+    assert lines[-1] == "The service was called 4 times for 7 runs."
+
+
+def test_background_tasks(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("background_tasks", capsys)
+    assert lines[:5] == [
+        "4 runs finished at 01:00:00 (virtual time):",
+        "  resize-cat.png: 'cat.png at 640px'",
+        "  resize-dog.png: 'dog.png at 640px'",
+        "  resize-owl.png: 'owl.png at 640px'",
+        "  notify-ada: 'told ada: 3 images are ready'",
+    ]
+    ends = {line.split()[1]: line.split()[5] for line in lines if "Completed" in line}
+    assert ends == {
+        "resize-cat.png": "00:00:02Z",
+        "resize-dog.png": "00:00:02Z",
+        "resize-owl.png": "00:00:04Z",
+        "notify-ada": "01:00:00Z",
+    }
+    assert "run_until_idle raised ZeroDivisionError('division by zero')" in lines
+    assert lines[-1].startswith("  task run 'divide-")
+    assert "ended Failed at 2026-01-01 01:00:00Z" in lines[-1]
+
+
+def test_flow_deployment(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("flow_deployment", capsys)
+    assert "ada: Scheduled -> Pending -> Submitting -> Running -> Completed" in lines
+    assert "broken: Scheduled -> Pending -> Submitting -> Running -> Crashed" in lines
+
+
+def test_the_billing_application_tests_pass_under_the_plugin() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(EXAMPLES / "app"), "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = done.stdout.splitlines()[-1]
+    assert " passed" in summary
+    assert "failed" not in summary
+    assert "error" not in summary
