@@ -17,6 +17,7 @@ from orchestrator import (
     SetStateStatus,
     TaskRunPolicy,
     VirtualClock,
+    WaitDetails,
 )
 from orchestrator.filters import TaskRunFilter, TaskRunSort
 
@@ -54,7 +55,8 @@ def main() -> None:
 
     orch.set_task_run_state(first_db.id, Running())
     waiting = orch.set_task_run_state(second_db.id, Running())
-    print(f"backfill: {waiting.status.name} ({waiting.details})")
+    assert isinstance(waiting.details, WaitDetails)
+    print(f"backfill: {waiting.status.name}, {waiting.details.reason}")
     clock.advance(5)
     orch.set_task_run_state(first_db.id, Completed())
     orch.set_task_run_state(second_db.id, Running())

@@ -51,7 +51,10 @@ def test_every_example_is_smoke_tested() -> None:
 
 def test_quickstart(capsys: pytest.CaptureFixture[str]) -> None:
     lines = run_example("quickstart", capsys)
-    assert lines[0] == "send-email failed and is AwaitingRetry until 2026-01-01 00:00:33+00:00"
+    assert lines[:2] == [
+        "send-email failed and is AwaitingRetry until 2026-01-01 00:00:33+00:00",
+        "backfill: WAIT, Concurrency limit reached for tags: database",
+    ]
     assert "2026-01-01T00:00:39+00:00 PENDING -> Running: ACCEPT" in lines
     assert "  backfill     Completed  runs=1 ran  3.0s ended 2026-01-01 00:00:42+00:00" in lines
     assert lines[-1] == "  2026-01-01T00:00:00+00:00   Completed  4"
