@@ -21,19 +21,12 @@ from typing import TYPE_CHECKING, Final
 
 from ._bookkeeping import apply_bookkeeping, details_for_run
 from ._clock import Clock
+from ._context import RuleServices, TransitionContext
 from ._errors import InvalidArgument, ObjectNotFound
 from ._events import Decision, DecisionEntry, Observer, make_decision, notify
 from ._models import ConcurrencyLimit, FlowRun, TaskRun
-from ._rules import (
-    OrchestrationResult,
-    Policy,
-    RuleServices,
-    SetStateStatus,
-    SlotOutcome,
-    TransitionContext,
-    WaitDetails,
-    run_transition,
-)
+from ._outcomes import OrchestrationResult, SetStateStatus, SlotOutcome, WaitDetails
+from ._rules import Policy, run_transition
 from ._states import State, StateType
 
 if TYPE_CHECKING:

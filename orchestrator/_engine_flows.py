@@ -28,8 +28,8 @@ from ._engine_pools import UNSET, Unset
 from ._engine_tasks import _check_limit, _check_tags
 from ._errors import InvalidArgument, ObjectNotFound
 from ._models import Flow, FlowRun, FlowRunPolicy
+from ._outcomes import OrchestrationResult
 from ._pool_checks import check_job_variables
-from ._rules import OrchestrationResult
 from ._states import TERMINAL_TYPES, Pending, State, StateType
 from ._work_pools import DEFAULT_QUEUE_NAME, WorkPoolTable
 from .filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort, TaskRunFilter

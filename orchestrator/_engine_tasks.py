@@ -24,7 +24,7 @@ from ._errors import InvalidArgument, ObjectAlreadyExists, QueueFull
 from ._events import Decision
 from ._history import HistoryBucket, task_run_history
 from ._models import DEFAULT_TASK_POLICY, TaskRun, TaskRunPolicy
-from ._rules import OrchestrationResult
+from ._outcomes import OrchestrationResult
 from ._states import Pending, State, StateType
 from .filters import (
     DeploymentFilter,

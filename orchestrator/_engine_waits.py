@@ -18,7 +18,7 @@ import uuid
 from datetime import timedelta
 
 from ._engine_base import EngineBase
-from ._rules import OrchestrationResult, WaitDetails
+from ._outcomes import OrchestrationResult, WaitDetails
 from ._wakeup import Signal, wait_for_any
 
 __all__ = ["WaitsMixin"]

@@ -21,7 +21,7 @@ from typing import Any, final
 import attrs
 
 from ._models import FlowRun, TaskRun
-from ._rules import SetStateStatus
+from ._outcomes import SetStateStatus
 from ._states import State, StateType
 
 __all__ = ["Decision", "DecisionEntry", "Observer", "make_decision"]

@@ -29,7 +29,7 @@ from ._cache_table import CacheEntry, CacheStatistics, CacheTable, check
 from ._clock import as_utc
 from ._errors import InvalidArgument, ObjectNotFound
 from ._models import ConcurrencyLimit
-from ._rules import SlotOutcome
+from ._outcomes import SlotOutcome
 from ._table_events import (
     LimitCreated,
     LimitDeleted,

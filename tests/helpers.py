@@ -30,8 +30,9 @@ from orchestrator import (
 )
 from orchestrator._bookkeeping import apply_bookkeeping, details_for_run
 from orchestrator._models import ConcurrencyLimit
+from orchestrator._outcomes import SetStateStatus, SlotOutcome
 from orchestrator._policy_tables import CacheTable, SlotTable
-from orchestrator._rules import SetStateStatus, SlotOutcome, run_transition
+from orchestrator._rules import run_transition
 from orchestrator._states import TERMINAL_TYPES
 
 __all__ = [

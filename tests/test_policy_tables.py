@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from orchestrator import Completed, InvalidArgument, ObjectNotFound
+from orchestrator._outcomes import SlotOutcome
 from orchestrator._policy_tables import (
     CacheEntry,
     CacheStatistics,
@@ -19,7 +20,6 @@ from orchestrator._policy_tables import (
     SlotStatistics,
     SlotTable,
 )
-from orchestrator._rules import SlotOutcome
 from orchestrator._table_events import (
     CacheEntryAdded,
     CacheEntryPruned,

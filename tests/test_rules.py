@@ -26,14 +26,14 @@ from orchestrator import (
     VirtualClock,
     rule,
 )
-from orchestrator._rules import (
+from orchestrator._outcomes import (
     AbortDetails,
     AcceptDetails,
     OrchestrationResult,
     RejectDetails,
     WaitDetails,
-    run_transition,
 )
+from orchestrator._rules import run_transition
 from orchestrator._states import ALL_STATE_TYPES
 from tests.helpers import (
     ABORT,

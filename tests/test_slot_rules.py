@@ -19,7 +19,7 @@ from orchestrator import (
     rule,
 )
 from orchestrator._errors import InvalidArgument
-from orchestrator._rules import AbortDetails, WaitDetails
+from orchestrator._outcomes import AbortDetails, WaitDetails
 from orchestrator.policies import (
     ReleaseTaskConcurrencySlots,
     SecureTaskConcurrencySlots,

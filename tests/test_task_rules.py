@@ -31,7 +31,7 @@ from orchestrator import (
     rule,
 )
 from orchestrator._errors import InvalidArgument, ObjectNotFound
-from orchestrator._rules import AbortDetails, RejectDetails
+from orchestrator._outcomes import AbortDetails, RejectDetails
 from orchestrator._states import ALL_STATE_TYPES
 from orchestrator.policies import (
     CacheInsertion,

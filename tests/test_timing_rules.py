@@ -20,7 +20,7 @@ from orchestrator import (
     VirtualClock,
 )
 from orchestrator._errors import InvalidArgument
-from orchestrator._rules import RejectDetails, WaitDetails
+from orchestrator._outcomes import RejectDetails, WaitDetails
 from orchestrator.policies import (
     CopyScheduledTime,
     RetryFailedTasks,

@@ -6,7 +6,8 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from .._rules import Rule, StateTypes, TransitionContext
+from .._context import TransitionContext
+from .._rules import Rule, StateTypes
 from .._states import StateType
 
 __all__ = ["CopyTaskParametersID", "EnqueueScheduledTasks", "PreventPendingTransitions"]

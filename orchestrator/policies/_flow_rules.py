@@ -16,8 +16,9 @@ from typing import Any, ClassVar, Final, final
 
 import attrs
 
+from .._context import TransitionContext
 from .._models import FlowRun, FlowRunPolicy
-from .._rules import Rule, StateTypes, TransitionContext
+from .._rules import Rule, StateTypes
 from .._states import ALL_STATE_TYPES, TERMINAL_TYPES, AwaitingRetry, Cancelled, Failed, StateType
 
 __all__ = [

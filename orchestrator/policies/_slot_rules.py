@@ -13,8 +13,9 @@ from typing import ClassVar, Final, final
 
 import attrs
 
+from .._context import TransitionContext
 from .._errors import InvalidArgument
-from .._rules import Rule, StateTypes, TransitionContext
+from .._rules import Rule, StateTypes
 from .._states import StateType
 
 __all__ = ["ReleaseTaskConcurrencySlots", "SecureTaskConcurrencySlots"]

@@ -10,8 +10,9 @@ from typing import ClassVar, Final, final
 
 import attrs
 
+from .._context import TransitionContext
 from .._errors import InvalidArgument, ObjectNotFound
-from .._rules import Rule, StateTypes, TransitionContext
+from .._rules import Rule, StateTypes
 from .._states import TERMINAL_TYPES, Paused, StateType
 
 __all__ = [

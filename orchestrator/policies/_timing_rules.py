@@ -10,9 +10,10 @@ from typing import ClassVar, final
 
 import attrs
 
+from .._context import TransitionContext
 from .._errors import InvalidArgument
 from .._models import TaskRunPolicy
-from .._rules import Rule, StateTypes, TransitionContext
+from .._rules import Rule, StateTypes
 from .._states import State, StateType
 
 __all__ = [

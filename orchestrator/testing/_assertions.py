@@ -23,7 +23,8 @@ from .._display import decisions_table, format_time, states_table
 from .._errors import InvalidArgument, ObjectNotFound
 from .._events import Decision
 from .._models import FlowRun, TaskRun
-from .._rules import Rule, SetStateStatus
+from .._outcomes import SetStateStatus
+from .._rules import Rule
 from .._states import State, StateType
 
 if TYPE_CHECKING:

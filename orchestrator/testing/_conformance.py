@@ -21,19 +21,11 @@ from typing import Final
 
 from .._bookkeeping import apply_bookkeeping, details_for_run
 from .._clock import DEFAULT_VIRTUAL_START, as_utc
+from .._context import RuleServices, TransitionContext
 from .._models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunPolicy
+from .._outcomes import SetStateStatus, SlotOutcome, WaitDetails
 from .._policy_tables import CacheTable, SlotTable
-from .._rules import (
-    Policy,
-    Rule,
-    RuleServices,
-    SetStateStatus,
-    SlotOutcome,
-    TransitionContext,
-    WaitDetails,
-    rule,
-    run_transition,
-)
+from .._rules import Policy, Rule, rule, run_transition
 from .._states import State, StateDetails, StateType
 
 __all__ = ["check_rule"]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final, Protocol, final, runtime_checkable
 import attrs
 
 from .._display import format_time
-from .._rules import SetStateStatus
+from .._outcomes import SetStateStatus
 from .._states import StateType
 from ..filters import TaskRunFilter, TaskRunFilterState
 

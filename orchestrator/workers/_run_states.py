@@ -21,8 +21,8 @@ from .._engine import Orchestrator
 from .._errors import InvalidArgument, ObjectNotFound, TemplateError
 from .._events import Observer
 from .._models import FlowRun
+from .._outcomes import OrchestrationResult, SetStateStatus
 from .._pool_checks import merge_job_variables
-from .._rules import OrchestrationResult, SetStateStatus
 from .._states import Cancelled, Completed, Crashed, Pending, Running, Scheduled, State, StateType
 from .._wakeup import Signal
 from ._process_config import ProcessJobConfiguration

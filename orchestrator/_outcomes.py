@@ -1,0 +1,114 @@
+"""Outcomes of a proposal: statuses, their details, and the result the engine returns.
+
+:class:`OrchestrationResult` is what ``set_*_state`` answers: the run's state
+afterwards, a :class:`SetStateStatus`, and details whose ``type`` names their kind
+(accept, reject with a reason, wait with a delay and what to wait for, abort with a
+reason). :class:`SlotOutcome` is what the slot table answers a rule asking for slots.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, Literal, final
+
+import attrs
+
+from ._states import State
+
+__all__ = [
+    "ACCEPTED",
+    "AbortDetails",
+    "AcceptDetails",
+    "Details",
+    "OrchestrationResult",
+    "RejectDetails",
+    "SetStateStatus",
+    "SlotOutcome",
+    "WaitDetails",
+]
+
+
+@final
+class SetStateStatus(enum.Enum):
+    """What became of a proposal."""
+
+    ACCEPT = "ACCEPT"  #: the proposal (possibly renamed or enriched) was committed
+    REJECT = "REJECT"  #: another state was committed instead, or nothing (the current state stands)
+    WAIT = "WAIT"  #: nothing was committed; propose again after ``delay_seconds`` or a wake-up
+    ABORT = "ABORT"  #: nothing was committed; stop orchestrating this run
+
+    def __repr__(self) -> str:
+        return f"SetStateStatus.{self.name}"
+
+
+@final
+@attrs.frozen
+class AcceptDetails:
+    """Details of an ACCEPT."""
+
+    type: Literal["accept_details"] = "accept_details"
+
+
+@final
+@attrs.frozen
+class RejectDetails:
+    """Details of a REJECT: why."""
+
+    reason: str | None = None
+    type: Literal["reject_details"] = "reject_details"
+
+
+@final
+@attrs.frozen
+class WaitDetails:
+    """Details of a WAIT: why, and when to propose again.
+
+    ``wait_for`` names what the run waits for (``"tag:<tag>"`` for a concurrency slot);
+    :meth:`Orchestrator.wait_for_turn` wakes the waiter as soon as that frees, or after
+    ``delay_seconds`` at the latest.
+    """
+
+    delay_seconds: float
+    reason: str | None = None
+    wait_for: tuple[str, ...] = ()
+    type: Literal["wait_details"] = "wait_details"
+
+
+@final
+@attrs.frozen
+class AbortDetails:
+    """Details of an ABORT: why."""
+
+    reason: str | None = None
+    type: Literal["abort_details"] = "abort_details"
+
+
+Details = AcceptDetails | RejectDetails | WaitDetails | AbortDetails
+ACCEPTED: Final = AcceptDetails()
+
+
+@final
+@attrs.frozen
+class OrchestrationResult:
+    """The answer to a proposal: the run's state afterwards, the status, and details."""
+
+    state: State | None
+    status: SetStateStatus
+    details: Details
+
+
+@final
+@attrs.frozen
+class SlotOutcome:
+    """What :meth:`RuleServices.acquire_slots` did.
+
+    ``acquired`` is True when the run holds a slot on every limited tag, and ``taken``
+    names the tags on which this call took a slot (the run already held the others);
+    otherwise ``zero_limit`` names a tag whose limit is 0, or ``blocked`` the tags that
+    are full. A refusal takes nothing.
+    """
+
+    acquired: bool
+    blocked: tuple[str, ...] = ()
+    zero_limit: str | None = None
+    taken: tuple[str, ...] = ()
