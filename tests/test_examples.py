@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -167,9 +168,13 @@ def test_flow_deployment(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_billing_application_tests_pass_under_the_plugin() -> None:
+    # A session of its own: without this session's PYTEST_* variables (under xdist they
+    # would make the child believe it is an xdist worker too).
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(EXAMPLES / "app"), "-q"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
