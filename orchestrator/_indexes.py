@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, KeysView
+from operator import itemgetter
 from typing import Any, Final, Generic, TypeVar, final
 
 from sortedcontainers import SortedList
@@ -32,6 +33,8 @@ V = TypeVar("V")
 _EMPTY: Final[frozenset[Any]] = frozenset()
 # Sorts after every int sequence number: (key, _AFTER) bounds all entries with ``key``.
 _AFTER: Final = math.inf
+_SECOND: Final = itemgetter(1)
+_THIRD: Final = itemgetter(2)
 
 
 @final
@@ -83,16 +86,15 @@ class SortedIndex(Generic[K, V]):
         self.add(new, seq, value)
 
     def update(self, entries: Iterable[tuple[K | None, int, V]]) -> None:
-        """Insert many entries at once. O(m log m + n) for m entries (one sort, in C)."""
-        items: list[tuple[Any, ...]] = []
-        nulls: list[tuple[Any, ...]] = []
-        for key, seq, value in entries:
-            if key is None:
-                nulls.append((seq, value))
-            else:
-                items.append((key, seq, value))
+        """Insert many ``(key, seq, value)`` entries at once. O(m log m + n) for m entries.
+
+        One sort in C; the fastest way to fill an index.
+        """
+        entries = list(entries)
+        items = [entry for entry in entries if entry[0] is not None]
+        if len(items) < len(entries):
+            self._nulls.update([(entry[1], entry[2]) for entry in entries if entry[0] is None])
         self._items.update(items)
-        self._nulls.update(nulls)
 
     def count(self, lo: K | None = None, hi: K | None = None, *, hi_inclusive: bool = True) -> int:
         """Return how many non-``None`` keys lie in ``[lo, hi]`` (or ``[lo, hi)``). O(log n).
@@ -131,8 +133,8 @@ class SortedIndex(Generic[K, V]):
             inclusive=(True, hi_inclusive),
             reverse=reverse,
         )
-        for entry in entries:
-            yield entry[2]
+        # map + itemgetter keep the whole iteration in C (no generator frame per value).
+        return map(_THIRD, entries)
 
     def nulls(self, *, reverse: bool = False) -> Iterator[V]:
         """Yield the values whose key is ``None``, by ``seq`` (descending if ``reverse``).
@@ -140,8 +142,7 @@ class SortedIndex(Generic[K, V]):
         O(1) amortised per value.
         """
         entries = reversed(self._nulls) if reverse else iter(self._nulls)
-        for entry in entries:
-            yield entry[1]
+        return map(_SECOND, entries)
 
     def entries(self) -> Iterator[tuple[K | None, int, V]]:
         """Yield every ``(key, seq, value)``: keyed entries in order, then None keys. O(n)."""
@@ -207,6 +208,11 @@ class SetIndex(Generic[K, V]):
             sets[new] = {value}
         else:
             target.add(value)
+
+    @property
+    def raw(self) -> dict[K, set[V]]:
+        """The underlying map (live). Only for hot paths that inline :meth:`move`."""
+        return self._sets
 
     def get(self, key: K) -> frozenset[V] | set[V]:
         """Return the values under ``key`` (live; do not mutate). O(1)."""

@@ -66,7 +66,9 @@ class RunTable(Generic[R]):
         "_fields",
         "_getter",
         "_kinds",
+        "_name_sets",
         "_next_seq",
+        "_type_sets",
         "fixed_set_fields",
         "kind",
         "runs",
@@ -103,6 +105,9 @@ class RunTable(Generic[R]):
             _TAGS,
         )
         self._getter = attrgetter(*self._fields)
+        # The state indexes' own dicts, for the hot path (see _move).
+        self._type_sets: dict[str | None, set[R]] = self.sets["state_type"].raw
+        self._name_sets: dict[str | None, set[R]] = self.sets["state_name"].raw
 
     def __len__(self) -> int:
         """Return the number of runs. O(1)."""
@@ -129,10 +134,10 @@ class RunTable(Generic[R]):
             runs_by_id[run.id] = run
             self.seq[run] = seq
             batch.append((run, seq))
-        self.sorted["id"].update((run.id.int, seq, run) for run, seq in batch)
+        self.sorted["id"].update([(run.id.int, seq, run) for run, seq in batch])
         for name in SORTED_FIELDS:
             getter = attrgetter(name)
-            self.sorted[name].update((getter(run), seq, run) for run, seq in batch)
+            self.sorted[name].update([(getter(run), seq, run) for run, seq in batch])
         type_index, name_index = self.sets["state_type"], self.sets["state_name"]
         for run, _ in batch:
             state = run.state
@@ -190,15 +195,14 @@ class RunTable(Generic[R]):
         state0, rest0 = before
         state = run.state
         if state is not state0:
-            sets = self.sets
             key0 = None if state0 is None else state0.type._value_
             key1 = None if state is None else state.type._value_
             if key0 is not key1:
-                sets["state_type"].move(key0, key1, run)
+                _move(self._type_sets, key0, key1, run)
             name0 = None if state0 is None else state0.name
             name1 = None if state is None else state.name
             if name0 != name1:
-                sets["state_name"].move(name0, name1, run)
+                _move(self._name_sets, name0, name1, run)
         rest = self._getter(run)
         if rest != rest0:
             self._reindex_fields(run, rest0, rest)
@@ -278,6 +282,20 @@ class RunTable(Generic[R]):
             previous = current
         missing = [run.id for run in self.runs.values() if run not in seen]
         assert not missing, f"sorted index {name!r} lacks {self.kind}s {missing}"
+
+
+def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:
+    # SetIndex.move without the method call and attribute lookups: every transition
+    # runs this.
+    members = sets[old]
+    members.remove(run)
+    if not members:
+        del sets[old]
+    target = sets.get(new)
+    if target is None:
+        sets[new] = {run}
+    else:
+        target.add(run)
 
 
 def _ids(runs: Iterable[Any]) -> list[uuid.UUID]:

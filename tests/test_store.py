@@ -13,6 +13,7 @@ from orchestrator import (
     ObjectNotFound,
     StateType,
 )
+from orchestrator._planner import QueryPlan
 from orchestrator._store import Store, StoreStatistics
 from orchestrator.filters import (
     FlowRunFilter,
@@ -336,106 +337,90 @@ def brute(
     return numbers([*keyed, *nulls][:limit])
 
 
-PLAN_CASES: list[tuple[str, TaskRunFilter, TaskRunSort, int | None, str, str, int, bool]] = [
-    # name, filter, sort, limit -> strategy, index, estimated rows, predicate
+PLAN_CASES: list[tuple[str, TaskRunFilter, TaskRunSort, int | None, QueryPlan]] = [
     (
         "no filter walks the sort index",
         TaskRunFilter(),
         TaskRunSort.EXPECTED_START_TIME_DESC,
         10,
-        "walk",
-        "expected_start_time",
-        10,
-        False,
+        QueryPlan("walk", "expected_start_time", 10, predicate=False),
     ),
     (
-        "common state walks and tests",
+        "one common state walks, screening by set membership",
         TaskRunFilter(state=S.COMPLETED),
         TaskRunSort.EXPECTED_START_TIME_DESC,
         10,
-        "walk",
-        "expected_start_time",
-        91,
-        True,
+        QueryPlan("walk", "expected_start_time", 91, predicate=False, prefilter=True),
     ),
     (
-        "rare key fetches its set",
+        "two states walk and test each row",
+        TaskRunFilter(state=[S.COMPLETED, S.SCHEDULED]),
+        TaskRunSort.EXPECTED_START_TIME_DESC,
+        10,
+        QueryPlan("walk", "expected_start_time", 10, predicate=True),
+    ),
+    (
+        "state and tag screen by the state, then test",
+        TaskRunFilter(state=S.COMPLETED, tags="t"),
+        TaskRunSort.NAME_DESC,
+        10,
+        QueryPlan("walk", "name", 91, predicate=True, prefilter=True),
+    ),
+    (
+        "a rare key fetches its set",
         TaskRunFilter(task_key="rare"),
         TaskRunSort.EXPECTED_START_TIME_DESC,
         10,
-        "candidates",
-        "set",
-        3,
-        False,
+        QueryPlan("candidates", "set", 3, predicate=False),
     ),
     (
-        "range on the sort key walks the range untested",
+        "a range on the sort key walks the range untested",
         TaskRunFilter(
             expected_start_time=TaskRunFilterExpectedStartTime(after_=at(100), before_=at(110))
         ),
         TaskRunSort.EXPECTED_START_TIME_ASC,
         5,
-        "walk",
-        "expected_start_time",
-        5,
-        False,
+        QueryPlan("walk", "expected_start_time", 5, predicate=False),
     ),
     (
-        "range on another key fetches the range",
+        "a range on another key fetches the range",
         TaskRunFilter(end_time=TaskRunFilterEndTime(after_=at(657))),
         TaskRunSort.NAME_ASC,
         10,
-        "candidates",
-        "end_time",
-        17,
-        False,
+        QueryPlan("candidates", "end_time", 17, predicate=False),
     ),
     (
         "no limit on a large set still walks",
         TaskRunFilter(state=S.SCHEDULED),
         TaskRunSort.ID_DESC,
         None,
-        "walk",
-        "id",
-        3000,
-        True,
+        QueryPlan("walk", "id", 3000, predicate=False, prefilter=True),
     ),
     (
         "an empty id list plans nothing",
         TaskRunFilter(id=[]),
         TaskRunSort.ID_DESC,
         10,
-        "empty",
-        "none",
-        0,
-        False,
+        QueryPlan("empty", "none", 0, predicate=False),
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("task_filter", "sort", "limit", "strategy", "index", "rows", "predicate"),
+    ("task_filter", "sort", "limit", "expected"),
     [c[1:] for c in PLAN_CASES],
     ids=[c[0] for c in PLAN_CASES],
 )
 def test_the_planner_picks_the_cheaper_plan(
-    task_filter: TaskRunFilter,
-    sort: TaskRunSort,
-    limit: int | None,
-    strategy: str,
-    index: str,
-    rows: int,
-    predicate: bool,
+    task_filter: TaskRunFilter, sort: TaskRunSort, limit: int | None, expected: QueryPlan
 ) -> None:
-    store = BIG
-    plan, run = store.plan_task_runs(task_runs=task_filter, sort=sort, limit=limit)
-    assert (plan.strategy, plan.index, plan.estimated_rows, plan.predicate) == (
-        strategy,
-        index,
-        rows,
-        predicate,
+    plan, run = BIG.plan_task_runs(task_runs=task_filter, sort=sort, limit=limit)
+    assert plan == expected
+    assert numbers(run()) == brute(BIG, task_filter, sort, limit)
+    assert (
+        numbers(BIG.query_task_runs(task_runs=task_filter, sort=sort, limit=limit, offset=3))
+        == (brute(BIG, task_filter, sort, None if limit is None else limit + 3)[3:])
     )
-    assert numbers(run()) == brute(store, task_filter, sort, limit)
 
 
 BIG = big_store()
