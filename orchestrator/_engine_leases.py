@@ -40,7 +40,7 @@ from anyio.abc import TaskStatus
 
 from ._engine_base import EngineBase
 from ._errors import InvalidArgument
-from ._rules import OrchestrationResult, SetStateStatus
+from ._outcomes import OrchestrationResult, SetStateStatus
 from ._states import State, StateDetails, StateType
 from ._wakeup import Signal, wait_for_any
 

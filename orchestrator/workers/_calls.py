@@ -103,25 +103,24 @@ class Caller:
                 return await call()
             raise TimedOut
         deadline = clock.now() + timedelta(seconds=seconds)
-        expired = False
+        finished = False
         value: Any = None
         error: Exception | None = None
         async with anyio.create_task_group() as group:
 
             async def expire() -> None:
-                nonlocal expired
                 await clock.sleep_until(deadline)
-                expired = True
                 group.cancel_scope.cancel()
 
             group.start_soon(expire)
             try:
                 value = await call()
+                finished = True
             except Exception as exc:  # raised after the group: no exception group
                 error = exc
             group.cancel_scope.cancel()
-        if expired:
-            raise TimedOut
         if error is not None:
             raise error
+        if not finished:  # the expiry cancelled the call (any other cancellation propagated)
+            raise TimedOut
         return value  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-"""Executing one background run for a task worker: claim, start, call, finish, or hand back.
+"""Executing one background run for a task worker: claim, start, call, finish.
 
 Every step goes through the engine; nothing is decided here that a policy decides:
 
@@ -10,8 +10,9 @@ Every step goes through the engine; nothing is decided here that a policy decide
    kept). Propose Running, carrying ``deferred`` and the parameters id so that a retry
    goes back on the queue, and the cache key so that a cache hit completes the run as
    "Cached" without calling the function. A WAIT (a full tag concurrency limit) waits
-   for :meth:`~orchestrator.Orchestrator.wait_for_turn` and proposes again, holding a
-   lease on the claim meanwhile; an ABORT leaves the run where the policy left it.
+   until the run's turn comes (:func:`~orchestrator._engine_turns.wait_for_admission`)
+   and proposes again, holding a lease on the claim meanwhile; an ABORT leaves the run
+   where the policy left it (the decision log says why).
 3. **Call** (:mod:`orchestrator.workers._calls`). Async functions are awaited in the
    event loop, sync ones run in a worker thread within the worker's limit. A timeout
    fails the run as "TimedOut".
@@ -20,12 +21,8 @@ Every step goes through the engine; nothing is decided here that a policy decide
    AwaitingRetry, which the engine queues for when it is due. A terminal state deletes
    the stored parameters.
 
-**Handing back.** A run whose worker stops before it started (graceful stop while
-waiting for a slot, or cancellation) goes back on its retry queue as
-``AwaitingRetry``. A run whose worker is cancelled (or dies) while the function runs
-has crashed: with retries left it goes straight to ``AwaitingRetry`` after its retry
-delay (never through a terminal state, so nobody sees it finished), otherwise it ends
-Crashed. A task's exception never reaches the worker.
+A run whose worker goes away is handed back or crashed, never stranded (see
+:mod:`orchestrator.workers._claims`). A task's exception never reaches the worker.
 """
 
 from __future__ import annotations
@@ -33,19 +30,20 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.lowlevel
 
 from .._engine_leases import pending_leases, set_task_run_state_if
+from .._engine_turns import wait_for_admission
 from .._errors import InvalidArgument, ObjectNotFound
-from .._results import parameters_key, read_parameters, should_try_to_read_parameters
-from .._rules import OrchestrationResult, SetStateStatus, WaitDetails
-from .._states import TERMINAL_TYPES, State, StateDetails, StateType
-from ..policies import clamped_poisson_delay, retry_delay_seconds
+from .._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
+from .._results import read_parameters, should_try_to_read_parameters
+from .._states import State, StateDetails, StateType
 from ._calls import Caller, TimedOut
+from ._claims import DONE, RUNNING, Claim, ClaimEndings, why_stopped
 from ._slots import RunSlots
 
 if TYPE_CHECKING:
@@ -53,9 +51,8 @@ if TYPE_CHECKING:
     from .._models import TaskRun
     from .._tasks import Task
 
-__all__ = ["Claim", "Executor"]
+__all__ = ["Executor"]
 
-T = TypeVar("T")
 
 logger: Final = logging.getLogger("orchestrator.workers")
 
@@ -64,41 +61,11 @@ _PENDING: Final = StateType.PENDING
 _RUNNING: Final = StateType.RUNNING
 _WAIT: Final = SetStateStatus.WAIT
 _ACCEPT: Final = SetStateStatus.ACCEPT
-_DEFERRED: Final = StateDetails(deferred=True)
-# Proposals are values, so the common ones are shared (the engine commits new states).
-_CLAIM: Final = State(type=_PENDING, name="Pending", details=_DEFERRED)
-_RUN: Final = State(type=_RUNNING, name="Running", details=_DEFERRED)
 _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
 
-# How far a claim got; decides what happens when the worker goes away.
-CLAIMED: Final = 0  # PENDING: handed back if the worker goes away
-RUNNING: Final = 1  # RUNNING: crashed if the worker goes away
-DONE: Final = 2  # nothing left to do
-
 
 @final
-class Claim:
-    """A run this worker claimed, and how far it got."""
-
-    __slots__ = ("details", "phase", "run", "running", "started", "state", "wait_scope")
-
-    def __init__(self, run: TaskRun, state: State, started: datetime) -> None:
-        self.run = run
-        self.state = state  # the committed claim (PENDING)
-        self.started = started
-        self.phase = CLAIMED
-        self.running: State | None = None  # the committed RUNNING state
-        self.wait_scope: anyio.CancelScope | None = None  # set while waiting for a turn
-        parameters_id = state.details.task_parameters_id
-        self.details = (
-            _DEFERRED
-            if parameters_id is None
-            else StateDetails(deferred=True, task_parameters_id=parameters_id)
-        )
-
-
-@final
-class Executor:
+class Executor(ClaimEndings):
     """Claims and executes runs of the given tasks; the engine of a TaskWorker.
 
     Args:
@@ -155,7 +122,20 @@ class Executor:
         state = run.state
         if state is None or state.type is not _SCHEDULED or run.id in self.claims:
             return None
-        result = set_task_run_state_if(self._orchestrator, run.id, _CLAIM, current=state)
+        queued = state.details
+        # Everything the background rules would copy over is given, so they copy nothing.
+        proposal = State(
+            type=_PENDING,
+            name="Pending",
+            details=StateDetails(
+                deferred=True,
+                scheduled_time=queued.scheduled_time,
+                task_parameters_id=queued.task_parameters_id,
+                flow_run_id=run.flow_run_id,
+                task_run_id=run.id,
+            ),
+        )
+        result = set_task_run_state_if(self._orchestrator, run.id, proposal, current=state)
         if result is None or result.status is not _ACCEPT:
             return None  # claimed elsewhere, or moved on meanwhile
         committed = result.state
@@ -196,7 +176,7 @@ class Executor:
             logger.exception("task run %s: the worker failed to execute it", claim.run.id)
             self._break_off(claim, f"the task worker failed while executing it: {exc!r}")
         except BaseException as exc:
-            self._abandon(claim, _why_stopped(exc))
+            self._abandon(claim, why_stopped(exc))
             raise
         finally:
             self._leases.release(claim.run.id)
@@ -280,7 +260,7 @@ class Executor:
             claim.wait_scope = scope
             if self.stopping:
                 scope.cancel()
-            await self._orchestrator.wait_for_turn(claim.run.id, result)
+            await wait_for_admission(self._orchestrator, claim.run.id, result)
         claim.wait_scope = None
         return not scope.cancelled_caught
 
@@ -291,8 +271,8 @@ class Executor:
         cache_key = run.cache_key
         if cache_key is None and task.cache_key_fn is not None:
             cache_key = task.cache_key(parameters)
-        if cache_key is None and claim.details is _DEFERRED and not task.refresh_cache:
-            return _RUN
+        if cache_key is None and not task.refresh_cache:
+            return State(type=_RUNNING, name="Running", details=claim.details)
         details = claim.details.replace(
             cache_key=cache_key, refresh_cache=True if task.refresh_cache else None
         )
@@ -336,9 +316,6 @@ class Executor:
         return State(type=StateType.COMPLETED, name="Completed", data=value, details=details)
 
     # -- finishing ----------------------------------------------------------------------------
-    def _propose(self, claim: Claim, proposal: State, current: State) -> OrchestrationResult | None:
-        return set_task_run_state_if(self._orchestrator, claim.run.id, proposal, current=current)
-
     def _finish(self, claim: Claim, proposal: State) -> None:
         running = claim.running
         assert running is not None  # _call runs only after a RUNNING commit
@@ -352,100 +329,3 @@ class Executor:
             )
             return
         self._after_final(claim, result.state)
-
-    def _after_final(self, claim: Claim, state: State | None) -> None:
-        """Delete the stored parameters once the run is in a terminal state."""
-        if state is None or state.type not in TERMINAL_TYPES:
-            return
-        parameters_id = claim.state.details.task_parameters_id
-        if parameters_id is not None:
-            self._results.delete(parameters_key(parameters_id), missing_ok=True)
-
-    def _fail_unstarted(self, claim: Claim, message: str) -> None:
-        """Fail a claimed run that cannot start; it is kept, with ``message``."""
-        logger.error("task run %s: %s", claim.run.id, message)
-        proposal = State(
-            type=StateType.FAILED,
-            name="Failed",
-            message=message,
-            details=claim.details.replace(retriable=False),
-        )
-        result = self._propose(claim, proposal, claim.state)
-        claim.phase = DONE
-        if result is not None:
-            self._after_final(claim, result.state)
-
-    # -- handing back ---------------------------------------------------------------------------
-    def _abandon(self, claim: Claim, why: str) -> None:
-        """The worker is going away from ``claim``: hand it back or crash it, as far as it got."""
-        phase = claim.phase
-        claim.phase = DONE
-        try:
-            if phase == CLAIMED:
-                self._hand_back(claim, why)
-            elif phase == RUNNING:
-                self._crash(claim, why)
-        except Exception:
-            logger.exception("task run %s: could not hand the run back", claim.run.id)
-
-    def _break_off(self, claim: Claim, why: str) -> None:
-        """End a run the worker failed on: Crashed, forced (the minimal policy cannot refuse)."""
-        phase = claim.phase
-        claim.phase = DONE
-        current = claim.state if phase == CLAIMED else claim.running
-        if phase == DONE or current is None:
-            return
-        proposal = State(type=StateType.CRASHED, name="Crashed", message=f"Crashed: {why}")
-        try:
-            result = set_task_run_state_if(
-                self._orchestrator, claim.run.id, proposal, current=current, force=True
-            )
-        except Exception:
-            logger.exception("task run %s: could not mark it Crashed", claim.run.id)
-            return
-        if result is not None:
-            self._after_final(claim, result.state)
-
-    def _hand_back(self, claim: Claim, why: str) -> None:
-        """Put a claimed run that never started back on its retry queue, due now."""
-        claim.phase = DONE
-        proposal = State(
-            type=_SCHEDULED,
-            name="AwaitingRetry",
-            message=f"handed back before it started: {why}",
-            details=claim.details,
-        )
-        self._propose(claim, proposal, claim.state)
-
-    def _crash(self, claim: Claim, why: str) -> None:
-        """A started run lost its worker: retry it after its delay if it may, else Crashed."""
-        running = claim.running
-        assert running is not None
-        run = claim.run
-        policy = run.empirical_policy
-        retries = policy.retries
-        message = f"Crashed: {why}"
-        if retries is not None and run.run_count <= retries:
-            delay = retry_delay_seconds(policy, run.run_count)
-            factor = policy.retry_jitter_factor
-            if factor and delay > 0:
-                delay = clamped_poisson_delay(self._orchestrator.random, delay, factor)
-            due = self._clock.now() + timedelta(seconds=delay)
-            # Straight to AwaitingRetry: a run that will run again never looks finished.
-            proposal = State(
-                type=_SCHEDULED,
-                name="AwaitingRetry",
-                message=f"{message}; retrying",
-                details=claim.details.replace(scheduled_time=due),
-            )
-        else:
-            proposal = State(type=StateType.CRASHED, name="Crashed", message=message)
-        result = self._propose(claim, proposal, running)
-        if result is not None:
-            self._after_final(claim, result.state)
-
-
-def _why_stopped(exc: BaseException) -> str:
-    if isinstance(exc, anyio.get_cancelled_exc_class()):
-        return "the task worker was cancelled"
-    return f"the task worker stopped on {exc!r}"

@@ -24,19 +24,16 @@ have retries left). Every serving worker also sweeps expired claim leases (see
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, final
 
 import anyio
-import anyio.lowlevel
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._engine import Orchestrator
@@ -44,64 +41,14 @@ from .._engine_leases import DEFAULT_LEASE_SECONDS, check_lease_seconds, pending
 from .._errors import InvalidArgument, StopTaskWorker, WorkerError
 from .._models import TaskRun
 from .._tasks import Task
-from .._wakeup import current_async_library
 from ._execution import Executor
+from ._runners import RunnerPool
 from ._status import StatusServer, TaskWorkerStatus
+from ._worker_setup import Post, check_limit, check_tasks, loop_poster
 
 __all__ = ["TaskWorker"]
 
 logger: Final = logging.getLogger("orchestrator.workers")
-
-Post = Callable[[Callable[[], None]], None]
-
-
-def _loop_poster() -> Post:
-    """Return a signal-safe, thread-safe way to run a callback in the current event loop."""
-    if current_async_library() == "trio":
-        import trio  # loaded only when it is the running backend
-
-        token = trio.lowlevel.current_trio_token()
-
-        def post_trio(callback: Callable[[], None]) -> None:
-            with contextlib.suppress(trio.RunFinishedError):  # the loop is gone
-                token.run_sync_soon(callback)
-
-        return post_trio
-    loop = asyncio.get_running_loop()
-
-    def post_asyncio(callback: Callable[[], None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed
-            loop.call_soon_threadsafe(callback)
-
-    return post_asyncio
-
-
-def _check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
-    by_key: dict[str, Task[..., Any]] = {}
-    for task in tasks:
-        if type(task) is not Task:
-            raise TypeError(
-                f"TaskWorker serves tasks made with @task, got {task!r}; decorate the "
-                "function with @task first"
-            )
-        other = by_key.get(task.task_key)
-        if other is not None and other is not task:
-            raise InvalidArgument(
-                f"{other!r} and {task!r} share the task key {task.task_key!r}; serve one of "
-                "them (runs are found by key), or give one another task_key"
-            )
-        by_key[task.task_key] = task
-    if not by_key:
-        raise InvalidArgument("a TaskWorker needs at least one task to serve")
-    return by_key
-
-
-def _check_limit(limit: object) -> int | None:
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidArgument(f"limit must be None (no limit) or an integer >= 1, got {limit!r}")
-    return limit
 
 
 @final
@@ -148,8 +95,8 @@ class TaskWorker:
         limit: int | None = 10,
         pending_lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
-        by_key = _check_tasks(tasks)
-        limit = _check_limit(limit)
+        by_key = check_tasks(tasks)
+        limit = check_limit(limit)
         lease = check_lease_seconds(pending_lease_seconds, "pending_lease_seconds")
         if orchestrator is None:
             try:
@@ -411,7 +358,7 @@ class TaskWorker:
         self._executor.reset()
         self._started_at = self._orchestrator.clock.now()
         self._thread = threading.get_ident()
-        self._post = _loop_poster()
+        self._post = loop_poster()
         self._server = server
         self._orchestrator.activity.add_worker(self)
 
@@ -445,28 +392,14 @@ class TaskWorker:
         self._stop_in_loop()
 
     async def _intake(self, runs: TaskGroup) -> None:
-        """Take runs while a slot is free; claim each and start it in ``runs``."""
-        executor = self._executor
-        slots = executor.slots
-        queue = self._queue
-        unlimited = slots.limit is None
+        """Take and execute runs until stopped (see :mod:`orchestrator.workers._runners`)."""
+        pool = RunnerPool(self._executor, self._queue)
         with anyio.CancelScope() as scope:
             self._intake_scope = scope
-            while not self._stopping:
-                await slots.acquire()  # backpressure: never take a run that cannot start
-                try:
-                    run = await queue.get()
-                except BaseException:
-                    slots.release()
-                    raise
-                claim = executor.claim(run)
-                if claim is None:
-                    slots.release()  # claimed elsewhere or moved on: nothing to do
-                else:
-                    runs.start_soon(executor.execute, claim)
-                if unlimited:
-                    await anyio.lowlevel.checkpoint()  # with no limit, let the runs start
+            if not self._stopping:
+                await pool.serve(runs)
         self._intake_scope = None
+        pool.close()
 
     def __repr__(self) -> str:
         state = "stopping" if self._stopping else "serving" if self._started else "idle"

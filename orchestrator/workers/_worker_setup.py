@@ -1,0 +1,78 @@
+"""Checking a task worker's arguments, and reaching its event loop from anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import InvalidArgument
+from .._tasks import Task
+from .._wakeup import current_async_library
+
+__all__ = ["Post", "check_limit", "check_tasks", "loop_poster"]
+
+#: Runs a callback in the worker's event loop, soon; safe from any thread and from a
+#: signal handler.
+Post = Callable[[Callable[[], None]], None]
+
+
+def loop_poster() -> Post:
+    """Return a signal-safe, thread-safe way to run a callback in the current event loop."""
+    if current_async_library() == "trio":
+        import trio  # loaded only when it is the running backend
+
+        token = trio.lowlevel.current_trio_token()
+
+        def post_trio(callback: Callable[[], None]) -> None:
+            with contextlib.suppress(trio.RunFinishedError):  # the loop is gone
+                token.run_sync_soon(callback)
+
+        return post_trio
+    loop = asyncio.get_running_loop()
+
+    def post_asyncio(callback: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(callback)
+
+    return post_asyncio
+
+
+def check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
+    """Return the tasks by key; refuse non-tasks, no tasks, and two tasks with one key.
+
+    Raises:
+        TypeError: an argument is not a Task.
+        InvalidArgument: no tasks, or two different tasks share a key.
+    """
+    by_key: dict[str, Task[..., Any]] = {}
+    for task in tasks:
+        if type(task) is not Task:
+            raise TypeError(
+                f"TaskWorker serves tasks made with @task, got {task!r}; decorate the "
+                "function with @task first"
+            )
+        other = by_key.get(task.task_key)
+        if other is not None and other is not task:
+            raise InvalidArgument(
+                f"{other!r} and {task!r} share the task key {task.task_key!r}; serve one of "
+                "them (runs are found by key), or give one another task_key"
+            )
+        by_key[task.task_key] = task
+    if not by_key:
+        raise InvalidArgument("a TaskWorker needs at least one task to serve")
+    return by_key
+
+
+def check_limit(limit: object) -> int | None:
+    """Return the limit; refuse anything but None or an integer >= 1.
+
+    Raises:
+        InvalidArgument: a bad limit.
+    """
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(f"limit must be None (no limit) or an integer >= 1, got {limit!r}")
+    return limit
