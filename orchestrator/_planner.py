@@ -1,19 +1,10 @@
 """The query planner: answer a filter + sort + limit from the indexes, not by scanning.
 
 A query is one criterion tree (``_criteria``) over a :class:`~orchestrator._table.RunTable`.
-Planning has two steps.
-
-**Analysis** maps each primitive criterion to a *source*: a set of candidate rows taken
-from an index, with its size known in O(1) or O(log n) (a set's length, the distance
-between two bisections of a sorted index). A conjunction offers every child's sources
-(each is a superset of the answer); a disjunction offers the union of each child's
-smallest source, or nothing if one child has none. A source is *exact* when it yields
-precisely the rows of the whole query, each once: then no predicate is needed and a
-count is its size. The analysis also records, per sortable attribute, the range a
-conjunction confines it to (``Bounds``).
-
-**Choice** between two plans, by estimated rows touched (one unit is one predicate
-test, about a microsecond):
+``_sources`` analyses it: the candidate sets the indexes offer, with their sizes, and
+the bounds the filter puts on each sortable attribute. The planner then chooses between
+two plans by estimated rows touched (one unit is one predicate test in Python, about a
+microsecond):
 
 * *walk*: iterate the sort's index in order, inside the filter's bounds on the sort key
   (``irange``), test each row, stop after ``offset + limit`` matches. Assuming matches are
@@ -26,8 +17,8 @@ test, about a microsecond):
 
 The cheaper one runs. A filtered, sorted, limited query therefore costs O(log n + k):
 ``k`` is the limit divided by the filter's selectivity when walking, or the size of the
-smallest candidate set. Flows and deployments are few, so their own filters are
-evaluated by lookup where an id or name is given and by a scan of them otherwise.
+smallest candidate set. Counting needs no order: a single exact source is counted in
+O(1), anything else by testing the smallest source.
 """
 
 from __future__ import annotations
@@ -35,118 +26,25 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Iterable, Iterator
 from operator import attrgetter
-from typing import Any, Final, Generic, Protocol, TypeVar, final
+from typing import Any, Final, TypeVar, final
 
 import attrs
 
-from ._criteria import (
-    AllOf,
-    AnyOf,
-    Criterion,
-    HasAll,
-    HasAny,
-    In,
-    InFlowRun,
-    IsEmpty,
-    IsNull,
-    IsSubflowParent,
-    Lookup,
-    OfDeployment,
-    OfFlow,
-    Range,
-)
+from ._criteria import Criterion
 from ._indexes import SortedIndex
-from ._models import Deployment, Flow, FlowRun, TaskRun
-from ._table import RunTable, state_key
+from ._models import FlowRun, TaskRun
+from ._sources import FULL, Bounds, Catalog, Source, analyse
+from ._table import RunTable
 
-__all__ = ["Catalog", "QueryPlan", "count", "iterate", "plan", "select"]
+__all__ = ["QueryPlan", "count", "iterate", "plan", "select"]
 
 R = TypeVar("R", TaskRun, FlowRun)
 
 #: The cost of walking one row that a set-membership test screens (in C), relative to
 #: testing the filter on a row in Python (1.0) and fetching and sorting a candidate (2.0).
 PREFILTERED_ROW_COST: Final = 0.25
-
-#: A cross-entity source with at most this many flow runs is evaluated while planning,
-#: which makes its size exact.
-EAGER_FLOW_RUNS: Final = 64
-
-
-class Catalog(Lookup, Protocol):
-    """What the planner reads from the store."""
-
-    @property
-    def task_table(self) -> RunTable[TaskRun]:
-        """The task runs and their indexes."""
-
-    @property
-    def flow_table(self) -> RunTable[FlowRun]:
-        """The flow runs and their indexes."""
-
-    @property
-    def flows(self) -> Mapping[uuid.UUID, Flow]:
-        """Flows by id."""
-
-    @property
-    def deployments(self) -> Mapping[uuid.UUID, Deployment]:
-        """Deployments by id."""
-
-    def get_flow_by_name(self, name: str, /) -> Flow | None:
-        """Return the flow with this name, or None."""
-
-
-@final
-@attrs.frozen
-class Source(Generic[R]):
-    """Candidate rows from one index: at most ``size`` rows (exactly, if ``exact``).
-
-    ``field`` names the sorted index a range source comes from; ``container`` is the
-    set itself when the source is one set, so a walk can test membership in C.
-    """
-
-    size: int
-    fetch: Callable[[], Iterable[R]]
-    exact: bool
-    distinct: bool = True
-    field: str | None = None
-    container: AbstractSet[R] | None = None
-
-
-@final
-@attrs.frozen
-class Bounds:
-    """Where a conjunction confines a sortable attribute: ``[lo, hi]`` and/or None."""
-
-    lo: Any = None
-    hi: Any = None
-    values: bool = True
-    nulls: bool = True
-
-    def meet(self, other: Bounds) -> Bounds:
-        """Return the bounds that satisfy both."""
-        lo = (
-            self.lo if other.lo is None else other.lo if self.lo is None else max(self.lo, other.lo)
-        )
-        hi = (
-            self.hi if other.hi is None else other.hi if self.hi is None else min(self.hi, other.hi)
-        )
-        return Bounds(lo, hi, self.values and other.values, self.nulls and other.nulls)
-
-
-_FULL: Final = Bounds()
-
-
-@final
-@attrs.frozen
-class _Analysis(Generic[R]):
-    sources: tuple[Source[R], ...] = ()
-    exact: bool = False
-    bounds: Mapping[str, Bounds] = attrs.field(factory=dict)
-    everything: bool = False
 
 
 @final
@@ -167,158 +65,6 @@ class QueryPlan:
     prefilter: bool = False
 
 
-# -- analysis -------------------------------------------------------------------------
-
-
-def _analyse(crit: Criterion, table: RunTable[R], cat: Catalog) -> _Analysis[R]:
-    if isinstance(crit, AllOf):
-        if not crit.children:
-            return _Analysis(everything=True)
-        parts = [_analyse(child, table, cat) for child in crit.children]
-        bounds: dict[str, Bounds] = {}
-        for part in parts:
-            for name, bound in part.bounds.items():
-                bounds[name] = bounds[name].meet(bound) if name in bounds else bound
-        sources = tuple(itertools.chain.from_iterable(part.sources for part in parts))
-        return _Analysis(sources, False, bounds)
-    if isinstance(crit, AnyOf):
-        if not crit.children:
-            return _Analysis((Source(0, tuple, True),), True)
-        bests: list[Source[R]] = []
-        for child in crit.children:
-            part = _analyse(child, table, cat)
-            if not part.sources:
-                return _Analysis()
-            bests.append(min(part.sources, key=_size))
-        size = sum(best.size for best in bests)
-        return _Analysis((Source(size, _chain_fetch(bests), False, distinct=False),))
-    source = _primitive(crit, table, cat)
-    if source is None:
-        return _Analysis()
-    bounds = {}
-    if source.field is not None:
-        bounds[source.field] = _bounds_of(crit)
-    return _Analysis((source,), source.exact, bounds)
-
-
-def _size(source: Source[Any]) -> int:
-    return source.size
-
-
-def _chain_fetch(sources: list[Source[R]]) -> Callable[[], Iterable[R]]:
-    return lambda: itertools.chain.from_iterable(source.fetch() for source in sources)
-
-
-def _bounds_of(crit: Criterion) -> Bounds:
-    if isinstance(crit, Range):
-        return Bounds(crit.lo, crit.hi, True, False)
-    assert isinstance(crit, IsNull)
-    return Bounds(values=not crit.null, nulls=crit.null)
-
-
-def _sets_source(sets: list[Any], exact: bool = True) -> Source[Any]:
-    return Source(
-        sum(len(s) for s in sets),
-        lambda: itertools.chain.from_iterable(sets),
-        exact,
-        distinct=len(sets) <= 1 or exact,
-        container=sets[0] if len(sets) == 1 else None,
-    )
-
-
-def _primitive(crit: Criterion, table: RunTable[R], cat: Catalog) -> Source[R] | None:
-    attribute = getattr(crit, "attribute", None)
-    if isinstance(crit, In):
-        if attribute == "id":
-            runs = table.runs
-            found = [runs[i] for i in crit.values if i in runs]
-            return Source(len(found), lambda: found, True)
-        if attribute in table.sets:
-            index = table.sets[attribute]
-            keys = [state_key(v) for v in crit.values] if attribute == "state_type" else crit.values
-            return _sets_source([index.get(key) for key in keys])
-        if attribute in table.sorted:
-            sorted_index = table.sorted[attribute]
-            values = crit.values
-            size = sum(sorted_index.count(v, v) for v in values)
-            return Source(
-                size,
-                lambda: itertools.chain.from_iterable(sorted_index.irange(v, v) for v in values),
-                True,
-            )
-        return None
-    if isinstance(crit, IsNull):
-        if attribute in table.sorted:
-            sorted_index = table.sorted[crit.attribute]
-            if crit.null:
-                return Source(sorted_index.null_count, sorted_index.nulls, True, field=attribute)
-            size = len(sorted_index) - sorted_index.null_count
-            return Source(size, sorted_index.irange, True, field=attribute)
-        if attribute in table.sets and crit.null:
-            return _sets_source([table.sets[crit.attribute].get(None)])
-        return None
-    if isinstance(crit, Range) and attribute in table.sorted:
-        sorted_index = table.sorted[crit.attribute]
-        lo, hi = crit.lo, crit.hi
-        size = sorted_index.count(lo, hi)
-        return Source(size, lambda: sorted_index.irange(lo, hi), True, field=attribute)
-    if isinstance(crit, HasAll):
-        tags = table.tags
-        smallest = min(crit.values, key=tags.size)
-        members = tags.get(smallest)
-        return Source(len(members), lambda: members, len(crit.values) == 1, container=members)
-    if isinstance(crit, HasAny):
-        return _sets_source([table.tags.get(tag) for tag in crit.values], len(crit.values) == 1)
-    if isinstance(crit, IsEmpty) and crit.empty:
-        return _sets_source([table.untagged])
-    if isinstance(crit, IsSubflowParent) and crit.exists:
-        runs = table.runs
-        parents = cat.flow_table.sets["parent_task_run_id"].keys()
-        found = [runs[key] for key in parents if key is not None and key in runs]
-        return Source(len(found), lambda: found, True)
-    if isinstance(crit, InFlowRun):
-        return _flow_run_source(crit.criterion, table, cat)
-    if isinstance(crit, OfFlow):
-        flows = _matching(crit.criterion, cat.flows, cat)
-        return _sets_source([table.sets["flow_id"].get(flow.id) for flow in flows])
-    if isinstance(crit, OfDeployment):
-        deployments = _matching(crit.criterion, cat.deployments, cat)
-        return _sets_source([table.sets["deployment_id"].get(d.id) for d in deployments])
-    return None
-
-
-def _flow_run_source(crit: Criterion, table: RunTable[R], cat: Catalog) -> Source[R]:
-    flow_table = cat.flow_table
-    by_flow_run = table.sets["flow_run_id"]
-    part = _analyse(crit, flow_table, cat)
-    estimate = min((s.size for s in part.sources), default=len(flow_table))
-    if estimate <= EAGER_FLOW_RUNS:
-        return _sets_source([by_flow_run.get(fr.id) for fr in iterate(flow_table, crit, cat)])
-    with_flow_run = len(table) - by_flow_run.size(None)
-    per_flow_run = with_flow_run / max(1, len(flow_table))
-
-    def fetch() -> Iterator[R]:
-        for flow_run in iterate(flow_table, crit, cat):
-            yield from by_flow_run.get(flow_run.id)
-
-    return Source(math.ceil(estimate * per_flow_run), fetch, False)
-
-
-def _matching(crit: Criterion, items: Mapping[uuid.UUID, Any], cat: Catalog) -> list[Any]:
-    candidates: Iterable[Any]
-    if isinstance(crit, In) and crit.attribute == "id":
-        candidates = [items[i] for i in crit.values if i in items]
-    elif isinstance(crit, In) and crit.attribute == "name" and items is cat.flows:
-        found = (cat.get_flow_by_name(name) for name in crit.values)
-        candidates = [flow for flow in found if flow is not None]
-    else:
-        candidates = items.values()
-    return [item for item in candidates if crit.test(item, cat)]
-
-
-# -- execution ------------------------------------------------------------------------
-
-
 def plan(
     table: RunTable[R],
     crit: Criterion,
@@ -332,7 +78,7 @@ def plan(
 
     ``sort`` is ``(attribute, descending)``, or None for no particular order.
     """
-    analysis = _analyse(crit, table, cat)
+    analysis = analyse(crit, table, cat)
     n = len(table)
     best = min(analysis.sources, key=_size) if analysis.sources else None
     predicate = not (analysis.everything or analysis.exact)
@@ -351,7 +97,7 @@ def plan(
         ), lambda: _filter(_fetch(chosen), crit if predicate else None, cat, offset, limit)
     field, descending = sort
     index = table.sorted[field]
-    bounds = analysis.bounds.get(field, _FULL)
+    bounds = analysis.bounds.get(field, FULL)
     if not (bounds.values or bounds.nulls):
         return QueryPlan("empty", field, 0, False), list
     span = index.count(bounds.lo, bounds.hi) if bounds.values else 0
@@ -411,7 +157,7 @@ def iterate(table: RunTable[R], crit: Criterion, cat: Catalog) -> list[R]:
 
 def count(table: RunTable[R], crit: Criterion, cat: Catalog) -> int:
     """Return how many rows match ``crit``: O(1) when one exact source answers it."""
-    analysis = _analyse(crit, table, cat)
+    analysis = analyse(crit, table, cat)
     if analysis.everything:
         return len(table)
     if analysis.exact:
@@ -479,3 +225,7 @@ def _sort(
         nulls.sort(reverse=descending)
         result.extend(entry[1] for entry in nulls)
     return result
+
+
+def _size(source: Source[Any]) -> int:
+    return source.size

@@ -216,7 +216,6 @@ def rename(store: Store, run: TaskRun | FlowRun, name: str) -> None:
 
 #: Times on a 10-second grid over 200 seconds: ties are frequent.
 times: Final = st.integers(0, 20).map(lambda k: at(10 * k))
-state_types: Final = st.sampled_from(list(StateType))
 operators: Final = st.sampled_from(list(Operator))
 
 
@@ -266,12 +265,8 @@ def _tags_filter(cls: type) -> st.SearchStrategy[Any]:
     ).map(lambda kw: cls(**kw))
 
 
-def task_run_filters(
-    task_ids: Sequence[uuid.UUID], flow_run_ids: Sequence[uuid.UUID]
-) -> st.SearchStrategy[TaskRunFilter]:
-    """Task-run filters over the given ids and the module's names, keys, tags and times."""
-    ids = list(task_ids) or [rid(0)]
-    fr_ids = list(flow_run_ids) or [rid(0)]
+def _task_run_filters() -> st.SearchStrategy[TaskRunFilter]:
+    """Task-run filters over the id pools and the module's names, keys, tags and times."""
     state = st.builds(
         TaskRunFilterState,
         type=_maybe(st.builds(TaskRunFilterStateType, any_=_subset(list(StateType)))),
@@ -279,7 +274,7 @@ def task_run_filters(
         operator=operators,
     )
     subs: dict[str, st.SearchStrategy[Any]] = {
-        "id": st.builds(TaskRunFilterId, any_=_subset(ids, 4)),
+        "id": st.builds(TaskRunFilterId, any_=_subset(TASK_IDS, 4)),
         "name": st.builds(
             TaskRunFilterName,
             any_=_maybe(_subset(NAMES)),
@@ -293,7 +288,7 @@ def task_run_filters(
         "subflow_runs": st.builds(TaskRunFilterSubFlowRuns, exists_=_maybe(st.booleans())),
         "flow_run_id": st.builds(
             TaskRunFilterFlowRunId,
-            any_=_maybe(_subset(fr_ids)),
+            any_=_maybe(_subset(FLOW_RUN_IDS)),
             is_null_=st.booleans(),
         ),
         "task_key": st.builds(TaskRunFilterTaskKey, any_=_subset(KEYS)),
@@ -302,15 +297,8 @@ def task_run_filters(
     return _some(TaskRunFilter, subs, 3)
 
 
-def flow_run_filters(
-    flow_run_ids: Sequence[uuid.UUID],
-    deployment_ids: Sequence[uuid.UUID],
-    task_ids: Sequence[uuid.UUID],
-) -> st.SearchStrategy[FlowRunFilter]:
-    """Flow-run filters over the given ids and the module's names, tags and times."""
-    ids = list(flow_run_ids) or [rid(0)]
-    dep_ids = list(deployment_ids) or [rid(0)]
-    parents = list(task_ids) or [rid(0)]
+def _flow_run_filters() -> st.SearchStrategy[FlowRunFilter]:
+    """Flow-run filters over the id pools and the module's names, tags and times."""
     state = st.builds(
         FlowRunFilterState,
         type=_maybe(_subset(list(StateType))),
@@ -318,25 +306,25 @@ def flow_run_filters(
         operator=operators,
     )
 
-    def nullable_ids(cls: type, values: list[uuid.UUID]) -> st.SearchStrategy[Any]:
+    def nullable_ids(cls: type, values: Sequence[uuid.UUID]) -> st.SearchStrategy[Any]:
         return st.builds(
             cls, any_=_maybe(_subset(values)), is_null_=_maybe(st.booleans()), operator=operators
         )
 
     subs: dict[str, st.SearchStrategy[Any]] = {
-        "id": st.builds(FlowRunFilterId, any_=_subset(ids, 4)),
+        "id": st.builds(FlowRunFilterId, any_=_subset(FLOW_RUN_IDS, 4)),
         "name": st.builds(
             FlowRunFilterName, any_=_maybe(_subset(NAMES)), like_=_maybe(st.just("a"))
         ),
         "tags": _tags_filter(FlowRunFilterTags),
         "state": state,
-        "deployment_id": nullable_ids(FlowRunFilterDeploymentId, dep_ids),
+        "deployment_id": nullable_ids(FlowRunFilterDeploymentId, DEPLOYMENT_IDS),
         "work_queue_name": st.builds(
             FlowRunFilterWorkQueueName,
             any_=_maybe(_subset(["default", "fast"])),
             is_null_=_maybe(st.booleans()),
         ),
-        "parent_task_run_id": nullable_ids(FlowRunFilterParentTaskRunId, parents),
+        "parent_task_run_id": nullable_ids(FlowRunFilterParentTaskRunId, TASK_IDS),
         "start_time": _times_filter(FlowRunFilterStartTime, True),
         "end_time": _times_filter(FlowRunFilterEndTime, True),
         "expected_start_time": _times_filter(FlowRunFilterExpectedStartTime, False),
@@ -346,30 +334,26 @@ def flow_run_filters(
     return _some(FlowRunFilter, subs, 3)
 
 
-def flow_filters(
-    flow_ids: Sequence[uuid.UUID], names: Sequence[str]
-) -> st.SearchStrategy[FlowFilter]:
-    """Flow filters over the given ids and names."""
+def _flow_filters() -> st.SearchStrategy[FlowFilter]:
+    """Flow filters over the flow id pool and names."""
     return st.fixed_dictionaries(
         {},
         optional={
-            "id": _subset(list(flow_ids) or [rid(0)]),
-            "name": _subset(list(names) or ["none"]),
+            "id": _subset(FLOW_IDS),
+            "name": _subset(["etl", "report", "missing"]),
             "tags": _subset(TAGS, 2),
             "operator": operators,
         },
     ).map(_build(FlowFilter))
 
 
-def deployment_filters(
-    deployment_ids: Sequence[uuid.UUID], names: Sequence[str]
-) -> st.SearchStrategy[DeploymentFilter]:
-    """Deployment filters over the given ids and names, pools and queues."""
+def _deployment_filters() -> st.SearchStrategy[DeploymentFilter]:
+    """Deployment filters over the deployment id pool, names, pools and queues."""
     return st.fixed_dictionaries(
         {},
         optional={
-            "id": _subset(list(deployment_ids) or [rid(0)]),
-            "name": _subset(list(names) or ["none"]),
+            "id": _subset(DEPLOYMENT_IDS),
+            "name": _subset(["d0", "d1"]),
             "work_pool_name": _subset(["pool-a", "pool-b"]),
             "work_queue_name": _subset(["default", "fast"]),
             "operator": operators,
@@ -378,10 +362,10 @@ def deployment_filters(
 
 
 #: Ready-made strategies over the id pools (built once: building strategies is slow).
-TASK_RUN_FILTERS: Final = task_run_filters(TASK_IDS, FLOW_RUN_IDS)
-FLOW_RUN_FILTERS: Final = flow_run_filters(FLOW_RUN_IDS, DEPLOYMENT_IDS, TASK_IDS)
-FLOW_FILTERS: Final = flow_filters(FLOW_IDS, ("etl", "report", "missing"))
-DEPLOYMENT_FILTERS: Final = deployment_filters(DEPLOYMENT_IDS, ("d0", "d1"))
+TASK_RUN_FILTERS: Final = _task_run_filters()
+FLOW_RUN_FILTERS: Final = _flow_run_filters()
+FLOW_FILTERS: Final = _flow_filters()
+DEPLOYMENT_FILTERS: Final = _deployment_filters()
 
 
 def _aligned(sort: TaskRunSort) -> st.SearchStrategy[tuple[TaskRunSort, TaskRunFilter]]:
