@@ -18,6 +18,11 @@ is exact; then assert on what happened::
 - Guards: :func:`assert_all_finished` and :func:`unfinished_runs` find runs a test
   left SCHEDULED, PENDING, RUNNING or CANCELLING.
 - Rules: :func:`check_rule` checks a rule you wrote against the rule contract.
+- Stubs: :func:`stub_task` makes one orchestrator's workers call a stub instead of a
+  task's function (``returns=``, ``raises=``, a script of ``outcomes=`` such as fail,
+  fail, succeed, or ``fn=``), recording each :class:`StubCall`; undo it with
+  :meth:`TaskStub.undo` or a ``with`` block (the plugin's fixture undoes it at
+  teardown).
 - Drains and time: :func:`run_until_idle` (and :func:`run_until_idle_sync` from plain
   code) drives submitted runs to the end, skipping virtual time, raising the first task
   failure and refusing to hang (:class:`DrainStalled` says why each run waits, see
@@ -66,6 +71,11 @@ from ._stall import ServingWorker as ServingWorker
 from ._stall import WaitingRun as WaitingRun
 from ._stall import explain_waiting as explain_waiting
 from ._stall import waiting_runs as waiting_runs
+from ._stubs import StubCall as StubCall
+from ._stubs import StubExhausted as StubExhausted
+from ._stubs import TaskStub as TaskStub
+from ._stubs import stub_task as stub_task
+from ._stubs import undo_stubs as undo_stubs
 
 __all__ = (
     "DrainResult",
@@ -73,7 +83,10 @@ __all__ = (
     "RunRef",
     "ServingWorker",
     "StateSpec",
+    "StubCall",
+    "StubExhausted",
     "TaskFailure",
+    "TaskStub",
     "TimeSkipper",
     "TimeSkipperStatistics",
     "UNFINISHED_TYPES",
@@ -91,6 +104,8 @@ __all__ = (
     "run_until_idle",
     "run_until_idle_sync",
     "state_times",
+    "stub_task",
+    "undo_stubs",
     "unfinished_runs",
     "waiting_runs",
 )
