@@ -422,6 +422,7 @@ async def test_an_unknown_key_fails_the_run_and_keeps_it(orch: Orchestrator) -> 
     )
     assert names(orch, run.id) == ["Scheduled", "Pending", "Failed"]
     assert worker.status().finished == {"add": 0, "nobody": 1}
+    assert worker.status().tasks == ("add",)
 
 
 async def test_unreadable_parameters_fail_the_run(orch: Orchestrator) -> None:

@@ -55,7 +55,7 @@ DONE: Final = 2  # nothing left to do
 class Claim:
     """A run this worker claimed, and how far it got."""
 
-    __slots__ = ("details", "phase", "run", "running", "started", "state", "wait_scope")
+    __slots__ = ("details", "leased", "phase", "run", "running", "started", "state", "wait_scope")
 
     def __init__(self, run: TaskRun, state: State, started: datetime) -> None:
         self.run = run
@@ -64,6 +64,7 @@ class Claim:
         self.phase = CLAIMED
         self.running: State | None = None  # the committed RUNNING state
         self.wait_scope: anyio.CancelScope | None = None  # set while waiting for a turn
+        self.leased = False  # whether the claim holds a lease (while waiting for a turn)
         # The claim's details (deferred, parameters id, scheduled time, run ids) go on the
         # run's later proposals: a retry keeps its place on the queue and its parameters,
         # and the engine has nothing to fill in.

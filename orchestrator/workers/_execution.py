@@ -151,14 +151,19 @@ class Executor(ClaimEndings):
         return claim
 
     def release_claim(self, claim: Claim) -> None:
-        """Forget a claim once its run is done with (counts it finished, frees its slot)."""
+        """Forget a claim once its run is done with, and count it finished.
+
+        The slot it used is not freed here: whoever took the slot gives it back.
+        """
         run = claim.run
         if self.claims.pop(run.id, None) is None:
             return
         key = run.task_key
         self.in_flight[key].pop(run.id, None)
         self.finished[key] += 1
-        self.slots.release()
+        if claim.leased:
+            claim.leased = False
+            self._leases.release(run.id)
 
     # -- executing --------------------------------------------------------------------------
     async def execute(self, claim: Claim) -> None:
@@ -168,7 +173,6 @@ class Executor(ClaimEndings):
         then propagates.
         """
         try:
-            await anyio.lowlevel.checkpoint_if_cancelled()
             await self._execute(claim)
         except Exception as exc:
             # A bug, or a rule that raised: never let one run take the worker down, and
@@ -179,7 +183,6 @@ class Executor(ClaimEndings):
             self._abandon(claim, why_stopped(exc))
             raise
         finally:
-            self._leases.release(claim.run.id)
             self.release_claim(claim)
 
     async def _execute(self, claim: Claim) -> None:
@@ -238,7 +241,9 @@ class Executor(ClaimEndings):
                 self._hand_back(claim, "the task worker stopped while the run waited for its turn")
                 return False
             result = self._propose(claim, proposal, claim.state)
-        self._leases.release(run.id)
+        if claim.leased:
+            claim.leased = False
+            self._leases.release(run.id)
         if result is None:
             logger.warning("task run %s: its claim was taken over while it waited", run.id)
             claim.phase = DONE
@@ -256,6 +261,7 @@ class Executor(ClaimEndings):
         details = result.details
         delay = details.delay_seconds if isinstance(details, WaitDetails) else 0.0
         self._leases.hold(claim.run.id, claim.state, delay + self._lease_seconds)
+        claim.leased = True
         with anyio.CancelScope() as scope:
             claim.wait_scope = scope
             if self.stopping:

@@ -1,19 +1,21 @@
 """A task worker's intake and its pool of runner tasks.
 
-The intake takes runs from the worker's :class:`~orchestrator.MultiQueue` (only when a
-slot is free: backpressure), claims each through the engine, and hands the claim to an
-idle runner. Runners are long-lived tasks, one per slot, so executing a run costs two
-wake-ups (the intake's and the runner's) instead of a new task each time. A worker with
-no limit has no pool: each claim gets a task of its own.
+The intake takes runs from the worker's :class:`~orchestrator.MultiQueue` only when a
+slot is free (backpressure), claims each through the engine, and hands the claim, with
+its slot, to an idle runner. Runners are long-lived tasks, one per slot: executing a run
+costs no new task. A runner that finishes a run takes the next due run itself while
+there is one, keeping its slot, and yields to the event loop between runs; only when
+nothing is due does it give its slot back and wait for the intake. So a busy worker
+runs without wake-ups, and an idle one is woken once per run that arrives. A worker
+with no limit has no pool: each claim gets a task of its own.
 
-Runners park on a :class:`~orchestrator._wakeup.Waiter`; the intake sets their claim
-and wakes them. A runner cancelled while a claim is handed to it hands the run back, so
-no claim is lost between the two.
+A runner cancelled while a claim is handed to it hands the run back, so no claim is
+lost between the two.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, final
 
 import anyio
 import anyio.lowlevel
@@ -28,16 +30,15 @@ if TYPE_CHECKING:
 
 __all__ = ["RunnerPool"]
 
-_EXIT: Final = None
-
 
 @final
 class _Runner:
-    __slots__ = ("claim", "waiter")
+    __slots__ = ("claim", "idle", "waiter")
 
     def __init__(self) -> None:
         self.claim: Claim | None = None
         self.waiter: Waiter | None = None
+        self.idle = False
 
 
 @final
@@ -45,7 +46,7 @@ class RunnerPool:
     """The intake and the runners of one serving task worker.
 
     Args:
-        executor: executes the claims.
+        executor: executes the claims; its slots bound the runs at once.
         queue: where runs come from.
     """
 
@@ -83,10 +84,11 @@ class RunnerPool:
                     slots.release()  # claimed elsewhere or moved on: nothing to do
                 elif idle:
                     runner = idle.pop()
-                    runner.claim = claim
+                    runner.idle = False
+                    runner.claim = claim  # the slot goes with it
                     runner.waiter.wake()  # type: ignore[union-attr]
                 else:
-                    group.start_soon(executor.execute, claim)
+                    group.start_soon(self._run_once, claim)
                     if limit is None:
                         await anyio.lowlevel.checkpoint()  # let the runs start
         finally:
@@ -97,26 +99,64 @@ class RunnerPool:
         self._closed = True
         idle, self._idle = self._idle, []
         for runner in idle:
-            runner.claim = _EXIT
+            runner.idle = False
+            runner.claim = None
             runner.waiter.wake()  # type: ignore[union-attr]
+
+    def _next(self) -> Claim | None:
+        """Claim the next due run now, or None when nothing is due (or stopping)."""
+        executor = self._executor
+        queue = self._queue
+        while not (self._closed or executor.stopping):
+            try:
+                run = queue.get_nowait()
+            except anyio.WouldBlock:
+                return None
+            claim = executor.claim(run)
+            if claim is not None:
+                return claim
+        return None
+
+    async def _run_once(self, claim: Claim) -> None:
+        try:
+            await self._executor.execute(claim)
+        finally:
+            self._executor.slots.release()
 
     async def _run(self, runner: _Runner) -> None:
         executor = self._executor
+        slots = executor.slots
         idle = self._idle
+        holding = False  # whether this runner holds a slot (from the intake, or kept)
         try:
             while not self._closed:
                 runner.waiter = waiter = Waiter.for_current_task()
+                runner.idle = True
                 idle.append(runner)
                 try:
                     await waiter.wait()
                 finally:
-                    if runner in idle:
+                    if runner.idle:  # cancelled while idle
+                        runner.idle = False
                         idle.remove(runner)
                 claim, runner.claim = runner.claim, None
                 if claim is None:
                     return
-                await executor.execute(claim)
+                holding = True
+                while claim is not None:
+                    await executor.execute(claim)
+                    claim = self._next()
+                    if claim is not None:
+                        # Others' turn; a cancellation here hands the claim back (below).
+                        runner.claim = claim
+                        await anyio.lowlevel.checkpoint()
+                        runner.claim = None
+                holding = False
+                slots.release()
         finally:
             claim, runner.claim = runner.claim, None
             if claim is not None:  # handed over as the runner was cancelled
+                holding = True
                 executor.hand_back_unstarted(claim, "the task worker was cancelled")
+            if holding:
+                slots.release()

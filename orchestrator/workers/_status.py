@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from types import MappingProxyType
@@ -70,6 +70,7 @@ class TaskWorkerStatus:
         limit: int | None,
         current: int,
         available: int | None,
+        tasks: Iterable[str],
         finished: Mapping[str, int],
         in_flight: Mapping[str, Mapping[uuid.UUID, datetime]],
     ) -> TaskWorkerStatus:
@@ -81,7 +82,7 @@ class TaskWorkerStatus:
             limit=limit,
             current=current,
             available=available,
-            tasks=tuple(sorted(finished)),
+            tasks=tuple(sorted(tasks)),
             finished=MappingProxyType(dict(finished)),
             in_flight=MappingProxyType(
                 {key: MappingProxyType(dict(runs)) for key, runs in in_flight.items()}
@@ -94,7 +95,8 @@ class TaskWorkerStatus:
         Example:
             >>> status = TaskWorkerStatus.capture(
             ...     client_id="host-1-ab", started_at=None, stopping=False, limit=10,
-            ...     current=0, available=10, finished={"k": 2}, in_flight={"k": {}})
+            ...     current=0, available=10, tasks=["k"], finished={"k": 2},
+            ...     in_flight={"k": {}})
             >>> status.to_dict()["finished"]
             {'k': 2}
         """

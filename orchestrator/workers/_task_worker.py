@@ -194,6 +194,7 @@ class TaskWorker:
             limit=executor.slots.limit,
             current=self.current_tasks,
             available=self.available_tasks,
+            tasks=self._tasks,
             finished=executor.finished,
             in_flight=executor.in_flight,
         )
@@ -313,12 +314,14 @@ class TaskWorker:
         run = self._orchestrator.read_task_run(task_run.id)
         slots = executor.slots
         await slots.acquire()
-        claim = executor.claim(run)
-        if claim is None:
+        try:
+            claim = executor.claim(run)
+            if claim is None:
+                logger.info("task run %s was not claimed: it is %s", run.id, run.state_name)
+                return
+            await executor.execute(claim)
+        finally:
             slots.release()
-            logger.info("task run %s was not claimed: it is %s", run.id, run.state_name)
-            return
-        await executor.execute(claim)
 
     # -- context manager ------------------------------------------------------------------------
     async def __aenter__(self) -> TaskWorker:
