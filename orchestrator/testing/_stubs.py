@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, cast, final
 
 import attrs
 
@@ -263,7 +263,7 @@ class TaskStub:
             return outcome
         if isinstance(outcome, type):
             raise outcome()  # a class: a fresh exception for each call
-        raise outcome  # type: ignore[misc]  # checked when the stub was made
+        raise cast("Exception", outcome)  # checked when the stub was made
 
     def __repr__(self) -> str:
         if self._fn is not None:
