@@ -30,8 +30,10 @@ is exact; then assert on what happened::
   :class:`TimeSkipper` jumps the virtual clock whenever all work is idle.
 
 The pytest plugin (loaded automatically once ``orchestrator`` is installed) provides the
-``orchestrator`` and ``orchestrator_clock`` fixtures and the ``orchestrator`` marker;
-see :mod:`orchestrator.testing._plugin` for its options and the teardown guard.
+``orchestrator`` and ``orchestrator_clock`` fixtures, the ``task_worker`` fixture
+(a :class:`TaskWorkerFactory`: ``await task_worker(*tasks)`` in async tests) and the
+``orchestrator`` marker; see :mod:`orchestrator.testing._plugin` for its options
+(``autojump=True`` among them) and the teardown guard.
 
 Notebooks and other running event loops: nothing in the library starts or blocks on an
 event loop of its own. Creating runs, proposing states, reading and displaying them
@@ -76,6 +78,7 @@ from ._stubs import StubExhausted as StubExhausted
 from ._stubs import TaskStub as TaskStub
 from ._stubs import stub_task as stub_task
 from ._stubs import undo_stubs as undo_stubs
+from ._worker_fixture import TaskWorkerFactory as TaskWorkerFactory
 
 __all__ = (
     "DrainResult",
@@ -87,6 +90,7 @@ __all__ = (
     "StubExhausted",
     "TaskFailure",
     "TaskStub",
+    "TaskWorkerFactory",
     "TimeSkipper",
     "TimeSkipperStatistics",
     "UNFINISHED_TYPES",

@@ -10,7 +10,18 @@ Fixtures (function-scoped, sharing nothing between tests, so pytest-xdist is saf
   :class:`~orchestrator.SystemClock` when the test is marked ``system_clock=True``.
 - ``orchestrator``: a fresh :class:`~orchestrator.Orchestrator` on that clock with
   the seed 0 (or the marker's ``seed``), current for the test (``task.delay()`` and
-  ``Orchestrator.current()`` find it, in sync tests and in anyio async tests).
+  ``Orchestrator.current()`` find it, in sync tests and in anyio async tests). With
+  the marker's ``autojump=True`` it is built with ``autojump=True``: inside ``async
+  with orchestrator:`` the virtual clock jumps whenever all work is idle. At teardown
+  every task stub left on it (:func:`~orchestrator.testing.stub_task`) is undone.
+- ``task_worker`` (async tests only): a :class:`~orchestrator.testing.TaskWorkerFactory`.
+  ``worker = await task_worker(*tasks, limit=10)`` starts a
+  :class:`~orchestrator.TaskWorker` serving ``tasks`` on the test's orchestrator and
+  returns it once it takes runs; at teardown every worker it started is stopped
+  (see :class:`~orchestrator.testing.TaskWorkerFactory`). A plain (sync) test has no
+  event loop running between its lines, so no worker could serve there: its setup
+  fails with a message naming :func:`~orchestrator.testing.run_until_idle_sync`, which
+  serves the tasks itself for the length of its drain.
 
 The marker configures them for one test, a class or a module (``pytestmark``); the
 closest marker wins, keyword by keyword::
@@ -20,6 +31,12 @@ closest marker wins, keyword by keyword::
 
     @pytest.mark.orchestrator(system_clock=True)
     def test_on_real_time(orchestrator): ...
+
+    @pytest.mark.orchestrator(autojump=True)
+    async def test_retries(orchestrator, task_worker):
+        await task_worker(flaky)
+        async with orchestrator:  # the clock skips idle time from here
+            assert await flaky.delay().aresult() == "done"
 
 The teardown guard is off by default. Turn it on for one test (or module) with
 ``@pytest.mark.orchestrator(check_unfinished=True)``, or for the whole suite with the
@@ -33,22 +50,31 @@ failure is the news.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 import pytest
 
+from ._worker_fixture import TaskWorkerFactory
+
 if TYPE_CHECKING:
     from .._clock import Clock
     from .._engine import Orchestrator
 
-__all__ = ["FixtureOptions", "fixture_options", "orchestrator", "orchestrator_clock"]
+__all__ = [
+    "FixtureOptions",
+    "fixture_options",
+    "orchestrator",
+    "orchestrator_clock",
+    "task_worker",
+]
 
 MARKER: Final = "orchestrator"
 INI_CHECK_UNFINISHED: Final = "orchestrator_check_unfinished"
-_KEYWORDS: Final = ("check_unfinished", "seed", "start", "system_clock")
+_KEYWORDS: Final = ("autojump", "check_unfinished", "seed", "start", "system_clock")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,8 +92,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``orchestrator`` marker (so ``--strict-markers`` accepts it)."""
     config.addinivalue_line(
         "markers",
-        "orchestrator(*, seed=0, start=None, system_clock=False, check_unfinished=None): "
-        "configure the orchestrator and orchestrator_clock fixtures for this test",
+        "orchestrator(*, seed=0, start=None, system_clock=False, autojump=False, "
+        "check_unfinished=None): configure the orchestrator and orchestrator_clock "
+        "fixtures for this test",
     )
 
 
@@ -80,12 +107,14 @@ class FixtureOptions:
         seed: the orchestrator's seed (ids and jitter).
         start: where the virtual clock starts (None: its default, 2026-01-01 UTC).
         system_clock: run on the real clock instead of a virtual one.
+        autojump: build the orchestrator with ``autojump=True`` (virtual clock only).
         check_unfinished: fail the test at teardown if runs are left unfinished.
     """
 
     seed: int = 0
     start: datetime | None = None
     system_clock: bool = False
+    autojump: bool = False
     check_unfinished: bool = False
 
 
@@ -114,7 +143,12 @@ def fixture_options(node: pytest.Item) -> FixtureOptions:
     if check is None:
         check = node.config.getini(INI_CHECK_UNFINISHED)
     options = {**given, "check_unfinished": check}
-    for key, kind in (("seed", int), ("system_clock", bool), ("check_unfinished", bool)):
+    for key, kind in (
+        ("seed", int),
+        ("system_clock", bool),
+        ("autojump", bool),
+        ("check_unfinished", bool),
+    ):
         value = options.get(key)
         if value is not None and (not isinstance(value, kind) or (kind is int and value is True)):
             raise pytest.UsageError(
@@ -130,6 +164,11 @@ def fixture_options(node: pytest.Item) -> FixtureOptions:
     if start is not None and options.get("system_clock"):
         raise pytest.UsageError(
             f"{node.nodeid}: @pytest.mark.orchestrator cannot set a start on the system clock"
+        )
+    if options.get("autojump") and options.get("system_clock"):
+        raise pytest.UsageError(
+            f"{node.nodeid}: @pytest.mark.orchestrator(autojump=True) skips virtual time, "
+            "so it cannot run on the system clock"
         )
     return FixtureOptions(**options)
 
@@ -154,12 +193,14 @@ def orchestrator(
     # orchestrator is installed, costs nothing beyond the package itself.
     from .._engine import Orchestrator
     from ._guards import assert_all_finished
+    from ._stubs import undo_stubs
 
     options = fixture_options(request.node)
-    instance = Orchestrator(orchestrator_clock, seed=options.seed)
+    instance = Orchestrator(orchestrator_clock, seed=options.seed, autojump=options.autojump)
     failed_before = request.session.testsfailed
     with instance:
         yield instance
+    undo_stubs(instance)
     # session.testsfailed counts the failed call reports logged so far, so it has grown
     # by now if this test failed: stay quiet then, the failure itself is the news.
     if options.check_unfinished and request.session.testsfailed == failed_before:
@@ -170,3 +211,24 @@ def orchestrator(
             problem = f"{request.node.nodeid}: {error}"
         if problem is not None:  # failed outside the except: no chained traceback
             pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture
+async def task_worker(
+    request: pytest.FixtureRequest, orchestrator: Orchestrator, anyio_backend: object
+) -> AsyncIterator[TaskWorkerFactory]:
+    """Start TaskWorkers on the test's orchestrator, stopped at teardown (async tests only)."""
+    # Asking for anyio_backend puts anyio's plugin in charge of this fixture even for a
+    # sync test, so such a test gets the error below instead of pytest's generic one.
+    if not inspect.iscoroutinefunction(request.function):
+        pytest.fail(
+            f"{request.node.nodeid}: the task_worker fixture serves in the test's event "
+            "loop, and a plain (sync) test runs with no loop running between its lines; "
+            "make the test async (anyio), or call run_until_idle_sync(orchestrator, "
+            "*tasks), which serves the tasks itself while it drains",
+            pytrace=False,
+        )
+    # anyio runs an async fixture's setup, the test and the teardown in one task, so the
+    # factory's task group may stay open across the yield.
+    async with TaskWorkerFactory(orchestrator) as factory:
+        yield factory
