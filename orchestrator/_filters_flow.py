@@ -218,7 +218,12 @@ def _flow_run_parents(
 @final
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilter(FilterBase):
-    """Select flow runs; the sub-filters that are set are joined by ``operator``."""
+    """Select flow runs; the sub-filters that are set are joined by ``operator``.
+
+    Fields also take their sub-filter's main values directly: ids for ``id``,
+    ``deployment_id`` and ``parent_task_run_id`` (``any_``), strings for ``name`` and
+    ``work_queue_name`` (``any_``) and ``tags`` (``all_``), state types for ``state``.
+    """
 
     id: FlowRunFilterId | None = attrs.field(default=None, converter=_flow_run_ids)
     name: FlowRunFilterName | None = attrs.field(default=None, converter=_flow_run_names)
@@ -302,7 +307,10 @@ def _flow_tags(value: FlowFilterTags | StrsArg | None) -> FlowFilterTags | None:
 @final
 @attrs.frozen(kw_only=True, repr=False)
 class FlowFilter(FilterBase):
-    """Select flows; the sub-filters that are set are joined by ``operator``."""
+    """Select flows; the sub-filters that are set are joined by ``operator``.
+
+    ``id``, ``name`` and ``tags`` also take ids, names and tags (``all_``) directly.
+    """
 
     id: FlowFilterId | None = attrs.field(default=None, converter=_flow_ids)
     name: FlowFilterName | None = attrs.field(default=None, converter=_flow_names)
@@ -377,7 +385,10 @@ def _deployment_queues(
 @final
 @attrs.frozen(kw_only=True, repr=False)
 class DeploymentFilter(FilterBase):
-    """Select deployments; the sub-filters that are set are joined by ``operator``."""
+    """Select deployments; the sub-filters that are set are joined by ``operator``.
+
+    Every field also takes its values directly (ids, names, tags for ``all_``).
+    """
 
     id: DeploymentFilterId | None = attrs.field(default=None, converter=_deployment_ids)
     name: DeploymentFilterName | None = attrs.field(default=None, converter=_deployment_names)

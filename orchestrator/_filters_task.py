@@ -103,7 +103,10 @@ def _task_state_names(
 @final
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterState(FilterBase):
-    """Task runs by current state: ``type`` and ``name`` joined by ``operator``."""
+    """Task runs by current state: ``type`` and ``name`` joined by ``operator``.
+
+    ``type`` also takes state types directly, ``name`` state names.
+    """
 
     type: TaskRunFilterStateType | None = attrs.field(default=None, converter=_task_state_types)
     name: TaskRunFilterStateName | None = attrs.field(default=None, converter=_task_state_names)
@@ -222,7 +225,10 @@ class TaskRunFilter(FilterBase):
     """Select task runs; the sub-filters that are set are joined by ``operator``.
 
     A filter with nothing set matches every run. See each ``TaskRunFilter*`` class for
-    the semantics of its field.
+    the semantics of its field. Fields also take their sub-filter's main values
+    directly: ``id``, ``flow_run_id`` (ids: its ``any_``), ``name``, ``task_key``
+    (strings: ``any_``), ``tags`` (strings: ``all_``), ``state`` (state types) and
+    ``subflow_runs`` (a bool: ``exists_``).
     """
 
     id: TaskRunFilterId | None = attrs.field(default=None, converter=_task_run_ids)

@@ -420,6 +420,15 @@ class StoreMachine(RuleBasedStateMachine):
         self.store.add_deployment(attrs.evolve(deployment, id=deployment_id))
         self.check(data)
 
+    @rule(data=st.data())
+    def remove_or_restore_a_flow(self, data: st.DataObject) -> None:
+        report = sts.FLOW_IDS[1]
+        if report in self.store.flows:
+            self.store.remove_flow(report)
+        else:
+            self.store.add_flow(attrs.evolve(sts.make_flow(1, "report"), id=report))
+        self.check(data)
+
     @precondition(lambda self: self.store.deployments)
     @rule(data=st.data())
     def remove_deployment(self, data: st.DataObject) -> None:
@@ -452,7 +461,7 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 StoreMachine.TestCase.settings = settings(
-    max_examples=50,
+    max_examples=40,
     stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
