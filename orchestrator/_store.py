@@ -336,31 +336,43 @@ class Store(StoreQueries):
         self._flow_table.check()
         runs = self._task_table.runs
         expected_keys = {(r.flow_run_id, r.task_key, r.dynamic_key): r for r in runs.values()}
-        assert len(expected_keys) == len(runs), "two task runs share an identity key"
+        if len(expected_keys) != len(runs):
+            raise AssertionError("two task runs share an identity key")
         for key, run in expected_keys.items():
-            assert self._task_keys.get(key) is run, f"identity index misses task run {run.id}"
-        assert len(self._task_keys) == len(runs), (
-            f"identity index has {len(self._task_keys)} entries for {len(runs)} task runs"
-        )
+            if self._task_keys.get(key) is not run:
+                raise AssertionError(f"identity index misses task run {run.id}")
+        if len(self._task_keys) != len(runs):
+            raise AssertionError(
+                f"identity index has {len(self._task_keys)} entries for {len(runs)} task runs"
+            )
         for name, states, table in (
             ("task run", self._task_run_states, self._task_table),
             ("flow run", self._flow_run_states, self._flow_table),
         ):
-            assert states.keys() == table.runs.keys(), (
-                f"{name} state histories: missing {sorted(table.runs.keys() - states.keys())}, "
-                f"extra {sorted(states.keys() - table.runs.keys())}"
-            )
-        assert self._task_run_state_count == sum(map(len, self._task_run_states.values()))
-        assert self._flow_run_state_count == sum(map(len, self._flow_run_states.values()))
-        assert {f.name: f for f in self._flows.values()} == self._flows_by_name, (
-            "flows-by-name index differs from the flows"
-        )
+            if states.keys() != table.runs.keys():
+                raise AssertionError(
+                    f"{name} state histories: missing {sorted(table.runs.keys() - states.keys())}, "
+                    f"extra {sorted(states.keys() - table.runs.keys())}"
+                )
+        for name, counted, histories in (
+            ("task run", self._task_run_state_count, self._task_run_states),
+            ("flow run", self._flow_run_state_count, self._flow_run_states),
+        ):
+            actual = sum(map(len, histories.values()))
+            if counted != actual:
+                raise AssertionError(
+                    f"{name} state count is {counted}, the histories hold {actual}"
+                )
+        if {f.name: f for f in self._flows.values()} != self._flows_by_name:
+            raise AssertionError("flows-by-name index differs from the flows")
         for flow_id, flow in self._flows.items():
-            assert flow.id == flow_id, f"flow filed under {flow_id} has id {flow.id}"
+            if flow.id != flow_id:
+                raise AssertionError(f"flow filed under {flow_id} has id {flow.id}")
         for deployment_id, deployment in self._deployments.items():
-            assert deployment.id == deployment_id, (
-                f"deployment filed under {deployment_id} has id {deployment.id}"
-            )
+            if deployment.id != deployment_id:
+                raise AssertionError(
+                    f"deployment filed under {deployment_id} has id {deployment.id}"
+                )
 
     def statistics(self) -> StoreStatistics:
         """Return how many records the store holds. O(1)."""

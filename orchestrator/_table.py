@@ -228,12 +228,15 @@ class RunTable(Generic[R]):
             AssertionError: naming the index, the run and both values on a difference.
         """
         kind = self.kind
-        assert len(self.seq) == len(self.runs), (
-            f"{kind}s: {len(self.seq)} sequence numbers for {len(self.runs)} runs"
-        )
+        if len(self.seq) != len(self.runs):
+            raise AssertionError(
+                f"{kind}s: {len(self.seq)} sequence numbers for {len(self.runs)} runs"
+            )
         for run_id, run in self.runs.items():
-            assert run.id == run_id, f"{kind} filed under id {run_id} has id {run.id}"
-            assert run in self.seq, f"{kind} {run_id} has no sequence number"
+            if run.id != run_id:
+                raise AssertionError(f"{kind} filed under id {run_id} has id {run.id}")
+            if run not in self.seq:
+                raise AssertionError(f"{kind} {run_id} has no sequence number")
         self._check_sorted("id", lambda run: run.id.int)
         for name in SORTED_FIELDS:
             self._check_sorted(name, attrgetter(name))
@@ -252,36 +255,42 @@ class RunTable(Generic[R]):
         for name, index in self.sets.items():
             _compare_sets(f"{kind} index {name!r}", expected[name], index.as_dict())
         _compare_sets(f"{kind} tag index", tags, self.tags.as_dict())
-        assert untagged == self.untagged, (
-            f"{kind} untagged set differs: missing {_ids(untagged - self.untagged)}, "
-            f"extra {_ids(self.untagged - untagged)}"
-        )
+        if untagged != self.untagged:
+            raise AssertionError(
+                f"{kind} untagged set differs: missing {_ids(untagged - self.untagged)}, "
+                f"extra {_ids(self.untagged - untagged)}"
+            )
 
     def _check_sorted(self, name: str, key: Any) -> None:
         index = self.sorted[name]
         seen: dict[R, tuple[Any, int]] = {}
         previous: tuple[Any, ...] | None = None
         for entry_key, seq, run in index.entries():
-            assert run not in seen, f"{self.kind} {run.id} is twice in sorted index {name!r}"
+            if run in seen:
+                raise AssertionError(f"{self.kind} {run.id} is twice in sorted index {name!r}")
             seen[run] = (entry_key, seq)
-            assert run.id in self.runs, (
-                f"sorted index {name!r} holds {self.kind} {run.id}, which is not in the table"
-            )
+            if run.id not in self.runs:
+                raise AssertionError(
+                    f"sorted index {name!r} holds {self.kind} {run.id}, which is not in the table"
+                )
             actual = key(run)
-            assert entry_key == actual, (
-                f"sorted index {name!r} files {self.kind} {run.id} under {entry_key!r}, "
-                f"but its {name} is {actual!r}"
-            )
-            assert seq == self.seq[run], (
-                f"sorted index {name!r} files {self.kind} {run.id} with sequence {seq}, "
-                f"expected {self.seq[run]}"
-            )
-            current = (entry_key is None, entry_key, seq) if entry_key is not None else (True, seq)
-            if previous is not None and previous[0] == current[0]:
-                assert previous[1:] < current[1:], f"sorted index {name!r} is out of order"
+            if entry_key != actual:
+                raise AssertionError(
+                    f"sorted index {name!r} files {self.kind} {run.id} under {entry_key!r}, "
+                    f"but its {name} is {actual!r}"
+                )
+            if seq != self.seq[run]:
+                raise AssertionError(
+                    f"sorted index {name!r} files {self.kind} {run.id} with sequence {seq}, "
+                    f"expected {self.seq[run]}"
+                )
+            current = (True, seq) if entry_key is None else (False, entry_key, seq)
+            if previous is not None and previous[0] == current[0] and previous >= current:
+                raise AssertionError(f"sorted index {name!r} is out of order")
             previous = current
         missing = [run.id for run in self.runs.values() if run not in seen]
-        assert not missing, f"sorted index {name!r} lacks {self.kind}s {missing}"
+        if missing:
+            raise AssertionError(f"sorted index {name!r} lacks {self.kind}s {missing}")
 
 
 def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:
@@ -308,6 +317,7 @@ def _compare_sets(
     for key in sorted(expected.keys() | actual.keys(), key=repr):
         want = expected.get(key, set())
         have = actual.get(key, frozenset())
-        assert want == have, (
-            f"{what}, key {key!r}: missing {_ids(want - have)}, extra {_ids(have - want)}"
-        )
+        if want != have:
+            raise AssertionError(
+                f"{what}, key {key!r}: missing {_ids(want - have)}, extra {_ids(have - want)}"
+            )

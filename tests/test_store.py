@@ -299,3 +299,18 @@ def test_queries_return_live_runs_in_a_new_list() -> None:
     assert len(store.query_task_runs()) == 6
     assert store.query_task_runs(task_runs=TaskRunFilter(id=rid(1)))[0] is store.task_runs[rid(1)]
     assert isinstance(next(iter(store.task_runs)), uuid.UUID)
+
+
+def test_check_invariants_notices_damaged_tables() -> None:
+    store = sample_store()
+    store._task_run_states[rid(1)].append(commit_state_value())
+    with pytest.raises(AssertionError, match="task run state count is 13, the histories hold 14"):
+        store.check_invariants()
+    store = sample_store()
+    del store._task_keys[(None, "load", "5")]
+    with pytest.raises(AssertionError, match=f"identity index misses task run {rid(5)}"):
+        store.check_invariants()
+    store = sample_store()
+    store.flows[rid(2001)].name = "renamed"
+    with pytest.raises(AssertionError, match="flows-by-name index differs from the flows"):
+        store.check_invariants()
