@@ -666,6 +666,8 @@ async def test_a_worker_serves_once_at_a_time(orch: Orchestrator) -> None:
     async with worker:
         with pytest.raises(WorkerError, match="is serving already"):
             await worker.run()
+        with pytest.raises(WorkerError, match="is serving already"):
+            await worker.__aenter__()
     async with worker:  # and can serve again after it stopped
         assert await orch.submit(add, 2, 3).aresult() == 5
         assert not worker.stopping

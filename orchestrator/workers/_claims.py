@@ -55,7 +55,17 @@ DONE: Final = 2  # nothing left to do
 class Claim:
     """A run this worker claimed, and how far it got."""
 
-    __slots__ = ("details", "leased", "phase", "run", "running", "started", "state", "wait_scope")
+    __slots__ = (
+        "details",
+        "leased",
+        "phase",
+        "released",
+        "run",
+        "running",
+        "started",
+        "state",
+        "wait_scope",
+    )
 
     def __init__(self, run: TaskRun, state: State, started: datetime) -> None:
         self.run = run
@@ -65,6 +75,7 @@ class Claim:
         self.running: State | None = None  # the committed RUNNING state
         self.wait_scope: anyio.CancelScope | None = None  # set while waiting for a turn
         self.leased = False  # whether the claim holds a lease (while waiting for a turn)
+        self.released = False  # whether the executor is done with it
         # The claim's details (deferred, parameters id, scheduled time, run ids) go on the
         # run's later proposals: a retry keeps its place on the queue and its parameters,
         # and the engine has nothing to fill in.
@@ -80,9 +91,10 @@ class ClaimEndings:
     _clock: Clock
     _results: ResultStore
 
-    def release_claim(self, claim: Claim) -> None:
-        """Forget a claim once its run is done with (the executor counts it)."""
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        def release_claim(self, claim: Claim) -> None:
+            """Forget a claim once its run is done with (the executor provides it)."""
 
     def _propose(self, claim: Claim, proposal: State, current: State) -> OrchestrationResult | None:
         return set_task_run_state_if(self._orchestrator, claim.run.id, proposal, current=current)

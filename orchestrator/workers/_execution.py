@@ -88,6 +88,7 @@ class Executor(ClaimEndings):
         "in_flight",
         "slots",
         "stopping",
+        "waiting",
     )
 
     def __init__(
@@ -107,6 +108,7 @@ class Executor(ClaimEndings):
         self._caller = Caller(self._clock, orchestrator.activity, limit)
         self.slots = RunSlots(limit)
         self.claims: dict[uuid.UUID, Claim] = {}
+        self.waiting: set[Claim] = set()  # claims waiting for their turn (stop hands them back)
         self.in_flight: dict[str, dict[uuid.UUID, datetime]] = {key: {} for key in tasks}
         self.finished: dict[str, int] = dict.fromkeys(tasks, 0)
         self.stopping = False
@@ -118,9 +120,13 @@ class Executor(ClaimEndings):
 
     # -- claiming ---------------------------------------------------------------------------
     def claim(self, run: TaskRun) -> Claim | None:
-        """Claim ``run`` if it is still SCHEDULED and not already held here; else None."""
+        """Claim ``run`` if it is still SCHEDULED; else None (claimed elsewhere, or moved on).
+
+        A claim of this worker on the same run that was taken over meanwhile (its lease
+        ran out) is superseded: its own proposals no longer apply.
+        """
         state = run.state
-        if state is None or state.type is not _SCHEDULED or run.id in self.claims:
+        if state is None or state.type is not _SCHEDULED:
             return None
         queued = state.details
         # Everything the background rules would copy over is given, so they copy nothing.
@@ -155,12 +161,16 @@ class Executor(ClaimEndings):
 
         The slot it used is not freed here: whoever took the slot gives it back.
         """
-        run = claim.run
-        if self.claims.pop(run.id, None) is None:
+        if claim.released:
             return
+        claim.released = True
+        run = claim.run
         key = run.task_key
-        self.in_flight[key].pop(run.id, None)
         self.finished[key] += 1
+        if self.claims.get(run.id) is not claim:
+            return  # superseded by a newer claim on the same run: that one is in flight
+        del self.claims[run.id]
+        self.in_flight[key].pop(run.id, None)
         if claim.leased:
             claim.leased = False
             self._leases.release(run.id)
@@ -262,11 +272,16 @@ class Executor(ClaimEndings):
         delay = details.delay_seconds if isinstance(details, WaitDetails) else 0.0
         self._leases.hold(claim.run.id, claim.state, delay + self._lease_seconds)
         claim.leased = True
+        waiting = self.waiting
         with anyio.CancelScope() as scope:
             claim.wait_scope = scope
+            waiting.add(claim)
             if self.stopping:
                 scope.cancel()
-            await wait_for_admission(self._orchestrator, claim.run.id, result)
+            try:
+                await wait_for_admission(self._orchestrator, claim.run.id, result)
+            finally:
+                waiting.discard(claim)
         claim.wait_scope = None
         return not scope.cancelled_caught
 

@@ -385,7 +385,7 @@ class TaskWorker:
         scope = self._intake_scope
         if scope is not None:
             scope.cancel()
-        for claim in list(self._executor.claims.values()):
+        for claim in list(self._executor.waiting):
             if claim.wait_scope is not None:
                 claim.wait_scope.cancel()
 
