@@ -83,6 +83,10 @@ from ._states import Suspended as Suspended
 from ._states import TimedOut as TimedOut
 from ._tasks import Task as Task
 from ._tasks import task as task
+from .workers import TaskWorker as TaskWorker
+from .workers import TaskWorkerStatus as TaskWorkerStatus
+from .workers import serve as serve
+from .workers import serve_sync as serve_sync
 from .workers._child import read_flow_run_parameters as read_flow_run_parameters
 from .workers._job_config import BaseJobConfiguration as BaseJobConfiguration
 from .workers._process_config import ProcessJobConfiguration as ProcessJobConfiguration
@@ -151,6 +155,8 @@ __all__ = (
     "TaskRunFailed",
     "TaskRunFuture",
     "TaskRunPolicy",
+    "TaskWorker",
+    "TaskWorkerStatus",
     "TemplateError",
     "TimedOut",
     "TransitionContext",
@@ -166,6 +172,8 @@ __all__ = (
     "rule",
     "run_table",
     "runs_table",
+    "serve",
+    "serve_sync",
     "should_try_to_read_parameters",
     "states_table",
     "store_parameters",

@@ -28,6 +28,7 @@ from ._autojump import TimeSkipper
 from ._clock import Clock, SystemClock
 from ._engine_base import _Services
 from ._engine_deployments import DeploymentsMixin
+from ._engine_leases import LeasesMixin
 from ._engine_limits import ConcurrencyLimitsMixin
 from ._engine_queues import WorkQueuesMixin
 from ._engine_tasks import TaskRunsMixin
@@ -70,7 +71,12 @@ class OrchestratorStatistics:
 
 @final
 class Orchestrator(
-    WaitsMixin, TaskRunsMixin, DeploymentsMixin, WorkQueuesMixin, ConcurrencyLimitsMixin
+    WaitsMixin,
+    LeasesMixin,
+    TaskRunsMixin,
+    DeploymentsMixin,
+    WorkQueuesMixin,
+    ConcurrencyLimitsMixin,
 ):
     """An in-process workflow orchestrator: runs, states, policies and queues.
 
@@ -131,6 +137,7 @@ class Orchestrator(
         self._store = Store()
         self._work_pools = WorkPoolTable()
         self._observers = ()
+        self._decision_observers = ()
         self._decisions = {}
         self._keep_decisions = keep_decisions
         self._cache = CacheTable(on_change=self._cache_changed)
@@ -163,6 +170,9 @@ class Orchestrator(
         self.activity = Activity()
         self._future_waiters: FutureWaiters | None = None
         self._time_skipper: TimeSkipper | None = None
+        self._task_overrides = None
+        self._pending_leases = None
+        self._slot_turns = {}
         if autojump and not self.clock.is_virtual:
             raise InvalidArgument("autojump needs a VirtualClock; the system clock cannot jump")
         self._autojump = autojump

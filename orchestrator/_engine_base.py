@@ -17,7 +17,7 @@ import random as _random
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._bookkeeping import apply_bookkeeping, details_for_run
 from ._clock import Clock
@@ -32,9 +32,11 @@ from ._states import State, StateType
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ._engine_leases import PendingLeases
     from ._policy_tables import CacheTable, SlotTable
     from ._queues import TaskQueues
     from ._store import Store
+    from ._task_overrides import TaskOverrides
 
 __all__ = ["EngineBase"]
 
@@ -89,6 +91,7 @@ class EngineBase:
     _slots: SlotTable
     _queues: TaskQueues
     _observers: tuple[Observer, ...]
+    _decision_observers: tuple[Observer, ...]
     _decisions: dict[uuid.UUID, list[DecisionEntry | State]]
     _services: RuleServices
     _task_policy: Policy
@@ -97,6 +100,10 @@ class EngineBase:
     _flow_policy: Policy
     _minimal_flow_policy: Policy
     _keep_decisions: bool
+    # Tables that other modules attach on first use (None, or empty, until then).
+    _task_overrides: TaskOverrides | None
+    _pending_leases: PendingLeases | None
+    _slot_turns: dict[str, Any]
 
     # -- ids and observers ---------------------------------------------------------------
     def _new_id(self) -> uuid.UUID:
@@ -118,11 +125,22 @@ class EngineBase:
             raise TypeError(f"observers subclass orchestrator.Observer, got {observer!r}")
         with self._lock:
             self._observers = (*self._observers, observer)
+            self._refresh_decision_observers()
 
     def unsubscribe(self, observer: Observer) -> None:
         """Stop reporting to ``observer`` (no error if it was not subscribed)."""
         with self._lock:
             self._observers = tuple(o for o in self._observers if o is not observer)
+            self._refresh_decision_observers()
+
+    def _refresh_decision_observers(self) -> None:
+        # Only observers that override decision_recorded make the engine build a
+        # Decision per proposal (futures, for one, only watch commits).
+        self._decision_observers = tuple(
+            o
+            for o in self._observers
+            if type(o).decision_recorded is not Observer.decision_recorded
+        )
 
     def _notify(self, call: Callable[[Observer], None]) -> None:
         if self._observers:
@@ -230,9 +248,9 @@ class EngineBase:
                 self._decisions[run.id] = [entry]
             else:
                 log.append(entry)
-        if self._observers:
+        if self._decision_observers:
             decision = self._decision(run, entry, ctx.initial_type)
-            self._notify(lambda o: o.decision_recorded(decision))
+            notify(self._decision_observers, lambda o: o.decision_recorded(decision))
 
     def _default_policy(self, run: TaskRun | FlowRun, state: State) -> Policy:
         if isinstance(run, TaskRun):

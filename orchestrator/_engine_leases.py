@@ -59,7 +59,6 @@ __all__ = [
 #: How long a claim may stay PENDING without its holder renewing it, by default.
 DEFAULT_LEASE_SECONDS: Final = 300.0
 
-_ATTRIBUTE: Final = "_pending_leases"
 # A heap whose stale items outnumber the live ones by this much is rebuilt.
 _COMPACT_SLACK: Final = 64
 _PENDING: Final = StateType.PENDING
@@ -342,14 +341,13 @@ class PendingLeases:
 
 def pending_leases(engine: EngineBase) -> PendingLeases:
     """Return the orchestrator's :class:`PendingLeases`, making it the first time."""
-    leases: PendingLeases | None = getattr(engine, _ATTRIBUTE, None)
+    leases = engine._pending_leases
     if leases is not None:
         return leases
     with engine._lock:  # two first callers must not make two tables
-        leases = getattr(engine, _ATTRIBUTE, None)
+        leases = engine._pending_leases
         if leases is None:
-            leases = PendingLeases(engine)
-            setattr(engine, _ATTRIBUTE, leases)
+            leases = engine._pending_leases = PendingLeases(engine)
     return leases
 
 

@@ -31,7 +31,6 @@ from ._wakeup import Waiter
 
 __all__ = ["wait_for_admission"]
 
-_ATTRIBUTE: Final = "_slot_turns"
 _TAG_PREFIX: Final = "tag:"
 
 
@@ -92,10 +91,7 @@ class _TagTurns:
 
 def _turns(engine: WaitsMixin, tag: str) -> _TagTurns:
     """The tag's :class:`_TagTurns`, made the first time (the caller holds the engine's lock)."""
-    table: dict[str, _TagTurns] | None = getattr(engine, _ATTRIBUTE, None)
-    if table is None:
-        table = {}
-        setattr(engine, _ATTRIBUTE, table)
+    table = engine._slot_turns
     turns = table.get(tag)
     if turns is None:
         turns = table[tag] = _TagTurns(engine, tag)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Any, final
 
 from ._errors import InvalidArgument
 
@@ -42,8 +42,6 @@ __all__ = [
 
 #: ``(served task, run about to execute) -> the task to call instead``.
 StandIn = Callable[["Task[..., Any]", "TaskRun"], "Task[..., Any]"]
-
-_ATTRIBUTE: Final = "_task_overrides"
 
 
 @final
@@ -101,21 +99,19 @@ class TaskOverrides:
 
 def task_overrides(orchestrator: EngineBase) -> TaskOverrides:
     """Return the orchestrator's :class:`TaskOverrides`, making it the first time."""
-    table: TaskOverrides | None = getattr(orchestrator, _ATTRIBUTE, None)
+    table = orchestrator._task_overrides
     if table is not None:
         return table
     with orchestrator._lock:  # two first callers must not make two tables
-        table = getattr(orchestrator, _ATTRIBUTE, None)
+        table = orchestrator._task_overrides
         if table is None:
-            table = TaskOverrides()
-            setattr(orchestrator, _ATTRIBUTE, table)
+            table = orchestrator._task_overrides = TaskOverrides()
     return table
 
 
 def existing_task_overrides(orchestrator: EngineBase) -> TaskOverrides | None:
     """Return the orchestrator's :class:`TaskOverrides` if it has one, without making it."""
-    table: TaskOverrides | None = getattr(orchestrator, _ATTRIBUTE, None)
-    return table
+    return orchestrator._task_overrides
 
 
 def stand_in(orchestrator: EngineBase, task: Task[..., Any], run: TaskRun) -> Task[..., Any]:
@@ -124,7 +120,7 @@ def stand_in(orchestrator: EngineBase, task: Task[..., Any], run: TaskRun) -> Ta
     Called by a worker in the event loop, after the run's RUNNING state is committed
     and just before the call (so ``run.run_count`` is the attempt being made).
     """
-    table: TaskOverrides | None = getattr(orchestrator, _ATTRIBUTE, None)
+    table = orchestrator._task_overrides
     if table is None:
         return task
     override = table._by_key.get(task.task_key)
