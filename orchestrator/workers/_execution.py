@@ -42,6 +42,7 @@ from .._errors import InvalidArgument, ObjectNotFound
 from .._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._results import read_parameters, should_try_to_read_parameters
 from .._states import State, StateDetails, StateType
+from .._task_overrides import stand_in
 from ._calls import Caller, TimedOut
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, why_stopped
 from ._slots import RunSlots
@@ -137,6 +138,7 @@ class Executor(ClaimEndings):
                 deferred=True,
                 scheduled_time=queued.scheduled_time,
                 task_parameters_id=queued.task_parameters_id,
+                refresh_cache=queued.refresh_cache,
                 flow_run_id=run.flow_run_id,
                 task_run_id=run.id,
             ),
@@ -292,10 +294,12 @@ class Executor(ClaimEndings):
         cache_key = run.cache_key
         if cache_key is None and task.cache_key_fn is not None:
             cache_key = task.cache_key(parameters)
-        if cache_key is None and not task.refresh_cache:
+        # The run's own flag (set at submission) wins over the served task's.
+        refresh = bool(task.refresh_cache or claim.details.refresh_cache)
+        if cache_key is None and not refresh:
             return State(type=_RUNNING, name="Running", details=claim.details)
         details = claim.details.replace(
-            cache_key=cache_key, refresh_cache=True if task.refresh_cache else None
+            cache_key=cache_key, refresh_cache=True if refresh else None
         )
         return State(type=_RUNNING, name="Running", details=details)
 
@@ -305,7 +309,9 @@ class Executor(ClaimEndings):
     ) -> State:
         """Call the function; return the proposal that reports how it went."""
         try:
-            value = await self._caller.call(task, parameters)
+            value = await self._caller.call(
+                stand_in(self._orchestrator, task, claim.run), parameters
+            )
         except TimedOut:
             message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"
             return State(
