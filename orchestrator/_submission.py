@@ -96,15 +96,21 @@ def _create(
 ) -> TaskRunFuture[Any]:
     run_id, parameters_id, parameters, name, scheduled_time, cache_key, expiration = submission
     store = orchestrator.result_store
-    if parameters_id is None and scheduled_time is None:
+    refresh = True if task.refresh_cache else None
+    if parameters_id is None and scheduled_time is None and refresh is None:
         proposal = _DEFERRED_NOW
     else:
         # Built directly rather than through Scheduled(): this is the hot path.
         proposal = State(
             type=StateType.SCHEDULED,
             name="Scheduled",
+            # refresh_cache travels with the run: the worker may serve another copy of
+            # the task than the one submitted (with_options(refresh_cache=True)).
             details=StateDetails(
-                deferred=True, scheduled_time=scheduled_time, task_parameters_id=parameters_id
+                deferred=True,
+                scheduled_time=scheduled_time,
+                task_parameters_id=parameters_id,
+                refresh_cache=refresh,
             ),
         )
     key = None
