@@ -296,8 +296,9 @@ class SlotTable:
         for tag in sorted(tags):
             entry = self._limits[tag]
             del entry.waiters[run_id]
-            if entry.waiters and len(entry.holders) < entry.limit:
-                self._on_free(tag)
+            # Always signal: the runs behind may now be admitted, and a worker still
+            # waiting for this run (whose place was taken from it) must wake to see that.
+            self._on_free(tag)
 
     def release(self, run_id: uuid.UUID, tags: Iterable[str]) -> None:
         """Give back the slots ``run_id`` holds on ``tags``; holding none is fine. O(tags)."""
