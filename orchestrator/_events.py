@@ -97,11 +97,7 @@ def make_decision(run: TaskRun | FlowRun, entry: DecisionEntry) -> Decision:
     when, from_type, proposed_type, proposed_name, status, state, rule, reason, forced, policy = (
         entry
     )
-    rule_name: str | None
-    if rule is None or isinstance(rule, str):
-        rule_name = rule
-    else:
-        rule_name = getattr(rule, "name", repr(rule))
+    rule_name = rule if rule is None or isinstance(rule, str) else str(getattr(rule, "name", rule))
     return Decision(
         timestamp=when,
         run_id=run.id,
