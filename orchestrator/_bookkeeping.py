@@ -20,11 +20,14 @@ _RUNNING = StateType.RUNNING
 _SCHEDULED = StateType.SCHEDULED
 
 
-def details_for_run(run: TaskRun | FlowRun, details: StateDetails) -> StateDetails:
-    """Return ``details`` with the run's ids filled in (the same object when they already are).
+def details_for_run(
+    run: TaskRun | FlowRun, details: StateDetails, scheduled_time: datetime | None = None
+) -> StateDetails:
+    """Return ``details`` with the run's ids (and a missing ``scheduled_time``) filled in.
 
-    Proposals without details (the common case) all get one shared ids-only object per
-    run, so a run's history does not repeat it.
+    Returns ``details`` itself when nothing is missing. Proposals without details (the
+    common case) all get one shared ids-only object per run, so a run's history does
+    not repeat it. ``scheduled_time`` is the default for a SCHEDULED state's time.
     """
     flow_run_id: uuid.UUID | None
     task_run_id: uuid.UUID | None
@@ -34,15 +37,20 @@ def details_for_run(run: TaskRun | FlowRun, details: StateDetails) -> StateDetai
         flow_run_id, task_run_id = run.id, details.task_run_id
         if run.parent_task_run_id is not None:
             task_run_id = run.parent_task_run_id
+    needs_time = scheduled_time is not None and details.scheduled_time is None
     if details.flow_run_id == flow_run_id and details.task_run_id == task_run_id:
-        return details
-    if details is EMPTY_DETAILS:
+        return details.replace(scheduled_time=scheduled_time) if needs_time else details
+    if details is EMPTY_DETAILS and not needs_time:
         shared = run._id_details
         if shared is None or shared.task_run_id != task_run_id:
             shared = run._id_details = StateDetails(
                 flow_run_id=flow_run_id, task_run_id=task_run_id
             )
         return shared
+    if needs_time:
+        return details.replace(
+            flow_run_id=flow_run_id, task_run_id=task_run_id, scheduled_time=scheduled_time
+        )
     return details.replace(flow_run_id=flow_run_id, task_run_id=task_run_id)
 
 

@@ -293,9 +293,9 @@ class EngineBase:
         proposed = ctx.proposed
         assert proposed is not None  # run_transition commits only a remaining proposal
         timestamp = ctx.now if proposed.timestamp is None else proposed.timestamp
-        details = details_for_run(run, proposed.details)
-        if proposed.type is _SCHEDULED and details.scheduled_time is None:
-            details = details.replace(scheduled_time=timestamp)
+        details = details_for_run(
+            run, proposed.details, timestamp if proposed.type is _SCHEDULED else None
+        )
         initial = ctx.initial
         if (
             initial is not None

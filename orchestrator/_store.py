@@ -132,7 +132,15 @@ class Store(StoreQueries):
         Raises:
             ObjectAlreadyExists: its id, or its (flow_run_id, task_key, dynamic_key), is taken.
         """
-        self.add_task_runs((run,))
+        key = (run.flow_run_id, run.task_key, run.dynamic_key)
+        if key in self._task_keys:
+            raise ObjectAlreadyExists(
+                f"a task run with flow_run_id={key[0]}, task_key={key[1]!r} and "
+                f"dynamic_key={key[2]!r} already exists"
+            )
+        self._task_table.add(run)  # raises ObjectAlreadyExists for a taken id
+        self._task_keys[key] = run
+        self._task_run_states[run.id] = []
 
     def add_task_runs(self, runs: list[TaskRun] | tuple[TaskRun, ...]) -> None:
         """Insert many task runs at once (one sort per index: fast bulk loading).

@@ -122,7 +122,17 @@ class RunTable(Generic[R]):
         """
         if run.id in self.runs:
             raise ObjectAlreadyExists(f"{self.kind} {run.id} already exists")
-        self.add_many((run,))
+        # One insertion per index: SortedList.update would sort and may rebuild, which
+        # only pays for batches.
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self.runs[run.id] = run
+        self.seq[run] = seq
+        sorted_indexes = self.sorted
+        sorted_indexes["id"].add(run.id.int, seq, run)
+        for name in SORTED_FIELDS:
+            sorted_indexes[name].add(getattr(run, name), seq, run)
+        self._add_to_sets(run)
 
     def add_many(self, runs: Iterable[R]) -> None:
         """Insert many runs (ids must be new); one sort per index. O(m log m + n)."""
@@ -138,14 +148,17 @@ class RunTable(Generic[R]):
         for name in SORTED_FIELDS:
             getter = attrgetter(name)
             self.sorted[name].update([(getter(run), seq, run) for run, seq in batch])
-        type_index, name_index = self.sets["state_type"], self.sets["state_name"]
         for run, _ in batch:
-            state = run.state
-            type_index.add(None if state is None else state.type._value_, run)
-            name_index.add(None if state is None else state.name, run)
-            for name in (*self.set_fields, *self.fixed_set_fields):
-                self.sets[name].add(getattr(run, name), run)
-            self._add_tags(run, run.tags)
+            self._add_to_sets(run)
+
+    def _add_to_sets(self, run: R) -> None:
+        state = run.state
+        sets = self.sets
+        sets["state_type"].add(None if state is None else state.type._value_, run)
+        sets["state_name"].add(None if state is None else state.name, run)
+        for name in (*self.set_fields, *self.fixed_set_fields):
+            sets[name].add(getattr(run, name), run)
+        self._add_tags(run, run.tags)
 
     def remove(self, run_id: uuid.UUID) -> R:
         """Remove and return the run with this id. O(log n).
