@@ -165,7 +165,6 @@ class Orchestrator(
         self._minimal_flow_policy = _policies.minimal_flow_policy()
         self._flow_policy = _policies.core_flow_policy() if flow_policy is None else flow_policy
         self._tag_signals = {}
-        self._wait_marks = {}
         #: What is executing now; workers report to it, time skipping reads it.
         self.activity = Activity()
         self._future_waiters: FutureWaiters | None = None

@@ -25,7 +25,7 @@ from ._context import RuleServices, TransitionContext
 from ._errors import InvalidArgument, ObjectNotFound
 from ._events import Decision, DecisionEntry, Observer, make_decision, notify
 from ._models import ConcurrencyLimit, FlowRun, TaskRun
-from ._outcomes import OrchestrationResult, SetStateStatus, SlotOutcome, WaitDetails
+from ._outcomes import OrchestrationResult, SetStateStatus, SlotOutcome
 from ._rules import Policy, run_transition
 from ._states import State, StateType
 
@@ -197,8 +197,6 @@ class EngineBase:
         except Exception as exc:
             error = exc
         result = OrchestrationResult(ctx.validated, ctx.status, ctx.details)
-        if result.status is SetStateStatus.WAIT:
-            self._note_wait(run.id, result.details)  # type: ignore[arg-type]
         self._record(run, ctx, proposed, result, policy)
         if error is not None:
             raise error
@@ -342,9 +340,6 @@ class EngineBase:
         self._notify(lambda o: o.flow_run_state_committed(run, state))
         self._after_flow_commit(run, state)
         return state
-
-    def _note_wait(self, run_id: uuid.UUID, details: WaitDetails) -> None:
-        """Remember what a run told to WAIT waits for (the waits mixin overrides it)."""
 
     def _after_flow_commit(self, run: FlowRun, state: State) -> None:
         """Hook for flow-run follow-ups (subflow mirroring); the flow mixin overrides it."""

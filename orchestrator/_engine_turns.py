@@ -1,11 +1,11 @@
 """Turns: a run waiting for a tag concurrency slot is woken only when its turn has come.
 
 A proposal refused a slot gets WAIT and joins the tag's first-come-first-served waiter
-queue (the slot table keeps it). :meth:`~orchestrator.Orchestrator.wait_for_turn` wakes
-*every* waiter of a tag when a slot frees, and each proposes again; all but the head
-are refused again. With many waiters that is one transition per waiter per freed slot.
+queue (the slot table keeps it). Waking every waiter of a tag when a slot frees would
+cost one transition per waiter per freed slot, all but the head refused again.
 
-:func:`wait_for_admission` wakes a waiter only when the slot table would now admit it
+:func:`wait_for_admission` (behind :meth:`~orchestrator.Orchestrator.wait_for_turn`)
+wakes a waiter only when the slot table would now admit it
 (it is among the first ``free`` waiters of each tag it waits for, or the tag changed so
 that it gets another answer: the limit was deleted or set to 0, or the run lost its
 place). One :class:`_TagTurns` per tag is registered on the engine's tag signal; when the
@@ -21,13 +21,15 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 
-from ._engine_waits import WaitsMixin
 from ._outcomes import OrchestrationResult, WaitDetails
 from ._wakeup import Waiter
+
+if TYPE_CHECKING:
+    from ._engine_waits import WaitsMixin
 
 __all__ = ["wait_for_admission"]
 
@@ -133,7 +135,7 @@ async def wait_for_admission(
 
     For a WAIT on tag slots: returns once the slot table would admit the run (see the
     module docstring); for any other WAIT: after its delay on the clock, like
-    :meth:`~orchestrator.Orchestrator.wait_for_turn`. Returns at once for other statuses.
+    Returns at once for other statuses.
     Cancellation is safe: the run's registrations are removed.
     """
     details = result.details
@@ -143,9 +145,7 @@ async def wait_for_admission(
         name[len(_TAG_PREFIX) :] for name in details.wait_for if name.startswith(_TAG_PREFIX)
     )
     clock = engine.clock
-    with engine._lock:
-        engine._wait_marks.pop(run_id, None)  # this wait does not use the engine's marks
-        deadline = clock.now() + timedelta(seconds=details.delay_seconds)
+    deadline = clock.now() + timedelta(seconds=details.delay_seconds)
     until = functools.partial(clock.sleep_until, deadline)
     if not tags:
         await until()

@@ -1,36 +1,29 @@
 """Serving WAIT: a run told to wait is woken when what it waits for frees.
 
 A WAIT names what the run waits for (``"tag:<tag>"`` for a concurrency slot) and the
-longest it should wait. :meth:`WaitsMixin.wait_for_turn` returns as soon as a slot on
-one of those tags frees (the slot table says so through ``on_free``), or when the delay
-has passed on the orchestrator's clock, whichever comes first. The slot table keeps the
-waiters in first-come-first-served order, so a woken run that proposes again is
-admitted only when its turn has come; others wait again.
-
-The signal generations are snapshotted when the WAIT is decided, under the engine's
-lock, so a slot freed between the WAIT and the call to ``wait_for_turn`` is not missed.
+longest it should wait. :meth:`WaitsMixin.wait_for_turn` returns as soon as the slot
+table would admit the run (its turn came, first come first served), or when the delay
+has passed on the orchestrator's clock, whichever comes first. The slot table tells the
+engine a tag may have room through ``on_free``, which notifies that tag's signal; the
+turn-keeping itself is in :mod:`orchestrator._engine_turns`.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from datetime import timedelta
 
 from ._engine_base import EngineBase
-from ._outcomes import OrchestrationResult, WaitDetails
-from ._wakeup import Signal, wait_for_any
+from ._engine_turns import wait_for_admission
+from ._outcomes import OrchestrationResult
+from ._wakeup import Signal
 
 __all__ = ["WaitsMixin"]
-
-_TAG_PREFIX = "tag:"
 
 
 class WaitsMixin(EngineBase):
     """Wake-ups for runs that were told to WAIT."""
 
     _tag_signals: dict[str, Signal]
-    _wait_marks: dict[uuid.UUID, tuple[tuple[Signal, int], ...]]
 
     def _tag_signal(self, tag: str) -> Signal:
         signal = self._tag_signals.get(tag)
@@ -43,27 +36,12 @@ class WaitsMixin(EngineBase):
         if signal is not None:
             signal.notify()
 
-    def _note_wait(self, run_id: uuid.UUID, details: WaitDetails) -> None:
-        marks = tuple(
-            (signal, signal.generation)
-            for signal in (
-                self._tag_signal(name[len(_TAG_PREFIX) :])
-                for name in details.wait_for
-                if name.startswith(_TAG_PREFIX)
-            )
-        )
-        self._wait_marks[run_id] = marks
-
     async def wait_for_turn(self, run_id: uuid.UUID, result: OrchestrationResult) -> None:
         """After a WAIT for ``run_id``, return when proposing again is worth it.
 
-        Returns at once for any other status. Otherwise waits until a slot the run waits
-        for frees, or ``delay_seconds`` pass on the orchestrator's clock.
+        Returns at once for any other status. Otherwise waits until the slot table would
+        admit the run on every tag it waits for, or ``delay_seconds`` pass on the
+        orchestrator's clock. Only the runs whose turn came are woken, so a freed slot
+        costs one re-proposal, not one per waiter.
         """
-        details = result.details
-        if not isinstance(details, WaitDetails):
-            return
-        with self._lock:
-            marks = self._wait_marks.pop(run_id, ())
-            deadline = self.clock.now() + timedelta(seconds=details.delay_seconds)
-        await wait_for_any(marks, until=functools.partial(self.clock.sleep_until, deadline))
+        await wait_for_admission(self, run_id, result)
