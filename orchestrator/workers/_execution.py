@@ -10,7 +10,7 @@ Every step goes through the engine; nothing is decided here that a policy decide
    kept). Propose Running, carrying ``deferred`` and the parameters id so that a retry
    goes back on the queue, and the cache key so that a cache hit completes the run as
    "Cached" without calling the function. A WAIT (a full tag concurrency limit) waits
-   until the run's turn comes (:func:`~orchestrator._engine_turns.wait_for_admission`)
+   until the run's turn comes (:meth:`~orchestrator.Orchestrator.wait_for_turn`)
    and proposes again, holding a lease on the claim meanwhile; an ABORT leaves the run
    where the policy left it (the decision log says why).
 3. **Call** (:mod:`orchestrator.workers._calls`). Async functions are awaited in the
@@ -37,7 +37,6 @@ import anyio
 import anyio.lowlevel
 
 from .._engine_leases import pending_leases, set_task_run_state_if
-from .._engine_turns import wait_for_admission
 from .._errors import InvalidArgument, ObjectNotFound
 from .._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._results import read_parameters, should_try_to_read_parameters
@@ -281,7 +280,7 @@ class Executor(ClaimEndings):
             if self.stopping:
                 scope.cancel()
             try:
-                await wait_for_admission(self._orchestrator, claim.run.id, result)
+                await self._orchestrator.wait_for_turn(claim.run.id, result)
             finally:
                 waiting.discard(claim)
         claim.wait_scope = None
