@@ -32,9 +32,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from orchestrator import State, StateType, TaskRun
-from orchestrator._bookkeeping import apply_bookkeeping, details_for_run
-from orchestrator._states import StateDetails
-from orchestrator._store import Store
+from orchestrator._core._states import StateDetails
+from orchestrator._rules._bookkeeping import apply_bookkeeping, details_for_run
+from orchestrator._store._store import Store
 from orchestrator.filters import TaskRunFilter, TaskRunSort
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -23,7 +23,7 @@ import trio
 import trio.testing
 
 from orchestrator import State, StateDetails, StateType, SystemClock, TaskRun
-from orchestrator._queues import MultiQueue, TaskQueues
+from orchestrator._queues._registry import MultiQueue, TaskQueues
 
 ROUNDS = 3000
 ENTRIES = 10_000

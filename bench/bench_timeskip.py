@@ -45,7 +45,7 @@ from orchestrator import (
     VirtualClock,
     task,
 )
-from orchestrator._autojump import TimeSkipper, wait_until_idle
+from orchestrator._engine._autojump import TimeSkipper, wait_until_idle
 from orchestrator.testing import assert_all_finished, run_until_idle
 from orchestrator.workers import TaskWorker
 

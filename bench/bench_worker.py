@@ -44,8 +44,8 @@ from orchestrator import (
     TaskRun,
     task,
 )
-from orchestrator._engine_leases import set_task_run_state_if
-from orchestrator._states import TERMINAL_TYPES
+from orchestrator._core._states import TERMINAL_TYPES
+from orchestrator._engine._leases import set_task_run_state_if
 from orchestrator.workers import TaskWorker
 
 REPEAT = 5
@@ -213,8 +213,8 @@ def bench_baselines(n: int, worker_us: float, drain_us: float) -> None:
 
 # -- where the time goes ----------------------------------------------------------------------
 AREAS: list[tuple[str, Callable[[str, str], bool]]] = [
-    ("store", lambda f, _: "/orchestrator/_store" in f or "/orchestrator/_table" in f),
-    ("indexes", lambda f, _: "/orchestrator/_indexes" in f or "sortedcontainers" in f),
+    ("store", lambda f, _: "/orchestrator/_store/" in f),
+    ("indexes", lambda f, _: "/orchestrator/_core/_indexes" in f or "sortedcontainers" in f),
     ("rules_and_engine", lambda f, _: "/orchestrator/" in f and "/workers/" not in f),
     ("worker", lambda f, _: "/orchestrator/workers/" in f),
     ("attrs_and_uuid", lambda f, _: "/attr/" in f or f.endswith("uuid.py")),
@@ -239,11 +239,11 @@ def profile(n: int) -> None:
         print(f"profile_share_{area}: {seconds / total * 100:.0f} %")
     # Cumulative time per call of the calls a colleague reported slow, and the main steps.
     wanted = {
-        "create_task_run": "_engine_tasks.py",
-        "reindex_task_run": "_store.py",
-        "append_task_run_state": "_store.py",
-        "_propose": "_engine_base.py",
-        "_decision": "_engine_base.py",
+        "create_task_run": "_engine/_task_runs.py",
+        "reindex_task_run": "_store/_store.py",
+        "append_task_run_state": "_store/_store.py",
+        "_propose": "_engine/_engine.py",
+        "_decision": "_engine/_engine.py",
         "claim": "workers/_execution.py",
         "execute": "workers/_execution.py",
     }

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Final, final
 
 import attrs
 
-from ._models import FlowRun, TaskRun
-from ._states import State, StateType, default_state_name
+from ._core._models import FlowRun, TaskRun
+from ._core._states import State, StateType, default_state_name
 
 if TYPE_CHECKING:
-    from ._events import Decision
-    from ._history import HistoryBucket
+    from ._core._events import Decision
+    from ._store._history import HistoryBucket
 
 __all__ = [
     "MAX_TEXT_WIDTH",

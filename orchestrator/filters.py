@@ -17,48 +17,48 @@ by parent flow run. Filters are frozen values built from plain Python values; ea
 
 from __future__ import annotations
 
-from ._filters_base import Operator as Operator
-from ._filters_flow import DeploymentFilter as DeploymentFilter
-from ._filters_flow import DeploymentFilterId as DeploymentFilterId
-from ._filters_flow import DeploymentFilterName as DeploymentFilterName
-from ._filters_flow import DeploymentFilterTags as DeploymentFilterTags
-from ._filters_flow import DeploymentFilterWorkPoolName as DeploymentFilterWorkPoolName
-from ._filters_flow import DeploymentFilterWorkQueueName as DeploymentFilterWorkQueueName
-from ._filters_flow import FlowFilter as FlowFilter
-from ._filters_flow import FlowFilterId as FlowFilterId
-from ._filters_flow import FlowFilterName as FlowFilterName
-from ._filters_flow import FlowFilterTags as FlowFilterTags
-from ._filters_flow import FlowRunFilter as FlowRunFilter
-from ._filters_flow import FlowRunFilterDeploymentId as FlowRunFilterDeploymentId
-from ._filters_flow import FlowRunFilterEndTime as FlowRunFilterEndTime
-from ._filters_flow import FlowRunFilterExpectedStartTime as FlowRunFilterExpectedStartTime
-from ._filters_flow import FlowRunFilterId as FlowRunFilterId
-from ._filters_flow import FlowRunFilterName as FlowRunFilterName
-from ._filters_flow import (
+from ._core._sorts import FlowRunSort as FlowRunSort
+from ._core._sorts import TaskRunSort as TaskRunSort
+from ._store._filters_base import Operator as Operator
+from ._store._filters_flow import DeploymentFilter as DeploymentFilter
+from ._store._filters_flow import DeploymentFilterId as DeploymentFilterId
+from ._store._filters_flow import DeploymentFilterName as DeploymentFilterName
+from ._store._filters_flow import DeploymentFilterTags as DeploymentFilterTags
+from ._store._filters_flow import DeploymentFilterWorkPoolName as DeploymentFilterWorkPoolName
+from ._store._filters_flow import DeploymentFilterWorkQueueName as DeploymentFilterWorkQueueName
+from ._store._filters_flow import FlowFilter as FlowFilter
+from ._store._filters_flow import FlowFilterId as FlowFilterId
+from ._store._filters_flow import FlowFilterName as FlowFilterName
+from ._store._filters_flow import FlowFilterTags as FlowFilterTags
+from ._store._filters_flow import FlowRunFilter as FlowRunFilter
+from ._store._filters_flow import FlowRunFilterDeploymentId as FlowRunFilterDeploymentId
+from ._store._filters_flow import FlowRunFilterEndTime as FlowRunFilterEndTime
+from ._store._filters_flow import FlowRunFilterExpectedStartTime as FlowRunFilterExpectedStartTime
+from ._store._filters_flow import FlowRunFilterId as FlowRunFilterId
+from ._store._filters_flow import FlowRunFilterName as FlowRunFilterName
+from ._store._filters_flow import (
     FlowRunFilterNextScheduledStartTime as FlowRunFilterNextScheduledStartTime,
 )
-from ._filters_flow import FlowRunFilterParentTaskRunId as FlowRunFilterParentTaskRunId
-from ._filters_flow import FlowRunFilterStartTime as FlowRunFilterStartTime
-from ._filters_flow import FlowRunFilterState as FlowRunFilterState
-from ._filters_flow import FlowRunFilterStateName as FlowRunFilterStateName
-from ._filters_flow import FlowRunFilterStateType as FlowRunFilterStateType
-from ._filters_flow import FlowRunFilterTags as FlowRunFilterTags
-from ._filters_flow import FlowRunFilterWorkQueueName as FlowRunFilterWorkQueueName
-from ._filters_task import TaskRunFilter as TaskRunFilter
-from ._filters_task import TaskRunFilterEndTime as TaskRunFilterEndTime
-from ._filters_task import TaskRunFilterExpectedStartTime as TaskRunFilterExpectedStartTime
-from ._filters_task import TaskRunFilterFlowRunId as TaskRunFilterFlowRunId
-from ._filters_task import TaskRunFilterId as TaskRunFilterId
-from ._filters_task import TaskRunFilterName as TaskRunFilterName
-from ._filters_task import TaskRunFilterStartTime as TaskRunFilterStartTime
-from ._filters_task import TaskRunFilterState as TaskRunFilterState
-from ._filters_task import TaskRunFilterStateName as TaskRunFilterStateName
-from ._filters_task import TaskRunFilterStateType as TaskRunFilterStateType
-from ._filters_task import TaskRunFilterSubFlowRuns as TaskRunFilterSubFlowRuns
-from ._filters_task import TaskRunFilterTags as TaskRunFilterTags
-from ._filters_task import TaskRunFilterTaskKey as TaskRunFilterTaskKey
-from ._sorts import FlowRunSort as FlowRunSort
-from ._sorts import TaskRunSort as TaskRunSort
+from ._store._filters_flow import FlowRunFilterParentTaskRunId as FlowRunFilterParentTaskRunId
+from ._store._filters_flow import FlowRunFilterStartTime as FlowRunFilterStartTime
+from ._store._filters_flow import FlowRunFilterState as FlowRunFilterState
+from ._store._filters_flow import FlowRunFilterStateName as FlowRunFilterStateName
+from ._store._filters_flow import FlowRunFilterStateType as FlowRunFilterStateType
+from ._store._filters_flow import FlowRunFilterTags as FlowRunFilterTags
+from ._store._filters_flow import FlowRunFilterWorkQueueName as FlowRunFilterWorkQueueName
+from ._store._filters_task import TaskRunFilter as TaskRunFilter
+from ._store._filters_task import TaskRunFilterEndTime as TaskRunFilterEndTime
+from ._store._filters_task import TaskRunFilterExpectedStartTime as TaskRunFilterExpectedStartTime
+from ._store._filters_task import TaskRunFilterFlowRunId as TaskRunFilterFlowRunId
+from ._store._filters_task import TaskRunFilterId as TaskRunFilterId
+from ._store._filters_task import TaskRunFilterName as TaskRunFilterName
+from ._store._filters_task import TaskRunFilterStartTime as TaskRunFilterStartTime
+from ._store._filters_task import TaskRunFilterState as TaskRunFilterState
+from ._store._filters_task import TaskRunFilterStateName as TaskRunFilterStateName
+from ._store._filters_task import TaskRunFilterStateType as TaskRunFilterStateType
+from ._store._filters_task import TaskRunFilterSubFlowRuns as TaskRunFilterSubFlowRuns
+from ._store._filters_task import TaskRunFilterTags as TaskRunFilterTags
+from ._store._filters_task import TaskRunFilterTaskKey as TaskRunFilterTaskKey
 
 __all__ = (
     "DeploymentFilter",

@@ -28,12 +28,12 @@ from orchestrator import (
     VirtualClock,
     rule,
 )
-from orchestrator._bookkeeping import apply_bookkeeping, details_for_run
-from orchestrator._models import ConcurrencyLimit
-from orchestrator._outcomes import SetStateStatus, SlotOutcome
-from orchestrator._policy_tables import CacheTable, SlotTable
-from orchestrator._rules import run_transition
-from orchestrator._states import TERMINAL_TYPES
+from orchestrator._core._models import ConcurrencyLimit
+from orchestrator._core._outcomes import SetStateStatus, SlotOutcome
+from orchestrator._core._states import TERMINAL_TYPES
+from orchestrator._rules._bookkeeping import apply_bookkeeping, details_for_run
+from orchestrator._rules._policy_tables import CacheTable, SlotTable
+from orchestrator._rules._rule import run_transition
 
 __all__ = [
     "ABORT",
@@ -103,7 +103,7 @@ def aborting() -> Rule:
 
 
 class StubServices:
-    """:class:`~orchestrator._rules.RuleServices` over real tables, for rule tests.
+    """:class:`~orchestrator._rules._rule.RuleServices` over real tables, for rule tests.
 
     Attributes:
         cache: the cache table rules read and write.

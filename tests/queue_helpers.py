@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from orchestrator import State, StateDetails, StateType, TaskRun, VirtualClock
-from orchestrator._queues import TaskQueues
+from orchestrator._queues._registry import TaskQueues
 
 __all__ = ["World"]
 

@@ -18,8 +18,8 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from orchestrator import Deployment, Flow, FlowRun, State, StateDetails, StateType, TaskRun
-from orchestrator._bookkeeping import apply_bookkeeping
-from orchestrator._store import Store
+from orchestrator._rules._bookkeeping import apply_bookkeeping
+from orchestrator._store._store import Store
 from orchestrator.filters import (
     DeploymentFilter,
     FlowFilter,

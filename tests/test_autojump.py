@@ -22,7 +22,7 @@ from orchestrator import (
     VirtualClock,
     WorkerError,
 )
-from orchestrator._autojump import (
+from orchestrator._engine._autojump import (
     TimeSkipper,
     TimeSkipperStatistics,
     active_time_skipper,

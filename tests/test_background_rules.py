@@ -20,7 +20,7 @@ from orchestrator import (
     StateType,
     VirtualClock,
 )
-from orchestrator._outcomes import AbortDetails
+from orchestrator._core._outcomes import AbortDetails
 from orchestrator.policies import (
     CopyTaskParametersID,
     PreventPendingTransitions,

@@ -25,7 +25,7 @@ from orchestrator import (
     TaskRun,
     VirtualClock,
 )
-from orchestrator._bookkeeping import apply_bookkeeping, details_for_run
+from orchestrator._rules._bookkeeping import apply_bookkeeping, details_for_run
 from tests.helpers import TERMINAL, make_flow_run, make_task_run, state_of, type_id
 
 NOW = VirtualClock().now()

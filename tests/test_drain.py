@@ -36,7 +36,7 @@ from orchestrator import (
     WorkerError,
     task,
 )
-from orchestrator._autojump import TimeSkipper, active_time_skipper
+from orchestrator._engine._autojump import TimeSkipper, active_time_skipper
 from orchestrator.testing import assert_state_times
 from orchestrator.testing._drain import (
     DrainResult,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from orchestrator import InvalidArgument, StateType
-from orchestrator._criteria import FALSE, TRUE
-from orchestrator._store import Store
+from orchestrator._store._criteria import FALSE, TRUE
+from orchestrator._store._store import Store
 from orchestrator.filters import (
     DeploymentFilter,
     DeploymentFilterName,

@@ -28,9 +28,9 @@ from orchestrator import (
     VirtualClock,
     WorkerError,
 )
-from orchestrator._engine import Orchestrator
-from orchestrator._futures import FutureWaiters, TaskRunFuture, future_waiters
-from orchestrator._tasks import task
+from orchestrator._core._tasks import task
+from orchestrator._engine._futures import FutureWaiters, TaskRunFuture, future_waiters
+from orchestrator._engine._orchestrator import Orchestrator
 
 
 @task

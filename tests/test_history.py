@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator import HistoryTooLarge, InvalidArgument, StateType
-from orchestrator._history import (
+from orchestrator._store._history import (
     HistoryBucket,
     HistoryStateCount,
     flow_run_history,
     task_run_history,
 )
-from orchestrator._store import Store
+from orchestrator._store._store import Store
 from orchestrator.filters import FlowRunFilter, TaskRunFilter
 from tests.strategies import T0, at, commit, make_task_run, sample_store
 

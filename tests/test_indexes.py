@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator._indexes import SetIndex, SortedIndex
+from orchestrator._core._indexes import SetIndex, SortedIndex
 
 
 class Item:

@@ -12,11 +12,11 @@ import attrs
 import pytest
 
 from orchestrator import InvalidArgument, TemplateError
-from orchestrator._models import Deployment, Flow, FlowRun, WorkPool
-from orchestrator.workers._job_config import TEMPLATE_METADATA_KEY, BaseJobConfiguration
-from orchestrator.workers._process_config import ProcessJobConfiguration
-from orchestrator.workers._templating import find_placeholders
-from orchestrator.workers._variables import BaseVariables, ProcessVariables
+from orchestrator._core._models import Deployment, Flow, FlowRun, WorkPool
+from orchestrator._pools._job_config import TEMPLATE_METADATA_KEY, BaseJobConfiguration
+from orchestrator._pools._process_config import ProcessJobConfiguration
+from orchestrator._pools._templating import find_placeholders
+from orchestrator._pools._variables import BaseVariables, ProcessVariables
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FLOW_ID = uuid.UUID(int=0xF10)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from orchestrator import InvalidArgument
-from orchestrator.workers._job_config import BaseJobConfiguration
-from orchestrator.workers._process_config import ProcessJobConfiguration
+from orchestrator._pools._job_config import BaseJobConfiguration
+from orchestrator._pools._process_config import ProcessJobConfiguration
 
 
 def test_defaults() -> None:

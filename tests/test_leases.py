@@ -23,13 +23,13 @@ from orchestrator import (
     VirtualClock,
     task,
 )
-from orchestrator._engine_leases import (
+from orchestrator._engine._leases import (
     LeasesMixin,
     PendingLeases,
     pending_leases,
     set_task_run_state_if,
 )
-from orchestrator._engine_turns import wait_for_admission
+from orchestrator._engine._turns import wait_for_admission
 from orchestrator.workers import TaskWorker
 from tests.worker_helpers import Commits, history, names, outcome
 

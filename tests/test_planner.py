@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from orchestrator import StateType
-from orchestrator._planner import QueryPlan
-from orchestrator._store import Store
+from orchestrator._store._planner import QueryPlan
+from orchestrator._store._store import Store
 from orchestrator.filters import (
     FlowRunFilter,
     TaskRunFilter,

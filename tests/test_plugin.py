@@ -6,7 +6,7 @@ import importlib.metadata
 
 import pytest
 
-from orchestrator._task_overrides import stand_in
+from orchestrator._engine._task_overrides import stand_in
 from orchestrator.workers import _execution
 
 pytest_plugins = ["pytester"]
@@ -250,7 +250,7 @@ def test_the_fixtures_work_in_async_tests(pytester: pytest.Pytester) -> None:
         """
         import pytest
         from orchestrator import Completed, Orchestrator
-        from orchestrator._futures import TaskRunFuture
+        from orchestrator._engine._futures import TaskRunFuture
 
         @pytest.mark.anyio
         @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
@@ -392,13 +392,13 @@ class RealFunctionCalled(Exception):
     """The inner tests' workers called a task's real function instead of its stub."""
 
 
-#: Until the task worker calls ``stand_in`` (see orchestrator/_task_overrides.py) the
+#: Until the task worker calls ``stand_in`` (see orchestrator/_engine/_task_overrides.py) the
 #: inner runs call the real functions; strict, so the test runs for real once it does.
 needs_worker_hook = pytest.mark.xfail(
     not HOOKED,
     raises=RealFunctionCalled,
     strict=True,
-    reason="the task worker does not call orchestrator._task_overrides.stand_in yet",
+    reason="the task worker does not call orchestrator._engine._task_overrides.stand_in yet",
 )
 
 STUB_TESTS = """

@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from orchestrator import Completed, InvalidArgument, ObjectNotFound
-from orchestrator._outcomes import SlotOutcome
-from orchestrator._policy_tables import (
+from orchestrator._core._outcomes import SlotOutcome
+from orchestrator._rules._policy_tables import (
     CacheEntry,
     CacheStatistics,
     CacheTable,
     SlotStatistics,
     SlotTable,
 )
-from orchestrator._table_events import (
+from orchestrator._rules._table_events import (
     CacheEntryAdded,
     CacheEntryPruned,
     CacheEvent,

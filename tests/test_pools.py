@@ -24,12 +24,12 @@ from orchestrator import (
     TemplateError,
     VirtualClock,
 )
+from orchestrator._pools._process_config import ProcessJobConfiguration
 from orchestrator.filters import (
     DeploymentFilter,
     DeploymentFilterName,
     DeploymentFilterWorkPoolName,
 )
-from orchestrator.workers._process_config import ProcessJobConfiguration
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import InvalidArgument
-from orchestrator.workers._process_config import MINIMAL_ENV_NAMES, ProcessJobConfiguration
+from orchestrator._pools._process_config import MINIMAL_ENV_NAMES, ProcessJobConfiguration
 
 
 def test_working_dir_becomes_an_absolute_path(

@@ -35,9 +35,9 @@ from orchestrator import (
     VirtualClock,
     WorkerError,
 )
+from orchestrator._pools._process_config import ProcessJobConfiguration
 from orchestrator.workers._child import ENV_PARAMETERS_FILE, read_flow_run_parameters
 from orchestrator.workers._healthcheck import HealthServer
-from orchestrator.workers._process_config import ProcessJobConfiguration
 from orchestrator.workers._process_worker import ProcessWorker, ProcessWorkerResult
 from orchestrator.workers._processes import crash_message, explain_exit_code, start_process
 

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from orchestrator import InvalidArgument, State, StateType, TaskRun
-from orchestrator._queues import MultiQueue, TaskQueues, TaskQueueStatistics
+from orchestrator._queues._registry import MultiQueue, TaskQueues, TaskQueueStatistics
 from tests.queue_helpers import World
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from orchestrator import TaskRun
-from orchestrator._queues import MultiQueue
+from orchestrator._queues._registry import MultiQueue
 from tests.queue_helpers import World
 
 KEYS = ("a", "b", "c")

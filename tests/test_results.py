@@ -16,7 +16,8 @@ from orchestrator import (
     TaskRun,
     VirtualClock,
 )
-from orchestrator._results import (
+from orchestrator._core._tasks import task
+from orchestrator._store._results import (
     ResultStore,
     ResultStoreStatistics,
     parameters_key,
@@ -24,7 +25,6 @@ from orchestrator._results import (
     should_try_to_read_parameters,
     store_parameters,
 )
-from orchestrator._tasks import task
 
 PARAMS_ID = uuid.UUID(int=0xABC)
 

@@ -26,15 +26,15 @@ from orchestrator import (
     VirtualClock,
     rule,
 )
-from orchestrator._outcomes import (
+from orchestrator._core._outcomes import (
     AbortDetails,
     AcceptDetails,
     OrchestrationResult,
     RejectDetails,
     WaitDetails,
 )
-from orchestrator._rules import run_transition
-from orchestrator._states import ALL_STATE_TYPES
+from orchestrator._core._states import ALL_STATE_TYPES
+from orchestrator._rules._rule import run_transition
 from tests.helpers import (
     ABORT,
     ACCEPT,

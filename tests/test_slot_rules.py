@@ -18,8 +18,8 @@ from orchestrator import (
     VirtualClock,
     rule,
 )
-from orchestrator._errors import InvalidArgument
-from orchestrator._outcomes import AbortDetails, WaitDetails
+from orchestrator._core._errors import InvalidArgument
+from orchestrator._core._outcomes import AbortDetails, WaitDetails
 from orchestrator.policies import (
     ReleaseTaskConcurrencySlots,
     SecureTaskConcurrencySlots,

@@ -27,7 +27,7 @@ from orchestrator import (
     Suspended,
     TimedOut,
 )
-from orchestrator._states import TERMINAL_TYPES, default_state_name
+from orchestrator._core._states import TERMINAL_TYPES, default_state_name
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from orchestrator import (
     ObjectNotFound,
     StateType,
 )
-from orchestrator._store import Store, StoreStatistics
+from orchestrator._store._store import Store, StoreStatistics
 from orchestrator.filters import (
     FlowRunSort,
     TaskRunFilter,

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from orchestrator import FlowRun, StateType, TaskRun
-from orchestrator._criteria import In
-from orchestrator._history import HistoryBucket, task_run_history
-from orchestrator._store import Store
+from orchestrator._store._criteria import In
+from orchestrator._store._history import HistoryBucket, task_run_history
+from orchestrator._store._store import Store
 from orchestrator.filters import (
     DeploymentFilter,
     FlowFilter,

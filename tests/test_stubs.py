@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from orchestrator import InvalidArgument, Orchestrator, TaskRun, VirtualClock, task
-from orchestrator._task_overrides import existing_task_overrides, stand_in, task_overrides
+from orchestrator._engine._task_overrides import existing_task_overrides, stand_in, task_overrides
 from orchestrator.testing import (
     DrainStalled,
     StubCall,
@@ -337,7 +337,7 @@ def test_a_class_or_none_in_a_script_is_returned() -> None:
 
 # -- through task workers --------------------------------------------------------------------
 
-#: The worker calls ``stand_in`` once it carries the hook (see orchestrator/_task_overrides.py).
+#: The worker calls ``stand_in`` once it carries the hook (see orchestrator/_engine/_task_overrides.py).
 HOOKED = getattr(_execution, "stand_in", None) is stand_in
 #: Until then its runs call the real functions, which raise RealFunctionCalled; strict, so
 #: these tests fail if they pass without the hook, and run for real once it is there.
@@ -345,7 +345,7 @@ needs_worker_hook = pytest.mark.xfail(
     not HOOKED,
     raises=RealFunctionCalled,
     strict=True,
-    reason="the task worker does not call orchestrator._task_overrides.stand_in yet",
+    reason="the task worker does not call orchestrator._engine._task_overrides.stand_in yet",
 )
 
 RETRIED = task(retries=2, retry_delay_seconds=60)(charge.fn)

@@ -16,11 +16,11 @@ from orchestrator import (
     TaskRunPolicy,
     VirtualClock,
 )
-from orchestrator._engine import Orchestrator
-from orchestrator._futures import TaskRunFuture
-from orchestrator._results import read_parameters
-from orchestrator._submission import asubmit_task, submit_task
-from orchestrator._tasks import task
+from orchestrator._core._tasks import task
+from orchestrator._engine._futures import TaskRunFuture
+from orchestrator._engine._orchestrator import Orchestrator
+from orchestrator._engine._submission import asubmit_task, submit_task
+from orchestrator._store._results import read_parameters
 
 T0 = VirtualClock().now()
 

@@ -18,7 +18,7 @@ from orchestrator import (
     StateType,
     VirtualClock,
 )
-from orchestrator._outcomes import WaitDetails
+from orchestrator._core._outcomes import WaitDetails
 from orchestrator.policies import (
     CacheInsertion,
     CacheRetrieval,

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from orchestrator import InvalidArgument, TaskRun
-from orchestrator._queues import MultiQueue
+from orchestrator._queues._registry import MultiQueue
 from tests.queue_helpers import World
 
 

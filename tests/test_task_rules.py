@@ -30,9 +30,9 @@ from orchestrator import (
     VirtualClock,
     rule,
 )
-from orchestrator._errors import InvalidArgument, ObjectNotFound
-from orchestrator._outcomes import AbortDetails, RejectDetails
-from orchestrator._states import ALL_STATE_TYPES
+from orchestrator._core._errors import InvalidArgument, ObjectNotFound
+from orchestrator._core._outcomes import AbortDetails, RejectDetails
+from orchestrator._core._states import ALL_STATE_TYPES
 from orchestrator.policies import (
     CacheInsertion,
     CacheRetrieval,

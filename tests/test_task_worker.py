@@ -28,8 +28,8 @@ from orchestrator import (
     WorkerError,
     task,
 )
-from orchestrator._engine_leases import pending_leases
-from orchestrator._results import parameters_key
+from orchestrator._engine._leases import pending_leases
+from orchestrator._store._results import parameters_key
 from orchestrator.workers import TaskWorker, serve, serve_sync
 from tests.worker_helpers import Commits, WaitOrder, history, names, outcome, serving, typed
 

@@ -21,8 +21,8 @@ from orchestrator import (
     VirtualClock,
     task,
 )
-from orchestrator._engine_leases import pending_leases
-from orchestrator._states import TERMINAL_TYPES
+from orchestrator._core._states import TERMINAL_TYPES
+from orchestrator._engine._leases import pending_leases
 from orchestrator.workers import TaskWorker
 from tests.worker_helpers import HANG_GUARD, Commits, history, names, outcome
 

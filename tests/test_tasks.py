@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orchestrator import InvalidArgument, TaskRunPolicy
-from orchestrator._tasks import Task, task
+from orchestrator._core._tasks import Task, task
 
 
 @task

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from orchestrator import TemplateError
-from orchestrator.workers._templating import (
+from orchestrator._pools._templating import (
     Placeholder,
     PlaceholderKind,
     apply_values,

@@ -35,7 +35,7 @@ from orchestrator import (
     rule,
 )
 from orchestrator._display import runs_table
-from orchestrator._futures import TaskRunFuture
+from orchestrator._engine._futures import TaskRunFuture
 from orchestrator.policies import (
     RetryFailedTasks,
     background_task_policy,

@@ -19,8 +19,8 @@ from orchestrator import (
     TransitionContext,
     VirtualClock,
 )
-from orchestrator._errors import InvalidArgument
-from orchestrator._outcomes import RejectDetails, WaitDetails
+from orchestrator._core._errors import InvalidArgument
+from orchestrator._core._outcomes import RejectDetails, WaitDetails
 from orchestrator.policies import (
     CopyScheduledTime,
     RetryFailedTasks,

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from orchestrator import VirtualClock
-from orchestrator._wakeup import Signal, Waiter, current_async_library, wait_for_any
+from orchestrator._core._wakeup import Signal, Waiter, current_async_library, wait_for_any
 
 
 def notify_from_thread(signal: Signal, *, under: threading.Lock | None = None) -> int:
@@ -104,7 +104,7 @@ def test_a_failing_wakeable_is_logged_and_the_others_are_still_woken(
     recorder = Recorder()
     signal.watch(Broken())
     signal.watch(recorder)
-    with caplog.at_level(logging.ERROR, logger="orchestrator._wakeup"):
+    with caplog.at_level(logging.ERROR, logger="orchestrator._core._wakeup"):
         signal.notify()
     assert recorder.woken is True
     assert [r.getMessage().startswith("waking ") for r in caplog.records] == [True]

@@ -18,7 +18,7 @@ from orchestrator import (
     TaskRun,
     TaskRunFuture,
 )
-from orchestrator._wakeup import Signal
+from orchestrator._core._wakeup import Signal
 from orchestrator.workers import TaskWorker
 
 __all__ = [

@@ -6,9 +6,9 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from .._context import TransitionContext
-from .._rules import Rule, StateTypes
-from .._states import StateType
+from .._core._states import StateType
+from .._rules._context import TransitionContext
+from .._rules._rule import Rule, StateTypes
 
 __all__ = ["CopyTaskParametersID", "EnqueueScheduledTasks", "PreventPendingTransitions"]
 

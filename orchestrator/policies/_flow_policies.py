@@ -6,7 +6,7 @@ subflow's parent task run, the resuming mark) is the engine's job, not a rule's.
 
 from __future__ import annotations
 
-from .._rules import Policy
+from .._rules._rule import Policy
 from ._background_rules import PreventPendingTransitions
 from ._flow_rules import (
     BypassCancellingFlowRunsWithNoInfra,

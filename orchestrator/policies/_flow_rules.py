@@ -16,10 +16,17 @@ from typing import Any, ClassVar, Final, final
 
 import attrs
 
-from .._context import TransitionContext
-from .._models import FlowRun, FlowRunPolicy
-from .._rules import Rule, StateTypes
-from .._states import ALL_STATE_TYPES, TERMINAL_TYPES, AwaitingRetry, Cancelled, Failed, StateType
+from .._core._models import FlowRun, FlowRunPolicy
+from .._core._states import (
+    ALL_STATE_TYPES,
+    TERMINAL_TYPES,
+    AwaitingRetry,
+    Cancelled,
+    Failed,
+    StateType,
+)
+from .._rules._context import TransitionContext
+from .._rules._rule import Rule, StateTypes
 
 __all__ = [
     "BypassCancellingFlowRunsWithNoInfra",

@@ -13,10 +13,10 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from .._context import TransitionContext
-from .._errors import InvalidArgument
-from .._rules import Rule, StateTypes
-from .._states import StateType
+from .._core._errors import InvalidArgument
+from .._core._states import StateType
+from .._rules._context import TransitionContext
+from .._rules._rule import Rule, StateTypes
 
 __all__ = ["ReleaseTaskConcurrencySlots", "SecureTaskConcurrencySlots"]
 

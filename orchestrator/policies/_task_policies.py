@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._rules import Policy
+from .._rules._rule import Policy
 from ._background_rules import (
     CopyTaskParametersID,
     EnqueueScheduledTasks,

@@ -10,10 +10,10 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from .._context import TransitionContext
-from .._errors import InvalidArgument, ObjectNotFound
-from .._rules import Rule, StateTypes
-from .._states import TERMINAL_TYPES, Paused, StateType
+from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._states import TERMINAL_TYPES, Paused, StateType
+from .._rules._context import TransitionContext
+from .._rules._rule import Rule, StateTypes
 
 __all__ = [
     "CacheInsertion",

@@ -10,11 +10,11 @@ from typing import ClassVar, final
 
 import attrs
 
-from .._context import TransitionContext
-from .._errors import InvalidArgument
-from .._models import TaskRunPolicy
-from .._rules import Rule, StateTypes
-from .._states import State, StateType
+from .._core._errors import InvalidArgument
+from .._core._models import TaskRunPolicy
+from .._core._states import State, StateType
+from .._rules._context import TransitionContext
+from .._rules._rule import Rule, StateTypes
 
 __all__ = [
     "CopyScheduledTime",

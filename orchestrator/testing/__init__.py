@@ -48,8 +48,8 @@ from __future__ import annotations
 
 import contextlib
 
-from .._autojump import TimeSkipper as TimeSkipper
-from .._autojump import TimeSkipperStatistics as TimeSkipperStatistics
+from .._engine._autojump import TimeSkipper as TimeSkipper
+from .._engine._autojump import TimeSkipperStatistics as TimeSkipperStatistics
 from ._assertions import RunRef as RunRef
 from ._assertions import StateSpec as StateSpec
 from ._assertions import assert_decided as assert_decided

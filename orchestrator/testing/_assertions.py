@@ -19,16 +19,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._events import Decision
+from .._core._models import FlowRun, TaskRun
+from .._core._outcomes import SetStateStatus
+from .._core._states import State, StateType
 from .._display import decisions_table, format_time, states_table
-from .._errors import InvalidArgument, ObjectNotFound
-from .._events import Decision
-from .._models import FlowRun, TaskRun
-from .._outcomes import SetStateStatus
-from .._rules import Rule
-from .._states import State, StateType
+from .._rules._rule import Rule
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "RunRef",

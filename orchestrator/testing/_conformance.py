@@ -19,14 +19,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
-from .._bookkeeping import apply_bookkeeping, details_for_run
-from .._clock import DEFAULT_VIRTUAL_START, as_utc
-from .._context import RuleServices, TransitionContext
-from .._models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunPolicy
-from .._outcomes import SetStateStatus, SlotOutcome, WaitDetails
-from .._policy_tables import CacheTable, SlotTable
-from .._rules import Policy, Rule, rule, run_transition
-from .._states import State, StateDetails, StateType
+from .._core._clock import DEFAULT_VIRTUAL_START, as_utc
+from .._core._models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunPolicy
+from .._core._outcomes import SetStateStatus, SlotOutcome, WaitDetails
+from .._core._states import State, StateDetails, StateType
+from .._rules._bookkeeping import apply_bookkeeping, details_for_run
+from .._rules._context import RuleServices, TransitionContext
+from .._rules._policy_tables import CacheTable, SlotTable
+from .._rules._rule import Policy, Rule, rule, run_transition
 
 __all__ = ["check_rule"]
 

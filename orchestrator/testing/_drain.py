@@ -8,7 +8,7 @@
     assert_states(orchestrator, future, ["Scheduled", "Pending", "Running", ...])
 
 It waits for idle moments (no run executing, every event-loop task blocked; see
-:mod:`orchestrator._autojump`) and at each one looks at the unfinished task runs
+:mod:`orchestrator._engine._autojump`) and at each one looks at the unfinished task runs
 (SCHEDULED, PENDING, RUNNING, CANCELLING, PAUSED):
 
 * none left: it returns a :class:`DrainResult`;
@@ -48,31 +48,31 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn, final
 import anyio
 import attrs
 
-from .._autojump import (
-    TimeSkipper,
-    active_time_skipper,
-    next_due,
-    virtual_clock_of,
-    wait_until_idle,
-)
-from .._clock import VirtualClock
-from .._display import format_time
-from .._errors import (
+from .._core._clock import VirtualClock
+from .._core._errors import (
     InvalidArgument,
     OrchestratorError,
     OrchestratorTimeout,
     TaskRunFailed,
     WorkerError,
 )
-from .._events import Observer
-from .._states import TERMINAL_TYPES, State, StateType
-from .._wakeup import Signal, current_async_library, wait_for_any
+from .._core._events import Observer
+from .._core._states import TERMINAL_TYPES, State, StateType
+from .._core._wakeup import Signal, current_async_library, wait_for_any
+from .._display import format_time
+from .._engine._autojump import (
+    TimeSkipper,
+    active_time_skipper,
+    next_due,
+    virtual_clock_of,
+    wait_until_idle,
+)
 from ._stall import WaitingRun, explain_waiting, waiting_runs
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
-    from .._models import TaskRun
-    from .._tasks import Task
+    from .._core._models import TaskRun
+    from .._core._tasks import Task
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "DrainResult",

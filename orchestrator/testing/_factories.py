@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
-from .._errors import InvalidArgument
-from .._models import FlowRun, FlowRunPolicy, TaskRun, TaskRunPolicy
-from .._states import Pending, Running, State, StateType
+from .._core._errors import InvalidArgument
+from .._core._models import FlowRun, FlowRunPolicy, TaskRun, TaskRunPolicy
+from .._core._states import Pending, Running, State, StateType
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["make_flow_run", "make_task_run"]
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from .._core._models import FlowRun, TaskRun
+from .._core._states import StateType
 from .._display import format_time
-from .._models import FlowRun, TaskRun
-from .._states import StateType
 from ..filters import FlowRunFilter, FlowRunFilterState, TaskRunFilter, TaskRunFilterState
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["UNFINISHED_TYPES", "assert_all_finished", "unfinished_runs"]
 

@@ -61,8 +61,8 @@ import pytest
 from ._worker_fixture import TaskWorkerFactory
 
 if TYPE_CHECKING:
-    from .._clock import Clock
-    from .._engine import Orchestrator
+    from .._core._clock import Clock
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "FixtureOptions",
@@ -176,7 +176,7 @@ def fixture_options(node: pytest.Item) -> FixtureOptions:
 @pytest.fixture
 def orchestrator_clock(request: pytest.FixtureRequest) -> Clock:
     """A fresh VirtualClock (or the SystemClock with ``system_clock=True``) for this test."""
-    from .._clock import SystemClock, VirtualClock
+    from .._core._clock import SystemClock, VirtualClock
 
     options = fixture_options(request.node)
     if options.system_clock:
@@ -191,7 +191,7 @@ def orchestrator(
     """A fresh Orchestrator on ``orchestrator_clock``, current for the test, guarded on request."""
     # Imported here so that loading the plugin, which pytest does in every project where
     # orchestrator is installed, costs nothing beyond the package itself.
-    from .._engine import Orchestrator
+    from .._engine._orchestrator import Orchestrator
     from ._guards import assert_all_finished
     from ._stubs import undo_stubs
 

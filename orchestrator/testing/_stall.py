@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Final, Protocol, final, runtime_checkable
 
 import attrs
 
+from .._core._outcomes import SetStateStatus
+from .._core._states import StateType
 from .._display import format_time
-from .._outcomes import SetStateStatus
-from .._states import StateType
 from ..filters import TaskRunFilter, TaskRunFilterState
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
-    from .._models import ConcurrencyLimit, TaskRun
+    from .._core._models import ConcurrencyLimit, TaskRun
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "DRAIN_UNFINISHED_TYPES",

@@ -49,15 +49,15 @@ from typing import TYPE_CHECKING, Any, Final, cast, final
 
 import attrs
 
-from .._engine_base import EngineBase
-from .._errors import InvalidArgument, OrchestratorError
-from .._task_options import is_async
-from .._task_overrides import existing_task_overrides, task_overrides
-from .._tasks import Task
+from .._core._errors import InvalidArgument, OrchestratorError
+from .._core._task_options import is_async
+from .._core._tasks import Task
+from .._engine._engine import EngineBase
+from .._engine._task_overrides import existing_task_overrides, task_overrides
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
-    from .._models import TaskRun
+    from .._core._models import TaskRun
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["StubCall", "StubExhausted", "TaskStub", "stub_task", "undo_stubs"]
 

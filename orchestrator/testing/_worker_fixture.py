@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, final
 
 import anyio
 
-from .._autojump import wait_until_idle
-from .._errors import WorkerError
+from .._core._errors import WorkerError
+from .._engine._autojump import wait_until_idle
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
-    from .._engine import Orchestrator
-    from .._tasks import Task
+    from .._core._tasks import Task
+    from .._engine._orchestrator import Orchestrator
     from ..workers import TaskWorker
 
 __all__ = ["TaskWorkerFactory"]

@@ -2,7 +2,7 @@
 
 Async functions are awaited in the event loop. Sync functions run in a worker thread,
 at most ``limit`` at a time, and are counted on the orchestrator's
-:class:`~orchestrator._activity.Activity` while they run (the event loop cannot see
+:class:`~orchestrator._core._activity.Activity` while they run (the event loop cannot see
 them, so time skipping and the drain helpers must be told). ``begin`` and ``end`` are
 called from the event loop, around the whole hand-off, so the run's outcome is
 committed before the activity can look idle.
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, final
 import anyio
 import anyio.to_thread
 
-from .._clock import Clock, SystemClock
+from .._core._clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from .._activity import Activity
-    from .._tasks import Task
+    from .._core._activity import Activity
+    from .._core._tasks import Task
 
 __all__ = ["Caller", "TimedOut"]
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from .._errors import WorkerError
+from .._core._errors import WorkerError
 
 __all__ = ["ENV_PARAMETERS_FILE", "PARAMETERS_FILE_NAME", "read_flow_run_parameters"]
 

@@ -14,7 +14,7 @@ A :class:`Claim` records a run a worker claimed and how far it got (its *phase*)
   CRASHED, forced, so that no other worker trips over it in a loop.
 
 Every proposal is conditional on the state the worker last saw
-(:func:`~orchestrator._engine_leases.set_task_run_state_if`): a worker never overrides
+(:func:`~orchestrator._engine._leases.set_task_run_state_if`): a worker never overrides
 what happened to the run meanwhile. A terminal state deletes the run's stored
 parameters.
 """
@@ -27,17 +27,17 @@ from typing import TYPE_CHECKING, Final, final
 
 import anyio
 
-from .._engine_leases import set_task_run_state_if
-from .._outcomes import OrchestrationResult
-from .._results import parameters_key
-from .._states import TERMINAL_TYPES, State, StateType
+from .._core._outcomes import OrchestrationResult
+from .._core._states import TERMINAL_TYPES, State, StateType
+from .._engine._leases import set_task_run_state_if
+from .._store._results import parameters_key
 from ..policies import clamped_poisson_delay, retry_delay_seconds
 
 if TYPE_CHECKING:
-    from .._clock import Clock
-    from .._engine import Orchestrator
-    from .._models import TaskRun
-    from .._results import ResultStore
+    from .._core._clock import Clock
+    from .._core._models import TaskRun
+    from .._engine._orchestrator import Orchestrator
+    from .._store._results import ResultStore
 
 __all__ = ["CLAIMED", "DONE", "RUNNING", "Claim", "ClaimEndings", "why_stopped"]
 

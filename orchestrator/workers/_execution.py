@@ -3,7 +3,7 @@
 Every step goes through the engine; nothing is decided here that a policy decides:
 
 1. **Claim.** Propose ``Pending(deferred=True)``, but only while the run is still in the
-   SCHEDULED state it was queued in (:func:`~orchestrator._engine_leases.set_task_run_state_if`).
+   SCHEDULED state it was queued in (:func:`~orchestrator._engine._leases.set_task_run_state_if`).
    The background policy refuses a run claimed elsewhere; the run is skipped.
 2. **Start.** Find the task by key and read the stored parameters; an unknown key or
    unreadable parameters fail the run with a message saying what is wrong (the run is
@@ -36,20 +36,20 @@ from typing import TYPE_CHECKING, Any, Final, final
 import anyio
 import anyio.lowlevel
 
-from .._engine_leases import pending_leases, set_task_run_state_if
-from .._errors import InvalidArgument, ObjectNotFound
-from .._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
-from .._results import read_parameters, should_try_to_read_parameters
-from .._states import State, StateDetails, StateType
-from .._task_overrides import stand_in
+from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
+from .._core._states import State, StateDetails, StateType
+from .._engine._leases import pending_leases, set_task_run_state_if
+from .._engine._task_overrides import stand_in
+from .._store._results import read_parameters, should_try_to_read_parameters
 from ._calls import Caller, TimedOut
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, why_stopped
 from ._slots import RunSlots
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
-    from .._models import TaskRun
-    from .._tasks import Task
+    from .._core._models import TaskRun
+    from .._core._tasks import Task
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["Executor"]
 

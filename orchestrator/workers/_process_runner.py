@@ -18,11 +18,11 @@ from typing import Final
 import anyio
 import anyio.abc
 
-from .._errors import WorkerError
-from .._models import FlowRun
-from .._wakeup import wait_for_any
+from .._core._errors import WorkerError
+from .._core._models import FlowRun
+from .._core._wakeup import wait_for_any
+from .._pools._process_config import ProcessJobConfiguration
 from ._child import ENV_PARAMETERS_FILE
-from ._process_config import ProcessJobConfiguration
 from ._processes import FlowRunProcess, start_process
 from ._run_states import ProcessWorkerResult, RunHandle
 

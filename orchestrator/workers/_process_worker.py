@@ -37,14 +37,14 @@ from typing import ClassVar, final
 import anyio
 import anyio.abc
 
-from .._engine import Orchestrator
-from .._errors import InvalidArgument, WorkerError
-from .._models import FlowRun
-from .._pool_checks import check_name
-from .._states import Crashed
-from .._wakeup import Signal, wait_for_any
+from .._core._errors import InvalidArgument, WorkerError
+from .._core._models import FlowRun
+from .._core._states import Crashed
+from .._core._wakeup import Signal, wait_for_any
+from .._engine._orchestrator import Orchestrator
+from .._pools._pool_checks import check_name
+from .._pools._process_config import ProcessJobConfiguration
 from ._healthcheck import HealthServer
-from ._process_config import ProcessJobConfiguration
 from ._process_runner import run_flow_run_process
 from ._run_states import CancelWatcher, ProcessWorkerResult, RunHandle, RunStates
 

@@ -23,7 +23,7 @@ from typing import Final, final
 import anyio
 import anyio.abc
 
-from .._errors import WorkerError
+from .._core._errors import WorkerError
 
 __all__ = [
     "FlowRunProcess",

@@ -16,16 +16,25 @@ from typing import Final, final
 
 import attrs
 
-from .._clock import Clock
-from .._engine import Orchestrator
-from .._errors import InvalidArgument, ObjectNotFound, TemplateError
-from .._events import Observer
-from .._models import FlowRun
-from .._outcomes import OrchestrationResult, SetStateStatus
-from .._pool_checks import merge_job_variables
-from .._states import Cancelled, Completed, Crashed, Pending, Running, Scheduled, State, StateType
-from .._wakeup import Signal
-from ._process_config import ProcessJobConfiguration
+from .._core._clock import Clock
+from .._core._errors import InvalidArgument, ObjectNotFound, TemplateError
+from .._core._events import Observer
+from .._core._models import FlowRun
+from .._core._outcomes import OrchestrationResult, SetStateStatus
+from .._core._states import (
+    Cancelled,
+    Completed,
+    Crashed,
+    Pending,
+    Running,
+    Scheduled,
+    State,
+    StateType,
+)
+from .._core._wakeup import Signal
+from .._engine._orchestrator import Orchestrator
+from .._pools._pool_checks import merge_job_variables
+from .._pools._process_config import ProcessJobConfiguration
 from ._processes import crash_message
 
 __all__ = ["CancelWatcher", "ProcessWorkerResult", "RunHandle", "RunStates"]

@@ -21,10 +21,10 @@ import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
 
-from .._wakeup import Waiter
+from .._core._wakeup import Waiter
 
 if TYPE_CHECKING:
-    from .._queues import MultiQueue
+    from .._queues._registry import MultiQueue
     from ._claims import Claim
     from ._execution import Executor
 

@@ -15,8 +15,8 @@ from anyio.abc import TaskStatus
 from ._task_worker import TaskWorker
 
 if TYPE_CHECKING:
-    from .._engine import Orchestrator
-    from .._tasks import Task
+    from .._core._tasks import Task
+    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["serve", "serve_sync"]
 

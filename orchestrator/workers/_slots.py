@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import final
 
-from .._wakeup import Signal
+from .._core._wakeup import Signal
 
 __all__ = ["RunSlots"]
 

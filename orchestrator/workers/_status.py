@@ -22,7 +22,7 @@ import anyio
 import attrs
 from anyio.abc import SocketAttribute, SocketStream
 
-from .._errors import InvalidArgument
+from .._core._errors import InvalidArgument
 
 __all__ = ["StatusServer", "TaskWorkerStatus"]
 

@@ -19,7 +19,7 @@ once stopped; ``async with TaskWorker(...)`` serves for the duration of the bloc
 taken, runs waiting for their turn are handed back, running ones finish, then the
 worker ends. Cancelling the worker crashes the runs it is executing (retried when they
 have retries left). Every serving worker also sweeps expired claim leases (see
-:mod:`orchestrator._engine_leases`).
+:mod:`orchestrator._engine._leases`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from typing import Any, Final, final
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from .._engine import Orchestrator
-from .._engine_leases import DEFAULT_LEASE_SECONDS, check_lease_seconds, pending_leases
-from .._errors import InvalidArgument, StopTaskWorker, WorkerError
-from .._models import TaskRun
-from .._tasks import Task
+from .._core._errors import InvalidArgument, StopTaskWorker, WorkerError
+from .._core._models import TaskRun
+from .._core._tasks import Task
+from .._engine._leases import DEFAULT_LEASE_SECONDS, check_lease_seconds, pending_leases
+from .._engine._orchestrator import Orchestrator
 from ._execution import Executor
 from ._runners import RunnerPool
 from ._status import StatusServer, TaskWorkerStatus

@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .._errors import InvalidArgument
-from .._tasks import Task
-from .._wakeup import current_async_library
+from .._core._errors import InvalidArgument
+from .._core._tasks import Task
+from .._core._wakeup import current_async_library
 
 __all__ = ["Post", "check_limit", "check_tasks", "loop_poster"]
 

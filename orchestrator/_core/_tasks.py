@@ -1,0 +1,441 @@
+"""Tasks: functions with orchestration options, submitted as background task runs.
+
+:func:`task` turns a function (sync or async) into a :class:`Task`. Calling the task
+runs the plain function, with no orchestration; :meth:`Task.submit` and
+:meth:`Task.delay` create a background run on the current orchestrator (the one of the
+innermost ``with orchestrator:`` block) and return a
+:class:`~orchestrator.TaskRunFuture`; ``orchestrator.submit(task, ...)`` is the
+explicit form.
+
+A task's options (retries and their delays, tags, caching, timeout, run names) are
+checked once, when the task is built; :meth:`Task.with_options` returns a copy with
+some of them changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Generic, ParamSpec, TypeVar, final, overload
+
+from . import _task_options as opts
+from ._errors import InvalidArgument
+from ._models import TaskRunPolicy
+
+if TYPE_CHECKING:
+    from .._engine._futures import TaskRunFuture
+    from .._engine._orchestrator import Orchestrator
+    from ._task_options import CacheKeyFunction, RetryDelaySpec, RunNameSpec
+
+__all__ = ["Task", "task"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+#: Marks an option :meth:`Task.with_options` leaves as it was.
+_UNSET: Final[Any] = _Unset()
+
+_OPTION_NAMES: Final = (
+    "name",
+    "task_key",
+    "retries",
+    "retry_delay_seconds",
+    "retry_jitter_factor",
+    "tags",
+    "cache_key_fn",
+    "cache_expiration",
+    "timeout_seconds",
+    "task_run_name",
+    "refresh_cache",
+)
+
+
+@final
+class Task(Generic[P, R]):
+    """A function with the options its background runs are orchestrated with.
+
+    Build one with the :func:`task` decorator. Every option is checked here, so a bad
+    one fails at import time, not when a worker runs the task.
+
+    Args:
+        fn: the function, sync or async.
+        name: display name; the function's name by default.
+        task_key: the key workers serve the task under; ``<module>.<qualname>`` of the
+            function by default (stable across processes).
+        retries: how many times a failed run is retried (0 by default).
+        retry_delay_seconds: seconds before each retry; a number, a list indexed by
+            attempt (the last entry repeats; at most 50), or a function taking
+            ``retries`` and returning that list.
+        retry_jitter_factor: spreads each delay randomly up to ``delay * (1 + factor)``.
+        tags: tags of every run (tag concurrency limits apply to them).
+        cache_key_fn: maps the bound parameters to a cache key, or None for no caching.
+        cache_expiration: how long a cached result stays valid (a timedelta, or seconds);
+            forever when None.
+        timeout_seconds: a run taking longer fails as TimedOut.
+        task_run_name: a ``str.format`` template over the parameters (``"add-{x}"``), or
+            a function of the parameters dict returning the name.
+        refresh_cache: when True, runs never read the cache (they still write it).
+
+    Raises:
+        InvalidArgument: an option out of range or of the wrong kind (the message says
+            which and why).
+    """
+
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[P, R]
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        task_key: str | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: RetryDelaySpec = None,
+        retry_jitter_factor: float | None = None,
+        tags: Iterable[str] | None = None,
+        cache_key_fn: CacheKeyFunction | None = None,
+        cache_expiration: timedelta | float | None = None,
+        timeout_seconds: float | None = None,
+        task_run_name: RunNameSpec = None,
+        refresh_cache: bool = False,
+    ) -> None:
+        if not callable(fn):
+            raise InvalidArgument(f"@task decorates a function, got {fn!r}")
+        if name is None:
+            name = getattr(fn, "__name__", None) or type(fn).__name__
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
+        if task_key is None:
+            task_key = opts.default_task_key(fn)
+        if not isinstance(task_key, str) or not task_key:
+            raise InvalidArgument(f"task_key must be a non-empty string, got {task_key!r}")
+        if not isinstance(refresh_cache, bool):
+            raise InvalidArgument(f"refresh_cache must be True or False, got {refresh_cache!r}")
+        signature = opts.function_signature(fn)
+
+        self.fn: Callable[P, R] = fn
+        """The plain function."""
+        self.name: str = name
+        """The display name."""
+        self.task_key: str = task_key
+        """The key the task is served and queued under."""
+        self.policy: TaskRunPolicy = opts.check_policy(
+            retries, retry_delay_seconds, retry_jitter_factor
+        )
+        """The retry policy every run gets (retries, delays, jitter)."""
+        self.tags: frozenset[str] = opts.check_tags(tags)
+        """The tags every run gets."""
+        self.cache_key_fn: CacheKeyFunction | None = opts.check_cache_key_fn(cache_key_fn)
+        """The cache key function, or None."""
+        self.cache_expiration: timedelta | None = opts.check_cache_expiration(cache_expiration)
+        """How long a cached result stays valid; None for forever."""
+        self.timeout_seconds: float | None = opts.check_timeout(timeout_seconds)
+        """The longest a run may take, in seconds; None for no limit."""
+        self.task_run_name: RunNameSpec = opts.check_run_name(task_run_name, signature)
+        """The run-name template or function, or None for ``<name>-<8 hex digits>``."""
+        self.refresh_cache: bool = refresh_cache
+        """Whether runs skip the cache lookup."""
+        self.signature: inspect.Signature = signature
+        """The function's signature, which arguments are bound against."""
+        self.is_async: bool = opts.is_async(fn)
+        """Whether the function is a coroutine function (awaited in the event loop)."""
+        self.takes_parameters: bool = bool(signature.parameters)
+        """Whether the function takes any parameter (so runs store their arguments)."""
+        self._plain = opts.plain_parameters(signature)
+        # Kept as given, so with_options re-resolves a delay function for new retries.
+        self._options: dict[str, Any] = {
+            "name": name,
+            "task_key": task_key,
+            "retries": self.policy.retries,
+            "retry_delay_seconds": retry_delay_seconds,
+            "retry_jitter_factor": retry_jitter_factor,
+            "tags": self.tags,
+            "cache_key_fn": self.cache_key_fn,
+            "cache_expiration": self.cache_expiration,
+            "timeout_seconds": self.timeout_seconds,
+            "task_run_name": self.task_run_name,
+            "refresh_cache": refresh_cache,
+        }
+        # Show the function's name and docstring; __wrapped__ lets inspect.signature
+        # see through the task. The function's __dict__ is not copied over ours.
+        functools.update_wrapper(self, fn, updated=())
+
+    # -- options -------------------------------------------------------------------------
+    @property
+    def retries(self) -> int:
+        """How many times a failed run is retried."""
+        return self.policy.retries or 0
+
+    @property
+    def retry_delay_seconds(self) -> float | tuple[float, ...] | None:
+        """The retry delay(s) in seconds, as resolved when the task was built."""
+        return self.policy.retry_delay
+
+    @property
+    def retry_jitter_factor(self) -> float | None:
+        """The retry jitter factor, or None."""
+        return self.policy.retry_jitter_factor
+
+    def with_options(
+        self,
+        *,
+        name: str = _UNSET,
+        task_key: str = _UNSET,
+        retries: int | None = _UNSET,
+        retry_delay_seconds: RetryDelaySpec = _UNSET,
+        retry_jitter_factor: float | None = _UNSET,
+        tags: Iterable[str] | None = _UNSET,
+        cache_key_fn: CacheKeyFunction | None = _UNSET,
+        cache_expiration: timedelta | float | None = _UNSET,
+        timeout_seconds: float | None = _UNSET,
+        task_run_name: RunNameSpec = _UNSET,
+        refresh_cache: bool = _UNSET,
+    ) -> Task[P, R]:
+        """Return a new task over the same function with the given options changed.
+
+        Options not given keep their values (pass None to clear one); the task key
+        stays the same unless given, so both tasks are served under one key. A delay
+        function is called again with the new ``retries``.
+
+        Raises:
+            InvalidArgument: a bad option (this task is unchanged either way).
+        """
+        given = {
+            "name": name,
+            "task_key": task_key,
+            "retries": retries,
+            "retry_delay_seconds": retry_delay_seconds,
+            "retry_jitter_factor": retry_jitter_factor,
+            "tags": tags,
+            "cache_key_fn": cache_key_fn,
+            "cache_expiration": cache_expiration,
+            "timeout_seconds": timeout_seconds,
+            "task_run_name": task_run_name,
+            "refresh_cache": refresh_cache,
+        }
+        merged = dict(self._options)
+        merged.update({k: v for k, v in given.items() if v is not _UNSET})
+        return Task(self.fn, **merged)
+
+    # -- calling -----------------------------------------------------------------------------
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call the plain function: no run, no state, no orchestration."""
+        return self.fn(*args, **kwargs)
+
+    def bind_parameters(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Bind a call's arguments to the signature, defaults filled in.
+
+        Returns:
+            Parameter names mapped to values; ``*args`` and ``**kwargs`` parameters map
+            to a tuple and a dict.
+
+        Raises:
+            TypeError: the arguments do not fit the signature (the signature's own
+                message, for example ``missing a required argument: 'y'``).
+        """
+        plain = self._plain
+        if plain is not None and not kwargs:
+            # The common case, positional arguments to a plain signature, without the
+            # cost of Signature.bind; anything else (and every error) goes through it.
+            names, required, defaults = plain
+            count = len(args)
+            if required <= count <= len(names):
+                parameters = dict(zip(names, args, strict=False))
+                if count < len(names):
+                    parameters.update(zip(names[count:], defaults[count - required :], strict=True))
+                return parameters
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def call_with_parameters(self, parameters: Mapping[str, Any]) -> R:
+        """Call the plain function with bound parameters (as :meth:`bind_parameters` made).
+
+        Raises:
+            TypeError: the parameters do not fit the signature.
+        """
+        bound = inspect.BoundArguments(self.signature, dict(parameters))
+        return self.fn(*bound.args, **bound.kwargs)
+
+    def render_run_name(self, parameters: Mapping[str, Any]) -> str | None:
+        """Return the name of a run with these parameters, or None without a template.
+
+        Raises:
+            InvalidArgument: the template cannot be rendered with these parameters, or
+                the naming function did not return a non-empty string.
+        """
+        spec = self.task_run_name
+        if spec is None:
+            return None
+        if isinstance(spec, str):
+            try:
+                name = spec.format_map(parameters)
+            except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
+                raise InvalidArgument(
+                    f"task_run_name {spec!r} cannot be rendered with parameters "
+                    f"{sorted(parameters)}: {exc!r}"
+                ) from None
+        else:
+            name = spec(dict(parameters))
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(
+                f"the task_run_name function of {self.name!r} must return a non-empty "
+                f"string, got {name!r}"
+            )
+        return name
+
+    def cache_key(self, parameters: Mapping[str, Any]) -> str | None:
+        """Return the cache key of a run with these parameters, or None for no caching.
+
+        Raises:
+            InvalidArgument: the cache key function returned something other than a
+                string or None.
+        """
+        fn = self.cache_key_fn
+        if fn is None:
+            return None
+        key = fn(dict(parameters))
+        if key is not None and not isinstance(key, str):
+            raise InvalidArgument(
+                f"the cache_key_fn of {self.name!r} must return a string or None, got {key!r}"
+            )
+        return key
+
+    # -- submission ---------------------------------------------------------------------------
+    def submit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
+        """Submit a background run on the current orchestrator and return its future.
+
+        Raises:
+            RuntimeError: no orchestrator is current (use ``with orchestrator:``).
+            TypeError: the arguments do not fit the signature (nothing is created).
+            QueueFull: the task key's queue is full (nothing is created).
+        """
+        target = _current()
+        from .._engine._submission import submit_task
+
+        return submit_task(target, self, args, kwargs)
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
+        """Submit a background run on the current orchestrator; the same as :meth:`submit`."""
+        target = _current()
+        from .._engine._submission import submit_task
+
+        return submit_task(target, self, args, kwargs)
+
+    async def asubmit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
+        """Submit a background run, waiting for room in the queue instead of raising QueueFull.
+
+        Raises:
+            RuntimeError: no orchestrator is current (use ``async with orchestrator:``).
+            TypeError: the arguments do not fit the signature (nothing is created).
+        """
+        target = _current()
+        from .._engine._submission import asubmit_task
+
+        return await asubmit_task(target, self, args, kwargs)
+
+    def apply_async(
+        self,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+        orchestrator: Orchestrator | None = None,
+    ) -> TaskRunFuture[Any]:
+        """Submit a background run, optionally due at a later time or on a given orchestrator.
+
+        Args:
+            args: positional arguments of the call.
+            kwargs: keyword arguments of the call.
+            scheduled_time: when the run is due (aware datetime); now when None.
+            orchestrator: where to submit; the current orchestrator when None.
+
+        Raises:
+            RuntimeError: no orchestrator is given or current.
+            TypeError: the arguments do not fit the signature (nothing is created).
+            QueueFull: the task key's queue is full (nothing is created).
+        """
+        from .._engine._submission import submit_task
+
+        target = _current() if orchestrator is None else orchestrator
+        return submit_task(
+            target, self, tuple(args), dict(kwargs or {}), scheduled_time=scheduled_time
+        )
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r}, key={self.task_key!r}, retries={self.retries})"
+
+
+def _current() -> Orchestrator:
+    from .._engine._orchestrator import Orchestrator
+
+    return Orchestrator.current()
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    task_key: str | None = None,
+    retries: int | None = None,
+    retry_delay_seconds: RetryDelaySpec = None,
+    retry_jitter_factor: float | None = None,
+    tags: Iterable[str] | None = None,
+    cache_key_fn: CacheKeyFunction | None = None,
+    cache_expiration: timedelta | float | None = None,
+    timeout_seconds: float | None = None,
+    task_run_name: RunNameSpec = None,
+    refresh_cache: bool = False,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    fn: Callable[P, R] | None = None,
+    /,
+    **options: Any,
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    """Make a function a :class:`Task`: ``@task`` or ``@task(retries=3, ...)``.
+
+    See :class:`Task` for the options. The task can be called like the function (no
+    orchestration), or submitted with ``.submit(...)``/``.delay(...)`` or
+    ``orchestrator.submit(task, ...)`` to run in the background on a task worker.
+
+    Example:
+        >>> @task(retries=2, retry_delay_seconds=[1, 10])
+        ... def add(x: int, y: int) -> int:
+        ...     return x + y
+        >>> add(1, 2)
+        3
+        >>> add.policy.retry_delay
+        (1.0, 10.0)
+
+    Raises:
+        InvalidArgument: a bad option, or an unknown option name.
+    """
+    unknown = sorted(set(options) - set(_OPTION_NAMES))
+    if unknown:
+        raise InvalidArgument(
+            f"unknown @task option(s) {', '.join(unknown)}; the options are "
+            f"{', '.join(_OPTION_NAMES)}"
+        )
+    if fn is not None:
+        return Task(fn, **options)
+
+    def decorate(function: Callable[P, R]) -> Task[P, R]:
+        return Task(function, **options)
+
+    return decorate

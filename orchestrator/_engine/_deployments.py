@@ -1,0 +1,300 @@
+"""Deployments of the :class:`~orchestrator.Orchestrator`, and flow runs made from them.
+
+A deployment says how to run a flow away from the caller: in which work pool and
+queue, with which default parameters and job variables, and with which command (an
+argument list, never a shell line). :meth:`DeploymentsMixin.create_flow_run_from_deployment`
+makes a flow run a worker of that pool will pick up.
+
+Everything is checked before anything is stored: an unknown flow, pool or queue, a
+template that does not render the deployment's job variables, a non-string env value
+or parameters that cannot travel as JSON each raise a clear error and create nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .._core._errors import InvalidArgument, ObjectAlreadyExists, ObjectNotFound
+from .._core._models import Deployment, FlowRun, FlowRunPolicy
+from .._core._states import Scheduled, State
+from .._pools._pool_checks import (
+    check_command,
+    check_job_variables,
+    check_name,
+    check_parameters,
+    merge_job_variables,
+)
+from ..filters import DeploymentFilter
+from ._flow_runs import FlowRunsMixin
+from ._pools import UNSET, Unset, WorkPoolsMixin
+from ._task_runs import _check_tags
+
+__all__ = ["DeploymentsMixin"]
+
+
+class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
+    """Create / read / filter / update / delete deployments; create their flow runs."""
+
+    def create_deployment(
+        self,
+        flow_id: uuid.UUID,
+        name: str,
+        *,
+        work_pool_name: str | None = None,
+        work_queue_name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        job_variables: Mapping[str, Any] | None = None,
+        command: Sequence[str] | None = None,
+        tags: Iterable[str] = (),
+        paused: bool = False,
+    ) -> Deployment:
+        """Create a deployment of a flow.
+
+        Args:
+            flow_id: the flow it runs.
+            name: unique among the flow's deployments.
+            work_pool_name: the pool whose workers run it (None: no pool).
+            work_queue_name: the queue in that pool ("default" when None).
+            parameters: default parameters of its runs (JSON-serialisable).
+            job_variables: values for the pool's job template; env values are strings.
+            command: the program and arguments that run the flow, e.g.
+                ``["python", "flow.py"]``; used when the job configuration has none.
+            tags: tags given to its runs.
+            paused: informational (runs can still be created).
+
+        Raises:
+            ObjectNotFound: the flow, pool or queue does not exist.
+            ObjectAlreadyExists: the flow has a deployment with this name.
+            InvalidArgument: a bad argument, such as a non-string env value or a command
+                given as one string.
+            TemplateError: the pool's template does not render these job variables.
+        """
+        flow_id = self._check_id(flow_id, "flow_id")
+        check_name(name, "a deployment name")
+        values = self._check_deployment_values(
+            parameters, job_variables, command, paused, work_queue_name, work_pool_name
+        )
+        frozen_tags = _check_tags(tags)
+        with self._lock:
+            if self._store.get_flow(flow_id) is None:
+                raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
+            for existing in self._store.deployments.values():
+                if existing.flow_id == flow_id and existing.name == name:
+                    raise ObjectAlreadyExists(
+                        f"flow {flow_id} already has a deployment named {name!r} "
+                        f"({existing.id}); use update_deployment() to change it"
+                    )
+            queue = None
+            if work_pool_name is not None:
+                queue = self._check_run_queue(work_pool_name, work_queue_name)
+                self._check_renders(work_pool_name, values["job_variables"])
+            now = self.clock.now()
+            deployment = Deployment(
+                id=self._new_id(),
+                name=name,
+                flow_id=flow_id,
+                work_pool_name=work_pool_name,
+                work_queue_name=queue,
+                tags=frozen_tags,
+                created=now,
+                updated=now,
+                **values,
+            )
+            self._store.add_deployment(deployment)
+            return deployment
+
+    def _check_deployment_values(
+        self,
+        parameters: object,
+        job_variables: object,
+        command: object,
+        paused: object,
+        work_queue_name: str | None,
+        work_pool_name: str | None,
+    ) -> dict[str, Any]:
+        if not isinstance(paused, bool):
+            raise InvalidArgument(f"paused must be True or False, got {paused!r}")
+        if work_pool_name is not None:
+            check_name(work_pool_name, "work_pool_name")
+        if work_queue_name is not None:
+            check_name(work_queue_name, "work_queue_name")
+            if work_pool_name is None:
+                raise InvalidArgument(
+                    f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
+                )
+        return {
+            "parameters": check_parameters(parameters),
+            "job_variables": check_job_variables(job_variables),
+            "command": check_command(command),
+            "paused": paused,
+        }
+
+    def _check_renders(self, pool_name: str, job_variables: Mapping[str, Any]) -> None:
+        pool = self._pool(pool_name)
+        if pool.type == "process":
+            # Imported here: job configurations belong to the worker layer above the engine.
+            from .._pools._process_config import ProcessJobConfiguration
+
+            ProcessJobConfiguration.from_template_and_values(
+                pool.base_job_template, job_variables, environ={}
+            )
+
+    def read_deployment(self, deployment_id: uuid.UUID) -> Deployment:
+        """Return the deployment with this id (the live record: treat it as read-only).
+
+        Raises:
+            ObjectNotFound: no such deployment.
+        """
+        deployment_id = self._check_id(deployment_id, "deployment_id")
+        with self._lock:
+            return self._deployment(deployment_id)
+
+    def read_deployments(self, *, deployments: DeploymentFilter | None = None) -> list[Deployment]:
+        """Return the deployments matching ``deployments`` (all when None), oldest first.
+
+        Raises:
+            InvalidArgument: ``deployments`` is not a DeploymentFilter.
+        """
+        if deployments is not None and not isinstance(deployments, DeploymentFilter):
+            raise InvalidArgument(f"deployments must be a DeploymentFilter, got {deployments!r}")
+        with self._lock:
+            found = list(self._store.deployments.values())
+            if deployments is None:
+                return found
+            criterion = deployments.criterion
+            return [d for d in found if criterion.test(d, self._store)]
+
+    def update_deployment(
+        self,
+        deployment_id: uuid.UUID,
+        *,
+        work_pool_name: str | Unset | None = UNSET,
+        work_queue_name: str | Unset | None = UNSET,
+        parameters: Mapping[str, Any] | Unset = UNSET,
+        job_variables: Mapping[str, Any] | Unset = UNSET,
+        command: Sequence[str] | Unset | None = UNSET,
+        tags: Iterable[str] | Unset = UNSET,
+        paused: bool | Unset = UNSET,
+    ) -> Deployment:
+        """Change a deployment; fields left UNSET stay as they are.
+
+        Changing the pool without a queue moves the deployment to that pool's "default"
+        queue. Runs already created keep the values they were created with.
+
+        Raises:
+            ObjectNotFound: no such deployment, pool or queue.
+            InvalidArgument, TemplateError: a bad value (nothing is changed).
+        """
+        deployment_id = self._check_id(deployment_id, "deployment_id")
+        with self._lock:
+            deployment = self._deployment(deployment_id)
+            pool = (
+                deployment.work_pool_name if isinstance(work_pool_name, Unset) else work_pool_name
+            )
+            queue: str | None
+            if isinstance(work_queue_name, Unset):
+                queue = deployment.work_queue_name if pool == deployment.work_pool_name else None
+            else:
+                queue = work_queue_name
+            values = self._check_deployment_values(
+                deployment.parameters if isinstance(parameters, Unset) else parameters,
+                deployment.job_variables if isinstance(job_variables, Unset) else job_variables,
+                deployment.command if isinstance(command, Unset) else command,
+                deployment.paused if isinstance(paused, Unset) else paused,
+                queue,
+                pool,
+            )
+            new_tags = deployment.tags if isinstance(tags, Unset) else _check_tags(tags)
+            if pool is not None:
+                queue = self._check_run_queue(pool, queue)
+                self._check_renders(pool, values["job_variables"])
+            deployment.work_pool_name = pool
+            deployment.work_queue_name = queue
+            deployment.tags = new_tags
+            for field, value in values.items():
+                setattr(deployment, field, value)
+            deployment.updated = self.clock.now()
+            return deployment
+
+    def delete_deployment(self, deployment_id: uuid.UUID) -> None:
+        """Delete a deployment; its flow runs stay (a worker cancels those not started).
+
+        Raises:
+            ObjectNotFound: no such deployment.
+        """
+        deployment_id = self._check_id(deployment_id, "deployment_id")
+        with self._lock:
+            self._deployment(deployment_id)
+            self._store.remove_deployment(deployment_id)
+
+    def create_flow_run_from_deployment(
+        self,
+        deployment_id: uuid.UUID,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        job_variables: Mapping[str, Any] | None = None,
+        state: State | None = None,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        labels: Mapping[str, str] | None = None,
+        policy: FlowRunPolicy | None = None,
+        work_queue_name: str | None = None,
+    ) -> FlowRun:
+        """Create a flow run of a deployment, for a worker of its pool to pick up.
+
+        Args:
+            deployment_id: the deployment.
+            parameters: merged over the deployment's parameters.
+            job_variables: the run's own job variables, applied over the deployment's
+                when a worker renders the job (``env`` merged name by name).
+            state: the initial state; ``Scheduled()`` (due now) when None.
+            name, labels, policy: as for :meth:`create_flow_run`.
+            tags: added to the deployment's tags.
+            work_queue_name: another queue of the deployment's pool.
+
+        Raises:
+            ObjectNotFound: no such deployment, or its pool or queue is gone.
+            InvalidArgument: a bad argument; nothing is created.
+            TemplateError: the pool's template does not render the merged job variables.
+        """
+        deployment_id = self._check_id(deployment_id, "deployment_id")
+        run_parameters = check_parameters(parameters)
+        run_variables = check_job_variables(job_variables)
+        extra_tags = _check_tags(tags)
+        with self._lock:
+            deployment = self._deployment(deployment_id)
+            pool = deployment.work_pool_name
+            queue = deployment.work_queue_name if work_queue_name is None else work_queue_name
+            if pool is not None:
+                queue = self._check_run_queue(pool, queue)
+                self._check_renders(
+                    pool, merge_job_variables(deployment.job_variables, run_variables)
+                )
+            elif work_queue_name is not None:
+                raise InvalidArgument(
+                    f"deployment {deployment.name!r} has no work pool, so no queue "
+                    f"{work_queue_name!r}"
+                )
+            return self.create_flow_run(
+                deployment.flow_id,
+                name=name,
+                state=Scheduled() if state is None else state,
+                parameters={**deployment.parameters, **run_parameters},
+                tags=deployment.tags | extra_tags,
+                labels=labels,
+                policy=policy,
+                deployment_id=deployment.id,
+                work_pool_name=pool,
+                work_queue_name=queue,
+                job_variables=run_variables,
+            )
+
+    def _deployment(self, deployment_id: uuid.UUID) -> Deployment:
+        deployment = self._store.get_deployment(deployment_id)
+        if deployment is None:
+            raise ObjectNotFound(
+                "deployment", deployment_id, "check the id, or whether it was deleted"
+            )
+        return deployment

@@ -1,0 +1,101 @@
+"""Tag concurrency limits of the :class:`~orchestrator.Orchestrator`.
+
+A limit on a tag caps how many task runs carrying that tag may be RUNNING at once.
+A run takes a slot on every limited tag when it enters RUNNING (all or nothing) and
+gives them back when it leaves RUNNING; runs refused a slot WAIT and are woken, first
+come first served, when one frees. A limit of 0 aborts such runs instead of letting
+them wait forever.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._models import ConcurrencyLimit
+from ._engine import EngineBase
+
+__all__ = ["ConcurrencyLimitsMixin"]
+
+
+def _check_tag(tag: object) -> str:
+    if not isinstance(tag, str) or not tag:
+        raise InvalidArgument(f"a concurrency limit needs a non-empty tag string, got {tag!r}")
+    return tag
+
+
+class ConcurrencyLimitsMixin(EngineBase):
+    """Create, read, update, reset and delete tag concurrency limits."""
+
+    def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> ConcurrencyLimit:
+        """Limit how many runs tagged ``tag`` may run at once; update the limit if it exists.
+
+        Runs already holding a slot keep it when a limit is lowered; the new value
+        applies to the next runs that ask.
+
+        Raises:
+            InvalidArgument: an empty tag or a limit that is not an integer >= 0.
+        """
+        _check_tag(tag)
+        if (
+            isinstance(concurrency_limit, bool)
+            or not isinstance(concurrency_limit, int)
+            or concurrency_limit < 0
+        ):
+            raise InvalidArgument(
+                f"concurrency_limit must be an integer >= 0, got {concurrency_limit!r}"
+            )
+        with self._lock:
+            return self._slots.upsert(
+                tag, concurrency_limit, id=self._new_id(), now=self.clock.now()
+            )
+
+    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit:
+        """Return the limit on ``tag`` with the ids of the runs holding its slots.
+
+        Raises:
+            ObjectNotFound: no limit on this tag.
+        """
+        _check_tag(tag)
+        with self._lock:
+            limit = self._slots.get(tag)
+            if limit is None:
+                raise ObjectNotFound("concurrency limit for tag", repr(tag))
+            return limit
+
+    def read_concurrency_limits(self) -> list[ConcurrencyLimit]:
+        """Return every tag concurrency limit, sorted by tag."""
+        with self._lock:
+            return self._slots.all()
+
+    def reset_concurrency_limit(
+        self, tag: str, slot_override: Iterable[uuid.UUID] | None = None
+    ) -> ConcurrencyLimit:
+        """Empty a limit's slots, or set them to ``slot_override``.
+
+        Raises:
+            ObjectNotFound: no limit on this tag.
+        """
+        _check_tag(tag)
+        override = (
+            None
+            if slot_override is None
+            else [self._check_id(run_id, "slot_override entry") for run_id in slot_override]
+        )
+        with self._lock:
+            if self._slots.get(tag) is None:
+                raise ObjectNotFound("concurrency limit for tag", repr(tag))
+            return self._slots.reset(tag, override, now=self.clock.now())
+
+    def delete_concurrency_limit(self, tag: str) -> None:
+        """Remove the limit on ``tag``; runs waiting only on it may proceed.
+
+        Raises:
+            ObjectNotFound: no limit on this tag.
+        """
+        _check_tag(tag)
+        with self._lock:
+            if self._slots.get(tag) is None:
+                raise ObjectNotFound("concurrency limit for tag", repr(tag))
+            self._slots.delete(tag)

@@ -1,0 +1,324 @@
+"""Work pools and work queues of the :class:`~orchestrator.Orchestrator`, and what workers poll.
+
+A work pool groups the flow runs a kind of worker executes (``type``, "process" for
+the :class:`~orchestrator.ProcessWorker`) and holds the *base job template* those
+workers render per run. Its queues order the work: a lower ``priority`` number is
+served first, and each queue and the pool may cap how many of their runs are PENDING
+or RUNNING at once. Every pool is created with a queue named "default".
+
+:meth:`WorkPoolsMixin.get_scheduled_flow_runs` is what a worker asks for work: the due
+SCHEDULED runs of a pool's unpaused queues, best first, within every limit. Workers
+wait on :meth:`WorkPoolsMixin.work_pool_signal` between polls instead of polling on a
+timer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+from .._core._clock import as_utc
+from .._core._errors import InvalidArgument, ObjectAlreadyExists, ObjectNotFound
+from .._core._models import FlowRun, WorkPool, WorkQueue
+from .._core._wakeup import Signal
+from .._pools._pool_checks import (
+    check_base_job_template,
+    check_limit,
+    check_name,
+    default_base_job_template,
+)
+from .._pools._work_pools import DEFAULT_QUEUE_NAME, WorkPoolTable
+from ._engine import EngineBase
+
+__all__ = ["UNSET", "Unset", "WorkPoolsMixin", "check_names"]
+
+
+class Unset(Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Leave this field as it is" in ``update_*`` calls (None is a real value there).
+UNSET: Final = Unset.UNSET
+
+
+def check_names(names: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Return queue or pool names as a tuple (None stays None); refuse a bare string."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise InvalidArgument(f"expected a list of names, not the string {names!r}")
+    result = tuple(names)
+    for name in result:
+        check_name(name, "a work queue name")
+    return result
+
+
+class WorkPoolsMixin(EngineBase):
+    """Create / read / update / delete work pools and queues; hand due runs to workers."""
+
+    _work_pools: WorkPoolTable
+
+    # -- work pools -------------------------------------------------------------------------
+    def create_work_pool(
+        self,
+        name: str,
+        *,
+        type: str = "process",
+        base_job_template: Mapping[str, Any] | None = None,
+        concurrency_limit: int | None = None,
+        is_paused: bool = False,
+    ) -> WorkPool:
+        """Create a work pool, with its "default" queue.
+
+        Args:
+            name: unique among pools; no ``/`` or ``%``.
+            type: the kind of worker that serves it ("process" for the ProcessWorker).
+            base_job_template: ``{"job_configuration": {...}, "variables": {...}}``; the
+                type's default when None (the process worker's for "process").
+            concurrency_limit: the most runs of the pool PENDING or RUNNING at once
+                (None: no limit).
+            is_paused: a paused pool hands out no runs.
+
+        Raises:
+            InvalidArgument: a bad name, type or limit.
+            TemplateError: the template is not a mapping with ``job_configuration`` and
+                ``variables`` mappings, or does not render for a "process" pool.
+            ObjectAlreadyExists: a pool with this name exists.
+        """
+        check_name(name, "a work pool name")
+        check_name(type, "a work pool type")
+        check_limit(concurrency_limit, "concurrency_limit")
+        if not isinstance(is_paused, bool):
+            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+        template = (
+            default_base_job_template(type)
+            if base_job_template is None
+            else check_base_job_template(base_job_template, type)
+        )
+        with self._lock:
+            table = self._work_pools
+            if name in table.pools:
+                raise ObjectAlreadyExists(
+                    f"a work pool named {name!r} already exists; use update_work_pool() to "
+                    "change it"
+                )
+            now = self.clock.now()
+            pool = WorkPool(
+                id=self._new_id(),
+                name=name,
+                type=type,
+                base_job_template=template,
+                concurrency_limit=concurrency_limit,
+                is_paused=is_paused,
+                created=now,
+                updated=now,
+            )
+            table.pools[name] = pool
+            table.queues[name] = {}
+            self._add_queue(pool, DEFAULT_QUEUE_NAME, 1, None, False)
+            return pool
+
+    def read_work_pool(self, name: str) -> WorkPool:
+        """Return the work pool named ``name`` (the live record: treat it as read-only).
+
+        Raises:
+            ObjectNotFound: no such pool.
+        """
+        with self._lock:
+            return self._pool(name)
+
+    def read_work_pools(
+        self,
+        *,
+        names: Iterable[str] | None = None,
+        type: str | None = None,
+        is_paused: bool | None = None,
+    ) -> list[WorkPool]:
+        """Return the pools matching every given criterion, in creation order."""
+        wanted = check_names(names)
+        with self._lock:
+            return [
+                pool
+                for pool in self._work_pools.pools.values()
+                if (wanted is None or pool.name in wanted)
+                and (type is None or pool.type == type)
+                and (is_paused is None or pool.is_paused is is_paused)
+            ]
+
+    def update_work_pool(
+        self,
+        name: str,
+        *,
+        base_job_template: Mapping[str, Any] | Unset = UNSET,
+        concurrency_limit: int | Unset | None = UNSET,
+        is_paused: bool | Unset = UNSET,
+    ) -> WorkPool:
+        """Change a pool's template, limit or pause; fields left UNSET stay as they are.
+
+        Raises:
+            ObjectNotFound: no such pool.
+            InvalidArgument, TemplateError: a bad value (nothing is changed).
+        """
+        if concurrency_limit is not UNSET:
+            check_limit(concurrency_limit, "concurrency_limit")
+        if is_paused is not UNSET and not isinstance(is_paused, bool):
+            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+        with self._lock:
+            pool = self._pool(name)
+            if base_job_template is not UNSET:
+                pool.base_job_template = check_base_job_template(base_job_template, pool.type)
+            if not isinstance(concurrency_limit, Unset):
+                pool.concurrency_limit = concurrency_limit
+            if not isinstance(is_paused, Unset):
+                pool.is_paused = is_paused
+            pool.updated = self.clock.now()
+            self._work_pools.notify(name)
+            return pool
+
+    def delete_work_pool(self, name: str) -> None:
+        """Delete a pool and its queues.
+
+        Raises:
+            ObjectNotFound: no such pool.
+            InvalidArgument: deployments or waiting or running flow runs still use it.
+        """
+        with self._lock:
+            self._pool(name)
+            users = [d.name for d in self._store.deployments.values() if d.work_pool_name == name]
+            if users:
+                raise InvalidArgument(
+                    f"work pool {name!r} is used by deployments {sorted(users)}; delete them or "
+                    "move them to another pool first"
+                )
+            table = self._work_pools
+            for queue in table.queues[name]:
+                self._refuse_busy_queue(name, queue, "work pool")
+            del table.queues[name]
+            del table.pools[name]
+            table.notify(name)
+
+    # -- what workers ask ---------------------------------------------------------------------
+    def get_scheduled_flow_runs(
+        self,
+        work_pool_name: str,
+        *,
+        work_queue_names: Iterable[str] | None = None,
+        scheduled_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[FlowRun]:
+        """Return the flow runs a worker of the pool may take now, best first.
+
+        SCHEDULED runs due by ``scheduled_before`` (now when None) in the pool's queues
+        (those named, or all), skipping paused queues and every queue of a paused pool,
+        and runs an earlier process retries itself (``retry_type == "in_process"``).
+        Ordered by queue priority, then scheduled time, then creation. Each queue gives
+        at most its free slots (its limit minus its runs in PENDING or RUNNING), all
+        together at most the pool's free slots and ``limit``. The queues looked at are
+        marked as polled now (``last_polled``). Claim a run by proposing Pending.
+
+        Raises:
+            ObjectNotFound: no such pool, or no such queue in it.
+            InvalidArgument: a bad limit, or a naive ``scheduled_before``.
+        """
+        names = check_names(work_queue_names)
+        check_limit(limit, "limit")
+        before = None if scheduled_before is None else as_utc(scheduled_before, "scheduled_before")
+        with self._lock:
+            pool, queues = self._polled_queues(work_pool_name, names)
+            now = self.clock.now()
+            for queue in queues:
+                queue.last_polled = now
+            return self._work_pools.due_runs(pool, queues, now if before is None else before, limit)
+
+    def next_scheduled_time(
+        self,
+        work_pool_name: str,
+        *,
+        work_queue_names: Iterable[str] | None = None,
+        after: datetime | None = None,
+    ) -> datetime | None:
+        """Return when the next run of these queues falls due after ``after`` (default now).
+
+        None when no run is scheduled later (paused queues and pools count as empty).
+        A worker sleeps until then, or until :meth:`work_pool_signal` fires.
+
+        Raises:
+            ObjectNotFound: no such pool, or no such queue in it.
+        """
+        names = check_names(work_queue_names)
+        moment = None if after is None else as_utc(after, "after")
+        with self._lock:
+            pool, queues = self._polled_queues(work_pool_name, names)
+            return self._work_pools.next_due_time(
+                pool, queues, self.clock.now() if moment is None else moment
+            )
+
+    def work_pool_signal(self, work_pool_name: str) -> Signal:
+        """Return the signal notified whenever a worker of the pool may find new work.
+
+        It fires when a run becomes due in one of the pool's queues, when a run leaves
+        PENDING or RUNNING (freeing a slot), and when the pool or a queue changes.
+        Snapshot ``signal.generation`` before :meth:`get_scheduled_flow_runs`, then wait
+        with that generation so that nothing is missed in between.
+        """
+        check_name(work_pool_name, "work_pool_name")
+        with self._lock:
+            return self._work_pools.signal(work_pool_name)
+
+    def _add_queue(
+        self, pool: WorkPool, name: str, priority: int, limit: int | None, paused: bool
+    ) -> WorkQueue:
+        now = self.clock.now()
+        queue = WorkQueue(
+            id=self._new_id(),
+            name=name,
+            work_pool_name=pool.name,
+            priority=priority,
+            concurrency_limit=limit,
+            is_paused=paused,
+            created=now,
+            updated=now,
+        )
+        self._work_pools.queues[pool.name][name] = queue
+        return queue
+
+    def _refuse_busy_queue(self, pool: str, queue: str, what: str) -> None:
+        if self._work_pools.has_runs(pool, queue):
+            raise InvalidArgument(
+                f"{what} {pool if what == 'work pool' else queue!r} still has flow runs that "
+                f"are scheduled, pending or running in queue {queue!r}; let them finish or "
+                "cancel them first"
+            )
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _pool(self, name: str) -> WorkPool:
+        pool = self._work_pools.pools.get(name)
+        if pool is None:
+            known = ", ".join(repr(n) for n in self._work_pools.pools) or "none"
+            raise ObjectNotFound("work pool", repr(name), f"create it first (pools: {known})")
+        return pool
+
+    def _queue(self, pool_name: str, name: str) -> WorkQueue:
+        self._pool(pool_name)
+        queue = self._work_pools.queues[pool_name].get(name)
+        if queue is None:
+            raise ObjectNotFound(
+                "work queue", repr(name), f"work pool {pool_name!r} has no queue by that name"
+            )
+        return queue
+
+    def _polled_queues(
+        self, pool_name: str, names: Collection[str] | None
+    ) -> tuple[WorkPool, list[WorkQueue]]:
+        pool = self._pool(pool_name)
+        if names is not None:
+            for name in names:
+                self._queue(pool_name, name)
+        return pool, self._work_pools.ordered_queues(pool_name, names)

@@ -1,0 +1,196 @@
+"""Submission: turning a call of a task into a background task run.
+
+:func:`submit_task` is what ``orchestrator.submit(task, ...)``, ``task.submit(...)`` and
+``task.delay(...)`` do; :func:`asubmit_task` is the async form, which waits for room in
+a full queue instead of raising :class:`~orchestrator.QueueFull`.
+
+A submission first does everything that can fail without side effects: bind the
+arguments to the signature (a :class:`TypeError` when they do not fit), render the run
+name, compute the cache key. Then it stores the parameters under a new
+``task_parameters_id`` and creates the run in ``Scheduled(deferred=True)``, which the
+background policy puts on the task key's queue. If the creation fails (a full queue, or
+anything else) the stored parameters are deleted: a refused submission leaves nothing
+behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from .._core._clock import as_utc
+from .._core._errors import InvalidArgument, QueueFull
+from .._core._states import State, StateDetails, StateType
+from .._core._tasks import Task
+from .._store._results import parameters_key
+from ._futures import TaskRunFuture
+
+if TYPE_CHECKING:
+    from ._orchestrator import Orchestrator
+
+__all__ = ["asubmit_task", "submit_task"]
+
+
+#: The proposal of a run without parameters, due now: shared, since proposals are values
+#: (the engine commits a new, stamped state).
+_DEFERRED_NOW: Final = State(
+    type=StateType.SCHEDULED, name="Scheduled", details=StateDetails(deferred=True)
+)
+
+
+class _Submission(NamedTuple):
+    """Everything needed to create the run, computed before anything is changed."""
+
+    run_id: uuid.UUID
+    parameters_id: uuid.UUID | None
+    parameters: dict[str, Any]
+    name: str
+    scheduled_time: datetime | None
+    cache_key: str | None
+    cache_expiration: datetime | None
+
+
+def _prepare(
+    orchestrator: Orchestrator,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    scheduled_time: datetime | None,
+) -> _Submission:
+    if type(task) is not Task:
+        raise InvalidArgument(
+            f"submit takes a task made with @task, got {task!r}; decorate the function first"
+        )
+    parameters = task.bind_parameters(*args, **kwargs)
+    if scheduled_time is not None:
+        if not isinstance(scheduled_time, datetime):
+            raise InvalidArgument(
+                f"scheduled_time must be an aware datetime or None, got {scheduled_time!r}"
+            )
+        scheduled_time = as_utc(scheduled_time, "scheduled_time")
+    # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.
+    new_id = orchestrator._new_id
+    run_id = new_id()
+    name = None if task.task_run_name is None else task.render_run_name(parameters)
+    if name is None:
+        name = f"{task.name}-{run_id.hex[:8]}"
+    cache_key = None if task.cache_key_fn is None else task.cache_key(parameters)
+    cache_expiration = None
+    if cache_key is not None and task.cache_expiration is not None:
+        cache_expiration = orchestrator.clock.now() + task.cache_expiration
+    return _Submission(
+        run_id,
+        new_id() if task.takes_parameters else None,
+        parameters,
+        name,
+        scheduled_time,
+        cache_key,
+        cache_expiration,
+    )
+
+
+def _create(
+    orchestrator: Orchestrator, task: Task[..., Any], submission: _Submission
+) -> TaskRunFuture[Any]:
+    run_id, parameters_id, parameters, name, scheduled_time, cache_key, expiration = submission
+    store = orchestrator.result_store
+    refresh = True if task.refresh_cache else None
+    if parameters_id is None and scheduled_time is None and refresh is None:
+        proposal = _DEFERRED_NOW
+    else:
+        # Built directly rather than through Scheduled(): this is the hot path.
+        proposal = State(
+            type=StateType.SCHEDULED,
+            name="Scheduled",
+            # refresh_cache travels with the run: the worker may serve another copy of
+            # the task than the one submitted (with_options(refresh_cache=True)).
+            details=StateDetails(
+                deferred=True,
+                scheduled_time=scheduled_time,
+                task_parameters_id=parameters_id,
+                refresh_cache=refresh,
+            ),
+        )
+    key = None
+    if parameters_id is not None:
+        # Bound parameters are a fresh dict with string keys: stored as they are.
+        key = parameters_key(parameters_id)
+        store.write(key, parameters)
+    try:
+        orchestrator.create_task_run(
+            task.task_key,
+            id=run_id,
+            dynamic_key=f"{task.task_key}-{run_id.hex}",
+            name=name,
+            state=proposal,
+            cache_key=cache_key,
+            cache_expiration=expiration,
+            policy=task.policy,
+            tags=task.tags,
+        )
+    except BaseException:
+        if key is not None:
+            store.delete(key, missing_ok=True)
+        raise
+    return TaskRunFuture(orchestrator, run_id)
+
+
+def submit_task(
+    orchestrator: Orchestrator,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    scheduled_time: datetime | None = None,
+) -> TaskRunFuture[Any]:
+    """Create a background run of ``task`` called with ``args`` and ``kwargs``.
+
+    Args:
+        orchestrator: where the run is created.
+        task: the task to run.
+        args: positional arguments of the call.
+        kwargs: keyword arguments of the call.
+        scheduled_time: when the run is due (aware datetime); now when None.
+
+    Returns:
+        A future for the new run.
+
+    Raises:
+        TypeError: the arguments do not fit the task's signature.
+        InvalidArgument: ``task`` is not a Task, a naive ``scheduled_time``, or the run
+            name or cache key cannot be computed from the parameters.
+        QueueFull: the task key's scheduled queue is full.
+        Exception: whatever the task's cache key or run-name function raised.
+
+    Nothing is created or stored when it raises.
+    """
+    submission = _prepare(orchestrator, task, args, kwargs, scheduled_time)
+    return _create(orchestrator, task, submission)
+
+
+async def asubmit_task(
+    orchestrator: Orchestrator,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    scheduled_time: datetime | None = None,
+) -> TaskRunFuture[Any]:
+    """Like :func:`submit_task`, but wait for room when the task key's queue is full.
+
+    The wait is woken when the queue frees room (no polling). Cancelling the caller
+    while it waits leaves nothing behind.
+
+    Raises:
+        TypeError: the arguments do not fit the task's signature.
+        InvalidArgument: as for :func:`submit_task`.
+    """
+    submission = _prepare(orchestrator, task, args, kwargs, scheduled_time)
+    queues = orchestrator.task_queues
+    while True:
+        try:
+            return _create(orchestrator, task, submission)
+        except QueueFull:
+            await queues.wait_for_room(task.task_key)

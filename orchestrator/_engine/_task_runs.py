@@ -1,0 +1,419 @@
+"""Task-run methods of the :class:`~orchestrator.Orchestrator`: create, read, query, change.
+
+Creation is idempotent on ``(flow_run_id, task_key, dynamic_key)``, for runs with or
+without a flow run: the existing run is returned unchanged and ``created`` is False.
+An initial state is applied with ``force=True`` (a deferred one through the background
+policy, which enqueues the run). Every method checks its arguments before it changes
+anything, so a refused call leaves no trace.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Generic, NamedTuple, TypeVar, final
+
+import attrs
+
+from .._core._clock import as_utc
+from .._core._errors import InvalidArgument, ObjectAlreadyExists, QueueFull
+from .._core._events import Decision
+from .._core._models import DEFAULT_TASK_POLICY, TaskRun, TaskRunPolicy
+from .._core._outcomes import OrchestrationResult
+from .._core._states import Pending, State, StateType
+from .._store._history import HistoryBucket, task_run_history
+from ..filters import (
+    DeploymentFilter,
+    FlowFilter,
+    FlowRunFilter,
+    TaskRunFilter,
+    TaskRunSort,
+)
+from ._engine import EngineBase
+
+__all__ = ["CreatedTaskRun", "Page", "TaskRunsMixin"]
+
+T = TypeVar("T")
+# Shared by every run created without labels or inputs (records never mutate them).
+_NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
+_NO_TAGS: frozenset[str] = frozenset()
+
+
+class CreatedTaskRun(NamedTuple):
+    """What ``create_task_run`` returns: the run, and whether this call created it."""
+
+    run: TaskRun
+    created: bool
+
+
+@final
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of results: ``results``, the total ``count``, and where this page is."""
+
+    results: list[T]
+    count: int
+    limit: int
+    pages: int
+    page: int
+
+
+def _check_limit(limit: int | None, offset: int) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidArgument(f"limit must be None or an integer >= 0, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidArgument(f"offset must be an integer >= 0, got {offset!r}")
+
+
+def _check_tags(tags: Iterable[str]) -> frozenset[str]:
+    if isinstance(tags, str):
+        raise InvalidArgument(f"tags must be a collection of strings, not the string {tags!r}")
+    result = frozenset(tags)
+    if not result:
+        return _NO_TAGS
+    for tag in result:
+        if not isinstance(tag, str) or not tag:
+            raise InvalidArgument(f"every tag must be a non-empty string, got {tag!r}")
+    return result
+
+
+class TaskRunsMixin(EngineBase):
+    """Task-run create / read / query / update / delete / set-state methods."""
+
+    def create_task_run(
+        self,
+        task_key: str,
+        *,
+        flow_run_id: uuid.UUID | None = None,
+        dynamic_key: str | None = None,
+        name: str | None = None,
+        id: uuid.UUID | None = None,
+        state: State | None = None,
+        cache_key: str | None = None,
+        cache_expiration: datetime | None = None,
+        task_version: str | None = None,
+        policy: TaskRunPolicy | None = None,
+        tags: Iterable[str] = (),
+        labels: Mapping[str, str] | None = None,
+        task_inputs: Mapping[str, Any] | None = None,
+    ) -> CreatedTaskRun:
+        """Create a task run, or return the one with the same identity.
+
+        Args:
+            task_key: what the run executes (a task's key); must be a non-empty string.
+            flow_run_id: the parent flow run, or None for an autonomous run.
+            dynamic_key: distinguishes runs of one key in one flow run; when None a unique
+                one is generated, so the call always creates a run.
+            name: display name; defaults to ``<task_key>-<4 hex digits>``.
+            id: the run's id; generated when None.
+            state: the initial state, applied with force; ``Pending()`` when None.
+            cache_key, cache_expiration, task_version: informational fields.
+            policy: retries and retry delays; no retries when None.
+            tags: tags (tag concurrency limits apply to them).
+            labels: labels, merged over the parent flow run's labels.
+            task_inputs: provenance of the inputs, stored as given.
+
+        Returns:
+            ``(run, created)``; ``created`` is False when an existing run was returned
+            (its fields and state are left as they were).
+
+        Raises:
+            InvalidArgument: a bad argument (nothing is created).
+            ObjectNotFound: ``flow_run_id`` names no flow run.
+            ObjectAlreadyExists: ``id`` is taken by a run with another identity.
+            QueueFull: ``state`` is a deferred Scheduled state and the task key's queue is
+                full (see :meth:`configure_task_key`).
+        """
+        if not isinstance(task_key, str) or not task_key:
+            raise InvalidArgument(f"task_key must be a non-empty string, got {task_key!r}")
+        if dynamic_key is not None and not isinstance(dynamic_key, str):
+            raise InvalidArgument(f"dynamic_key must be a string or None, got {dynamic_key!r}")
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgument(f"name must be a string or None, got {name!r}")
+        if policy is not None and not isinstance(policy, TaskRunPolicy):
+            raise InvalidArgument(f"policy must be a TaskRunPolicy, got {policy!r}")
+        if state is not None:
+            self._check_state(state)
+        if cache_expiration is not None:
+            cache_expiration = as_utc(cache_expiration, "cache_expiration")
+        if flow_run_id is not None:
+            flow_run_id = self._check_id(flow_run_id, "flow_run_id")
+        if id is not None:
+            id = self._check_id(id, "id")
+        frozen_tags = _check_tags(tags)
+        with self._lock:
+            parent = None if flow_run_id is None else self._flow_run(flow_run_id)
+            if dynamic_key is None:
+                dynamic_key = f"{task_key}-{self._new_id().hex}"
+            existing = self._store.find_task_run(flow_run_id, task_key, dynamic_key)
+            if existing is not None:
+                return CreatedTaskRun(existing, False)
+            if id is not None and self._store.get_task_run(id) is not None:
+                raise ObjectAlreadyExists(
+                    f"task run id {id} is already used by another run; omit id to get a new one"
+                )
+            if (
+                state is not None
+                and state.type is StateType.SCHEDULED
+                and state.details.deferred
+                and not self._queues.has_room(task_key)
+            ):
+                raise QueueFull(
+                    f"the scheduled queue of task key {task_key!r} is full; start a worker for "
+                    "it, raise its size with configure_task_key(), or submit from async code "
+                    "to wait for room"
+                )
+            run_id = self._new_id() if id is None else id
+            merged_labels: dict[str, str] = {}
+            if parent is not None:
+                merged_labels.update(parent.labels)
+                merged_labels["orchestrator.flow-run.id"] = str(parent.id)
+            if labels:
+                merged_labels.update(labels)
+            now = self.clock.now()
+            run = TaskRun(
+                id=run_id,
+                name=f"{task_key}-{run_id.hex[:4]}" if name is None else name,
+                task_key=task_key,
+                dynamic_key=dynamic_key,
+                flow_run_id=flow_run_id,
+                cache_key=cache_key,
+                cache_expiration=cache_expiration,
+                task_version=task_version,
+                empirical_policy=DEFAULT_TASK_POLICY if policy is None else policy,
+                tags=frozen_tags,
+                labels=merged_labels or _NO_ENTRIES,
+                task_inputs=dict(task_inputs) if task_inputs else _NO_ENTRIES,
+                created=now,
+                updated=now,
+            )
+            self._store.add_task_run(run)
+            self._notify(lambda o: o.task_run_created(run))
+            initial = Pending() if state is None else state
+            try:
+                self._propose(
+                    run, initial, force=True, policy=self._choose_task_policy(initial, True)
+                )
+            except BaseException:
+                self._remove_task_run(run)
+                raise
+            return CreatedTaskRun(run, True)
+
+    def read_task_run(self, task_run_id: uuid.UUID) -> TaskRun:
+        """Return the task run with this id (the live record: treat it as read-only).
+
+        Raises:
+            ObjectNotFound: no such run (also a KeyError).
+        """
+        task_run_id = self._check_id(task_run_id, "task_run_id")
+        with self._lock:
+            return self._task_run(task_run_id)
+
+    def read_task_runs(
+        self,
+        *,
+        task_runs: TaskRunFilter | None = None,
+        flow_runs: FlowRunFilter | None = None,
+        flows: FlowFilter | None = None,
+        deployments: DeploymentFilter | None = None,
+        sort: TaskRunSort = TaskRunSort.ID_DESC,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[TaskRun]:
+        """Return the task runs matching every filter, sorted, from ``offset``, at most ``limit``.
+
+        The cross-entity filters (``flow_runs``, ``flows``, ``deployments``) select runs
+        whose parent flow run matches; runs without a flow run never match them.
+
+        Raises:
+            InvalidArgument: a negative limit or offset, or a sort that is not a TaskRunSort.
+        """
+        _check_limit(limit, offset)
+        if not isinstance(sort, TaskRunSort):
+            raise InvalidArgument(f"sort must be a TaskRunSort, got {sort!r}")
+        with self._lock:
+            return self._store.query_task_runs(
+                task_runs=task_runs,
+                flow_runs=flow_runs,
+                flows=flows,
+                deployments=deployments,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
+
+    def count_task_runs(
+        self,
+        *,
+        task_runs: TaskRunFilter | None = None,
+        flow_runs: FlowRunFilter | None = None,
+        flows: FlowFilter | None = None,
+        deployments: DeploymentFilter | None = None,
+    ) -> int:
+        """Return how many task runs match every given filter."""
+        with self._lock:
+            return self._store.count_task_runs(
+                task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
+            )
+
+    def paginate_task_runs(
+        self,
+        *,
+        page: int = 1,
+        limit: int = 200,
+        task_runs: TaskRunFilter | None = None,
+        flow_runs: FlowRunFilter | None = None,
+        flows: FlowFilter | None = None,
+        deployments: DeploymentFilter | None = None,
+        sort: TaskRunSort = TaskRunSort.ID_DESC,
+    ) -> Page[TaskRun]:
+        """Return page ``page`` (from 1) of ``limit`` runs, with the total count and page count.
+
+        Raises:
+            InvalidArgument: ``page`` < 1 or a bad limit.
+        """
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise InvalidArgument(f"page must be an integer >= 1, got {page!r}")
+        _check_limit(limit, 0)
+        with self._lock:
+            count = self._store.count_task_runs(
+                task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
+            )
+            results = self._store.query_task_runs(
+                task_runs=task_runs,
+                flow_runs=flow_runs,
+                flows=flows,
+                deployments=deployments,
+                sort=sort,
+                limit=limit,
+                offset=(page - 1) * limit,
+            )
+        pages = math.ceil(count / limit) if limit else 0
+        return Page(results=results, count=count, limit=limit, pages=pages, page=page)
+
+    def update_task_run(self, task_run_id: uuid.UUID, *, name: str) -> TaskRun:
+        """Rename a task run (its name is the only field that is not bookkeeping).
+
+        Raises:
+            ObjectNotFound: no such run.
+            InvalidArgument: ``name`` is not a non-empty string.
+        """
+        task_run_id = self._check_id(task_run_id, "task_run_id")
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
+        with self._lock:
+            run = self._task_run(task_run_id)
+            before = self._store.snapshot_task_run(run)
+            run.name = name
+            run.updated = self.clock.now()
+            self._store.reindex_task_run(run, before)
+            self._notify(lambda o: o.task_run_updated(run, {"name": name}))
+            return run
+
+    def delete_task_run(self, task_run_id: uuid.UUID) -> None:
+        """Delete a task run with its states, slots and decisions.
+
+        Raises:
+            ObjectNotFound: no such run.
+        """
+        task_run_id = self._check_id(task_run_id, "task_run_id")
+        with self._lock:
+            self._remove_task_run(self._task_run(task_run_id))
+
+    def set_task_run_state(
+        self, task_run_id: uuid.UUID, state: State, *, force: bool = False
+    ) -> OrchestrationResult:
+        """Propose ``state`` for a task run and return what the policy decided.
+
+        The orchestrator's task policy decides (the core policy unless you gave your
+        own); ``force=True`` uses the minimal policy instead (bookkeeping still runs);
+        a deferred SCHEDULED or PENDING proposal always goes through the background
+        policy. Atomic and safe from any thread.
+
+        Raises:
+            ObjectNotFound: no such run.
+            InvalidArgument: ``state`` is not a State.
+            Exception: whatever a rule raised; the outcome was ABORT and nothing was
+                committed (the decision log has it).
+        """
+        task_run_id = self._check_id(task_run_id, "task_run_id")
+        self._check_state(state)
+        if state.timestamp is not None:
+            as_utc(state.timestamp, "state.timestamp")
+        with self._lock:
+            run = self._task_run(task_run_id)
+            return self._propose(
+                run, state, force=force, policy=self._choose_task_policy(state, force)
+            )
+
+    def read_task_run_states(self, task_run_id: uuid.UUID) -> list[State]:
+        """Return every state the run has had, in commit order (oldest first).
+
+        Raises:
+            ObjectNotFound: no such run.
+        """
+        task_run_id = self._check_id(task_run_id, "task_run_id")
+        with self._lock:
+            self._task_run(task_run_id)
+            return self._store.task_run_states(task_run_id)
+
+    def read_decisions(self, run_id: uuid.UUID) -> list[Decision]:
+        """Return every decision taken on a run's proposals, oldest first.
+
+        Works for task runs and flow runs; empty when the decision log is off.
+        """
+        run_id = self._check_id(run_id, "run_id")
+        with self._lock:
+            task_run = self._store.get_task_run(run_id)
+            if task_run is not None:
+                return self._read_decisions(task_run, self._store.task_run_states(run_id))
+            flow_run = self._store.get_flow_run(run_id)
+            if flow_run is not None:
+                return self._read_decisions(flow_run, self._store.flow_run_states(run_id))
+            return []
+
+    def explain(self, run_id: uuid.UUID) -> str:
+        """Return a readable account of a run's decisions: why it is where it is."""
+        decisions = self.read_decisions(run_id)
+        if not decisions:
+            return f"no decisions recorded for run {run_id}"
+        return "\n".join(d.explain() for d in decisions)
+
+    def task_run_history(
+        self,
+        *,
+        history_start: datetime,
+        history_end: datetime,
+        history_interval: float | timedelta,
+        task_runs: TaskRunFilter | None = None,
+        flow_runs: FlowRunFilter | None = None,
+        flows: FlowFilter | None = None,
+        deployments: DeploymentFilter | None = None,
+        max_buckets: int = 500,
+    ) -> list[HistoryBucket]:
+        """Count task runs per time bucket and current state.
+
+        Buckets are ``[start + i*interval, start + (i+1)*interval)`` while their start is
+        before ``history_end``; a run falls in the bucket holding its expected start time.
+
+        Raises:
+            InvalidArgument: an interval under 1 second, or naive datetimes.
+            HistoryTooLarge: more than ``max_buckets`` buckets (narrow the window or widen
+                the interval; nothing is silently cut).
+        """
+        with self._lock:
+            return task_run_history(
+                self._store,
+                history_start=history_start,
+                history_end=history_end,
+                history_interval=history_interval,
+                now=self.clock.now(),
+                task_runs=task_runs,
+                flow_runs=flow_runs,
+                flows=flows,
+                deployments=deployments,
+                max_buckets=max_buckets,
+            )

@@ -1,0 +1,149 @@
+"""Work queues of the :class:`~orchestrator.Orchestrator`: create, read, update, delete.
+
+A queue belongs to one work pool. Workers take the runs of a pool's queues in priority
+order (a lower number first); a queue may cap how many of its runs are PENDING or
+RUNNING at once, and a paused queue hands out nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .._core._errors import InvalidArgument, ObjectAlreadyExists
+from .._core._models import WorkQueue
+from .._pools._pool_checks import check_limit, check_name, check_priority, first_free_priority
+from .._pools._work_pools import DEFAULT_QUEUE_NAME
+from ._pools import UNSET, Unset, WorkPoolsMixin, check_names
+
+__all__ = ["WorkQueuesMixin"]
+
+
+class WorkQueuesMixin(WorkPoolsMixin):
+    """Create / read / update / delete the queues of work pools."""
+
+    # -- work queues ------------------------------------------------------------------------
+    def create_work_queue(
+        self,
+        work_pool_name: str,
+        name: str,
+        *,
+        priority: int | None = None,
+        concurrency_limit: int | None = None,
+        is_paused: bool = False,
+    ) -> WorkQueue:
+        """Create a queue in a pool.
+
+        Args:
+            work_pool_name: the pool.
+            name: unique within the pool.
+            priority: >= 1, a lower number is served first; when None the first gap in
+                the pool's priorities, or one more than the highest.
+            concurrency_limit: the most runs of the queue PENDING or RUNNING at once.
+            is_paused: a paused queue hands out no runs.
+
+        Raises:
+            ObjectNotFound: no such pool.
+            ObjectAlreadyExists: the pool has a queue with this name.
+            InvalidArgument: a bad name, priority or limit.
+        """
+        check_name(name, "a work queue name")
+        if priority is not None:
+            check_priority(priority)
+        check_limit(concurrency_limit, "concurrency_limit")
+        if not isinstance(is_paused, bool):
+            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+        with self._lock:
+            pool = self._pool(work_pool_name)
+            queues = self._work_pools.queues[work_pool_name]
+            if name in queues:
+                raise ObjectAlreadyExists(
+                    f"work pool {work_pool_name!r} already has a queue named {name!r}"
+                )
+            if priority is None:
+                priority = first_free_priority(q.priority for q in queues.values())
+            queue = self._add_queue(pool, name, priority, concurrency_limit, is_paused)
+            self._work_pools.notify(work_pool_name)
+            return queue
+
+    def read_work_queue(self, work_pool_name: str, name: str) -> WorkQueue:
+        """Return a pool's queue (the live record: treat it as read-only).
+
+        Raises:
+            ObjectNotFound: no such pool or queue.
+        """
+        with self._lock:
+            return self._queue(work_pool_name, name)
+
+    def read_work_queues(
+        self, work_pool_name: str, *, names: Iterable[str] | None = None
+    ) -> list[WorkQueue]:
+        """Return a pool's queues (those in ``names``, if given) by priority, then age.
+
+        Raises:
+            ObjectNotFound: no such pool.
+        """
+        wanted = check_names(names)
+        with self._lock:
+            self._pool(work_pool_name)
+            return self._work_pools.ordered_queues(work_pool_name, wanted)
+
+    def update_work_queue(
+        self,
+        work_pool_name: str,
+        name: str,
+        *,
+        priority: int | Unset = UNSET,
+        concurrency_limit: int | Unset | None = UNSET,
+        is_paused: bool | Unset = UNSET,
+    ) -> WorkQueue:
+        """Change a queue's priority, limit or pause; fields left UNSET stay as they are.
+
+        Raises:
+            ObjectNotFound: no such pool or queue.
+            InvalidArgument: a bad value (nothing is changed).
+        """
+        if priority is not UNSET:
+            check_priority(priority)
+        if concurrency_limit is not UNSET:
+            check_limit(concurrency_limit, "concurrency_limit")
+        if is_paused is not UNSET and not isinstance(is_paused, bool):
+            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+        with self._lock:
+            queue = self._queue(work_pool_name, name)
+            if not isinstance(priority, Unset):
+                queue.priority = priority
+            if not isinstance(concurrency_limit, Unset):
+                queue.concurrency_limit = concurrency_limit
+            if not isinstance(is_paused, Unset):
+                queue.is_paused = is_paused
+            queue.updated = self.clock.now()
+            self._work_pools.notify(work_pool_name)
+            return queue
+
+    def delete_work_queue(self, work_pool_name: str, name: str) -> None:
+        """Delete a queue.
+
+        Raises:
+            ObjectNotFound: no such pool or queue.
+            InvalidArgument: it is the pool's "default" queue, or deployments or
+                waiting or running flow runs still use it.
+        """
+        with self._lock:
+            self._queue(work_pool_name, name)
+            if name == DEFAULT_QUEUE_NAME:
+                raise InvalidArgument(
+                    f"the {DEFAULT_QUEUE_NAME!r} queue of a pool cannot be deleted; delete "
+                    "the pool instead"
+                )
+            users = [
+                d.name
+                for d in self._store.deployments.values()
+                if d.work_pool_name == work_pool_name and d.work_queue_name == name
+            ]
+            if users:
+                raise InvalidArgument(
+                    f"work queue {name!r} is used by deployments {sorted(users)}; move them "
+                    "to another queue first"
+                )
+            self._refuse_busy_queue(work_pool_name, name, "work queue")
+            del self._work_pools.queues[work_pool_name][name]

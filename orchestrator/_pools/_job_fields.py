@@ -1,0 +1,110 @@
+"""Field conversion for job configurations: each setting in the one shape the worker uses.
+
+Converters turn what a template renders (strings, lists, numbers, None) into the typed
+value of a field, and refuse anything else with :class:`~orchestrator.InvalidArgument`
+naming the field and the key, so a bad template fails before a process is started.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePath
+from typing import Any
+
+import attrs
+
+from .._core._errors import InvalidArgument
+
+__all__ = [
+    "check_bool",
+    "check_name",
+    "env_repr",
+    "to_command",
+    "to_env",
+    "to_labels",
+    "to_working_dir",
+]
+
+
+def to_command(value: str | Sequence[object] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value)) or None
+        except ValueError as exc:
+            raise InvalidArgument(
+                f"command {value!r} cannot be split into arguments ({exc}); "
+                "check its quotes, or give the command as a list of arguments"
+            ) from exc
+    if not isinstance(value, list | tuple):
+        raise InvalidArgument(
+            f"command must be a list of arguments or a string, not {type(value).__name__}"
+        )
+    arguments: list[str] = []
+    for index, argument in enumerate(value):
+        if isinstance(argument, bool) or not isinstance(argument, str | int | float | PurePath):
+            raise InvalidArgument(
+                f"command argument {index} is {argument!r}; every argument must be a string"
+            )
+        arguments.append(str(argument))
+    return tuple(arguments) or None
+
+
+def _to_str_mapping(value: object, what: str, none_means: str) -> dict[str, str | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"{what} must be a mapping of names to strings, not {value!r}")
+    result: dict[str, str | None] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
+            raise InvalidArgument(f"{what} name {key!r} must be a non-empty string without '='")
+        if item is None and none_means:
+            result[key] = None
+        elif isinstance(item, str) and "\0" not in item:
+            result[key] = item
+        elif isinstance(item, bool | int | float):
+            result[key] = str(item)
+        else:
+            kind = type(item).__name__
+            raise InvalidArgument(
+                f"{what} value for {key!r} is {item!r} ({kind}); it must be a string, "
+                f"a number, a boolean{none_means}"
+            )
+    return result
+
+
+def to_env(value: Mapping[str, object] | None) -> dict[str, str | None]:
+    return _to_str_mapping(value, "env", " or None (None unsets the variable)")
+
+
+def env_repr(env: Mapping[str, str | None]) -> str:
+    """Show an env's names but not its values, which may be secrets, in reprs and logs."""
+    shown = (f"{key!r}: {'None' if value is None else '***'}" for key, value in env.items())
+    return "{" + ", ".join(shown) + "}"
+
+
+def to_labels(value: Mapping[str, object] | None) -> dict[str, str]:
+    return {key: str(item) for key, item in _to_str_mapping(value, "labels", "").items()}
+
+
+def to_working_dir(value: str | os.PathLike[str] | None) -> Path | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise InvalidArgument(f"working_dir must be a path or None, not {value!r}")
+    path = Path(value)
+    return path if path.is_absolute() else path.resolve()
+
+
+def check_name(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgument(f"name must be a string or None, not {value!r}")
+
+
+def check_bool(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{attribute.name} must be true or false, not {value!r}")

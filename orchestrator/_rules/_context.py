@@ -1,0 +1,260 @@
+"""The transition context: what a rule sees of one proposal, and how it may change it.
+
+Rules read the run, the current (``initial``) state and the proposal, and change the
+outcome only through the mutators (``reject``, ``wait``, ``abort``, ``rename``,
+``update_details``), which refuse to work once the outcome is committed. Beyond the
+context, rules reach the orchestrator's policy tables through :class:`RuleServices`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, final
+
+import attrs
+
+from .._core._models import ConcurrencyLimit, FlowRun, TaskRun
+from .._core._outcomes import (
+    ACCEPTED,
+    AbortDetails,
+    Details,
+    RejectDetails,
+    SetStateStatus,
+    SlotOutcome,
+    WaitDetails,
+)
+from .._core._states import State, StateType
+
+if TYPE_CHECKING:
+    import uuid
+
+    from ._rule import Rule
+
+__all__ = ["Run", "RuleServices", "TransitionContext"]
+
+Run = TaskRun | FlowRun
+
+
+class RuleServices(Protocol):
+    """What rules may read and do beyond the context: the orchestrator's policy tables.
+
+    The engine implements this over its own tables; tests can pass any object with
+    these methods. Every method is synchronous and runs under the engine's lock.
+    """
+
+    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun | None:
+        """Return a flow run, or None when it does not exist."""
+        ...
+
+    def lookup_cache(self, key: str, now: datetime) -> State | None:
+        """Return the state of the newest cache entry for ``key`` that is live at ``now``."""
+        ...
+
+    def insert_cache(self, key: str, expiration: datetime | None, state: State) -> None:
+        """Record ``state`` under ``key`` until ``expiration`` (forever if None)."""
+        ...
+
+    def acquire_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> SlotOutcome:
+        """Take one slot for ``run_id`` on every limited tag of ``tags``, all or nothing."""
+        ...
+
+    def release_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> None:
+        """Give back the slots ``run_id`` holds on ``tags`` (holding none is fine)."""
+        ...
+
+    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
+        """Return the limit on ``tag``, or None."""
+        ...
+
+    def enqueue(self, run: TaskRun, *, retry: bool) -> None:
+        """Put a deferred run on its task key's scheduled (or retry) queue."""
+        ...
+
+
+@final
+class TransitionContext:
+    """Everything a rule may see of one proposal, and the only ways to change it.
+
+    ``run`` is the live record (rules may update its counters, as the built-in rules
+    do); ``initial``, ``proposed``, ``validated``, ``status`` and ``details`` are
+    read-only and change only through the mutators, which refuse to work once the
+    outcome is committed.
+    """
+
+    __slots__ = (
+        "_current_rule",
+        "_decider",
+        "_details",
+        "_mutations",
+        "_proposed",
+        "_status",
+        "_validated",
+        "_validated_done",
+        "error",
+        "error_rule",
+        "force",
+        "initial",
+        "now",
+        "parameters",
+        "random",
+        "run",
+        "services",
+    )
+
+    def __init__(
+        self,
+        *,
+        run: Run,
+        initial: State | None,
+        proposed: State | None,
+        now: datetime,
+        services: RuleServices,
+        rng: random.Random | None = None,
+        parameters: dict[str, Any] | None = None,
+        force: bool = False,
+    ) -> None:
+        self.run = run
+        self.initial = initial
+        self._proposed = proposed
+        self._validated: State | None = None
+        self._validated_done = False
+        self._status = SetStateStatus.ACCEPT
+        self._details: Details = ACCEPTED
+        self._mutations = 0
+        self._current_rule: Rule | None = None
+        self._decider: Rule | str | None = None
+        self.now = now
+        self.services = services
+        self.random = random.Random(0) if rng is None else rng
+        self.parameters: dict[str, Any] = {} if parameters is None else parameters
+        self.force = force
+        self.error: BaseException | None = None
+        self.error_rule: str | None = None
+
+    # -- read-only views ----------------------------------------------------------------
+    @property
+    def proposed(self) -> State | None:
+        """The proposal as it stands (None once a rule nullified it)."""
+        return self._proposed
+
+    @property
+    def validated(self) -> State | None:
+        """The committed state (or the unchanged current one); None before commit."""
+        return self._validated
+
+    @property
+    def decided_by(self) -> str | None:
+        """The name of the rule that last changed the outcome (None: no rule did)."""
+        decider = self._decider
+        if decider is None or isinstance(decider, str):
+            return decider
+        return decider.name
+
+    @property
+    def status(self) -> SetStateStatus:
+        """The outcome's status so far."""
+        return self._status
+
+    @property
+    def details(self) -> Details:
+        """The outcome's details so far."""
+        return self._details
+
+    @property
+    def initial_type(self) -> StateType | None:
+        """The current state's type, None for a run with no state."""
+        initial = self.initial
+        return None if initial is None else initial.type
+
+    @property
+    def proposed_type(self) -> StateType | None:
+        """The proposal's type, None once nullified."""
+        proposed = self._proposed
+        return None if proposed is None else proposed.type
+
+    @property
+    def task_run(self) -> TaskRun:
+        """The run, when this is a task-run transition."""
+        run = self.run
+        if not isinstance(run, TaskRun):
+            raise TypeError("this transition is for a flow run, not a task run")
+        return run
+
+    @property
+    def flow_run(self) -> FlowRun | None:
+        """The run's parent flow run (for a task run) or the run itself (for a flow run)."""
+        run = self.run
+        if isinstance(run, FlowRun):
+            return run
+        if run.flow_run_id is None:
+            return None
+        return self.services.read_flow_run(run.flow_run_id)
+
+    # -- mutators -------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._validated_done:
+            raise RuntimeError(
+                "the outcome is already committed; mutators work only in a before hook"
+            )
+
+    def _decide(self, status: SetStateStatus, details: Details) -> None:
+        self._status = status
+        self._details = details
+        self._mutations += 1
+        self._decider = self._current_rule
+
+    def reject(self, state: State | None, reason: str | None = None) -> None:
+        """Commit ``state`` instead of the proposal (with None: commit nothing).
+
+        Raises:
+            RuntimeError: after commit, or ``state`` is None for a run with no state.
+        """
+        self._check_open()
+        if state is None and self.initial is None:
+            raise RuntimeError("cannot reject to no state: the run has no state to keep")
+        self._proposed = state
+        self._decide(SetStateStatus.REJECT, RejectDetails(reason))
+
+    def wait(
+        self, delay_seconds: float, reason: str | None = None, wait_for: Iterable[str] = ()
+    ) -> None:
+        """Commit nothing; the proposer should try again after ``delay_seconds``."""
+        self._check_open()
+        self._proposed = None
+        self._decide(SetStateStatus.WAIT, WaitDetails(delay_seconds, reason, tuple(wait_for)))
+
+    def abort(self, reason: str | None = None) -> None:
+        """Commit nothing; the proposer should stop orchestrating the run."""
+        self._check_open()
+        self._proposed = None
+        self._decide(SetStateStatus.ABORT, AbortDetails(reason))
+
+    def rename(self, name: str) -> None:
+        """Change the proposal's name only; never fizzles or invalidates other rules."""
+        self._check_open()
+        if self._proposed is not None:
+            self._proposed = attrs.evolve(self._proposed, name=name)
+
+    def update_details(self, **changes: Any) -> None:
+        """Change fields of the proposal's details; the transition stays the same."""
+        self._check_open()
+        if self._proposed is not None:
+            proposed = self._proposed
+            self._proposed = attrs.evolve(proposed, details=proposed.details.replace(**changes))
+
+    def _fail(self, rule_name: str, error: BaseException) -> None:
+        self._proposed = None
+        self._status = SetStateStatus.ABORT
+        self._details = AbortDetails(
+            f"Aborting orchestration due to error in {rule_name}: {error!r}"
+        )
+        self._decider = rule_name
+        self.error = error
+        self.error_rule = rule_name
+
+    def __repr__(self) -> str:
+        return (
+            f"<TransitionContext {self.initial_type} -> {self.proposed_type} {self._status.name}>"
+        )

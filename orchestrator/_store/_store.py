@@ -1,0 +1,394 @@
+"""The store: every record an orchestrator holds, with indexes for every query it answers.
+
+One :class:`Store` per :class:`~orchestrator.Orchestrator`. It is plain synchronous
+data, with no locking: the engine is its only writer and holds its lock around every
+call. Tables: task runs and flow runs (each a ``RunTable``: a dict by id plus sorted and
+set indexes), flows (by id and by unique name), deployments (by id), and each run's
+append-only state history in commit order.
+
+Runs are mutated in place by the engine, so the indexes are kept in step by a two-call
+protocol on the hot path of every transition::
+
+    before = store.snapshot_task_run(run)   # the indexed values
+    ...mutate run...
+    store.reindex_task_run(run, before)      # re-file only what changed
+
+Queries (``query_*``, ``count_*``, in ``_store_queries``) compile their filters into one
+criterion and let the planner (``_planner``) pick an index walk or a candidate set;
+``check_invariants()`` recomputes every index from the primary dicts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, final
+
+import attrs
+
+from .._core._errors import ObjectAlreadyExists, ObjectNotFound
+from .._core._models import Deployment, Flow, FlowRun, TaskRun
+from .._core._states import State
+from ._sources import Catalog
+from ._store_queries import StoreQueries
+from ._table import RunTable
+
+__all__ = ["Store", "StoreStatistics"]
+
+_TaskKey = tuple[uuid.UUID | None, str, str]
+
+
+@final
+@attrs.frozen(kw_only=True)
+class StoreStatistics:
+    """How many records a store holds."""
+
+    task_runs: int
+    flow_runs: int
+    flows: int
+    deployments: int
+    task_run_states: int
+    flow_run_states: int
+
+
+@final
+class Store(StoreQueries):
+    """Tables, indexes and state histories of one orchestrator (see the module docstring)."""
+
+    __slots__ = (
+        "_deployments",
+        "_flow_run_state_count",
+        "_flow_run_states",
+        "_flow_table",
+        "_flows",
+        "_flows_by_name",
+        "_task_keys",
+        "_task_run_state_count",
+        "_task_run_states",
+        "_task_table",
+    )
+
+    def __init__(self) -> None:
+        self._task_table: RunTable[TaskRun] = RunTable(
+            "task run", (), fixed_set_fields=("task_key", "flow_run_id")
+        )
+        self._flow_table: RunTable[FlowRun] = RunTable(
+            "flow run", ("flow_id", "deployment_id", "work_queue_name", "parent_task_run_id")
+        )
+        self._task_keys: dict[_TaskKey, TaskRun] = {}
+        self._task_run_states: dict[uuid.UUID, list[State]] = {}
+        self._flow_run_states: dict[uuid.UUID, list[State]] = {}
+        self._task_run_state_count = 0
+        self._flow_run_state_count = 0
+        self._flows: dict[uuid.UUID, Flow] = {}
+        self._flows_by_name: dict[str, Flow] = {}
+        self._deployments: dict[uuid.UUID, Deployment] = {}
+
+    # -- what the planner reads (the Catalog protocol) ------------------------------------
+    @property
+    def task_table(self) -> RunTable[TaskRun]:
+        """The task-run table and its indexes (read-only use)."""
+        return self._task_table
+
+    @property
+    def flow_table(self) -> RunTable[FlowRun]:
+        """The flow-run table and its indexes (read-only use)."""
+        return self._flow_table
+
+    @property
+    def task_runs(self) -> Mapping[uuid.UUID, TaskRun]:
+        """Task runs by id, in creation order (a live view; do not mutate)."""
+        return self._task_table.runs
+
+    @property
+    def flow_runs(self) -> Mapping[uuid.UUID, FlowRun]:
+        """Flow runs by id, in creation order (a live view; do not mutate)."""
+        return self._flow_table.runs
+
+    @property
+    def flows(self) -> Mapping[uuid.UUID, Flow]:
+        """Flows by id (a live view; do not mutate)."""
+        return self._flows
+
+    @property
+    def deployments(self) -> Mapping[uuid.UUID, Deployment]:
+        """Deployments by id (a live view; do not mutate)."""
+        return self._deployments
+
+    # -- task runs ------------------------------------------------------------------------
+    def get_task_run(self, task_run_id: uuid.UUID, /) -> TaskRun | None:
+        """Return the task run with this id, or None. O(1)."""
+        return self._task_table.runs.get(task_run_id)
+
+    def find_task_run(
+        self, flow_run_id: uuid.UUID | None, task_key: str, dynamic_key: str
+    ) -> TaskRun | None:
+        """Return the task run with this identity (``flow_run_id`` may be None), or None. O(1)."""
+        return self._task_keys.get((flow_run_id, task_key, dynamic_key))
+
+    def add_task_run(self, run: TaskRun) -> None:
+        """Insert a task run (with an empty state history). O(log n).
+
+        Raises:
+            ObjectAlreadyExists: its id, or its (flow_run_id, task_key, dynamic_key), is taken.
+        """
+        key = (run.flow_run_id, run.task_key, run.dynamic_key)
+        if key in self._task_keys:
+            raise ObjectAlreadyExists(
+                f"a task run with flow_run_id={key[0]}, task_key={key[1]!r} and "
+                f"dynamic_key={key[2]!r} already exists"
+            )
+        self._task_table.add(run)  # raises ObjectAlreadyExists for a taken id
+        self._task_keys[key] = run
+        self._task_run_states[run.id] = []
+
+    def add_task_runs(self, runs: list[TaskRun] | tuple[TaskRun, ...]) -> None:
+        """Insert many task runs at once (one sort per index: fast bulk loading).
+
+        Raises:
+            ObjectAlreadyExists: an id or identity is taken (then nothing is inserted).
+        """
+        keys: dict[_TaskKey, TaskRun] = {}
+        ids: set[uuid.UUID] = set()
+        for run in runs:
+            key = (run.flow_run_id, run.task_key, run.dynamic_key)
+            if run.id in self._task_table.runs or run.id in ids:
+                raise ObjectAlreadyExists(f"task run {run.id} already exists")
+            if key in self._task_keys or key in keys:
+                raise ObjectAlreadyExists(
+                    f"a task run with flow_run_id={key[0]}, task_key={key[1]!r} and "
+                    f"dynamic_key={key[2]!r} already exists"
+                )
+            keys[key] = run
+            ids.add(run.id)
+        self._task_table.add_many(runs)
+        self._task_keys.update(keys)
+        for run in runs:
+            self._task_run_states[run.id] = []
+
+    def remove_task_run(self, task_run_id: uuid.UUID) -> TaskRun:
+        """Remove a task run and its states; return it. O(log n).
+
+        Raises:
+            ObjectNotFound: no such task run.
+        """
+        run = self._task_table.remove(task_run_id)
+        del self._task_keys[(run.flow_run_id, run.task_key, run.dynamic_key)]
+        self._task_run_state_count -= len(self._task_run_states.pop(task_run_id))
+        return run
+
+    def snapshot_task_run(self, run: TaskRun) -> object:
+        """Return the run's indexed values; call it before mutating the run. O(1)."""
+        return self._task_table.snapshot(run)
+
+    def reindex_task_run(self, run: TaskRun, before: Any) -> None:
+        """Re-file ``run`` in the indexes whose key changed since the snapshot ``before``.
+
+        O(1) when only the state changed (two set moves, about 0.6 us with the
+        snapshot); O(log n) per changed time or name.
+        """
+        self._task_table.reindex(run, before)
+
+    def append_task_run_state(self, task_run_id: uuid.UUID, state: State) -> None:
+        """Append a committed state to the run's history. O(1).
+
+        Raises:
+            ObjectNotFound: no such task run.
+        """
+        states = self._task_run_states.get(task_run_id)
+        if states is None:
+            raise ObjectNotFound("task run", task_run_id)
+        states.append(state)
+        self._task_run_state_count += 1
+
+    def task_run_states(self, task_run_id: uuid.UUID) -> list[State]:
+        """Return a copy of the run's states in commit order (oldest first).
+
+        Raises:
+            ObjectNotFound: no such task run.
+        """
+        states = self._task_run_states.get(task_run_id)
+        if states is None:
+            raise ObjectNotFound("task run", task_run_id)
+        return list(states)
+
+    # -- flow runs ------------------------------------------------------------------------
+    def get_flow_run(self, flow_run_id: uuid.UUID, /) -> FlowRun | None:
+        """Return the flow run with this id, or None. O(1)."""
+        return self._flow_table.runs.get(flow_run_id)
+
+    def add_flow_run(self, run: FlowRun) -> None:
+        """Insert a flow run (with an empty state history). O(log n).
+
+        Raises:
+            ObjectAlreadyExists: its id is taken.
+        """
+        self._flow_table.add(run)
+        self._flow_run_states[run.id] = []
+
+    def remove_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun:
+        """Remove a flow run and its states; return it. Its task runs are left alone.
+
+        Raises:
+            ObjectNotFound: no such flow run.
+        """
+        run = self._flow_table.remove(flow_run_id)
+        self._flow_run_state_count -= len(self._flow_run_states.pop(flow_run_id))
+        return run
+
+    def snapshot_flow_run(self, run: FlowRun) -> object:
+        """Return the flow run's indexed values; call it before mutating the run. O(1)."""
+        return self._flow_table.snapshot(run)
+
+    def reindex_flow_run(self, run: FlowRun, before: Any) -> None:
+        """Re-file a flow run in the indexes whose key changed since ``before``."""
+        self._flow_table.reindex(run, before)
+
+    def append_flow_run_state(self, flow_run_id: uuid.UUID, state: State) -> None:
+        """Append a committed state to the flow run's history. O(1).
+
+        Raises:
+            ObjectNotFound: no such flow run.
+        """
+        states = self._flow_run_states.get(flow_run_id)
+        if states is None:
+            raise ObjectNotFound("flow run", flow_run_id)
+        states.append(state)
+        self._flow_run_state_count += 1
+
+    def flow_run_states(self, flow_run_id: uuid.UUID) -> list[State]:
+        """Return a copy of the flow run's states in commit order.
+
+        Raises:
+            ObjectNotFound: no such flow run.
+        """
+        states = self._flow_run_states.get(flow_run_id)
+        if states is None:
+            raise ObjectNotFound("flow run", flow_run_id)
+        return list(states)
+
+    def has_subflow(self, task_run_id: uuid.UUID, /) -> bool:
+        """Return whether some flow run has this task run as its parent task. O(1)."""
+        return task_run_id in self._flow_table.sets["parent_task_run_id"]
+
+    # -- flows and deployments ----------------------------------------------------------
+    def add_flow(self, flow: Flow) -> None:
+        """Insert a flow. O(1).
+
+        Raises:
+            ObjectAlreadyExists: its id or its name is taken.
+        """
+        if flow.id in self._flows:
+            raise ObjectAlreadyExists(f"flow {flow.id} already exists")
+        if flow.name in self._flows_by_name:
+            raise ObjectAlreadyExists(f"a flow named {flow.name!r} already exists")
+        self._flows[flow.id] = flow
+        self._flows_by_name[flow.name] = flow
+
+    def get_flow(self, flow_id: uuid.UUID, /) -> Flow | None:
+        """Return the flow with this id, or None. O(1)."""
+        return self._flows.get(flow_id)
+
+    def get_flow_by_name(self, name: str, /) -> Flow | None:
+        """Return the flow with this name, or None. O(1)."""
+        return self._flows_by_name.get(name)
+
+    def remove_flow(self, flow_id: uuid.UUID) -> Flow:
+        """Remove a flow and return it (its runs and deployments are left alone).
+
+        Raises:
+            ObjectNotFound: no such flow.
+        """
+        flow = self._flows.pop(flow_id, None)
+        if flow is None:
+            raise ObjectNotFound("flow", flow_id)
+        del self._flows_by_name[flow.name]
+        return flow
+
+    def add_deployment(self, deployment: Deployment) -> None:
+        """Insert a deployment. O(1).
+
+        Raises:
+            ObjectAlreadyExists: its id is taken.
+        """
+        if deployment.id in self._deployments:
+            raise ObjectAlreadyExists(f"deployment {deployment.id} already exists")
+        self._deployments[deployment.id] = deployment
+
+    def get_deployment(self, deployment_id: uuid.UUID, /) -> Deployment | None:
+        """Return the deployment with this id, or None. O(1)."""
+        return self._deployments.get(deployment_id)
+
+    def remove_deployment(self, deployment_id: uuid.UUID) -> Deployment:
+        """Remove a deployment and return it (its flow runs are left alone).
+
+        Raises:
+            ObjectNotFound: no such deployment.
+        """
+        deployment = self._deployments.pop(deployment_id, None)
+        if deployment is None:
+            raise ObjectNotFound("deployment", deployment_id)
+        return deployment
+
+    def _as_catalog(self) -> Catalog:
+        return self
+
+    # -- self-checks ----------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """Recompute every secondary index from the primary dicts and compare.
+
+        Raises:
+            AssertionError: with a message naming the index, the record and the values.
+        """
+        self._task_table.check()
+        self._flow_table.check()
+        runs = self._task_table.runs
+        expected_keys = {(r.flow_run_id, r.task_key, r.dynamic_key): r for r in runs.values()}
+        if len(expected_keys) != len(runs):
+            raise AssertionError("two task runs share an identity key")
+        for key, run in expected_keys.items():
+            if self._task_keys.get(key) is not run:
+                raise AssertionError(f"identity index misses task run {run.id}")
+        if len(self._task_keys) != len(runs):
+            raise AssertionError(
+                f"identity index has {len(self._task_keys)} entries for {len(runs)} task runs"
+            )
+        for name, states, table in (
+            ("task run", self._task_run_states, self._task_table),
+            ("flow run", self._flow_run_states, self._flow_table),
+        ):
+            if states.keys() != table.runs.keys():
+                raise AssertionError(
+                    f"{name} state histories: missing {sorted(table.runs.keys() - states.keys())}, "
+                    f"extra {sorted(states.keys() - table.runs.keys())}"
+                )
+        for name, counted, histories in (
+            ("task run", self._task_run_state_count, self._task_run_states),
+            ("flow run", self._flow_run_state_count, self._flow_run_states),
+        ):
+            actual = sum(map(len, histories.values()))
+            if counted != actual:
+                raise AssertionError(
+                    f"{name} state count is {counted}, the histories hold {actual}"
+                )
+        if {f.name: f for f in self._flows.values()} != self._flows_by_name:
+            raise AssertionError("flows-by-name index differs from the flows")
+        for flow_id, flow in self._flows.items():
+            if flow.id != flow_id:
+                raise AssertionError(f"flow filed under {flow_id} has id {flow.id}")
+        for deployment_id, deployment in self._deployments.items():
+            if deployment.id != deployment_id:
+                raise AssertionError(
+                    f"deployment filed under {deployment_id} has id {deployment.id}"
+                )
+
+    def statistics(self) -> StoreStatistics:
+        """Return how many records the store holds. O(1)."""
+        return StoreStatistics(
+            task_runs=len(self._task_table),
+            flow_runs=len(self._flow_table),
+            flows=len(self._flows),
+            deployments=len(self._deployments),
+            task_run_states=self._task_run_state_count,
+            flow_run_states=self._flow_run_state_count,
+        )

@@ -1,0 +1,336 @@
+"""One table of runs: the primary dict by id plus every secondary index over it.
+
+A :class:`RunTable` keeps, for one kind of run (task or flow):
+
+* ``runs``: id -> run, in insertion order (the primary data);
+* ``seq``: run -> creation sequence number, the tie-breaker of every sort;
+* a :class:`~orchestrator._core._indexes.SortedIndex` per sortable attribute (``id`` keyed by
+  its integer value, ``name`` and the times), with None values kept apart;
+* a :class:`~orchestrator._core._indexes.SetIndex` per equality attribute: ``state_type``
+  (keyed by the type's string value: enum hashing is slow), ``state_name`` and the
+  table's reference attributes (task key, flow run id, deployment id, ...);
+* the tag index (tag -> runs) and the set of untagged runs.
+
+The engine mutates runs in place. Before it does, it takes :meth:`RunTable.snapshot`
+(the indexed values); after, :meth:`RunTable.reindex` compares and re-files the run only
+in the indexes whose key changed. A state change alone costs two O(1) set moves; a
+changed time costs O(log n) in its sorted index. ``fixed`` attributes (a task run's
+identity) are indexed at insertion and never re-read: they must not change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from operator import attrgetter
+from typing import Any, Final, Generic, TypeVar, final
+
+from .._core._errors import ObjectAlreadyExists, ObjectNotFound
+from .._core._indexes import SetIndex, SortedIndex
+from .._core._models import FlowRun, TaskRun
+
+__all__ = ["SORTED_FIELDS", "RunTable", "state_key"]
+
+R = TypeVar("R", TaskRun, FlowRun)
+
+#: The sortable attributes, each with a sorted index, besides ``id``.
+SORTED_FIELDS: Final = (
+    "name",
+    "expected_start_time",
+    "next_scheduled_start_time",
+    "start_time",
+    "end_time",
+)
+
+_SORTED: Final = 0
+_SET: Final = 1
+_TAGS: Final = 2
+
+
+def state_key(state_type: Any) -> str | None:
+    """Return the ``state_type`` index key of a StateType (its value) or None."""
+    return None if state_type is None else str(state_type._value_)
+
+
+@final
+class RunTable(Generic[R]):
+    """The runs of one kind and their indexes (see the module docstring).
+
+    Args:
+        kind: "task run" or "flow run", for messages.
+        set_fields: mutable equality attributes with a set index.
+        fixed_set_fields: equality attributes indexed once at insertion.
+    """
+
+    __slots__ = (
+        "_fields",
+        "_getter",
+        "_kinds",
+        "_name_sets",
+        "_next_seq",
+        "_type_sets",
+        "fixed_set_fields",
+        "kind",
+        "runs",
+        "seq",
+        "set_fields",
+        "sets",
+        "sorted",
+        "tags",
+        "untagged",
+    )
+
+    def __init__(
+        self, kind: str, set_fields: tuple[str, ...], fixed_set_fields: tuple[str, ...] = ()
+    ) -> None:
+        self.kind = kind
+        self.set_fields = set_fields
+        self.fixed_set_fields = fixed_set_fields
+        self.runs: dict[uuid.UUID, R] = {}
+        self.seq: dict[R, int] = {}
+        self._next_seq = 0
+        self.sorted: dict[str, SortedIndex[Any, R]] = {
+            name: SortedIndex() for name in ("id", *SORTED_FIELDS)
+        }
+        self.sets: dict[str, SetIndex[Any, R]] = {
+            name: SetIndex()
+            for name in ("state_type", "state_name", *set_fields, *fixed_set_fields)
+        }
+        self.tags: SetIndex[str, R] = SetIndex()
+        self.untagged: set[R] = set()
+        self._fields: tuple[str, ...] = (*SORTED_FIELDS, *set_fields, "tags")
+        self._kinds: tuple[int, ...] = (
+            *(_SORTED for _ in SORTED_FIELDS),
+            *(_SET for _ in set_fields),
+            _TAGS,
+        )
+        self._getter = attrgetter(*self._fields)
+        # The state indexes' own dicts, for the hot path (see _move).
+        self._type_sets: dict[str | None, set[R]] = self.sets["state_type"].raw
+        self._name_sets: dict[str | None, set[R]] = self.sets["state_name"].raw
+
+    def __len__(self) -> int:
+        """Return the number of runs. O(1)."""
+        return len(self.runs)
+
+    # -- insertion and removal ----------------------------------------------------------
+    def add(self, run: R) -> None:
+        """Insert ``run`` with the next sequence number. O(log n).
+
+        Raises:
+            ObjectAlreadyExists: a run with this id is already in the table.
+        """
+        if run.id in self.runs:
+            raise ObjectAlreadyExists(f"{self.kind} {run.id} already exists")
+        # One insertion per index: SortedList.update would sort and may rebuild, which
+        # only pays for batches.
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self.runs[run.id] = run
+        self.seq[run] = seq
+        sorted_indexes = self.sorted
+        sorted_indexes["id"].add(run.id.int, seq, run)
+        for name in SORTED_FIELDS:
+            sorted_indexes[name].add(getattr(run, name), seq, run)
+        self._add_to_sets(run)
+
+    def add_many(self, runs: Iterable[R]) -> None:
+        """Insert many runs (ids must be new); one sort per index. O(m log m + n)."""
+        batch: list[tuple[R, int]] = []
+        runs_by_id = self.runs
+        for run in runs:
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            runs_by_id[run.id] = run
+            self.seq[run] = seq
+            batch.append((run, seq))
+        self.sorted["id"].update([(run.id.int, seq, run) for run, seq in batch])
+        for name in SORTED_FIELDS:
+            getter = attrgetter(name)
+            self.sorted[name].update([(getter(run), seq, run) for run, seq in batch])
+        for run, _ in batch:
+            self._add_to_sets(run)
+
+    def _add_to_sets(self, run: R) -> None:
+        state = run.state
+        sets = self.sets
+        sets["state_type"].add(None if state is None else state.type._value_, run)
+        sets["state_name"].add(None if state is None else state.name, run)
+        for name in (*self.set_fields, *self.fixed_set_fields):
+            sets[name].add(getattr(run, name), run)
+        self._add_tags(run, run.tags)
+
+    def remove(self, run_id: uuid.UUID) -> R:
+        """Remove and return the run with this id. O(log n).
+
+        Raises:
+            ObjectNotFound: no such run.
+        """
+        run = self.runs.get(run_id)
+        if run is None:
+            raise ObjectNotFound(self.kind, run_id)
+        seq = self.seq.pop(run)
+        del self.runs[run_id]
+        self.sorted["id"].remove(run.id.int, seq, run)
+        for name in SORTED_FIELDS:
+            self.sorted[name].remove(getattr(run, name), seq, run)
+        self.sets["state_type"].remove(state_key(run.state_type), run)
+        self.sets["state_name"].remove(run.state_name, run)
+        for name in (*self.set_fields, *self.fixed_set_fields):
+            self.sets[name].remove(getattr(run, name), run)
+        self._remove_tags(run, run.tags)
+        return run
+
+    def _add_tags(self, run: R, tags: frozenset[str]) -> None:
+        if tags:
+            for tag in tags:
+                self.tags.add(tag, run)
+        else:
+            self.untagged.add(run)
+
+    def _remove_tags(self, run: R, tags: frozenset[str]) -> None:
+        if tags:
+            for tag in tags:
+                self.tags.remove(tag, run)
+        else:
+            self.untagged.remove(run)
+
+    # -- the hot path -------------------------------------------------------------------
+    def snapshot(self, run: R) -> tuple[Any, tuple[Any, ...]]:
+        """Return the run's indexed values, to pass to :meth:`reindex` after a change. O(1)."""
+        return run.state, self._getter(run)
+
+    def reindex(self, run: R, before: tuple[Any, tuple[Any, ...]]) -> None:
+        """Re-file ``run`` in the indexes whose key changed since ``before``.
+
+        O(1) for state changes (two set moves), O(log n) per changed sortable value.
+        """
+        state0, rest0 = before
+        state = run.state
+        if state is not state0:
+            key0 = None if state0 is None else state0.type._value_
+            key1 = None if state is None else state.type._value_
+            if key0 is not key1:
+                _move(self._type_sets, key0, key1, run)
+            name0 = None if state0 is None else state0.name
+            name1 = None if state is None else state.name
+            if name0 != name1:
+                _move(self._name_sets, name0, name1, run)
+        rest = self._getter(run)
+        if rest != rest0:
+            self._reindex_fields(run, rest0, rest)
+
+    def _reindex_fields(self, run: R, rest0: tuple[Any, ...], rest: tuple[Any, ...]) -> None:
+        seq = self.seq[run]
+        for name, kind, old, new in zip(self._fields, self._kinds, rest0, rest, strict=True):
+            if old is new or old == new:
+                continue
+            if kind == _SORTED:
+                self.sorted[name].move(old, new, seq, run)
+            elif kind == _SET:
+                self.sets[name].move(old, new, run)
+            else:
+                self._remove_tags(run, old)
+                self._add_tags(run, new)
+
+    # -- checks -------------------------------------------------------------------------
+    def check(self) -> None:
+        """Recompute every index from ``runs`` and compare. O(n log n).
+
+        Raises:
+            AssertionError: naming the index, the run and both values on a difference.
+        """
+        kind = self.kind
+        if len(self.seq) != len(self.runs):
+            raise AssertionError(
+                f"{kind}s: {len(self.seq)} sequence numbers for {len(self.runs)} runs"
+            )
+        for run_id, run in self.runs.items():
+            if run.id != run_id:
+                raise AssertionError(f"{kind} filed under id {run_id} has id {run.id}")
+            if run not in self.seq:
+                raise AssertionError(f"{kind} {run_id} has no sequence number")
+        self._check_sorted("id", lambda run: run.id.int)
+        for name in SORTED_FIELDS:
+            self._check_sorted(name, attrgetter(name))
+        expected: dict[str, dict[Any, set[R]]] = {name: {} for name in self.sets}
+        tags: dict[str, set[R]] = {}
+        untagged: set[R] = set()
+        for run in self.runs.values():
+            expected["state_type"].setdefault(state_key(run.state_type), set()).add(run)
+            expected["state_name"].setdefault(run.state_name, set()).add(run)
+            for name in (*self.set_fields, *self.fixed_set_fields):
+                expected[name].setdefault(getattr(run, name), set()).add(run)
+            for tag in run.tags:
+                tags.setdefault(tag, set()).add(run)
+            if not run.tags:
+                untagged.add(run)
+        for name, index in self.sets.items():
+            _compare_sets(f"{kind} index {name!r}", expected[name], index.as_dict())
+        _compare_sets(f"{kind} tag index", tags, self.tags.as_dict())
+        if untagged != self.untagged:
+            raise AssertionError(
+                f"{kind} untagged set differs: missing {_ids(untagged - self.untagged)}, "
+                f"extra {_ids(self.untagged - untagged)}"
+            )
+
+    def _check_sorted(self, name: str, key: Any) -> None:
+        index = self.sorted[name]
+        seen: dict[R, tuple[Any, int]] = {}
+        previous: tuple[Any, ...] | None = None
+        for entry_key, seq, run in index.entries():
+            if run in seen:
+                raise AssertionError(f"{self.kind} {run.id} is twice in sorted index {name!r}")
+            seen[run] = (entry_key, seq)
+            if run.id not in self.runs:
+                raise AssertionError(
+                    f"sorted index {name!r} holds {self.kind} {run.id}, which is not in the table"
+                )
+            actual = key(run)
+            if entry_key != actual:
+                raise AssertionError(
+                    f"sorted index {name!r} files {self.kind} {run.id} under {entry_key!r}, "
+                    f"but its {name} is {actual!r}"
+                )
+            if seq != self.seq[run]:
+                raise AssertionError(
+                    f"sorted index {name!r} files {self.kind} {run.id} with sequence {seq}, "
+                    f"expected {self.seq[run]}"
+                )
+            current = (True, seq) if entry_key is None else (False, entry_key, seq)
+            if previous is not None and previous[0] == current[0] and previous >= current:
+                raise AssertionError(f"sorted index {name!r} is out of order")
+            previous = current
+        missing = [run.id for run in self.runs.values() if run not in seen]
+        if missing:
+            raise AssertionError(f"sorted index {name!r} lacks {self.kind}s {missing}")
+
+
+def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:
+    # SetIndex.move without the method call and attribute lookups: every transition
+    # runs this.
+    members = sets[old]
+    members.remove(run)
+    if not members:
+        del sets[old]
+    target = sets.get(new)
+    if target is None:
+        sets[new] = {run}
+    else:
+        target.add(run)
+
+
+def _ids(runs: Iterable[Any]) -> list[uuid.UUID]:
+    return sorted(run.id for run in runs)
+
+
+def _compare_sets(
+    what: str, expected: dict[Any, set[Any]], actual: dict[Any, frozenset[Any]]
+) -> None:
+    for key in sorted(expected.keys() | actual.keys(), key=repr):
+        want = expected.get(key, set())
+        have = actual.get(key, frozenset())
+        if want != have:
+            raise AssertionError(
+                f"{what}, key {key!r}: missing {_ids(want - have)}, extra {_ids(have - want)}"
+            )
