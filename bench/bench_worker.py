@@ -45,7 +45,6 @@ from orchestrator import (
     task,
 )
 from orchestrator._core._states import TERMINAL_TYPES
-from orchestrator._engine._leases import set_task_run_state_if
 from orchestrator.workers import TaskWorker
 
 REPEAT = 5
@@ -110,7 +109,7 @@ async def asyncio_queue(n: int) -> float:
 
 
 def _step(orchestrator: Orchestrator, run: TaskRun, proposal: State, current: State) -> State:
-    result = set_task_run_state_if(orchestrator, run.id, proposal, current=current)
+    result = orchestrator.set_task_run_state_if(run.id, proposal, current=current)
     assert result is not None
     assert result.state is not None
     return result.state
@@ -242,8 +241,8 @@ def profile(n: int) -> None:
         "create_task_run": "_engine/_task_runs.py",
         "reindex_task_run": "_store/_store.py",
         "append_task_run_state": "_store/_store.py",
-        "_propose": "_engine/_engine.py",
-        "_decision": "_engine/_engine.py",
+        "propose": "_engine/_engine.py",
+        "record": "_engine/_decisions.py",
         "claim": "workers/_execution.py",
         "execute": "workers/_execution.py",
     }

@@ -29,8 +29,14 @@ from orchestrator import (
     WorkerError,
 )
 from orchestrator._core._tasks import task
-from orchestrator._engine._futures import FutureWaiters, TaskRunFuture, future_waiters
+from orchestrator._engine._futures import TaskRunFuture
 from orchestrator._engine._orchestrator import Orchestrator
+from orchestrator._engine._waiters import FutureWaiters
+
+
+def future_waiters(orch: Orchestrator) -> FutureWaiters:
+    """The orchestrator's future waiters, as a future that waits sees them."""
+    return orch._engine.watch_futures()
 
 
 @task

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import cast
 
 import anyio
 import pytest
@@ -23,13 +22,7 @@ from orchestrator import (
     VirtualClock,
     task,
 )
-from orchestrator._engine._leases import (
-    LeasesMixin,
-    PendingLeases,
-    pending_leases,
-    set_task_run_state_if,
-)
-from orchestrator._engine._turns import wait_for_admission
+from orchestrator._engine._leases import PendingLeases
 from orchestrator.workers import TaskWorker
 from tests.worker_helpers import Commits, history, names, outcome
 
@@ -57,12 +50,6 @@ def claim(orch: Orchestrator, run_id: object) -> State:
     return result.state
 
 
-def mixin(orch: Orchestrator) -> LeasesMixin:
-    """The orchestrator typed as the leases mixin; its methods are called unbound until
-    the Orchestrator class inherits the mixin."""
-    return cast(LeasesMixin, orch)
-
-
 # -- conditional proposals ------------------------------------------------------------------------
 def test_a_conditional_proposal_applies_only_to_the_state_it_expects(orch: Orchestrator) -> None:
     run_id = orch.submit(job, 1).task_run_id
@@ -70,30 +57,30 @@ def test_a_conditional_proposal_applies_only_to_the_state_it_expects(orch: Orche
     assert scheduled is not None
     claimed = claim(orch, run_id)
     # the run moved on from `scheduled`: nothing is proposed
-    assert set_task_run_state_if(orch, run_id, Running(), current=scheduled) is None
-    result = set_task_run_state_if(orch, run_id, Running(), current=claimed)
+    assert orch.set_task_run_state_if(run_id, Running(), current=scheduled) is None
+    result = orch.set_task_run_state_if(run_id, Running(), current=claimed)
     assert result is not None
     assert result.status is SetStateStatus.ACCEPT
     assert names(orch, run_id) == ["Scheduled", "Pending", "Running"]
     orch.delete_task_run(run_id)
-    assert set_task_run_state_if(orch, run_id, Completed(1), current=claimed) is None
+    assert orch.set_task_run_state_if(run_id, Completed(1), current=claimed) is None
 
 
 def test_a_conditional_proposal_needs_a_committed_state(orch: Orchestrator) -> None:
     run_id = orch.submit(job, 1).task_run_id
     with pytest.raises(InvalidArgument, match="must be a committed state"):
-        set_task_run_state_if(orch, run_id, Running(), current=Running())
+        orch.set_task_run_state_if(run_id, Running(), current=Running())
 
 
-def test_the_mixin_checks_its_arguments(orch: Orchestrator) -> None:
+def test_the_method_checks_its_arguments(orch: Orchestrator) -> None:
     run_id = orch.submit(job, 1).task_run_id
     state = orch.read_task_run(run_id).state
     assert state is not None
     with pytest.raises(InvalidArgument, match="expected a State"):
-        LeasesMixin.set_task_run_state_if(mixin(orch), run_id, "Running", current=state)  # type: ignore[arg-type]
+        orch.set_task_run_state_if(run_id, "Running", current=state)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="task_run_id must be a UUID"):
-        LeasesMixin.set_task_run_state_if(mixin(orch), "nope", Running(), current=state)  # type: ignore[arg-type]
-    result = LeasesMixin.set_task_run_state_if(mixin(orch), run_id, Pending(), current=state)
+        orch.set_task_run_state_if("nope", Running(), current=state)  # type: ignore[arg-type]
+    result = orch.set_task_run_state_if(run_id, Pending(), current=state)
     assert result is not None
     assert result.status is SetStateStatus.ACCEPT
 
@@ -101,9 +88,9 @@ def test_the_mixin_checks_its_arguments(orch: Orchestrator) -> None:
 # -- the lease table ------------------------------------------------------------------------------
 def test_holding_renewing_and_releasing(orch: Orchestrator, clock: VirtualClock) -> None:
     start = clock.now()
-    leases = pending_leases(orch)
-    assert pending_leases(orch) is leases  # one per orchestrator
-    assert vars(LeasesMixin)["pending_leases"].fget(mixin(orch)) is leases
+    leases = orch.pending_leases
+    assert orch.pending_leases is leases  # one per orchestrator
+    assert orch.pending_leases is leases
     first = orch.submit(job, 1).task_run_id
     second = orch.submit(job, 2).task_run_id
     assert leases.hold(first, claim(orch, first), 60) == start + timedelta(seconds=60)
@@ -114,7 +101,9 @@ def test_holding_renewing_and_releasing(orch: Orchestrator, clock: VirtualClock)
         start + timedelta(seconds=30),
     )
     clock.advance(10)
-    leases.hold(second, orch.read_task_run(second).state, 100)
+    renewed = orch.read_task_run(second).state
+    assert renewed is not None
+    leases.hold(second, renewed, 100)
     assert leases.expiry(second) == start + timedelta(seconds=110)
     assert leases.next_expiry() == start + timedelta(seconds=60)
     assert leases.release(first)
@@ -127,7 +116,7 @@ def test_holding_renewing_and_releasing(orch: Orchestrator, clock: VirtualClock)
 
 
 def test_only_committed_claims_are_leased(orch: Orchestrator) -> None:
-    leases = pending_leases(orch)
+    leases = orch.pending_leases
     run_id = orch.submit(job, 1).task_run_id
     scheduled = orch.read_task_run(run_id).state
     assert scheduled is not None
@@ -141,7 +130,7 @@ def test_only_committed_claims_are_leased(orch: Orchestrator) -> None:
 
 
 def test_stale_items_are_compacted(orch: Orchestrator) -> None:
-    leases = PendingLeases(orch)
+    leases = PendingLeases(orch.clock, orch.set_task_run_state_if)
     run_id = orch.submit(job, 1).task_run_id
     state = claim(orch, run_id)
     for seconds in range(1, 500):
@@ -154,7 +143,7 @@ def test_sweep_puts_an_expired_claim_back_on_its_queue(
     orch: Orchestrator, clock: VirtualClock
 ) -> None:
     start = clock.now()
-    leases = pending_leases(orch)
+    leases = orch.pending_leases
     future = orch.submit(job, 1)
     parameters_id = future.state.details.task_parameters_id
     leases.hold(future.task_run_id, claim(orch, future.task_run_id), 30)
@@ -179,7 +168,7 @@ def test_sweep_puts_an_expired_claim_back_on_its_queue(
 def test_sweep_drops_the_lease_of_a_run_that_moved_on(
     orch: Orchestrator, clock: VirtualClock
 ) -> None:
-    leases = pending_leases(orch)
+    leases = orch.pending_leases
     run_id = orch.submit(job, 1).task_run_id
     leases.hold(run_id, claim(orch, run_id), 5)
     orch.set_task_run_state(run_id, Running())
@@ -191,15 +180,15 @@ def test_sweep_drops_the_lease_of_a_run_that_moved_on(
 
 def test_claim_task_run_leases_the_claim(orch: Orchestrator) -> None:
     run_id = orch.submit(job, 1).task_run_id
-    result = LeasesMixin.claim_task_run(mixin(orch), run_id, lease_seconds=45)
+    result = orch.claim_task_run(run_id, lease_seconds=45)
     assert result is not None
     assert result.status is SetStateStatus.ACCEPT
-    assert pending_leases(orch).expiry(run_id) == orch.clock.now() + timedelta(seconds=45)
-    assert LeasesMixin.claim_task_run(mixin(orch), run_id) is None  # not SCHEDULED any more
+    assert orch.pending_leases.expiry(run_id) == orch.clock.now() + timedelta(seconds=45)
+    assert orch.claim_task_run(run_id) is None  # not SCHEDULED any more
     with pytest.raises(InvalidArgument, match="lease_seconds must be"):
-        LeasesMixin.claim_task_run(mixin(orch), run_id, lease_seconds=-1)
+        orch.claim_task_run(run_id, lease_seconds=-1)
     with pytest.raises(ObjectNotFound):
-        LeasesMixin.claim_task_run(mixin(orch), uuid.UUID(int=1))
+        orch.claim_task_run(uuid.UUID(int=1))
 
 
 # -- the sweeper ----------------------------------------------------------------------------------
@@ -207,7 +196,7 @@ async def test_the_sweeper_sleeps_until_the_next_expiry(
     orch: Orchestrator, clock: VirtualClock
 ) -> None:
     start = clock.now()
-    leases = pending_leases(orch)
+    leases = orch.pending_leases
     first = orch.submit(job, 1).task_run_id
     second = orch.submit(job, 2).task_run_id
     async with anyio.create_task_group() as group:
@@ -240,7 +229,7 @@ async def test_a_claim_nobody_follows_up_is_run_by_a_worker(
     # when the lease runs out, and the worker runs it.
     start = clock.now()
     future = orch.submit(job, 41)
-    LeasesMixin.claim_task_run(mixin(orch), future.task_run_id, lease_seconds=60)
+    orch.claim_task_run(future.task_run_id, lease_seconds=60)
     async with TaskWorker(job, orchestrator=orch):
         await anyio.wait_all_tasks_blocked()
         assert future.state.name == "Pending"
@@ -270,7 +259,7 @@ async def test_a_waiting_claim_is_leased_and_renewed(
 
     orch.create_concurrency_limit("solo", 1)
     commits = Commits(orch)
-    leases = pending_leases(orch)
+    leases = orch.pending_leases
     async with TaskWorker(hold, orchestrator=orch, pending_lease_seconds=20):
         futures = [orch.submit(hold, i) for i in range(2)]
         await commits.until(lambda: len(leases) == 1)
@@ -297,7 +286,7 @@ async def test_a_waiter_wakes_only_when_its_turn_comes(orch: Orchestrator) -> No
     woken: list[object] = []
 
     async def wait(run_id: object) -> None:
-        await wait_for_admission(orch, run_id, results[run_id])  # type: ignore[index, arg-type]
+        await orch.wait_for_turn(run_id, results[run_id])  # type: ignore[index, arg-type]
         woken.append(run_id)
 
     async with anyio.create_task_group() as group:
@@ -321,7 +310,7 @@ async def test_deleting_the_limit_wakes_every_waiter(orch: Orchestrator) -> None
     assert result.status is SetStateStatus.WAIT
     with anyio.fail_after(5):
         async with anyio.create_task_group() as group:
-            group.start_soon(wait_for_admission, orch, waiter, result)
+            group.start_soon(orch.wait_for_turn, waiter, result)
             await anyio.wait_all_tasks_blocked()
             orch.delete_concurrency_limit("db")
 
@@ -335,9 +324,9 @@ async def test_a_wait_for_anything_else_is_its_delay(
     assert result.status is SetStateStatus.WAIT
     other = orch.create_task_run("k").run.id
     accepted = orch.set_task_run_state(other, Running())
-    await wait_for_admission(orch, other, accepted)  # not a WAIT: returns at once
+    await orch.wait_for_turn(other, accepted)  # not a WAIT: returns at once
     async with anyio.create_task_group() as group:
-        group.start_soon(wait_for_admission, orch, run_id, result)
+        group.start_soon(orch.wait_for_turn, run_id, result)
         await anyio.wait_all_tasks_blocked()
         assert clock.next_deadline() == start + timedelta(seconds=7)
         clock.advance(7)

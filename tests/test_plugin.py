@@ -6,9 +6,6 @@ import importlib.metadata
 
 import pytest
 
-from orchestrator._engine._task_overrides import stand_in
-from orchestrator.workers import _execution
-
 pytest_plugins = ["pytester"]
 
 #: Third-party plugins the inner runs do without: hypothesis imports itself at the end of
@@ -385,21 +382,10 @@ def test_task_worker_starts_workers_and_stops_them_at_teardown(pytester: pytest.
 
 # -- stubs under the plugin ----------------------------------------------------------------------
 
-HOOKED = getattr(_execution, "stand_in", None) is stand_in
-
 
 class RealFunctionCalled(Exception):
     """The inner tests' workers called a task's real function instead of its stub."""
 
-
-#: Until the task worker calls ``stand_in`` (see orchestrator/_engine/_task_overrides.py) the
-#: inner runs call the real functions; strict, so the test runs for real once it does.
-needs_worker_hook = pytest.mark.xfail(
-    not HOOKED,
-    raises=RealFunctionCalled,
-    strict=True,
-    reason="the task worker does not call orchestrator._engine._task_overrides.stand_in yet",
-)
 
 STUB_TESTS = """
 from datetime import timedelta
@@ -496,7 +482,6 @@ def test_the_stubs_were_undone_at_teardown():
 """
 
 
-@needs_worker_hook
 def test_stubs_under_the_plugin_fail_fast_stay_isolated_and_trip_the_hang_guard(
     pytester: pytest.Pytester,
 ) -> None:

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from orchestrator import InvalidArgument, Orchestrator, TaskRun, VirtualClock, task
-from orchestrator._engine._task_overrides import existing_task_overrides, stand_in, task_overrides
+from orchestrator._engine._task_overrides import stand_in
 from orchestrator.testing import (
     DrainStalled,
     StubCall,
@@ -29,7 +29,7 @@ from orchestrator.testing import (
     stub_task,
     undo_stubs,
 )
-from orchestrator.workers import TaskWorker, _execution
+from orchestrator.workers import TaskWorker
 from orchestrator.workers._calls import Caller
 
 START = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
@@ -81,7 +81,7 @@ async def call_as_worker(
 def test_an_orchestrator_without_stubs_calls_the_task_itself() -> None:
     orchestrator = make()
     assert stand_in(orchestrator, charge, running_run(orchestrator)) is charge
-    assert existing_task_overrides(orchestrator) is None  # nothing was made
+    assert len(orchestrator.task_overrides) == 0  # no stand-in was installed
 
 
 def test_a_stub_answers_for_its_key_on_its_orchestrator_only() -> None:
@@ -94,11 +94,11 @@ def test_a_stub_answers_for_its_key_on_its_orchestrator_only() -> None:
     assert chosen.signature == charge.signature
     assert stand_in(stubbed, fetch, running_run(stubbed, fetch.task_key)) is fetch
     assert stand_in(other, charge, running_run(other)) is charge
-    assert existing_task_overrides(other) is None
+    assert len(other.task_overrides) == 0
 
 
 def test_the_table_refuses_a_second_stand_in_for_a_key_and_removes_only_its_own() -> None:
-    table = task_overrides(make())
+    table = make().task_overrides
 
     def first(served: Any, run: TaskRun) -> Any:
         return served  # pragma: no cover - never called
@@ -326,8 +326,7 @@ def test_bad_stubs_are_refused_and_change_nothing(
     orchestrator = make()
     with pytest.raises(InvalidArgument, match=message):
         make_stub(orchestrator)
-    table = existing_task_overrides(orchestrator)
-    assert table is None or len(table) == 0
+    assert len(orchestrator.task_overrides) == 0
 
 
 def test_a_class_or_none_in_a_script_is_returned() -> None:
@@ -337,21 +336,10 @@ def test_a_class_or_none_in_a_script_is_returned() -> None:
 
 # -- through task workers --------------------------------------------------------------------
 
-#: The worker calls ``stand_in`` once it carries the hook (see orchestrator/_engine/_task_overrides.py).
-HOOKED = getattr(_execution, "stand_in", None) is stand_in
-#: Until then its runs call the real functions, which raise RealFunctionCalled; strict, so
-#: these tests fail if they pass without the hook, and run for real once it is there.
-needs_worker_hook = pytest.mark.xfail(
-    not HOOKED,
-    raises=RealFunctionCalled,
-    strict=True,
-    reason="the task worker does not call orchestrator._engine._task_overrides.stand_in yet",
-)
 
 RETRIED = task(retries=2, retry_delay_seconds=60)(charge.fn)
 
 
-@needs_worker_hook
 async def test_fail_fail_succeed_with_two_retries_completes_after_three_calls() -> None:
     orchestrator = make()
     boom = ValueError("boom")
@@ -378,7 +366,6 @@ async def test_fail_fail_succeed_with_two_retries_completes_after_three_calls() 
     )  # fmt: skip
 
 
-@needs_worker_hook
 async def test_without_retries_the_drain_raises_the_scripted_exception() -> None:
     orchestrator = make()
     boom = ValueError("boom")
@@ -393,7 +380,6 @@ async def test_without_retries_the_drain_raises_the_scripted_exception() -> None
     assert future.state.name == "Failed"
 
 
-@needs_worker_hook
 def test_an_exhausted_script_fails_the_sync_drain() -> None:
     orchestrator = make()
     stub = stub_task(orchestrator, RETRIED, outcomes=[ValueError("once")])
@@ -405,7 +391,6 @@ def test_an_exhausted_script_fails_the_sync_drain() -> None:
     assert orchestrator.clock.now() == at(120)
 
 
-@needs_worker_hook
 async def test_two_orchestrators_in_one_loop_do_not_share_stubs() -> None:
     stubbed, plain = make(), make()
 
@@ -428,7 +413,6 @@ async def test_two_orchestrators_in_one_loop_do_not_share_stubs() -> None:
     assert [call.run_id for call in stub.calls] == [mine.task_run_id]
 
 
-@needs_worker_hook
 async def test_a_stub_that_never_returns_trips_the_hang_guard() -> None:
     orchestrator = make()
     started = anyio.Event()
@@ -453,7 +437,6 @@ async def test_a_stub_that_never_returns_trips_the_hang_guard() -> None:
     assert future.state.name == "Crashed"  # the drain's error cancelled the worker
 
 
-@needs_worker_hook
 async def test_a_stub_undone_mid_test_gives_later_runs_the_real_function() -> None:
     orchestrator = make()
 

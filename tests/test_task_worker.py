@@ -28,7 +28,6 @@ from orchestrator import (
     WorkerError,
     task,
 )
-from orchestrator._engine._leases import pending_leases
 from orchestrator._store._results import parameters_key
 from orchestrator.workers import TaskWorker, serve, serve_sync
 from tests.worker_helpers import Commits, WaitOrder, history, names, outcome, serving, typed
@@ -312,7 +311,7 @@ async def test_a_tag_limit_waits_and_wakes_first_come_first_served(
         assert sorted(f.state.name for f in futures) == ["Pending", "Pending", "Running"]
         assert worker.current_tasks == 3
         # the waiters hold a lease: the slot wait (10 s) plus the worker's lease (300 s)
-        leases = pending_leases(orch)
+        leases = orch.pending_leases
         queue = [by_id[run_id] for run_id in waits.run_ids]
         assert [leases.expiry(futures[i].task_run_id) for i in queue] == [
             start + timedelta(seconds=310)
@@ -627,7 +626,7 @@ async def test_stop_hands_back_runs_waiting_for_their_turn(
     assert waiting.task_run.run_count == 0  # it never ran: no attempt was spent
     assert orch.task_queues.for_key("limited").retry_count == 1
     assert names(orch, running)[-1] == "Completed"
-    assert len(pending_leases(orch)) == 0
+    assert len(orch.pending_leases) == 0
     async with TaskWorker(gated, orchestrator=orch):  # another worker takes it over
         assert await outcome(waiting) in (1, 2)
     assert names(orch, waiting)[-3:] == ["Pending", "Running", "Completed"]

@@ -22,7 +22,6 @@ from orchestrator import (
     task,
 )
 from orchestrator._core._states import TERMINAL_TYPES
-from orchestrator._engine._leases import pending_leases
 from orchestrator.workers import TaskWorker
 from tests.worker_helpers import HANG_GUARD, Commits, history, names, outcome
 
@@ -129,7 +128,7 @@ async def test_exactly_once_under_stress() -> None:
     assert orch.read_concurrency_limit("stress").active_slots == frozenset()
     assert orch.task_queues.statistics().queued == 0
     assert len(orch.result_store) == 0
-    assert len(pending_leases(orch)) == 0
+    assert len(orch.pending_leases) == 0
     assert orch.activity.statistics().executing == 0
     orch.check_invariants()
 
@@ -250,7 +249,7 @@ async def test_cancelling_a_worker_strands_nothing(orch: Orchestrator) -> None:
             lambda: (
                 sorted(f.state.name for f in futures).count("Running") == 3
                 and sum(f.state.name == "Pending" for f in futures) == 2
-                and len(pending_leases(orch)) == 2
+                and len(orch.pending_leases) == 2
             )
         )
         group.cancel_scope.cancel()
@@ -260,7 +259,7 @@ async def test_cancelling_a_worker_strands_nothing(orch: Orchestrator) -> None:
     queue = orch.task_queues.for_key("crashy")
     assert (queue.retry_count, queue.scheduled_count) == (5, 5)
     assert orch.read_concurrency_limit("three").active_slots == frozenset()
-    assert len(pending_leases(orch)) == 0
+    assert len(orch.pending_leases) == 0
     gate.set()
     async with TaskWorker(crashy, orchestrator=orch, limit=5):
         assert sorted([await outcome(f) for f in futures]) == list(range(10))

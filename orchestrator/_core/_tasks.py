@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, ParamSpec, TypeVar, final, overload
 
 from . import _task_options as opts
+from ._current import Submitter, current
 from ._errors import InvalidArgument
 from ._models import TaskRunPolicy
 
@@ -320,17 +321,11 @@ class Task(Generic[P, R]):
             TypeError: the arguments do not fit the signature (nothing is created).
             QueueFull: the task key's queue is full (nothing is created).
         """
-        target = _current()
-        from .._engine._submission import submit_task
-
-        return submit_task(target, self, args, kwargs)
+        return current().submit(self, *args, **kwargs)
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
         """Submit a background run on the current orchestrator; the same as :meth:`submit`."""
-        target = _current()
-        from .._engine._submission import submit_task
-
-        return submit_task(target, self, args, kwargs)
+        return current().submit(self, *args, **kwargs)
 
     async def asubmit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
         """Submit a background run, waiting for room in the queue instead of raising QueueFull.
@@ -339,10 +334,7 @@ class Task(Generic[P, R]):
             RuntimeError: no orchestrator is current (use ``async with orchestrator:``).
             TypeError: the arguments do not fit the signature (nothing is created).
         """
-        target = _current()
-        from .._engine._submission import asubmit_task
-
-        return await asubmit_task(target, self, args, kwargs)
+        return await current().asubmit(self, *args, **kwargs)
 
     def apply_async(
         self,
@@ -365,21 +357,14 @@ class Task(Generic[P, R]):
             TypeError: the arguments do not fit the signature (nothing is created).
             QueueFull: the task key's queue is full (nothing is created).
         """
-        from .._engine._submission import submit_task
-
-        target = _current() if orchestrator is None else orchestrator
-        return submit_task(
-            target, self, tuple(args), dict(kwargs or {}), scheduled_time=scheduled_time
-        )
+        target: Submitter = current() if orchestrator is None else orchestrator
+        call_kwargs = dict(kwargs or {})
+        if scheduled_time is None:
+            return target.submit(self, *args, **call_kwargs)
+        return target.schedule(scheduled_time, self, *args, **call_kwargs)
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, key={self.task_key!r}, retries={self.retries})"
-
-
-def _current() -> Orchestrator:
-    from .._engine._orchestrator import Orchestrator
-
-    return Orchestrator.current()
 
 
 @overload

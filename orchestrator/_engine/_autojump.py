@@ -197,8 +197,7 @@ def next_due(orchestrator: Orchestrator, clock: VirtualClock) -> datetime | None
 
 def active_time_skipper(orchestrator: Orchestrator) -> TimeSkipper | None:
     """Return the :class:`TimeSkipper` driving ``orchestrator``'s clock, or None."""
-    skipper = orchestrator._time_skipper
-    return skipper
+    return orchestrator._engine.time_skipper
 
 
 # -- the skipper -------------------------------------------------------------------------
@@ -347,19 +346,17 @@ class TimeSkipper:
     def _register(self) -> None:
         if self._running:
             raise WorkerError("this TimeSkipper is already running")
-        current = active_time_skipper(self._orchestrator)
+        current = self._orchestrator._engine.drive_clock(self)
         if current is not None:
             raise WorkerError(
                 f"{current!r} already drives the clock of {self._orchestrator!r}; one "
                 "TimeSkipper per orchestrator (stop the other one first)"
             )
-        self._orchestrator._time_skipper = self
         self._running = True
 
     def _unregister(self) -> None:
         self._running = False
-        if active_time_skipper(self._orchestrator) is self:
-            self._orchestrator._time_skipper = None
+        self._orchestrator._engine.release_clock(self)
 
     # -- context manager ------------------------------------------------------------------
     async def __aenter__(self) -> TimeSkipper:

@@ -2,7 +2,7 @@
 
 A deployment says how to run a flow away from the caller: in which work pool and
 queue, with which default parameters and job variables, and with which command (an
-argument list, never a shell line). :meth:`DeploymentsMixin.create_flow_run_from_deployment`
+argument list, never a shell line). :meth:`Deployments.create_flow_run_from_deployment`
 makes a flow run a worker of that pool will pick up.
 
 Everything is checked before anything is stored: an unknown flow, pool or queue, a
@@ -27,15 +27,18 @@ from .._pools._pool_checks import (
     merge_job_variables,
 )
 from ..filters import DeploymentFilter
-from ._flow_runs import FlowRunsMixin
-from ._pools import UNSET, Unset, WorkPoolsMixin
+from ._facet import Facet, check_id
+from ._flow_runs import new_flow_run
+from ._pools import UNSET, Unset
 from ._task_runs import _check_tags
 
-__all__ = ["DeploymentsMixin"]
+__all__ = ["Deployments"]
 
 
-class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
+class Deployments(Facet):
     """Create / read / filter / update / delete deployments; create their flow runs."""
+
+    __slots__ = ()
 
     def create_deployment(
         self,
@@ -71,16 +74,16 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
                 given as one string.
             TemplateError: the pool's template does not render these job variables.
         """
-        flow_id = self._check_id(flow_id, "flow_id")
+        flow_id = check_id(flow_id, "flow_id")
         check_name(name, "a deployment name")
         values = self._check_deployment_values(
             parameters, job_variables, command, paused, work_queue_name, work_pool_name
         )
         frozen_tags = _check_tags(tags)
-        with self._lock:
-            if self._store.get_flow(flow_id) is None:
+        with self._engine.lock:
+            if self._engine.store.get_flow(flow_id) is None:
                 raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
-            for existing in self._store.deployments.values():
+            for existing in self._engine.store.deployments.values():
                 if existing.flow_id == flow_id and existing.name == name:
                     raise ObjectAlreadyExists(
                         f"flow {flow_id} already has a deployment named {name!r} "
@@ -88,11 +91,11 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
                     )
             queue = None
             if work_pool_name is not None:
-                queue = self._check_run_queue(work_pool_name, work_queue_name)
+                queue = self._engine.work_pools.run_queue(work_pool_name, work_queue_name)
                 self._check_renders(work_pool_name, values["job_variables"])
-            now = self.clock.now()
+            now = self._engine.clock.now()
             deployment = Deployment(
-                id=self._new_id(),
+                id=self._engine.new_id(),
                 name=name,
                 flow_id=flow_id,
                 work_pool_name=work_pool_name,
@@ -102,7 +105,7 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
                 updated=now,
                 **values,
             )
-            self._store.add_deployment(deployment)
+            self._engine.store.add_deployment(deployment)
             return deployment
 
     def _check_deployment_values(
@@ -132,7 +135,7 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
         }
 
     def _check_renders(self, pool_name: str, job_variables: Mapping[str, Any]) -> None:
-        pool = self._pool(pool_name)
+        pool = self._engine.work_pools.pool(pool_name)
         if pool.type == "process":
             # Imported here: job configurations belong to the worker layer above the engine.
             from .._pools._process_config import ProcessJobConfiguration
@@ -147,8 +150,8 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
         Raises:
             ObjectNotFound: no such deployment.
         """
-        deployment_id = self._check_id(deployment_id, "deployment_id")
-        with self._lock:
+        deployment_id = check_id(deployment_id, "deployment_id")
+        with self._engine.lock:
             return self._deployment(deployment_id)
 
     def read_deployments(self, *, deployments: DeploymentFilter | None = None) -> list[Deployment]:
@@ -159,12 +162,12 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
         """
         if deployments is not None and not isinstance(deployments, DeploymentFilter):
             raise InvalidArgument(f"deployments must be a DeploymentFilter, got {deployments!r}")
-        with self._lock:
-            found = list(self._store.deployments.values())
+        with self._engine.lock:
+            found = list(self._engine.store.deployments.values())
             if deployments is None:
                 return found
             criterion = deployments.criterion
-            return [d for d in found if criterion.test(d, self._store)]
+            return [d for d in found if criterion.test(d, self._engine.store)]
 
     def update_deployment(
         self,
@@ -187,8 +190,8 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
             ObjectNotFound: no such deployment, pool or queue.
             InvalidArgument, TemplateError: a bad value (nothing is changed).
         """
-        deployment_id = self._check_id(deployment_id, "deployment_id")
-        with self._lock:
+        deployment_id = check_id(deployment_id, "deployment_id")
+        with self._engine.lock:
             deployment = self._deployment(deployment_id)
             pool = (
                 deployment.work_pool_name if isinstance(work_pool_name, Unset) else work_pool_name
@@ -208,14 +211,14 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
             )
             new_tags = deployment.tags if isinstance(tags, Unset) else _check_tags(tags)
             if pool is not None:
-                queue = self._check_run_queue(pool, queue)
+                queue = self._engine.work_pools.run_queue(pool, queue)
                 self._check_renders(pool, values["job_variables"])
             deployment.work_pool_name = pool
             deployment.work_queue_name = queue
             deployment.tags = new_tags
             for field, value in values.items():
                 setattr(deployment, field, value)
-            deployment.updated = self.clock.now()
+            deployment.updated = self._engine.clock.now()
             return deployment
 
     def delete_deployment(self, deployment_id: uuid.UUID) -> None:
@@ -224,10 +227,10 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
         Raises:
             ObjectNotFound: no such deployment.
         """
-        deployment_id = self._check_id(deployment_id, "deployment_id")
-        with self._lock:
+        deployment_id = check_id(deployment_id, "deployment_id")
+        with self._engine.lock:
             self._deployment(deployment_id)
-            self._store.remove_deployment(deployment_id)
+            self._engine.store.remove_deployment(deployment_id)
 
     def create_flow_run_from_deployment(
         self,
@@ -259,16 +262,16 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
             InvalidArgument: a bad argument; nothing is created.
             TemplateError: the pool's template does not render the merged job variables.
         """
-        deployment_id = self._check_id(deployment_id, "deployment_id")
+        deployment_id = check_id(deployment_id, "deployment_id")
         run_parameters = check_parameters(parameters)
         run_variables = check_job_variables(job_variables)
         extra_tags = _check_tags(tags)
-        with self._lock:
+        with self._engine.lock:
             deployment = self._deployment(deployment_id)
             pool = deployment.work_pool_name
             queue = deployment.work_queue_name if work_queue_name is None else work_queue_name
             if pool is not None:
-                queue = self._check_run_queue(pool, queue)
+                queue = self._engine.work_pools.run_queue(pool, queue)
                 self._check_renders(
                     pool, merge_job_variables(deployment.job_variables, run_variables)
                 )
@@ -277,7 +280,8 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
                     f"deployment {deployment.name!r} has no work pool, so no queue "
                     f"{work_queue_name!r}"
                 )
-            return self.create_flow_run(
+            return new_flow_run(
+                self._engine,
                 deployment.flow_id,
                 name=name,
                 state=Scheduled() if state is None else state,
@@ -292,7 +296,7 @@ class DeploymentsMixin(WorkPoolsMixin, FlowRunsMixin):
             )
 
     def _deployment(self, deployment_id: uuid.UUID) -> Deployment:
-        deployment = self._store.get_deployment(deployment_id)
+        deployment = self._engine.store.get_deployment(deployment_id)
         if deployment is None:
             raise ObjectNotFound(
                 "deployment", deployment_id, "check the id, or whether it was deleted"

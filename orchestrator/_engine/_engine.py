@@ -1,181 +1,269 @@
-"""The engine's core: one lock, one writer, and the commit path of every transition.
+"""The engine: the single writer, owning every table by name, and the commit path.
 
-:class:`EngineBase` holds what every part of the :class:`~orchestrator.Orchestrator`
-shares (store, policy tables, queues, clock, random sources, observers, decision log)
-and the single code path that turns a proposal into an outcome: pick the policy, run
-its rules with :func:`~orchestrator._rules._rule.run_transition`, commit through
-:meth:`EngineBase._commit`, record the decision, notify observers.
+:class:`Engine` declares and builds all of an orchestrator's state in one place: the
+lock, the clock and random sources, the store, the policy tables, the task queues, the
+work pools, the decision log, and the parts built on them (slot turns, claim leases,
+future waiters, task stand-ins). Parts get narrow handles (a table, the lock, a
+``propose_if`` callable), never the engine. The public
+:class:`~orchestrator.Orchestrator` is a facade over it.
 
-Everything here is synchronous and runs under ``self._lock`` (a re-entrant lock, so an
+A proposal goes one way: pick the policy, run its rules with
+:func:`~orchestrator._rules._rule.run_transition`, commit (:meth:`Engine._commit_task` or
+:meth:`Engine._commit_flow`, which also files the flow run in its work queue and mirrors
+a subflow's state onto its parent task run), record the decision, notify observers.
+
+Everything here is synchronous and runs under ``lock`` (a re-entrant lock, so an
 observer or a rule's service may call back into the engine). No awaits, no I/O: a
 transition is a plain function call, safe from any thread.
 """
 
 from __future__ import annotations
 
-import random as _random
+import logging
+import random
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final, final
 
+import attrs
+
+from .._core._activity import Activity
 from .._core._clock import Clock
-from .._core._errors import InvalidArgument, ObjectNotFound
-from .._core._events import Decision, DecisionEntry, Observer, make_decision, notify
-from .._core._models import ConcurrencyLimit, FlowRun, TaskRun
-from .._core._outcomes import OrchestrationResult, SetStateStatus, SlotOutcome
-from .._core._states import State, StateType
+from .._core._errors import ObjectNotFound
+from .._core._events import Observer, notify
+from .._core._models import FlowRun, TaskRun
+from .._core._outcomes import OrchestrationResult
+from .._core._states import TERMINAL_TYPES, State, StateType
+from .._pools._work_pools import WorkPoolTable
+from .._queues._registry import TaskQueues
 from .._rules._bookkeeping import apply_bookkeeping, details_for_run
-from .._rules._context import RuleServices, TransitionContext
+from .._rules._context import TransitionContext
+from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy, run_transition
+from .._store._results import ResultStore
+from .._store._store import Store
+from ..filters import TaskRunFilter
+from ._decisions import DecisionLog
+from ._leases import PendingLeases
+from ._services import EngineServices
+from ._task_overrides import TaskOverrides
+from ._turns import SlotTurns, TagSignals
+from ._waiters import FutureWaiters
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from ._autojump import TimeSkipper
 
-    from .._queues._registry import TaskQueues
-    from .._rules._policy_tables import CacheTable, SlotTable
-    from .._store._store import Store
-    from ._leases import PendingLeases
-    from ._task_overrides import TaskOverrides
+__all__ = ["Engine", "Policies"]
 
-__all__ = ["EngineBase"]
-
+_logger = logging.getLogger("orchestrator")
 _SCHEDULED: Final = StateType.SCHEDULED
+_PENDING: Final = StateType.PENDING
+_RUNNING: Final = StateType.RUNNING
 # Version 4 and the RFC 4122 variant, as uuid.UUID(version=4) sets them.
 _UUID_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET: Final = (4 << 76) | (0x8000 << 48)
 _new_object = object.__new__
 _set_attribute = object.__setattr__
-_PENDING: Final = StateType.PENDING
 
 
-class _Services(RuleServices):
-    """The orchestrator's policy tables, as rules see them."""
+@final
+@attrs.frozen(kw_only=True)
+class Policies:
+    """The five policies an engine decides with."""
 
-    __slots__ = ("_engine",)
-
-    def __init__(self, engine: EngineBase) -> None:
-        self._engine = engine
-
-    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun | None:
-        return self._engine._store.get_flow_run(flow_run_id)
-
-    def lookup_cache(self, key: str, now: datetime) -> State | None:
-        return self._engine._cache.lookup(key, now)
-
-    def insert_cache(self, key: str, expiration: datetime | None, state: State) -> None:
-        self._engine._cache.insert(key, expiration, state)
-
-    def acquire_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> SlotOutcome:
-        return self._engine._slots.acquire(run_id, tags)
-
-    def release_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> None:
-        self._engine._slots.release(run_id, tags)
-
-    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
-        return self._engine._slots.get(tag)
-
-    def enqueue(self, run: TaskRun, *, retry: bool) -> None:
-        self._engine._queues.put(run, retry=retry)
+    task: Policy
+    background_task: Policy
+    minimal_task: Policy
+    flow: Policy
+    minimal_flow: Policy
 
 
-class EngineBase:
-    """Shared state and the transition path of an orchestrator (see the module docstring)."""
+@final
+class Engine:
+    """The single writer of one orchestrator's runs, states, queues and slots.
 
-    clock: Clock
-    random: _random.Random
-    _lock: threading.RLock
-    _id_random: _random.Random
-    _store: Store
-    _cache: CacheTable
-    _slots: SlotTable
-    _queues: TaskQueues
-    _observers: tuple[Observer, ...]
-    _decision_observers: tuple[Observer, ...]
-    _decisions: dict[uuid.UUID, list[DecisionEntry | State]]
-    _services: RuleServices
-    _task_policy: Policy
-    _background_task_policy: Policy
-    _minimal_task_policy: Policy
-    _flow_policy: Policy
-    _minimal_flow_policy: Policy
-    _keep_decisions: bool
-    # Tables that other modules attach on first use (None, or empty, until then).
-    _task_overrides: TaskOverrides | None
-    _pending_leases: PendingLeases | None
-    _slot_turns: dict[str, Any]
+    Args:
+        clock: where time comes from.
+        seed: seeds the ids (``seed``) and the jitter source ``random`` (``seed + 1``).
+        policies: the policies proposals go through.
+        scheduled_queue_size, retry_queue_size: default bounds of each task key's queues.
+        keep_decisions: keep the decision log.
+    """
 
-    # -- ids and observers ---------------------------------------------------------------
-    def _new_id(self) -> uuid.UUID:
-        # A version-4 UUID from the seeded source, built without UUID.__init__'s argument
-        # parsing: this runs on every commit.
-        value = (self._id_random.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        seed: int,
+        policies: Policies,
+        scheduled_queue_size: int,
+        retry_queue_size: int,
+        keep_decisions: bool,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.seed = seed
+        self._ids = random.Random(seed)
+        #: The jitter source rules draw from.
+        self.random = random.Random(seed + 1)
+        self.policies = policies
+        self.store = Store()
+        self.work_pools = WorkPoolTable()
+        #: Where submitted tasks' parameters (and stored results) live.
+        self.results = ResultStore()
+        #: What is executing now; workers report to it, time skipping reads it.
+        self.activity = Activity()
+        self.observers: tuple[Observer, ...] = ()
+        self.decisions = DecisionLog(keep=keep_decisions, default_policy=self._default_policy)
+        self.signals = TagSignals()
+        self.cache = CacheTable(on_change=self._table_changed)
+        self.slots = SlotTable(on_free=self.signals.notify, on_change=self._table_changed)
+        self.queues = TaskQueues(
+            clock,
+            lookup=self.store.get_task_run,
+            default_scheduled_size=scheduled_queue_size,
+            default_retry_size=retry_queue_size,
+        )
+        self.services = EngineServices(self.store, self.cache, self.slots, self.queues)
+        self.turns = SlotTurns(self.slots, self.signals, self.lock, clock)
+        self.leases = PendingLeases(clock, self.propose_if)
+        self.task_overrides = TaskOverrides()
+        self.future_waiters = FutureWaiters()
+        self._futures_watched = False
+        #: The TimeSkipper driving the clock, if one is running.
+        self.time_skipper: TimeSkipper | None = None
+
+    # -- ids and observers -----------------------------------------------------------------
+    def new_id(self) -> uuid.UUID:
+        """A version-4 UUID from the seeded source."""
+        # Built without UUID.__init__'s argument parsing: this runs on every commit.
+        value = (self._ids.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
         new = _new_object(uuid.UUID)
         _set_attribute(new, "int", value)
         _set_attribute(new, "is_safe", uuid.SafeUUID.unknown)
         return new
 
     def subscribe(self, observer: Observer) -> None:
-        """Report every committed change to ``observer`` from now on.
-
-        Raises:
-            TypeError: ``observer`` is not an :class:`~orchestrator.Observer`.
-        """
-        if not isinstance(observer, Observer):
-            raise TypeError(f"observers subclass orchestrator.Observer, got {observer!r}")
-        with self._lock:
-            self._observers = (*self._observers, observer)
-            self._refresh_decision_observers()
+        """Report every committed change to ``observer`` from now on."""
+        with self.lock:
+            self.observers = (*self.observers, observer)
+            self.decisions.watch(self.observers)
 
     def unsubscribe(self, observer: Observer) -> None:
         """Stop reporting to ``observer`` (no error if it was not subscribed)."""
-        with self._lock:
-            self._observers = tuple(o for o in self._observers if o is not observer)
-            self._refresh_decision_observers()
+        with self.lock:
+            self.observers = tuple(o for o in self.observers if o is not observer)
+            self.decisions.watch(self.observers)
 
-    def _refresh_decision_observers(self) -> None:
-        # Only observers that override decision_recorded make the engine build a
-        # Decision per proposal (futures, for one, only watch commits).
-        self._decision_observers = tuple(
-            o
-            for o in self._observers
-            if type(o).decision_recorded is not Observer.decision_recorded
-        )
+    def notify(self, call: Callable[[Observer], None]) -> None:
+        """Report one change to every observer (the caller holds the lock)."""
+        if self.observers:
+            notify(self.observers, call)
 
-    def _notify(self, call: Callable[[Observer], None]) -> None:
-        if self._observers:
-            notify(self._observers, call)
+    def watch_futures(self) -> FutureWaiters:
+        """The future waiters, subscribed the first time a future waits."""
+        with self.lock:
+            if not self._futures_watched:
+                self.subscribe(self.future_waiters)
+                self._futures_watched = True
+        return self.future_waiters
 
-    # -- reading ---------------------------------------------------------------------------
-    def _task_run(self, task_run_id: uuid.UUID) -> TaskRun:
-        run = self._store.get_task_run(task_run_id)
+    def drive_clock(self, skipper: TimeSkipper) -> TimeSkipper | None:
+        """Let ``skipper`` drive the clock; return the one already driving it, if any.
+
+        Only one skipper drives a clock: when another one does, nothing changes.
+        """
+        with self.lock:
+            current = self.time_skipper
+            if current is None:
+                self.time_skipper = skipper
+            return current
+
+    def release_clock(self, skipper: TimeSkipper) -> None:
+        """``skipper`` stops driving the clock (no error if it was not)."""
+        with self.lock:
+            if self.time_skipper is skipper:
+                self.time_skipper = None
+
+    def _table_changed(self, event: object) -> None:
+        self.notify(lambda o: o.policy_table_changed(event))
+
+    # -- reading -------------------------------------------------------------------------------
+    def task_run(self, task_run_id: uuid.UUID) -> TaskRun:
+        """The task run with this id; :class:`ObjectNotFound` when there is none."""
+        run = self.store.get_task_run(task_run_id)
         if run is None:
             raise ObjectNotFound("task run", task_run_id, "check the id, or whether it was deleted")
         return run
 
-    def _flow_run(self, flow_run_id: uuid.UUID) -> FlowRun:
-        run = self._store.get_flow_run(flow_run_id)
+    def flow_run(self, flow_run_id: uuid.UUID) -> FlowRun:
+        """The flow run with this id; :class:`ObjectNotFound` when there is none."""
+        run = self.store.get_flow_run(flow_run_id)
         if run is None:
             raise ObjectNotFound("flow run", flow_run_id, "check the id, or whether it was deleted")
         return run
 
-    def _remove_task_run(self, run: TaskRun) -> None:
-        self._store.remove_task_run(run.id)
-        self._slots.release(run.id, run.tags)
-        self._slots.forget_waiter(run.id)
-        self._decisions.pop(run.id, None)
-        self._notify(lambda o: o.task_run_deleted(run))
+    # -- inserting and removing runs ---------------------------------------------------------
+    def insert_task_run(self, run: TaskRun, initial: State) -> None:
+        """Add ``run`` and commit ``initial`` with force; on any failure remove it again."""
+        self.store.add_task_run(run)
+        self.notify(lambda o: o.task_run_created(run))
+        try:
+            self.propose(run, initial, force=True, policy=self.choose_task_policy(initial, True))
+        except BaseException:
+            self.remove_task_run(run)
+            raise
 
-    # -- the transition path -------------------------------------------------------------
-    def _choose_task_policy(self, proposed: State, force: bool) -> Policy:
+    def insert_flow_run(self, run: FlowRun, initial: State) -> None:
+        """Add ``run`` and commit ``initial`` through the minimal flow policy; undo on failure."""
+        self.store.add_flow_run(run)
+        self.notify(lambda o: o.flow_run_created(run))
+        try:
+            self.propose(run, initial, force=True, policy=self.policies.minimal_flow)
+        except BaseException:
+            self.remove_flow_run(run)
+            raise
+
+    def remove_task_run(self, run: TaskRun) -> None:
+        """Delete a task run with its states, slots and decisions."""
+        self.store.remove_task_run(run.id)
+        self.slots.release(run.id, run.tags)
+        self.slots.forget_waiter(run.id)
+        self.decisions.forget(run.id)
+        self.notify(lambda o: o.task_run_deleted(run))
+
+    def remove_flow_run(self, run: FlowRun) -> None:
+        """Delete a flow run with its states, decisions and task runs."""
+        children = self.store.query_task_runs(task_runs=TaskRunFilter(flow_run_id=[run.id]))
+        for child in children:
+            self.remove_task_run(child)
+        self.work_pools.unfile(run)
+        self.store.remove_flow_run(run.id)
+        self.decisions.forget(run.id)
+        self.notify(lambda o: o.flow_run_deleted(run))
+
+    # -- the transition path -------------------------------------------------------------------
+    def choose_task_policy(self, proposed: State, force: bool) -> Policy:
+        """The policy a task-run proposal goes through."""
         # A deferred claim or (re)schedule goes through the background policy even when
         # forced, as in the reference; executing a background run (RUNNING and after) goes
         # through the core policy, so tag limits and parent-flow checks apply to it too.
+        policies = self.policies
         if proposed.details.deferred and proposed.type in (_SCHEDULED, _PENDING):
-            return self._background_task_policy
-        return self._minimal_task_policy if force else self._task_policy
+            return policies.background_task
+        return policies.minimal_task if force else policies.task
 
-    def _propose(
+    def choose_flow_policy(self, force: bool) -> Policy:
+        """The policy a flow-run proposal goes through."""
+        return self.policies.minimal_flow if force else self.policies.flow
+
+    def _default_policy(self, run: TaskRun | FlowRun, state: State) -> Policy:
+        if isinstance(run, TaskRun):
+            return self.choose_task_policy(state, False)
+        return self.policies.flow
+
+    def propose(
         self, run: TaskRun | FlowRun, proposed: State, *, force: bool, policy: Policy
     ) -> OrchestrationResult:
         """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock."""
@@ -185,7 +273,7 @@ class EngineBase:
             initial=initial,
             proposed=proposed,
             now=self.clock.now(),
-            services=self._services,
+            services=self.services,
             rng=self.random,
             force=force,
         )
@@ -197,95 +285,31 @@ class EngineBase:
         except Exception as exc:
             error = exc
         result = OrchestrationResult(ctx.validated, ctx.status, ctx.details)
-        self._record(run, ctx, proposed, result, policy)
+        self.decisions.record(run, ctx, proposed, result, policy)
         if error is not None:
             raise error
         return result
 
-    def _record(
-        self,
-        run: TaskRun | FlowRun,
-        ctx: TransitionContext,
-        proposed: State,
-        result: OrchestrationResult,
-        policy: Policy,
-    ) -> None:
-        # The log keeps compact entries (a Decision is built when read), since this runs
-        # on every proposal: a plain acceptance is just the committed state, whose place
-        # in the history says the rest; anything else is a tuple.
-        state = result.state
-        reason = getattr(result.details, "reason", None)
-        entry: DecisionEntry | State
-        if (
-            ctx._decider is None
-            and result.status is SetStateStatus.ACCEPT
-            and not ctx.force
-            and state is not None
-            and state.timestamp is ctx.now
-            and state.name == proposed.name
-            and reason is None
-            and policy is self._default_policy(run, state)
-        ):
-            entry = state
-        else:
-            entry = (
-                ctx.now,
-                ctx.initial_type,
-                proposed.type,
-                proposed.name,
-                result.status,
-                state,
-                ctx._decider,
-                reason,
-                ctx.force,
-                policy.name,
+    def propose_if(
+        self, task_run_id: uuid.UUID, state: State, *, current: State, force: bool = False
+    ) -> OrchestrationResult | None:
+        """Propose ``state`` for a task run only while its current state is ``current``.
+
+        The check and the proposal happen under the lock, so nothing slips in between.
+        States are compared by id (a committed state's id never changes). Returns None,
+        proposing nothing, when the run is gone or has moved on from ``current``.
+        """
+        expected = current.id
+        with self.lock:
+            run = self.store.get_task_run(task_run_id)
+            if run is None:
+                return None
+            now_state = run.state
+            if now_state is None or now_state.id != expected:
+                return None
+            return self.propose(
+                run, state, force=force, policy=self.choose_task_policy(state, force)
             )
-        if self._keep_decisions:
-            log = self._decisions.get(run.id)
-            if log is None:
-                self._decisions[run.id] = [entry]
-            else:
-                log.append(entry)
-        if self._decision_observers:
-            decision = self._decision(run, entry, ctx.initial_type)
-            notify(self._decision_observers, lambda o: o.decision_recorded(decision))
-
-    def _default_policy(self, run: TaskRun | FlowRun, state: State) -> Policy:
-        if isinstance(run, TaskRun):
-            return self._choose_task_policy(state, False)
-        return self._flow_policy
-
-    def _decision(
-        self, run: TaskRun | FlowRun, entry: DecisionEntry | State, from_type: StateType | None
-    ) -> Decision:
-        """Build the Decision a log entry stands for (``from_type`` serves plain acceptances)."""
-        if not isinstance(entry, State):
-            return make_decision(run, entry)
-        assert entry.timestamp is not None  # committed states are stamped
-        plain: DecisionEntry = (
-            entry.timestamp,
-            from_type,
-            entry.type,
-            entry.name,
-            SetStateStatus.ACCEPT,
-            entry,
-            None,
-            None,
-            False,
-            self._default_policy(run, entry).name,
-        )
-        return make_decision(run, plain)
-
-    def _read_decisions(self, run: TaskRun | FlowRun, history: list[State]) -> list[Decision]:
-        previous: dict[int, StateType | None] = {}
-        before: StateType | None = None
-        for state in history:
-            previous[id(state)] = before
-            before = state.type
-        return [
-            self._decision(run, entry, previous.get(id(entry)))
-            for entry in self._decisions.get(run.id, ())
-        ]
 
     def _stamp(self, run: TaskRun | FlowRun, ctx: TransitionContext) -> State:
         proposed = ctx.proposed
@@ -309,57 +333,89 @@ class EngineBase:
             message=proposed.message,
             data=proposed.data,
             details=details,
-            id=self._new_id(),
+            id=self.new_id(),
         )
 
     def _commit_task(self, ctx: TransitionContext) -> State:
         run = ctx.run
         assert isinstance(run, TaskRun)
         state = self._stamp(run, ctx)
-        store = self._store
+        store = self.store
         before = store.snapshot_task_run(run)
         apply_bookkeeping(run, ctx.initial, state)
         run.updated = ctx.now
         store.reindex_task_run(run, before)
         store.append_task_run_state(run.id, state)
-        self._slots.forget_waiter(run.id)
-        self._notify(lambda o: o.task_run_state_committed(run, state))
+        self.slots.forget_waiter(run.id)
+        self.notify(lambda o: o.task_run_state_committed(run, state))
         return state
 
     def _commit_flow(self, ctx: TransitionContext) -> State:
         run = ctx.run
         assert isinstance(run, FlowRun)
         state = self._stamp(run, ctx)
-        store = self._store
+        store = self.store
         before = store.snapshot_flow_run(run)
-        resuming = run.empirical_policy.resuming
-        apply_bookkeeping(run, ctx.initial, state, count_runs=not resuming)
+        policy = run.empirical_policy
+        apply_bookkeeping(run, ctx.initial, state, count_runs=not policy.resuming)
         run.updated = ctx.now
         store.reindex_flow_run(run, before)
         store.append_flow_run_state(run.id, state)
-        self._notify(lambda o: o.flow_run_state_committed(run, state))
-        self._after_flow_commit(run, state)
+        self.notify(lambda o: o.flow_run_state_committed(run, state))
+        policy = run.empirical_policy
+        if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
+            run.empirical_policy = attrs.evolve(policy, resuming=False)
+        self.work_pools.file(run)
+        if run.parent_task_run_id is not None:
+            self._mirror_onto_parent(run, state)
         return state
 
-    def _after_flow_commit(self, run: FlowRun, state: State) -> None:
-        """Hook for flow-run follow-ups (subflow mirroring); the flow mixin overrides it."""
+    def _mirror_onto_parent(self, run: FlowRun, state: State) -> None:
+        """Force a copy of a subflow's new state onto its parent task run.
 
-    # -- argument checks shared by the public methods ---------------------------------------
-    @staticmethod
-    def _check_state(state: object) -> State:
-        if not isinstance(state, State):
-            raise InvalidArgument(
-                f"expected a State such as Running() or Completed(data), got {state!r}"
+        Runs inside the commit: it must not raise, or the committed state would be
+        reported as refused. A failure to update the parent task run is logged.
+        """
+        parent_id = run.parent_task_run_id
+        assert parent_id is not None
+        parent = self.store.get_task_run(parent_id)
+        if parent is None:
+            return
+        mirror = state.copy(details=state.details.replace(child_flow_run_id=run.id))
+        try:
+            self.propose(parent, mirror, force=True, policy=self.policies.minimal_task)
+        except Exception:
+            _logger.exception(
+                "could not copy the state of subflow run %s onto its parent task run %s",
+                run.id,
+                parent_id,
             )
-        return state
 
-    @staticmethod
-    def _check_id(value: object, what: str) -> uuid.UUID:
-        if isinstance(value, uuid.UUID):
-            return value
-        if isinstance(value, str):
-            try:
-                return uuid.UUID(value)
-            except ValueError:
-                pass
-        raise InvalidArgument(f"{what} must be a UUID (or its string form), got {value!r}")
+    # -- checks ----------------------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """Verify every index and cross-reference; raise AssertionError on the first problem."""
+        with self.lock:
+            store, slots = self.store, self.slots
+            store.check_invariants()
+            slots.check_invariants()
+            self.cache.check_invariants()
+            self.queues.check_invariants()
+            self.work_pools.check_invariants(store.flow_runs.values())
+            for run in store.task_runs.values():
+                states = store.task_run_states(run.id)
+                if (states[-1] if states else None) is not run.state:
+                    raise AssertionError(
+                        f"task run {run.id}: current state is not the last of its history"
+                    )
+            for limit in slots.all():
+                for holder in limit.active_slots:
+                    holder_run = store.get_task_run(holder)
+                    if holder_run is None:
+                        raise AssertionError(
+                            f"tag {limit.tag!r} holds a slot for deleted run {holder}"
+                        )
+                    if holder_run.state_type not in (_RUNNING, StateType.CANCELLING):
+                        raise AssertionError(
+                            f"tag {limit.tag!r}: slot held by run {holder} in "
+                            f"{holder_run.state_type}"
+                        )

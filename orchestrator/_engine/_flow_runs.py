@@ -4,7 +4,7 @@ Flow runs are the parents of task runs (a task runs only while its flow run is
 RUNNING) and the jobs of work pools. Their transitions go through the orchestrator's
 flow policy (the core flow policy by default; the minimal one with ``force``), with
 the same machinery and bookkeeping as task runs. After every committed flow-run state
-the engine also, whatever the policy:
+the engine's commit path (``Engine._commit_flow``) also, whatever the policy:
 
 * clears the run's "resuming" mark once it is RUNNING again or finished;
 * files the run in its work queue's indexes (due, or holding a slot, or neither);
@@ -15,28 +15,23 @@ the engine also, whatever the policy:
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-import attrs
 
 from .._core._clock import as_utc
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._models import Flow, FlowRun, FlowRunPolicy
 from .._core._outcomes import OrchestrationResult
-from .._core._states import TERMINAL_TYPES, Pending, State, StateType
+from .._core._states import Pending, State
 from .._pools._pool_checks import check_job_variables
-from .._pools._work_pools import DEFAULT_QUEUE_NAME, WorkPoolTable
-from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort, TaskRunFilter
-from ._engine import EngineBase
+from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
+from ._engine import Engine
+from ._facet import Facet, check_id, check_state
 from ._pools import UNSET, Unset
 from ._task_runs import _check_limit, _check_tags
 
-__all__ = ["FlowRunsMixin"]
-
-_logger = logging.getLogger("orchestrator")
+__all__ = ["FlowRuns", "new_flow_run"]
 
 
 def _is_label_map(labels: object) -> bool:
@@ -45,10 +40,10 @@ def _is_label_map(labels: object) -> bool:
     )
 
 
-class FlowRunsMixin(EngineBase):
+class FlowRuns(Facet):
     """Flows and flow runs: create, read, query, update, set state, delete."""
 
-    _work_pools: WorkPoolTable
+    __slots__ = ()
 
     # -- flows ------------------------------------------------------------------------------
     def create_flow(self, name: str, *, tags: Iterable[str] = ()) -> Flow:
@@ -60,12 +55,17 @@ class FlowRunsMixin(EngineBase):
         if not isinstance(name, str) or not name:
             raise InvalidArgument(f"a flow needs a non-empty name, got {name!r}")
         frozen_tags = _check_tags(tags)
-        with self._lock:
-            existing = self._store.get_flow_by_name(name)
+        with self._engine.lock:
+            existing = self._engine.store.get_flow_by_name(name)
             if existing is not None:
                 return existing
-            flow = Flow(id=self._new_id(), name=name, tags=frozen_tags, created=self.clock.now())
-            self._store.add_flow(flow)
+            flow = Flow(
+                id=self._engine.new_id(),
+                name=name,
+                tags=frozen_tags,
+                created=self._engine.clock.now(),
+            )
+            self._engine.store.add_flow(flow)
             return flow
 
     def read_flow(self, flow_id: uuid.UUID) -> Flow:
@@ -74,9 +74,9 @@ class FlowRunsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such flow.
         """
-        flow_id = self._check_id(flow_id, "flow_id")
-        with self._lock:
-            flow = self._store.get_flow(flow_id)
+        flow_id = check_id(flow_id, "flow_id")
+        with self._engine.lock:
+            flow = self._engine.store.get_flow(flow_id)
             if flow is None:
                 raise ObjectNotFound("flow", flow_id)
             return flow
@@ -89,12 +89,12 @@ class FlowRunsMixin(EngineBase):
         """
         if flows is not None and not isinstance(flows, FlowFilter):
             raise InvalidArgument(f"flows must be a FlowFilter, got {flows!r}")
-        with self._lock:
-            found = list(self._store.flows.values())
+        with self._engine.lock:
+            found = list(self._engine.store.flows.values())
             if flows is None:
                 return found
             criterion = flows.criterion
-            return [flow for flow in found if criterion.test(flow, self._store)]
+            return [flow for flow in found if criterion.test(flow, self._engine.store)]
 
     # -- flow runs --------------------------------------------------------------------------
     def create_flow_run(
@@ -134,80 +134,21 @@ class FlowRunsMixin(EngineBase):
                 or the work queue does not exist.
             InvalidArgument: a bad argument; nothing is created.
         """
-        flow_id = self._check_id(flow_id, "flow_id")
-        if state is not None:
-            self._check_state(state)
-        if policy is not None and not isinstance(policy, FlowRunPolicy):
-            raise InvalidArgument(f"policy must be a FlowRunPolicy, got {policy!r}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
-        if parameters is not None and not isinstance(parameters, Mapping):
-            raise InvalidArgument(f"parameters must be a mapping, got {parameters!r}")
-        if labels is not None and not isinstance(labels, Mapping):
-            raise InvalidArgument(f"labels must be a mapping of strings, got {labels!r}")
-        if work_queue_name is not None and work_pool_name is None:
-            raise InvalidArgument(
-                f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
-            )
-        variables = check_job_variables(job_variables)
-        frozen_tags = _check_tags(tags)
-        parent_id = (
-            None
-            if parent_task_run_id is None
-            else self._check_id(parent_task_run_id, "parent_task_run_id")
+        return new_flow_run(
+            self._engine,
+            flow_id,
+            name=name,
+            state=state,
+            parameters=parameters,
+            tags=tags,
+            labels=labels,
+            policy=policy,
+            parent_task_run_id=parent_task_run_id,
+            deployment_id=deployment_id,
+            work_pool_name=work_pool_name,
+            work_queue_name=work_queue_name,
+            job_variables=job_variables,
         )
-        deployment = (
-            None if deployment_id is None else self._check_id(deployment_id, "deployment_id")
-        )
-        with self._lock:
-            if self._store.get_flow(flow_id) is None:
-                raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
-            if parent_id is not None:
-                self._task_run(parent_id)
-            if deployment is not None and self._store.get_deployment(deployment) is None:
-                raise ObjectNotFound("deployment", deployment)
-            if work_pool_name is not None:
-                work_queue_name = self._check_run_queue(work_pool_name, work_queue_name)
-            run_id = self._new_id()
-            now = self.clock.now()
-            run = FlowRun(
-                id=run_id,
-                name=f"flow-run-{run_id.hex[:8]}" if name is None else name,
-                flow_id=flow_id,
-                deployment_id=deployment,
-                work_pool_name=work_pool_name,
-                work_queue_name=work_queue_name,
-                parameters=dict(parameters or {}),
-                job_variables=variables,
-                tags=frozen_tags,
-                labels=dict(labels or {}),
-                parent_task_run_id=parent_id,
-                empirical_policy=FlowRunPolicy() if policy is None else policy,
-                created=now,
-                updated=now,
-            )
-            self._store.add_flow_run(run)
-            self._notify(lambda o: o.flow_run_created(run))
-            initial = Pending() if state is None else state
-            try:
-                self._propose(run, initial, force=True, policy=self._minimal_flow_policy)
-            except BaseException:
-                self._remove_flow_run(run)
-                raise
-            return run
-
-    def _check_run_queue(self, pool_name: str, queue_name: str | None) -> str:
-        """Return the queue a run of ``pool_name`` goes to; both must exist."""
-        pools = self._work_pools
-        if pool_name not in pools.pools:
-            known = ", ".join(repr(n) for n in pools.pools) or "none"
-            raise ObjectNotFound("work pool", repr(pool_name), f"create it first (pools: {known})")
-        queue = DEFAULT_QUEUE_NAME if queue_name is None else queue_name
-        if queue not in pools.queues[pool_name]:
-            raise ObjectNotFound(
-                "work queue", repr(queue), f"work pool {pool_name!r} has no queue by that name"
-            )
-        return queue
 
     def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun:
         """Return the flow run with this id (the live record: treat it as read-only).
@@ -215,9 +156,9 @@ class FlowRunsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such flow run.
         """
-        flow_run_id = self._check_id(flow_run_id, "flow_run_id")
-        with self._lock:
-            return self._flow_run(flow_run_id)
+        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        with self._engine.lock:
+            return self._engine.flow_run(flow_run_id)
 
     def read_flow_runs(
         self,
@@ -235,8 +176,8 @@ class FlowRunsMixin(EngineBase):
             InvalidArgument: a bad filter, sort, limit or offset.
         """
         _check_limit(limit, offset)
-        with self._lock:
-            return self._store.query_flow_runs(
+        with self._engine.lock:
+            return self._engine.store.query_flow_runs(
                 flow_runs=flow_runs,
                 flows=flows,
                 deployments=deployments,
@@ -257,8 +198,8 @@ class FlowRunsMixin(EngineBase):
         Raises:
             InvalidArgument: a filter of the wrong type.
         """
-        with self._lock:
-            return self._store.count_flow_runs(
+        with self._engine.lock:
+            return self._engine.store.count_flow_runs(
                 flow_runs=flow_runs, flows=flows, deployments=deployments
             )
 
@@ -279,7 +220,7 @@ class FlowRunsMixin(EngineBase):
             ObjectNotFound: no such flow run.
             InvalidArgument: a bad value (nothing is changed).
         """
-        flow_run_id = self._check_id(flow_run_id, "flow_run_id")
+        flow_run_id = check_id(flow_run_id, "flow_run_id")
         changes: dict[str, Any] = {}
         if not isinstance(name, Unset):
             if not isinstance(name, str) or not name:
@@ -293,17 +234,17 @@ class FlowRunsMixin(EngineBase):
             changes["infrastructure_pid"] = infrastructure_pid
         if not isinstance(labels, Unset) and not _is_label_map(labels):
             raise InvalidArgument(f"labels must map strings to strings (or None), got {labels!r}")
-        with self._lock:
-            run = self._flow_run(flow_run_id)
+        with self._engine.lock:
+            run = self._engine.flow_run(flow_run_id)
             if not isinstance(labels, Unset):
                 merged = {**run.labels, **labels}
                 changes["labels"] = {k: v for k, v in merged.items() if v is not None}
-            before = self._store.snapshot_flow_run(run)
+            before = self._engine.store.snapshot_flow_run(run)
             for field, value in changes.items():
                 setattr(run, field, value)
-            run.updated = self.clock.now()
-            self._store.reindex_flow_run(run, before)
-            self._notify(lambda o: o.flow_run_updated(run, changes))
+            run.updated = self._engine.clock.now()
+            self._engine.store.reindex_flow_run(run, before)
+            self._engine.notify(lambda o: o.flow_run_updated(run, changes))
             return run
 
     def read_flow_run_states(self, flow_run_id: uuid.UUID) -> list[State]:
@@ -312,10 +253,10 @@ class FlowRunsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such flow run.
         """
-        flow_run_id = self._check_id(flow_run_id, "flow_run_id")
-        with self._lock:
-            self._flow_run(flow_run_id)
-            return self._store.flow_run_states(flow_run_id)
+        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        with self._engine.lock:
+            self._engine.flow_run(flow_run_id)
+            return self._engine.store.flow_run_states(flow_run_id)
 
     def set_flow_run_state(
         self, flow_run_id: uuid.UUID, state: State, *, force: bool = False
@@ -326,14 +267,14 @@ class FlowRunsMixin(EngineBase):
             ObjectNotFound: no such flow run.
             InvalidArgument: ``state`` is not a State.
         """
-        flow_run_id = self._check_id(flow_run_id, "flow_run_id")
-        self._check_state(state)
+        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        check_state(state)
         if state.timestamp is not None:
             as_utc(state.timestamp, "state.timestamp")
-        with self._lock:
-            run = self._flow_run(flow_run_id)
-            policy = self._minimal_flow_policy if force else self._flow_policy
-            return self._propose(run, state, force=force, policy=policy)
+        with self._engine.lock:
+            run = self._engine.flow_run(flow_run_id)
+            policy = self._engine.choose_flow_policy(force)
+            return self._engine.propose(run, state, force=force, policy=policy)
 
     def delete_flow_run(self, flow_run_id: uuid.UUID) -> None:
         """Delete a flow run with its states; its task runs are deleted too.
@@ -341,42 +282,79 @@ class FlowRunsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such flow run.
         """
-        flow_run_id = self._check_id(flow_run_id, "flow_run_id")
-        with self._lock:
-            self._remove_flow_run(self._flow_run(flow_run_id))
+        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        with self._engine.lock:
+            self._engine.remove_flow_run(self._engine.flow_run(flow_run_id))
 
-    def _remove_flow_run(self, run: FlowRun) -> None:
-        children = self._store.query_task_runs(task_runs=TaskRunFilter(flow_run_id=[run.id]))
-        for child in children:
-            self._remove_task_run(child)
-        self._work_pools.unfile(run)
-        self._store.remove_flow_run(run.id)
-        self._decisions.pop(run.id, None)
-        self._notify(lambda o: o.flow_run_deleted(run))
 
-    # -- after every committed flow-run state --------------------------------------------------
-    def _after_flow_commit(self, run: FlowRun, state: State) -> None:
-        """The flow transforms every commit gets (see the module docstring).
+def new_flow_run(
+    engine: Engine,
+    flow_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    state: State | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
+    policy: FlowRunPolicy | None = None,
+    parent_task_run_id: uuid.UUID | None = None,
+    deployment_id: uuid.UUID | None = None,
+    work_pool_name: str | None = None,
+    work_queue_name: str | None = None,
+    job_variables: Mapping[str, Any] | None = None,
+) -> FlowRun:
+    """Check the arguments, build the flow run and insert it (see :meth:`FlowRuns.create_flow_run`).
 
-        Runs inside the commit: it must not raise, or the committed state would be
-        reported as refused. A failure to update the parent task run is logged.
-        """
-        policy = run.empirical_policy
-        if policy.resuming and (state.type is StateType.RUNNING or state.type in TERMINAL_TYPES):
-            run.empirical_policy = attrs.evolve(policy, resuming=False)
-        self._work_pools.file(run)
-        parent_id = run.parent_task_run_id
-        if parent_id is None:
-            return
-        parent = self._store.get_task_run(parent_id)
-        if parent is None:
-            return
-        mirror = state.copy(details=state.details.replace(child_flow_run_id=run.id))
-        try:
-            self._propose(parent, mirror, force=True, policy=self._minimal_task_policy)
-        except Exception:
-            _logger.exception(
-                "could not copy the state of subflow run %s onto its parent task run %s",
-                run.id,
-                parent_id,
-            )
+    Shared by ``create_flow_run`` and ``create_flow_run_from_deployment``: a refused call
+    creates nothing.
+    """
+    flow_id = check_id(flow_id, "flow_id")
+    if state is not None:
+        check_state(state)
+    if policy is not None and not isinstance(policy, FlowRunPolicy):
+        raise InvalidArgument(f"policy must be a FlowRunPolicy, got {policy!r}")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise InvalidArgument(f"parameters must be a mapping, got {parameters!r}")
+    if labels is not None and not isinstance(labels, Mapping):
+        raise InvalidArgument(f"labels must be a mapping of strings, got {labels!r}")
+    if work_queue_name is not None and work_pool_name is None:
+        raise InvalidArgument(
+            f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
+        )
+    variables = check_job_variables(job_variables)
+    frozen_tags = _check_tags(tags)
+    parent_id = (
+        None if parent_task_run_id is None else check_id(parent_task_run_id, "parent_task_run_id")
+    )
+    deployment = None if deployment_id is None else check_id(deployment_id, "deployment_id")
+    with engine.lock:
+        if engine.store.get_flow(flow_id) is None:
+            raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
+        if parent_id is not None:
+            engine.task_run(parent_id)
+        if deployment is not None and engine.store.get_deployment(deployment) is None:
+            raise ObjectNotFound("deployment", deployment)
+        if work_pool_name is not None:
+            work_queue_name = engine.work_pools.run_queue(work_pool_name, work_queue_name)
+        run_id = engine.new_id()
+        now = engine.clock.now()
+        run = FlowRun(
+            id=run_id,
+            name=f"flow-run-{run_id.hex[:8]}" if name is None else name,
+            flow_id=flow_id,
+            deployment_id=deployment,
+            work_pool_name=work_pool_name,
+            work_queue_name=work_queue_name,
+            parameters=dict(parameters or {}),
+            job_variables=variables,
+            tags=frozen_tags,
+            labels=dict(labels or {}),
+            parent_task_run_id=parent_id,
+            empirical_policy=FlowRunPolicy() if policy is None else policy,
+            created=now,
+            updated=now,
+        )
+        engine.insert_flow_run(run, Pending() if state is None else state)
+        return run

@@ -5,8 +5,9 @@ the run's live current state; ``await future.wait()`` returns once the run is in
 terminal state; ``future.result()`` (from a thread) and ``await future.aresult()``
 (from async code) return the run's result or raise the task's own exception.
 
-Nothing polls. Each orchestrator gets one :class:`FutureWaiters` observer (made the
-first time someone waits); a waiter registers a wake-up callback for its run id, and
+Nothing polls. Each orchestrator's engine has one
+:class:`~orchestrator._engine._waiters.FutureWaiters` observer (subscribed the first time
+someone waits); a waiter registers a wake-up callback for its run id, and
 the engine's commit of a terminal state (or the run's deletion) calls it, from
 whichever thread made the change. Async waiters are
 :class:`~orchestrator._core._wakeup.Waiter` objects, woken through their event loop's
@@ -37,7 +38,6 @@ from .._core._errors import (
     TaskRunFailed,
     WorkerError,
 )
-from .._core._events import Observer
 from .._core._states import TERMINAL_TYPES, State, StateType
 from .._core._wakeup import Waiter, current_async_library
 
@@ -45,86 +45,11 @@ if TYPE_CHECKING:
     from .._core._models import TaskRun
     from ._orchestrator import Orchestrator
 
-__all__ = ["FutureWaiters", "TaskRunFuture", "future_waiters"]
+__all__ = ["TaskRunFuture"]
 
 R = TypeVar("R")
 
 Wake = Callable[[], None]
-
-
-@final
-class FutureWaiters(Observer):
-    """The wake-up callbacks of everyone waiting on a run of one orchestrator.
-
-    Subscribed to its orchestrator; calls and forgets a run's callbacks when the run
-    reaches a terminal state or is deleted. Registering costs O(1); a commit with
-    nobody waiting costs one dict lookup. Callbacks must not block: they are called
-    under the engine's lock.
-    """
-
-    __slots__ = ("_by_run", "_lock")
-
-    def __init__(self) -> None:
-        self._by_run: dict[uuid.UUID, list[Wake]] = {}
-        # A leaf lock: nothing is called while it is held, so it never nests the other
-        # way round with the engine's lock.
-        self._lock = threading.Lock()
-
-    def add(self, run_id: uuid.UUID, wake: Wake) -> None:
-        """Call ``wake`` when run ``run_id`` finishes or is deleted."""
-        with self._lock:
-            waiting = self._by_run.get(run_id)
-            if waiting is None:
-                self._by_run[run_id] = [wake]
-            else:
-                waiting.append(wake)
-
-    def discard(self, run_id: uuid.UUID, wake: Wake) -> None:
-        """Forget ``wake`` (no error if it was already called or never added)."""
-        with self._lock:
-            waiting = self._by_run.get(run_id)
-            if waiting is None:
-                return
-            try:
-                waiting.remove(wake)
-            except ValueError:
-                return
-            if not waiting:
-                del self._by_run[run_id]
-
-    def waiting(self) -> int:
-        """Return how many callbacks are registered (for tests and statistics)."""
-        with self._lock:
-            return sum(len(w) for w in self._by_run.values())
-
-    def _wake(self, run_id: uuid.UUID) -> None:
-        with self._lock:
-            waiting = self._by_run.pop(run_id, None)
-        if waiting is not None:
-            for wake in waiting:
-                wake()
-
-    def task_run_state_committed(self, run: TaskRun, state: State) -> None:
-        """Wake the run's waiters if ``state`` is terminal."""
-        if self._by_run and state.type in TERMINAL_TYPES:
-            self._wake(run.id)
-
-    def task_run_deleted(self, run: TaskRun) -> None:
-        """Wake the run's waiters: they will find it gone."""
-        if self._by_run:
-            self._wake(run.id)
-
-
-def future_waiters(orchestrator: Orchestrator) -> FutureWaiters:
-    """Return the orchestrator's :class:`FutureWaiters`, subscribing one the first time."""
-    # Under the engine's lock, so two first waiters cannot subscribe two registries.
-    with orchestrator._lock:
-        registry = orchestrator._future_waiters
-        if registry is None:
-            registry = FutureWaiters()
-            orchestrator.subscribe(registry)
-            orchestrator._future_waiters = registry
-    return registry
 
 
 def _in_event_loop() -> bool:
@@ -205,7 +130,7 @@ class TaskRunFuture(Generic[R]):
         state = self.state
         if state.type in TERMINAL_TYPES:
             return state
-        registry = future_waiters(self._orchestrator)
+        registry = self._orchestrator._engine.watch_futures()
         waker = Waiter.for_current_task()
         run_id = self.task_run_id
         # Register first, then look again: a commit after the second look wakes us, one
@@ -281,7 +206,7 @@ class TaskRunFuture(Generic[R]):
                 "is not finished, and the loop may be what finishes it; use "
                 "`await future.wait()` or `await future.aresult()` in async code"
             )
-        registry = future_waiters(self._orchestrator)
+        registry = self._orchestrator._engine.watch_futures()
         event = threading.Event()
         run_id = self.task_run_id
         registry.add(run_id, event.set)

@@ -16,12 +16,10 @@ expiry and is woken (a :class:`~orchestrator._core._wakeup.Signal`) only when an
 expiry appears or the earliest one goes away, so a virtual clock never sees a stale
 deadline. Every serving :class:`~orchestrator.TaskWorker` runs one.
 
-:func:`set_task_run_state_if` is the compare-and-propose the leases and the workers
-are built on: the proposal runs only while the run is still in the state the caller
-last saw, checked under the engine's lock. A worker whose claim was swept away cannot
-then start the run behind the back of the worker that took it over.
-
-:class:`LeasesMixin` offers both as :class:`~orchestrator.Orchestrator` methods.
+The sweeper proposes through the engine's compare-and-propose
+(:meth:`~orchestrator.Orchestrator.set_task_run_state_if`), handed to it as a callable:
+the proposal runs only while the run is still in the very state that was leased, so a
+claim that was followed up meanwhile is left alone.
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ import itertools
 import threading
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, Protocol, final
 
 import anyio
 import attrs
@@ -42,18 +40,15 @@ from .._core._errors import InvalidArgument
 from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, StateDetails, StateType
 from .._core._wakeup import Signal, wait_for_any
-from ._engine import EngineBase
 
 if TYPE_CHECKING:
     from .._core._clock import Clock
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
-    "LeasesMixin",
     "PendingLeases",
     "PendingLeasesStatistics",
-    "pending_leases",
-    "set_task_run_state_if",
+    "check_lease_seconds",
 ]
 
 #: How long a claim may stay PENDING without its holder renewing it, by default.
@@ -62,7 +57,14 @@ DEFAULT_LEASE_SECONDS: Final = 300.0
 # A heap whose stale items outnumber the live ones by this much is rebuilt.
 _COMPACT_SLACK: Final = 64
 _PENDING: Final = StateType.PENDING
-_CLAIM: Final = State(type=_PENDING, name="Pending", details=StateDetails(deferred=True))
+
+
+class ProposeIf(Protocol):
+    """The engine's compare-and-propose: ``state`` only while the run is in ``current``."""
+
+    def __call__(
+        self, task_run_id: uuid.UUID, state: State, *, current: State
+    ) -> OrchestrationResult | None: ...
 
 
 def check_lease_seconds(seconds: object, what: str = "lease_seconds") -> float:
@@ -74,42 +76,6 @@ def check_lease_seconds(seconds: object, what: str = "lease_seconds") -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
         raise InvalidArgument(f"{what} must be a number of seconds > 0, got {seconds!r}")
     return float(seconds)
-
-
-def set_task_run_state_if(
-    engine: EngineBase,
-    task_run_id: uuid.UUID,
-    state: State,
-    *,
-    current: State,
-    force: bool = False,
-) -> OrchestrationResult | None:
-    """Propose ``state`` for a task run only while its current state is ``current``.
-
-    The check and the proposal happen under the engine's lock, so nothing can slip in
-    between. States are compared by id (a committed state's id never changes).
-
-    Returns:
-        What the policy decided, or None, proposing nothing, when the run is gone or
-        has moved on from ``current``.
-
-    Raises:
-        InvalidArgument: ``current`` was never committed (it has no id).
-        Exception: whatever a rule raised (see ``set_task_run_state``).
-    """
-    expected = current.id
-    if expected is None:
-        raise InvalidArgument(f"current must be a committed state (with an id), got {current!r}")
-    with engine._lock:
-        run = engine._store.get_task_run(task_run_id)
-        if run is None:
-            return None
-        now_state = run.state
-        if now_state is None or now_state.id != expected:
-            return None
-        return engine._propose(
-            run, state, force=force, policy=engine._choose_task_policy(state, force)
-        )
 
 
 @final
@@ -146,26 +112,30 @@ class _Lease:
 class PendingLeases:
     """The leases on an orchestrator's claimed (PENDING) runs; see the module docstring.
 
-    Get it with :func:`pending_leases` (one per orchestrator). Safe from any thread;
-    granting and releasing cost O(log n).
+    Args:
+        clock: the orchestrator's clock, on which leases run out.
+        propose_if: the engine's compare-and-propose, which puts an expired claim back.
+
+    Reach it as :attr:`Orchestrator.pending_leases <orchestrator.Orchestrator.pending_leases>`
+    (one per orchestrator). Safe from any thread; granting and releasing cost O(log n).
     """
 
     __slots__ = (
         "_by_run",
         "_clock",
-        "_engine",
         "_expired",
         "_granted",
         "_heap",
         "_lock",
+        "_propose_if",
         "_sequence",
         "_sweepers",
         "changed",
     )
 
-    def __init__(self, engine: EngineBase) -> None:
-        self._engine = engine
-        self._clock: Clock = engine.clock
+    def __init__(self, clock: Clock, propose_if: ProposeIf) -> None:
+        self._clock = clock
+        self._propose_if = propose_if
         self._lock = threading.Lock()  # a leaf: nothing is called while it is held
         self._by_run: dict[uuid.UUID, _Lease] = {}
         self._heap: list[tuple[datetime, int, _Lease]] = []
@@ -266,7 +236,7 @@ class PendingLeases:
                     deferred=True, task_parameters_id=claim.details.task_parameters_id
                 ),
             )
-            result = set_task_run_state_if(self._engine, lease.run_id, proposal, current=claim)
+            result = self._propose_if(lease.run_id, proposal, current=claim)
             if result is not None and result.status is SetStateStatus.ACCEPT:
                 swept += 1
         with self._lock:
@@ -337,68 +307,3 @@ class PendingLeases:
 
     def __repr__(self) -> str:
         return f"<PendingLeases held={len(self._by_run)}>"
-
-
-def pending_leases(engine: EngineBase) -> PendingLeases:
-    """Return the orchestrator's :class:`PendingLeases`, making it the first time."""
-    leases = engine._pending_leases
-    if leases is not None:
-        return leases
-    with engine._lock:  # two first callers must not make two tables
-        leases = engine._pending_leases
-        if leases is None:
-            leases = engine._pending_leases = PendingLeases(engine)
-    return leases
-
-
-class LeasesMixin(EngineBase):
-    """Orchestrator methods for conditional proposals, claims and their leases."""
-
-    @property
-    def pending_leases(self) -> PendingLeases:
-        """The leases on claimed background runs (see :class:`PendingLeases`)."""
-        return pending_leases(self)
-
-    def set_task_run_state_if(
-        self, task_run_id: uuid.UUID, state: State, *, current: State, force: bool = False
-    ) -> OrchestrationResult | None:
-        """Propose ``state`` only while the run's current state is ``current``.
-
-        Returns None, proposing nothing, when the run is gone or has moved on.
-
-        Raises:
-            InvalidArgument: ``state`` is not a State or ``current`` has no id.
-        """
-        task_run_id = self._check_id(task_run_id, "task_run_id")
-        self._check_state(state)
-        return set_task_run_state_if(self, task_run_id, state, current=current, force=force)
-
-    def claim_task_run(
-        self, task_run_id: uuid.UUID, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
-    ) -> OrchestrationResult | None:
-        """Claim a SCHEDULED background run by hand, leased for ``lease_seconds``.
-
-        Proposes ``Pending(deferred=True)``; once accepted, the claim must be followed
-        by a RUNNING proposal (or renewed with ``pending_leases.hold``) before the lease
-        runs out, or the run goes back on its queue.
-
-        Returns:
-            The claim's outcome (ABORT when the run was claimed already), or None when
-            the run is not SCHEDULED.
-
-        Raises:
-            ObjectNotFound: no such run.
-            InvalidArgument: ``lease_seconds`` is not a positive number.
-        """
-        task_run_id = self._check_id(task_run_id, "task_run_id")
-        seconds = check_lease_seconds(lease_seconds)
-        with self._lock:
-            state = self._task_run(task_run_id).state
-            if state is None or state.type is not StateType.SCHEDULED:
-                return None
-            result = set_task_run_state_if(self, task_run_id, _CLAIM, current=state)
-            if result is not None and result.status is SetStateStatus.ACCEPT:
-                claim = result.state
-                assert claim is not None  # an accepted proposal commits a state
-                pending_leases(self).hold(task_run_id, claim, seconds)
-        return result

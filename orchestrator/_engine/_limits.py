@@ -5,6 +5,12 @@ A run takes a slot on every limited tag when it enters RUNNING (all or nothing) 
 gives them back when it leaves RUNNING; runs refused a slot WAIT and are woken, first
 come first served, when one frees. A limit of 0 aborts such runs instead of letting
 them wait forever.
+
+A run told to WAIT for a slot is woken when its turn comes:
+:meth:`ConcurrencyLimits.wait_for_turn` returns as soon as the slot table would admit
+it (first come, first served), or when the WAIT's delay has passed on the
+orchestrator's clock, whichever comes first (see
+:class:`~orchestrator._engine._turns.SlotTurns`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from collections.abc import Iterable
 
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._models import ConcurrencyLimit
-from ._engine import EngineBase
+from .._core._outcomes import OrchestrationResult
+from ._facet import Facet, check_id
 
-__all__ = ["ConcurrencyLimitsMixin"]
+__all__ = ["ConcurrencyLimits"]
 
 
 def _check_tag(tag: object) -> str:
@@ -25,8 +32,10 @@ def _check_tag(tag: object) -> str:
     return tag
 
 
-class ConcurrencyLimitsMixin(EngineBase):
+class ConcurrencyLimits(Facet):
     """Create, read, update, reset and delete tag concurrency limits."""
+
+    __slots__ = ()
 
     def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> ConcurrencyLimit:
         """Limit how many runs tagged ``tag`` may run at once; update the limit if it exists.
@@ -46,9 +55,9 @@ class ConcurrencyLimitsMixin(EngineBase):
             raise InvalidArgument(
                 f"concurrency_limit must be an integer >= 0, got {concurrency_limit!r}"
             )
-        with self._lock:
-            return self._slots.upsert(
-                tag, concurrency_limit, id=self._new_id(), now=self.clock.now()
+        with self._engine.lock:
+            return self._engine.slots.upsert(
+                tag, concurrency_limit, id=self._engine.new_id(), now=self._engine.clock.now()
             )
 
     def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit:
@@ -58,16 +67,16 @@ class ConcurrencyLimitsMixin(EngineBase):
             ObjectNotFound: no limit on this tag.
         """
         _check_tag(tag)
-        with self._lock:
-            limit = self._slots.get(tag)
+        with self._engine.lock:
+            limit = self._engine.slots.get(tag)
             if limit is None:
                 raise ObjectNotFound("concurrency limit for tag", repr(tag))
             return limit
 
     def read_concurrency_limits(self) -> list[ConcurrencyLimit]:
         """Return every tag concurrency limit, sorted by tag."""
-        with self._lock:
-            return self._slots.all()
+        with self._engine.lock:
+            return self._engine.slots.all()
 
     def reset_concurrency_limit(
         self, tag: str, slot_override: Iterable[uuid.UUID] | None = None
@@ -81,12 +90,12 @@ class ConcurrencyLimitsMixin(EngineBase):
         override = (
             None
             if slot_override is None
-            else [self._check_id(run_id, "slot_override entry") for run_id in slot_override]
+            else [check_id(run_id, "slot_override entry") for run_id in slot_override]
         )
-        with self._lock:
-            if self._slots.get(tag) is None:
+        with self._engine.lock:
+            if self._engine.slots.get(tag) is None:
                 raise ObjectNotFound("concurrency limit for tag", repr(tag))
-            return self._slots.reset(tag, override, now=self.clock.now())
+            return self._engine.slots.reset(tag, override, now=self._engine.clock.now())
 
     def delete_concurrency_limit(self, tag: str) -> None:
         """Remove the limit on ``tag``; runs waiting only on it may proceed.
@@ -95,7 +104,17 @@ class ConcurrencyLimitsMixin(EngineBase):
             ObjectNotFound: no limit on this tag.
         """
         _check_tag(tag)
-        with self._lock:
-            if self._slots.get(tag) is None:
+        with self._engine.lock:
+            if self._engine.slots.get(tag) is None:
                 raise ObjectNotFound("concurrency limit for tag", repr(tag))
-            self._slots.delete(tag)
+            self._engine.slots.delete(tag)
+
+    async def wait_for_turn(self, run_id: uuid.UUID, result: OrchestrationResult) -> None:
+        """After a WAIT for ``run_id``, return when proposing again is worth it.
+
+        Returns at once for any other status. Otherwise waits until the slot table would
+        admit the run on every tag it waits for, or ``delay_seconds`` pass on the
+        orchestrator's clock. Only the runs whose turn came are woken, so a freed slot
+        costs one re-proposal, not one per waiter.
+        """
+        await self._engine.turns.wait(run_id, result)

@@ -14,45 +14,42 @@ from __future__ import annotations
 
 import contextvars
 import random
-import threading
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Final, ParamSpec, TypeVar, final
+from typing import ParamSpec, TypeVar, final
 
 import attrs
 
 from .. import policies as _policies
 from .._core._activity import Activity
 from .._core._clock import Clock, SystemClock
+from .._core._current import CURRENT, Submitter, current
 from .._core._errors import InvalidArgument
+from .._core._events import Observer
 from .._core._states import StateType
 from .._core._tasks import Task
-from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import MultiQueue, TaskQueues
-from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
 from .._store._results import ResultStore
-from .._store._store import Store
 from ._autojump import TimeSkipper
-from ._deployments import DeploymentsMixin
-from ._engine import _Services
-from ._futures import FutureWaiters, TaskRunFuture
-from ._leases import LeasesMixin
-from ._limits import ConcurrencyLimitsMixin
+from ._claims import Claims
+from ._deployments import Deployments
+from ._engine import Engine, Policies
+from ._flow_runs import FlowRuns
+from ._futures import TaskRunFuture
+from ._limits import ConcurrencyLimits
+from ._pools import WorkPools
 from ._submission import asubmit_task, submit_task
-from ._task_runs import TaskRunsMixin
-from ._waits import WaitsMixin
-from ._work_queues import WorkQueuesMixin
+from ._task_overrides import TaskOverrides
+from ._task_runs import TaskRuns
+from ._work_queues import WorkQueues
 
 __all__ = ["Orchestrator", "OrchestratorStatistics"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_CURRENT: Final[contextvars.ContextVar[Orchestrator | None]] = contextvars.ContextVar(
-    "orchestrator_current", default=None
-)
 
 
 @final
@@ -71,12 +68,13 @@ class OrchestratorStatistics:
 
 @final
 class Orchestrator(
-    WaitsMixin,
-    LeasesMixin,
-    TaskRunsMixin,
-    DeploymentsMixin,
-    WorkQueuesMixin,
-    ConcurrencyLimitsMixin,
+    TaskRuns,
+    FlowRuns,
+    Deployments,
+    WorkPools,
+    WorkQueues,
+    ConcurrencyLimits,
+    Claims,
 ):
     """An in-process workflow orchestrator: runs, states, policies and queues.
 
@@ -99,6 +97,9 @@ class Orchestrator(
 
     Use ``with orchestrator:`` (or ``async with``) to make it the current orchestrator
     for ``task.delay(...)``.
+
+    The orchestrator is a facade: its methods come from stateless facets (one module
+    each under ``orchestrator/_engine/``) over one :class:`Engine` that owns every table.
     """
 
     def __init__(
@@ -127,74 +128,104 @@ class Orchestrator(
                 raise InvalidArgument(f"{name} must be a Policy, got {value!r}")
         if slot_wait_seconds <= 0:
             raise InvalidArgument(f"slot_wait_seconds must be > 0, got {slot_wait_seconds!r}")
-        self.clock = SystemClock() if clock is None else clock
+        clock = SystemClock() if clock is None else clock
+        if autojump and not clock.is_virtual:
+            raise InvalidArgument("autojump needs a VirtualClock; the system clock cannot jump")
         if seed is None:
             seed = random.SystemRandom().getrandbits(64)
-        self.seed = seed
-        self._id_random = random.Random(seed)
-        self.random = random.Random(seed + 1)
-        self._lock = threading.RLock()
-        self._store = Store()
-        self._work_pools = WorkPoolTable()
-        self._observers = ()
-        self._decision_observers = ()
-        self._decisions = {}
-        self._keep_decisions = keep_decisions
-        self._cache = CacheTable(on_change=self._cache_changed)
-        self._slots = SlotTable(on_free=self._slot_freed, on_change=self._slots_changed)
-        self._queues = TaskQueues(
-            self.clock,
-            lookup=self._store.get_task_run,
-            default_scheduled_size=scheduled_queue_size,
-            default_retry_size=retry_queue_size,
+        policies = Policies(
+            task=(
+                _policies.core_task_policy(
+                    slot_wait_seconds=slot_wait_seconds, max_cache_key_length=max_cache_key_length
+                )
+                if task_policy is None
+                else task_policy
+            ),
+            background_task=(
+                _policies.background_task_policy(max_cache_key_length=max_cache_key_length)
+                if background_task_policy is None
+                else background_task_policy
+            ),
+            minimal_task=_policies.minimal_task_policy(),
+            flow=_policies.core_flow_policy() if flow_policy is None else flow_policy,
+            minimal_flow=_policies.minimal_flow_policy(),
         )
-        self._services = _Services(self)
-        self._task_policy = (
-            _policies.core_task_policy(
-                slot_wait_seconds=slot_wait_seconds, max_cache_key_length=max_cache_key_length
-            )
-            if task_policy is None
-            else task_policy
+        self._engine = Engine(
+            clock,
+            seed=seed,
+            policies=policies,
+            scheduled_queue_size=scheduled_queue_size,
+            retry_queue_size=retry_queue_size,
+            keep_decisions=keep_decisions,
         )
-        self._background_task_policy = (
-            _policies.background_task_policy(max_cache_key_length=max_cache_key_length)
-            if background_task_policy is None
-            else background_task_policy
-        )
-        self._minimal_task_policy = _policies.minimal_task_policy()
-        self._minimal_flow_policy = _policies.minimal_flow_policy()
-        self._flow_policy = _policies.core_flow_policy() if flow_policy is None else flow_policy
-        self._tag_signals = {}
-        #: What is executing now; workers report to it, time skipping reads it.
-        self.activity = Activity()
-        self._future_waiters: FutureWaiters | None = None
-        self._time_skipper: TimeSkipper | None = None
-        self._task_overrides = None
-        self._pending_leases = None
-        self._slot_turns = {}
-        if autojump and not self.clock.is_virtual:
-            raise InvalidArgument("autojump needs a VirtualClock; the system clock cannot jump")
         self._autojump = autojump
         self._owned_skippers: list[TimeSkipper] = []
-        self._tokens: list[contextvars.Token[Orchestrator | None]] = []
-        #: Where submitted tasks' parameters (and results, if a task stores them) live.
-        self.result_store = ResultStore()
+        self._tokens: list[contextvars.Token[Submitter | None]] = []
+
+    # -- what it owns ------------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """Where this orchestrator's time comes from."""
+        return self._engine.clock
+
+    @property
+    def seed(self) -> int:
+        """The seed of its ids and jitter (drawn at random when none was given)."""
+        return self._engine.seed
+
+    @property
+    def random(self) -> random.Random:
+        """The source retry jitter draws from (seeded from ``seed``)."""
+        return self._engine.random
+
+    @property
+    def activity(self) -> Activity:
+        """What is executing now; workers report to it, time skipping reads it."""
+        return self._engine.activity
+
+    @property
+    def result_store(self) -> ResultStore:
+        """Where submitted tasks' parameters (and results, if a task stores them) live."""
+        return self._engine.results
+
+    @property
+    def task_overrides(self) -> TaskOverrides:
+        """Stand-ins for task functions, by task key (what ``testing.stub_task`` installs)."""
+        return self._engine.task_overrides
+
+    def new_id(self) -> uuid.UUID:
+        """Return a fresh id from this orchestrator's seeded source (reproducible under a seed)."""
+        return self._engine.new_id()
+
+    def subscribe(self, observer: Observer) -> None:
+        """Report every committed change to ``observer`` from now on.
+
+        Raises:
+            TypeError: ``observer`` is not an :class:`~orchestrator.Observer`.
+        """
+        if not isinstance(observer, Observer):
+            raise TypeError(f"observers subclass orchestrator.Observer, got {observer!r}")
+        self._engine.subscribe(observer)
+
+    def unsubscribe(self, observer: Observer) -> None:
+        """Stop reporting to ``observer`` (no error if it was not subscribed)."""
+        self._engine.unsubscribe(observer)
 
     # -- policies --------------------------------------------------------------------------
     @property
     def task_policy(self) -> Policy:
         """The policy deciding task-run proposals."""
-        return self._task_policy
+        return self._engine.policies.task
 
     @property
     def background_task_policy(self) -> Policy:
         """The policy deciding deferred claims and schedules of background runs."""
-        return self._background_task_policy
+        return self._engine.policies.background_task
 
     @property
     def flow_policy(self) -> Policy:
         """The policy deciding flow-run proposals."""
-        return self._flow_policy
+        return self._engine.policies.flow
 
     # -- current orchestrator ----------------------------------------------------------------
     @staticmethod
@@ -204,16 +235,12 @@ class Orchestrator(
         Raises:
             RuntimeError: no orchestrator is current in this context.
         """
-        current = _CURRENT.get()
-        if current is None:
-            raise RuntimeError(
-                "no current orchestrator: use `with orchestrator:` (or `async with`), or call "
-                "orchestrator.submit(task, ...) explicitly"
-            )
-        return current
+        found = current()
+        assert isinstance(found, Orchestrator)  # only orchestrators make themselves current
+        return found
 
     def __enter__(self) -> Orchestrator:
-        self._tokens.append(_CURRENT.set(self))
+        self._tokens.append(CURRENT.set(self))
         return self
 
     def __exit__(
@@ -222,7 +249,7 @@ class Orchestrator(
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _CURRENT.reset(self._tokens.pop())
+        CURRENT.reset(self._tokens.pop())
 
     async def __aenter__(self) -> Orchestrator:
         self.__enter__()
@@ -283,26 +310,19 @@ class Orchestrator(
     @property
     def task_queues(self) -> TaskQueues:
         """This orchestrator's task queues (one per task key)."""
-        return self._queues
+        return self._engine.queues
 
     def configure_task_key(
         self, task_key: str, *, scheduled_size: int | None = None, retry_size: int | None = None
     ) -> None:
         """Set the bounds of one task key's queues (None keeps the default)."""
-        self._queues.configure_task_key(
+        self._engine.queues.configure_task_key(
             task_key, scheduled_size=scheduled_size, retry_size=retry_size
         )
 
     def multi_queue(self, task_keys: Iterable[str]) -> MultiQueue:
         """Return a :class:`MultiQueue` over these task keys' queues."""
-        return MultiQueue(list(task_keys), queues=self._queues)
-
-    # -- policy-table callbacks ----------------------------------------------------------------
-    def _slots_changed(self, event: object) -> None:
-        self._notify(lambda o: o.policy_table_changed(event))
-
-    def _cache_changed(self, event: object) -> None:
-        self._notify(lambda o: o.policy_table_changed(event))
+        return MultiQueue(list(task_keys), queues=self._engine.queues)
 
     # -- checks ---------------------------------------------------------------------------------
     def check_invariants(self) -> None:
@@ -312,45 +332,28 @@ class Orchestrator(
         cache tables, the queues, that every run's state is the last of its history, and
         that every slot holder is a task run that is RUNNING or CANCELLING (no leaks).
         """
-        with self._lock:
-            self._store.check_invariants()
-            self._slots.check_invariants()
-            self._cache.check_invariants()
-            self._queues.check_invariants()
-            self._work_pools.check_invariants(self._store.flow_runs.values())
-            for run in self._store.task_runs.values():
-                states = self._store.task_run_states(run.id)
-                assert (states[-1] if states else None) is run.state, (
-                    f"task run {run.id}: current state is not the last of its history"
-                )
-            for limit in self._slots.all():
-                for holder in limit.active_slots:
-                    holder_run = self._store.get_task_run(holder)
-                    assert holder_run is not None, (
-                        f"tag {limit.tag!r} holds a slot for deleted run {holder}"
-                    )
-                    assert holder_run.state_type in (StateType.RUNNING, StateType.CANCELLING), (
-                        f"tag {limit.tag!r}: slot held by run {holder} in {holder_run.state_type}"
-                    )
+        self._engine.check_invariants()
 
     def statistics(self) -> OrchestratorStatistics:
         """Return counts of runs (by state), decisions, limits, cache entries and observers."""
-        with self._lock:
+        engine = self._engine
+        with engine.lock:
+            store = engine.store
             by_state: dict[StateType | None, int] = {}
-            for run in self._store.task_runs.values():
+            for run in store.task_runs.values():
                 by_state[run.state_type] = by_state.get(run.state_type, 0) + 1
             return OrchestratorStatistics(
-                task_runs=len(self._store.task_runs),
-                flow_runs=len(self._store.flow_runs),
+                task_runs=len(store.task_runs),
+                flow_runs=len(store.flow_runs),
                 task_runs_by_state=by_state,
-                decisions=sum(len(d) for d in self._decisions.values()),
-                concurrency_limits=len(self._slots.all()),
-                cache_entries=self._cache.statistics().entries,
-                observers=len(self._observers),
+                decisions=len(engine.decisions),
+                concurrency_limits=len(engine.slots.all()),
+                cache_entries=engine.cache.statistics().entries,
+                observers=len(engine.observers),
             )
 
     def __repr__(self) -> str:
         return (
-            f"<Orchestrator clock={self.clock!r} task_runs={len(self._store.task_runs)} "
-            f"flow_runs={len(self._store.flow_runs)}>"
+            f"<Orchestrator clock={self.clock!r} task_runs={len(self._engine.store.task_runs)} "
+            f"flow_runs={len(self._engine.store.flow_runs)}>"
         )

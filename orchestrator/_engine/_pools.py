@@ -6,21 +6,21 @@ workers render per run. Its queues order the work: a lower ``priority`` number i
 served first, and each queue and the pool may cap how many of their runs are PENDING
 or RUNNING at once. Every pool is created with a queue named "default".
 
-:meth:`WorkPoolsMixin.get_scheduled_flow_runs` is what a worker asks for work: the due
+:meth:`WorkPools.get_scheduled_flow_runs` is what a worker asks for work: the due
 SCHEDULED runs of a pool's unpaused queues, best first, within every limit. Workers
-wait on :meth:`WorkPoolsMixin.work_pool_signal` between polls instead of polling on a
+wait on :meth:`WorkPools.work_pool_signal` between polls instead of polling on a
 timer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
 from .._core._clock import as_utc
-from .._core._errors import InvalidArgument, ObjectAlreadyExists, ObjectNotFound
+from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import FlowRun, WorkPool, WorkQueue
 from .._core._wakeup import Signal
 from .._pools._pool_checks import (
@@ -30,9 +30,10 @@ from .._pools._pool_checks import (
     default_base_job_template,
 )
 from .._pools._work_pools import DEFAULT_QUEUE_NAME, WorkPoolTable
-from ._engine import EngineBase
+from ._engine import Engine
+from ._facet import Facet
 
-__all__ = ["UNSET", "Unset", "WorkPoolsMixin", "check_names"]
+__all__ = ["UNSET", "Unset", "WorkPools", "add_queue", "check_names"]
 
 
 class Unset(Enum):
@@ -60,8 +61,10 @@ def check_names(names: Iterable[str] | None) -> tuple[str, ...] | None:
     return result
 
 
-class WorkPoolsMixin(EngineBase):
+class WorkPools(Facet):
     """Create / read / update / delete work pools and queues; hand due runs to workers."""
+
+    __slots__ = ()
 
     _work_pools: WorkPoolTable
 
@@ -102,16 +105,16 @@ class WorkPoolsMixin(EngineBase):
             if base_job_template is None
             else check_base_job_template(base_job_template, type)
         )
-        with self._lock:
-            table = self._work_pools
+        with self._engine.lock:
+            table = self._engine.work_pools
             if name in table.pools:
                 raise ObjectAlreadyExists(
                     f"a work pool named {name!r} already exists; use update_work_pool() to "
                     "change it"
                 )
-            now = self.clock.now()
+            now = self._engine.clock.now()
             pool = WorkPool(
-                id=self._new_id(),
+                id=self._engine.new_id(),
                 name=name,
                 type=type,
                 base_job_template=template,
@@ -122,7 +125,7 @@ class WorkPoolsMixin(EngineBase):
             )
             table.pools[name] = pool
             table.queues[name] = {}
-            self._add_queue(pool, DEFAULT_QUEUE_NAME, 1, None, False)
+            add_queue(self._engine, pool, DEFAULT_QUEUE_NAME, 1, None, False)
             return pool
 
     def read_work_pool(self, name: str) -> WorkPool:
@@ -131,8 +134,8 @@ class WorkPoolsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such pool.
         """
-        with self._lock:
-            return self._pool(name)
+        with self._engine.lock:
+            return self._engine.work_pools.pool(name)
 
     def read_work_pools(
         self,
@@ -143,10 +146,10 @@ class WorkPoolsMixin(EngineBase):
     ) -> list[WorkPool]:
         """Return the pools matching every given criterion, in creation order."""
         wanted = check_names(names)
-        with self._lock:
+        with self._engine.lock:
             return [
                 pool
-                for pool in self._work_pools.pools.values()
+                for pool in self._engine.work_pools.pools.values()
                 if (wanted is None or pool.name in wanted)
                 and (type is None or pool.type == type)
                 and (is_paused is None or pool.is_paused is is_paused)
@@ -170,16 +173,16 @@ class WorkPoolsMixin(EngineBase):
             check_limit(concurrency_limit, "concurrency_limit")
         if is_paused is not UNSET and not isinstance(is_paused, bool):
             raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
-        with self._lock:
-            pool = self._pool(name)
+        with self._engine.lock:
+            pool = self._engine.work_pools.pool(name)
             if base_job_template is not UNSET:
                 pool.base_job_template = check_base_job_template(base_job_template, pool.type)
             if not isinstance(concurrency_limit, Unset):
                 pool.concurrency_limit = concurrency_limit
             if not isinstance(is_paused, Unset):
                 pool.is_paused = is_paused
-            pool.updated = self.clock.now()
-            self._work_pools.notify(name)
+            pool.updated = self._engine.clock.now()
+            self._engine.work_pools.notify(name)
             return pool
 
     def delete_work_pool(self, name: str) -> None:
@@ -189,17 +192,19 @@ class WorkPoolsMixin(EngineBase):
             ObjectNotFound: no such pool.
             InvalidArgument: deployments or waiting or running flow runs still use it.
         """
-        with self._lock:
-            self._pool(name)
-            users = [d.name for d in self._store.deployments.values() if d.work_pool_name == name]
+        with self._engine.lock:
+            self._engine.work_pools.pool(name)
+            users = [
+                d.name for d in self._engine.store.deployments.values() if d.work_pool_name == name
+            ]
             if users:
                 raise InvalidArgument(
                     f"work pool {name!r} is used by deployments {sorted(users)}; delete them or "
                     "move them to another pool first"
                 )
-            table = self._work_pools
+            table = self._engine.work_pools
             for queue in table.queues[name]:
-                self._refuse_busy_queue(name, queue, "work pool")
+                self._engine.work_pools.refuse_busy_queue(name, queue, "work pool")
             del table.queues[name]
             del table.pools[name]
             table.notify(name)
@@ -230,12 +235,14 @@ class WorkPoolsMixin(EngineBase):
         names = check_names(work_queue_names)
         check_limit(limit, "limit")
         before = None if scheduled_before is None else as_utc(scheduled_before, "scheduled_before")
-        with self._lock:
-            pool, queues = self._polled_queues(work_pool_name, names)
-            now = self.clock.now()
+        with self._engine.lock:
+            pool, queues = self._engine.work_pools.polled_queues(work_pool_name, names)
+            now = self._engine.clock.now()
             for queue in queues:
                 queue.last_polled = now
-            return self._work_pools.due_runs(pool, queues, now if before is None else before, limit)
+            return self._engine.work_pools.due_runs(
+                pool, queues, now if before is None else before, limit
+            )
 
     def next_scheduled_time(
         self,
@@ -254,10 +261,10 @@ class WorkPoolsMixin(EngineBase):
         """
         names = check_names(work_queue_names)
         moment = None if after is None else as_utc(after, "after")
-        with self._lock:
-            pool, queues = self._polled_queues(work_pool_name, names)
-            return self._work_pools.next_due_time(
-                pool, queues, self.clock.now() if moment is None else moment
+        with self._engine.lock:
+            pool, queues = self._engine.work_pools.polled_queues(work_pool_name, names)
+            return self._engine.work_pools.next_due_time(
+                pool, queues, self._engine.clock.now() if moment is None else moment
             )
 
     def work_pool_signal(self, work_pool_name: str) -> Signal:
@@ -269,56 +276,24 @@ class WorkPoolsMixin(EngineBase):
         with that generation so that nothing is missed in between.
         """
         check_name(work_pool_name, "work_pool_name")
-        with self._lock:
-            return self._work_pools.signal(work_pool_name)
+        with self._engine.lock:
+            return self._engine.work_pools.signal(work_pool_name)
 
-    def _add_queue(
-        self, pool: WorkPool, name: str, priority: int, limit: int | None, paused: bool
-    ) -> WorkQueue:
-        now = self.clock.now()
-        queue = WorkQueue(
-            id=self._new_id(),
-            name=name,
-            work_pool_name=pool.name,
-            priority=priority,
-            concurrency_limit=limit,
-            is_paused=paused,
-            created=now,
-            updated=now,
-        )
-        self._work_pools.queues[pool.name][name] = queue
-        return queue
 
-    def _refuse_busy_queue(self, pool: str, queue: str, what: str) -> None:
-        if self._work_pools.has_runs(pool, queue):
-            raise InvalidArgument(
-                f"{what} {pool if what == 'work pool' else queue!r} still has flow runs that "
-                f"are scheduled, pending or running in queue {queue!r}; let them finish or "
-                "cancel them first"
-            )
-
-    # -- helpers ------------------------------------------------------------------------------
-    def _pool(self, name: str) -> WorkPool:
-        pool = self._work_pools.pools.get(name)
-        if pool is None:
-            known = ", ".join(repr(n) for n in self._work_pools.pools) or "none"
-            raise ObjectNotFound("work pool", repr(name), f"create it first (pools: {known})")
-        return pool
-
-    def _queue(self, pool_name: str, name: str) -> WorkQueue:
-        self._pool(pool_name)
-        queue = self._work_pools.queues[pool_name].get(name)
-        if queue is None:
-            raise ObjectNotFound(
-                "work queue", repr(name), f"work pool {pool_name!r} has no queue by that name"
-            )
-        return queue
-
-    def _polled_queues(
-        self, pool_name: str, names: Collection[str] | None
-    ) -> tuple[WorkPool, list[WorkQueue]]:
-        pool = self._pool(pool_name)
-        if names is not None:
-            for name in names:
-                self._queue(pool_name, name)
-        return pool, self._work_pools.ordered_queues(pool_name, names)
+def add_queue(
+    engine: Engine, pool: WorkPool, name: str, priority: int, limit: int | None, paused: bool
+) -> WorkQueue:
+    """Make a work queue of ``pool`` and file it (the caller holds the engine's lock)."""
+    now = engine.clock.now()
+    queue = WorkQueue(
+        id=engine.new_id(),
+        name=name,
+        work_pool_name=pool.name,
+        priority=priority,
+        concurrency_limit=limit,
+        is_paused=paused,
+        created=now,
+        updated=now,
+    )
+    engine.work_pools.queues[pool.name][name] = queue
+    return queue

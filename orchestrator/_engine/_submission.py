@@ -71,7 +71,7 @@ def _prepare(
             )
         scheduled_time = as_utc(scheduled_time, "scheduled_time")
     # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.
-    new_id = orchestrator._new_id
+    new_id = orchestrator.new_id
     run_id = new_id()
     name = None if task.task_run_name is None else task.render_run_name(parameters)
     if name is None:

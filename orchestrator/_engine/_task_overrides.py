@@ -1,9 +1,10 @@
 """Per-orchestrator stand-ins for task functions: the seam test stubs hang on.
 
-An orchestrator may carry a small table, task key -> *stand-in*. A stand-in is a
+Every orchestrator has a small table, task key -> *stand-in*
+(:attr:`Orchestrator.task_overrides <orchestrator.Orchestrator.task_overrides>`). A stand-in is a
 callable ``(task, run) -> Task``: given the served task and the run about to execute,
 it returns the task whose function to call instead (same signature, same timeout).
-A worker asks :func:`stand_in` just before it calls a task's function; with no entry
+A worker asks :meth:`TaskOverrides.stand_in` just before it calls a task's function; with no entry
 for the key it gets the task itself back, so the table changes nothing for other keys
 and nothing at all for other orchestrators. Options that decide *whether* and *how*
 a run executes (retries, tags, caching, timeouts) stay those of the served task.
@@ -11,11 +12,9 @@ a run executes (retries, tags, caching, timeouts) stay those of the served task.
 The worker's side is one call, where it calls the function
 (``orchestrator/workers/_execution.py``, ``Executor._call``)::
 
-    value = await self._caller.call(stand_in(self._orchestrator, task, claim.run), parameters)
+    value = await self._caller.call(overrides.stand_in(task, claim.run), parameters)
 
-The table is made the first time someone installs a stand-in (as
-:func:`~orchestrator._engine._leases.pending_leases` makes its table), so an
-orchestrator that never uses one pays one attribute read per executed run.
+An empty table costs one dict lookup per executed run.
 :mod:`orchestrator.testing` builds its stubs on it (``stub_task``).
 """
 
@@ -30,15 +29,9 @@ from .._core._errors import InvalidArgument
 if TYPE_CHECKING:
     from .._core._models import TaskRun
     from .._core._tasks import Task
-    from ._engine import EngineBase
+    from ._orchestrator import Orchestrator
 
-__all__ = [
-    "StandIn",
-    "TaskOverrides",
-    "existing_task_overrides",
-    "stand_in",
-    "task_overrides",
-]
+__all__ = ["StandIn", "TaskOverrides", "stand_in"]
 
 #: ``(served task, run about to execute) -> the task to call instead``.
 StandIn = Callable[["Task[..., Any]", "TaskRun"], "Task[..., Any]"]
@@ -83,6 +76,15 @@ class TaskOverrides:
         """Return the stand-in of ``task_key``, or None."""
         return self._by_key.get(task_key)
 
+    def stand_in(self, task: Task[..., Any], run: TaskRun) -> Task[..., Any]:
+        """Return the task whose function a worker calls for ``run``: ``task`` unless stubbed.
+
+        Called by a worker in the event loop, after the run's RUNNING state is committed
+        and just before the call (so ``run.run_count`` is the attempt being made).
+        """
+        override = self._by_key.get(task.task_key)
+        return task if override is None else override(task, run)
+
     def clear(self) -> tuple[StandIn, ...]:
         """Remove every stand-in and return them."""
         with self._lock:
@@ -97,31 +99,6 @@ class TaskOverrides:
         return f"<TaskOverrides keys={sorted(self._by_key)}>"
 
 
-def task_overrides(orchestrator: EngineBase) -> TaskOverrides:
-    """Return the orchestrator's :class:`TaskOverrides`, making it the first time."""
-    table = orchestrator._task_overrides
-    if table is not None:
-        return table
-    with orchestrator._lock:  # two first callers must not make two tables
-        table = orchestrator._task_overrides
-        if table is None:
-            table = orchestrator._task_overrides = TaskOverrides()
-    return table
-
-
-def existing_task_overrides(orchestrator: EngineBase) -> TaskOverrides | None:
-    """Return the orchestrator's :class:`TaskOverrides` if it has one, without making it."""
-    return orchestrator._task_overrides
-
-
-def stand_in(orchestrator: EngineBase, task: Task[..., Any], run: TaskRun) -> Task[..., Any]:
-    """Return the task whose function a worker calls for ``run``: ``task`` unless stubbed.
-
-    Called by a worker in the event loop, after the run's RUNNING state is committed
-    and just before the call (so ``run.run_count`` is the attempt being made).
-    """
-    table = orchestrator._task_overrides
-    if table is None:
-        return task
-    override = table._by_key.get(task.task_key)
-    return task if override is None else override(task, run)
+def stand_in(orchestrator: Orchestrator, task: Task[..., Any], run: TaskRun) -> Task[..., Any]:
+    """Return the task whose function a worker calls for ``run``: ``task`` unless stubbed."""
+    return orchestrator.task_overrides.stand_in(task, run)

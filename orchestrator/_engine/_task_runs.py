@@ -32,9 +32,9 @@ from ..filters import (
     TaskRunFilter,
     TaskRunSort,
 )
-from ._engine import EngineBase
+from ._facet import Facet, check_id, check_state
 
-__all__ = ["CreatedTaskRun", "Page", "TaskRunsMixin"]
+__all__ = ["CreatedTaskRun", "Page", "TaskRuns"]
 
 T = TypeVar("T")
 # Shared by every run created without labels or inputs (records never mutate them).
@@ -80,8 +80,10 @@ def _check_tags(tags: Iterable[str]) -> frozenset[str]:
     return result
 
 
-class TaskRunsMixin(EngineBase):
+class TaskRuns(Facet):
     """Task-run create / read / query / update / delete / set-state methods."""
+
+    __slots__ = ()
 
     def create_task_run(
         self,
@@ -136,22 +138,23 @@ class TaskRunsMixin(EngineBase):
         if policy is not None and not isinstance(policy, TaskRunPolicy):
             raise InvalidArgument(f"policy must be a TaskRunPolicy, got {policy!r}")
         if state is not None:
-            self._check_state(state)
+            check_state(state)
         if cache_expiration is not None:
             cache_expiration = as_utc(cache_expiration, "cache_expiration")
         if flow_run_id is not None:
-            flow_run_id = self._check_id(flow_run_id, "flow_run_id")
+            flow_run_id = check_id(flow_run_id, "flow_run_id")
         if id is not None:
-            id = self._check_id(id, "id")
+            id = check_id(id, "id")
         frozen_tags = _check_tags(tags)
-        with self._lock:
-            parent = None if flow_run_id is None else self._flow_run(flow_run_id)
+        engine = self._engine
+        with engine.lock:
+            parent = None if flow_run_id is None else engine.flow_run(flow_run_id)
             if dynamic_key is None:
-                dynamic_key = f"{task_key}-{self._new_id().hex}"
-            existing = self._store.find_task_run(flow_run_id, task_key, dynamic_key)
+                dynamic_key = f"{task_key}-{engine.new_id().hex}"
+            existing = engine.store.find_task_run(flow_run_id, task_key, dynamic_key)
             if existing is not None:
                 return CreatedTaskRun(existing, False)
-            if id is not None and self._store.get_task_run(id) is not None:
+            if id is not None and engine.store.get_task_run(id) is not None:
                 raise ObjectAlreadyExists(
                     f"task run id {id} is already used by another run; omit id to get a new one"
                 )
@@ -159,21 +162,21 @@ class TaskRunsMixin(EngineBase):
                 state is not None
                 and state.type is StateType.SCHEDULED
                 and state.details.deferred
-                and not self._queues.has_room(task_key)
+                and not engine.queues.has_room(task_key)
             ):
                 raise QueueFull(
                     f"the scheduled queue of task key {task_key!r} is full; start a worker for "
                     "it, raise its size with configure_task_key(), or submit from async code "
                     "to wait for room"
                 )
-            run_id = self._new_id() if id is None else id
+            run_id = engine.new_id() if id is None else id
             merged_labels: dict[str, str] = {}
             if parent is not None:
                 merged_labels.update(parent.labels)
                 merged_labels["orchestrator.flow-run.id"] = str(parent.id)
             if labels:
                 merged_labels.update(labels)
-            now = self.clock.now()
+            now = engine.clock.now()
             run = TaskRun(
                 id=run_id,
                 name=f"{task_key}-{run_id.hex[:4]}" if name is None else name,
@@ -190,16 +193,7 @@ class TaskRunsMixin(EngineBase):
                 created=now,
                 updated=now,
             )
-            self._store.add_task_run(run)
-            self._notify(lambda o: o.task_run_created(run))
-            initial = Pending() if state is None else state
-            try:
-                self._propose(
-                    run, initial, force=True, policy=self._choose_task_policy(initial, True)
-                )
-            except BaseException:
-                self._remove_task_run(run)
-                raise
+            engine.insert_task_run(run, Pending() if state is None else state)
             return CreatedTaskRun(run, True)
 
     def read_task_run(self, task_run_id: uuid.UUID) -> TaskRun:
@@ -208,9 +202,9 @@ class TaskRunsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such run (also a KeyError).
         """
-        task_run_id = self._check_id(task_run_id, "task_run_id")
-        with self._lock:
-            return self._task_run(task_run_id)
+        task_run_id = check_id(task_run_id, "task_run_id")
+        with self._engine.lock:
+            return self._engine.task_run(task_run_id)
 
     def read_task_runs(
         self,
@@ -234,8 +228,8 @@ class TaskRunsMixin(EngineBase):
         _check_limit(limit, offset)
         if not isinstance(sort, TaskRunSort):
             raise InvalidArgument(f"sort must be a TaskRunSort, got {sort!r}")
-        with self._lock:
-            return self._store.query_task_runs(
+        with self._engine.lock:
+            return self._engine.store.query_task_runs(
                 task_runs=task_runs,
                 flow_runs=flow_runs,
                 flows=flows,
@@ -254,8 +248,8 @@ class TaskRunsMixin(EngineBase):
         deployments: DeploymentFilter | None = None,
     ) -> int:
         """Return how many task runs match every given filter."""
-        with self._lock:
-            return self._store.count_task_runs(
+        with self._engine.lock:
+            return self._engine.store.count_task_runs(
                 task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
             )
 
@@ -278,11 +272,11 @@ class TaskRunsMixin(EngineBase):
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise InvalidArgument(f"page must be an integer >= 1, got {page!r}")
         _check_limit(limit, 0)
-        with self._lock:
-            count = self._store.count_task_runs(
+        with self._engine.lock:
+            count = self._engine.store.count_task_runs(
                 task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
             )
-            results = self._store.query_task_runs(
+            results = self._engine.store.query_task_runs(
                 task_runs=task_runs,
                 flow_runs=flow_runs,
                 flows=flows,
@@ -301,16 +295,16 @@ class TaskRunsMixin(EngineBase):
             ObjectNotFound: no such run.
             InvalidArgument: ``name`` is not a non-empty string.
         """
-        task_run_id = self._check_id(task_run_id, "task_run_id")
+        task_run_id = check_id(task_run_id, "task_run_id")
         if not isinstance(name, str) or not name:
             raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
-        with self._lock:
-            run = self._task_run(task_run_id)
-            before = self._store.snapshot_task_run(run)
+        with self._engine.lock:
+            run = self._engine.task_run(task_run_id)
+            before = self._engine.store.snapshot_task_run(run)
             run.name = name
-            run.updated = self.clock.now()
-            self._store.reindex_task_run(run, before)
-            self._notify(lambda o: o.task_run_updated(run, {"name": name}))
+            run.updated = self._engine.clock.now()
+            self._engine.store.reindex_task_run(run, before)
+            self._engine.notify(lambda o: o.task_run_updated(run, {"name": name}))
             return run
 
     def delete_task_run(self, task_run_id: uuid.UUID) -> None:
@@ -319,9 +313,9 @@ class TaskRunsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such run.
         """
-        task_run_id = self._check_id(task_run_id, "task_run_id")
-        with self._lock:
-            self._remove_task_run(self._task_run(task_run_id))
+        task_run_id = check_id(task_run_id, "task_run_id")
+        with self._engine.lock:
+            self._engine.remove_task_run(self._engine.task_run(task_run_id))
 
     def set_task_run_state(
         self, task_run_id: uuid.UUID, state: State, *, force: bool = False
@@ -339,14 +333,15 @@ class TaskRunsMixin(EngineBase):
             Exception: whatever a rule raised; the outcome was ABORT and nothing was
                 committed (the decision log has it).
         """
-        task_run_id = self._check_id(task_run_id, "task_run_id")
-        self._check_state(state)
+        task_run_id = check_id(task_run_id, "task_run_id")
+        check_state(state)
         if state.timestamp is not None:
             as_utc(state.timestamp, "state.timestamp")
-        with self._lock:
-            run = self._task_run(task_run_id)
-            return self._propose(
-                run, state, force=force, policy=self._choose_task_policy(state, force)
+        with self._engine.lock:
+            run = self._engine.task_run(task_run_id)
+            engine = self._engine
+            return engine.propose(
+                run, state, force=force, policy=engine.choose_task_policy(state, force)
             )
 
     def read_task_run_states(self, task_run_id: uuid.UUID) -> list[State]:
@@ -355,24 +350,28 @@ class TaskRunsMixin(EngineBase):
         Raises:
             ObjectNotFound: no such run.
         """
-        task_run_id = self._check_id(task_run_id, "task_run_id")
-        with self._lock:
-            self._task_run(task_run_id)
-            return self._store.task_run_states(task_run_id)
+        task_run_id = check_id(task_run_id, "task_run_id")
+        with self._engine.lock:
+            self._engine.task_run(task_run_id)
+            return self._engine.store.task_run_states(task_run_id)
 
     def read_decisions(self, run_id: uuid.UUID) -> list[Decision]:
         """Return every decision taken on a run's proposals, oldest first.
 
         Works for task runs and flow runs; empty when the decision log is off.
         """
-        run_id = self._check_id(run_id, "run_id")
-        with self._lock:
-            task_run = self._store.get_task_run(run_id)
+        run_id = check_id(run_id, "run_id")
+        with self._engine.lock:
+            task_run = self._engine.store.get_task_run(run_id)
             if task_run is not None:
-                return self._read_decisions(task_run, self._store.task_run_states(run_id))
-            flow_run = self._store.get_flow_run(run_id)
+                return self._engine.decisions.read(
+                    task_run, self._engine.store.task_run_states(run_id)
+                )
+            flow_run = self._engine.store.get_flow_run(run_id)
             if flow_run is not None:
-                return self._read_decisions(flow_run, self._store.flow_run_states(run_id))
+                return self._engine.decisions.read(
+                    flow_run, self._engine.store.flow_run_states(run_id)
+                )
             return []
 
     def explain(self, run_id: uuid.UUID) -> str:
@@ -404,13 +403,13 @@ class TaskRunsMixin(EngineBase):
             HistoryTooLarge: more than ``max_buckets`` buckets (narrow the window or widen
                 the interval; nothing is silently cut).
         """
-        with self._lock:
+        with self._engine.lock:
             return task_run_history(
-                self._store,
+                self._engine.store,
                 history_start=history_start,
                 history_end=history_end,
                 history_interval=history_interval,
-                now=self.clock.now(),
+                now=self._engine.clock.now(),
                 task_runs=task_runs,
                 flow_runs=flow_runs,
                 flows=flows,

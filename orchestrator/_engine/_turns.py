@@ -4,13 +4,13 @@ A proposal refused a slot gets WAIT and joins the tag's first-come-first-served 
 queue (the slot table keeps it). Waking every waiter of a tag when a slot frees would
 cost one transition per waiter per freed slot, all but the head refused again.
 
-:func:`wait_for_admission` (behind :meth:`~orchestrator.Orchestrator.wait_for_turn`)
-wakes a waiter only when the slot table would now admit it
-(it is among the first ``free`` waiters of each tag it waits for, or the tag changed so
-that it gets another answer: the limit was deleted or set to 0, or the run lost its
-place). One :class:`_TagTurns` per tag is registered on the engine's tag signal; when the
-signal fires (under the engine's lock, a slot freed or a waiter left) it looks at the
-head of the tag's queue and wakes just those runs. A freed slot costs one wake-up, not
+:meth:`SlotTurns.wait` (behind :meth:`~orchestrator.Orchestrator.wait_for_turn`) wakes
+a waiter only when the slot table would now admit it (it is among the first ``free``
+waiters of each tag it waits for, or the tag changed so that it gets another answer: the
+limit was deleted or set to 0, or the run lost its place). One :class:`_TagTurns` per tag
+is registered on the tag's signal (:class:`TagSignals`); when the signal fires (under the
+engine's lock, a slot freed or a waiter left) it looks at the head of the tag's queue and
+wakes just those runs. A freed slot costs one wake-up, not
 one per waiter. Registration happens under the engine's lock after checking admission,
 so no freed slot goes unnoticed.
 """
@@ -18,32 +18,60 @@ so no freed slot goes unnoticed.
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import Any, Final, final
 
 import anyio
 
+from .._core._clock import Clock
 from .._core._outcomes import OrchestrationResult, WaitDetails
-from .._core._wakeup import Waiter
+from .._core._wakeup import Signal, Waiter
+from .._rules._policy_tables import SlotTable
 
-if TYPE_CHECKING:
-    from ._waits import WaitsMixin
-
-__all__ = ["wait_for_admission"]
+__all__ = ["SlotTurns", "TagSignals"]
 
 _TAG_PREFIX: Final = "tag:"
 
 
 @final
+class TagSignals:
+    """One :class:`~orchestrator._core._wakeup.Signal` per tag, made when first watched.
+
+    The slot table calls :meth:`notify` (its ``on_free``) under the engine's lock when a
+    slot of the tag frees or a waiter leaves its queue.
+    """
+
+    __slots__ = ("_by_tag",)
+
+    def __init__(self) -> None:
+        self._by_tag: dict[str, Signal] = {}
+
+    def signal(self, tag: str) -> Signal:
+        """The tag's signal, made the first time (the caller holds the engine's lock)."""
+        signal = self._by_tag.get(tag)
+        if signal is None:
+            signal = self._by_tag[tag] = Signal()
+        return signal
+
+    def notify(self, tag: str) -> None:
+        """Wake whoever watches the tag (nobody yet: nothing to do)."""
+        signal = self._by_tag.get(tag)
+        if signal is not None:
+            signal.notify()
+
+
+@final
 class _TagTurns:
-    """The runs waiting (through :func:`wait_for_admission`) for a slot on one tag."""
+    """The runs waiting (through :meth:`SlotTurns.wait`) for a slot on one tag."""
 
-    __slots__ = ("_armed", "_engine", "_tag", "waiting")
+    __slots__ = ("_armed", "_signal", "_slots", "_tag", "waiting")
 
-    def __init__(self, engine: WaitsMixin, tag: str) -> None:
-        self._engine = engine
+    def __init__(self, slots: SlotTable, signal: Signal, tag: str) -> None:
+        self._slots = slots
+        self._signal = signal
         self._tag = tag
         self._armed = False
         self.waiting: dict[uuid.UUID, list[Waiter]] = {}
@@ -53,7 +81,7 @@ class _TagTurns:
         self.waiting.setdefault(run_id, []).append(waiter)
         if not self._armed:
             self._armed = True
-            self._engine._tag_signal(self._tag).watch(self)
+            self._signal.watch(self)
 
     def discard(self, run_id: uuid.UUID, waiter: Waiter) -> None:
         """Forget ``waiter`` (the caller holds the engine's lock)."""
@@ -71,7 +99,7 @@ class _TagTurns:
         waiting = self.waiting
         if not waiting:
             return
-        slots = self._engine._slots
+        slots = self._slots
         limit = slots.get(self._tag)
         if limit is None or limit.concurrency_limit == 0:
             due = list(waiting)
@@ -88,32 +116,90 @@ class _TagTurns:
                 waiter.wake()
         if waiting:
             self._armed = True
-            self._engine._tag_signal(self._tag).watch(self)
+            self._signal.watch(self)
 
 
-def _turns(engine: WaitsMixin, tag: str) -> _TagTurns:
-    """The tag's :class:`_TagTurns`, made the first time (the caller holds the engine's lock)."""
-    table = engine._slot_turns
-    turns = table.get(tag)
-    if turns is None:
-        turns = table[tag] = _TagTurns(engine, tag)
-    return turns
+@final
+class SlotTurns:
+    """Wakes each run waiting for tag slots when its turn comes (see the module docstring).
 
+    Args:
+        slots: the engine's slot table (read under ``lock``).
+        signals: the tags' signals the slot table notifies.
+        lock: the engine's lock.
+        clock: the engine's clock, for the WAIT's delay.
+    """
 
-def _admitted(engine: WaitsMixin, run_id: uuid.UUID, tags: tuple[str, ...]) -> bool:
-    """Whether proposing again gets an answer other than WAIT (the caller holds the lock)."""
-    slots = engine._slots
-    for tag in tags:
-        limit = slots.get(tag)
-        if limit is None or limit.concurrency_limit == 0:
-            return True
-        queue = slots.waiters(tag)
-        if run_id not in queue:
-            return True
-        free = limit.concurrency_limit - len(limit.active_slots)
-        if free <= 0 or run_id not in queue[:free]:
-            return False
-    return True
+    __slots__ = ("_by_tag", "_clock", "_lock", "_signals", "_slots")
+
+    def __init__(
+        self, slots: SlotTable, signals: TagSignals, lock: threading.RLock, clock: Clock
+    ) -> None:
+        self._slots = slots
+        self._signals = signals
+        self._lock = lock
+        self._clock = clock
+        self._by_tag: dict[str, _TagTurns] = {}
+
+    async def wait(self, run_id: uuid.UUID, result: OrchestrationResult) -> None:
+        """After a WAIT, return when proposing again is worth it, or the delay has passed.
+
+        For a WAIT on tag slots: returns once the slot table would admit the run (see
+        the module docstring); for any other WAIT: after its delay on the clock. Returns
+        at once for other statuses. Cancellation is safe: the run's registrations are
+        removed.
+        """
+        details = result.details
+        if not isinstance(details, WaitDetails):
+            return
+        tags = tuple(
+            name[len(_TAG_PREFIX) :] for name in details.wait_for if name.startswith(_TAG_PREFIX)
+        )
+        clock = self._clock
+        deadline = clock.now() + timedelta(seconds=details.delay_seconds)
+        until = functools.partial(clock.sleep_until, deadline)
+        if not tags:
+            await until()
+            return
+        lock = self._lock
+        while True:
+            waiter = Waiter.for_current_task()
+            with lock:
+                if self._admitted(run_id, tags):
+                    return
+                turns = [self._turns(tag) for tag in tags]
+                for turn in turns:
+                    turn.add(run_id, waiter)
+            try:
+                await _race(waiter, until)
+            finally:
+                with lock:
+                    for turn in turns:
+                        turn.discard(run_id, waiter)
+            if clock.now() >= deadline:
+                return
+
+    def _turns(self, tag: str) -> _TagTurns:
+        """The tag's :class:`_TagTurns`, made the first time (the caller holds the lock)."""
+        turns = self._by_tag.get(tag)
+        if turns is None:
+            turns = self._by_tag[tag] = _TagTurns(self._slots, self._signals.signal(tag), tag)
+        return turns
+
+    def _admitted(self, run_id: uuid.UUID, tags: tuple[str, ...]) -> bool:
+        """Whether proposing again gets an answer other than WAIT (the caller holds the lock)."""
+        slots = self._slots
+        for tag in tags:
+            limit = slots.get(tag)
+            if limit is None or limit.concurrency_limit == 0:
+                return True
+            queue = slots.waiters(tag)
+            if run_id not in queue:
+                return True
+            free = limit.concurrency_limit - len(limit.active_slots)
+            if free <= 0 or run_id not in queue[:free]:
+                return False
+        return True
 
 
 async def _race(waiter: Waiter, until: Callable[[], Awaitable[Any]]) -> None:
@@ -126,43 +212,3 @@ async def _race(waiter: Waiter, until: Callable[[], Awaitable[Any]]) -> None:
         group.start_soon(expire)
         await waiter.wait()
         group.cancel_scope.cancel()
-
-
-async def wait_for_admission(
-    engine: WaitsMixin, run_id: uuid.UUID, result: OrchestrationResult
-) -> None:
-    """After a WAIT, return when proposing again is worth it, or the delay has passed.
-
-    For a WAIT on tag slots: returns once the slot table would admit the run (see the
-    module docstring); for any other WAIT: after its delay on the clock, like
-    Returns at once for other statuses.
-    Cancellation is safe: the run's registrations are removed.
-    """
-    details = result.details
-    if not isinstance(details, WaitDetails):
-        return
-    tags = tuple(
-        name[len(_TAG_PREFIX) :] for name in details.wait_for if name.startswith(_TAG_PREFIX)
-    )
-    clock = engine.clock
-    deadline = clock.now() + timedelta(seconds=details.delay_seconds)
-    until = functools.partial(clock.sleep_until, deadline)
-    if not tags:
-        await until()
-        return
-    while True:
-        waiter = Waiter.for_current_task()
-        with engine._lock:
-            if _admitted(engine, run_id, tags):
-                return
-            turns = [_turns(engine, tag) for tag in tags]
-            for turn in turns:
-                turn.add(run_id, waiter)
-        try:
-            await _race(waiter, until)
-        finally:
-            with engine._lock:
-                for turn in turns:
-                    turn.discard(run_id, waiter)
-        if clock.now() >= deadline:
-            return

@@ -13,13 +13,16 @@ from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import WorkQueue
 from .._pools._pool_checks import check_limit, check_name, check_priority, first_free_priority
 from .._pools._work_pools import DEFAULT_QUEUE_NAME
-from ._pools import UNSET, Unset, WorkPoolsMixin, check_names
+from ._facet import Facet
+from ._pools import UNSET, Unset, add_queue, check_names
 
-__all__ = ["WorkQueuesMixin"]
+__all__ = ["WorkQueues"]
 
 
-class WorkQueuesMixin(WorkPoolsMixin):
+class WorkQueues(Facet):
     """Create / read / update / delete the queues of work pools."""
+
+    __slots__ = ()
 
     # -- work queues ------------------------------------------------------------------------
     def create_work_queue(
@@ -52,17 +55,17 @@ class WorkQueuesMixin(WorkPoolsMixin):
         check_limit(concurrency_limit, "concurrency_limit")
         if not isinstance(is_paused, bool):
             raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
-        with self._lock:
-            pool = self._pool(work_pool_name)
-            queues = self._work_pools.queues[work_pool_name]
+        with self._engine.lock:
+            pool = self._engine.work_pools.pool(work_pool_name)
+            queues = self._engine.work_pools.queues[work_pool_name]
             if name in queues:
                 raise ObjectAlreadyExists(
                     f"work pool {work_pool_name!r} already has a queue named {name!r}"
                 )
             if priority is None:
                 priority = first_free_priority(q.priority for q in queues.values())
-            queue = self._add_queue(pool, name, priority, concurrency_limit, is_paused)
-            self._work_pools.notify(work_pool_name)
+            queue = add_queue(self._engine, pool, name, priority, concurrency_limit, is_paused)
+            self._engine.work_pools.notify(work_pool_name)
             return queue
 
     def read_work_queue(self, work_pool_name: str, name: str) -> WorkQueue:
@@ -71,8 +74,8 @@ class WorkQueuesMixin(WorkPoolsMixin):
         Raises:
             ObjectNotFound: no such pool or queue.
         """
-        with self._lock:
-            return self._queue(work_pool_name, name)
+        with self._engine.lock:
+            return self._engine.work_pools.queue(work_pool_name, name)
 
     def read_work_queues(
         self, work_pool_name: str, *, names: Iterable[str] | None = None
@@ -83,9 +86,9 @@ class WorkQueuesMixin(WorkPoolsMixin):
             ObjectNotFound: no such pool.
         """
         wanted = check_names(names)
-        with self._lock:
-            self._pool(work_pool_name)
-            return self._work_pools.ordered_queues(work_pool_name, wanted)
+        with self._engine.lock:
+            self._engine.work_pools.pool(work_pool_name)
+            return self._engine.work_pools.ordered_queues(work_pool_name, wanted)
 
     def update_work_queue(
         self,
@@ -108,16 +111,16 @@ class WorkQueuesMixin(WorkPoolsMixin):
             check_limit(concurrency_limit, "concurrency_limit")
         if is_paused is not UNSET and not isinstance(is_paused, bool):
             raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
-        with self._lock:
-            queue = self._queue(work_pool_name, name)
+        with self._engine.lock:
+            queue = self._engine.work_pools.queue(work_pool_name, name)
             if not isinstance(priority, Unset):
                 queue.priority = priority
             if not isinstance(concurrency_limit, Unset):
                 queue.concurrency_limit = concurrency_limit
             if not isinstance(is_paused, Unset):
                 queue.is_paused = is_paused
-            queue.updated = self.clock.now()
-            self._work_pools.notify(work_pool_name)
+            queue.updated = self._engine.clock.now()
+            self._engine.work_pools.notify(work_pool_name)
             return queue
 
     def delete_work_queue(self, work_pool_name: str, name: str) -> None:
@@ -128,8 +131,8 @@ class WorkQueuesMixin(WorkPoolsMixin):
             InvalidArgument: it is the pool's "default" queue, or deployments or
                 waiting or running flow runs still use it.
         """
-        with self._lock:
-            self._queue(work_pool_name, name)
+        with self._engine.lock:
+            self._engine.work_pools.queue(work_pool_name, name)
             if name == DEFAULT_QUEUE_NAME:
                 raise InvalidArgument(
                     f"the {DEFAULT_QUEUE_NAME!r} queue of a pool cannot be deleted; delete "
@@ -137,7 +140,7 @@ class WorkQueuesMixin(WorkPoolsMixin):
                 )
             users = [
                 d.name
-                for d in self._store.deployments.values()
+                for d in self._engine.store.deployments.values()
                 if d.work_pool_name == work_pool_name and d.work_queue_name == name
             ]
             if users:
@@ -145,5 +148,5 @@ class WorkQueuesMixin(WorkPoolsMixin):
                     f"work queue {name!r} is used by deployments {sorted(users)}; move them "
                     "to another queue first"
                 )
-            self._refuse_busy_queue(work_pool_name, name, "work queue")
-            del self._work_pools.queues[work_pool_name][name]
+            self._engine.work_pools.refuse_busy_queue(work_pool_name, name, "work queue")
+            del self._engine.work_pools.queues[work_pool_name][name]

@@ -140,6 +140,11 @@ class TransitionContext:
         return self._proposed
 
     @property
+    def decider(self) -> Rule | str | None:
+        """The rule (or its name) that decided the outcome; None when no rule intervened."""
+        return self._decider
+
+    @property
     def validated(self) -> State | None:
         """The committed state (or the unchanged current one); None before commit."""
         return self._validated

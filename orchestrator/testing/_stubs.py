@@ -52,12 +52,10 @@ import attrs
 from .._core._errors import InvalidArgument, OrchestratorError
 from .._core._task_options import is_async
 from .._core._tasks import Task
-from .._engine._engine import EngineBase
-from .._engine._task_overrides import existing_task_overrides, task_overrides
+from .._engine._orchestrator import Orchestrator
 
 if TYPE_CHECKING:
     from .._core._models import TaskRun
-    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["StubCall", "StubExhausted", "TaskStub", "stub_task", "undo_stubs"]
 
@@ -179,8 +177,7 @@ class TaskStub:
     @property
     def active(self) -> bool:
         """Whether workers call the stub now (False once undone)."""
-        table = existing_task_overrides(self._orchestrator)
-        return table is not None and table.get(self.task_key) is self._hook
+        return self._orchestrator.task_overrides.get(self.task_key) is self._hook
 
     # -- undoing -----------------------------------------------------------------------------
     def undo(self) -> None:
@@ -188,9 +185,7 @@ class TaskStub:
 
         A run whose stub call has started finishes with the stub.
         """
-        table = existing_task_overrides(self._orchestrator)
-        if table is not None:
-            table.remove(self.task_key, self._hook)
+        self._orchestrator.task_overrides.remove(self.task_key, self._hook)
 
     def __enter__(self) -> TaskStub:
         return self
@@ -311,7 +306,7 @@ def stub_task(
             an empty script, or a key already stubbed on this orchestrator (nothing
             changes).
     """
-    if not isinstance(orchestrator, EngineBase):
+    if not isinstance(orchestrator, Orchestrator):
         raise InvalidArgument(f"stub_task needs an Orchestrator, got {orchestrator!r}")
     if isinstance(task, Task):
         task_key = task.task_key
@@ -361,7 +356,7 @@ def stub_task(
     elif returns is not _UNSET:
         script = ((False, returns),)
     stub = TaskStub(orchestrator, task_key, outcomes=script, repeat=repeat, fn=fn)
-    task_overrides(orchestrator).install(task_key, stub._hook)
+    orchestrator.task_overrides.install(task_key, stub._hook)
     return stub
 
 
@@ -371,5 +366,4 @@ def undo_stubs(orchestrator: Orchestrator) -> int:
     The plugin's ``orchestrator`` fixture does this at teardown; call it from a fixture
     of your own for an orchestrator you build yourself.
     """
-    table = existing_task_overrides(orchestrator)
-    return 0 if table is None else len(table.clear())
+    return len(orchestrator.task_overrides.clear())

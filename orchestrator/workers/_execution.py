@@ -39,8 +39,6 @@ import anyio.lowlevel
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._core._states import State, StateDetails, StateType
-from .._engine._leases import pending_leases, set_task_run_state_if
-from .._engine._task_overrides import stand_in
 from .._store._results import read_parameters, should_try_to_read_parameters
 from ._calls import Caller, TimedOut
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, why_stopped
@@ -102,7 +100,7 @@ class Executor(ClaimEndings):
         self._orchestrator = orchestrator
         self._clock = orchestrator.clock
         self._results = orchestrator.result_store
-        self._leases = pending_leases(orchestrator)
+        self._leases = orchestrator.pending_leases
         self._lease_seconds = lease_seconds
         self._tasks = tasks
         self._caller = Caller(self._clock, orchestrator.activity, limit)
@@ -142,7 +140,7 @@ class Executor(ClaimEndings):
                 task_run_id=run.id,
             ),
         )
-        result = set_task_run_state_if(self._orchestrator, run.id, proposal, current=state)
+        result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=state)
         if result is None or result.status is not _ACCEPT:
             return None  # claimed elsewhere, or moved on meanwhile
         committed = result.state
@@ -309,7 +307,7 @@ class Executor(ClaimEndings):
         """Call the function; return the proposal that reports how it went."""
         try:
             value = await self._caller.call(
-                stand_in(self._orchestrator, task, claim.run), parameters
+                self._orchestrator.task_overrides.stand_in(task, claim.run), parameters
             )
         except TimedOut:
             message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"

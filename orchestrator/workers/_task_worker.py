@@ -39,7 +39,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from .._core._errors import InvalidArgument, StopTaskWorker, WorkerError
 from .._core._models import TaskRun
 from .._core._tasks import Task
-from .._engine._leases import DEFAULT_LEASE_SECONDS, check_lease_seconds, pending_leases
+from .._engine._leases import DEFAULT_LEASE_SECONDS, check_lease_seconds
 from .._engine._orchestrator import Orchestrator
 from ._execution import Executor
 from ._runners import RunnerPool
@@ -111,10 +111,10 @@ class TaskWorker:
         self._orchestrator = orchestrator
         self._tasks = MappingProxyType(by_key)
         # host-pid, plus a suffix so that two workers of one process differ.
-        suffix = orchestrator._new_id().hex[:8]
+        suffix = orchestrator.new_id().hex[:8]
         self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
         self._executor = Executor(orchestrator, by_key, limit=limit, lease_seconds=lease)
-        self._leases = pending_leases(orchestrator)
+        self._leases = orchestrator.pending_leases
         self._queue = orchestrator.multi_queue(by_key)
         self._started = False
         self._started_at: datetime | None = None

@@ -1,0 +1,44 @@
+"""The base of the :class:`~orchestrator.Orchestrator`'s facets, and their shared checks.
+
+A facet is one slice of the public surface (task runs, flow runs, work pools, ...). It
+holds no state: every method reaches the orchestrator's one :class:`Engine` through
+``self._engine``. Facets do not inherit each other; ``Orchestrator`` lists them all.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from .._core._errors import InvalidArgument
+from .._core._states import State
+from ._engine import Engine
+
+__all__ = ["Facet", "check_id", "check_state"]
+
+
+class Facet:
+    """A stateless slice of the Orchestrator's public methods over ``self._engine``."""
+
+    __slots__ = ()
+    _engine: Engine
+
+
+def check_state(state: object) -> State:
+    """Return ``state``; refuse anything that is not a :class:`State`."""
+    if not isinstance(state, State):
+        raise InvalidArgument(
+            f"expected a State such as Running() or Completed(data), got {state!r}"
+        )
+    return state
+
+
+def check_id(value: object, what: str) -> uuid.UUID:
+    """Return ``value`` as a UUID (its string form is accepted); refuse anything else."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise InvalidArgument(f"{what} must be a UUID (or its string form), got {value!r}")
