@@ -290,7 +290,7 @@ def test_check_invariants_catches_a_wrong_counter() -> None:
     world = World()
     world.run()
     queue = world.queues.for_key("a")
-    queue._scheduled_count = 2
+    queue._heaps.scheduled_count = 2
     with pytest.raises(AssertionError, match="'a' scheduled: 1 live, count 2"):
         world.queues.check_invariants()
 
@@ -300,7 +300,7 @@ def test_check_invariants_catches_a_broken_heap() -> None:
     world.run(due_in=1)
     world.run(due_in=2)
     queue = world.queues.for_key("a")
-    queue._scheduled.reverse()
+    queue._heaps.scheduled.reverse()
     with pytest.raises(AssertionError, match="not a heap"):
         world.queues.check_invariants()
 

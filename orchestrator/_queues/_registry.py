@@ -27,41 +27,30 @@ and a cancelled get has popped nothing.
 
 Locking: one :class:`threading.Lock` guards the data. The engine calls in while holding
 its lock, so ``lookup`` (called under this lock) must be a plain read that takes no lock.
+
+Layout: this module has the registry, which puts and discards; :mod:`._views` has the
+getters. The data, the lock and the operations both sides share (taking a run, the next
+due time, the bookkeeping when an entry leaves) live in one
+:class:`~orchestrator._queues._state.QueueState` per registry, in :mod:`._state`.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
-import threading
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, final
 
 from .._core._clock import Clock
 from .._core._errors import InvalidArgument
 from ._records import TaskQueuesStatistics, TaskQueueStatistics
-from ._views import MultiQueue, TaskQueue, _check_key, _Entry, _Item
+from ._state import Entry, KeyHeaps, QueueState, RunLookup, check_key, check_size
+from ._views import MultiQueue, TaskQueue
 
 if TYPE_CHECKING:
     from .._core._models import TaskRun
 
 __all__ = ["MultiQueue", "TaskQueue", "TaskQueueStatistics", "TaskQueues", "TaskQueuesStatistics"]
-
-#: Reads the live run for an id (None when it no longer exists); must not take a lock.
-RunLookup = Callable[[uuid.UUID], "TaskRun | None"]
-
-# A heap whose dead entries outnumber its live ones by this much is rebuilt.
-_COMPACT_SLACK: Final = 64
-
-
-def _check_size(value: object, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidArgument(f"{what} must be a positive int or None, got {value!r}")
-    return value
 
 
 @final
@@ -79,16 +68,7 @@ class TaskQueues:
         InvalidArgument: a default size is not a positive int.
     """
 
-    __slots__ = (
-        "_by_run",
-        "_default_retry_size",
-        "_default_scheduled_size",
-        "_lock",
-        "_lookup",
-        "_queues",
-        "_sequence",
-        "clock",
-    )
+    __slots__ = ("_state", "_views", "clock")
 
     def __init__(
         self,
@@ -99,28 +79,23 @@ class TaskQueues:
         default_retry_size: int = 100,
     ) -> None:
         self.clock = clock
-        self._lookup = lookup
-        scheduled = _check_size(default_scheduled_size, "default_scheduled_size")
-        retry = _check_size(default_retry_size, "default_retry_size")
+        scheduled = check_size(default_scheduled_size, "default_scheduled_size")
+        retry = check_size(default_retry_size, "default_retry_size")
         if scheduled is None or retry is None:
             raise InvalidArgument("default queue sizes must be positive ints, not None")
-        self._default_scheduled_size = scheduled
-        self._default_retry_size = retry
-        self._lock = threading.Lock()
-        self._queues: dict[str, TaskQueue] = {}
-        self._by_run: dict[uuid.UUID, _Entry] = {}
-        self._sequence = itertools.count()
+        self._state = QueueState(lookup, default_scheduled_size=scheduled, default_retry_size=retry)
+        self._views: dict[str, TaskQueue] = {}
 
     # -- configuration ----------------------------------------------------------------------
     @property
     def default_scheduled_size(self) -> int:
         """The scheduled bound of keys not configured otherwise."""
-        return self._default_scheduled_size
+        return self._state.default_scheduled_size
 
     @property
     def default_retry_size(self) -> int:
         """The nominal retry bound of keys not configured otherwise."""
-        return self._default_retry_size
+        return self._state.default_retry_size
 
     def configure_task_key(
         self, task_key: str, *, scheduled_size: int | None = None, retry_size: int | None = None
@@ -135,14 +110,15 @@ class TaskQueues:
             InvalidArgument: an empty key or a size that is not a positive int or None
                 (nothing is changed).
         """
-        _check_key(task_key)
-        scheduled = _check_size(scheduled_size, "scheduled_size")
-        retry = _check_size(retry_size, "retry_size")
-        with self._lock:
-            queue = self._queue(task_key)
-            queue._scheduled_size = scheduled
-            queue._retry_size = retry
-        queue._room.notify()
+        check_key(task_key)
+        scheduled = check_size(scheduled_size, "scheduled_size")
+        retry = check_size(retry_size, "retry_size")
+        state = self._state
+        with state.lock:
+            heaps = state.heaps_for(task_key)
+            heaps.scheduled_size = state.default_scheduled_size if scheduled is None else scheduled
+            heaps.retry_size = state.default_retry_size if retry is None else retry
+        heaps.room.notify()
 
     def for_key(self, task_key: str) -> TaskQueue:
         """Return the queue of ``task_key``, creating it empty if needed. O(1).
@@ -150,26 +126,30 @@ class TaskQueues:
         Raises:
             InvalidArgument: ``task_key`` is not a non-empty string.
         """
-        queue = self._queues.get(task_key)
+        queue = self._views.get(task_key)
         if queue is not None:
             return queue
-        _check_key(task_key)
-        with self._lock:
-            return self._queue(task_key)
+        check_key(task_key)
+        state = self._state
+        with state.lock:
+            queue = self._views.get(task_key)
+            if queue is None:
+                queue = self._views[task_key] = TaskQueue(state.heaps_for(task_key), state, self)
+            return queue
 
     @property
     def task_keys(self) -> tuple[str, ...]:
         """The keys that have a queue, in the order their queues were made."""
-        with self._lock:  # another thread may be adding a key
-            return tuple(self._queues)
+        with self._state.lock:  # another thread may be adding a key
+            return tuple(self._state.by_key)
 
     # -- admission -------------------------------------------------------------------------
     def has_room(self, task_key: str) -> bool:
         """True when ``task_key``'s scheduled part is below its bound. O(1)."""
-        queue = self._queues.get(task_key)
-        if queue is None:
+        heaps = self._state.by_key.get(task_key)
+        if heaps is None:
             return True
-        return queue.has_room()
+        return heaps.scheduled_count < heaps.scheduled_size
 
     async def wait_for_room(self, task_key: str) -> None:
         """Return once ``task_key``'s scheduled part is below its bound (at once if it is).
@@ -181,11 +161,11 @@ class TaskQueues:
         Raises:
             InvalidArgument: ``task_key`` is not a non-empty string.
         """
-        queue = self.for_key(task_key)
-        room = queue._room
+        heaps = self._heaps(task_key)
+        room = heaps.room
         while True:
             seen = room.generation
-            if queue.has_room():
+            if heaps.scheduled_count < heaps.scheduled_size:
                 return
             await room.wait(seen)
 
@@ -199,57 +179,62 @@ class TaskQueues:
         queued loses its old entry. Bounds are not checked here: they are for admission,
         and a retry of an admitted run is never dropped.
         """
-        state = run.state
-        if state is None:
+        run_state = run.state
+        if run_state is None:
             state_id = None
             due = self.clock.now()
         else:
-            state_id = state.id
-            due = state.details.scheduled_time or state.timestamp or self.clock.now()
+            state_id = run_state.id
+            due = run_state.details.scheduled_time or run_state.timestamp or self.clock.now()
         run_id = run.id
-        with self._lock:
-            queue = self._queue(run.task_key)
-            entry = _Entry(run_id, state_id, queue, retry)
-            old = self._by_run.get(run_id)
-            self._by_run[run_id] = entry
+        state = self._state
+        with state.lock:
+            heaps = state.heaps_for(run.task_key)
+            entry = Entry(run_id, state_id, heaps, retry)
+            by_run = state.by_run
+            old = by_run.get(run_id)
+            by_run[run_id] = entry
             if old is not None:
-                self._left(old)
+                state.left(old)
             if retry:
-                queue._retry_count += 1
-                heapq.heappush(queue._retry, (due, next(self._sequence), entry))
+                heaps.retry_count += 1
+                heapq.heappush(heaps.retry, (due, next(state.sequence), entry))
             else:
-                queue._scheduled_count += 1
-                heapq.heappush(queue._scheduled, (due, next(self._sequence), entry))
-        queue._ready.notify()
+                heaps.scheduled_count += 1
+                heapq.heappush(heaps.scheduled, (due, next(state.sequence), entry))
+        heaps.ready.notify()
 
     def discard(self, run_id: uuid.UUID) -> bool:
         """Remove the entry of ``run_id``; return False when it had none. O(1) amortised."""
-        with self._lock:
-            entry = self._by_run.pop(run_id, None)
+        state = self._state
+        with state.lock:
+            entry = state.by_run.pop(run_id, None)
             if entry is None:
                 return False
-            self._left(entry)
+            state.left(entry)
             return True
 
     def __contains__(self, run_id: object) -> bool:
         """True when ``run_id`` has an entry (possibly stale). O(1)."""
-        return run_id in self._by_run
+        return run_id in self._state.by_run
 
     def __len__(self) -> int:
         """Entries across all keys. O(1)."""
-        return len(self._by_run)
+        return len(self._state.by_run)
 
     def next_due(self) -> datetime | None:
         """The earliest due time across all keys, or None when nothing is queued. O(keys)."""
-        with self._lock:
-            dues = [d for q in self._queues.values() if (d := self._next_due(q)) is not None]
+        state = self._state
+        with state.lock:
+            dues = [d for h in state.by_key.values() if (d := state.next_due(h)) is not None]
         return min(dues, default=None)
 
     # -- checks and statistics -----------------------------------------------------------------
     def statistics(self) -> TaskQueuesStatistics:
         """Return every key's statistics and the totals."""
-        with self._lock:
-            queues = {key: queue._statistics() for key, queue in self._queues.items()}
+        state = self._state
+        with state.lock:
+            queues = {key: heaps.statistics() for key, heaps in state.by_key.items()}
         return TaskQueuesStatistics(
             queues=queues,
             queued=sum(s.queued for s in queues.values()),
@@ -259,116 +244,15 @@ class TaskQueues:
 
     def check_invariants(self) -> None:
         """Verify the heaps and counters against the by-run index; raise AssertionError."""
-        with self._lock:
-            alive = 0
-            sequences: set[int] = set()
-            for key, queue in self._queues.items():
-                assert queue.task_key == key, f"queue {queue.task_key!r} filed under {key!r}"
-                for retry, heap, count in (
-                    (True, queue._retry, queue._retry_count),
-                    (False, queue._scheduled, queue._scheduled_count),
-                ):
-                    part = "retry" if retry else "scheduled"
-                    for index in range(1, len(heap)):
-                        assert heap[(index - 1) // 2] <= heap[index], f"{key!r} {part}: not a heap"
-                    live = [e for _, _, e in heap if self._by_run.get(e.run_id) is e]
-                    assert len(live) == count, f"{key!r} {part}: {len(live)} live, count {count}"
-                    assert all(e.queue is queue and e.retry is retry for e in live), (
-                        f"{key!r} {part}: an entry records another queue or part"
-                    )
-                    alive += count
-                    sequences.update(seq for _, seq, _ in heap)
-                    assert len(heap) <= 2 * count + _COMPACT_SLACK or not heap, (
-                        f"{key!r} {part}: {len(heap) - count} dead entries were never compacted"
-                    )
-            assert alive == len(self._by_run), f"{alive} live entries, {len(self._by_run)} indexed"
-            total = sum(len(q._retry) + len(q._scheduled) for q in self._queues.values())
-            assert len(sequences) == total, "two heap items share a sequence number"
+        with self._state.lock:
+            self._state.check_invariants()
 
-    # -- internals (the caller holds the lock) -------------------------------------------------
-    def _queue(self, task_key: str) -> TaskQueue:
-        queue = self._queues.get(task_key)
-        if queue is None:
-            queue = self._queues[task_key] = TaskQueue(task_key, self)
-        return queue
-
-    def _left(self, entry: _Entry) -> None:
-        """Count ``entry`` (no longer indexed) out of its part.
-
-        Wakes submitters when the scheduled part gains room, and rebuilds the part's
-        heap when its dead items outnumber the live ones (amortised O(1): every dead
-        item was made by an O(1) discard or replacement).
-        """
-        queue = entry.queue
-        if entry.retry:
-            heap = queue._retry
-            live = queue._retry_count = queue._retry_count - 1
-        else:
-            heap = queue._scheduled
-            live = queue._scheduled_count = queue._scheduled_count - 1
-            if live == queue.scheduled_size - 1:
-                queue._room.notify()  # never blocks: safe under the lock
-        if len(heap) > 2 * live + _COMPACT_SLACK:
-            by_run = self._by_run
-            heap[:] = [item for item in heap if by_run.get(item[2].run_id) is item[2]]
-            heapq.heapify(heap)
-
-    def _take(self, queue: TaskQueue, now: datetime) -> TaskRun | None:
-        """Pop the first due, valid run of ``queue``, retry part first."""
-        run = self._take_from(queue._retry, now)
-        if run is None:
-            run = self._take_from(queue._scheduled, now)
-        return run
-
-    def _take_from(self, heap: list[_Item], now: datetime) -> TaskRun | None:
-        by_run = self._by_run
-        heappop = heapq.heappop
-        while heap:
-            due, _, entry = heap[0]
-            run_id = entry.run_id
-            if by_run.get(run_id) is not entry:
-                heappop(heap)  # dead: discarded, or replaced by a newer put
-                continue
-            if due > now:
-                return None
-            heappop(heap)
-            del by_run[run_id]
-            self._left(entry)
-            run = self._lookup(run_id)
-            if run is not None:
-                state = run.state
-                if (None if state is None else state.id) == entry.state_id:
-                    entry.queue._delivered += 1
-                    return run
-            entry.queue._dropped += 1  # stale: deleted, claimed elsewhere or moved on
-        return None
-
-    def _next_due(self, queue: TaskQueue) -> datetime | None:
-        by_run = self._by_run
-        earliest: datetime | None = None
-        for heap in (queue._retry, queue._scheduled):
-            while heap and by_run.get(heap[0][2].run_id) is not heap[0][2]:
-                heapq.heappop(heap)
-            if heap and (earliest is None or heap[0][0] < earliest):
-                earliest = heap[0][0]
-        return earliest
-
-    def _search(self, multi: MultiQueue) -> tuple[TaskRun | None, datetime | None]:
-        """Serve ``multi`` round-robin: a due run, or the earliest due time if none."""
-        now = self.clock.now()
-        queues = multi._queues
-        count = len(queues)
-        earliest: datetime | None = None
-        with self._lock:
-            index = multi._next
-            for _ in range(count):
-                queue = queues[index]
-                index = index + 1 if index + 1 < count else 0
-                run = self._take(queue, now)
-                if run is not None:
-                    multi._next = index
-                    return run, None
-                due = self._next_due(queue)
-                if due is not None and (earliest is None or due < earliest):
-                    earliest = due
-        return None, earliest
+    # -- internals --------------------------------------------------------------------------
+    def _heaps(self, task_key: str) -> KeyHeaps:
+        """The data of ``task_key``, made if needed (as :meth:`for_key` makes the queue)."""
+        heaps = self._state.by_key.get(task_key)
+        if heaps is not None:
+            return heaps
+        check_key(task_key)
+        with self._state.lock:
+            return self._state.heaps_for(task_key)

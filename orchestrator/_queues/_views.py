@@ -1,15 +1,15 @@
 """The consumer side of the task queues: :class:`TaskQueue` (one key) and :class:`MultiQueue`.
 
-Both are views over a :class:`~orchestrator._queues._registry.TaskQueues` registry, which holds the
-lock and does the popping; see that module for the concepts. A :class:`TaskQueue` also
-holds its key's data (two heaps, counters, bounds and its two signals) so the registry
-reaches it in one dictionary lookup.
+Both are views over a :class:`~orchestrator._queues._registry.TaskQueues` registry; see
+that module for the concepts. They hold no queue data of their own: each keeps
+references to its keys' :class:`~orchestrator._queues._state.KeyHeaps` and to the
+registry's :class:`~orchestrator._queues._state.QueueState`, which holds the lock and does
+the popping.
 """
 
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, final
@@ -20,36 +20,12 @@ from .._core._errors import InvalidArgument
 from .._core._models import TaskRun
 from .._core._wakeup import Signal, wait_for_any
 from ._records import TaskQueueStatistics
+from ._state import KeyHeaps, QueueState, check_key
 
 if TYPE_CHECKING:
     from ._registry import TaskQueues
 
 __all__ = ["MultiQueue", "TaskQueue"]
-
-
-@final
-class _Entry:
-    """One queued run. Alive while the registry's by-run index points to this object."""
-
-    __slots__ = ("queue", "retry", "run_id", "state_id")
-
-    def __init__(
-        self, run_id: uuid.UUID, state_id: uuid.UUID | None, queue: TaskQueue, retry: bool
-    ) -> None:
-        self.run_id = run_id
-        self.state_id = state_id
-        self.queue = queue
-        self.retry = retry
-
-
-# Heap items: the sequence number is unique, so comparisons never reach the entry.
-_Item = tuple[datetime, int, _Entry]
-
-
-def _check_key(task_key: object) -> str:
-    if not isinstance(task_key, str) or not task_key:
-        raise InvalidArgument(f"a task key must be a non-empty string, got {task_key!r}")
-    return task_key
 
 
 @final
@@ -60,67 +36,45 @@ class TaskQueue:
     parts (stale ones included until a getter meets them).
     """
 
-    __slots__ = (
-        "_delivered",
-        "_dropped",
-        "_owner",
-        "_ready",
-        "_retry",
-        "_retry_count",
-        "_retry_size",
-        "_room",
-        "_scheduled",
-        "_scheduled_count",
-        "_scheduled_size",
-        "_single",
-        "task_key",
-    )
+    __slots__ = ("_heaps", "_owner", "_single", "_state", "task_key")
 
-    def __init__(self, task_key: str, owner: TaskQueues) -> None:
-        self.task_key = task_key
+    def __init__(self, heaps: KeyHeaps, state: QueueState, owner: TaskQueues) -> None:
+        self.task_key = heaps.task_key
+        self._heaps = heaps
+        self._state = state
         self._owner = owner
-        self._retry: list[_Item] = []
-        self._scheduled: list[_Item] = []
-        self._retry_count = 0
-        self._scheduled_count = 0
-        self._retry_size: int | None = None
-        self._scheduled_size: int | None = None
-        self._delivered = 0
-        self._dropped = 0
-        self._ready = Signal()  # notified on every put
-        self._room = Signal()  # notified when the scheduled part gains room
         self._single: MultiQueue | None = None
 
     # -- sizes ---------------------------------------------------------------------------
     @property
     def scheduled_size(self) -> int:
         """The admission bound of the scheduled part."""
-        size = self._scheduled_size
-        return self._owner._default_scheduled_size if size is None else size
+        return self._heaps.scheduled_size
 
     @property
     def retry_size(self) -> int:
         """The nominal bound of the retry part; retries are accepted beyond it."""
-        size = self._retry_size
-        return self._owner._default_retry_size if size is None else size
+        return self._heaps.retry_size
 
     @property
     def scheduled_count(self) -> int:
         """Entries in the scheduled part. O(1)."""
-        return self._scheduled_count
+        return self._heaps.scheduled_count
 
     @property
     def retry_count(self) -> int:
         """Entries in the retry part. O(1)."""
-        return self._retry_count
+        return self._heaps.retry_count
 
     def __len__(self) -> int:
         """Entries in both parts. O(1)."""
-        return self._scheduled_count + self._retry_count
+        heaps = self._heaps
+        return heaps.scheduled_count + heaps.retry_count
 
     def has_room(self) -> bool:
         """True when the scheduled part is below its bound. O(1)."""
-        return self._scheduled_count < self.scheduled_size
+        heaps = self._heaps
+        return heaps.scheduled_count < heaps.scheduled_size
 
     # -- putting and getting --------------------------------------------------------------
     def put(self, run: TaskRun) -> None:
@@ -145,10 +99,10 @@ class TaskQueue:
         Raises:
             anyio.WouldBlock: no run is due now.
         """
-        owner = self._owner
-        now = owner.clock.now()
-        with owner._lock:
-            run = owner._take(self, now)
+        now = self._owner.clock.now()
+        state = self._state
+        with state.lock:
+            run = state.take(self._heaps, now)
         if run is None:
             raise anyio.WouldBlock
         return run
@@ -162,26 +116,20 @@ class TaskQueue:
 
     def next_due(self) -> datetime | None:
         """The earliest due time among the entries, or None when empty. O(1) amortised."""
-        with self._owner._lock:
-            return self._owner._next_due(self)
+        state = self._state
+        with state.lock:
+            return state.next_due(self._heaps)
 
     def statistics(self) -> TaskQueueStatistics:
         """Return this queue's sizes, bounds and counters."""
-        with self._owner._lock:
-            return self._statistics()
+        with self._state.lock:
+            return self._heaps.statistics()
 
-    def _statistics(self) -> TaskQueueStatistics:
-        return TaskQueueStatistics(
-            task_key=self.task_key,
-            scheduled=self._scheduled_count,
-            retry=self._retry_count,
-            scheduled_size=self.scheduled_size,
-            retry_size=self.retry_size,
-            delivered=self._delivered,
-            dropped=self._dropped,
-            waiting_getters=self._ready.waiting,
-            waiting_for_room=self._room.waiting,
-        )
+    @property
+    def _ready(self) -> Signal:
+        # The key's put signal. Nothing in the package reads it here; bench/bench_queues.py
+        # does, to see when a getter is parked.
+        return self._heaps.ready
 
     def _own(self, run: TaskRun) -> TaskRun:
         if not isinstance(run, TaskRun):
@@ -194,9 +142,10 @@ class TaskQueue:
         return run
 
     def __repr__(self) -> str:
+        heaps = self._heaps
         return (
-            f"TaskQueue({self.task_key!r}, scheduled={self._scheduled_count}, "
-            f"retry={self._retry_count})"
+            f"TaskQueue({self.task_key!r}, scheduled={heaps.scheduled_count}, "
+            f"retry={heaps.retry_count})"
         )
 
 
@@ -217,27 +166,31 @@ class MultiQueue:
         InvalidArgument: no keys, an empty or duplicate key, or a bare string.
     """
 
-    __slots__ = ("_next", "_owner", "_queues", "_ready")
+    __slots__ = ("_heaps", "_next", "_owner", "_ready", "_state")
 
     def __init__(self, task_keys: Iterable[str], *, queues: TaskQueues) -> None:
         if isinstance(task_keys, str):
             raise InvalidArgument(
                 f"task_keys must be a collection of keys, not the string {task_keys!r}"
             )
-        keys = [_check_key(key) for key in task_keys]
+        keys = [check_key(key) for key in task_keys]
         if not keys:
             raise InvalidArgument("a MultiQueue needs at least one task key")
         if len(set(keys)) != len(keys):
             raise InvalidArgument(f"task_keys must not repeat a key, got {keys!r}")
         self._owner = queues
-        self._queues = tuple(queues.for_key(key) for key in keys)
-        self._ready = tuple(queue._ready for queue in self._queues)
+        # The one place the wing reaches into a public object: a MultiQueue is made from
+        # the public registry, and the state behind it is not part of its API.
+        state = self._state = queues._state
+        with state.lock:
+            self._heaps = tuple(state.heaps_for(key) for key in keys)
+        self._ready = tuple(heaps.ready for heaps in self._heaps)
         self._next = 0
 
     @property
     def task_keys(self) -> tuple[str, ...]:
         """The served keys, in the order given."""
-        return tuple(queue.task_key for queue in self._queues)
+        return tuple(heaps.task_key for heaps in self._heaps)
 
     def get_nowait(self) -> TaskRun:
         """Pop the next due run, round-robin across keys. O(keys + log n).
@@ -245,7 +198,7 @@ class MultiQueue:
         Raises:
             anyio.WouldBlock: no run is due now on any key.
         """
-        run, _ = self._owner._search(self)
+        run, _ = self._search()
         if run is None:
             raise anyio.WouldBlock
         return run
@@ -258,15 +211,35 @@ class MultiQueue:
         (``clock.sleep_until``, so a virtual clock's sleeper marks when to jump), then
         searches again. Cancel-safe: a cancelled get has taken nothing.
         """
-        owner = self._owner
         ready = self._ready
         while True:
             seen = [signal.generation for signal in ready]
-            run, due = owner._search(self)
+            run, due = self._search()
             if run is not None:
                 return run
-            until = None if due is None else functools.partial(owner.clock.sleep_until, due)
+            until = None if due is None else functools.partial(self._owner.clock.sleep_until, due)
             await wait_for_any(list(zip(ready, seen, strict=True)), until)
+
+    def _search(self) -> tuple[TaskRun | None, datetime | None]:
+        """A due run, round-robin from the key after the last served; else the earliest due."""
+        now = self._owner.clock.now()
+        state = self._state
+        keys = self._heaps
+        count = len(keys)
+        earliest: datetime | None = None
+        with state.lock:
+            index = self._next
+            for _ in range(count):
+                heaps = keys[index]
+                index = index + 1 if index + 1 < count else 0
+                run = state.take(heaps, now)
+                if run is not None:
+                    self._next = index
+                    return run, None
+                due = state.next_due(heaps)
+                if due is not None and (earliest is None or due < earliest):
+                    earliest = due
+        return None, earliest
 
     def __repr__(self) -> str:
         return f"MultiQueue({list(self.task_keys)!r})"
