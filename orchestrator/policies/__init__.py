@@ -11,6 +11,11 @@ fresh one each call, ready to be given to an orchestrator as is or recomposed::
 
 Every rule is a frozen value whose fields are its configuration, so two orchestrators
 may share rules but never state.
+
+This package holds the rules, one module per family (timing, slots, task runs, flow
+runs, background runs), and the policy factories. It may import ``orchestrator._rules``
+and ``orchestrator._core`` only. Start with ``_task_policies.py``: each factory lists
+its rules in order.
 """
 
 from __future__ import annotations

@@ -42,6 +42,11 @@ are plain calls; everything that waits has an ``await`` form (``await future.wai
 at the top level of a cell. The blocking ``future.result()`` refuses to run inside an
 event loop (it would stop the very loop that finishes the run) and says which ``await``
 to use instead.
+
+This package holds the assertions, factories, guards, rule conformance checks, stubs,
+drains and the stall explainer, and the pytest plugin with its fixtures. It may import
+every wing of the package, the workers included, by their public names only (never
+another object's private attributes). Start with ``_drain.py`` and ``_plugin.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,15 @@
-"""Workers: task workers, the process worker and job configuration templating."""
+"""Workers: the runtime that executes runs, in this process or in subprocesses.
+
+Holds the task worker (``TaskWorker``, ``serve``: background task runs, with their
+claims, slots, calls and status server) and the process worker (``ProcessWorker``: the
+flow runs of a work pool as local subprocesses, and what a child process reads back).
+
+May import: every wing below it (the engine through the ``Orchestrator``'s public
+methods, never another object's private attributes); never ``orchestrator.testing``.
+
+Start with ``_task_worker.py``, then ``_execution.py``; for processes,
+``_process_worker.py``.
+"""
 
 from __future__ import annotations
 
