@@ -13,9 +13,10 @@ A :class:`Claim` records a run a worker claimed and how far it got (its *phase*)
 * **break off** a run the worker itself failed on (a bug, or a rule that raised):
   CRASHED, forced, so that no other worker trips over it in a loop.
 
-Every proposal is conditional on the state the worker last saw
-(:func:`~orchestrator._engine._leases.set_task_run_state_if`): a worker never overrides
-what happened to the run meanwhile. A terminal state deletes the run's stored
+Every proposal goes through the engine's public compare-and-propose
+(:meth:`~orchestrator.Orchestrator.set_task_run_state_if`): it applies only while the
+run is still in the state the worker last saw, so a worker never overrides what
+happened to the run meanwhile. A terminal state deletes the run's stored
 parameters.
 """
 
@@ -29,7 +30,6 @@ import anyio
 
 from .._core._outcomes import OrchestrationResult
 from .._core._states import TERMINAL_TYPES, State, StateType
-from .._engine._leases import set_task_run_state_if
 from .._store._results import parameters_key
 from ..policies import clamped_poisson_delay, retry_delay_seconds
 
@@ -97,7 +97,7 @@ class ClaimEndings:
             """Forget a claim once its run is done with (the executor provides it)."""
 
     def _propose(self, claim: Claim, proposal: State, current: State) -> OrchestrationResult | None:
-        return set_task_run_state_if(self._orchestrator, claim.run.id, proposal, current=current)
+        return self._orchestrator.set_task_run_state_if(claim.run.id, proposal, current=current)
 
     def _after_final(self, claim: Claim, state: State | None) -> None:
         """Delete the stored parameters once the run is in a terminal state."""
@@ -143,8 +143,8 @@ class ClaimEndings:
             return
         proposal = State(type=StateType.CRASHED, name="Crashed", message=f"Crashed: {why}")
         try:
-            result = set_task_run_state_if(
-                self._orchestrator, claim.run.id, proposal, current=current, force=True
+            result = self._orchestrator.set_task_run_state_if(
+                claim.run.id, proposal, current=current, force=True
             )
         except Exception:
             logger.exception("task run %s: could not mark it Crashed", claim.run.id)

@@ -1,17 +1,20 @@
 """Executing one background run for a task worker: claim, start, call, finish.
 
-Every step goes through the engine; nothing is decided here that a policy decides:
+Every step goes through the engine's public methods; nothing is decided here that a
+policy decides:
 
 1. **Claim.** Propose ``Pending(deferred=True)``, but only while the run is still in the
-   SCHEDULED state it was queued in (:func:`~orchestrator._engine._leases.set_task_run_state_if`).
-   The background policy refuses a run claimed elsewhere; the run is skipped.
+   SCHEDULED state it was queued in
+   (:meth:`~orchestrator.Orchestrator.set_task_run_state_if`). The background policy
+   refuses a run claimed elsewhere; the run is skipped.
 2. **Start.** Find the task by key and read the stored parameters; an unknown key or
    unreadable parameters fail the run with a message saying what is wrong (the run is
    kept). Propose Running, carrying ``deferred`` and the parameters id so that a retry
    goes back on the queue, and the cache key so that a cache hit completes the run as
    "Cached" without calling the function. A WAIT (a full tag concurrency limit) waits
    until the run's turn comes (:meth:`~orchestrator.Orchestrator.wait_for_turn`)
-   and proposes again, holding a lease on the claim meanwhile; an ABORT leaves the run
+   and proposes again, holding a lease on the claim meanwhile
+   (:attr:`~orchestrator.Orchestrator.pending_leases`); an ABORT leaves the run
    where the policy left it (the decision log says why).
 3. **Call** (:mod:`orchestrator.workers._calls`). Async functions are awaited in the
    event loop, sync ones run in a worker thread within the worker's limit. A timeout
@@ -39,7 +42,6 @@ import anyio.lowlevel
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._core._states import State, StateDetails, StateType
-from .._engine._leases import pending_leases, set_task_run_state_if
 from .._engine._task_overrides import stand_in
 from .._store._results import read_parameters, should_try_to_read_parameters
 from ._calls import Caller, TimedOut
@@ -102,7 +104,7 @@ class Executor(ClaimEndings):
         self._orchestrator = orchestrator
         self._clock = orchestrator.clock
         self._results = orchestrator.result_store
-        self._leases = pending_leases(orchestrator)
+        self._leases = orchestrator.pending_leases
         self._lease_seconds = lease_seconds
         self._tasks = tasks
         self._caller = Caller(self._clock, orchestrator.activity, limit)
@@ -142,7 +144,7 @@ class Executor(ClaimEndings):
                 task_run_id=run.id,
             ),
         )
-        result = set_task_run_state_if(self._orchestrator, run.id, proposal, current=state)
+        result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=state)
         if result is None or result.status is not _ACCEPT:
             return None  # claimed elsewhere, or moved on meanwhile
         committed = result.state

@@ -18,8 +18,8 @@ once stopped; ``async with TaskWorker(...)`` serves for the duration of the bloc
 :meth:`TaskWorker.stop` (or :meth:`TaskWorker.handle_sigterm`) is graceful: no new run is
 taken, runs waiting for their turn are handed back, running ones finish, then the
 worker ends. Cancelling the worker crashes the runs it is executing (retried when they
-have retries left). Every serving worker also sweeps expired claim leases (see
-:mod:`orchestrator._engine._leases`).
+have retries left). Every serving worker also sweeps expired claim leases (the
+orchestrator's :attr:`~orchestrator.Orchestrator.pending_leases`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from .._core._errors import InvalidArgument, StopTaskWorker, WorkerError
 from .._core._models import TaskRun
 from .._core._tasks import Task
-from .._engine._leases import DEFAULT_LEASE_SECONDS, check_lease_seconds, pending_leases
+from .._engine._leases import DEFAULT_LEASE_SECONDS, check_lease_seconds
 from .._engine._orchestrator import Orchestrator
 from ._execution import Executor
 from ._runners import RunnerPool
@@ -114,7 +114,7 @@ class TaskWorker:
         suffix = orchestrator._new_id().hex[:8]
         self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
         self._executor = Executor(orchestrator, by_key, limit=limit, lease_seconds=lease)
-        self._leases = pending_leases(orchestrator)
+        self._leases = orchestrator.pending_leases
         self._queue = orchestrator.multi_queue(by_key)
         self._started = False
         self._started_at: datetime | None = None
