@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import random
 import threading
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
@@ -195,6 +196,16 @@ class Orchestrator(
     def flow_policy(self) -> Policy:
         """The policy deciding flow-run proposals."""
         return self._flow_policy
+
+    # -- ids ---------------------------------------------------------------------------------
+    def new_id(self) -> uuid.UUID:
+        """Return a fresh id from this orchestrator's seeded source.
+
+        The source is the one the orchestrator draws its run and state ids from, so two
+        orchestrators built with the same ``seed`` and used the same way hand out the
+        same ids in the same order: ids stay reproducible under a seed.
+        """
+        return self._new_id()
 
     # -- current orchestrator ----------------------------------------------------------------
     @staticmethod
