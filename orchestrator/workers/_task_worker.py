@@ -110,8 +110,9 @@ class TaskWorker:
             raise InvalidArgument(f"orchestrator must be an Orchestrator, got {orchestrator!r}")
         self._orchestrator = orchestrator
         self._tasks = MappingProxyType(by_key)
-        # host-pid, plus a suffix so that two workers of one process differ.
-        suffix = orchestrator._new_id().hex[:8]
+        # host-pid, plus a suffix so that two workers of one process differ (drawn from the
+        # orchestrator's seeded ids, so the same under the same seed).
+        suffix = orchestrator.new_id().hex[:8]
         self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
         self._executor = Executor(orchestrator, by_key, limit=limit, lease_seconds=lease)
         self._leases = orchestrator.pending_leases
