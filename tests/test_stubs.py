@@ -337,7 +337,8 @@ def test_a_class_or_none_in_a_script_is_returned() -> None:
 
 # -- through task workers --------------------------------------------------------------------
 
-#: The worker calls ``stand_in`` once it carries the hook (see orchestrator/_engine/_task_overrides.py).
+#: The worker calls ``stand_in`` once it carries the hook
+#: (see orchestrator/_engine/_task_overrides.py).
 HOOKED = getattr(_execution, "stand_in", None) is stand_in
 #: Until then its runs call the real functions, which raise RealFunctionCalled; strict, so
 #: these tests fail if they pass without the hook, and run for real once it is there.
