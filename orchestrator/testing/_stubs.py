@@ -52,12 +52,11 @@ import attrs
 from .._core._errors import InvalidArgument, OrchestratorError
 from .._core._task_options import is_async
 from .._core._tasks import Task
-from .._engine._engine import EngineBase
+from .._engine._orchestrator import Orchestrator
 from .._engine._task_overrides import existing_task_overrides, task_overrides
 
 if TYPE_CHECKING:
     from .._core._models import TaskRun
-    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["StubCall", "StubExhausted", "TaskStub", "stub_task", "undo_stubs"]
 
@@ -315,7 +314,7 @@ def stub_task(
             an empty script, or a key already stubbed on this orchestrator (nothing
             changes).
     """
-    if not isinstance(orchestrator, EngineBase):
+    if not isinstance(orchestrator, Orchestrator):
         raise InvalidArgument(f"stub_task needs an Orchestrator, got {orchestrator!r}")
     if isinstance(task, Task):
         task_key = task.task_key
