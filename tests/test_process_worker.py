@@ -29,17 +29,23 @@ from orchestrator import (
     ObjectNotFound,
     Observer,
     Orchestrator,
+    Pending,
+    Rule,
     Scheduled,
     State,
     StateType,
+    TransitionContext,
     VirtualClock,
     WorkerError,
+    rule,
 )
 from orchestrator._pools._process_config import ProcessJobConfiguration
+from orchestrator.policies import core_flow_policy
 from orchestrator.workers._child import ENV_PARAMETERS_FILE, read_flow_run_parameters
 from orchestrator.workers._healthcheck import HealthServer
 from orchestrator.workers._process_worker import ProcessWorker, ProcessWorkerResult
 from orchestrator.workers._processes import crash_message, explain_exit_code, start_process
+from orchestrator.workers._run_states import RunHandle, RunStates
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 PY = sys.executable
@@ -109,6 +115,31 @@ def deploy(orch: Orchestrator, code: str, **kwargs: Any) -> uuid.UUID:
     return orch.create_deployment(
         flow.id, name, work_pool_name="pool", command=[PY, "-c", code], **kwargs
     ).id
+
+
+class WaitOnce:
+    """A flow rule that WAITs the first proposal of Running, and records every proposal's time."""
+
+    def __init__(self, delay_seconds: float) -> None:
+        self.delay_seconds = delay_seconds
+        self.proposed: list[datetime] = []  # ctx.now of each PENDING -> RUNNING proposal
+        self.waited = anyio.Event()  # set when the WAIT is given
+        self.rule: Rule = rule(from_states=[StateType.PENDING], to_states=[StateType.RUNNING])(
+            self._before
+        )
+
+    def _before(self, ctx: TransitionContext) -> None:
+        self.proposed.append(ctx.now)
+        if len(self.proposed) == 1:
+            ctx.wait(self.delay_seconds, "wait once")
+            self.waited.set()
+
+
+def waiting_orchestrator(clock: VirtualClock, wait: WaitOnce) -> Orchestrator:
+    """An orchestrator whose flow policy is the core one plus ``wait``'s rule."""
+    orchestrator = Orchestrator(clock=clock, seed=3, flow_policy=core_flow_policy() + wait.rule)
+    orchestrator.create_work_pool("pool")
+    return orchestrator
 
 
 def pid_gone(pid: int) -> bool:
@@ -323,6 +354,37 @@ async def test_run_once_takes_one_pass_and_waits_for_its_runs(
     assert later.state_type is StateType.SCHEDULED
     assert worker.current_flow_runs == frozenset()
     assert not worker.started
+
+
+async def test_a_running_proposal_told_to_wait_is_made_again_after_the_delay(
+    clock: VirtualClock,
+) -> None:
+    wait = WaitOnce(7.25)
+    orch = waiting_orchestrator(clock, wait)
+    commits = Commits()
+    orch.subscribe(commits)
+    run = orch.create_flow_run_from_deployment(deploy(orch, "print('ran')"))
+    lines: list[str] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(
+            functools.partial(ProcessWorker(orch, "pool").start, True, False, lines.append)
+        )
+        with anyio.fail_after(10):
+            await wait.waited.wait()
+        # The process has started; the run stays Submitting until the WAIT's delay passed.
+        assert run.infrastructure_pid is not None
+        assert run.state_name == "Submitting"
+        clock.advance(7.25)
+        await commits.wait_final([run.id], orch)
+    assert wait.proposed == [START, at(7.25)]
+    assert [(s.name, s.timestamp) for s in orch.read_flow_run_states(run.id)] == [
+        ("Scheduled", START),
+        ("Pending", START),
+        ("Submitting", START),
+        ("Running", at(7.25)),
+        ("Completed", at(7.25)),
+    ]
+    assert lines == ["ran"]
 
 
 # -- concurrency, order and wake-ups ------------------------------------------------------------
@@ -666,6 +728,35 @@ async def test_run_executes_a_prepared_configuration(orch: Orchestrator) -> None
     unserialisable = orch.create_flow_run(flow.id, parameters={"x": object()})
     with pytest.raises(WorkerError, match="JSON"):
         await worker.run(unserialisable, configuration)
+
+
+async def test_mark_running_serves_a_wait_on_the_clock_then_proposes_again(
+    clock: VirtualClock,
+) -> None:
+    wait = WaitOnce(30.5)
+    orch = waiting_orchestrator(clock, wait)
+    flow = orch.create_flow("flow")
+    run = orch.create_flow_run(flow.id, state=Scheduled(), work_pool_name="pool")
+    states = RunStates(orch, "pool", "worker", strict=False, environ=None)
+    assert states.claim(run)
+    assert orch.set_flow_run_state(run.id, Pending(name="Submitting")).state is not None
+    handle = RunHandle()
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(states.mark_running, run, handle, 4321)
+            await wait.waited.wait()
+            await anyio.wait_all_tasks_blocked()
+            assert clock.next_deadline() == at(30.5)  # the engine waits the WAIT's delay
+            clock.advance(30)
+            await anyio.wait_all_tasks_blocked()
+            assert (wait.proposed, run.state_name) == ([START], "Submitting")
+            clock.advance(0.5)
+    assert wait.proposed == [START, at(30.5)]
+    assert run.state is not None
+    assert (run.state.name, run.state.timestamp) == ("Running", at(30.5))
+    assert run.infrastructure_pid == "4321"
+    assert not handle.cancel_requested
+    assert clock.next_deadline() is None
 
 
 def test_read_flow_run_parameters(tmp_path: Path) -> None:

@@ -121,6 +121,21 @@ def test_client_ids_are_host_pid_and_a_suffix(orch: Orchestrator) -> None:
     assert len(first.client_id) == len(prefix) + 8
 
 
+def test_client_ids_are_reproducible_under_a_seed() -> None:
+    def client_ids(seed: int) -> list[str]:
+        orchestrator = Orchestrator(VirtualClock(), seed=seed)
+        return [TaskWorker(add, orchestrator=orchestrator).client_id for _ in range(3)]
+
+    ids = client_ids(7)
+    assert client_ids(7) == ids
+    assert len(set(ids)) == 3
+    # The suffix is the start of the orchestrator's next id, drawn from its seeded source.
+    mirror = Orchestrator(VirtualClock(), seed=7)
+    assert [client_id.rsplit("-", 1)[1] for client_id in ids] == [
+        mirror.new_id().hex[:8] for _ in range(3)
+    ]
+
+
 def test_stop_before_start_is_an_error(orch: Orchestrator) -> None:
     worker = TaskWorker(add, orchestrator=orch)
     with pytest.raises(WorkerError, match="is not serving"):

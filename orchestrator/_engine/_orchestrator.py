@@ -194,7 +194,12 @@ class Orchestrator(
         return self._engine.task_overrides
 
     def new_id(self) -> uuid.UUID:
-        """Return a fresh id from this orchestrator's seeded source (reproducible under a seed)."""
+        """Return a fresh id from this orchestrator's seeded source.
+
+        The source is the one the orchestrator draws its run and state ids from, so two
+        orchestrators built with the same ``seed`` and used the same way hand out the
+        same ids in the same order: ids stay reproducible under a seed.
+        """
         return self._engine.new_id()
 
     def subscribe(self, observer: Observer) -> None:

@@ -124,7 +124,8 @@ _Outcome = tuple[bool, object]
 class TaskStub:
     """A stub answering for one task key on one orchestrator (see the module docstring).
 
-    Made by :func:`stub_task`; undone by :meth:`undo` or at the end of a ``with`` block.
+    Made by :func:`stub_task`, and answering from the moment it is made; undone by
+    :meth:`undo` or at the end of a ``with`` block.
     """
 
     __slots__ = (
@@ -156,6 +157,9 @@ class TaskStub:
         self._calls: list[StubCall] = []
         self._lock = threading.Lock()  # sync replacements record from worker threads
         self._hook = self._stand_in  # one bound method: the table compares by identity
+        # Last, once the stub is whole: raises InvalidArgument, installing nothing, when
+        # the key is stubbed on this orchestrator already.
+        orchestrator.task_overrides.install(task_key, self._hook)
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -355,9 +359,7 @@ def stub_task(
             raise InvalidArgument(f"fn= takes a function, got {fn!r}")
     elif returns is not _UNSET:
         script = ((False, returns),)
-    stub = TaskStub(orchestrator, task_key, outcomes=script, repeat=repeat, fn=fn)
-    orchestrator.task_overrides.install(task_key, stub._hook)
-    return stub
+    return TaskStub(orchestrator, task_key, outcomes=script, repeat=repeat, fn=fn)
 
 
 def undo_stubs(orchestrator: Orchestrator) -> int:

@@ -13,9 +13,10 @@ A :class:`Claim` records a run a worker claimed and how far it got (its *phase*)
 * **break off** a run the worker itself failed on (a bug, or a rule that raised):
   CRASHED, forced, so that no other worker trips over it in a loop.
 
-Every proposal is conditional on the state the worker last saw
-(:func:`~orchestrator._engine._leases.set_task_run_state_if`): a worker never overrides
-what happened to the run meanwhile. A terminal state deletes the run's stored
+Every proposal goes through the engine's public compare-and-propose
+(:meth:`~orchestrator.Orchestrator.set_task_run_state_if`): it applies only while the
+run is still in the state the worker last saw, so a worker never overrides what
+happened to the run meanwhile. A terminal state deletes the run's stored
 parameters.
 """
 

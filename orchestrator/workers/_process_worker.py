@@ -379,7 +379,7 @@ class ProcessWorker:
                 except WorkerError as exc:
                     self._states.end(run, Crashed(message=f"Flow run could not start: {exc}"))
                     return
-                await self._states.mark_running(run, handle, pid, self._clock)
+                await self._states.mark_running(run, handle, pid)
                 task_status.started()
                 reported = True
             self._states.finish(run, handle, outcome[0])

@@ -1,10 +1,11 @@
 """What a process worker proposes for the flow runs it takes, from claim to final state.
 
 :class:`RunStates` holds the worker's side of each transition: claim (Pending), render
-the job and mark it Submitting, Running once the process started, then Completed,
-Crashed or Cancelled. :class:`RunHandle` is the worker's token for one run in flight;
-:class:`CancelWatcher` is the observer that trips it when the run is cancelled or
-deleted, from whichever thread did it.
+the job and mark it Submitting, Running once the process started (proposed again once
+the engine has served a WAIT), then Completed, Crashed or Cancelled.
+:class:`RunHandle` is the worker's token for one run in flight; :class:`CancelWatcher`
+is the observer that trips it when the run is cancelled or deleted, from whichever
+thread did it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Final, final
 
 import attrs
 
-from .._core._clock import Clock
 from .._core._errors import InvalidArgument, ObjectNotFound, TemplateError
 from .._core._events import Observer
 from .._core._models import FlowRun
@@ -165,14 +165,19 @@ class RunStates:
         submitting = orchestrator.set_flow_run_state(run.id, Pending(name="Submitting"))
         return configuration if submitting.status is _ACCEPT else None
 
-    async def mark_running(self, run: FlowRun, handle: RunHandle, pid: int, clock: Clock) -> None:
-        """Record the pid and propose Running (again after a WAIT); a refusal trips ``handle``."""
+    async def mark_running(self, run: FlowRun, handle: RunHandle, pid: int) -> None:
+        """Record the pid and propose Running; a refusal trips ``handle``.
+
+        A WAIT is served by the engine (:meth:`~orchestrator.Orchestrator.wait_for_turn`:
+        the WAIT's delay on the orchestrator's clock, or less for a WAIT on tag slots
+        that the slot table would admit sooner), then Running is proposed again.
+        """
         orchestrator = self._orchestrator
         try:
             orchestrator.update_flow_run(run.id, infrastructure_pid=str(pid))
             result = orchestrator.set_flow_run_state(run.id, Running())
             while result.status is SetStateStatus.WAIT:
-                await clock.sleep(max(getattr(result.details, "delay_seconds", 0.0), 0.0))
+                await orchestrator.wait_for_turn(run.id, result)
                 result = orchestrator.set_flow_run_state(run.id, Running())
         except ObjectNotFound:
             handle.request_cancel()

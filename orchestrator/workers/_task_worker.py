@@ -18,8 +18,8 @@ once stopped; ``async with TaskWorker(...)`` serves for the duration of the bloc
 :meth:`TaskWorker.stop` (or :meth:`TaskWorker.handle_sigterm`) is graceful: no new run is
 taken, runs waiting for their turn are handed back, running ones finish, then the
 worker ends. Cancelling the worker crashes the runs it is executing (retried when they
-have retries left). Every serving worker also sweeps expired claim leases (see
-:mod:`orchestrator._engine._leases`).
+have retries left). Every serving worker also sweeps expired claim leases (the
+orchestrator's :attr:`~orchestrator.Orchestrator.pending_leases`).
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ class TaskWorker:
             raise InvalidArgument(f"orchestrator must be an Orchestrator, got {orchestrator!r}")
         self._orchestrator = orchestrator
         self._tasks = MappingProxyType(by_key)
-        # host-pid, plus a suffix so that two workers of one process differ.
+        # host-pid, plus a suffix so that two workers of one process differ (drawn from the
+        # orchestrator's seeded ids, so the same under the same seed).
         suffix = orchestrator.new_id().hex[:8]
         self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
         self._executor = Executor(orchestrator, by_key, limit=limit, lease_seconds=lease)
