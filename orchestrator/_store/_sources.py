@@ -74,6 +74,9 @@ class Catalog(Lookup, Protocol):
     def get_flow_by_name(self, name: str, /) -> Flow | None:
         """Return the flow with this name, or None."""
 
+    def matching_flow_runs(self, crit: Criterion, /) -> list[FlowRun]:
+        """Return every flow run matching ``crit`` (a query of its own, planned likewise)."""
+
 
 @final
 @attrs.frozen
@@ -254,21 +257,18 @@ def _primitive(crit: Criterion, table: RunTable[R], cat: Catalog) -> Source[R] |
 
 
 def _flow_run_source(crit: Criterion, table: RunTable[R], cat: Catalog) -> Source[R]:
-    # Selecting the matching flow runs is itself a query; imported here because the
-    # planner imports this module.
-    from ._planner import iterate
-
+    # Selecting the matching flow runs is itself a query, which the catalog plans.
     flow_table = cat.flow_table
     by_flow_run = table.sets["flow_run_id"]
     part = analyse(crit, flow_table, cat)
     estimate = min((s.size for s in part.sources), default=len(flow_table))
     if estimate <= EAGER_FLOW_RUNS:
-        return _sets_source([by_flow_run.get(fr.id) for fr in iterate(flow_table, crit, cat)])
+        return _sets_source([by_flow_run.get(fr.id) for fr in cat.matching_flow_runs(crit)])
     with_flow_run = len(table) - by_flow_run.size(None)
     per_flow_run = with_flow_run / max(1, len(flow_table))
 
     def fetch() -> Iterator[R]:
-        for flow_run in iterate(flow_table, crit, cat):
+        for flow_run in cat.matching_flow_runs(crit):
             yield from by_flow_run.get(flow_run.id)
 
     return Source(math.ceil(estimate * per_flow_run), fetch, False)

@@ -15,7 +15,7 @@ from .._core._sorts import FlowRunSort, TaskRunSort
 from ._criteria import Criterion, flow_run_query, task_run_query
 from ._filters_flow import DeploymentFilter, FlowFilter, FlowRunFilter
 from ._filters_task import TaskRunFilter
-from ._planner import QueryPlan, count, plan, select
+from ._planner import QueryPlan, count, iterate, plan, select
 
 if TYPE_CHECKING:
     from ._sources import Catalog
@@ -50,6 +50,10 @@ class StoreQueries:
         _flow_table: RunTable[FlowRun]
 
         def _as_catalog(self) -> Catalog: ...
+
+    def matching_flow_runs(self, crit: Criterion, /) -> list[FlowRun]:
+        """Return every flow run matching ``crit``, in no particular order (for sub-queries)."""
+        return iterate(self._flow_table, crit, self._as_catalog())
 
     def task_run_criterion(
         self,
