@@ -34,7 +34,7 @@ from orchestrator._core._outcomes import (
     WaitDetails,
 )
 from orchestrator._core._states import ALL_STATE_TYPES
-from orchestrator._rules._rule import run_transition
+from orchestrator._rules._context import run_transition
 from tests.helpers import (
     ABORT,
     ACCEPT,

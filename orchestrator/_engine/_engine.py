@@ -3,7 +3,7 @@
 :class:`EngineBase` holds what every part of the :class:`~orchestrator.Orchestrator`
 shares (store, policy tables, queues, clock, random sources, observers, decision log)
 and the single code path that turns a proposal into an outcome: pick the policy, run
-its rules with :func:`~orchestrator._rules._rule.run_transition`, commit through
+its rules with :func:`~orchestrator._rules._context.run_transition`, commit through
 :meth:`EngineBase._commit`, record the decision, notify observers.
 
 Everything here is synchronous and runs under ``self._lock`` (a re-entrant lock, so an
@@ -26,8 +26,8 @@ from .._core._models import ConcurrencyLimit, FlowRun, TaskRun
 from .._core._outcomes import OrchestrationResult, SetStateStatus, SlotOutcome
 from .._core._states import State, StateType
 from .._rules._bookkeeping import apply_bookkeeping, details_for_run
-from .._rules._context import RuleServices, TransitionContext
-from .._rules._rule import Policy, run_transition
+from .._rules._context import RuleServices, TransitionContext, run_transition
+from .._rules._rule import Policy
 
 if TYPE_CHECKING:
     from datetime import datetime
