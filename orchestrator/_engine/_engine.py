@@ -217,7 +217,7 @@ class EngineBase:
         reason = getattr(result.details, "reason", None)
         entry: DecisionEntry | State
         if (
-            ctx._decider is None
+            ctx.decider is None
             and result.status is SetStateStatus.ACCEPT
             and not ctx.force
             and state is not None
@@ -235,7 +235,7 @@ class EngineBase:
                 proposed.name,
                 result.status,
                 state,
-                ctx._decider,
+                ctx.decider,
                 reason,
                 ctx.force,
                 policy.name,

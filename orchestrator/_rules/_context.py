@@ -157,6 +157,11 @@ class TransitionContext:
         return decider.name
 
     @property
+    def decider(self) -> Rule | str | None:
+        """What last changed the outcome: a rule, the name of a rule that raised, or None."""
+        return self._decider
+
+    @property
     def status(self) -> SetStateStatus:
         """The outcome's status so far."""
         return self._status
