@@ -92,16 +92,6 @@ class UniversalRecorder(Recorder):
     universal = True
 
 
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
-
-
 def pending_to_running(clock: VirtualClock, services: StubServices) -> TransitionContext:
     return make_context(make_task_run(), Pending(), Running(), clock=clock, services=services)
 

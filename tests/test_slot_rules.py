@@ -43,17 +43,6 @@ from tests.helpers import (
     type_id,
 )
 
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
-
-
 # -- tag concurrency ------------------------------------------------------------------------------
 
 SLOT_RULES = (SecureTaskConcurrencySlots(), ReleaseTaskConcurrencySlots())
