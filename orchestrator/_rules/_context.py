@@ -84,7 +84,8 @@ class TransitionContext:
     ``run`` is the live record (rules may update its counters, as the built-in rules
     do); ``initial``, ``proposed``, ``validated``, ``status`` and ``details`` are
     read-only and change only through the mutators, which refuse to work once the
-    outcome is committed.
+    outcome is committed. :meth:`run_rules` belongs to the engine (it is the body of
+    :func:`run_transition`); rules never call it.
     """
 
     __slots__ = (
