@@ -32,8 +32,8 @@ from orchestrator._core._models import ConcurrencyLimit
 from orchestrator._core._outcomes import SetStateStatus, SlotOutcome
 from orchestrator._core._states import TERMINAL_TYPES
 from orchestrator._rules._bookkeeping import apply_bookkeeping, details_for_run
+from orchestrator._rules._context import run_transition
 from orchestrator._rules._policy_tables import CacheTable, SlotTable
-from orchestrator._rules._rule import run_transition
 
 __all__ = [
     "ABORT",

@@ -43,16 +43,6 @@ from tests.helpers import (
 )
 
 
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
-
-
 class TestCopyTaskParametersID:
     PARAMETERS_ID = uuid.UUID(int=0xABC)
 

@@ -66,11 +66,6 @@ def clock() -> VirtualClock:
     return VirtualClock(START)
 
 
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
-
-
 def state_of(state_type: StateType, details: StateDetails | None = None) -> State:
     return State(type=state_type, details=StateDetails() if details is None else details)
 

@@ -34,7 +34,7 @@ from orchestrator._core._outcomes import (
     WaitDetails,
 )
 from orchestrator._core._states import ALL_STATE_TYPES
-from orchestrator._rules._rule import run_transition
+from orchestrator._rules._context import run_transition
 from tests.helpers import (
     ABORT,
     ACCEPT,
@@ -90,16 +90,6 @@ class Recorder(Rule):
 
 class UniversalRecorder(Recorder):
     universal = True
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
 
 
 def pending_to_running(clock: VirtualClock, services: StubServices) -> TransitionContext:
@@ -270,6 +260,40 @@ def test_the_last_mutation_decides(clock: VirtualClock, services: StubServices) 
 
     ctx = run_rules([Recorder([], "twice", action=twice)], pending_to_running(clock, services))
     assert (ctx.status, ctx.details, ctx.decided_by) == (ABORT, AbortDetails("second"), "twice")
+
+
+def test_decider_is_the_rule_that_last_changed_the_outcome(
+    clock: VirtualClock, services: StubServices
+) -> None:
+    untouched = run_rules([Recorder([], "quiet")], pending_to_running(clock, services))
+    assert untouched.decider is None
+    waiting = Recorder([], "waiting", action=lambda ctx: ctx.wait(1.0))
+    ctx = run_rules([Recorder([], "quiet"), waiting], pending_to_running(clock, services))
+    assert ctx.decider is waiting
+    broken = pending_to_running(clock, services)
+    with pytest.raises(ValueError, match="rule failed"):
+        run_rules([Recorder([], "broken", action=fail)], broken)
+    assert broken.decider == "broken"  # a rule that raised is kept by name
+
+
+def test_hook_overrides_name_the_hooks_a_class_defines() -> None:
+    class BeforeOnly(Rule):
+        def before(self, ctx: TransitionContext) -> None:
+            pass
+
+    class CleanupOnly(Rule):
+        def cleanup(self, ctx: TransitionContext) -> None:
+            pass
+
+    @rule()
+    def function_rule(ctx: TransitionContext) -> None:
+        pass
+
+    assert Rule.hook_overrides == (False, False, False)
+    assert BeforeOnly.hook_overrides == (True, False, False)
+    assert CleanupOnly.hook_overrides == (False, False, True)
+    assert Recorder.hook_overrides == (True, True, True)
+    assert function_rule.hook_overrides == (True, False, False)
 
 
 def test_parameters_pass_between_rules(clock: VirtualClock, services: StubServices) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import timedelta
 
 import pytest
@@ -19,7 +21,7 @@ from orchestrator import (
     rule,
 )
 from orchestrator._core._errors import InvalidArgument
-from orchestrator._core._outcomes import AbortDetails, WaitDetails
+from orchestrator._core._outcomes import AbortDetails, SlotWait, WaitDetails
 from orchestrator.policies import (
     ReleaseTaskConcurrencySlots,
     SecureTaskConcurrencySlots,
@@ -40,17 +42,6 @@ from tests.helpers import (
     transition,
     type_id,
 )
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
-
 
 # -- tag concurrency ------------------------------------------------------------------------------
 
@@ -145,6 +136,18 @@ class TestTaskConcurrencyLimits:
             10.0, "Concurrency limit reached for tags: b, c", ("tag:b", "tag:c")
         )
         assert slots(services, "a") == 0
+
+    def test_the_wait_names_each_full_tag_as_a_slot_wait(
+        self, clock: VirtualClock, services: StubServices
+    ) -> None:
+        services.slots.upsert("b", 1, now=clock.now())
+        services.slots.upsert("c d", 1, now=clock.now())
+        self.start(make_task_run(tags=["b", "c d"]), clock, services)
+        ctx = self.start(make_task_run(tags=["b", "c d"]), clock, services)
+        assert isinstance(ctx.details, WaitDetails)
+        targets = ctx.details.wait_for
+        assert all(type(target) is SlotWait for target in targets)
+        assert [target.tag for target in targets if isinstance(target, SlotWait)] == ["b", "c d"]
 
     @pytest.mark.parametrize(
         "target_type",
@@ -366,3 +369,23 @@ class TestTaskConcurrencyLimits:
     def test_wait_seconds_must_be_positive(self, seconds: float) -> None:
         with pytest.raises(InvalidArgument, match="wait_seconds must be a number of seconds > 0"):
             SecureTaskConcurrencySlots(wait_seconds=seconds)
+
+
+# -- the wait target ------------------------------------------------------------------------------
+
+
+class TestSlotWait:
+    def test_its_text_is_the_tag_behind_a_prefix(self) -> None:
+        target = SlotWait("a b")
+        assert target == "tag:a b"
+        assert hash(target) == hash("tag:a b")
+        assert target.tag == "a b"
+        assert type(target.tag) is str
+
+    def test_copies_and_pickles_keep_the_tag(self) -> None:
+        target = SlotWait("db")
+        copies = [copy.copy(target), copy.deepcopy(target)]
+        copies += [pickle.loads(pickle.dumps(target, protocol)) for protocol in range(6)]
+        for again in copies:
+            assert type(again) is SlotWait
+            assert (again, again.tag) == ("tag:db", "db")

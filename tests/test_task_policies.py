@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from orchestrator import (
     Completed,
     Failed,
@@ -47,17 +45,6 @@ from tests.helpers import (
     make_task_run,
     transition,
 )
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
-
 
 # -- the policies ---------------------------------------------------------------------------------
 

@@ -63,17 +63,6 @@ from tests.helpers import (
     type_id,
 )
 
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def services() -> StubServices:
-    return StubServices()
-
-
 # -- caching -----------------------------------------------------------------------------------
 
 

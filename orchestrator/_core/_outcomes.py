@@ -3,7 +3,8 @@
 :class:`OrchestrationResult` is what ``set_*_state`` answers: the run's state
 afterwards, a :class:`SetStateStatus`, and details whose ``type`` names their kind
 (accept, reject with a reason, wait with a delay and what to wait for, abort with a
-reason). :class:`SlotOutcome` is what the slot table answers a rule asking for slots.
+reason). :class:`SlotOutcome` is what the slot table answers a rule asking for slots,
+and :class:`SlotWait` is how a WAIT names a slot it waits for.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "RejectDetails",
     "SetStateStatus",
     "SlotOutcome",
+    "SlotWait",
     "WaitDetails",
 ]
 
@@ -58,12 +60,40 @@ class RejectDetails:
     type: Literal["reject_details"] = "reject_details"
 
 
+_SLOT_PREFIX: Final = "tag:"
+
+
+@final
+class SlotWait(str):
+    """A WAIT target: a free slot on the concurrency-limited tag ``tag``.
+
+    ``SlotWait("db")`` is the string ``"tag:db"`` (it compares and hashes as that
+    text), so it fits wherever a target name does, while the engine can recognise it
+    by type and read :attr:`tag` instead of parsing the text.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, tag: str) -> SlotWait:
+        return super().__new__(cls, _SLOT_PREFIX + tag)
+
+    @property
+    def tag(self) -> str:
+        """The tag whose slot the run waits for."""
+        return self[len(_SLOT_PREFIX) :]
+
+    def __getnewargs__(self) -> tuple[str]:
+        # Copies and pickles rebuild the value from its tag, not from its text.
+        return (self.tag,)
+
+
 @final
 @attrs.frozen
 class WaitDetails:
     """Details of a WAIT: why, and when to propose again.
 
-    ``wait_for`` names what the run waits for (``"tag:<tag>"`` for a concurrency slot);
+    ``wait_for`` names what the run waits for: a :class:`SlotWait` (text
+    ``"tag:<tag>"``) for a free slot on a concurrency-limited tag.
     :meth:`Orchestrator.wait_for_turn` wakes the waiter as soon as that frees, or after
     ``delay_seconds`` at the latest.
     """

@@ -8,7 +8,7 @@ future waiters, task stand-ins). Parts get narrow handles (a table, the lock, a
 :class:`~orchestrator.Orchestrator` is a facade over it.
 
 A proposal goes one way: pick the policy, run its rules with
-:func:`~orchestrator._rules._rule.run_transition`, commit (:meth:`Engine._commit_task` or
+:func:`~orchestrator._rules._context.run_transition`, commit (:meth:`Engine._commit_task` or
 :meth:`Engine._commit_flow`, which also files the flow run in its work queue and mirrors
 a subflow's state onto its parent task run), record the decision, notify observers.
 
@@ -38,9 +38,9 @@ from .._core._states import TERMINAL_TYPES, State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
 from .._rules._bookkeeping import apply_bookkeeping, details_for_run
-from .._rules._context import TransitionContext
+from .._rules._context import TransitionContext, run_transition
 from .._rules._policy_tables import CacheTable, SlotTable
-from .._rules._rule import Policy, run_transition
+from .._rules._rule import Policy
 from .._store._results import ResultStore
 from .._store._store import Store
 from ..filters import TaskRunFilter

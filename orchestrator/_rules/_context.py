@@ -4,12 +4,16 @@ Rules read the run, the current (``initial``) state and the proposal, and change
 outcome only through the mutators (``reject``, ``wait``, ``abort``, ``rename``,
 ``update_details``), which refuse to work once the outcome is committed. Beyond the
 context, rules reach the orchestrator's policy tables through :class:`RuleServices`.
+
+The engine drives a context through :func:`run_transition`: enter the rules, commit
+the outcome through a :data:`Commit` function, exit the rules. The driving code is a
+method of the context, so only the context ever touches its private fields.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, final
 
@@ -32,7 +36,7 @@ if TYPE_CHECKING:
 
     from ._rule import Rule
 
-__all__ = ["Run", "RuleServices", "TransitionContext"]
+__all__ = ["Commit", "Run", "RuleServices", "TransitionContext", "run_transition"]
 
 Run = TaskRun | FlowRun
 
@@ -80,7 +84,8 @@ class TransitionContext:
     ``run`` is the live record (rules may update its counters, as the built-in rules
     do); ``initial``, ``proposed``, ``validated``, ``status`` and ``details`` are
     read-only and change only through the mutators, which refuse to work once the
-    outcome is committed.
+    outcome is committed. :meth:`run_rules` belongs to the engine (it is the body of
+    :func:`run_transition`); rules never call it.
     """
 
     __slots__ = (
@@ -140,11 +145,6 @@ class TransitionContext:
         return self._proposed
 
     @property
-    def decider(self) -> Rule | str | None:
-        """The rule (or its name) that decided the outcome; None when no rule intervened."""
-        return self._decider
-
-    @property
     def validated(self) -> State | None:
         """The committed state (or the unchanged current one); None before commit."""
         return self._validated
@@ -156,6 +156,11 @@ class TransitionContext:
         if decider is None or isinstance(decider, str):
             return decider
         return decider.name
+
+    @property
+    def decider(self) -> Rule | str | None:
+        """What last changed the outcome: a rule, the name of a rule that raised, or None."""
+        return self._decider
 
     @property
     def status(self) -> SetStateStatus:
@@ -249,6 +254,81 @@ class TransitionContext:
             proposed = self._proposed
             self._proposed = attrs.evolve(proposed, details=proposed.details.replace(**changes))
 
+    # -- driving (the engine's side) ------------------------------------------------------
+    def run_rules(self, rules: tuple[Rule, ...], commit: Commit) -> None:
+        """Internal: the body of :func:`run_transition`; the engine calls that, rules never.
+
+        Kept on the context so that only the context reads and writes its private fields.
+        """
+        initial_type = self.initial_type
+        original_to = self.proposed_type
+        # (rule, the to-type it expects on exit, runs after, runs cleanup)
+        entered: list[tuple[Rule, StateType | None, bool, bool]] = []
+        append = entered.append
+        for item in rules:
+            has_before, has_after, has_cleanup = item.hook_overrides
+            if item.universal:
+                if has_before:
+                    self._current_rule = item
+                    try:
+                        item.before(self)
+                    except Exception as error:
+                        self._fail(item.name, error)
+                if has_after:
+                    append((item, None, True, False))
+                continue
+            proposed = self._proposed
+            if (None if proposed is None else proposed.type) is not original_to:
+                continue  # invalid: an earlier rule changed the transition
+            expected = original_to
+            if has_before:
+                mutations = self._mutations
+                self._current_rule = item
+                try:
+                    item.before(self)
+                except Exception as error:
+                    self._fail(item.name, error)
+                else:
+                    if self._mutations != mutations:
+                        expected = self.proposed_type
+            if has_after or has_cleanup:
+                append((item, expected, has_after, has_cleanup))
+        self._current_rule = None
+
+        if self._proposed is not None and self.error is None:
+            try:
+                self._validated = commit(self)
+            except Exception as error:
+                self._proposed = None
+                self._status = SetStateStatus.ABORT
+                self._details = AbortDetails(f"Error validating state: {error!r}")
+                self._validated = self.initial
+        else:
+            self._validated = self.initial
+        self._validated_done = True
+        if not entered and self.error is None:
+            return
+
+        first_error: BaseException | None = self.error
+        proposed = self._proposed
+        final_to = None if proposed is None else proposed.type
+        unchanged_initial = self.initial_type is initial_type
+        for item, expected, has_after, has_cleanup in reversed(entered):
+            try:
+                if item.universal:
+                    if self.error is None:
+                        item.after(self)
+                elif unchanged_initial and final_to is expected:
+                    if has_after:
+                        item.after(self)
+                elif has_cleanup:
+                    item.cleanup(self)
+            except Exception as error:
+                if first_error is None:
+                    first_error = error
+        if first_error is not None:
+            raise first_error
+
     def _fail(self, rule_name: str, error: BaseException) -> None:
         self._proposed = None
         self._status = SetStateStatus.ABORT
@@ -263,3 +343,19 @@ class TransitionContext:
         return (
             f"<TransitionContext {self.initial_type} -> {self.proposed_type} {self._status.name}>"
         )
+
+
+#: How the engine commits the outcome that stands once the rules have entered: called
+#: with the context, it records the proposal and returns the committed state.
+Commit = Callable[[TransitionContext], State]
+
+
+def run_transition(rules: tuple[Rule, ...], ctx: TransitionContext, commit: Commit) -> None:
+    """Enter ``rules``, commit the outcome with ``commit``, then exit the rules.
+
+    ``commit`` is called only when a proposal remains and no rule raised; it returns the
+    committed state. Otherwise the current state stands. An exception from ``commit``
+    becomes ABORT. Exceptions from ``after``/``cleanup`` hooks do not stop the unwinding;
+    the first one is raised at the end, as is a ``before`` hook's error.
+    """
+    ctx.run_rules(rules, commit)

@@ -7,10 +7,11 @@ may change the outcome through the context's mutators (``reject``, ``wait``,
 committed; ``cleanup`` runs instead of ``after`` when the rule *fizzled*, i.e. a rule
 entered later changed the transition, so the rule can undo its side effects.
 
-A *policy* is an ordered tuple of rules. :func:`run_transition` enters the rules that
-apply to the original transition, in order; a rule is skipped (invalid) when an
-earlier rule already changed the transition. Then the engine commits the outcome, and
-the entered rules exit in reverse order. A *universal* rule applies to every
+A *policy* is an ordered tuple of rules. The engine drives one transition through
+:func:`~._context.run_transition` (it lives beside the context it drives): the rules
+that apply to the original transition enter in order, a rule being skipped (invalid)
+when an earlier rule already changed the transition; then the outcome is committed,
+and the entered rules exit in reverse order. A *universal* rule applies to every
 transition, never fizzles, and skips ``after`` only when a rule raised.
 
 A rule that raises turns the outcome into ABORT with the error kept on the context;
@@ -24,18 +25,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, final
 
-from .._core._outcomes import AbortDetails, SetStateStatus
-from .._core._states import ALL_STATE_TYPES, State, StateType
+from .._core._states import ALL_STATE_TYPES, StateType
 from ._context import TransitionContext
 
 __all__ = [
-    "Commit",
     "Policy",
     "Rule",
     "RuleFunction",
     "StateTypes",
     "rule",
-    "run_transition",
 ]
 
 StateTypes = frozenset[StateType | None]
@@ -53,12 +51,14 @@ class Rule:
     to_states: ClassVar[StateTypes] = ALL_STATE_TYPES
     #: A universal rule applies to every transition and never fizzles.
     universal: ClassVar[bool] = False
-    # Which hooks a class overrides, so run_transition skips the no-op defaults.
-    _overrides: ClassVar[tuple[bool, bool, bool]] = (False, False, False)
+    #: Whether the class overrides ``before``, ``after`` and ``cleanup``, in that order;
+    #: worked out for each subclass when it is created (never set it), so that
+    #: ``run_transition`` can skip the hooks that do nothing.
+    hook_overrides: ClassVar[tuple[bool, bool, bool]] = (False, False, False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._overrides = (
+        cls.hook_overrides = (
             cls.before is not Rule.before,
             cls.after is not Rule.after,
             cls.cleanup is not Rule.cleanup,
@@ -184,84 +184,3 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"{self.name}({', '.join(r.name for r in self.rules)})"
-
-
-Commit = Callable[[TransitionContext], State]
-
-
-def run_transition(rules: tuple[Rule, ...], ctx: TransitionContext, commit: Commit) -> None:
-    """Enter ``rules``, commit the outcome with ``commit``, then exit the rules.
-
-    ``commit`` is called only when a proposal remains and no rule raised; it returns the
-    committed state. Otherwise the current state stands. An exception from ``commit``
-    becomes ABORT. Exceptions from ``after``/``cleanup`` hooks do not stop the unwinding;
-    the first one is raised at the end, as is a ``before`` hook's error.
-    """
-    initial_type = ctx.initial_type
-    original_to = ctx.proposed_type
-    # (rule, the to-type it expects on exit, runs after, runs cleanup)
-    entered: list[tuple[Rule, StateType | None, bool, bool]] = []
-    append = entered.append
-    for item in rules:
-        has_before, has_after, has_cleanup = item._overrides
-        if item.universal:
-            if has_before:
-                ctx._current_rule = item
-                try:
-                    item.before(ctx)
-                except Exception as error:
-                    ctx._fail(item.name, error)
-            if has_after:
-                append((item, None, True, False))
-            continue
-        proposed = ctx._proposed
-        if (None if proposed is None else proposed.type) is not original_to:
-            continue  # invalid: an earlier rule changed the transition
-        expected = original_to
-        if has_before:
-            mutations = ctx._mutations
-            ctx._current_rule = item
-            try:
-                item.before(ctx)
-            except Exception as error:
-                ctx._fail(item.name, error)
-            else:
-                if ctx._mutations != mutations:
-                    expected = ctx.proposed_type
-        if has_after or has_cleanup:
-            append((item, expected, has_after, has_cleanup))
-    ctx._current_rule = None
-
-    if ctx._proposed is not None and ctx.error is None:
-        try:
-            ctx._validated = commit(ctx)
-        except Exception as error:
-            ctx._proposed = None
-            ctx._status = SetStateStatus.ABORT
-            ctx._details = AbortDetails(f"Error validating state: {error!r}")
-            ctx._validated = ctx.initial
-    else:
-        ctx._validated = ctx.initial
-    ctx._validated_done = True
-    if not entered and ctx.error is None:
-        return
-
-    first_error: BaseException | None = ctx.error
-    proposed = ctx._proposed
-    final_to = None if proposed is None else proposed.type
-    unchanged_initial = ctx.initial_type is initial_type
-    for item, expected, has_after, has_cleanup in reversed(entered):
-        try:
-            if item.universal:
-                if ctx.error is None:
-                    item.after(ctx)
-            elif unchanged_initial and final_to is expected:
-                if has_after:
-                    item.after(ctx)
-            elif has_cleanup:
-                item.cleanup(ctx)
-        except Exception as error:
-            if first_error is None:
-                first_error = error
-    if first_error is not None:
-        raise first_error

@@ -14,6 +14,7 @@ from typing import ClassVar, Final, final
 import attrs
 
 from .._core._errors import InvalidArgument
+from .._core._outcomes import SlotWait
 from .._core._states import StateType
 from .._rules._context import TransitionContext
 from .._rules._rule import Rule, StateTypes
@@ -31,8 +32,9 @@ class SecureTaskConcurrencySlots(Rule):
     """→RUNNING: take a slot on every limited tag of the run, or keep it out.
 
     * a tag whose limit is 0: ABORT (the run could never start);
-    * a full tag: WAIT ``wait_seconds`` at most, with ``wait_for`` naming each full tag
-      as ``"tag:<tag>"`` so the engine can wake the run as soon as a slot frees;
+    * a full tag: WAIT ``wait_seconds`` at most, with ``wait_for`` holding a
+      :class:`~orchestrator._core._outcomes.SlotWait` (text ``"tag:<tag>"``) for each
+      full tag, so the engine can wake the run as soon as a slot frees;
     * a tag on which the run already holds a slot never stops it.
 
     Args:
@@ -69,7 +71,7 @@ class SecureTaskConcurrencySlots(Rule):
         ctx.wait(
             self.wait_seconds,
             f"Concurrency limit reached for tags: {', '.join(blocked)}",
-            wait_for=[f"tag:{tag}" for tag in blocked],
+            wait_for=[SlotWait(tag) for tag in blocked],
         )
 
     def cleanup(self, ctx: TransitionContext) -> None:

@@ -24,9 +24,9 @@ from .._core._models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunPolicy
 from .._core._outcomes import SetStateStatus, SlotOutcome, WaitDetails
 from .._core._states import State, StateDetails, StateType
 from .._rules._bookkeeping import apply_bookkeeping, details_for_run
-from .._rules._context import RuleServices, TransitionContext
+from .._rules._context import RuleServices, TransitionContext, run_transition
 from .._rules._policy_tables import CacheTable, SlotTable
-from .._rules._rule import Policy, Rule, rule, run_transition
+from .._rules._rule import Policy, Rule, rule
 
 __all__ = ["check_rule"]
 
