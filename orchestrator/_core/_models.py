@@ -121,22 +121,6 @@ class _RunTimes:
     start_time: datetime | None
     end_time: datetime | None
     total_run_time: float
-    _id_details: StateDetails | None
-
-    def shared_id_details(
-        self, flow_run_id: uuid.UUID | None, task_run_id: uuid.UUID | None
-    ) -> StateDetails:
-        """The details holding only these run ids, one object shared along the history.
-
-        Bookkeeping for the engine, which stamps it on states proposed without details:
-        the run keeps the last one made and makes a new one only when ``task_run_id``
-        differs from it.
-        """
-        shared = self._id_details
-        if shared is None or shared.task_run_id != task_run_id:
-            shared = StateDetails(flow_run_id=flow_run_id, task_run_id=task_run_id)
-            self._id_details = shared  # type: ignore[misc]  # the slot is the subclass's field
-        return shared
 
     @property
     def state_type(self) -> StateType | None:

@@ -41,7 +41,12 @@ def details_for_run(
     if details.flow_run_id == flow_run_id and details.task_run_id == task_run_id:
         return details.replace(scheduled_time=scheduled_time) if needs_time else details
     if details is EMPTY_DETAILS and not needs_time:
-        return run.shared_id_details(flow_run_id, task_run_id)
+        shared = run._id_details
+        if shared is None or shared.task_run_id != task_run_id:
+            shared = run._id_details = StateDetails(
+                flow_run_id=flow_run_id, task_run_id=task_run_id
+            )
+        return shared
     if needs_time:
         return details.replace(
             flow_run_id=flow_run_id, task_run_id=task_run_id, scheduled_time=scheduled_time
