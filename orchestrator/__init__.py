@@ -38,6 +38,7 @@ from ._core._outcomes import AcceptDetails as AcceptDetails
 from ._core._outcomes import OrchestrationResult as OrchestrationResult
 from ._core._outcomes import RejectDetails as RejectDetails
 from ._core._outcomes import SetStateStatus as SetStateStatus
+from ._core._outcomes import SlotWait as SlotWait
 from ._core._outcomes import WaitDetails as WaitDetails
 from ._core._states import AwaitingRetry as AwaitingRetry
 from ._core._states import Cached as Cached
@@ -141,6 +142,7 @@ __all__ = (
     "Running",
     "Scheduled",
     "SetStateStatus",
+    "SlotWait",
     "State",
     "StateDetails",
     "StateType",

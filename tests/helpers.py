@@ -103,7 +103,7 @@ def aborting() -> Rule:
 
 
 class StubServices:
-    """:class:`~orchestrator._rules._rule.RuleServices` over real tables, for rule tests.
+    """:class:`~orchestrator._rules._context.RuleServices` over real tables, for rule tests.
 
     Attributes:
         cache: the cache table rules read and write.

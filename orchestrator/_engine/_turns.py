@@ -1,6 +1,7 @@
 """Turns: a run waiting for a tag concurrency slot is woken only when its turn has come.
 
-A proposal refused a slot gets WAIT and joins the tag's first-come-first-served waiter
+A proposal refused a slot gets WAIT, naming each full tag as a
+:class:`~orchestrator.SlotWait`, and joins the tag's first-come-first-served waiter
 queue (the slot table keeps it). Waking every waiter of a tag when a slot frees would
 cost one transition per waiter per freed slot, all but the head refused again.
 
@@ -22,18 +23,16 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Final, final
+from typing import Any, final
 
 import anyio
 
 from .._core._clock import Clock
-from .._core._outcomes import OrchestrationResult, WaitDetails
+from .._core._outcomes import OrchestrationResult, SlotWait, WaitDetails
 from .._core._wakeup import Signal, Waiter
 from .._rules._policy_tables import SlotTable
 
 __all__ = ["SlotTurns", "TagSignals"]
-
-_TAG_PREFIX: Final = "tag:"
 
 
 @final
@@ -152,9 +151,7 @@ class SlotTurns:
         details = result.details
         if not isinstance(details, WaitDetails):
             return
-        tags = tuple(
-            name[len(_TAG_PREFIX) :] for name in details.wait_for if name.startswith(_TAG_PREFIX)
-        )
+        tags = tuple(target.tag for target in details.wait_for if isinstance(target, SlotWait))
         clock = self._clock
         deadline = clock.now() + timedelta(seconds=details.delay_seconds)
         until = functools.partial(clock.sleep_until, deadline)

@@ -1,7 +1,7 @@
 """The cache table: cache entries by key, for the caching rules.
 
 A plain synchronous container owned by one orchestrator and reached by rules through
-:class:`~orchestrator._rules._rule.RuleServices`. It never reads the clock: callers pass
+:class:`~orchestrator._rules._context.RuleServices`. It never reads the clock: callers pass
 ``now``. Every change is reported, in order, to the ``on_change`` callback as a record
 of :mod:`orchestrator._rules._table_events`.
 """

@@ -1,7 +1,7 @@
 """The tables the built-in rules consult: tag concurrency slots (and the cache table).
 
 :class:`SlotTable` is a plain synchronous container owned by one orchestrator (the
-engine exposes it to rules through :class:`~orchestrator._rules._rule.RuleServices`); it
+engine exposes it to rules through :class:`~orchestrator._rules._context.RuleServices`); it
 never reads the clock: callers pass ``now``. Every change is reported, in order, to the
 ``on_change`` callback as a record of :mod:`orchestrator._rules._table_events`.
 :class:`~orchestrator._rules._cache_table.CacheTable` lives in its own module and is
