@@ -254,12 +254,12 @@ def test_predicates(value: object, integer: bool, number: bool) -> None:
         ),
         pytest.param(
             lambda: check_name("a/b", "work_pool_name"),
-            "work_pool_name must be a name without '/' or '%', got 'a/b'",
+            "work_pool_name must be a string without '/' or '%', got 'a/b'",
             id="name-slash",
         ),
         pytest.param(
             lambda: check_name("50%", "name"),
-            "name must be a name without '/' or '%', got '50%'",
+            "name must be a string without '/' or '%', got '50%'",
             id="name-percent",
         ),
         pytest.param(

@@ -25,16 +25,17 @@ Conventions shared by every check:
 Refusals come in two kinds, and each is built by one function: :func:`wrong_type` (a
 value of a kind the parameter never takes, such as ``"3"`` for a count) and
 :func:`wrong_value` (the right kind, out of range, such as ``-1`` for a count). Both
-raise plain ``InvalidArgument`` today; because every refusal goes through one of them,
-a later change can give each kind its own subclass (one also a ``TypeError``, the other
-also a ``ValueError``) without touching a single check or caller.
+build a plain ``InvalidArgument`` today; because every refusal made here comes from one
+of them, a later change can give each kind its own subclass (one also a ``TypeError``,
+the other also a ``ValueError``) without touching a single check or caller.
 
 Wording: a few calls document a wording older than this vocabulary (tests match it).
 The numeric checks take ``expected`` to replace the "what to pass" phrase and
 ``context`` to add where the value sits (``"for tag 'db'"``); the logic stays shared.
 
-Checks that belong to one feature (a job template, a filter field) live with that
-feature and build their refusals from :func:`wrong_type` and :func:`wrong_value`.
+Checks that belong to one feature (a job template, a filter field, a command line) stay
+with that feature; when they refuse a value, :func:`wrong_type` and :func:`wrong_value`
+build the error in the same shape.
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ def check_name(value: object, name: str) -> str:
     """
     text = check_text(value, name)
     if "/" in text or "%" in text:
-        raise wrong_value(name, text, "a name without '/' or '%'")
+        raise wrong_value(name, text, "a string without '/' or '%'")
     return text
 
 
