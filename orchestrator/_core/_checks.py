@@ -149,6 +149,17 @@ def check_bool(value: object, name: str) -> bool:
 
 
 # -- whole numbers ------------------------------------------------------------------------------
+# The checks below sit on query and submission paths: each accepts in one test and only
+# words a refusal (an f-string) once it has one to make.
+def _refuse_count(
+    value: object, name: str, minimum: int, optional: bool, expected: str | None, context: str
+) -> InvalidArgument:
+    wording = expected or f"{'None or ' if optional else ''}an integer >= {minimum}"
+    if is_integer(value):
+        return wrong_value(name, value, wording, context=context)
+    return wrong_type(name, value, wording, context=context)
+
+
 def check_count(
     value: object, name: str, *, minimum: int = 0, expected: str | None = None, context: str = ""
 ) -> int:
@@ -158,18 +169,18 @@ def check_count(
         >>> check_count(3, "retries"), check_count(1, "page", minimum=1)
         (3, 1)
     """
-    if is_integer(value):
-        if value >= minimum:
-            return value
-        raise wrong_value(name, value, expected or f"an integer >= {minimum}", context=context)
-    raise wrong_type(name, value, expected or f"an integer >= {minimum}", context=context)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        return value
+    raise _refuse_count(value, name, minimum, False, expected, context)
 
 
 def check_positive_int(
     value: object, name: str, *, expected: str | None = None, context: str = ""
 ) -> int:
     """Return ``value`` if it is an integer >= 1 (booleans refused)."""
-    return check_count(value, name, minimum=1, expected=expected, context=context)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise _refuse_count(value, name, 1, False, expected, context)
 
 
 def check_optional_count(
@@ -179,10 +190,11 @@ def check_optional_count(
 
     For limits, where None means "no limit", and counts that may be left out.
     """
-    if value is None:
-        return None
-    wording = expected or f"None or an integer >= {minimum}"
-    return check_count(value, name, minimum=minimum, expected=wording, context=context)
+    if value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    ):
+        return value
+    raise _refuse_count(value, name, minimum, True, expected, context)
 
 
 def check_port(value: object, name: str) -> int:
@@ -196,10 +208,27 @@ def check_port(value: object, name: str) -> int:
 
 def check_page(limit: object, offset: object) -> tuple[int | None, int]:
     """Return ``(limit, offset)`` of a query: None or an integer >= 0, and an integer >= 0."""
+    if (
+        (limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0))
+        and isinstance(offset, int)
+        and not isinstance(offset, bool)
+        and offset >= 0
+    ):
+        return limit, offset  # every query passes here: one test, no calls
     return check_optional_count(limit, "limit"), check_count(offset, "offset")
 
 
 # -- seconds ------------------------------------------------------------------------------------
+def _refuse_seconds(
+    value: object, name: str, positive: bool, optional: bool, expected: str | None, context: str
+) -> InvalidArgument:
+    bound = "> 0" if positive else ">= 0"
+    wording = expected or f"{'None or ' if optional else ''}a number of seconds {bound}"
+    if is_number(value):
+        return wrong_value(name, value, wording, context=context)
+    return wrong_type(name, value, wording, context=context)
+
+
 def check_seconds(
     value: object,
     name: str,
@@ -218,12 +247,14 @@ def check_seconds(
         >>> check_seconds(5, "timeout"), check_seconds(0.5, "wait_seconds", positive=True)
         (5.0, 0.5)
     """
-    wording = expected or f"a number of seconds {'> 0' if positive else '>= 0'}"
-    if not is_number(value):
-        raise wrong_type(name, value, wording, context=context)
-    if (value > 0 if positive else value >= 0) and (not finite or math.isfinite(value)):
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (value > 0 if positive else value >= 0)  # NaN fails both comparisons
+        and (not finite or math.isfinite(value))
+    ):
         return float(value)
-    raise wrong_value(name, value, wording, context=context)  # NaN fails both comparisons
+    raise _refuse_seconds(value, name, positive, False, expected, context)
 
 
 def check_optional_seconds(
@@ -238,10 +269,13 @@ def check_optional_seconds(
     """Return None, or ``value`` as a float as :func:`check_seconds` would."""
     if value is None:
         return None
-    wording = expected or f"None or a number of seconds {'> 0' if positive else '>= 0'}"
-    return check_seconds(
-        value, name, positive=positive, finite=finite, expected=wording, context=context
-    )
+    if (
+        is_number(value)
+        and (value > 0 if positive else value >= 0)
+        and (not finite or math.isfinite(value))
+    ):
+        return float(value)
+    raise _refuse_seconds(value, name, positive, True, expected, context)
 
 
 # -- text, names and tags -----------------------------------------------------------------------
