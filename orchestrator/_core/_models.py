@@ -17,6 +17,7 @@ from typing import Any, Final, final
 
 import attrs
 
+from ._checks import check_optional_count, check_seconds, is_number
 from ._errors import InvalidArgument
 from ._states import State, StateDetails, StateType
 
@@ -42,22 +43,22 @@ RetryDelay = float | tuple[float, ...] | None
 def _normalise_delay(value: float | Sequence[float] | None) -> RetryDelay:
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise InvalidArgument(f"retry_delay must be seconds or a list of seconds, not {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
+    if isinstance(value, bool | int | float):
+        if is_number(value) and value < 0:
             raise InvalidArgument(f"retry_delay must not be negative, got {value!r}")
-        return float(value)
+        return check_seconds(
+            value, "retry_delay", finite=False, expected="seconds or a list of seconds"
+        )
     delays = tuple(value)
     if len(delays) > MAX_RETRY_DELAYS:
         raise InvalidArgument(
             f"Can not configure more than {MAX_RETRY_DELAYS} retry delays per task "
             f"(got {len(delays)}); shorten the list, the last delay repeats for later retries"
         )
-    for delay in delays:
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-            raise InvalidArgument(f"every retry delay must be seconds >= 0, got {delay!r}")
-    return tuple(float(d) for d in delays)
+    return tuple(
+        check_seconds(delay, "every retry delay", finite=False, expected="seconds >= 0")
+        for delay in delays
+    )
 
 
 @final
@@ -81,8 +82,7 @@ class TaskRunPolicy:
     retry_jitter_factor: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.retries is not None and (isinstance(self.retries, bool) or self.retries < 0):
-            raise InvalidArgument(f"retries must be None or an integer >= 0, got {self.retries!r}")
+        check_optional_count(self.retries, "retries")
         jitter = self.retry_jitter_factor
         if jitter is not None and jitter < 0:
             raise InvalidArgument(f"retry_jitter_factor must be >= 0, got {jitter!r}")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Final
 
+from ._checks import check_count, check_optional_seconds, is_number, wrong_type
 from ._errors import InvalidArgument
 from ._models import TaskRunPolicy
 
@@ -26,7 +27,6 @@ __all__ = [
     "check_cache_key_fn",
     "check_policy",
     "check_run_name",
-    "check_tags",
     "check_timeout",
     "default_task_key",
     "function_signature",
@@ -43,10 +43,6 @@ CacheKeyFunction = Callable[[dict[str, Any]], "str | None"]
 RunNameSpec = str | Callable[[dict[str, Any]], str] | None
 
 _FORMATTER: Final = string.Formatter()
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def default_task_key(fn: Callable[..., Any]) -> str:
@@ -98,36 +94,14 @@ def check_policy(
             jitter factor, more than 50 delays, or a delay function that does not return a
             list of seconds.
     """
-    if retries is None:
-        retries = 0
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise InvalidArgument(f"retries must be an integer >= 0, got {retries!r}")
-    if retry_jitter_factor is not None and not _is_number(retry_jitter_factor):
-        raise InvalidArgument(
-            f"retry_jitter_factor must be a number >= 0 or None, got {retry_jitter_factor!r}"
-        )
+    retries = check_count(0 if retries is None else retries, "retries")
+    if retry_jitter_factor is not None and not is_number(retry_jitter_factor):
+        # Only the type here: TaskRunPolicy refuses a negative factor.
+        raise wrong_type("retry_jitter_factor", retry_jitter_factor, "a number >= 0 or None")
     delays = _resolve_delays(retries, retry_delay_seconds)
     return TaskRunPolicy(
         retries=retries, retry_delay=delays, retry_jitter_factor=retry_jitter_factor
     )
-
-
-def check_tags(tags: Iterable[str] | None) -> frozenset[str]:
-    """Return the tags as a frozenset.
-
-    Raises:
-        InvalidArgument: a bare string (pass ``["tag"]``), or a tag that is not a
-            non-empty string.
-    """
-    if tags is None:
-        return frozenset()
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
-        raise InvalidArgument(f"tags must be a collection of strings, such as ['db'], got {tags!r}")
-    result = frozenset(tags)
-    for tag in result:
-        if not isinstance(tag, str) or not tag:
-            raise InvalidArgument(f"every tag must be a non-empty string, got {tag!r}")
-    return result
 
 
 def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
@@ -153,7 +127,7 @@ def check_cache_expiration(value: timedelta | float | None) -> timedelta | None:
         return None
     if isinstance(value, timedelta):
         result = value
-    elif _is_number(value) and math.isfinite(value):
+    elif is_number(value) and math.isfinite(value):
         result = timedelta(seconds=value)
     else:
         raise InvalidArgument(
@@ -170,13 +144,9 @@ def check_timeout(value: float | None) -> float | None:
     Raises:
         InvalidArgument: a value that is not a finite number > 0.
     """
-    if value is None:
-        return None
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
-        raise InvalidArgument(
-            f"timeout_seconds must be a number of seconds > 0 (or None), got {value!r}"
-        )
-    return float(value)
+    return check_optional_seconds(
+        value, "timeout_seconds", positive=True, expected="a number of seconds > 0 (or None)"
+    )
 
 
 def check_run_name(spec: RunNameSpec, signature: inspect.Signature) -> RunNameSpec:

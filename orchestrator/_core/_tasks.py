@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, ParamSpec, TypeVar, final, overload
 
 from . import _task_options as opts
+from ._checks import check_bool, check_tags, check_text
 from ._current import Submitter, current
 from ._errors import InvalidArgument
 from ._models import TaskRunPolicy
@@ -114,14 +115,11 @@ class Task(Generic[P, R]):
             raise InvalidArgument(f"@task decorates a function, got {fn!r}")
         if name is None:
             name = getattr(fn, "__name__", None) or type(fn).__name__
-        if not isinstance(name, str) or not name:
-            raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
+        name = check_text(name, "name")
         if task_key is None:
             task_key = opts.default_task_key(fn)
-        if not isinstance(task_key, str) or not task_key:
-            raise InvalidArgument(f"task_key must be a non-empty string, got {task_key!r}")
-        if not isinstance(refresh_cache, bool):
-            raise InvalidArgument(f"refresh_cache must be True or False, got {refresh_cache!r}")
+        task_key = check_text(task_key, "task_key")
+        check_bool(refresh_cache, "refresh_cache")
         signature = opts.function_signature(fn)
 
         self.fn: Callable[P, R] = fn
@@ -134,7 +132,7 @@ class Task(Generic[P, R]):
             retries, retry_delay_seconds, retry_jitter_factor
         )
         """The retry policy every run gets (retries, delays, jitter)."""
-        self.tags: frozenset[str] = opts.check_tags(tags)
+        self.tags: frozenset[str] = check_tags(tags)
         """The tags every run gets."""
         self.cache_key_fn: CacheKeyFunction | None = opts.check_cache_key_fn(cache_key_fn)
         """The cache key function, or None."""

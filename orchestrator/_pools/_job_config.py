@@ -22,7 +22,7 @@ import attrs
 
 from .._core._errors import InvalidArgument, TemplateError
 from .._core._models import Deployment, Flow, FlowRun, WorkPool
-from ._job_fields import check_name, env_repr, to_command, to_env, to_labels
+from ._job_fields import env_repr, job_name_validator, to_command, to_env, to_labels
 from ._templating import apply_values, render_context
 from ._variables import BaseVariables
 
@@ -203,7 +203,7 @@ class BaseJobConfiguration:
     command: tuple[str, ...] | None = attrs.field(default=None, converter=to_command)
     env: dict[str, str | None] = attrs.field(factory=dict, converter=to_env, repr=env_repr)
     labels: dict[str, str] = attrs.field(factory=dict, converter=to_labels)
-    name: str | None = attrs.field(default=None, validator=check_name)
+    name: str | None = attrs.field(default=None, validator=job_name_validator)
 
     @classmethod
     def json_template(cls) -> dict[str, Any]:

@@ -18,9 +18,9 @@ import attrs
 from .._core._errors import InvalidArgument
 
 __all__ = [
-    "check_bool",
-    "check_name",
     "env_repr",
+    "flag_validator",
+    "job_name_validator",
     "to_command",
     "to_env",
     "to_labels",
@@ -100,11 +100,16 @@ def to_working_dir(value: str | os.PathLike[str] | None) -> Path | None:
     return path if path.is_absolute() else path.resolve()
 
 
-def check_name(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+# The two attrs validators below word their refusals like the converters above ("..., not
+# <value>"), the style of every job-configuration message, rather than the "got" of
+# _core/_checks; tests pin both wordings.
+def job_name_validator(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Accept None or a string as a job's ``name``."""
     if value is not None and not isinstance(value, str):
         raise InvalidArgument(f"name must be a string or None, not {value!r}")
 
 
-def check_bool(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def flag_validator(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Accept only True or False (a template may render ``"yes"`` or ``1``)."""
     if not isinstance(value, bool):
         raise InvalidArgument(f"{attribute.name} must be true or false, not {value!r}")

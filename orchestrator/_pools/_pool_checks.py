@@ -2,7 +2,8 @@
 
 Each function either returns the value in the form the records keep (a tuple for a
 command, a fresh dict for a mapping) or raises a clear error naming what was wrong and
-what to do; none of them changes anything.
+what to do; none of them changes anything. Names and limits are checked by the shared
+vocabulary of :mod:`orchestrator._core._checks`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._core._checks import check_name, check_positive_int
+from .._core._checks import check_optional_count as check_limit
 from .._core._errors import InvalidArgument, TemplateError
 
 __all__ = [
@@ -28,29 +31,14 @@ __all__ = [
 ]
 
 
-def check_name(value: object, what: str) -> str:
-    """Return ``value`` if it is a non-empty string without ``/`` or ``%``."""
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{what} must be a non-empty string, got {value!r}")
-    if "/" in value or "%" in value:
-        raise InvalidArgument(f"{what} {value!r} must not contain '/' or '%'")
-    return value
-
-
-def check_limit(value: object, what: str) -> int | None:
-    """Return a concurrency limit: None (no limit) or an integer >= 0."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgument(f"{what} must be None or an integer >= 0, got {value!r}")
-    return value
+# check_name and check_limit (the vocabulary's check_optional_count) are imported above
+# only for _engine/, which still imports them from here; they go once it imports them
+# from _core/_checks.
 
 
 def check_priority(value: object) -> int:
     """Return a queue priority: an integer >= 1 (a lower number is served first)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument(f"priority must be an integer >= 1, got {value!r}")
-    return value
+    return check_positive_int(value, "priority")
 
 
 def first_free_priority(taken: Iterable[int]) -> int:

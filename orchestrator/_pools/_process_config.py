@@ -19,7 +19,7 @@ import attrs
 
 from .._core._models import Deployment, Flow, FlowRun, WorkPool
 from ._job_config import BaseJobConfiguration
-from ._job_fields import check_bool, to_working_dir
+from ._job_fields import flag_validator, to_working_dir
 from ._variables import BaseVariables, ProcessVariables
 
 __all__ = ["MINIMAL_ENV_NAMES", "ProcessJobConfiguration"]
@@ -57,9 +57,9 @@ class ProcessJobConfiguration(BaseJobConfiguration):
 
     variables_class: ClassVar[type[BaseVariables]] = ProcessVariables
 
-    stream_output: bool = attrs.field(default=True, validator=check_bool)
+    stream_output: bool = attrs.field(default=True, validator=flag_validator)
     working_dir: Path | None = attrs.field(default=None, converter=to_working_dir)
-    inherit_env: bool = attrs.field(default=True, validator=check_bool)
+    inherit_env: bool = attrs.field(default=True, validator=flag_validator)
 
     @classmethod
     def validate_working_dir(cls, value: str | os.PathLike[str] | None) -> Path | None:

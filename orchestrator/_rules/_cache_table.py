@@ -14,8 +14,8 @@ from typing import final
 
 import attrs
 
+from .._core._checks import check_text
 from .._core._clock import as_utc
-from .._core._errors import InvalidArgument
 from .._core._states import State
 from ._table_events import CacheEntryAdded, CacheEntryPruned, CacheEvent
 
@@ -74,8 +74,7 @@ class CacheTable:
         Raises:
             InvalidArgument: ``key`` is not a non-empty string or ``expiration`` is naive.
         """
-        if not isinstance(key, str) or not key:
-            raise InvalidArgument(f"a cache key must be a non-empty string, got {key!r}")
+        check_text(key, "a cache key")
         if expiration is not None:
             expiration = as_utc(expiration, "cache expiration")
         entry = CacheEntry(key, expiration, state)

@@ -25,6 +25,7 @@ from typing import Final, final
 
 import attrs
 
+from .._core._checks import check_count, check_text
 from .._core._clock import as_utc
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._models import ConcurrencyLimit
@@ -153,14 +154,8 @@ class SlotTable:
         Raises:
             InvalidArgument: ``tag`` is not a non-empty string or ``limit`` not an int >= 0.
         """
-        if not isinstance(tag, str) or not tag:
-            raise InvalidArgument(
-                f"a concurrency limit's tag must be a non-empty string, got {tag!r}"
-            )
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidArgument(
-                f"a concurrency limit must be an integer >= 0, got {limit!r} for tag {tag!r}"
-            )
+        check_text(tag, "a concurrency limit's tag")
+        check_count(limit, "a concurrency limit", context=f"for tag {tag!r}")
         now = as_utc(now, "now")
         entry = self._limits.get(tag)
         if entry is None:

@@ -21,6 +21,7 @@ from typing import Any, Final, final
 
 import attrs
 
+from .._core._checks import check_positive_int, is_number
 from .._core._clock import as_utc
 from .._core._errors import HistoryTooLarge, InvalidArgument
 from .._core._models import FlowRun, TaskRun
@@ -81,7 +82,7 @@ class HistoryBucket:
 def _interval(value: object) -> timedelta:
     if isinstance(value, timedelta):
         interval = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
+    elif is_number(value):
         try:
             interval = timedelta(seconds=value)
         except OverflowError:
@@ -135,8 +136,7 @@ def _history(
     end = as_utc(history_end, "history_end")
     now = as_utc(now, "now")
     interval = _interval(history_interval)
-    if isinstance(max_buckets, bool) or not isinstance(max_buckets, int) or max_buckets < 1:
-        raise InvalidArgument(f"max_buckets must be an integer >= 1, got {max_buckets!r}")
+    check_positive_int(max_buckets, "max_buckets")
     count = bucket_count(start, end, interval, max_buckets)
     if count == 0:
         return []

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 
+from .._core._checks import check_id, check_text
 from .._core._errors import InvalidArgument, ObjectNotFound
 
 if TYPE_CHECKING:
@@ -80,19 +81,13 @@ class ResultStore:
         self._reads = 0
         self._deletes = 0
 
-    @staticmethod
-    def _check_key(key: object) -> str:
-        if not isinstance(key, str) or not key:
-            raise InvalidArgument(f"a result store key must be a non-empty string, got {key!r}")
-        return key
-
     def write(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key``, replacing what was there.
 
         Raises:
             InvalidArgument: ``key`` is not a non-empty string.
         """
-        self._check_key(key)
+        check_text(key, "a result store key")
         with self._lock:
             self._values[key] = value
             self._writes += 1
@@ -104,7 +99,7 @@ class ResultStore:
             ObjectNotFound: nothing is stored under ``key`` (also a KeyError).
             InvalidArgument: ``key`` is not a non-empty string.
         """
-        self._check_key(key)
+        check_text(key, "a result store key")
         with self._lock:
             try:
                 value = self._values[key]
@@ -117,7 +112,7 @@ class ResultStore:
 
     def exists(self, key: str) -> bool:
         """Return whether something is stored under ``key``."""
-        self._check_key(key)
+        check_text(key, "a result store key")
         return key in self._values
 
     def delete(self, key: str, *, missing_ok: bool = False) -> None:
@@ -130,7 +125,7 @@ class ResultStore:
         Raises:
             ObjectNotFound: nothing is stored under ``key`` and ``missing_ok`` is False.
         """
-        self._check_key(key)
+        check_text(key, "a result store key")
         with self._lock:
             if self._values.pop(key, _MISSING) is _MISSING:
                 if missing_ok:
@@ -166,12 +161,6 @@ def parameters_key(identifier: uuid.UUID) -> str:
     return _PARAMETERS_PREFIX + str(identifier)
 
 
-def _check_identifier(identifier: object) -> uuid.UUID:
-    if not isinstance(identifier, uuid.UUID):
-        raise InvalidArgument(f"a parameters identifier must be a UUID, got {identifier!r}")
-    return identifier
-
-
 def store_parameters(
     result_store: ResultStore, identifier: uuid.UUID, parameters: Mapping[str, Any]
 ) -> None:
@@ -189,7 +178,7 @@ def store_parameters(
         InvalidArgument: ``identifier`` is not a UUID, or ``parameters`` is not a mapping
             with string keys.
     """
-    _check_identifier(identifier)
+    check_id(identifier, "a parameters identifier")
     if not isinstance(parameters, Mapping):
         raise InvalidArgument(
             f"parameters must be a mapping of argument names to values, got {parameters!r}"
@@ -216,7 +205,7 @@ def read_parameters(result_store: ResultStore, identifier: uuid.UUID) -> dict[st
         InvalidArgument: ``identifier`` is not a UUID, or what is stored there is not a
             parameters mapping.
     """
-    _check_identifier(identifier)
+    check_id(identifier, "a parameters identifier")
     key = parameters_key(identifier)
     try:
         stored = result_store.read(key)

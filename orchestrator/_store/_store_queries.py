@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._core._checks import check_page
 from .._core._errors import InvalidArgument
 from .._core._models import FlowRun, TaskRun
 from .._core._sorts import FlowRunSort, TaskRunSort
@@ -22,13 +23,6 @@ if TYPE_CHECKING:
     from ._table import RunTable
 
 __all__ = ["StoreQueries"]
-
-
-def _check_page(limit: int | None, offset: int) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InvalidArgument(f"limit must be None or an integer >= 0, got {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidArgument(f"offset must be an integer >= 0, got {offset!r}")
 
 
 def _criterion(value: object, kind: type, what: str) -> Criterion | None:
@@ -133,7 +127,7 @@ class StoreQueries:
         offset: int = 0,
     ) -> tuple[QueryPlan, Callable[[], list[TaskRun]]]:
         """Return how ``query_task_runs`` would answer, and a function that answers."""
-        _check_page(limit, offset)
+        check_page(limit, offset)
         if not isinstance(sort, TaskRunSort):
             raise InvalidArgument(f"sort must be a TaskRunSort member, got {sort!r}")
         crit = self.task_run_criterion(task_runs, flow_runs, flows, deployments)
@@ -177,7 +171,7 @@ class StoreQueries:
         Raises:
             InvalidArgument: a bad filter, sort, limit or offset.
         """
-        _check_page(limit, offset)
+        check_page(limit, offset)
         if not isinstance(sort, FlowRunSort):
             raise InvalidArgument(f"sort must be a FlowRunSort member, got {sort!r}")
         crit = self.flow_run_criterion(flow_runs, flows, deployments)

@@ -13,7 +13,7 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from .._core._errors import InvalidArgument
+from .._core._checks import check_seconds
 from .._core._outcomes import SlotWait
 from .._core._states import StateType
 from .._rules._context import TransitionContext
@@ -45,9 +45,8 @@ class SecureTaskConcurrencySlots(Rule):
     wait_seconds: float = 10.0
 
     def __attrs_post_init__(self) -> None:
-        seconds = self.wait_seconds
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-            raise InvalidArgument(f"wait_seconds must be a number of seconds > 0, got {seconds!r}")
+        # Infinity is a wait with no end; the rule has always allowed it.
+        check_seconds(self.wait_seconds, "wait_seconds", positive=True, finite=False)
 
     def before(self, ctx: TransitionContext) -> None:
         """Acquire the run's slots, or abort or wait."""

@@ -10,7 +10,8 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._checks import check_positive_int
+from .._core._errors import ObjectNotFound
 from .._core._states import TERMINAL_TYPES, Paused, StateType
 from .._rules._context import TransitionContext
 from .._rules._rule import Rule, StateTypes
@@ -207,9 +208,7 @@ class CacheInsertion(Rule):
     max_key_length: int = 2000
 
     def __attrs_post_init__(self) -> None:
-        length = self.max_key_length
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise InvalidArgument(f"max_key_length must be an integer >= 1, got {length!r}")
+        check_positive_int(self.max_key_length, "max_key_length")
 
     def before(self, ctx: TransitionContext) -> None:
         """Refuse to cache a state whose key is too long."""

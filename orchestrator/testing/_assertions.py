@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from .._core._checks import is_number
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._events import Decision
 from .._core._models import FlowRun, TaskRun
@@ -225,7 +226,7 @@ def assert_state_times(
             if time.tzinfo is None:
                 raise InvalidArgument(f"expected time {time.isoformat()} has no timezone")
             checked.append((spec, time))
-        elif isinstance(time, int | float) and not isinstance(time, bool):
+        elif is_number(time):
             checked.append((spec, timedelta(seconds=time)))
         else:
             raise InvalidArgument(

@@ -48,9 +48,9 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn, final
 import anyio
 import attrs
 
+from .._core._checks import check_optional_seconds, check_positive_int
 from .._core._clock import VirtualClock
 from .._core._errors import (
-    InvalidArgument,
     OrchestratorError,
     OrchestratorTimeout,
     TaskRunFailed,
@@ -186,16 +186,12 @@ class _Watcher(Observer):
 
 
 def _check_options(timeout: float | None, max_idle_jumps: int) -> None:
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-    ):
-        raise InvalidArgument(f"timeout must be None or real seconds > 0, got {timeout!r}")
-    if (
-        isinstance(max_idle_jumps, bool)
-        or not isinstance(max_idle_jumps, int)
-        or max_idle_jumps < 1
-    ):
-        raise InvalidArgument(f"max_idle_jumps must be an int >= 1, got {max_idle_jumps!r}")
+    # "real" seconds: the timeout runs on the wall clock, not the orchestrator's clock.
+    # An infinite timeout is the same as None.
+    check_optional_seconds(
+        timeout, "timeout", positive=True, finite=False, expected="None or real seconds > 0"
+    )
+    check_positive_int(max_idle_jumps, "max_idle_jumps", expected="an int >= 1")
 
 
 def _raise_failure(failure: TaskFailure) -> NoReturn:

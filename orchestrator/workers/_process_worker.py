@@ -37,12 +37,12 @@ from typing import ClassVar, final
 import anyio
 import anyio.abc
 
+from .._core._checks import check_name, check_names, check_optional_count, check_seconds
 from .._core._errors import InvalidArgument, WorkerError
 from .._core._models import FlowRun
 from .._core._states import Crashed
 from .._core._wakeup import Signal, wait_for_any
 from .._engine._orchestrator import Orchestrator
-from .._pools._pool_checks import check_name
 from .._pools._process_config import ProcessJobConfiguration
 from ._healthcheck import HealthServer
 from ._process_runner import run_flow_run_process
@@ -51,14 +51,6 @@ from ._run_states import CancelWatcher, ProcessWorkerResult, RunHandle, RunState
 __all__ = ["ProcessWorker", "ProcessWorkerResult"]
 
 Printer = Callable[..., None]
-
-
-def _positive(value: float, what: str, *, zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgument(f"{what} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not zero):
-        raise InvalidArgument(f"{what} must be {'>= 0' if zero else '> 0'}, got {value!r}")
-    return float(value)
 
 
 @final
@@ -111,29 +103,23 @@ class ProcessWorker:
         if not isinstance(orchestrator, Orchestrator):
             raise InvalidArgument(f"orchestrator must be an Orchestrator, got {orchestrator!r}")
         check_name(work_pool_name, "work_pool_name")
-        if isinstance(work_queues, str):
-            raise InvalidArgument(f"work_queues must be a list of names, not {work_queues!r}")
-        queues = None if work_queues is None else tuple(work_queues)
-        for queue in queues or ():
-            check_name(queue, "a work queue name")
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise InvalidArgument(f"limit must be None or an integer >= 1, got {limit!r}")
+        queues = check_names(work_queues, "work_queues", item="a work queue name")
+        check_optional_count(limit, "limit", minimum=1)
         self._orchestrator = orchestrator
         self._clock = orchestrator.clock
         self._pool = work_pool_name
         self._queues = queues
         self._name = check_name(f"ProcessWorker {uuid.uuid4()}" if name is None else name, "name")
         self._limit = limit
-        self._prefetch = timedelta(
-            seconds=_positive(prefetch_seconds, "prefetch_seconds", zero=True)
-        )
-        heartbeat = _positive(heartbeat_seconds, "heartbeat_seconds")
+        self._prefetch = timedelta(seconds=check_seconds(prefetch_seconds, "prefetch_seconds"))
+        heartbeat = check_seconds(heartbeat_seconds, "heartbeat_seconds", positive=True)
         self._heartbeat = timedelta(seconds=heartbeat)
         window = 3 * heartbeat if health_window_seconds is None else health_window_seconds
-        self._health_window = timedelta(seconds=_positive(window, "health_window_seconds"))
-        self._grace = _positive(cancel_grace_seconds, "cancel_grace_seconds", zero=True)
+        self._health_window = timedelta(
+            seconds=check_seconds(window, "health_window_seconds", positive=True)
+        )
+        # Infinity: wait for a cancelled process however long it takes to exit.
+        self._grace = check_seconds(cancel_grace_seconds, "cancel_grace_seconds", finite=False)
         self._environ = None if environ is None else dict(environ)
         self._states = RunStates(
             orchestrator,

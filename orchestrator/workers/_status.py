@@ -22,7 +22,7 @@ import anyio
 import attrs
 from anyio.abc import SocketAttribute, SocketStream
 
-from .._core._errors import InvalidArgument
+from .._core._checks import check_port
 
 __all__ = ["StatusServer", "TaskWorkerStatus"]
 
@@ -143,12 +143,8 @@ class StatusServer:
     __slots__ = ("_listener", "_port", "_status")
 
     def __init__(self, status: Callable[[], TaskWorkerStatus], port: int) -> None:
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise InvalidArgument(
-                f"status_server_port must be a port number 0..65535, got {port!r}"
-            )
+        self._port = check_port(port, "status_server_port")
         self._status = status
-        self._port = port
         self._listener: anyio.abc.Listener[SocketStream] | None = None
 
     @property

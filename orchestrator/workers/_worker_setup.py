@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from .._core._checks import check_optional_count
 from .._core._errors import InvalidArgument
 from .._core._tasks import Task
 from .._core._wakeup import current_async_library
@@ -66,13 +67,12 @@ def check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
 
 
 def check_limit(limit: object) -> int | None:
-    """Return the limit; refuse anything but None or an integer >= 1.
+    """Return a worker's ``limit``: None (no limit) or an integer >= 1.
+
+    Kept for ``_task_worker.py``, which imports it from here; new code calls
+    ``check_optional_count(limit, "limit", minimum=1)`` from ``_core/_checks``.
 
     Raises:
         InvalidArgument: a bad limit.
     """
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidArgument(f"limit must be None (no limit) or an integer >= 1, got {limit!r}")
-    return limit
+    return check_optional_count(limit, "limit", minimum=1)

@@ -1,0 +1,386 @@
+"""The argument-check vocabulary: what each check accepts, and what a refusal says."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from orchestrator import InvalidArgument
+from orchestrator._core._checks import (
+    NO_TAGS,
+    UNSET,
+    check_bool,
+    check_count,
+    check_id,
+    check_name,
+    check_names,
+    check_optional_count,
+    check_optional_seconds,
+    check_page,
+    check_port,
+    check_positive_int,
+    check_seconds,
+    check_tags,
+    check_text,
+    is_integer,
+    is_number,
+    wrong_type,
+    wrong_value,
+)
+
+NAN = float("nan")
+INF = float("inf")
+ID = uuid.UUID(int=7)
+
+
+def refused(check: Callable[[], object], message: str) -> None:
+    """Assert ``check()`` raises InvalidArgument whose message is exactly ``message``."""
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
+        check()
+
+
+# -- accepted values come back in the form callers keep ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "expected"),
+    [
+        pytest.param(lambda: check_bool(True, "paused"), True, id="bool-true"),
+        pytest.param(lambda: check_bool(False, "paused"), False, id="bool-false"),
+        pytest.param(lambda: check_count(0, "offset"), 0, id="count-zero"),
+        pytest.param(lambda: check_count(5, "page", minimum=5), 5, id="count-at-minimum"),
+        pytest.param(lambda: check_count(-2, "delta", minimum=-3), -2, id="count-negative-min"),
+        pytest.param(lambda: check_positive_int(1, "max_buckets"), 1, id="positive-one"),
+        pytest.param(lambda: check_optional_count(None, "limit"), None, id="optional-none"),
+        pytest.param(lambda: check_optional_count(0, "limit"), 0, id="optional-zero"),
+        pytest.param(lambda: check_port(0, "port"), 0, id="port-zero"),
+        pytest.param(lambda: check_port(65535, "port"), 65535, id="port-max"),
+        pytest.param(lambda: check_page(None, 0), (None, 0), id="page-unlimited"),
+        pytest.param(lambda: check_page(10, 20), (10, 20), id="page"),
+        pytest.param(lambda: check_seconds(0, "delay"), 0.0, id="seconds-zero"),
+        pytest.param(lambda: check_seconds(2.5, "delay", positive=True), 2.5, id="seconds"),
+        pytest.param(lambda: check_seconds(INF, "lease", finite=False), INF, id="seconds-inf"),
+        pytest.param(lambda: check_optional_seconds(None, "timeout"), None, id="opt-seconds"),
+        pytest.param(lambda: check_optional_seconds(3, "timeout"), 3.0, id="opt-seconds-int"),
+        pytest.param(lambda: check_text("k", "task_key"), "k", id="text"),
+        pytest.param(lambda: check_name("pool-1", "work_pool_name"), "pool-1", id="name"),
+        pytest.param(lambda: check_names(None, "work_queues", item="q"), None, id="names-none"),
+        pytest.param(
+            lambda: check_names(["a", "b"], "work_queues", item="q"), ("a", "b"), id="names"
+        ),
+        pytest.param(lambda: check_tags(["a", "b", "a"]), frozenset({"a", "b"}), id="tags"),
+        pytest.param(lambda: check_tags(iter(("a",))), frozenset({"a"}), id="tags-iterator"),
+        pytest.param(lambda: check_id(ID, "id"), ID, id="id"),
+        pytest.param(lambda: check_id(str(ID), "id", text=True), ID, id="id-text"),
+    ],
+)
+def test_accepted_values_are_returned(check: Callable[[], object], expected: object) -> None:
+    assert check() == expected
+
+
+def test_counts_keep_the_int_given_and_seconds_become_floats() -> None:
+    assert type(check_count(3, "n")) is int
+    assert type(check_seconds(3, "s")) is float
+    assert type(check_optional_seconds(3, "s")) is float
+
+
+def test_no_tags_is_one_shared_empty_set() -> None:
+    assert check_tags(None) is NO_TAGS
+    assert check_tags([]) is NO_TAGS
+    assert check_tags(()) is NO_TAGS
+
+
+def test_unset_is_a_named_singleton() -> None:
+    assert repr(UNSET) == "UNSET"
+    assert UNSET is type(UNSET).UNSET
+
+
+@pytest.mark.parametrize(
+    ("value", "integer", "number"),
+    [
+        (1, True, True),
+        (1.5, False, True),
+        (NAN, False, True),
+        (True, False, False),
+        ("1", False, False),
+        (None, False, False),
+    ],
+)
+def test_predicates(value: object, integer: bool, number: bool) -> None:
+    assert (is_integer(value), is_number(value)) == (integer, number)
+
+
+# -- refusals name the parameter, show what it got and say what to pass ------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        # booleans
+        pytest.param(
+            lambda: check_bool(1, "paused"), "paused must be True or False, got 1", id="bool-int"
+        ),
+        pytest.param(
+            lambda: check_bool(None, "paused"), "paused must be True or False, got None", id="none"
+        ),
+        pytest.param(
+            lambda: check_bool("yes", "paused"),
+            "paused must be True or False, got 'yes'",
+            id="bool-str",
+        ),
+        # counts: a bool is not an int here, nor a float or a string
+        pytest.param(
+            lambda: check_count(True, "retries"),
+            "retries must be an integer >= 0, got True",
+            id="count-bool",
+        ),
+        pytest.param(
+            lambda: check_count(1.0, "retries"),
+            "retries must be an integer >= 0, got 1.0",
+            id="count-float",
+        ),
+        pytest.param(
+            lambda: check_count("3", "retries"),
+            "retries must be an integer >= 0, got '3'",
+            id="count-str",
+        ),
+        pytest.param(
+            lambda: check_count(-1, "offset"),
+            "offset must be an integer >= 0, got -1",
+            id="count-negative",
+        ),
+        pytest.param(
+            lambda: check_count(2, "page", minimum=3),
+            "page must be an integer >= 3, got 2",
+            id="count-below-minimum",
+        ),
+        pytest.param(
+            lambda: check_positive_int(0, "max_buckets"),
+            "max_buckets must be an integer >= 1, got 0",
+            id="positive-zero",
+        ),
+        pytest.param(
+            lambda: check_positive_int(False, "max_buckets"),
+            "max_buckets must be an integer >= 1, got False",
+            id="positive-bool",
+        ),
+        pytest.param(
+            lambda: check_optional_count(-1, "limit"),
+            "limit must be None or an integer >= 0, got -1",
+            id="optional-negative",
+        ),
+        pytest.param(
+            lambda: check_optional_count(True, "limit", minimum=1),
+            "limit must be None or an integer >= 1, got True",
+            id="optional-bool",
+        ),
+        pytest.param(
+            lambda: check_port(65536, "port"),
+            "port must be a port number 0..65535, got 65536",
+            id="port-high",
+        ),
+        pytest.param(
+            lambda: check_port(True, "port"),
+            "port must be a port number 0..65535, got True",
+            id="port-bool",
+        ),
+        pytest.param(
+            lambda: check_page(1.5, 0),
+            "limit must be None or an integer >= 0, got 1.5",
+            id="page-limit",
+        ),
+        pytest.param(
+            lambda: check_page(None, -1), "offset must be an integer >= 0, got -1", id="page-offset"
+        ),
+        # seconds: finite numbers, NaN never, infinity only when asked for
+        pytest.param(
+            lambda: check_seconds(-1, "delay"),
+            "delay must be a number of seconds >= 0, got -1",
+            id="seconds-negative",
+        ),
+        pytest.param(
+            lambda: check_seconds(0, "lease_seconds", positive=True),
+            "lease_seconds must be a number of seconds > 0, got 0",
+            id="seconds-zero",
+        ),
+        pytest.param(
+            lambda: check_seconds(NAN, "delay"),
+            "delay must be a number of seconds >= 0, got nan",
+            id="seconds-nan",
+        ),
+        pytest.param(
+            lambda: check_seconds(NAN, "lease", positive=True, finite=False),
+            "lease must be a number of seconds > 0, got nan",
+            id="seconds-nan-infinite-allowed",
+        ),
+        pytest.param(
+            lambda: check_seconds(INF, "delay"),
+            "delay must be a number of seconds >= 0, got inf",
+            id="seconds-inf",
+        ),
+        pytest.param(
+            lambda: check_seconds(-INF, "delay", finite=False),
+            "delay must be a number of seconds >= 0, got -inf",
+            id="seconds-minus-inf",
+        ),
+        pytest.param(
+            lambda: check_seconds(True, "delay"),
+            "delay must be a number of seconds >= 0, got True",
+            id="seconds-bool",
+        ),
+        pytest.param(
+            lambda: check_seconds("5", "delay"),
+            "delay must be a number of seconds >= 0, got '5'",
+            id="seconds-str",
+        ),
+        pytest.param(
+            lambda: check_optional_seconds(0, "timeout", positive=True),
+            "timeout must be None or a number of seconds > 0, got 0",
+            id="optional-seconds",
+        ),
+        # text, names and tags
+        pytest.param(
+            lambda: check_text("", "task_key"),
+            "task_key must be a non-empty string, got ''",
+            id="text-empty",
+        ),
+        pytest.param(
+            lambda: check_text(3, "a cache key"),
+            "a cache key must be a non-empty string, got 3",
+            id="text-int",
+        ),
+        pytest.param(
+            lambda: check_name("a/b", "work_pool_name"),
+            "work_pool_name must be a string without '/' or '%', got 'a/b'",
+            id="name-slash",
+        ),
+        pytest.param(
+            lambda: check_name("50%", "name"),
+            "name must be a string without '/' or '%', got '50%'",
+            id="name-percent",
+        ),
+        pytest.param(
+            lambda: check_name(None, "work_pool_name"),
+            "work_pool_name must be a non-empty string, got None",
+            id="name-none",
+        ),
+        pytest.param(
+            lambda: check_names("default", "work_queues", item="a work queue name"),
+            "work_queues must be a list of names, not the string 'default'",
+            id="names-string",
+        ),
+        pytest.param(
+            lambda: check_names(3, "work_queues", item="a work queue name"),
+            "work_queues must be a list of names, got 3",
+            id="names-int",
+        ),
+        pytest.param(
+            lambda: check_names(["ok", ""], "work_queues", item="a work queue name"),
+            "a work queue name must be a non-empty string, got ''",
+            id="names-item",
+        ),
+        pytest.param(
+            lambda: check_tags("db"),
+            "tags must be a collection of strings, such as ['db'], not the string 'db'",
+            id="tags-string",
+        ),
+        pytest.param(
+            lambda: check_tags(5, "labels"),
+            "labels must be a collection of strings, such as ['db'], got 5",
+            id="tags-int",
+        ),
+        pytest.param(
+            lambda: check_tags(["ok", ""]), "every tag must be a non-empty string, got ''", id="tag"
+        ),
+        pytest.param(
+            lambda: check_tags([1]), "every tag must be a non-empty string, got 1", id="tag-int"
+        ),
+        # ids
+        pytest.param(
+            lambda: check_id(str(ID), "flow_run_id"),
+            f"flow_run_id must be a UUID, got '{ID}'",
+            id="id-text-refused",
+        ),
+        pytest.param(
+            lambda: check_id("nope", "id", text=True),
+            "id must be a UUID (or its string form), got 'nope'",
+            id="id-bad-text",
+        ),
+        pytest.param(
+            lambda: check_id(7, "id", text=True),
+            "id must be a UUID (or its string form), got 7",
+            id="id-int",
+        ),
+    ],
+)
+def test_refusals_say_what_was_wrong(check: Callable[[], object], message: str) -> None:
+    refused(check, message)
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        pytest.param(
+            lambda: check_count(-1, "a concurrency limit", context="for tag 'db'"),
+            "a concurrency limit must be an integer >= 0, got -1 for tag 'db'",
+            id="context",
+        ),
+        pytest.param(
+            lambda: check_positive_int(0, "max_idle_jumps", expected="an int >= 1"),
+            "max_idle_jumps must be an int >= 1, got 0",
+            id="expected-count",
+        ),
+        pytest.param(
+            lambda: check_optional_seconds(NAN, "t", expected="None or real seconds > 0"),
+            "t must be None or real seconds > 0, got nan",
+            id="expected-seconds",
+        ),
+    ],
+)
+def test_wording_can_be_adjusted_without_changing_the_check(
+    check: Callable[[], object], message: str
+) -> None:
+    refused(check, message)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        pytest.param(lambda: check_count(True, "n"), id="count"),
+        pytest.param(lambda: check_optional_count(False, "n"), id="optional-count"),
+        pytest.param(lambda: check_positive_int(True, "n"), id="positive"),
+        pytest.param(lambda: check_port(False, "n"), id="port"),
+        pytest.param(lambda: check_seconds(True, "n"), id="seconds"),
+        pytest.param(lambda: check_optional_seconds(True, "n"), id="optional-seconds"),
+        pytest.param(lambda: check_page(True, 0), id="page-limit"),
+        pytest.param(lambda: check_page(None, False), id="page-offset"),
+    ],
+)
+def test_no_numeric_check_takes_a_bool(check: Callable[[], object]) -> None:
+    with pytest.raises(InvalidArgument, match=r"got (True|False)$"):
+        check()
+
+
+@pytest.mark.parametrize("value", [NAN, INF, -INF, -1, -0.5])
+@pytest.mark.parametrize("positive", [False, True])
+def test_seconds_refuse_nan_infinity_and_negatives(value: float, positive: bool) -> None:
+    with pytest.raises(InvalidArgument, match=r"^delay must be a number of seconds"):
+        check_seconds(value, "delay", positive=positive)
+
+
+def test_int_subclasses_are_counts() -> None:
+    class Small(int):
+        pass
+
+    assert check_count(Small(2), "n") == 2
+    assert check_port(Small(80), "port") == 80
+
+
+def test_refusals_are_invalid_arguments_and_value_errors() -> None:
+    for error in (wrong_type("x", 1, "a string"), wrong_value("x", 1, "2")):
+        assert isinstance(error, InvalidArgument)
+        assert isinstance(error, ValueError)
+    assert str(wrong_value("x", 1, "2", context="here")) == "x must be 2, got 1 here"
