@@ -14,11 +14,12 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
+from .._core._checks import check_id, check_seconds
 from .._core._errors import InvalidArgument
 from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, StateDetails, StateType
-from ._facet import Facet, check_id, check_state
-from ._leases import DEFAULT_LEASE_SECONDS, PendingLeases, check_lease_seconds
+from ._facet import Facet, check_state
+from ._leases import DEFAULT_LEASE_SECONDS, PendingLeases
 
 __all__ = ["Claims"]
 
@@ -51,7 +52,7 @@ class Claims(Facet):
             InvalidArgument: ``state`` is not a State or ``current`` has no id.
             Exception: whatever a rule raised (see ``set_task_run_state``).
         """
-        task_run_id = check_id(task_run_id, "task_run_id")
+        task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
         if current.id is None:
             raise InvalidArgument(
@@ -76,8 +77,8 @@ class Claims(Facet):
             ObjectNotFound: no such run.
             InvalidArgument: ``lease_seconds`` is not a positive number.
         """
-        task_run_id = check_id(task_run_id, "task_run_id")
-        seconds = check_lease_seconds(lease_seconds)
+        task_run_id = check_id(task_run_id, "task_run_id", text=True)
+        seconds = check_seconds(lease_seconds, "lease_seconds", positive=True, finite=False)
         engine = self._engine
         with engine.lock:
             state = engine.task_run(task_run_id).state

@@ -16,21 +16,19 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._core._checks import UNSET, Unset, check_bool, check_id, check_name, check_tags
 from .._core._errors import InvalidArgument, ObjectAlreadyExists, ObjectNotFound
 from .._core._models import Deployment, FlowRun, FlowRunPolicy
 from .._core._states import Scheduled, State
 from .._pools._pool_checks import (
     check_command,
     check_job_variables,
-    check_name,
     check_parameters,
     merge_job_variables,
 )
 from ..filters import DeploymentFilter
-from ._facet import Facet, check_id
+from ._facet import Facet
 from ._flow_runs import new_flow_run
-from ._pools import UNSET, Unset
-from ._task_runs import _check_tags
 
 __all__ = ["Deployments"]
 
@@ -74,12 +72,12 @@ class Deployments(Facet):
                 given as one string.
             TemplateError: the pool's template does not render these job variables.
         """
-        flow_id = check_id(flow_id, "flow_id")
+        flow_id = check_id(flow_id, "flow_id", text=True)
         check_name(name, "a deployment name")
         values = self._check_deployment_values(
             parameters, job_variables, command, paused, work_queue_name, work_pool_name
         )
-        frozen_tags = _check_tags(tags)
+        frozen_tags = check_tags(tags)
         with self._engine.lock:
             if self._engine.store.get_flow(flow_id) is None:
                 raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
@@ -117,8 +115,7 @@ class Deployments(Facet):
         work_queue_name: str | None,
         work_pool_name: str | None,
     ) -> dict[str, Any]:
-        if not isinstance(paused, bool):
-            raise InvalidArgument(f"paused must be True or False, got {paused!r}")
+        check_bool(paused, "paused")
         if work_pool_name is not None:
             check_name(work_pool_name, "work_pool_name")
         if work_queue_name is not None:
@@ -150,7 +147,7 @@ class Deployments(Facet):
         Raises:
             ObjectNotFound: no such deployment.
         """
-        deployment_id = check_id(deployment_id, "deployment_id")
+        deployment_id = check_id(deployment_id, "deployment_id", text=True)
         with self._engine.lock:
             return self._deployment(deployment_id)
 
@@ -190,7 +187,7 @@ class Deployments(Facet):
             ObjectNotFound: no such deployment, pool or queue.
             InvalidArgument, TemplateError: a bad value (nothing is changed).
         """
-        deployment_id = check_id(deployment_id, "deployment_id")
+        deployment_id = check_id(deployment_id, "deployment_id", text=True)
         with self._engine.lock:
             deployment = self._deployment(deployment_id)
             pool = (
@@ -209,7 +206,7 @@ class Deployments(Facet):
                 queue,
                 pool,
             )
-            new_tags = deployment.tags if isinstance(tags, Unset) else _check_tags(tags)
+            new_tags = deployment.tags if isinstance(tags, Unset) else check_tags(tags)
             if pool is not None:
                 queue = self._engine.work_pools.run_queue(pool, queue)
                 self._check_renders(pool, values["job_variables"])
@@ -227,7 +224,7 @@ class Deployments(Facet):
         Raises:
             ObjectNotFound: no such deployment.
         """
-        deployment_id = check_id(deployment_id, "deployment_id")
+        deployment_id = check_id(deployment_id, "deployment_id", text=True)
         with self._engine.lock:
             self._deployment(deployment_id)
             self._engine.store.remove_deployment(deployment_id)
@@ -262,10 +259,10 @@ class Deployments(Facet):
             InvalidArgument: a bad argument; nothing is created.
             TemplateError: the pool's template does not render the merged job variables.
         """
-        deployment_id = check_id(deployment_id, "deployment_id")
+        deployment_id = check_id(deployment_id, "deployment_id", text=True)
         run_parameters = check_parameters(parameters)
         run_variables = check_job_variables(job_variables)
-        extra_tags = _check_tags(tags)
+        extra_tags = check_tags(tags)
         with self._engine.lock:
             deployment = self._deployment(deployment_id)
             pool = deployment.work_pool_name

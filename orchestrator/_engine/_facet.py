@@ -7,13 +7,11 @@ holds no state: every method reaches the orchestrator's one :class:`Engine` thro
 
 from __future__ import annotations
 
-import uuid
-
 from .._core._errors import InvalidArgument
 from .._core._states import State
 from ._engine import Engine
 
-__all__ = ["Facet", "check_id", "check_state"]
+__all__ = ["Facet", "check_state"]
 
 
 class Facet:
@@ -30,15 +28,3 @@ def check_state(state: object) -> State:
             f"expected a State such as Running() or Completed(data), got {state!r}"
         )
     return state
-
-
-def check_id(value: object, what: str) -> uuid.UUID:
-    """Return ``value`` as a UUID (its string form is accepted); refuse anything else."""
-    if isinstance(value, uuid.UUID):
-        return value
-    if isinstance(value, str):
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            pass
-    raise InvalidArgument(f"{what} must be a UUID (or its string form), got {value!r}")

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._core._checks import UNSET, Unset, check_id, check_page, check_tags
 from .._core._clock import as_utc
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._models import Flow, FlowRun, FlowRunPolicy
@@ -27,9 +28,7 @@ from .._core._states import Pending, State
 from .._pools._pool_checks import check_job_variables
 from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
 from ._engine import Engine
-from ._facet import Facet, check_id, check_state
-from ._pools import UNSET, Unset
-from ._task_runs import _check_limit, _check_tags
+from ._facet import Facet, check_state
 
 __all__ = ["FlowRuns", "new_flow_run"]
 
@@ -54,7 +53,7 @@ class FlowRuns(Facet):
         """
         if not isinstance(name, str) or not name:
             raise InvalidArgument(f"a flow needs a non-empty name, got {name!r}")
-        frozen_tags = _check_tags(tags)
+        frozen_tags = check_tags(tags)
         with self._engine.lock:
             existing = self._engine.store.get_flow_by_name(name)
             if existing is not None:
@@ -74,7 +73,7 @@ class FlowRuns(Facet):
         Raises:
             ObjectNotFound: no such flow.
         """
-        flow_id = check_id(flow_id, "flow_id")
+        flow_id = check_id(flow_id, "flow_id", text=True)
         with self._engine.lock:
             flow = self._engine.store.get_flow(flow_id)
             if flow is None:
@@ -156,7 +155,7 @@ class FlowRuns(Facet):
         Raises:
             ObjectNotFound: no such flow run.
         """
-        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         with self._engine.lock:
             return self._engine.flow_run(flow_run_id)
 
@@ -175,7 +174,7 @@ class FlowRuns(Facet):
         Raises:
             InvalidArgument: a bad filter, sort, limit or offset.
         """
-        _check_limit(limit, offset)
+        check_page(limit, offset)
         with self._engine.lock:
             return self._engine.store.query_flow_runs(
                 flow_runs=flow_runs,
@@ -220,7 +219,7 @@ class FlowRuns(Facet):
             ObjectNotFound: no such flow run.
             InvalidArgument: a bad value (nothing is changed).
         """
-        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         changes: dict[str, Any] = {}
         if not isinstance(name, Unset):
             if not isinstance(name, str) or not name:
@@ -253,7 +252,7 @@ class FlowRuns(Facet):
         Raises:
             ObjectNotFound: no such flow run.
         """
-        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         with self._engine.lock:
             self._engine.flow_run(flow_run_id)
             return self._engine.store.flow_run_states(flow_run_id)
@@ -267,7 +266,7 @@ class FlowRuns(Facet):
             ObjectNotFound: no such flow run.
             InvalidArgument: ``state`` is not a State.
         """
-        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         check_state(state)
         if state.timestamp is not None:
             as_utc(state.timestamp, "state.timestamp")
@@ -282,7 +281,7 @@ class FlowRuns(Facet):
         Raises:
             ObjectNotFound: no such flow run.
         """
-        flow_run_id = check_id(flow_run_id, "flow_run_id")
+        flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         with self._engine.lock:
             self._engine.remove_flow_run(self._engine.flow_run(flow_run_id))
 
@@ -308,7 +307,7 @@ def new_flow_run(
     Shared by ``create_flow_run`` and ``create_flow_run_from_deployment``: a refused call
     creates nothing.
     """
-    flow_id = check_id(flow_id, "flow_id")
+    flow_id = check_id(flow_id, "flow_id", text=True)
     if state is not None:
         check_state(state)
     if policy is not None and not isinstance(policy, FlowRunPolicy):
@@ -324,11 +323,15 @@ def new_flow_run(
             f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
         )
     variables = check_job_variables(job_variables)
-    frozen_tags = _check_tags(tags)
+    frozen_tags = check_tags(tags)
     parent_id = (
-        None if parent_task_run_id is None else check_id(parent_task_run_id, "parent_task_run_id")
+        None
+        if parent_task_run_id is None
+        else check_id(parent_task_run_id, "parent_task_run_id", text=True)
     )
-    deployment = None if deployment_id is None else check_id(deployment_id, "deployment_id")
+    deployment = (
+        None if deployment_id is None else check_id(deployment_id, "deployment_id", text=True)
+    )
     with engine.lock:
         if engine.store.get_flow(flow_id) is None:
             raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")

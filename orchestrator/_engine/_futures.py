@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar, cast, final
 
 import anyio
 
+from .._core._checks import check_optional_seconds
 from .._core._errors import (
-    InvalidArgument,
     ObjectNotFound,
     OrchestratorTimeout,
     TaskRunFailed,
@@ -54,13 +54,6 @@ Wake = Callable[[], None]
 
 def _in_event_loop() -> bool:
     return current_async_library() is not None
-
-
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0
-    ):
-        raise InvalidArgument(f"timeout must be None or seconds >= 0, got {timeout!r}")
 
 
 @final
@@ -126,7 +119,7 @@ class TaskRunFuture(Generic[R]):
             ObjectNotFound: the run was deleted (before or while waiting).
             InvalidArgument: a negative timeout.
         """
-        _check_timeout(timeout)
+        check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
         state = self.state
         if state.type in TERMINAL_TYPES:
             return state
@@ -179,7 +172,7 @@ class TaskRunFuture(Generic[R]):
             OrchestratorTimeout: the run did not finish within ``timeout``.
             ObjectNotFound: the run was deleted.
         """
-        _check_timeout(timeout)
+        check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
         state = self.state
         if state.type not in TERMINAL_TYPES:
             state = self._block(timeout)

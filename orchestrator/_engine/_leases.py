@@ -36,6 +36,7 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
+from .._core._checks import check_seconds
 from .._core._errors import InvalidArgument
 from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, StateDetails, StateType
@@ -48,7 +49,6 @@ __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "PendingLeases",
     "PendingLeasesStatistics",
-    "check_lease_seconds",
 ]
 
 #: How long a claim may stay PENDING without its holder renewing it, by default.
@@ -65,17 +65,6 @@ class ProposeIf(Protocol):
     def __call__(
         self, task_run_id: uuid.UUID, state: State, *, current: State
     ) -> OrchestrationResult | None: ...
-
-
-def check_lease_seconds(seconds: object, what: str = "lease_seconds") -> float:
-    """Return ``seconds`` as a float; refuse anything but a number of seconds > 0.
-
-    Raises:
-        InvalidArgument: not a positive number.
-    """
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise InvalidArgument(f"{what} must be a number of seconds > 0, got {seconds!r}")
-    return float(seconds)
 
 
 @final
@@ -157,7 +146,7 @@ class PendingLeases:
             InvalidArgument: ``state`` is not a committed PENDING state, or ``seconds``
                 is not a positive number.
         """
-        seconds = check_lease_seconds(seconds, "seconds")
+        seconds = check_seconds(seconds, "seconds", positive=True, finite=False)
         if state.type is not _PENDING or state.id is None:
             raise InvalidArgument(f"only a committed PENDING claim can be leased, got {state!r}")
         expiry = self._clock.now() + timedelta(seconds=seconds)

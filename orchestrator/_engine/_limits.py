@@ -18,18 +18,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._checks import check_count, check_id, check_text
+from .._core._errors import ObjectNotFound
 from .._core._models import ConcurrencyLimit
 from .._core._outcomes import OrchestrationResult
-from ._facet import Facet, check_id
+from ._facet import Facet
 
 __all__ = ["ConcurrencyLimits"]
-
-
-def _check_tag(tag: object) -> str:
-    if not isinstance(tag, str) or not tag:
-        raise InvalidArgument(f"a concurrency limit needs a non-empty tag string, got {tag!r}")
-    return tag
 
 
 class ConcurrencyLimits(Facet):
@@ -46,15 +41,8 @@ class ConcurrencyLimits(Facet):
         Raises:
             InvalidArgument: an empty tag or a limit that is not an integer >= 0.
         """
-        _check_tag(tag)
-        if (
-            isinstance(concurrency_limit, bool)
-            or not isinstance(concurrency_limit, int)
-            or concurrency_limit < 0
-        ):
-            raise InvalidArgument(
-                f"concurrency_limit must be an integer >= 0, got {concurrency_limit!r}"
-            )
+        check_text(tag, "tag")
+        check_count(concurrency_limit, "concurrency_limit")
         with self._engine.lock:
             return self._engine.slots.upsert(
                 tag, concurrency_limit, id=self._engine.new_id(), now=self._engine.clock.now()
@@ -66,7 +54,7 @@ class ConcurrencyLimits(Facet):
         Raises:
             ObjectNotFound: no limit on this tag.
         """
-        _check_tag(tag)
+        check_text(tag, "tag")
         with self._engine.lock:
             limit = self._engine.slots.get(tag)
             if limit is None:
@@ -86,11 +74,11 @@ class ConcurrencyLimits(Facet):
         Raises:
             ObjectNotFound: no limit on this tag.
         """
-        _check_tag(tag)
+        check_text(tag, "tag")
         override = (
             None
             if slot_override is None
-            else [check_id(run_id, "slot_override entry") for run_id in slot_override]
+            else [check_id(run_id, "slot_override entry", text=True) for run_id in slot_override]
         )
         with self._engine.lock:
             if self._engine.slots.get(tag) is None:
@@ -103,7 +91,7 @@ class ConcurrencyLimits(Facet):
         Raises:
             ObjectNotFound: no limit on this tag.
         """
-        _check_tag(tag)
+        check_text(tag, "tag")
         with self._engine.lock:
             if self._engine.slots.get(tag) is None:
                 raise ObjectNotFound("concurrency limit for tag", repr(tag))

@@ -16,49 +16,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from enum import Enum
-from typing import Any, Final
+from typing import Any
 
+from .._core._checks import (
+    UNSET,
+    Unset,
+    check_bool,
+    check_name,
+    check_names,
+    check_optional_count,
+)
 from .._core._clock import as_utc
 from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import FlowRun, WorkPool, WorkQueue
 from .._core._wakeup import Signal
 from .._pools._pool_checks import (
     check_base_job_template,
-    check_limit,
-    check_name,
     default_base_job_template,
 )
 from .._pools._work_pools import DEFAULT_QUEUE_NAME, WorkPoolTable
 from ._engine import Engine
 from ._facet import Facet
 
-__all__ = ["UNSET", "Unset", "WorkPools", "add_queue", "check_names"]
-
-
-class Unset(Enum):
-    """The type of :data:`UNSET`."""
-
-    UNSET = "UNSET"
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: "Leave this field as it is" in ``update_*`` calls (None is a real value there).
-UNSET: Final = Unset.UNSET
-
-
-def check_names(names: Iterable[str] | None) -> tuple[str, ...] | None:
-    """Return queue or pool names as a tuple (None stays None); refuse a bare string."""
-    if names is None:
-        return None
-    if isinstance(names, str):
-        raise InvalidArgument(f"expected a list of names, not the string {names!r}")
-    result = tuple(names)
-    for name in result:
-        check_name(name, "a work queue name")
-    return result
+__all__ = ["WorkPools", "add_queue"]
 
 
 class WorkPools(Facet):
@@ -97,9 +77,8 @@ class WorkPools(Facet):
         """
         check_name(name, "a work pool name")
         check_name(type, "a work pool type")
-        check_limit(concurrency_limit, "concurrency_limit")
-        if not isinstance(is_paused, bool):
-            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+        check_optional_count(concurrency_limit, "concurrency_limit")
+        check_bool(is_paused, "is_paused")
         template = (
             default_base_job_template(type)
             if base_job_template is None
@@ -145,7 +124,7 @@ class WorkPools(Facet):
         is_paused: bool | None = None,
     ) -> list[WorkPool]:
         """Return the pools matching every given criterion, in creation order."""
-        wanted = check_names(names)
+        wanted = check_names(names, "names", item="a work pool name")
         with self._engine.lock:
             return [
                 pool
@@ -170,9 +149,9 @@ class WorkPools(Facet):
             InvalidArgument, TemplateError: a bad value (nothing is changed).
         """
         if concurrency_limit is not UNSET:
-            check_limit(concurrency_limit, "concurrency_limit")
-        if is_paused is not UNSET and not isinstance(is_paused, bool):
-            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+            check_optional_count(concurrency_limit, "concurrency_limit")
+        if not isinstance(is_paused, Unset):
+            check_bool(is_paused, "is_paused")
         with self._engine.lock:
             pool = self._engine.work_pools.pool(name)
             if base_job_template is not UNSET:
@@ -232,8 +211,8 @@ class WorkPools(Facet):
             ObjectNotFound: no such pool, or no such queue in it.
             InvalidArgument: a bad limit, or a naive ``scheduled_before``.
         """
-        names = check_names(work_queue_names)
-        check_limit(limit, "limit")
+        names = check_names(work_queue_names, "work_queue_names", item="a work queue name")
+        check_optional_count(limit, "limit")
         before = None if scheduled_before is None else as_utc(scheduled_before, "scheduled_before")
         with self._engine.lock:
             pool, queues = self._engine.work_pools.polled_queues(work_pool_name, names)
@@ -259,7 +238,7 @@ class WorkPools(Facet):
         Raises:
             ObjectNotFound: no such pool, or no such queue in it.
         """
-        names = check_names(work_queue_names)
+        names = check_names(work_queue_names, "work_queue_names", item="a work queue name")
         moment = None if after is None else as_utc(after, "after")
         with self._engine.lock:
             pool, queues = self._engine.work_pools.polled_queues(work_pool_name, names)

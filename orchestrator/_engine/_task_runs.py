@@ -18,6 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar, final
 
 import attrs
 
+from .._core._checks import check_id, check_page, check_positive_int, check_tags, check_text
 from .._core._clock import as_utc
 from .._core._errors import InvalidArgument, ObjectAlreadyExists, QueueFull
 from .._core._events import Decision
@@ -32,14 +33,13 @@ from ..filters import (
     TaskRunFilter,
     TaskRunSort,
 )
-from ._facet import Facet, check_id, check_state
+from ._facet import Facet, check_state
 
 __all__ = ["CreatedTaskRun", "Page", "TaskRuns"]
 
 T = TypeVar("T")
 # Shared by every run created without labels or inputs (records never mutate them).
 _NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
-_NO_TAGS: frozenset[str] = frozenset()
 
 
 class CreatedTaskRun(NamedTuple):
@@ -59,25 +59,6 @@ class Page(Generic[T]):
     limit: int
     pages: int
     page: int
-
-
-def _check_limit(limit: int | None, offset: int) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InvalidArgument(f"limit must be None or an integer >= 0, got {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidArgument(f"offset must be an integer >= 0, got {offset!r}")
-
-
-def _check_tags(tags: Iterable[str]) -> frozenset[str]:
-    if isinstance(tags, str):
-        raise InvalidArgument(f"tags must be a collection of strings, not the string {tags!r}")
-    result = frozenset(tags)
-    if not result:
-        return _NO_TAGS
-    for tag in result:
-        if not isinstance(tag, str) or not tag:
-            raise InvalidArgument(f"every tag must be a non-empty string, got {tag!r}")
-    return result
 
 
 class TaskRuns(Facet):
@@ -129,8 +110,7 @@ class TaskRuns(Facet):
             QueueFull: ``state`` is a deferred Scheduled state and the task key's queue is
                 full (see :meth:`configure_task_key`).
         """
-        if not isinstance(task_key, str) or not task_key:
-            raise InvalidArgument(f"task_key must be a non-empty string, got {task_key!r}")
+        check_text(task_key, "task_key")
         if dynamic_key is not None and not isinstance(dynamic_key, str):
             raise InvalidArgument(f"dynamic_key must be a string or None, got {dynamic_key!r}")
         if name is not None and not isinstance(name, str):
@@ -142,10 +122,10 @@ class TaskRuns(Facet):
         if cache_expiration is not None:
             cache_expiration = as_utc(cache_expiration, "cache_expiration")
         if flow_run_id is not None:
-            flow_run_id = check_id(flow_run_id, "flow_run_id")
+            flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         if id is not None:
-            id = check_id(id, "id")
-        frozen_tags = _check_tags(tags)
+            id = check_id(id, "id", text=True)
+        frozen_tags = check_tags(tags)
         engine = self._engine
         with engine.lock:
             parent = None if flow_run_id is None else engine.flow_run(flow_run_id)
@@ -202,7 +182,7 @@ class TaskRuns(Facet):
         Raises:
             ObjectNotFound: no such run (also a KeyError).
         """
-        task_run_id = check_id(task_run_id, "task_run_id")
+        task_run_id = check_id(task_run_id, "task_run_id", text=True)
         with self._engine.lock:
             return self._engine.task_run(task_run_id)
 
@@ -225,7 +205,7 @@ class TaskRuns(Facet):
         Raises:
             InvalidArgument: a negative limit or offset, or a sort that is not a TaskRunSort.
         """
-        _check_limit(limit, offset)
+        check_page(limit, offset)
         if not isinstance(sort, TaskRunSort):
             raise InvalidArgument(f"sort must be a TaskRunSort, got {sort!r}")
         with self._engine.lock:
@@ -269,9 +249,8 @@ class TaskRuns(Facet):
         Raises:
             InvalidArgument: ``page`` < 1 or a bad limit.
         """
-        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            raise InvalidArgument(f"page must be an integer >= 1, got {page!r}")
-        _check_limit(limit, 0)
+        check_positive_int(page, "page")
+        check_page(limit, 0)
         with self._engine.lock:
             count = self._engine.store.count_task_runs(
                 task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
@@ -295,9 +274,8 @@ class TaskRuns(Facet):
             ObjectNotFound: no such run.
             InvalidArgument: ``name`` is not a non-empty string.
         """
-        task_run_id = check_id(task_run_id, "task_run_id")
-        if not isinstance(name, str) or not name:
-            raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
+        task_run_id = check_id(task_run_id, "task_run_id", text=True)
+        check_text(name, "name")
         with self._engine.lock:
             run = self._engine.task_run(task_run_id)
             before = self._engine.store.snapshot_task_run(run)
@@ -313,7 +291,7 @@ class TaskRuns(Facet):
         Raises:
             ObjectNotFound: no such run.
         """
-        task_run_id = check_id(task_run_id, "task_run_id")
+        task_run_id = check_id(task_run_id, "task_run_id", text=True)
         with self._engine.lock:
             self._engine.remove_task_run(self._engine.task_run(task_run_id))
 
@@ -333,7 +311,7 @@ class TaskRuns(Facet):
             Exception: whatever a rule raised; the outcome was ABORT and nothing was
                 committed (the decision log has it).
         """
-        task_run_id = check_id(task_run_id, "task_run_id")
+        task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
         if state.timestamp is not None:
             as_utc(state.timestamp, "state.timestamp")
@@ -350,7 +328,7 @@ class TaskRuns(Facet):
         Raises:
             ObjectNotFound: no such run.
         """
-        task_run_id = check_id(task_run_id, "task_run_id")
+        task_run_id = check_id(task_run_id, "task_run_id", text=True)
         with self._engine.lock:
             self._engine.task_run(task_run_id)
             return self._engine.store.task_run_states(task_run_id)
@@ -360,7 +338,7 @@ class TaskRuns(Facet):
 
         Works for task runs and flow runs; empty when the decision log is off.
         """
-        run_id = check_id(run_id, "run_id")
+        run_id = check_id(run_id, "run_id", text=True)
         with self._engine.lock:
             task_run = self._engine.store.get_task_run(run_id)
             if task_run is not None:

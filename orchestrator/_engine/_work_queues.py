@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .._core._checks import UNSET, Unset, check_bool, check_name, check_names, check_optional_count
 from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import WorkQueue
-from .._pools._pool_checks import check_limit, check_name, check_priority, first_free_priority
+from .._pools._pool_checks import check_priority, first_free_priority
 from .._pools._work_pools import DEFAULT_QUEUE_NAME
 from ._facet import Facet
-from ._pools import UNSET, Unset, add_queue, check_names
+from ._pools import add_queue
 
 __all__ = ["WorkQueues"]
 
@@ -52,9 +53,8 @@ class WorkQueues(Facet):
         check_name(name, "a work queue name")
         if priority is not None:
             check_priority(priority)
-        check_limit(concurrency_limit, "concurrency_limit")
-        if not isinstance(is_paused, bool):
-            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+        check_optional_count(concurrency_limit, "concurrency_limit")
+        check_bool(is_paused, "is_paused")
         with self._engine.lock:
             pool = self._engine.work_pools.pool(work_pool_name)
             queues = self._engine.work_pools.queues[work_pool_name]
@@ -85,7 +85,7 @@ class WorkQueues(Facet):
         Raises:
             ObjectNotFound: no such pool.
         """
-        wanted = check_names(names)
+        wanted = check_names(names, "names", item="a work queue name")
         with self._engine.lock:
             self._engine.work_pools.pool(work_pool_name)
             return self._engine.work_pools.ordered_queues(work_pool_name, wanted)
@@ -108,9 +108,9 @@ class WorkQueues(Facet):
         if priority is not UNSET:
             check_priority(priority)
         if concurrency_limit is not UNSET:
-            check_limit(concurrency_limit, "concurrency_limit")
-        if is_paused is not UNSET and not isinstance(is_paused, bool):
-            raise InvalidArgument(f"is_paused must be True or False, got {is_paused!r}")
+            check_optional_count(concurrency_limit, "concurrency_limit")
+        if not isinstance(is_paused, Unset):
+            check_bool(is_paused, "is_paused")
         with self._engine.lock:
             queue = self._engine.work_pools.queue(work_pool_name, name)
             if not isinstance(priority, Unset):

@@ -14,14 +14,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._core._checks import check_name, check_positive_int
-from .._core._checks import check_optional_count as check_limit
 from .._core._errors import InvalidArgument, TemplateError
 
 __all__ = [
     "check_base_job_template",
     "check_command",
     "check_job_variables",
-    "check_limit",
     "check_name",
     "check_parameters",
     "check_priority",
@@ -29,11 +27,6 @@ __all__ = [
     "first_free_priority",
     "merge_job_variables",
 ]
-
-
-# check_name and check_limit (the vocabulary's check_optional_count) are imported above
-# only for _engine/, which still imports them from here; they go once it imports them
-# from _core/_checks.
 
 
 def check_priority(value: object) -> int:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, final
 
-from .._core._errors import InvalidArgument
+from .._core._checks import check_optional_count, check_text
 from .._core._wakeup import Signal
 from ._records import TaskQueueStatistics
 
@@ -49,18 +49,12 @@ COMPACT_SLACK: Final = 64
 
 def check_key(task_key: object) -> str:
     """Return ``task_key`` if it is a non-empty string; raise InvalidArgument otherwise."""
-    if not isinstance(task_key, str) or not task_key:
-        raise InvalidArgument(f"a task key must be a non-empty string, got {task_key!r}")
-    return task_key
+    return check_text(task_key, "a task key")
 
 
 def check_size(value: object, what: str) -> int | None:
     """Return ``value`` if it is a positive int or None; raise InvalidArgument otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidArgument(f"{what} must be a positive int or None, got {value!r}")
-    return value
+    return check_optional_count(value, what, minimum=1, expected="a positive int or None")
 
 
 @final

@@ -36,15 +36,16 @@ from typing import Any, Final, final
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from .._core._checks import check_optional_count, check_optional_seconds, check_seconds
 from .._core._errors import InvalidArgument, StopTaskWorker, WorkerError
 from .._core._models import TaskRun
 from .._core._tasks import Task
-from .._engine._leases import DEFAULT_LEASE_SECONDS, check_lease_seconds
+from .._engine._leases import DEFAULT_LEASE_SECONDS
 from .._engine._orchestrator import Orchestrator
 from ._execution import Executor
 from ._runners import RunnerPool
 from ._status import StatusServer, TaskWorkerStatus
-from ._worker_setup import Post, check_limit, check_tasks, loop_poster
+from ._worker_setup import Post, check_tasks, loop_poster
 
 __all__ = ["TaskWorker"]
 
@@ -96,8 +97,10 @@ class TaskWorker:
         pending_lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         by_key = check_tasks(tasks)
-        limit = check_limit(limit)
-        lease = check_lease_seconds(pending_lease_seconds, "pending_lease_seconds")
+        limit = check_optional_count(limit, "limit", minimum=1)
+        lease = check_seconds(
+            pending_lease_seconds, "pending_lease_seconds", positive=True, finite=False
+        )
         if orchestrator is None:
             try:
                 orchestrator = Orchestrator.current()
@@ -227,10 +230,7 @@ class TaskWorker:
         """
         if self._started:
             raise WorkerError(f"task worker {self._client_id} is serving already")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0
-        ):
-            raise InvalidArgument(f"timeout must be None or seconds >= 0, got {timeout!r}")
+        check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
         server = None
         if status_server_port is not None:
             server = StatusServer(self.status, status_server_port)

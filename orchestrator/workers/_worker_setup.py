@@ -7,12 +7,11 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .._core._checks import check_optional_count
 from .._core._errors import InvalidArgument
 from .._core._tasks import Task
 from .._core._wakeup import current_async_library
 
-__all__ = ["Post", "check_limit", "check_tasks", "loop_poster"]
+__all__ = ["Post", "check_tasks", "loop_poster"]
 
 #: Runs a callback in the worker's event loop, soon; safe from any thread and from a
 #: signal handler.
@@ -64,15 +63,3 @@ def check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
     if not by_key:
         raise InvalidArgument("a TaskWorker needs at least one task to serve")
     return by_key
-
-
-def check_limit(limit: object) -> int | None:
-    """Return a worker's ``limit``: None (no limit) or an integer >= 1.
-
-    Kept for ``_task_worker.py``, which imports it from here; new code calls
-    ``check_optional_count(limit, "limit", minimum=1)`` from ``_core/_checks``.
-
-    Raises:
-        InvalidArgument: a bad limit.
-    """
-    return check_optional_count(limit, "limit", minimum=1)
