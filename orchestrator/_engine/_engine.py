@@ -24,7 +24,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, NamedTuple, final
 
 import attrs
 
@@ -67,10 +67,8 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
-@final
-@attrs.frozen(kw_only=True)
-class Policies:
-    """The five policies an engine decides with."""
+class Policies(NamedTuple):
+    """The five policies an engine decides with (a tuple: cheap to build per orchestrator)."""
 
     task: Policy
     background_task: Policy
