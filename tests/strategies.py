@@ -289,7 +289,7 @@ def _task_run_filters() -> st.SearchStrategy[TaskRunFilter]:
         "flow_run_id": st.builds(
             TaskRunFilterFlowRunId,
             any_=_maybe(_subset(FLOW_RUN_IDS)),
-            is_null_=st.booleans(),
+            is_null_=_maybe(st.booleans()),
         ),
         "task_key": st.builds(TaskRunFilterTaskKey, any_=_subset(KEYS)),
         "operator": st.sampled_from([Operator.AND, Operator.AND, Operator.OR]),

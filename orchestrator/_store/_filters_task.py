@@ -159,22 +159,26 @@ class TaskRunFilterSubFlowRuns(FilterBase):
 class TaskRunFilterFlowRunId(FilterBase):
     """Task runs by parent flow run.
 
-    ``is_null_`` defaults to False, as in the reference: ``is_null_=True`` selects the
-    runs with no flow run (``any_`` is then ignored); otherwise ``any_`` selects runs of
-    those flow runs, and with no ``any_`` every run that has a flow run matches. It is a
-    single criterion, so ``operator`` is accepted for symmetry but changes nothing.
+    ``is_null_`` defaults to False, as in the reference. ``is_null_=True`` selects the
+    runs with no flow run (``any_`` is then ignored); ``is_null_=False`` with no ``any_``
+    selects every run that has a flow run; otherwise (``is_null_=False`` or None)
+    ``any_`` selects runs of those flow runs, and ``is_null_=None`` with no ``any_``
+    restricts nothing. It is a single criterion, so ``operator`` is accepted for symmetry
+    but changes nothing.
     """
 
     any_: frozenset[uuid.UUID] | None = attrs.field(default=None, converter=to_uuids)
-    is_null_: bool = attrs.field(default=False, converter=to_optional_bool)
+    is_null_: bool | None = attrs.field(default=False, converter=to_optional_bool)
     operator: Operator = attrs.field(default=Operator.AND, converter=to_operator)
 
     def _compile(self) -> Criterion:
-        if self.is_null_:
+        if self.is_null_ is True:
             return IsNull("flow_run_id", True)
         if self.any_ is not None:
             return In("flow_run_id", self.any_) if self.any_ else FALSE
-        return IsNull("flow_run_id", False)
+        if self.is_null_ is False:
+            return IsNull("flow_run_id", False)
+        return TRUE
 
 
 @final

@@ -1,0 +1,465 @@
+"""Fidelity with Prefect: nullable filters, client state ids, states by id, run labels.
+
+Each test names, in its docstring, the behaviour of the reference it checks (Prefect's
+server: ``server/schemas/filters.py``, ``server/models/task_runs.py`` and
+``flow_runs.py``, the ``/task_run_states`` and ``/flow_run_states`` routes). Deliberate
+differences are named as such.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestrator import (
+    Completed,
+    FlowRun,
+    Orchestrator,
+    Running,
+    TaskRun,
+    VirtualClock,
+)
+from orchestrator.filters import (
+    DeploymentFilter,
+    DeploymentFilterTags,
+    FlowFilter,
+    FlowFilterTags,
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterEndTime,
+    FlowRunFilterParentTaskRunId,
+    FlowRunFilterStartTime,
+    FlowRunFilterTags,
+    FlowRunFilterWorkQueueName,
+    Operator,
+    TaskRunFilter,
+    TaskRunFilterEndTime,
+    TaskRunFilterFlowRunId,
+    TaskRunFilterStartTime,
+    TaskRunFilterTags,
+)
+
+START = VirtualClock().now()
+
+
+# -- is_null_: None restricts nothing, True keeps nulls, False keeps non-nulls --------------
+class World(NamedTuple):
+    """A fixed set of records, each named, with known null and non-null fields."""
+
+    orch: Orchestrator
+    names: dict[uuid.UUID, str]
+
+
+@pytest.fixture
+def world() -> World:
+    """Flows, deployments, flow runs and task runs with every nullable field both ways.
+
+    * flows: ``etl`` (tagged) and ``adhoc`` (untagged);
+    * deployments of etl: ``nightly`` (tagged) and ``manual`` (untagged);
+    * flow runs: ``fr-a`` (tagged, deployment, work queue, RUNNING), ``fr-b`` (a subflow
+      of the task run ``parent``, COMPLETED), ``fr-c`` (nothing set, PENDING);
+    * task runs: ``t-in-a`` (of fr-a, tagged, RUNNING), ``t-in-b`` (of fr-b, COMPLETED),
+      ``parent`` (no flow run, tagged, COMPLETED), ``t-alone`` (no flow run, PENDING).
+    """
+    clock = VirtualClock()
+    orch = Orchestrator(clock, seed=7)
+    names: dict[uuid.UUID, str] = {}
+    etl = orch.create_flow("etl", tags=["prod"])
+    adhoc = orch.create_flow("adhoc")
+    names[etl.id], names[adhoc.id] = "etl", "adhoc"
+    orch.create_work_pool("pool")
+    nightly = orch.create_deployment(etl.id, "nightly", work_pool_name="pool", tags=["prod"])
+    manual = orch.create_deployment(etl.id, "manual")
+    names[nightly.id], names[manual.id] = "nightly", "manual"
+
+    parent = orch.create_task_run("parent", tags=["y"]).run
+    alone = orch.create_task_run("alone").run
+    fr_a = orch.create_flow_run(etl.id, tags=["x"], deployment_id=nightly.id, work_pool_name="pool")
+    fr_b = orch.create_flow_run(adhoc.id, parent_task_run_id=parent.id)
+    fr_c = orch.create_flow_run(adhoc.id)
+    in_a = orch.create_task_run("in-a", flow_run_id=fr_a.id, tags=["x"]).run
+    in_b = orch.create_task_run("in-b", flow_run_id=fr_b.id).run
+    names.update(
+        {
+            parent.id: "parent",
+            alone.id: "t-alone",
+            in_a.id: "t-in-a",
+            in_b.id: "t-in-b",
+            fr_a.id: "fr-a",
+            fr_b.id: "fr-b",
+            fr_c.id: "fr-c",
+        }
+    )
+    clock.advance(10)
+    for flow_run in (fr_a, fr_b):
+        orch.set_flow_run_state(flow_run.id, Running(), force=True)
+    for task_run in (parent, in_a, in_b):
+        orch.set_task_run_state(task_run.id, Running(), force=True)
+    clock.advance(10)
+    orch.set_flow_run_state(fr_b.id, Completed(), force=True)
+    for task_run in (parent, in_b):
+        orch.set_task_run_state(task_run.id, Completed(), force=True)
+    orch.check_invariants()
+    return World(orch, names)
+
+
+ALL_TASK_RUNS = {"parent", "t-alone", "t-in-a", "t-in-b"}
+ALL_FLOW_RUNS = {"fr-a", "fr-b", "fr-c"}
+
+#: (filter class, entity, {is_null_: the names it selects}); None must select them all.
+NULLABLE_FILTERS: list[tuple[type, str, dict[bool, set[str]]]] = [
+    (
+        TaskRunFilterFlowRunId,
+        "task_runs",
+        {True: {"parent", "t-alone"}, False: {"t-in-a", "t-in-b"}},
+    ),
+    (TaskRunFilterTags, "task_runs", {True: {"t-alone", "t-in-b"}, False: {"parent", "t-in-a"}}),
+    (
+        TaskRunFilterStartTime,
+        "task_runs",
+        {True: {"t-alone"}, False: {"parent", "t-in-a", "t-in-b"}},
+    ),
+    (TaskRunFilterEndTime, "task_runs", {True: {"t-alone", "t-in-a"}, False: {"parent", "t-in-b"}}),
+    (FlowRunFilterTags, "flow_runs", {True: {"fr-b", "fr-c"}, False: {"fr-a"}}),
+    (FlowRunFilterDeploymentId, "flow_runs", {True: {"fr-b", "fr-c"}, False: {"fr-a"}}),
+    (FlowRunFilterWorkQueueName, "flow_runs", {True: {"fr-b", "fr-c"}, False: {"fr-a"}}),
+    (FlowRunFilterParentTaskRunId, "flow_runs", {True: {"fr-a", "fr-c"}, False: {"fr-b"}}),
+    (FlowRunFilterStartTime, "flow_runs", {True: {"fr-c"}, False: {"fr-a", "fr-b"}}),
+    (FlowRunFilterEndTime, "flow_runs", {True: {"fr-a", "fr-c"}, False: {"fr-b"}}),
+    (FlowFilterTags, "flows", {True: {"adhoc"}, False: {"etl"}}),
+    (DeploymentFilterTags, "deployments", {True: {"manual"}, False: {"nightly"}}),
+]
+
+_FIELDS = {
+    TaskRunFilterFlowRunId: "flow_run_id",
+    TaskRunFilterTags: "tags",
+    TaskRunFilterStartTime: "start_time",
+    TaskRunFilterEndTime: "end_time",
+    FlowRunFilterTags: "tags",
+    FlowRunFilterDeploymentId: "deployment_id",
+    FlowRunFilterWorkQueueName: "work_queue_name",
+    FlowRunFilterParentTaskRunId: "parent_task_run_id",
+    FlowRunFilterStartTime: "start_time",
+    FlowRunFilterEndTime: "end_time",
+    FlowFilterTags: "tags",
+    DeploymentFilterTags: "tags",
+}
+
+
+def select(world: World, entity: str, sub_filter: object) -> set[str]:
+    """The names of the records of ``entity`` that ``sub_filter`` selects (read and count)."""
+    orch, field = world.orch, _FIELDS[type(sub_filter)]
+    found: Iterable[Any]
+    if entity == "task_runs":
+        task_filter = TaskRunFilter(**{field: sub_filter})
+        found = orch.read_task_runs(task_runs=task_filter)
+        assert orch.count_task_runs(task_runs=task_filter) == len(list(found))
+    elif entity == "flow_runs":
+        flow_run_filter = FlowRunFilter(**{field: sub_filter})
+        found = orch.read_flow_runs(flow_runs=flow_run_filter)
+        assert orch.count_flow_runs(flow_runs=flow_run_filter) == len(list(found))
+    elif entity == "flows":
+        found = orch.read_flows(flows=FlowFilter(**{field: sub_filter}))
+    else:
+        found = orch.read_deployments(deployments=DeploymentFilter(**{field: sub_filter}))
+    return {world.names[record.id] for record in found}
+
+
+def everything(entity: str) -> set[str]:
+    return {
+        "task_runs": ALL_TASK_RUNS,
+        "flow_runs": ALL_FLOW_RUNS,
+        "flows": {"etl", "adhoc"},
+        "deployments": {"nightly", "manual"},
+    }[entity]
+
+
+@pytest.mark.parametrize(
+    ("cls", "entity", "expected"),
+    NULLABLE_FILTERS,
+    ids=[c.__name__ for c, _, _ in NULLABLE_FILTERS],
+)
+def test_is_null_none_true_and_false_on_every_nullable_filter(
+    world: World, cls: type, entity: str, expected: dict[bool, set[str]]
+) -> None:
+    """Prefect: ``is_null_=None`` adds no criterion; True keeps nulls, False non-nulls.
+
+    In ``server/schemas/filters.py`` every nullable sub-filter tests ``is_null_`` only when
+    it is not None (``TaskRunFilterFlowRunId`` tests ``is True`` / ``is False``), so None
+    restricts nothing, whatever the field's default.
+    """
+    assert select(world, entity, cls(is_null_=None)) == everything(entity)
+    assert select(world, entity, cls(is_null_=True)) == expected[True]
+    assert select(world, entity, cls(is_null_=False)) == expected[False]
+    assert expected[True] | expected[False] == everything(entity)
+    assert not expected[True] & expected[False]
+
+
+def test_task_run_flow_run_id_filter_follows_the_reference_in_every_combination(
+    world: World,
+) -> None:
+    """Prefect ``TaskRunFilterFlowRunId``: is_null_ defaults to False; True ignores ``any_``.
+
+    ``is_null_=True`` -> no flow run (``any_`` ignored); False with no ``any_`` -> has a
+    flow run; otherwise ``any_`` alone decides; None with no ``any_`` -> every run.
+    """
+    fr_a = next(i for i, n in world.names.items() if n == "fr-a")
+    f = TaskRunFilterFlowRunId
+    assert select(world, "task_runs", f()) == {"t-in-a", "t-in-b"}  # the default is False
+    assert select(world, "task_runs", f(any_=[fr_a])) == {"t-in-a"}
+    assert select(world, "task_runs", f(any_=[fr_a], is_null_=None)) == {"t-in-a"}
+    assert select(world, "task_runs", f(any_=[fr_a], is_null_=False)) == {"t-in-a"}
+    assert select(world, "task_runs", f(any_=[fr_a], is_null_=True)) == {"parent", "t-alone"}
+    assert select(world, "task_runs", f(any_=[], is_null_=None)) == set()
+
+
+# -- the same, as a property over random runs ------------------------------------------------
+_TAGS = ["a", "b"]
+_maybe_bool = st.sampled_from([None, True, False])
+_operators = st.sampled_from([Operator.AND, Operator.OR])
+_TIMES = [START + timedelta(seconds=s) for s in (0, 1, 2, 5, 30)]
+
+
+class _FlowRunPlan(NamedTuple):
+    tags: list[str]
+    deployment: bool
+    queue: str | None
+    parent: int | None  # index of an autonomous task run
+    steps: int  # 0 Pending, 1 Running, 2 Completed
+
+
+class _TaskRunPlan(NamedTuple):
+    tags: list[str]
+    flow_run: int | None  # index of a flow run
+    steps: int
+
+
+_tags = st.lists(st.sampled_from(_TAGS), unique=True, max_size=2)
+_flow_run_plans = st.lists(
+    st.builds(
+        _FlowRunPlan,
+        tags=_tags,
+        deployment=st.booleans(),
+        queue=st.sampled_from([None, "default", "fast"]),
+        parent=st.none() | st.integers(0, 2),
+        steps=st.integers(0, 2),
+    ),
+    max_size=5,
+)
+_task_run_plans = st.lists(
+    st.builds(
+        _TaskRunPlan, tags=_tags, flow_run=st.none() | st.integers(0, 4), steps=st.integers(0, 2)
+    ),
+    max_size=8,
+)
+
+
+def _walk(
+    set_state: Callable[..., object], run_id: uuid.UUID, steps: int, clock: VirtualClock
+) -> None:
+    for state in (Running, Completed)[:steps]:
+        clock.advance(1)
+        set_state(run_id, state(), force=True)
+
+
+def _build(
+    flow_runs: list[_FlowRunPlan], task_runs: list[_TaskRunPlan]
+) -> tuple[Orchestrator, list[FlowRun], list[TaskRun]]:
+    clock = VirtualClock()
+    orch = Orchestrator(clock, seed=3)
+    flow = orch.create_flow("f")
+    orch.create_work_pool("pool")
+    orch.create_work_queue("pool", "fast")
+    deployment = orch.create_deployment(flow.id, "d")
+    parents = [orch.create_task_run(f"parent-{i}").run for i in range(3)]
+    made_flow_runs = []
+    for plan in flow_runs:
+        run = orch.create_flow_run(
+            flow.id,
+            tags=plan.tags,
+            deployment_id=deployment.id if plan.deployment else None,
+            work_pool_name=None if plan.queue is None else "pool",
+            work_queue_name=plan.queue,
+            parent_task_run_id=None if plan.parent is None else parents[plan.parent].id,
+        )
+        _walk(orch.set_flow_run_state, run.id, plan.steps, clock)
+        made_flow_runs.append(run)
+    made_task_runs = list(parents)
+    for task_plan in task_runs:
+        parent_flow_run = (
+            made_flow_runs[task_plan.flow_run % len(made_flow_runs)]
+            if task_plan.flow_run is not None and made_flow_runs
+            else None
+        )
+        task_run = orch.create_task_run(
+            "t",
+            flow_run_id=None if parent_flow_run is None else parent_flow_run.id,
+            tags=task_plan.tags,
+        ).run
+        _walk(orch.set_task_run_state, task_run.id, task_plan.steps, clock)
+        made_task_runs.append(task_run)
+    orch.check_invariants()
+    return orch, made_flow_runs, made_task_runs
+
+
+def _nullable(
+    value: object, any_: list[Any] | None, is_null_: bool | None, operator: Operator
+) -> bool:
+    """Prefect's nullable field: the criteria that are set, joined by ``operator``."""
+    tests = []
+    if any_ is not None:
+        tests.append(value in any_)
+    if is_null_ is not None:
+        tests.append((value is None) is is_null_)
+    if not tests:
+        return True
+    return all(tests) if operator is Operator.AND else any(tests)
+
+
+def _tags_match(
+    tags: frozenset[str],
+    all_: list[str] | None,
+    any_: list[str] | None,
+    is_null_: bool | None,
+    operator: Operator,
+) -> bool:
+    tests = []
+    if all_ is not None:
+        tests.append(set(all_) <= tags)
+    if any_ is not None:
+        tests.append(bool(set(any_) & tags))
+    if is_null_ is not None:
+        tests.append((not tags) is is_null_)
+    if not tests:
+        return True
+    return all(tests) if operator is Operator.AND else any(tests)
+
+
+def _time_match(value: datetime | None, before_: datetime | None, is_null_: bool | None) -> bool:
+    if before_ is not None and (value is None or value > before_):
+        return False
+    return is_null_ is None or (value is None) is is_null_
+
+
+def _flow_run_id_match(
+    value: uuid.UUID | None, any_: list[uuid.UUID] | None, is_null_: bool | None
+) -> bool:
+    if is_null_ is True:
+        return value is None
+    if is_null_ is False and any_ is None:
+        return value is not None
+    return any_ is None or value in any_
+
+
+def _check_task_runs(
+    orch: Orchestrator, runs: list[TaskRun], flow_run_ids: list[uuid.UUID], draw: Callable[..., Any]
+) -> None:
+    """Draw a task-run filter over every nullable field; compare with a scan."""
+    any_ = draw(st.none() | st.lists(st.sampled_from(flow_run_ids), max_size=2))
+    is_null_ = draw(_maybe_bool)
+    all_tags = draw(st.none() | st.lists(st.sampled_from(_TAGS), max_size=2))
+    any_tags = draw(st.none() | st.lists(st.sampled_from(_TAGS), max_size=2))
+    tags_null, tags_operator = draw(_maybe_bool), draw(_operators)
+    start_before, start_null = draw(st.none() | st.sampled_from(_TIMES)), draw(_maybe_bool)
+    end_null = draw(_maybe_bool)
+    subs = {
+        "flow_run_id": TaskRunFilterFlowRunId(any_=any_, is_null_=is_null_),
+        "tags": TaskRunFilterTags(
+            all_=all_tags, any_=any_tags, is_null_=tags_null, operator=tags_operator
+        ),
+        "start_time": TaskRunFilterStartTime(before_=start_before, is_null_=start_null),
+        "end_time": TaskRunFilterEndTime(is_null_=end_null),
+    }
+    tests: dict[str, Callable[[TaskRun], bool]] = {
+        "flow_run_id": lambda r: _flow_run_id_match(r.flow_run_id, any_, is_null_),
+        "tags": lambda r: _tags_match(r.tags, all_tags, any_tags, tags_null, tags_operator),
+        "start_time": lambda r: _time_match(r.start_time, start_before, start_null),
+        "end_time": lambda r: _time_match(r.end_time, None, end_null),
+    }
+    chosen = draw(st.lists(st.sampled_from(sorted(subs)), unique=True, min_size=1))
+    operator = draw(_operators)
+    task_filter = TaskRunFilter(**{name: subs[name] for name in chosen}, operator=operator)
+    join = all if operator is Operator.AND else any
+    expected = {r.id for r in runs if join(tests[name](r) for name in chosen)}
+    assert {r.id for r in orch.read_task_runs(task_runs=task_filter)} == expected
+    assert orch.count_task_runs(task_runs=task_filter) == len(expected)
+
+
+def _check_flow_runs(
+    orch: Orchestrator,
+    runs: list[FlowRun],
+    deployment_ids: list[uuid.UUID],
+    parent_ids: list[uuid.UUID],
+    draw: Callable[..., Any],
+) -> None:
+    """Draw a flow-run filter over every nullable field; compare with a scan."""
+    deployment_any = draw(st.none() | st.lists(st.sampled_from(deployment_ids), max_size=2))
+    deployment_null, deployment_operator = draw(_maybe_bool), draw(_operators)
+    queue_any = draw(st.none() | st.lists(st.sampled_from(["default", "fast"]), max_size=2))
+    queue_null, queue_operator = draw(_maybe_bool), draw(_operators)
+    parent_any = draw(st.none() | st.lists(st.sampled_from(parent_ids), max_size=2))
+    parent_null, parent_operator = draw(_maybe_bool), draw(_operators)
+    tags_null, start_null, end_null = draw(_maybe_bool), draw(_maybe_bool), draw(_maybe_bool)
+    subs = {
+        "deployment_id": FlowRunFilterDeploymentId(
+            any_=deployment_any, is_null_=deployment_null, operator=deployment_operator
+        ),
+        "work_queue_name": FlowRunFilterWorkQueueName(
+            any_=queue_any, is_null_=queue_null, operator=queue_operator
+        ),
+        "parent_task_run_id": FlowRunFilterParentTaskRunId(
+            any_=parent_any, is_null_=parent_null, operator=parent_operator
+        ),
+        "tags": FlowRunFilterTags(is_null_=tags_null),
+        "start_time": FlowRunFilterStartTime(is_null_=start_null),
+        "end_time": FlowRunFilterEndTime(is_null_=end_null),
+    }
+    tests: dict[str, Callable[[FlowRun], bool]] = {
+        "deployment_id": lambda r: _nullable(
+            r.deployment_id, deployment_any, deployment_null, deployment_operator
+        ),
+        "work_queue_name": lambda r: _nullable(
+            r.work_queue_name, queue_any, queue_null, queue_operator
+        ),
+        "parent_task_run_id": lambda r: _nullable(
+            r.parent_task_run_id, parent_any, parent_null, parent_operator
+        ),
+        "tags": lambda r: _tags_match(r.tags, None, None, tags_null, Operator.AND),
+        "start_time": lambda r: _time_match(r.start_time, None, start_null),
+        "end_time": lambda r: _time_match(r.end_time, None, end_null),
+    }
+    chosen = draw(st.lists(st.sampled_from(sorted(subs)), unique=True, min_size=1))
+    operator = draw(_operators)
+    flow_filter = FlowRunFilter(**{name: subs[name] for name in chosen}, operator=operator)
+    join = all if operator is Operator.AND else any
+    expected = {r.id for r in runs if join(tests[name](r) for name in chosen)}
+    assert {r.id for r in orch.read_flow_runs(flow_runs=flow_filter)} == expected
+    assert orch.count_flow_runs(flow_runs=flow_filter) == len(expected)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_runs=_flow_run_plans, task_runs=_task_run_plans, data=st.data())
+def test_indexed_answers_equal_a_brute_force_filter_over_random_runs(
+    flow_runs: list[_FlowRunPlan], task_runs: list[_TaskRunPlan], data: st.DataObject
+) -> None:
+    """Prefect's ``is_null_`` semantics, checked against the indexes on random runs.
+
+    For every nullable task-run and flow-run sub-filter, with ``is_null_`` drawn from
+    None/True/False and the other fields set or not, ``read_*`` and ``count_*`` (which
+    plan over the indexes) return exactly the runs a plain scan selects with the
+    reference's rules.
+    """
+    orch, made_flow_runs, made_task_runs = _build(flow_runs, task_runs)
+    unknown = uuid.UUID(int=1)
+    flow_run_ids = [run.id for run in made_flow_runs] + [unknown]
+    deployment_ids = [d.id for d in orch.read_deployments()] + [unknown]
+    parent_ids = [run.id for run in made_task_runs[:3]] + [unknown]
+    for _ in range(4):
+        _check_task_runs(orch, made_task_runs, flow_run_ids, data.draw)
+        _check_flow_runs(orch, made_flow_runs, deployment_ids, parent_ids, data.draw)
