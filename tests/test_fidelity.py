@@ -19,10 +19,18 @@ from hypothesis import strategies as st
 
 from orchestrator import (
     Completed,
+    Failed,
     FlowRun,
+    ObjectAlreadyExists,
+    Observer,
     Orchestrator,
+    Pending,
     Running,
+    SetStateStatus,
+    State,
+    StateType,
     TaskRun,
+    TaskRunPolicy,
     VirtualClock,
 )
 from orchestrator.filters import (
@@ -152,22 +160,22 @@ _FIELDS = {
 }
 
 
-def select(world: World, entity: str, sub_filter: object) -> set[str]:
+def select(world: World, entity: str, sub_filter: Any) -> set[str]:
     """The names of the records of ``entity`` that ``sub_filter`` selects (read and count)."""
-    orch, field = world.orch, _FIELDS[type(sub_filter)]
+    orch, fields = world.orch, {_FIELDS[type(sub_filter)]: sub_filter}
     found: Iterable[Any]
     if entity == "task_runs":
-        task_filter = TaskRunFilter(**{field: sub_filter})
+        task_filter = TaskRunFilter(**fields)
         found = orch.read_task_runs(task_runs=task_filter)
         assert orch.count_task_runs(task_runs=task_filter) == len(list(found))
     elif entity == "flow_runs":
-        flow_run_filter = FlowRunFilter(**{field: sub_filter})
+        flow_run_filter = FlowRunFilter(**fields)
         found = orch.read_flow_runs(flow_runs=flow_run_filter)
         assert orch.count_flow_runs(flow_runs=flow_run_filter) == len(list(found))
     elif entity == "flows":
-        found = orch.read_flows(flows=FlowFilter(**{field: sub_filter}))
+        found = orch.read_flows(flows=FlowFilter(**fields))
     else:
-        found = orch.read_deployments(deployments=DeploymentFilter(**{field: sub_filter}))
+        found = orch.read_deployments(deployments=DeploymentFilter(**fields))
     return {world.names[record.id] for record in found}
 
 
@@ -368,7 +376,7 @@ def _check_task_runs(
     tags_null, tags_operator = draw(_maybe_bool), draw(_operators)
     start_before, start_null = draw(st.none() | st.sampled_from(_TIMES)), draw(_maybe_bool)
     end_null = draw(_maybe_bool)
-    subs = {
+    subs: dict[str, Any] = {
         "flow_run_id": TaskRunFilterFlowRunId(any_=any_, is_null_=is_null_),
         "tags": TaskRunFilterTags(
             all_=all_tags, any_=any_tags, is_null_=tags_null, operator=tags_operator
@@ -406,7 +414,7 @@ def _check_flow_runs(
     parent_any = draw(st.none() | st.lists(st.sampled_from(parent_ids), max_size=2))
     parent_null, parent_operator = draw(_maybe_bool), draw(_operators)
     tags_null, start_null, end_null = draw(_maybe_bool), draw(_maybe_bool), draw(_maybe_bool)
-    subs = {
+    subs: dict[str, Any] = {
         "deployment_id": FlowRunFilterDeploymentId(
             any_=deployment_any, is_null_=deployment_null, operator=deployment_operator
         ),
@@ -463,3 +471,143 @@ def test_indexed_answers_equal_a_brute_force_filter_over_random_runs(
     for _ in range(4):
         _check_task_runs(orch, made_task_runs, flow_run_ids, data.draw)
         _check_flow_runs(orch, made_flow_runs, deployment_ids, parent_ids, data.draw)
+
+
+# -- client-chosen state ids ------------------------------------------------------------------
+def _sid(n: int) -> uuid.UUID:
+    return uuid.UUID(int=n, version=4)
+
+
+class Recorder(Observer):
+    """Records the name of every observer call."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def task_run_created(self, run: TaskRun) -> None:
+        self.calls.append("task_run_created")
+
+    def task_run_deleted(self, run: TaskRun) -> None:
+        self.calls.append("task_run_deleted")
+
+    def task_run_state_committed(self, run: TaskRun, state: State) -> None:
+        self.calls.append("task_run_state_committed")
+
+    def flow_run_created(self, run: FlowRun) -> None:
+        self.calls.append("flow_run_created")
+
+    def flow_run_state_committed(self, run: FlowRun, state: State) -> None:
+        self.calls.append("flow_run_state_committed")
+
+
+@pytest.fixture
+def orch() -> Orchestrator:
+    return Orchestrator(VirtualClock(), seed=11)
+
+
+def test_a_client_state_id_is_kept_at_task_run_creation_and_in_set_state(
+    orch: Orchestrator,
+) -> None:
+    """Prefect: the state row is written with the proposed state's id (create and set_state).
+
+    ``models.task_runs.create_task_run`` and ``set_task_run_state`` insert the validated
+    state with the id the client gave it.
+    """
+    run = orch.create_task_run("k", state=Pending().copy(id=_sid(1))).run
+    assert run.state is not None
+    assert run.state.id == _sid(1)
+    result = orch.set_task_run_state(run.id, State(type=StateType.RUNNING, id=_sid(2)))
+    assert result.status is SetStateStatus.ACCEPT
+    assert result.state is not None
+    assert result.state.id == _sid(2)
+    assert [s.id for s in orch.read_task_run_states(run.id)] == [_sid(1), _sid(2)]
+    orch.check_invariants()
+
+
+def test_a_client_state_id_is_kept_at_flow_run_creation_and_in_set_state(
+    orch: Orchestrator,
+) -> None:
+    """Prefect: ``create_flow_run`` and ``set_flow_run_state`` keep the proposed state's id."""
+    flow = orch.create_flow("f")
+    run = orch.create_flow_run(flow.id, state=Pending().copy(id=_sid(1)))
+    assert run.state is not None
+    assert run.state.id == _sid(1)
+    result = orch.set_flow_run_state(run.id, Running().copy(id=_sid(2)))
+    assert result.status is SetStateStatus.ACCEPT
+    assert [s.id for s in orch.read_flow_run_states(run.id)] == [_sid(1), _sid(2)]
+    assert orch.read_flow_run_states(run.id)[0].type is StateType.PENDING
+    orch.check_invariants()
+
+
+def test_a_state_a_rule_puts_in_place_of_the_proposal_gets_a_new_id(orch: Orchestrator) -> None:
+    """Prefect: a rule that rejects into a new state (Failed -> AwaitingRetry) writes that
+    new state, with its own id; the proposal's id is not written and stays free."""
+    run = orch.create_task_run("k", policy=TaskRunPolicy(retries=1)).run
+    orch.set_task_run_state(run.id, Running())
+    result = orch.set_task_run_state(run.id, Failed().copy(id=_sid(5)))
+    assert result.status is SetStateStatus.REJECT
+    assert result.state is not None
+    assert result.state.name == "AwaitingRetry"
+    assert result.state.id != _sid(5)
+    again = orch.set_task_run_state(run.id, Running().copy(id=_sid(5)))
+    assert again.state is not None
+    assert again.state.id == _sid(5)
+    orch.check_invariants()
+
+
+def _snapshot(orch: Orchestrator) -> tuple[object, ...]:
+    task_runs = orch.read_task_runs()
+    flow_runs = orch.read_flow_runs()
+    return (
+        [(r.id, r.state, r.run_count, r.start_time) for r in task_runs],
+        [(r.id, r.state, r.run_count) for r in flow_runs],
+        [orch.read_task_run_states(r.id) for r in task_runs],
+        [orch.read_flow_run_states(r.id) for r in flow_runs],
+        [orch.read_decisions(r.id) for r in task_runs],
+        [orch.read_decisions(r.id) for r in flow_runs],
+        orch.statistics(),
+    )
+
+
+def test_a_duplicate_state_id_is_refused_and_changes_nothing(orch: Orchestrator) -> None:
+    """Prefect: the state id is the primary key of the state tables, so a duplicate fails
+    the insert and the transaction rolls back. Here: ``ObjectAlreadyExists``, nothing
+    changed, whichever run (task or flow) holds the id and wherever it is proposed."""
+    flow = orch.create_flow("f")
+    flow_run = orch.create_flow_run(flow.id, state=Pending().copy(id=_sid(1)))
+    task_run = orch.create_task_run("k", state=Pending().copy(id=_sid(2))).run
+    orch.set_task_run_state(task_run.id, Running().copy(id=_sid(3)))
+    recorder = Recorder()
+    orch.subscribe(recorder)
+    before = _snapshot(orch)
+    taken = [_sid(1), _sid(2), _sid(3)]
+    for state_id in taken:
+        with pytest.raises(ObjectAlreadyExists, match=rf"state\.id {state_id} is already"):
+            orch.set_task_run_state(task_run.id, Completed().copy(id=state_id))
+        with pytest.raises(ObjectAlreadyExists, match=r"state\.id"):
+            orch.set_task_run_state(task_run.id, Completed().copy(id=state_id), force=True)
+        with pytest.raises(ObjectAlreadyExists, match=r"state\.id"):
+            orch.set_flow_run_state(flow_run.id, Running().copy(id=state_id))
+        with pytest.raises(ObjectAlreadyExists, match=r"state\.id"):
+            orch.create_task_run("new", state=Pending().copy(id=state_id))
+        with pytest.raises(ObjectAlreadyExists, match=r"state\.id"):
+            orch.create_flow_run(flow.id, state=Pending().copy(id=state_id))
+    assert _snapshot(orch) == before
+    assert recorder.calls == []  # not even a created-then-deleted run
+    orch.check_invariants()
+
+
+def test_a_generated_state_id_never_takes_an_id_a_client_already_used() -> None:
+    """Prefect draws random UUIDs; here ids come from the seed, so a client may hold the
+    next one: the engine then draws again rather than commit a duplicate."""
+    first = Orchestrator(VirtualClock(), seed=5)
+    run_id = uuid.UUID(int=9, version=4)
+    drawn = first.create_task_run("k", dynamic_key="a", id=run_id).run.state
+    assert drawn is not None
+    assert drawn.id is not None
+    second = Orchestrator(VirtualClock(), seed=5)
+    second.create_task_run("k", dynamic_key="a", id=run_id, state=Pending().copy(id=drawn.id))
+    other = second.create_task_run("k", dynamic_key="b", id=uuid.UUID(int=10, version=4)).run
+    assert other.state is not None
+    assert other.state.id not in (None, drawn.id)
+    second.check_invariants()

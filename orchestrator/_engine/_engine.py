@@ -205,6 +205,7 @@ class Engine:
     # -- inserting and removing runs ---------------------------------------------------------
     def insert_task_run(self, run: TaskRun, initial: State) -> None:
         """Add ``run`` and commit ``initial`` with force; on any failure remove it again."""
+        self.store.check_state_id(initial)
         self.store.add_task_run(run)
         self.notify(lambda o: o.task_run_created(run))
         try:
@@ -215,6 +216,7 @@ class Engine:
 
     def insert_flow_run(self, run: FlowRun, initial: State) -> None:
         """Add ``run`` and commit ``initial`` through the minimal flow policy; undo on failure."""
+        self.store.check_state_id(initial)
         self.store.add_flow_run(run)
         self.notify(lambda o: o.flow_run_created(run))
         try:
@@ -264,7 +266,12 @@ class Engine:
     def propose(
         self, run: TaskRun | FlowRun, proposed: State, *, force: bool, policy: Policy
     ) -> OrchestrationResult:
-        """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock."""
+        """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock.
+
+        Raises:
+            ObjectAlreadyExists: ``proposed`` has the id of a stored state (nothing changes).
+        """
+        self.store.check_state_id(proposed)
         initial = run.state
         ctx = TransitionContext(
             run=run,
@@ -324,6 +331,13 @@ class Engine:
             and details == initial.details
         ):
             details = initial.details  # share equal details along the history (memory)
+        state_id = proposed.id  # a client's id is kept, as in the reference
+        if state_id is None:
+            state_id = self.new_id()
+            while self.store.has_state_id(state_id):  # a client took it first
+                state_id = self.new_id()
+        else:
+            self.store.check_state_id(proposed)  # a rule may put a stored state in its place
         return State(
             type=proposed.type,
             name=proposed.name,
@@ -331,7 +345,7 @@ class Engine:
             message=proposed.message,
             data=proposed.data,
             details=details,
-            id=self.new_id(),
+            id=state_id,
         )
 
     def _commit_task(self, ctx: TransitionContext) -> State:

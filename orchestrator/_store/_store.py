@@ -4,7 +4,7 @@ One :class:`Store` per :class:`~orchestrator.Orchestrator`. It is plain synchron
 data, with no locking: the engine is its only writer and holds its lock around every
 call. Tables: task runs and flow runs (each a ``RunTable``: a dict by id plus sorted and
 set indexes), flows (by id and by unique name), deployments (by id), and each run's
-append-only state history in commit order.
+state history in commit order, with every state filed by id (``_state_ids``).
 
 Runs are mutated in place by the engine, so the indexes are kept in step by a two-call
 protocol on the hot path of every transition::
@@ -30,6 +30,7 @@ from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._models import Deployment, Flow, FlowRun, TaskRun
 from .._core._states import State
 from ._sources import Catalog
+from ._state_ids import StateIds
 from ._store_queries import StoreQueries
 from ._table import RunTable
 
@@ -62,6 +63,7 @@ class Store(StoreQueries):
         "_flow_table",
         "_flows",
         "_flows_by_name",
+        "_state_ids",
         "_task_keys",
         "_task_run_state_count",
         "_task_run_states",
@@ -83,6 +85,7 @@ class Store(StoreQueries):
         self._flows: dict[uuid.UUID, Flow] = {}
         self._flows_by_name: dict[str, Flow] = {}
         self._deployments: dict[uuid.UUID, Deployment] = {}
+        self._state_ids = StateIds()
 
     # -- what the planner reads (the Catalog protocol) ------------------------------------
     @property
@@ -174,7 +177,9 @@ class Store(StoreQueries):
         """
         run = self._task_table.remove(task_run_id)
         del self._task_keys[(run.flow_run_id, run.task_key, run.dynamic_key)]
-        self._task_run_state_count -= len(self._task_run_states.pop(task_run_id))
+        states = self._task_run_states.pop(task_run_id)
+        self._task_run_state_count -= len(states)
+        self._state_ids.discard(self._state_ids.task, states)
         return run
 
     def snapshot_task_run(self, run: TaskRun) -> object:
@@ -194,10 +199,12 @@ class Store(StoreQueries):
 
         Raises:
             ObjectNotFound: no such task run.
+            ObjectAlreadyExists: the state's id is taken (nothing changes).
         """
         states = self._task_run_states.get(task_run_id)
         if states is None:
             raise ObjectNotFound("task run", task_run_id)
+        self._state_ids.add(self._state_ids.task, task_run_id, state)
         states.append(state)
         self._task_run_state_count += 1
 
@@ -233,7 +240,9 @@ class Store(StoreQueries):
             ObjectNotFound: no such flow run.
         """
         run = self._flow_table.remove(flow_run_id)
-        self._flow_run_state_count -= len(self._flow_run_states.pop(flow_run_id))
+        states = self._flow_run_states.pop(flow_run_id)
+        self._flow_run_state_count -= len(states)
+        self._state_ids.discard(self._state_ids.flow, states)
         return run
 
     def snapshot_flow_run(self, run: FlowRun) -> object:
@@ -249,10 +258,12 @@ class Store(StoreQueries):
 
         Raises:
             ObjectNotFound: no such flow run.
+            ObjectAlreadyExists: the state's id is taken (nothing changes).
         """
         states = self._flow_run_states.get(flow_run_id)
         if states is None:
             raise ObjectNotFound("flow run", flow_run_id)
+        self._state_ids.add(self._state_ids.flow, flow_run_id, state)
         states.append(state)
         self._flow_run_state_count += 1
 
@@ -371,6 +382,7 @@ class Store(StoreQueries):
                 raise AssertionError(
                     f"{name} state count is {counted}, the histories hold {actual}"
                 )
+        self._state_ids.check(self._task_run_states, self._flow_run_states)
         if {f.name: f for f in self._flows.values()} != self._flows_by_name:
             raise AssertionError("flows-by-name index differs from the flows")
         for flow_id, flow in self._flows.items():
@@ -392,3 +404,41 @@ class Store(StoreQueries):
             task_run_states=self._task_run_state_count,
             flow_run_states=self._flow_run_state_count,
         )
+
+    # -- states by id ---------------------------------------------------------------------
+    def has_state_id(self, state_id: uuid.UUID, /) -> bool:
+        """Return whether a stored state, of a task run or a flow run, has this id. O(1)."""
+        return state_id in self._state_ids
+
+    def check_state_id(self, state: State, /) -> None:
+        """Refuse a state whose (client-chosen) id is already a stored state's. O(1).
+
+        Raises:
+            ObjectAlreadyExists: ``state.id`` is taken by a task-run or a flow-run state.
+        """
+        self._state_ids.check_free(state.id)
+
+    def state_run_id(self, state_id: uuid.UUID, /, *, flow: bool) -> uuid.UUID | None:
+        """Return the id of the task run (``flow=False``) or flow run holding this state. O(1)."""
+        return self._state_ids.run_id(state_id, flow=flow)
+
+    def get_run_state(self, state_id: uuid.UUID, /, *, flow: bool) -> State | None:
+        """Return the task-run (``flow=False``) or flow-run state with this id, or None.
+
+        O(1) to find its run, then O(length of the run's history).
+        """
+        histories = self._flow_run_states if flow else self._task_run_states
+        return self._state_ids.find(state_id, histories, flow=flow, remove=False)
+
+    def remove_run_state(self, state_id: uuid.UUID, /, *, flow: bool) -> State | None:
+        """Take a task-run (``flow=False``) or flow-run state out of its history, or None.
+
+        The run is not touched: the caller keeps its current state last in its history.
+        """
+        histories = self._flow_run_states if flow else self._task_run_states
+        state = self._state_ids.find(state_id, histories, flow=flow, remove=True)
+        if state is not None and flow:
+            self._flow_run_state_count -= 1
+        elif state is not None:
+            self._task_run_state_count -= 1
+        return state
