@@ -21,7 +21,9 @@ from orchestrator import (
     Completed,
     Failed,
     FlowRun,
+    InvalidArgument,
     ObjectAlreadyExists,
+    ObjectNotFound,
     Observer,
     Orchestrator,
     Pending,
@@ -33,6 +35,7 @@ from orchestrator import (
     TaskRunPolicy,
     VirtualClock,
 )
+from orchestrator._store._store import Store
 from orchestrator.filters import (
     DeploymentFilter,
     DeploymentFilterTags,
@@ -52,6 +55,7 @@ from orchestrator.filters import (
     TaskRunFilterStartTime,
     TaskRunFilterTags,
 )
+from tests.strategies import commit, make_task_run
 
 START = VirtualClock().now()
 
@@ -611,3 +615,235 @@ def test_a_generated_state_id_never_takes_an_id_a_client_already_used() -> None:
     assert other.state is not None
     assert other.state.id not in (None, drawn.id)
     second.check_invariants()
+
+
+# -- one state by id: read_*_run_state and delete_*_run_state ------------------------------
+class Kind(NamedTuple):
+    """The task-run or the flow-run side of the API, for tests that cover both."""
+
+    name: str
+    create: Callable[[Orchestrator], uuid.UUID]
+    set_state: Callable[..., Any]
+    read_states: Callable[[uuid.UUID], list[State]]
+    read_run: Callable[[uuid.UUID], Any]
+    read_state: Callable[[Any], State]
+    delete_state: Callable[[Any], None]
+    delete_run: Callable[[uuid.UUID], None]
+
+
+def _kind(orch: Orchestrator, name: str) -> Kind:
+    if name == "task run":
+        return Kind(
+            name,
+            lambda o: o.create_task_run("k").run.id,
+            orch.set_task_run_state,
+            orch.read_task_run_states,
+            orch.read_task_run,
+            orch.read_task_run_state,
+            orch.delete_task_run_state,
+            orch.delete_task_run,
+        )
+    flow = orch.create_flow("f")
+    return Kind(
+        name,
+        lambda o: o.create_flow_run(flow.id).id,
+        orch.set_flow_run_state,
+        orch.read_flow_run_states,
+        orch.read_flow_run,
+        orch.read_flow_run_state,
+        orch.delete_flow_run_state,
+        orch.delete_flow_run,
+    )
+
+
+KINDS = ["task run", "flow run"]
+
+
+def _run_with_history(orch: Orchestrator, kind: Kind) -> tuple[uuid.UUID, list[State]]:
+    """A run taken Pending -> Running -> Completed, one second apart."""
+    clock = orch.clock
+    assert isinstance(clock, VirtualClock)
+    run_id = kind.create(orch)
+    for state in (Running(), Completed()):
+        clock.advance(1)
+        kind.set_state(run_id, state)
+    history = kind.read_states(run_id)
+    assert [s.type for s in history] == [StateType.PENDING, StateType.RUNNING, StateType.COMPLETED]
+    return run_id, history
+
+
+@pytest.mark.parametrize("kind_name", KINDS)
+def test_read_one_state_by_id(orch: Orchestrator, kind_name: str) -> None:
+    """Prefect: ``GET /task_run_states/{id}`` and ``GET /flow_run_states/{id}`` return that
+    state, and 404 when no state of that kind has the id."""
+    kind = _kind(orch, kind_name)
+    _run_id, history = _run_with_history(orch, kind)
+    for state in history:
+        assert state.id is not None
+        assert kind.read_state(state.id) is state
+        assert kind.read_state(str(state.id)) is state  # the string form works too
+    unknown = _sid(999)
+    with pytest.raises(ObjectNotFound, match=f"^{kind_name} state {unknown} was not found"):
+        kind.read_state(unknown)
+    other = _kind(orch, KINDS[1 - KINDS.index(kind_name)])
+    with pytest.raises(ObjectNotFound, match=f"read_{kind_name.replace(' ', '_')}_state"):
+        other.read_state(history[0].id)  # a state of the other kind is not one of these
+    with pytest.raises(InvalidArgument, match="state_id"):
+        kind.read_state(42)
+    with pytest.raises(InvalidArgument, match="state_id"):
+        kind.read_state("not-a-uuid")
+
+
+@pytest.mark.parametrize("kind_name", KINDS)
+def test_delete_a_past_state_removes_it_from_the_history_only(
+    orch: Orchestrator, kind_name: str
+) -> None:
+    """Prefect: ``DELETE /task_run_states/{id}`` (and the flow-run route) deletes that one
+    row; the run's fields are left as they are. Its id can then be used again."""
+    kind = _kind(orch, kind_name)
+    run_id, (pending, running, completed) = _run_with_history(orch, kind)
+    run = kind.read_run(run_id)
+    fields = (run.state, run.run_count, run.start_time, run.end_time, run.total_run_time)
+    assert running.id is not None
+    kind.delete_state(running.id)
+    assert kind.read_states(run_id) == [pending, completed]
+    assert (run.state, run.run_count, run.start_time, run.end_time, run.total_run_time) == fields
+    with pytest.raises(ObjectNotFound, match=f"{kind_name} state {running.id} was not found"):
+        kind.read_state(running.id)
+    with pytest.raises(ObjectNotFound, match=f"{kind_name} state {running.id} was not found"):
+        kind.delete_state(running.id)
+    with pytest.raises(InvalidArgument, match="state_id"):
+        kind.delete_state(["not", "an", "id"])
+    orch.check_invariants()
+    assert pending.id is not None
+    kind.delete_state(str(pending.id))
+    assert kind.read_states(run_id) == [completed]
+    orch.check_invariants()
+    # The freed id is a new state's id again.
+    result = kind.set_state(run_id, Running().copy(id=running.id), force=True)
+    assert result.state.id == running.id
+    assert kind.read_state(running.id) is result.state
+    orch.check_invariants()
+
+
+@pytest.mark.parametrize("kind_name", KINDS)
+def test_deleting_the_current_state_is_refused(orch: Orchestrator, kind_name: str) -> None:
+    """Deliberate difference: Prefect deletes the row and leaves the run pointing at no
+    state; here a run's current state is the last of its history, so deleting it raises
+    ``InvalidArgument`` (a ValueError) naming ``state_id`` and saying what to do instead,
+    and nothing changes."""
+    kind = _kind(orch, kind_name)
+    run_id, history = _run_with_history(orch, kind)
+    current = history[-1]
+    assert current.id is not None
+    before = _snapshot(orch)
+    setter = "set_task_run_state" if kind_name == "task run" else "set_flow_run_state"
+    deleter = "delete_task_run" if kind_name == "task run" else "delete_flow_run"
+    with pytest.raises(InvalidArgument, match="state_id") as caught:
+        kind.delete_state(current.id)
+    assert isinstance(caught.value, ValueError)
+    message = str(caught.value)
+    assert f"current state of {kind_name} {run_id}" in message
+    assert setter in message
+    assert deleter in message
+    assert _snapshot(orch) == before
+    orch.check_invariants()
+    # After a new state, the old current one is a past state and can go.
+    kind.set_state(run_id, Running(), force=True)
+    kind.delete_state(current.id)
+    assert current not in kind.read_states(run_id)
+    orch.check_invariants()
+
+
+def test_decisions_keep_what_they_moved_from_after_a_state_is_deleted(orch: Orchestrator) -> None:
+    """Not in the reference (it has no decision log): deleting a state from a history
+    leaves every decision as it was, including where each transition came from."""
+    run = orch.create_task_run("k").run
+    for state in (Running(), Completed()):
+        orch.set_task_run_state(run.id, state)
+    history = orch.read_task_run_states(run.id)
+    decisions = orch.read_decisions(run.id)
+    assert [d.from_type for d in decisions] == [None, StateType.PENDING, StateType.RUNNING]
+    assert history[1].id is not None
+    orch.delete_task_run_state(history[1].id)
+    assert orch.read_decisions(run.id) == decisions
+
+
+@pytest.mark.parametrize("kind_name", KINDS)
+def test_deleting_a_run_removes_its_states_from_the_index(
+    orch: Orchestrator, kind_name: str
+) -> None:
+    """Prefect: deleting a run cascades to its states, so they are gone by id too."""
+    kind = _kind(orch, kind_name)
+    run_id, history = _run_with_history(orch, kind)
+    kind.delete_run(run_id)
+    for state in history:
+        assert state.id is not None
+        with pytest.raises(ObjectNotFound):
+            kind.read_state(state.id)
+    orch.check_invariants()
+    # Their ids are free again.
+    assert history[0].id is not None
+    again = kind.create(orch)
+    kind.set_state(again, Running().copy(id=history[0].id), force=True)
+    assert kind.read_state(history[0].id).type is StateType.RUNNING
+    orch.check_invariants()
+
+
+def test_deleting_a_flow_run_removes_its_task_runs_states_from_the_index(
+    orch: Orchestrator,
+) -> None:
+    """Prefect: a flow run's task runs, and so their states, go with it."""
+    flow = orch.create_flow("f")
+    flow_run = orch.create_flow_run(flow.id)
+    task_run = orch.create_task_run("k", flow_run_id=flow_run.id).run
+    assert task_run.state is not None
+    assert task_run.state.id is not None
+    orch.delete_flow_run(flow_run.id)
+    with pytest.raises(ObjectNotFound):
+        orch.read_task_run_state(task_run.state.id)
+    orch.check_invariants()
+
+
+def test_check_invariants_verifies_the_state_id_index() -> None:
+    """The store's own check: every stored state is filed under its run, and nothing else."""
+    store = Store()
+    run = make_task_run(1)
+    store.add_task_run(run)
+    state = commit(store, run, StateType.PENDING, START)
+    store.check_invariants()
+    assert state.id is not None
+    assert store.get_run_state(state.id, flow=False) is state
+    assert store.get_run_state(state.id, flow=True) is None
+    with pytest.raises(ObjectAlreadyExists, match="already the id of a stored state"):
+        store.append_task_run_state(run.id, state)  # the same id twice
+    assert store.task_run_states(run.id) == [state]
+    store.check_invariants()
+    store.remove_run_state(state.id, flow=False)
+    assert store.task_run_states(run.id) == []
+    store.check_invariants()
+
+
+def test_check_invariants_notices_a_damaged_state_id_index() -> None:
+    """The store's own check catches a state missing from the index, filed under another
+    run, an entry with no state, and an id used by a task-run and a flow-run state."""
+    store = Store()
+    run = make_task_run(1)
+    store.add_task_run(run)
+    state = commit(store, run, StateType.PENDING, START)
+    assert state.id is not None
+    store._state_ids.task.clear()
+    with pytest.raises(AssertionError, match=f"does not file state {state.id} under its task run"):
+        store.check_invariants()
+    store._state_ids.task[state.id] = uuid.UUID(int=77)
+    with pytest.raises(AssertionError, match="does not file state"):
+        store.check_invariants()
+    store._state_ids.task[state.id] = run.id
+    store._state_ids.task[uuid.UUID(int=78)] = run.id
+    with pytest.raises(AssertionError, match="holds 2 task run states, the histories 1"):
+        store.check_invariants()
+    del store._state_ids.task[uuid.UUID(int=78)]
+    store.check_invariants()
+    store._state_ids.flow[state.id] = run.id
+    with pytest.raises(AssertionError, match="holds 1 flow run states, the histories 0"):
+        store.check_invariants()

@@ -125,17 +125,36 @@ class DecisionLog:
     ) -> Decision:
         if not isinstance(entry, State):
             return make_decision(run, entry)
-        assert entry.timestamp is not None  # committed states are stamped
-        plain: DecisionEntry = (
-            entry.timestamp,
+        return make_decision(run, self._written_out(run, entry, from_type))
+
+    def _written_out(self, run: Run, state: State, from_type: StateType | None) -> DecisionEntry:
+        """The full entry of a plain acceptance of ``state`` that moved from ``from_type``."""
+        assert state.timestamp is not None  # committed states are stamped
+        return (
+            state.timestamp,
             from_type,
-            entry.type,
-            entry.name,
+            state.type,
+            state.name,
             SetStateStatus.ACCEPT,
-            entry,
+            state,
             None,
             None,
             False,
-            self._default_policy(run, entry).name,
+            self._default_policy(run, state).name,
         )
-        return make_decision(run, plain)
+
+    def before_state_deleted(self, run: Run, history: list[State], index: int) -> None:
+        """Keep the log right when ``history[index]`` is about to leave ``run``'s history.
+
+        A plain entry reads the type it moved from off the history, so the entries of
+        that state and of the next one are written out in full first. O(entries of run).
+        """
+        log = self._by_run.get(run.id)
+        if not log:
+            return
+        moved_from: dict[int, StateType | None] = {}
+        for position in range(index, min(index + 2, len(history))):
+            moved_from[id(history[position])] = history[position - 1].type if position else None
+        for position, entry in enumerate(log):
+            if isinstance(entry, State) and id(entry) in moved_from:
+                log[position] = self._written_out(run, entry, moved_from[id(entry)])

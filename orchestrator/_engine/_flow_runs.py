@@ -29,6 +29,7 @@ from .._pools._pool_checks import check_job_variables
 from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
 from ._engine import Engine
 from ._facet import Facet, check_state
+from ._state_records import delete_run_state, read_run_state
 
 __all__ = ["FlowRuns", "new_flow_run"]
 
@@ -284,6 +285,27 @@ class FlowRuns(Facet):
         flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         with self._engine.lock:
             self._engine.remove_flow_run(self._engine.flow_run(flow_run_id))
+
+    def read_flow_run_state(self, state_id: uuid.UUID) -> State:
+        """Return the flow-run state with this id (any state of a flow run's history).
+
+        Raises:
+            InvalidArgument: ``state_id`` is not a UUID or its string form.
+            ObjectNotFound: no flow-run state has this id.
+        """
+        return read_run_state(self._engine, state_id, flow=True)
+
+    def delete_flow_run_state(self, state_id: uuid.UUID) -> None:
+        """Delete one past state from its flow run's history; the run is otherwise unchanged.
+
+        A flow run's current state cannot be deleted (unlike in the reference, which leaves
+        the run with no state): propose a new state first, or delete the run.
+
+        Raises:
+            InvalidArgument: ``state_id`` is not a UUID, or names a run's current state.
+            ObjectNotFound: no flow-run state has this id.
+        """
+        delete_run_state(self._engine, state_id, flow=True)
 
 
 def new_flow_run(

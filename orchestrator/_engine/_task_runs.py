@@ -34,6 +34,7 @@ from ..filters import (
     TaskRunSort,
 )
 from ._facet import Facet, check_state
+from ._state_records import delete_run_state, read_run_state
 
 __all__ = ["CreatedTaskRun", "Page", "TaskRuns"]
 
@@ -394,3 +395,24 @@ class TaskRuns(Facet):
                 deployments=deployments,
                 max_buckets=max_buckets,
             )
+
+    def read_task_run_state(self, state_id: uuid.UUID) -> State:
+        """Return the task-run state with this id (any state of a run's history).
+
+        Raises:
+            InvalidArgument: ``state_id`` is not a UUID or its string form.
+            ObjectNotFound: no task-run state has this id.
+        """
+        return read_run_state(self._engine, state_id, flow=False)
+
+    def delete_task_run_state(self, state_id: uuid.UUID) -> None:
+        """Delete one past state from its task run's history; the run is otherwise unchanged.
+
+        A run's current state cannot be deleted (unlike in the reference, which leaves the
+        run with no state): propose a new state first, or delete the run.
+
+        Raises:
+            InvalidArgument: ``state_id`` is not a UUID, or names a run's current state.
+            ObjectNotFound: no task-run state has this id.
+        """
+        delete_run_state(self._engine, state_id, flow=False)
