@@ -84,6 +84,7 @@ def test_create_is_idempotent_on_flow_run_task_key_and_dynamic_key(orch: Orchest
     assert first.run.labels == {
         "team": "data",
         "env": "prod",
+        "orchestrator.flow.id": str(flow.id),
         "orchestrator.flow-run.id": str(flow_run.id),
     }
     other = orch.create_task_run("extract", flow_run_id=flow_run.id, dynamic_key="1")

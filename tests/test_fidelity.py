@@ -847,3 +847,28 @@ def test_check_invariants_notices_a_damaged_state_id_index() -> None:
     store._state_ids.flow[state.id] = run.id
     with pytest.raises(AssertionError, match="holds 1 flow run states, the histories 0"):
         store.check_invariants()
+
+
+# -- the parent flow's id label on task runs ----------------------------------------------
+def test_task_runs_of_a_flow_run_carry_the_flow_and_flow_run_id_labels(orch: Orchestrator) -> None:
+    """Prefect: a task run's labels are its flow run's labels (which carry
+    ``prefect.flow.id``), then ``prefect.flow-run.id``, then the client's labels, later
+    ones winning. Here the system labels are ``orchestrator.flow.id`` and
+    ``orchestrator.flow-run.id``."""
+    flow = orch.create_flow("etl")
+    flow_run = orch.create_flow_run(
+        flow.id, labels={"team": "data", "orchestrator.flow.id": "from the flow run"}
+    )
+    run = orch.create_task_run("extract", flow_run_id=flow_run.id, labels={"env": "dev"}).run
+    assert run.labels == {
+        "team": "data",
+        "orchestrator.flow.id": str(flow.id),
+        "orchestrator.flow-run.id": str(flow_run.id),
+        "env": "dev",
+    }
+    overridden = orch.create_task_run(
+        "load", flow_run_id=flow_run.id, labels={"orchestrator.flow.id": "mine"}
+    ).run
+    assert overridden.labels["orchestrator.flow.id"] == "mine"  # the client's label wins
+    alone = orch.create_task_run("alone").run
+    assert alone.labels == {}  # no flow run, no system labels

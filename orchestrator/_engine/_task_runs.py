@@ -97,7 +97,8 @@ class TaskRuns(Facet):
             cache_key, cache_expiration, task_version: informational fields.
             policy: retries and retry delays; no retries when None.
             tags: tags (tag concurrency limits apply to them).
-            labels: labels, merged over the parent flow run's labels.
+            labels: labels, merged over the parent flow run's labels and the ids of the
+                parent flow and flow run (``orchestrator.flow.id``, ``orchestrator.flow-run.id``).
             task_inputs: provenance of the inputs, stored as given.
 
         Returns:
@@ -154,6 +155,7 @@ class TaskRuns(Facet):
             merged_labels: dict[str, str] = {}
             if parent is not None:
                 merged_labels.update(parent.labels)
+                merged_labels["orchestrator.flow.id"] = str(parent.flow_id)
                 merged_labels["orchestrator.flow-run.id"] = str(parent.id)
             if labels:
                 merged_labels.update(labels)
