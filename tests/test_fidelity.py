@@ -229,6 +229,9 @@ def test_task_run_flow_run_id_filter_follows_the_reference_in_every_combination(
     assert select(world, "task_runs", f(any_=[fr_a], is_null_=False)) == {"t-in-a"}
     assert select(world, "task_runs", f(any_=[fr_a], is_null_=True)) == {"parent", "t-alone"}
     assert select(world, "task_runs", f(any_=[], is_null_=None)) == set()
+    # The two defaults read differently, so their reprs do too.
+    assert repr(f()) == "TaskRunFilterFlowRunId()"
+    assert repr(f(is_null_=None)) == "TaskRunFilterFlowRunId(is_null_=None)"
 
 
 # -- the same, as a property over random runs ------------------------------------------------

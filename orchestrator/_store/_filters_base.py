@@ -237,11 +237,15 @@ class FilterBase:
 
 
 def field_repr(instance: object) -> str:
-    """Return ``Name(field=value, ...)`` listing only the fields that are set."""
+    """Return ``Name(field=value, ...)`` listing only the fields that differ from their default.
+
+    A None is listed where the default is not None (``is_null_=None`` of the flow-run-id
+    filter, whose default is False).
+    """
     parts = []
     for field in attrs.fields(type(instance)):  # type: ignore[arg-type]
         value = getattr(instance, field.name)
-        if value is not None and value != field.default:
+        if value != field.default and (value is not None or field.default is not attrs.NOTHING):
             if isinstance(value, frozenset):
                 value = sorted(value, key=str)
             parts.append(f"{field.name}={value!r}")
