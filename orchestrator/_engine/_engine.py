@@ -52,6 +52,9 @@ from ._turns import SlotTurns, TagSignals
 from ._waiters import FutureWaiters
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
     from ._autojump import TimeSkipper
 
 __all__ = ["Engine", "Policies"]
@@ -204,27 +207,35 @@ class Engine:
 
     # -- inserting and removing runs ---------------------------------------------------------
     def insert_task_run(self, run: TaskRun, initial: State) -> None:
-        """Add ``run`` and commit ``initial`` with force; on any failure remove it again."""
+        """Add ``run`` and commit ``initial`` with force; all or nothing.
+
+        When a rule or the commit raises, the run is removed again and the error raised.
+        """
         self.store.add_task_run(run)
         self.notify(lambda o: o.task_run_created(run))
+        policy = self.choose_task_policy(initial, True)
         try:
-            self.propose(run, initial, force=True, policy=self.choose_task_policy(initial, True))
+            self.propose(run, initial, force=True, policy=policy, raise_commit_error=True)
         except BaseException:
             self.remove_task_run(run)
             raise
 
     def insert_flow_run(self, run: FlowRun, initial: State) -> None:
-        """Add ``run`` and commit ``initial`` through the minimal flow policy; undo on failure."""
+        """Add ``run`` and commit ``initial`` through the minimal flow policy; all or nothing."""
         self.store.add_flow_run(run)
         self.notify(lambda o: o.flow_run_created(run))
+        policy = self.policies.minimal_flow
         try:
-            self.propose(run, initial, force=True, policy=self.policies.minimal_flow)
+            self.propose(run, initial, force=True, policy=policy, raise_commit_error=True)
         except BaseException:
             self.remove_flow_run(run)
             raise
 
     def remove_task_run(self, run: TaskRun) -> None:
-        """Delete a task run with its states, slots and decisions."""
+        """Delete a task run with its states, slots and decisions.
+
+        Only the store's removal can fail, and it changes nothing when it does.
+        """
         self.store.remove_task_run(run.id)
         self.slots.release(run.id, run.tags)
         self.slots.forget_waiter(run.id)
@@ -232,12 +243,21 @@ class Engine:
         self.notify(lambda o: o.task_run_deleted(run))
 
     def remove_flow_run(self, run: FlowRun) -> None:
-        """Delete a flow run with its states, decisions and task runs."""
+        """Delete a flow run with its states, decisions and task runs.
+
+        Each run's removal is all or nothing. Should one fail, the orchestrator stays
+        consistent: the task runs removed before it are gone, the rest and the flow run
+        (filed in its work queue as before) remain, and calling this again finishes the job.
+        """
         children = self.store.query_task_runs(task_runs=TaskRunFilter(flow_run_id=[run.id]))
         for child in children:
             self.remove_task_run(child)
-        self.work_pools.unfile(run)
-        self.store.remove_flow_run(run.id)
+        filing = self.work_pools.unfile(run)
+        try:
+            self.store.remove_flow_run(run.id)
+        except BaseException:
+            self.work_pools.restore(run, filing)
+            raise
         self.decisions.forget(run.id)
         self.notify(lambda o: o.flow_run_deleted(run))
 
@@ -262,9 +282,20 @@ class Engine:
         return self.policies.flow
 
     def propose(
-        self, run: TaskRun | FlowRun, proposed: State, *, force: bool, policy: Policy
+        self,
+        run: TaskRun | FlowRun,
+        proposed: State,
+        *,
+        force: bool,
+        policy: Policy,
+        raise_commit_error: bool = False,
     ) -> OrchestrationResult:
-        """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock."""
+        """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock.
+
+        A commit that raises changes nothing and makes the outcome ABORT; with
+        ``raise_commit_error`` its exception is raised instead (after the decision is
+        recorded), for creations, which have no outcome to return.
+        """
         initial = run.state
         ctx = TransitionContext(
             run=run,
@@ -286,6 +317,8 @@ class Engine:
         self.decisions.record(run, ctx, proposed, result, policy)
         if error is not None:
             raise error
+        if raise_commit_error and ctx.commit_error is not None:
+            raise ctx.commit_error
         return result
 
     def propose_if(
@@ -340,10 +373,16 @@ class Engine:
         state = self._stamp(run, ctx)
         store = self.store
         before = store.snapshot_task_run(run)
-        apply_bookkeeping(run, ctx.initial, state)
-        run.updated = ctx.now
-        store.reindex_task_run(run, before)
-        store.append_task_run_state(run.id, state)
+        # The bookkeeping the store's snapshot does not hold, for an undo (all or nothing).
+        counts = run.run_count, run.total_run_time, run.updated
+        try:
+            apply_bookkeeping(run, ctx.initial, state)
+            run.updated = ctx.now
+            store.reindex_task_run(run, before)
+            store.append_task_run_state(run.id, state)
+        except BaseException:
+            self._undo_commit(run, before, counts, state)
+            raise
         self.slots.forget_waiter(run.id)
         self.notify(lambda o: o.task_run_state_committed(run, state))
         return state
@@ -355,18 +394,36 @@ class Engine:
         store = self.store
         before = store.snapshot_flow_run(run)
         policy = run.empirical_policy
-        apply_bookkeeping(run, ctx.initial, state, count_runs=not policy.resuming)
-        run.updated = ctx.now
-        store.reindex_flow_run(run, before)
-        store.append_flow_run_state(run.id, state)
+        counts = run.run_count, run.total_run_time, run.updated
+        try:
+            apply_bookkeeping(run, ctx.initial, state, count_runs=not policy.resuming)
+            run.updated = ctx.now
+            store.reindex_flow_run(run, before)
+            store.append_flow_run_state(run.id, state)
+            if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
+                run.empirical_policy = attrs.evolve(policy, resuming=False)
+            self.work_pools.file(run)
+        except BaseException:
+            run.empirical_policy = policy
+            self._undo_commit(run, before, counts, state)
+            self.work_pools.file(run)  # back where the restored state puts it
+            raise
         self.notify(lambda o: o.flow_run_state_committed(run, state))
-        policy = run.empirical_policy
-        if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
-            run.empirical_policy = attrs.evolve(policy, resuming=False)
-        self.work_pools.file(run)
         if run.parent_task_run_id is not None:
             self._mirror_onto_parent(run, state)
         return state
+
+    def _undo_commit(
+        self,
+        run: TaskRun | FlowRun,
+        before: object,
+        counts: tuple[int, float, datetime],
+        state: State,
+    ) -> None:
+        """Give a run whose commit raised its history, indexes and bookkeeping back."""
+        self.store.retract_state(run, state)
+        self.store.restore_run(run, before)
+        run.run_count, run.total_run_time, run.updated = counts
 
     def _mirror_onto_parent(self, run: FlowRun, state: State) -> None:
         """Force a copy of a subflow's new state onto its parent task run.
@@ -417,3 +474,29 @@ class Engine:
                             f"tag {limit.tag!r}: slot held by run {holder} in "
                             f"{holder_run.state_type}"
                         )
+
+    # -- changing a run's fields -----------------------------------------------------------------
+    def change_run(self, run: TaskRun | FlowRun, changes: Mapping[str, object]) -> None:
+        """Set fields of ``run``, stamp ``updated`` and re-file it; all or nothing.
+
+        The caller has checked the values and holds the lock; it tells the observers.
+        """
+        store = self.store
+        if isinstance(run, TaskRun):
+            before = store.snapshot_task_run(run)
+        else:
+            before = store.snapshot_flow_run(run)
+        saved = {name: getattr(run, name) for name in (*changes, "updated")}
+        try:
+            for name, value in changes.items():
+                setattr(run, name, value)
+            run.updated = self.clock.now()
+            if isinstance(run, TaskRun):
+                store.reindex_task_run(run, before)
+            else:
+                store.reindex_flow_run(run, before)
+        except BaseException:
+            store.restore_run(run, before)  # first: it reads where the change got to
+            for name, value in saved.items():
+                setattr(run, name, value)
+            raise

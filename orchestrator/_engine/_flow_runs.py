@@ -238,11 +238,7 @@ class FlowRuns(Facet):
             if not isinstance(labels, Unset):
                 merged = {**run.labels, **labels}
                 changes["labels"] = {k: v for k, v in merged.items() if v is not None}
-            before = self._engine.store.snapshot_flow_run(run)
-            for field, value in changes.items():
-                setattr(run, field, value)
-            run.updated = self._engine.clock.now()
-            self._engine.store.reindex_flow_run(run, before)
+            self._engine.change_run(run, changes)
             self._engine.notify(lambda o: o.flow_run_updated(run, changes))
             return run
 

@@ -278,10 +278,7 @@ class TaskRuns(Facet):
         check_text(name, "name")
         with self._engine.lock:
             run = self._engine.task_run(task_run_id)
-            before = self._engine.store.snapshot_task_run(run)
-            run.name = name
-            run.updated = self._engine.clock.now()
-            self._engine.store.reindex_task_run(run, before)
+            self._engine.change_run(run, {"name": name})
             self._engine.notify(lambda o: o.task_run_updated(run, {"name": name}))
             return run
 
