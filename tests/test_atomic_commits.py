@@ -16,11 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import orchestrator._engine._engine as engine_module
 import orchestrator._store._table as table_module
 from orchestrator import (
+    AwaitingRetry,
+    Cancelled,
+    Cancelling,
     Completed,
+    Crashed,
     Failed,
     FlowRun,
     FlowRunPolicy,
@@ -32,6 +38,7 @@ from orchestrator import (
     Running,
     Scheduled,
     SetStateStatus,
+    State,
     StateDetails,
     StateType,
     TaskRun,
@@ -560,3 +567,68 @@ def test_a_proposal_refused_up_front_never_reaches_the_rules(orch: Orchestrator)
         spying.set_task_run_state(run.id, Scheduled(scheduled_time="later"))  # type: ignore[arg-type]
     assert seen == []
     assert spying.read_decisions(run.id)[-1].proposed_type is StateType.PENDING
+
+
+# -- any transition, any fault -------------------------------------------------------------------
+
+PROPOSALS: list[Callable[[], State]] = [
+    lambda: Scheduled(at(120)),
+    lambda: Scheduled(at(60), deferred=True),
+    lambda: AwaitingRetry(at(30)),
+    Pending,
+    Running,
+    lambda: Completed(5, details=StateDetails(cache_key="key", cache_expiration=at(600))),
+    Completed,
+    lambda: Failed(message="boom"),
+    Crashed,
+    Cancelling,
+    Cancelled,
+    lambda: Paused(pause_timeout=at(900)),
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    flow=st.booleans(),
+    path=st.lists(st.tuples(st.sampled_from(PROPOSALS), st.booleans()), max_size=5),
+    last=st.sampled_from(PROPOSALS),
+    force=st.booleans(),
+    fault=st.integers(min_value=1, max_value=24),
+)
+def test_any_transition_with_a_fault_anywhere_changes_nothing(
+    flow: bool,
+    path: list[tuple[Callable[[], State], bool]],
+    last: Callable[[], State],
+    force: bool,
+    fault: int,
+) -> None:
+    clock = VirtualClock(START)
+    orch = Orchestrator(clock=clock, seed=5)
+    orch.create_concurrency_limit("db", 1)
+    populate(orch)
+    pool_run = make_pool_run(orch)
+    run: TaskRun | FlowRun = pool_run
+    if not flow:
+        policy = TaskRunPolicy(retries=1, retry_delay=10)
+        run = orch.create_task_run("t", tags=["db"], policy=policy).run
+
+    def propose(state: State, forced: bool) -> OrchestrationResult:
+        if isinstance(run, FlowRun):
+            return orch.set_flow_run_state(run.id, state, force=forced)
+        return orch.set_task_run_state(run.id, state, force=forced)
+
+    for make, forced in path:
+        propose(make(), forced)
+        clock.advance(15)
+    with pytest.MonkeyPatch.context() as patch:
+        faults = Faults(patch)
+        before = whole_view(orch)
+        faults.arm(fault)
+        result = propose(last(), force)
+        fired = faults.disarm()
+    event("faulted" if fired is not None else f"ran through: {result.status.name}")
+    if fired is not None:
+        assert result.status is SetStateStatus.ABORT
+        assert result.state is run.state
+        assert whole_view(orch) == before
+    orch.check_invariants()

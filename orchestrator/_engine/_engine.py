@@ -46,15 +46,13 @@ from .._store._store import Store
 from ..filters import TaskRunFilter
 from ._decisions import DecisionLog
 from ._leases import PendingLeases
+from ._rollback import undo_commit
 from ._services import EngineServices
 from ._task_overrides import TaskOverrides
 from ._turns import SlotTurns, TagSignals
 from ._waiters import FutureWaiters
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from datetime import datetime
-
     from ._autojump import TimeSkipper
 
 __all__ = ["Engine", "Policies"]
@@ -373,7 +371,6 @@ class Engine:
         state = self._stamp(run, ctx)
         store = self.store
         before = store.snapshot_task_run(run)
-        # The bookkeeping the store's snapshot does not hold, for an undo (all or nothing).
         counts = run.run_count, run.total_run_time, run.updated
         try:
             apply_bookkeeping(run, ctx.initial, state)
@@ -381,7 +378,7 @@ class Engine:
             store.reindex_task_run(run, before)
             store.append_task_run_state(run.id, state)
         except BaseException:
-            self._undo_commit(run, before, counts, state)
+            undo_commit(self.store, run, before, counts, state)
             raise
         self.slots.forget_waiter(run.id)
         self.notify(lambda o: o.task_run_state_committed(run, state))
@@ -405,25 +402,13 @@ class Engine:
             self.work_pools.file(run)
         except BaseException:
             run.empirical_policy = policy
-            self._undo_commit(run, before, counts, state)
+            undo_commit(self.store, run, before, counts, state)
             self.work_pools.file(run)  # back where the restored state puts it
             raise
         self.notify(lambda o: o.flow_run_state_committed(run, state))
         if run.parent_task_run_id is not None:
             self._mirror_onto_parent(run, state)
         return state
-
-    def _undo_commit(
-        self,
-        run: TaskRun | FlowRun,
-        before: object,
-        counts: tuple[int, float, datetime],
-        state: State,
-    ) -> None:
-        """Give a run whose commit raised its history, indexes and bookkeeping back."""
-        self.store.retract_state(run, state)
-        self.store.restore_run(run, before)
-        run.run_count, run.total_run_time, run.updated = counts
 
     def _mirror_onto_parent(self, run: FlowRun, state: State) -> None:
         """Force a copy of a subflow's new state onto its parent task run.
@@ -474,29 +459,3 @@ class Engine:
                             f"tag {limit.tag!r}: slot held by run {holder} in "
                             f"{holder_run.state_type}"
                         )
-
-    # -- changing a run's fields -----------------------------------------------------------------
-    def change_run(self, run: TaskRun | FlowRun, changes: Mapping[str, object]) -> None:
-        """Set fields of ``run``, stamp ``updated`` and re-file it; all or nothing.
-
-        The caller has checked the values and holds the lock; it tells the observers.
-        """
-        store = self.store
-        if isinstance(run, TaskRun):
-            before = store.snapshot_task_run(run)
-        else:
-            before = store.snapshot_flow_run(run)
-        saved = {name: getattr(run, name) for name in (*changes, "updated")}
-        try:
-            for name, value in changes.items():
-                setattr(run, name, value)
-            run.updated = self.clock.now()
-            if isinstance(run, TaskRun):
-                store.reindex_task_run(run, before)
-            else:
-                store.reindex_flow_run(run, before)
-        except BaseException:
-            store.restore_run(run, before)  # first: it reads where the change got to
-            for name, value in saved.items():
-                setattr(run, name, value)
-            raise

@@ -34,6 +34,7 @@ from ..filters import (
     TaskRunSort,
 )
 from ._facet import Facet, check_state
+from ._rollback import change_run
 
 __all__ = ["CreatedTaskRun", "Page", "TaskRuns"]
 
@@ -278,7 +279,7 @@ class TaskRuns(Facet):
         check_text(name, "name")
         with self._engine.lock:
             run = self._engine.task_run(task_run_id)
-            self._engine.change_run(run, {"name": name})
+            change_run(self._engine.store, run, {"name": name}, self._engine.clock.now())
             self._engine.notify(lambda o: o.task_run_updated(run, {"name": name}))
             return run
 
