@@ -378,7 +378,7 @@ class Engine:
             store.reindex_task_run(run, before)
             store.append_task_run_state(run.id, state)
         except BaseException:
-            undo_commit(self.store, run, before, counts, state)
+            undo_commit(store, run, before, counts, state)
             raise
         self.slots.forget_waiter(run.id)
         self.notify(lambda o: o.task_run_state_committed(run, state))
@@ -402,7 +402,7 @@ class Engine:
             self.work_pools.file(run)
         except BaseException:
             run.empirical_policy = policy
-            undo_commit(self.store, run, before, counts, state)
+            undo_commit(store, run, before, counts, state)
             self.work_pools.file(run)  # back where the restored state puts it
             raise
         self.notify(lambda o: o.flow_run_state_committed(run, state))
