@@ -462,6 +462,7 @@ def test_an_error_while_committing_aborts(clock: VirtualClock, services: StubSer
     run_transition((Recorder(log, "r"), UniversalRecorder(log, "u")), ctx, broken_commit)
     assert (ctx.status, ctx.proposed) == (ABORT, None)
     assert ctx.details == AbortDetails("Error validating state: OSError('disk full')")
+    assert isinstance(ctx.commit_error, OSError)
     assert ctx.validated is initial
     assert log == [("r", "before"), ("u", "before"), ("u", "after"), ("r", "cleanup")]
 

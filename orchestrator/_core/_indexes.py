@@ -156,6 +156,30 @@ class SortedIndex(Generic[K, V]):
         self._items.clear()
         self._nulls.clear()
 
+    def discard(self, key: K | None, seq: int, value: V) -> bool:
+        """Remove the entry of ``value`` under ``key`` if there is one; return whether there was.
+
+        For repairs after a failed change, so it never raises: when ``key`` cannot be
+        compared with the index's keys, the entry of ``value`` with this ``seq`` is found
+        by a scan (O(n)) and removed whatever its key. O(log n) otherwise.
+        """
+        entries = self._nulls if key is None else self._items
+        try:
+            entries.remove((seq, value) if key is None else (key, seq, value))
+        except ValueError:
+            return False
+        except TypeError:
+            return self._discard_by_identity(seq, value)
+        return True
+
+    def _discard_by_identity(self, seq: int, value: V) -> bool:
+        for entries in (self._items, self._nulls):
+            for position, entry in enumerate(entries):
+                if entry[-1] is value and entry[-2] == seq:
+                    del entries[position]
+                    return True
+        return False
+
 
 @final
 class SetIndex(Generic[K, V]):
@@ -234,3 +258,19 @@ class SetIndex(Generic[K, V]):
     def clear(self) -> None:
         """Remove every entry. O(1)."""
         self._sets.clear()
+
+    def discard(self, key: K, value: V) -> bool:
+        """Remove ``value`` from ``key``'s set if it is there; return whether it was. O(1).
+
+        Never raises (an unhashable ``key`` files nothing), for repairs after a failed change.
+        """
+        try:
+            values = self._sets.get(key)
+        except TypeError:
+            return False
+        if values is None or value not in values:
+            return False
+        values.remove(value)
+        if not values:
+            del self._sets[key]
+        return True

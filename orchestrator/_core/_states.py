@@ -21,6 +21,8 @@ from typing import Any, Final, final
 
 import attrs
 
+from ._checks import wrong_type
+
 __all__ = [
     "ALL_STATE_TYPES",
     "EMPTY_DETAILS",
@@ -153,6 +155,8 @@ class State:
 
     @name.default
     def _name_default(self) -> str:
+        if self.type.__class__ is not StateType:
+            raise _wrong_state_type(self.type)
         return _DEFAULT_NAMES[self.type]
 
     # -- predicates -------------------------------------------------------------------
@@ -215,6 +219,19 @@ class State:
         when = "uncommitted" if self.timestamp is None else self.timestamp.isoformat()
         message = f", message={self.message!r}" if self.message else ""
         return f"State({self.name!r}, type={self.type.name}, {when}{message})"
+
+    def __attrs_post_init__(self) -> None:
+        # Only the two checks whose failure would otherwise surface far away (a KeyError,
+        # an AttributeError): states are built on every commit. The public calls that
+        # take a proposal check every field (orchestrator._core._state_checks).
+        if self.type.__class__ is not StateType:
+            raise _wrong_state_type(self.type)
+        if self.details.__class__ is not StateDetails:
+            raise wrong_type("details", self.details, "a StateDetails, such as StateDetails()")
+
+
+def _wrong_state_type(value: object) -> Exception:
+    return wrong_type("type", value, "a StateType, such as StateType.RUNNING")
 
 
 # -- constructors ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
-from .._core._checks import check_id, check_seconds
+from .._core._checks import check_id, check_seconds, wrong_type
 from .._core._errors import InvalidArgument
 from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, StateDetails, StateType
@@ -54,6 +54,8 @@ class Claims(Facet):
         """
         task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
+        if not isinstance(current, State):
+            raise wrong_type("current", current, "the run's current State (with an id)")
         if current.id is None:
             raise InvalidArgument(
                 f"current must be a committed state (with an id), got {current!r}"

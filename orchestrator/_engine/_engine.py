@@ -46,6 +46,7 @@ from .._store._store import Store
 from ..filters import TaskRunFilter
 from ._decisions import DecisionLog
 from ._leases import PendingLeases
+from ._rollback import undo_commit
 from ._services import EngineServices
 from ._task_overrides import TaskOverrides
 from ._turns import SlotTurns, TagSignals
@@ -204,29 +205,37 @@ class Engine:
 
     # -- inserting and removing runs ---------------------------------------------------------
     def insert_task_run(self, run: TaskRun, initial: State) -> None:
-        """Add ``run`` and commit ``initial`` with force; on any failure remove it again."""
+        """Add ``run`` and commit ``initial`` with force; all or nothing.
+
+        When a rule or the commit raises, the run is removed again and the error raised.
+        """
         self.store.check_state_id(initial)
         self.store.add_task_run(run)
         self.notify(lambda o: o.task_run_created(run))
+        policy = self.choose_task_policy(initial, True)
         try:
-            self.propose(run, initial, force=True, policy=self.choose_task_policy(initial, True))
+            self.propose(run, initial, force=True, policy=policy, raise_commit_error=True)
         except BaseException:
             self.remove_task_run(run)
             raise
 
     def insert_flow_run(self, run: FlowRun, initial: State) -> None:
-        """Add ``run`` and commit ``initial`` through the minimal flow policy; undo on failure."""
+        """Add ``run`` and commit ``initial`` through the minimal flow policy; all or nothing."""
         self.store.check_state_id(initial)
         self.store.add_flow_run(run)
         self.notify(lambda o: o.flow_run_created(run))
+        policy = self.policies.minimal_flow
         try:
-            self.propose(run, initial, force=True, policy=self.policies.minimal_flow)
+            self.propose(run, initial, force=True, policy=policy, raise_commit_error=True)
         except BaseException:
             self.remove_flow_run(run)
             raise
 
     def remove_task_run(self, run: TaskRun) -> None:
-        """Delete a task run with its states, slots and decisions."""
+        """Delete a task run with its states, slots and decisions.
+
+        Only the store's removal can fail, and it changes nothing when it does.
+        """
         self.store.remove_task_run(run.id)
         self.slots.release(run.id, run.tags)
         self.slots.forget_waiter(run.id)
@@ -234,12 +243,21 @@ class Engine:
         self.notify(lambda o: o.task_run_deleted(run))
 
     def remove_flow_run(self, run: FlowRun) -> None:
-        """Delete a flow run with its states, decisions and task runs."""
+        """Delete a flow run with its states, decisions and task runs.
+
+        Each run's removal is all or nothing. Should one fail, the orchestrator stays
+        consistent: the task runs removed before it are gone, the rest and the flow run
+        (filed in its work queue as before) remain, and calling this again finishes the job.
+        """
         children = self.store.query_task_runs(task_runs=TaskRunFilter(flow_run_id=[run.id]))
         for child in children:
             self.remove_task_run(child)
-        self.work_pools.unfile(run)
-        self.store.remove_flow_run(run.id)
+        filing = self.work_pools.unfile(run)
+        try:
+            self.store.remove_flow_run(run.id)
+        except BaseException:
+            self.work_pools.restore(run, filing)
+            raise
         self.decisions.forget(run.id)
         self.notify(lambda o: o.flow_run_deleted(run))
 
@@ -264,9 +282,19 @@ class Engine:
         return self.policies.flow
 
     def propose(
-        self, run: TaskRun | FlowRun, proposed: State, *, force: bool, policy: Policy
+        self,
+        run: TaskRun | FlowRun,
+        proposed: State,
+        *,
+        force: bool,
+        policy: Policy,
+        raise_commit_error: bool = False,
     ) -> OrchestrationResult:
         """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock.
+
+        A commit that raises changes nothing and makes the outcome ABORT; with
+        ``raise_commit_error`` its exception is raised instead (after the decision is
+        recorded), for creations, which have no outcome to return.
 
         Raises:
             ObjectAlreadyExists: ``proposed`` has the id of a stored state (nothing changes).
@@ -293,6 +321,8 @@ class Engine:
         self.decisions.record(run, ctx, proposed, result, policy)
         if error is not None:
             raise error
+        if raise_commit_error and ctx.commit_error is not None:
+            raise ctx.commit_error
         return result
 
     def propose_if(
@@ -354,10 +384,15 @@ class Engine:
         state = self._stamp(run, ctx)
         store = self.store
         before = store.snapshot_task_run(run)
-        apply_bookkeeping(run, ctx.initial, state)
-        run.updated = ctx.now
-        store.reindex_task_run(run, before)
-        store.append_task_run_state(run.id, state)
+        counts = run.run_count, run.total_run_time, run.updated
+        try:
+            apply_bookkeeping(run, ctx.initial, state)
+            run.updated = ctx.now
+            store.reindex_task_run(run, before)
+            store.append_task_run_state(run.id, state)
+        except BaseException:
+            undo_commit(store, run, before, counts, state)
+            raise
         self.slots.forget_waiter(run.id)
         self.notify(lambda o: o.task_run_state_committed(run, state))
         return state
@@ -369,15 +404,21 @@ class Engine:
         store = self.store
         before = store.snapshot_flow_run(run)
         policy = run.empirical_policy
-        apply_bookkeeping(run, ctx.initial, state, count_runs=not policy.resuming)
-        run.updated = ctx.now
-        store.reindex_flow_run(run, before)
-        store.append_flow_run_state(run.id, state)
+        counts = run.run_count, run.total_run_time, run.updated
+        try:
+            apply_bookkeeping(run, ctx.initial, state, count_runs=not policy.resuming)
+            run.updated = ctx.now
+            store.reindex_flow_run(run, before)
+            store.append_flow_run_state(run.id, state)
+            if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
+                run.empirical_policy = attrs.evolve(policy, resuming=False)
+            self.work_pools.file(run)
+        except BaseException:
+            run.empirical_policy = policy
+            undo_commit(store, run, before, counts, state)
+            self.work_pools.file(run)  # back where the restored state puts it
+            raise
         self.notify(lambda o: o.flow_run_state_committed(run, state))
-        policy = run.empirical_policy
-        if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
-            run.empirical_policy = attrs.evolve(policy, resuming=False)
-        self.work_pools.file(run)
         if run.parent_task_run_id is not None:
             self._mirror_onto_parent(run, state)
         return state

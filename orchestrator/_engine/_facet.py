@@ -7,8 +7,7 @@ holds no state: every method reaches the orchestrator's one :class:`Engine` thro
 
 from __future__ import annotations
 
-from .._core._errors import InvalidArgument
-from .._core._states import State
+from .._core._state_checks import check_state
 from ._engine import Engine
 
 __all__ = ["Facet", "check_state"]
@@ -19,12 +18,3 @@ class Facet:
 
     __slots__ = ()
     _engine: Engine
-
-
-def check_state(state: object) -> State:
-    """Return ``state``; refuse anything that is not a :class:`State`."""
-    if not isinstance(state, State):
-        raise InvalidArgument(
-            f"expected a State such as Running() or Completed(data), got {state!r}"
-        )
-    return state

@@ -29,6 +29,7 @@ from .._pools._pool_checks import check_job_variables
 from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
 from ._engine import Engine
 from ._facet import Facet, check_state
+from ._rollback import change_run
 from ._state_records import delete_run_state, read_run_state
 
 __all__ = ["FlowRuns", "new_flow_run"]
@@ -239,11 +240,7 @@ class FlowRuns(Facet):
             if not isinstance(labels, Unset):
                 merged = {**run.labels, **labels}
                 changes["labels"] = {k: v for k, v in merged.items() if v is not None}
-            before = self._engine.store.snapshot_flow_run(run)
-            for field, value in changes.items():
-                setattr(run, field, value)
-            run.updated = self._engine.clock.now()
-            self._engine.store.reindex_flow_run(run, before)
+            change_run(self._engine.store, run, changes, self._engine.clock.now())
             self._engine.notify(lambda o: o.flow_run_updated(run, changes))
             return run
 

@@ -34,6 +34,7 @@ from ..filters import (
     TaskRunSort,
 )
 from ._facet import Facet, check_state
+from ._rollback import change_run
 from ._state_records import delete_run_state, read_run_state
 
 __all__ = ["CreatedTaskRun", "Page", "TaskRuns"]
@@ -281,10 +282,7 @@ class TaskRuns(Facet):
         check_text(name, "name")
         with self._engine.lock:
             run = self._engine.task_run(task_run_id)
-            before = self._engine.store.snapshot_task_run(run)
-            run.name = name
-            run.updated = self._engine.clock.now()
-            self._engine.store.reindex_task_run(run, before)
+            change_run(self._engine.store, run, {"name": name}, self._engine.clock.now())
             self._engine.notify(lambda o: o.task_run_updated(run, {"name": name}))
             return run
 

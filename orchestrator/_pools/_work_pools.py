@@ -36,6 +36,8 @@ DEFAULT_QUEUE_NAME: Final = "default"
 
 QueueKey = tuple[str, str]
 Placement = tuple[QueueKey, int, datetime | None]
+#: Where a run was filed and its filing sequence, as :meth:`WorkPoolTable.unfile` found them.
+Filing = tuple[Placement | None, int | None]
 _ACTIVE_TYPES: Final = frozenset({StateType.PENDING, StateType.RUNNING})
 _DUE: Final = 0
 _ACTIVE: Final = 1
@@ -110,38 +112,67 @@ class WorkPoolTable:
         return None
 
     def file(self, run: FlowRun) -> None:
-        """File ``run`` where its current state puts it (or nowhere). O(log n)."""
+        """File ``run`` where its current state puts it (or nowhere); all or nothing. O(log n)."""
         placement = self._placement(run)
         filed = self._filed.get(run)
         if filed == placement:
             return
         seq = self._seqs.get(run)
+        first = seq is None
         if seq is None:
             seq = self._seqs[run] = next(self._sequence)
-        if filed is not None:
-            self._remove(run, filed, seq)
-            del self._filed[run]
-            if filed[1] == _ACTIVE:
-                self.notify(filed[0][0])  # a slot of its queue and pool is free again
-        if placement is None:
-            return
+        try:
+            if filed is not None:
+                del self._filed[run]
+                self._remove(run, filed, seq)
+            if placement is not None:
+                self._add(run, placement, seq)
+                self._filed[run] = placement
+        except BaseException:
+            self._put_back(run, filed, seq, placement)
+            if first:
+                del self._seqs[run]
+            raise
+        if filed is not None and filed[1] == _ACTIVE:
+            self.notify(filed[0][0])  # a slot of its queue and pool is free again
+        if placement is not None and placement[1] == _DUE:
+            self.notify(placement[0][0])
+
+    def unfile(self, run: FlowRun) -> Filing:
+        """Forget ``run`` (it is being deleted); all or nothing. O(log n).
+
+        Returns what :meth:`restore` needs to file the run again exactly as it was.
+        """
+        filed = self._filed.get(run)
+        seq = self._seqs.get(run)
+        if filed is not None and seq is not None:
+            try:
+                self._remove(run, filed, seq)
+            except BaseException:
+                self._put_back(run, filed, seq, None)
+                raise
+        self._filed.pop(run, None)
+        self._seqs.pop(run, None)
+        return filed, seq
+
+    def restore(self, run: FlowRun, filing: Filing) -> None:
+        """File ``run`` again as :meth:`unfile` found it (its deletion failed after all)."""
+        filed, seq = filing
+        if seq is not None:
+            self._seqs[run] = seq
+            if filed is not None:
+                self._add(run, filed, seq)
+                self._filed[run] = filed
+
+    def _add(self, run: FlowRun, placement: Placement, seq: int) -> None:
         key, kind, when = placement
         if kind == _DUE:
             index = self._due.get(key)
             if index is None:
                 index = self._due[key] = SortedIndex()
             index.add(when, seq, run)
-            self.notify(key[0])
         else:
             self._active.add(key, run)
-        self._filed[run] = placement
-
-    def unfile(self, run: FlowRun) -> None:
-        """Forget ``run`` (it is being deleted). O(log n)."""
-        seq = self._seqs.pop(run, None)
-        filed = self._filed.pop(run, None)
-        if filed is not None and seq is not None:
-            self._remove(run, filed, seq)
 
     def _remove(self, run: FlowRun, filed: Placement, seq: int) -> None:
         key, kind, when = filed
@@ -152,6 +183,27 @@ class WorkPoolTable:
                 del self._due[key]
         else:
             self._active.remove(key, run)
+
+    def _put_back(
+        self, run: FlowRun, filed: Placement | None, seq: int, attempted: Placement | None
+    ) -> None:
+        """After a failed re-filing: take ``run`` out of both places, file it under ``filed``."""
+        for placement in (attempted, filed):
+            if placement is None:
+                continue
+            key, kind, when = placement
+            if kind == _DUE:
+                index = self._due.get(key)
+                if index is not None:
+                    index.discard(when, seq, run)
+                    if not len(index):
+                        del self._due[key]
+            else:
+                self._active.discard(key, run)
+        self._filed.pop(run, None)
+        if filed is not None:
+            self._add(run, filed, seq)
+            self._filed[run] = filed
 
     # -- reading --------------------------------------------------------------------------
     def active_count(self, pool: str, queue: str | None = None) -> int:

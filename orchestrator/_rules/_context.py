@@ -97,6 +97,7 @@ class TransitionContext:
         "_status",
         "_validated",
         "_validated_done",
+        "commit_error",
         "error",
         "error_rule",
         "force",
@@ -137,6 +138,8 @@ class TransitionContext:
         self.force = force
         self.error: BaseException | None = None
         self.error_rule: str | None = None
+        #: What the commit raised (the outcome is then ABORT), or None.
+        self.commit_error: Exception | None = None
 
     # -- read-only views ----------------------------------------------------------------
     @property
@@ -299,6 +302,7 @@ class TransitionContext:
             try:
                 self._validated = commit(self)
             except Exception as error:
+                self.commit_error = error
                 self._proposed = None
                 self._status = SetStateStatus.ABORT
                 self._details = AbortDetails(f"Error validating state: {error!r}")
@@ -355,7 +359,8 @@ def run_transition(rules: tuple[Rule, ...], ctx: TransitionContext, commit: Comm
 
     ``commit`` is called only when a proposal remains and no rule raised; it returns the
     committed state. Otherwise the current state stands. An exception from ``commit``
-    becomes ABORT. Exceptions from ``after``/``cleanup`` hooks do not stop the unwinding;
-    the first one is raised at the end, as is a ``before`` hook's error.
+    becomes ABORT and ``ctx.commit_error`` (the commit must then leave nothing changed).
+    Exceptions from ``after``/``cleanup`` hooks do not stop the unwinding; the first one
+    is raised at the end, as is a ``before`` hook's error.
     """
     ctx.run_rules(rules, commit)

@@ -442,3 +442,29 @@ class Store(StoreQueries):
         elif state is not None:
             self._task_run_state_count -= 1
         return state
+
+    # -- undoing a change that failed part-way ------------------------------------------------
+    def restore_run(self, run: TaskRun | FlowRun, before: Any) -> None:
+        """Put back the run's state and indexed values from its snapshot ``before``.
+
+        For a change that raised after it began: the run is filed again, exactly once in
+        every index, under its previous values. Non-indexed fields are the caller's.
+        """
+        if isinstance(run, TaskRun):
+            self._task_table.restore(run, before)
+        else:
+            self._flow_table.restore(run, before)
+
+    def retract_state(self, run: TaskRun | FlowRun, state: State) -> None:
+        """Take ``state`` off the end of the run's history if it is there (undo an append)."""
+        task = isinstance(run, TaskRun)
+        states = (self._task_run_states if task else self._flow_run_states).get(run.id)
+        if states and states[-1] is state:
+            states.pop()
+            self._state_ids.discard(
+                self._state_ids.task if task else self._state_ids.flow, (state,)
+            )
+            if task:
+                self._task_run_state_count -= 1
+            else:
+                self._flow_run_state_count -= 1

@@ -128,11 +128,18 @@ class RunTable(Generic[R]):
         self._next_seq = seq + 1
         self.runs[run.id] = run
         self.seq[run] = seq
-        sorted_indexes = self.sorted
-        sorted_indexes["id"].add(run.id.int, seq, run)
-        for name in SORTED_FIELDS:
-            sorted_indexes[name].add(getattr(run, name), seq, run)
-        self._add_to_sets(run)
+        try:
+            sorted_indexes = self.sorted
+            sorted_indexes["id"].add(run.id.int, seq, run)
+            for name in SORTED_FIELDS:
+                sorted_indexes[name].add(getattr(run, name), seq, run)
+            self._add_to_sets(run)
+        except BaseException:
+            # All or nothing: take the run out of the indexes it reached.
+            self._discard(run, self.snapshot(run))
+            del self.runs[run.id], self.seq[run]
+            self._next_seq = seq
+            raise
 
     def add_many(self, runs: Iterable[R]) -> None:
         """Insert many runs (ids must be new); one sort per index. O(m log m + n)."""
@@ -169,16 +176,21 @@ class RunTable(Generic[R]):
         run = self.runs.get(run_id)
         if run is None:
             raise ObjectNotFound(self.kind, run_id)
-        seq = self.seq.pop(run)
-        del self.runs[run_id]
-        self.sorted["id"].remove(run.id.int, seq, run)
-        for name in SORTED_FIELDS:
-            self.sorted[name].remove(getattr(run, name), seq, run)
-        self.sets["state_type"].remove(state_key(run.state_type), run)
-        self.sets["state_name"].remove(run.state_name, run)
-        for name in (*self.set_fields, *self.fixed_set_fields):
-            self.sets[name].remove(getattr(run, name), run)
-        self._remove_tags(run, run.tags)
+        seq = self.seq[run]
+        try:
+            self.sorted["id"].remove(run.id.int, seq, run)
+            for name in SORTED_FIELDS:
+                self.sorted[name].remove(getattr(run, name), seq, run)
+            self.sets["state_type"].remove(state_key(run.state_type), run)
+            self.sets["state_name"].remove(run.state_name, run)
+            for name in (*self.set_fields, *self.fixed_set_fields):
+                self.sets[name].remove(getattr(run, name), run)
+            self._remove_tags(run, run.tags)
+        except BaseException:
+            # All or nothing: file the run again wherever it was taken out.
+            self._refile(run, self.snapshot(run))
+            raise
+        del self.seq[run], self.runs[run_id]
         return run
 
     def _add_tags(self, run: R, tags: frozenset[str]) -> None:
@@ -304,6 +316,54 @@ class RunTable(Generic[R]):
         missing = [run.id for run in self.runs.values() if run not in seen]
         if missing:
             raise AssertionError(f"sorted index {name!r} lacks {self.kind}s {missing}")
+
+    # -- undoing a change that failed part-way ------------------------------------------
+    def restore(self, run: R, before: tuple[Any, tuple[Any, ...]]) -> None:
+        """Put back the run's indexed values from the snapshot ``before``, and its entries.
+
+        For a change of ``run`` that failed after it began (while the run's fields were
+        set, or while :meth:`reindex` moved it): the run gets its state and indexed
+        values back, and every index files it exactly once, under those values.
+        O(log n) per index (a scan of an index whose keys the failed values could not
+        be compared with).
+        """
+        attempted = self.snapshot(run)
+        state, rest = before
+        run.state = state
+        for name, value in zip(self._fields, rest, strict=True):
+            setattr(run, name, value)
+        self._refile(run, attempted)
+
+    def _refile(self, run: R, elsewhere: tuple[Any, tuple[Any, ...]]) -> None:
+        """File ``run`` under its current values only: out of ``elsewhere``'s keys, in again."""
+        self._discard(run, elsewhere)
+        self._discard(run, self.snapshot(run))
+        seq = self.seq[run]
+        sorted_indexes = self.sorted
+        sorted_indexes["id"].add(run.id.int, seq, run)
+        for name in SORTED_FIELDS:
+            sorted_indexes[name].add(getattr(run, name), seq, run)
+        self._add_to_sets(run)
+
+    def _discard(self, run: R, values: tuple[Any, tuple[Any, ...]]) -> None:
+        """Take ``run`` out of every index under the keys of ``values`` where it is filed."""
+        state, rest = values
+        seq = self.seq[run]
+        sets = self.sets
+        self.sorted["id"].discard(run.id.int, seq, run)
+        sets["state_type"].discard(None if state is None else state.type._value_, run)
+        sets["state_name"].discard(None if state is None else state.name, run)
+        for name, kind, value in zip(self._fields, self._kinds, rest, strict=True):
+            if kind == _SORTED:
+                self.sorted[name].discard(value, seq, run)
+            elif kind == _SET:
+                sets[name].discard(value, run)
+            else:
+                for tag in value:
+                    self.tags.discard(tag, run)
+                self.untagged.discard(run)
+        for name in self.fixed_set_fields:
+            sets[name].discard(getattr(run, name), run)
 
 
 def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:
