@@ -23,15 +23,22 @@ Conventions shared by every check:
   infinity is one only where a check says so (``finite=False``).
 
 Refusals come in two kinds, and each is built by one function: :func:`wrong_type` (a
-value of a kind the parameter never takes, such as ``"3"`` for a count) and
-:func:`wrong_value` (the right kind, out of range, such as ``-1`` for a count). Both
-build a plain ``InvalidArgument`` today; because every refusal made here comes from one
-of them, a later change can give each kind its own subclass (one also a ``TypeError``,
-the other also a ``ValueError``) without touching a single check or caller.
+value of a kind the parameter never takes, such as ``"3"`` for a count) builds an
+:class:`~orchestrator.ArgumentTypeError`, also a ``TypeError``; :func:`wrong_value` (the
+right kind, out of range, such as ``-1`` for a count) builds an
+:class:`~orchestrator.ArgumentValueError`, also a ``ValueError``. Both are
+``InvalidArgument``, as Python's own APIs raise ``TypeError`` for ``int([])`` and
+``ValueError`` for ``int("x")``.
+
+* Strings are never taken for datetimes, numbers or collections: ``"2026-01-01"`` is
+  not a datetime, ``"10"`` is not a number of seconds, ``"db"`` is not a set of tags.
 
 Wording: a few calls document a wording older than this vocabulary (tests match it).
 The numeric checks take ``expected`` to replace the "what to pass" phrase and
 ``context`` to add where the value sits (``"for tag 'db'"``); the logic stays shared.
+
+Checks of values that are not scalars (datetimes, mappings, collections of ids, call
+arguments, instances of a class) live beside this module, in ``_checks_objects``.
 
 Checks that belong to one feature (a job template, a filter field, a command line) stay
 with that feature; when they refuse a value, :func:`wrong_type` and :func:`wrong_value`
@@ -46,7 +53,7 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Final, TypeGuard
 
-from ._errors import InvalidArgument
+from ._errors import ArgumentTypeError, ArgumentValueError
 
 __all__ = [
     "NO_TAGS",
@@ -57,8 +64,11 @@ __all__ = [
     "check_id",
     "check_name",
     "check_names",
+    "check_number",
     "check_optional_count",
+    "check_optional_int",
     "check_optional_seconds",
+    "check_optional_text",
     "check_page",
     "check_port",
     "check_positive_int",
@@ -98,7 +108,7 @@ def _message(name: str, value: object, expected: str, context: str, bare_string:
 
 def wrong_type(
     name: str, value: object, expected: str, *, context: str = "", bare_string: bool = False
-) -> InvalidArgument:
+) -> ArgumentTypeError:
     """Return the error refusing ``value`` as a kind of value ``name`` never takes.
 
     ``expected`` says what to pass (``"an integer >= 0"``); ``context`` is appended after
@@ -111,17 +121,21 @@ def wrong_type(
         >>> str(wrong_type("tags", "db", "a collection of strings", bare_string=True))
         "tags must be a collection of strings, not the string 'db'"
     """
-    return InvalidArgument(_message(name, value, expected, context, bare_string))
+    return ArgumentTypeError(_message(name, value, expected, context, bare_string))
 
 
-def wrong_value(name: str, value: object, expected: str, *, context: str = "") -> InvalidArgument:
+def wrong_value(
+    name: str, value: object, expected: str, *, context: str = ""
+) -> ArgumentValueError:
     """Return the error refusing ``value``: the right kind, but out of range or malformed.
+
+    The error is an :class:`~orchestrator.ArgumentValueError`, so also a ``ValueError``.
 
     Example:
         >>> str(wrong_value("limit", -1, "None or an integer >= 0"))
         'limit must be None or an integer >= 0, got -1'
     """
-    return InvalidArgument(_message(name, value, expected, context, False))
+    return ArgumentValueError(_message(name, value, expected, context, False))
 
 
 # -- predicates ---------------------------------------------------------------------------------
@@ -153,7 +167,7 @@ def check_bool(value: object, name: str) -> bool:
 # words a refusal (an f-string) once it has one to make.
 def _refuse_count(
     value: object, name: str, minimum: int, optional: bool, expected: str | None, context: str
-) -> InvalidArgument:
+) -> ArgumentTypeError | ArgumentValueError:
     wording = expected or f"{'None or ' if optional else ''}an integer >= {minimum}"
     if is_integer(value):
         return wrong_value(name, value, wording, context=context)
@@ -197,6 +211,18 @@ def check_optional_count(
     raise _refuse_count(value, name, minimum, True, expected, context)
 
 
+def check_optional_int(value: object, name: str) -> int | None:
+    """Return None, or ``value`` if it is an integer of any sign (booleans refused): a seed.
+
+    Example:
+        >>> check_optional_int(-7, "seed"), check_optional_int(None, "seed")
+        (-7, None)
+    """
+    if value is None or is_integer(value):
+        return value
+    raise wrong_type(name, value, "None or an integer")
+
+
 def check_port(value: object, name: str) -> int:
     """Return ``value`` if it is a TCP port number, 0 to 65535 (0 asks for a free port)."""
     if is_integer(value):
@@ -221,7 +247,7 @@ def check_page(limit: object, offset: object) -> tuple[int | None, int]:
 # -- seconds ------------------------------------------------------------------------------------
 def _refuse_seconds(
     value: object, name: str, positive: bool, optional: bool, expected: str | None, context: str
-) -> InvalidArgument:
+) -> ArgumentTypeError | ArgumentValueError:
     bound = "> 0" if positive else ">= 0"
     wording = expected or f"{'None or ' if optional else ''}a number of seconds {bound}"
     if is_number(value):
@@ -278,6 +304,25 @@ def check_optional_seconds(
     raise _refuse_seconds(value, name, positive, True, expected, context)
 
 
+# -- other numbers -----------------------------------------------------------------------------
+def check_number(value: object, name: str, *, expected: str | None = None) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0 (a factor, a ratio).
+
+    NaN, infinity and booleans are refused: ``retry_jitter_factor=nan`` would only fail
+    later, when a delay is drawn from it.
+
+    Example:
+        >>> check_number(0.5, "retry_jitter_factor")
+        0.5
+    """
+    if is_number(value) and value >= 0 and math.isfinite(value):
+        return float(value)
+    wording = expected or "a finite number >= 0"
+    if is_number(value):
+        raise wrong_value(name, value, wording)
+    raise wrong_type(name, value, wording)
+
+
 # -- text, names and tags -----------------------------------------------------------------------
 def check_text(value: object, name: str) -> str:
     """Return ``value`` if it is a non-empty string (a key, a display name, a tag)."""
@@ -286,6 +331,24 @@ def check_text(value: object, name: str) -> str:
             return value
         raise wrong_value(name, value, "a non-empty string")
     raise wrong_type(name, value, "a non-empty string")
+
+
+def check_optional_text(value: object, name: str, *, empty: bool = False) -> str | None:
+    """Return None, or ``value`` if it is a string, non-empty unless ``empty`` is True.
+
+    For optional names and keys (``name=None`` picks a default; ``name=""`` is refused).
+
+    Example:
+        >>> check_optional_text(None, "name"), check_optional_text("", "task_version", empty=True)
+        (None, '')
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value or empty:
+            return value
+        raise wrong_value(name, value, "None or a non-empty string")
+    raise wrong_type(name, value, "None or a string" if empty else "None or a non-empty string")
 
 
 def check_name(value: object, name: str) -> str:
