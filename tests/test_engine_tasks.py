@@ -133,7 +133,7 @@ def test_new_id_is_reproducible_under_a_seed() -> None:
         ({"task_key": ""}, "task_key must be a non-empty string"),
         ({"task_key": "k", "tags": "abc"}, "not the string"),
         ({"task_key": "k", "tags": [""]}, "every tag must be a non-empty string"),
-        ({"task_key": "k", "state": "RUNNING"}, "expected a State"),
+        ({"task_key": "k", "state": "RUNNING"}, "state must be a State"),
         ({"task_key": "k", "policy": {"retries": 1}}, "policy must be a TaskRunPolicy"),
         ({"task_key": "k", "id": "not-a-uuid"}, "id must be a UUID"),
         ({"task_key": "k", "cache_expiration": datetime(2030, 1, 1)}, "no timezone"),
@@ -306,7 +306,7 @@ def test_over_long_cache_key_is_written_but_not_cached(orch: Orchestrator) -> No
 
 def test_bad_proposals_change_nothing(orch: Orchestrator) -> None:
     run = orch.create_task_run("t").run
-    with pytest.raises(InvalidArgument, match="expected a State"):
+    with pytest.raises(InvalidArgument, match="state must be a State"):
         orch.set_task_run_state(run.id, "RUNNING")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="no timezone"):
         orch.set_task_run_state(run.id, Running(timestamp=datetime(2026, 1, 1)))

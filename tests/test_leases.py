@@ -76,7 +76,7 @@ def test_the_method_checks_its_arguments(orch: Orchestrator) -> None:
     run_id = orch.submit(job, 1).task_run_id
     state = orch.read_task_run(run_id).state
     assert state is not None
-    with pytest.raises(InvalidArgument, match="expected a State"):
+    with pytest.raises(InvalidArgument, match="state must be a State"):
         orch.set_task_run_state_if(run_id, "Running", current=state)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="task_run_id must be a UUID"):
         orch.set_task_run_state_if("nope", Running(), current=state)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ holds no state: every method reaches the orchestrator's one :class:`Engine` thro
 
 from __future__ import annotations
 
-from .._core._errors import InvalidArgument
+from .._core._errors import ArgumentTypeError
 from .._core._states import State
 from ._engine import Engine
 
@@ -24,7 +24,7 @@ class Facet:
 def check_state(state: object) -> State:
     """Return ``state``; refuse anything that is not a :class:`State`."""
     if not isinstance(state, State):
-        raise InvalidArgument(
-            f"expected a State such as Running() or Completed(data), got {state!r}"
+        raise ArgumentTypeError(
+            f"state must be a State such as Running() or Completed(data), got {state!r}"
         )
     return state
