@@ -24,6 +24,7 @@ from ._errors import ArgumentValueError
 
 __all__ = [
     "check_args",
+    "check_choice",
     "check_datetime",
     "check_ids",
     "check_instance",
@@ -160,6 +161,21 @@ def check_args(value: object, name: str = "args") -> tuple[Any, ...]:
     )
 
 
+def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of the strings ``choices`` (an event loop, a mode).
+
+    Example:
+        >>> check_choice("trio", "backend", ("asyncio", "trio"))
+        'trio'
+    """
+    if isinstance(value, str) and value in choices:
+        return value
+    expected = " or ".join(repr(choice) for choice in choices)
+    if isinstance(value, str):
+        raise wrong_value(name, value, expected)
+    raise wrong_type(name, value, expected)
+
+
 # -- kinds of object ----------------------------------------------------------------------------
 def check_instance(value: object, kind: type[T], name: str, *, expected: str = "") -> T:
     """Return ``value`` if it is an instance of ``kind``.
@@ -172,4 +188,7 @@ def check_instance(value: object, kind: type[T], name: str, *, expected: str = "
     """
     if isinstance(value, kind):
         return value
-    raise wrong_type(name, value, expected or f"a {kind.__name__}")
+    if not expected:
+        article = "an" if kind.__name__[:1] in "AEIOU" else "a"
+        expected = f"{article} {kind.__name__}"
+    raise wrong_type(name, value, expected)
