@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, final
 
+from .._core._checks import check_text
+from .._core._errors import ArgumentTypeError
 from .._core._states import ALL_STATE_TYPES, StateType
 from ._context import TransitionContext
 
@@ -140,6 +142,10 @@ class Policy:
     Combine policies with ``+``, drop rules with :meth:`without`, swap one with
     :meth:`replacing`. ``compile(from, to)`` returns the rules that apply to a
     transition, in order, and caches the answer.
+
+    Raises:
+        InvalidArgument: an item that is not a Rule (an ArgumentTypeError, also a
+            TypeError), or a ``name`` that is not a non-empty string.
     """
 
     __slots__ = ("_compiled", "name", "rules")
@@ -147,9 +153,10 @@ class Policy:
     def __init__(self, *rules: Rule, name: str = "Policy") -> None:
         for item in rules:
             if not isinstance(item, Rule):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"a policy holds Rule instances, got {item!r}; decorate functions with @rule"
                 )
+        check_text(name, "name")
         self.rules: tuple[Rule, ...] = rules
         self.name = name
         self._compiled: dict[tuple[StateType | None, StateType | None], tuple[Rule, ...]] = {}
