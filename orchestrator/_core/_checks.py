@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Final, TypeGuard
 
@@ -370,7 +370,7 @@ def check_names(values: object, name: str, *, item: str) -> tuple[str, ...] | No
     """
     if values is None:
         return None
-    if isinstance(values, str) or not isinstance(values, Iterable):
+    if isinstance(values, str | Mapping) or not isinstance(values, Iterable):
         raise wrong_type(name, values, "a list of names", bare_string=isinstance(values, str))
     result = tuple(values)
     for value in result:
@@ -381,13 +381,16 @@ def check_names(values: object, name: str, *, item: str) -> tuple[str, ...] | No
 def check_tags(tags: object, name: str = "tags") -> frozenset[str]:
     """Return tags as a frozenset (None: no tags); each tag is a non-empty string.
 
+    A bare string and a mapping are refused: ``"db"`` would read as two one-letter tags,
+    and a mapping as its keys only.
+
     Example:
         >>> sorted(check_tags(["db", "io", "db"])), check_tags(None)
         (['db', 'io'], frozenset())
     """
     if tags is None:
         return NO_TAGS
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
+    if isinstance(tags, str | Mapping) or not isinstance(tags, Iterable):
         expected = "a collection of strings, such as ['db']"
         raise wrong_type(name, tags, expected, bare_string=isinstance(tags, str))
     result = frozenset(tags)

@@ -140,7 +140,7 @@ def check_ids(values: object, name: str, *, item: str) -> tuple[uuid.UUID, ...]:
     ``item`` names one element in messages (``"every id in slot_override"``). A bare
     string is refused: it would otherwise read as a list of one-character ids.
     """
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
         expected = "a collection of ids, such as [run.id]"
         raise wrong_type(name, values, expected, bare_string=isinstance(values, str))
     return tuple(check_id(value, item, text=True) for value in values)

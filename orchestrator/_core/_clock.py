@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time as _time
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from typing import final
 
 import anyio
 
-from ._checks import check_seconds, wrong_value
+from ._checks import check_seconds, is_number, wrong_type, wrong_value
 from ._checks_objects import check_datetime
 from ._errors import InvalidArgument
 
@@ -60,8 +61,27 @@ class Clock(ABC):
         """Return once the clock reads ``deadline`` or later (at once if it already does)."""
 
     async def sleep(self, seconds: float) -> None:
-        """Return after ``seconds`` have passed on this clock."""
-        await self.sleep_until(self.now() + timedelta(seconds=seconds))
+        """Return after ``seconds`` have passed on this clock.
+
+        At once for 0 or less; never (until cancelled) for infinity or a time past the
+        year 9999, which no clock reaches.
+
+        Raises:
+            InvalidArgument: ``seconds`` is not a number, or is NaN.
+        """
+        if not is_number(seconds) or math.isnan(seconds):
+            expected = "a number of seconds (infinity sleeps until cancelled)"
+            if is_number(seconds):
+                raise wrong_value("seconds", seconds, expected)
+            raise wrong_type("seconds", seconds, expected)
+        try:
+            deadline = self.now() + timedelta(seconds=seconds)
+        except OverflowError:
+            if seconds < 0:
+                return
+            await anyio.sleep_forever()
+            return
+        await self.sleep_until(deadline)
 
     @property
     def is_virtual(self) -> bool:

@@ -20,6 +20,7 @@ import attrs
 
 from .._core._checks import (
     check_bool,
+    check_count,
     check_id,
     check_optional_text,
     check_page,
@@ -265,10 +266,12 @@ class TaskRuns(Facet):
         """Return page ``page`` (from 1) of ``limit`` runs, with the total count and page count.
 
         Raises:
-            InvalidArgument: ``page`` < 1 or a bad limit.
+            InvalidArgument: ``page`` < 1, a limit that is not an integer >= 0, or a sort
+                that is not a TaskRunSort.
         """
         check_positive_int(page, "page")
-        check_page(limit, 0)
+        check_count(limit, "limit")
+        check_instance(sort, TaskRunSort, "sort")
         with self._engine.lock:
             count = self._engine.store.count_task_runs(
                 task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
