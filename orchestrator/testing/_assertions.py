@@ -17,19 +17,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from .._core._checks import check_seconds, is_number
+from .._core._checks_objects import check_instance
 from .._core._errors import ArgumentTypeError, ArgumentValueError, ObjectNotFound
 from .._core._events import Decision
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import SetStateStatus
 from .._core._states import State, StateType
 from .._display import decisions_table, format_time, states_table
+from .._engine._orchestrator import Orchestrator
 from .._rules._rule import Rule
-
-if TYPE_CHECKING:
-    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "RunRef",
@@ -72,6 +71,7 @@ def _run_id(run: RunRef) -> uuid.UUID:
 
 
 def _lookup(orchestrator: Orchestrator, run: RunRef) -> tuple[TaskRun | FlowRun, list[State]]:
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     run_id = _run_id(run)
     try:
         return orchestrator.read_task_run(run_id), orchestrator.read_task_run_states(run_id)

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from .._core._checks import check_bool
+from .._core._checks_objects import check_instance
 from .._core._errors import ArgumentTypeError, ArgumentValueError
 from .._core._models import FlowRun, FlowRunPolicy, TaskRun, TaskRunPolicy
 from .._core._states import Pending, Running, State, StateType
-
-if TYPE_CHECKING:
-    from .._engine._orchestrator import Orchestrator
+from .._engine._orchestrator import Orchestrator
 
 __all__ = ["make_flow_run", "make_task_run"]
 
@@ -107,6 +106,7 @@ def make_task_run(
         InvalidArgument: a bad state or field (nothing is created).
         ObjectNotFound: ``flow_run`` names no flow run.
     """
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     target = _target(state)
     check_bool(walk, "walk")
     policy = TaskRunPolicy(
@@ -162,6 +162,7 @@ def make_flow_run(
     Raises:
         InvalidArgument: a bad state or field (nothing is created).
     """
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     target = _target(state)
     check_bool(walk, "walk")
     policy = FlowRunPolicy(retries=retries, retry_delay=retry_delay)
