@@ -29,6 +29,7 @@ from .._core._checks import (
     check_optional_int,
     check_positive_int,
     check_seconds,
+    wrong_type,
     wrong_value,
 )
 from .._core._checks_objects import check_instance
@@ -129,8 +130,8 @@ class Orchestrator(
         keep_decisions: bool = True,
         autojump: bool = False,
     ) -> None:
-        if clock is not None:
-            check_instance(clock, Clock, "clock", expected="an orchestrator Clock")
+        if clock is not None and not isinstance(clock, Clock):  # Clock is abstract
+            raise wrong_type("clock", clock, "an orchestrator Clock, such as VirtualClock()")
         for name, value in (
             ("task_policy", task_policy),
             ("background_task_policy", background_task_policy),
