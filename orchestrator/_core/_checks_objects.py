@@ -189,6 +189,6 @@ def check_instance(value: object, kind: type[T], name: str, *, expected: str = "
     if isinstance(value, kind):
         return value
     if not expected:
-        article = "an" if kind.__name__[:1] in "AEIOU" else "a"
+        article = "an" if kind.__name__[:1] in "AEIOUaeiou" else "a"
         expected = f"{article} {kind.__name__}"
     raise wrong_type(name, value, expected)
