@@ -24,7 +24,7 @@ import anyio
 
 from ._checks import check_seconds, is_number, wrong_type, wrong_value
 from ._checks_objects import check_datetime
-from ._errors import InvalidArgument
+from ._errors import ArgumentValueError
 
 __all__ = ["Clock", "SystemClock", "VirtualClock", "as_utc"]
 
@@ -155,7 +155,7 @@ class VirtualClock(Clock):
         """
         when = as_utc(when, "when")
         if when < self._now:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"a virtual clock only moves forward: it reads {self._now.isoformat()}, "
                 f"asked for {when.isoformat()}"
             )
