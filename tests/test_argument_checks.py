@@ -33,12 +33,15 @@ from orchestrator import (
     InvalidArgument,
     ObjectNotFound,
     Orchestrator,
+    Policy,
     ProcessWorker,
     Running,
     StateType,
     TaskRunPolicy,
     TaskWorker,
+    TransitionContext,
     VirtualClock,
+    rule,
     task,
 )
 from orchestrator._core._checks import check_seconds
@@ -555,3 +558,19 @@ def test_an_infinite_lease_never_expires_instead_of_failing_after_the_claim(
     assert result.status.name == "ACCEPT"
     assert orch.pending_leases.expiry(future.task_run_id) == datetime.max.replace(tzinfo=UTC)
     orch.check_invariants()
+
+
+# -- rules: a WAIT's delay is checked where the rule makes it ----------------------------------
+def test_a_rule_waiting_nan_seconds_is_refused_where_it_waits() -> None:
+    @rule(to_states=[StateType.RUNNING])
+    def waits_nan(ctx: TransitionContext) -> None:
+        ctx.wait(NAN, "never")
+
+    orchestrator = Orchestrator(VirtualClock(T0), task_policy=Policy(waits_nan), seed=3)
+    run = orchestrator.create_task_run("k").run
+    with pytest.raises(ArgumentValueError, match=r"^delay_seconds must be a number of seconds"):
+        orchestrator.set_task_run_state(run.id, Running())
+    # Nothing committed; as for any rule that raises, the decision log records the ABORT.
+    assert [s.name for s in orchestrator.read_task_run_states(run.id)] == ["Pending"]
+    assert orchestrator.read_decisions(run.id)[-1].status.name == "ABORT"
+    orchestrator.check_invariants()

@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Final
 
-from .._core._checks import check_count, check_text, wrong_value
-from .._core._checks_objects import check_ids
+from .._core._checks import check_count, check_id, check_text, wrong_value
+from .._core._checks_objects import check_ids, check_instance
 from .._core._errors import ObjectNotFound
 from .._core._models import ConcurrencyLimit, TaskRun
 from .._core._outcomes import OrchestrationResult
@@ -136,5 +136,11 @@ class ConcurrencyLimits(Facet):
         admit the run on every tag it waits for, or ``delay_seconds`` pass on the
         orchestrator's clock. Only the runs whose turn came are woken, so a freed slot
         costs one re-proposal, not one per waiter.
+
+        Raises:
+            InvalidArgument: ``run_id`` is not an id or ``result`` not an
+                OrchestrationResult.
         """
+        run_id = check_id(run_id, "run_id", text=True)
+        check_instance(result, OrchestrationResult, "result")
         await self._engine.turns.wait(run_id, result)

@@ -30,11 +30,11 @@ from .._core._checks import (
     check_positive_int,
     check_seconds,
     wrong_type,
-    wrong_value,
 )
 from .._core._checks_objects import check_instance
 from .._core._clock import Clock, SystemClock
 from .._core._current import CURRENT, Submitter, current
+from .._core._errors import ArgumentValueError
 from .._core._events import Observer
 from .._core._states import StateType
 from .._core._tasks import Task
@@ -148,10 +148,9 @@ class Orchestrator(
         check_bool(autojump, "autojump")
         clock = SystemClock() if clock is None else clock
         if autojump and not clock.is_virtual:
-            raise wrong_value(
-                "autojump",
-                autojump,
-                "False unless the clock is a VirtualClock (the system clock cannot jump)",
+            raise ArgumentValueError(
+                f"autojump needs a VirtualClock; {clock!r} cannot jump: pass "
+                "Orchestrator(VirtualClock(), autojump=True), or leave autojump False"
             )
         if seed is None:
             seed = random.SystemRandom().getrandbits(64)
