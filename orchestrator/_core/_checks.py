@@ -21,6 +21,8 @@ Conventions shared by every check:
 * ``bool`` is a subclass of ``int``, but ``True`` is never a count, a number of seconds
   or a port: the numeric checks refuse booleans. NaN is never a number of seconds, and
   infinity is one only where a check says so (``finite=False``).
+* Strings are never taken for datetimes, numbers or collections: ``"2026-01-01"`` is
+  not a datetime, ``"10"`` is not a number of seconds, ``"db"`` is not a set of tags.
 
 Refusals come in two kinds, and each is built by one function: :func:`wrong_type` (a
 value of a kind the parameter never takes, such as ``"3"`` for a count) builds an
@@ -28,10 +30,9 @@ value of a kind the parameter never takes, such as ``"3"`` for a count) builds a
 right kind, out of range, such as ``-1`` for a count) builds an
 :class:`~orchestrator.ArgumentValueError`, also a ``ValueError``. Both are
 ``InvalidArgument``, as Python's own APIs raise ``TypeError`` for ``int([])`` and
-``ValueError`` for ``int("x")``.
-
-* Strings are never taken for datetimes, numbers or collections: ``"2026-01-01"`` is
-  not a datetime, ``"10"`` is not a number of seconds, ``"db"`` is not a set of tags.
+``ValueError`` for ``int("x")``. A refusal whose wording is its own (documented before
+this vocabulary, or saying more than the shared shape can) raises one of the two classes
+directly, choosing it the same way.
 
 Wording: a few calls document a wording older than this vocabulary (tests match it).
 The numeric checks take ``expected`` to replace the "what to pass" phrase and
