@@ -596,3 +596,17 @@ def test_object_checks_refuse_with_the_right_kind(
 ) -> None:
     with pytest.raises(kind, match=f"^{re.escape(message)}$"):
         check()
+
+
+def test_an_integer_too_large_for_a_float_is_refused_not_overflowing() -> None:
+    huge = 10**400
+    checks: list[Callable[[], object]] = [
+        lambda: check_seconds(huge, "delay"),
+        lambda: check_seconds(huge, "lease", finite=False),
+        lambda: check_optional_seconds(huge, "timeout"),
+        lambda: check_number(huge, "factor"),
+    ]
+    for check in checks:
+        with pytest.raises(ArgumentValueError, match="got 1000"):
+            check()
+    assert check_seconds(10**20, "delay") == 1e20

@@ -76,6 +76,7 @@ __all__ = [
     "check_seconds",
     "check_tags",
     "check_text",
+    "is_finite",
     "is_integer",
     "is_number",
     "wrong_type",
@@ -148,6 +149,14 @@ def is_integer(value: object) -> TypeGuard[int]:
 def is_number(value: object) -> TypeGuard[float]:
     """Return whether ``value`` is an ``int`` or a ``float`` and not a ``bool`` (NaN is one)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_finite(value: float) -> bool:
+    """Return whether a number is finite and has a float form (``10**400`` has none)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 # -- flags --------------------------------------------------------------------------------------
@@ -268,7 +277,8 @@ def check_seconds(
     """Return ``value`` as a float if it is a number of seconds >= 0 (> 0 if ``positive``).
 
     NaN and booleans are always refused; infinity is refused unless ``finite=False``
-    (for waits where "forever" is meaningful).
+    (for waits where "forever" is meaningful). An integer too large for a float is
+    refused too (it has no float form).
 
     Example:
         >>> check_seconds(5, "timeout"), check_seconds(0.5, "wait_seconds", positive=True)
@@ -278,7 +288,7 @@ def check_seconds(
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and (value > 0 if positive else value >= 0)  # NaN fails both comparisons
-        and (not finite or math.isfinite(value))
+        and (is_finite(value) or (not finite and value == math.inf))
     ):
         return float(value)
     raise _refuse_seconds(value, name, positive, False, expected, context)
@@ -299,7 +309,7 @@ def check_optional_seconds(
     if (
         is_number(value)
         and (value > 0 if positive else value >= 0)
-        and (not finite or math.isfinite(value))
+        and (is_finite(value) or (not finite and value == math.inf))
     ):
         return float(value)
     raise _refuse_seconds(value, name, positive, True, expected, context)
@@ -316,7 +326,7 @@ def check_number(value: object, name: str, *, expected: str | None = None) -> fl
         >>> check_number(0.5, "retry_jitter_factor")
         0.5
     """
-    if is_number(value) and value >= 0 and math.isfinite(value):
+    if is_number(value) and value >= 0 and is_finite(value):
         return float(value)
     wording = expected or "a finite number >= 0"
     if is_number(value):

@@ -9,7 +9,6 @@ options are checked once, when the task is built.
 from __future__ import annotations
 
 import inspect
-import math
 import string
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
@@ -19,6 +18,7 @@ from ._checks import (
     check_count,
     check_number,
     check_optional_seconds,
+    is_finite,
     is_number,
     wrong_type,
     wrong_value,
@@ -141,7 +141,7 @@ def check_cache_expiration(value: timedelta | float | None) -> timedelta | None:
     if isinstance(value, timedelta):
         result = value
     elif is_number(value):
-        if not math.isfinite(value):
+        if not is_finite(value):
             raise wrong_value("cache_expiration", value, expected)
         try:
             result = timedelta(seconds=value)

@@ -17,14 +17,13 @@ candidate set, if the filters give one): O(log n + k).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final, final
 
 import attrs
 
-from .._core._checks import check_positive_int, is_number, wrong_type, wrong_value
+from .._core._checks import check_positive_int, is_finite, is_number, wrong_type, wrong_value
 from .._core._checks_objects import check_datetime
 from .._core._clock import as_utc
 from .._core._errors import ArgumentValueError, HistoryTooLarge
@@ -88,7 +87,7 @@ def _interval(value: object) -> timedelta:
     if isinstance(value, timedelta):
         interval = value
     elif is_number(value):
-        if not math.isfinite(value):
+        if not is_finite(value):
             raise wrong_value("history_interval", value, expected)
         try:
             interval = timedelta(seconds=value)
