@@ -11,6 +11,8 @@ import contextlib
 from ._core._clock import Clock as Clock
 from ._core._clock import SystemClock as SystemClock
 from ._core._clock import VirtualClock as VirtualClock
+from ._core._errors import ArgumentTypeError as ArgumentTypeError
+from ._core._errors import ArgumentValueError as ArgumentValueError
 from ._core._errors import HistoryTooLarge as HistoryTooLarge
 from ._core._errors import InvalidArgument as InvalidArgument
 from ._core._errors import ObjectAlreadyExists as ObjectAlreadyExists
@@ -97,6 +99,8 @@ from .workers._process_worker import ProcessWorkerResult as ProcessWorkerResult
 __all__ = (
     "AbortDetails",
     "AcceptDetails",
+    "ArgumentTypeError",
+    "ArgumentValueError",
     "AwaitingRetry",
     "BaseJobConfiguration",
     "Cached",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from orchestrator import InvalidArgument
+from orchestrator import ArgumentTypeError, ArgumentValueError, InvalidArgument
 from orchestrator._core._checks import (
     NO_TAGS,
     UNSET,
@@ -17,8 +18,11 @@ from orchestrator._core._checks import (
     check_id,
     check_name,
     check_names,
+    check_number,
     check_optional_count,
+    check_optional_int,
     check_optional_seconds,
+    check_optional_text,
     check_page,
     check_port,
     check_positive_int,
@@ -29,6 +33,16 @@ from orchestrator._core._checks import (
     is_number,
     wrong_type,
     wrong_value,
+)
+from orchestrator._core._checks_objects import (
+    check_args,
+    check_choice,
+    check_datetime,
+    check_ids,
+    check_instance,
+    check_mapping,
+    check_mapping_of_str,
+    check_optional_datetime,
 )
 
 NAN = float("nan")
@@ -384,3 +398,215 @@ def test_refusals_are_invalid_arguments_and_value_errors() -> None:
         assert isinstance(error, InvalidArgument)
         assert isinstance(error, ValueError)
     assert str(wrong_value("x", 1, "2", context="here")) == "x must be 2, got 1 here"
+
+
+def test_wrong_type_is_a_type_error_and_wrong_value_a_value_error() -> None:
+    kind_error: Exception = wrong_type("x", 1, "a string")
+    value_error: Exception = wrong_value("x", 1, "2")
+    assert isinstance(kind_error, ArgumentTypeError)
+    assert isinstance(kind_error, TypeError)
+    assert isinstance(value_error, ArgumentValueError)
+    assert not issubclass(ArgumentValueError, TypeError)
+
+
+# -- the checks of non-scalar values (_checks_objects) ------------------------------------------
+
+PLUS_TWO = timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("check", "expected"),
+    [
+        pytest.param(lambda: check_optional_int(-3, "seed"), -3, id="int-negative"),
+        pytest.param(lambda: check_optional_int(None, "seed"), None, id="int-none"),
+        pytest.param(lambda: check_number(0, "factor"), 0.0, id="number-zero"),
+        pytest.param(lambda: check_number(2.5, "factor"), 2.5, id="number"),
+        pytest.param(lambda: check_optional_text(None, "name"), None, id="text-none"),
+        pytest.param(lambda: check_optional_text("", "v", empty=True), "", id="text-empty-ok"),
+        pytest.param(
+            lambda: check_datetime(datetime(2026, 1, 1, 2, tzinfo=PLUS_TWO), "when"),
+            datetime(2026, 1, 1, tzinfo=UTC),
+            id="datetime-to-utc",
+        ),
+        pytest.param(lambda: check_optional_datetime(None, "when"), None, id="datetime-none"),
+        pytest.param(lambda: check_mapping({"x": 1}, "parameters"), {"x": 1}, id="mapping"),
+        pytest.param(lambda: check_mapping_of_str({"A": "1"}, "env"), {"A": "1"}, id="str-map"),
+        pytest.param(
+            lambda: check_mapping_of_str({"A": None}, "labels", none_values=True),
+            {"A": None},
+            id="str-map-none",
+        ),
+        pytest.param(lambda: check_ids([ID, str(ID)], "ids", item="an id"), (ID, ID), id="ids"),
+        pytest.param(lambda: check_args([1, 2]), (1, 2), id="args-list"),
+        pytest.param(lambda: check_args((1,)), (1,), id="args-tuple"),
+        pytest.param(
+            lambda: check_choice("trio", "backend", ("asyncio", "trio")), "trio", id="choice"
+        ),
+        pytest.param(lambda: check_instance(3, int, "n"), 3, id="instance"),
+    ],
+)
+def test_object_checks_return_the_value_to_keep(
+    check: Callable[[], object], expected: object
+) -> None:
+    assert check() == expected
+
+
+@pytest.mark.parametrize(
+    ("check", "kind", "message"),
+    [
+        pytest.param(
+            lambda: check_optional_int(1.0, "seed"),
+            ArgumentTypeError,
+            "seed must be None or an integer, got 1.0",
+            id="int-float",
+        ),
+        pytest.param(
+            lambda: check_number(NAN, "factor"),
+            ArgumentValueError,
+            "factor must be a finite number >= 0, got nan",
+            id="number-nan",
+        ),
+        pytest.param(
+            lambda: check_number(INF, "factor"),
+            ArgumentValueError,
+            "factor must be a finite number >= 0, got inf",
+            id="number-inf",
+        ),
+        pytest.param(
+            lambda: check_number(True, "factor"),
+            ArgumentTypeError,
+            "factor must be a finite number >= 0, got True",
+            id="number-bool",
+        ),
+        pytest.param(
+            lambda: check_optional_text("", "name"),
+            ArgumentValueError,
+            "name must be None or a non-empty string, got ''",
+            id="text-empty",
+        ),
+        pytest.param(
+            lambda: check_optional_text(5, "cache_key", empty=True),
+            ArgumentTypeError,
+            "cache_key must be None or a string, got 5",
+            id="text-int",
+        ),
+        pytest.param(
+            lambda: check_datetime("2026-01-01", "history_start"),
+            ArgumentTypeError,
+            "history_start must be an aware datetime, such as datetime(2026, 1, 1, tzinfo=UTC), "
+            "got '2026-01-01'",
+            id="datetime-string",
+        ),
+        pytest.param(
+            lambda: check_datetime(datetime(2026, 1, 1), "start"),
+            ArgumentValueError,
+            "start 2026-01-01T00:00:00 has no timezone; pass an aware datetime, for example "
+            "datetime(..., tzinfo=datetime.UTC)",
+            id="datetime-naive",
+        ),
+        pytest.param(
+            lambda: check_optional_datetime(date(2026, 1, 1), "when"),
+            ArgumentTypeError,
+            "when must be an aware datetime or None, such as datetime(2026, 1, 1, tzinfo=UTC), "
+            "got datetime.date(2026, 1, 1)",
+            id="datetime-date",
+        ),
+        pytest.param(
+            lambda: check_mapping([("x", 1)], "parameters"),
+            ArgumentTypeError,
+            "parameters must be a mapping with string keys, such as {'x': 1}, got [('x', 1)]",
+            id="mapping-list",
+        ),
+        pytest.param(
+            lambda: check_mapping({1: "x"}, "parameters"),
+            ArgumentTypeError,
+            "every key of parameters must be a string, got 1",
+            id="mapping-key",
+        ),
+        pytest.param(
+            lambda: check_mapping_of_str(["a"], "labels"),
+            ArgumentTypeError,
+            "labels must be a mapping of strings to strings, such as {'team': 'a'}, got ['a']",
+            id="str-map-list",
+        ),
+        pytest.param(
+            lambda: check_mapping_of_str({"A": 1}, "environ"),
+            ArgumentTypeError,
+            "environ['A'] must be a string, got 1",
+            id="str-map-value",
+        ),
+        pytest.param(
+            lambda: check_mapping_of_str({"A": None}, "environ"),
+            ArgumentTypeError,
+            "environ['A'] must be a string, got None",
+            id="str-map-none-refused",
+        ),
+        pytest.param(
+            lambda: check_ids("ab", "slot_override", item="an id"),
+            ArgumentTypeError,
+            "slot_override must be a collection of ids, such as [run.id], not the string 'ab'",
+            id="ids-string",
+        ),
+        pytest.param(
+            lambda: check_ids({ID: 1}, "slot_override", item="an id"),
+            ArgumentTypeError,
+            f"slot_override must be a collection of ids, such as [run.id], got {{UUID('{ID}'): 1}}",
+            id="ids-mapping",
+        ),
+        pytest.param(
+            lambda: check_ids(["x"], "slot_override", item="every id in slot_override"),
+            ArgumentValueError,
+            "every id in slot_override must be a UUID (or its string form), got 'x'",
+            id="ids-entry",
+        ),
+        pytest.param(
+            lambda: check_args(5),
+            ArgumentTypeError,
+            "args must be a list or tuple of positional arguments, got 5",
+            id="args-int",
+        ),
+        pytest.param(
+            lambda: check_args("ab"),
+            ArgumentTypeError,
+            "args must be a list or tuple of positional arguments, not the string 'ab'",
+            id="args-string",
+        ),
+        pytest.param(
+            lambda: check_choice("uvloop", "backend", ("asyncio", "trio")),
+            ArgumentValueError,
+            "backend must be 'asyncio' or 'trio', got 'uvloop'",
+            id="choice-unknown",
+        ),
+        pytest.param(
+            lambda: check_choice(1, "backend", ("asyncio", "trio")),
+            ArgumentTypeError,
+            "backend must be 'asyncio' or 'trio', got 1",
+            id="choice-int",
+        ),
+        pytest.param(
+            lambda: check_instance("3", int, "n"),
+            ArgumentTypeError,
+            "n must be an int, got '3'",
+            id="instance-article",
+        ),
+    ],
+)
+def test_object_checks_refuse_with_the_right_kind(
+    check: Callable[[], object], kind: type[InvalidArgument], message: str
+) -> None:
+    with pytest.raises(kind, match=f"^{re.escape(message)}$"):
+        check()
+
+
+def test_an_integer_too_large_for_a_float_is_refused_not_overflowing() -> None:
+    huge = 10**400
+    checks: list[Callable[[], object]] = [
+        lambda: check_seconds(huge, "delay"),
+        lambda: check_seconds(huge, "lease", finite=False),
+        lambda: check_optional_seconds(huge, "timeout"),
+        lambda: check_number(huge, "factor"),
+    ]
+    for check in checks:
+        with pytest.raises(ArgumentValueError, match="got 1000"):
+            check()
+    assert check_seconds(10**20, "delay") == 1e20

@@ -127,17 +127,16 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], message: str) -> N
         task_run_history(Store(), **arguments)  # type: ignore[arg-type]
 
 
-def test_an_empty_or_reversed_window_has_no_buckets() -> None:
+def test_an_empty_window_has_no_buckets_and_a_reversed_one_is_refused() -> None:
     assert (
         task_run_history(Store(), history_start=T0, history_end=T0, history_interval=1, now=T0)
         == []
     )
-    assert (
+    # Issue 9: a window ending before it starts is a mistake, not an empty answer.
+    with pytest.raises(ValueError, match=r"^history_end must be an aware datetime at or after"):
         task_run_history(
             Store(), history_start=T0, history_end=T0 - HOUR, history_interval=60, now=T0
         )
-        == []
-    )
 
 
 def five_minute_store() -> Store:

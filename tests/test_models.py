@@ -23,11 +23,15 @@ def test_policy_accepts_numbers_and_lists() -> None:
     ("kwargs", "message"),
     [
         ({"retry_delay": [1] * 51}, "more than 50 retry delays"),
-        ({"retry_jitter_factor": -0.1}, "retry_jitter_factor must be >= 0"),
+        # Issue 9: delays and the jitter factor must be finite; messages say so.
+        ({"retry_jitter_factor": -0.1}, "retry_jitter_factor must be None or a finite number >= 0"),
         ({"retries": -1}, "retries must be None or an integer >= 0"),
-        ({"retry_delay": -3}, "must not be negative"),
-        ({"retry_delay": [1, -2]}, "every retry delay must be seconds >= 0"),
-        ({"retry_delay": True}, "retry_delay must be seconds"),
+        ({"retry_delay": -3}, "retry_delay must be a finite number of seconds >= 0"),
+        ({"retry_delay": [1, -2]}, "every delay in retry_delay must be a finite number of seconds"),
+        ({"retry_delay": True}, "retry_delay must be a finite number of seconds >= 0"),
+        ({"retry_delay": float("nan")}, "retry_delay must be a finite number of seconds >= 0"),
+        ({"retry_delay": [float("inf")]}, "every delay in retry_delay must be a finite number"),
+        ({"retry_jitter_factor": float("nan")}, "retry_jitter_factor must be None or a finite"),
     ],
 )
 def test_policy_validation(kwargs: dict[str, object], message: str) -> None:

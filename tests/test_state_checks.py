@@ -235,9 +235,7 @@ def test_set_task_run_state_if_checks_both_states(orch: Orchestrator) -> None:
         orch.set_task_run_state_if(run.id, Scheduled(datetime(2026, 2, 1)), current=current)
     with pytest.raises(InvalidArgument) as caught:
         orch.set_task_run_state_if(run.id, Running(), current="Pending")  # type: ignore[arg-type]
-    assert str(caught.value) == (
-        "current must be the run's current State (with an id), got 'Pending'"
-    )
+    assert str(caught.value) == "current must be a committed State (run.state), got 'Pending'"
     assert [s.name for s in orch.read_task_run_states(run.id)] == ["Pending"]
 
 

@@ -170,8 +170,9 @@ def test_a_cache_key_function_that_raises_creates_nothing(orch: Orchestrator) ->
         raise LookupError("no key today")
 
     keyed = task(task_key="keyed", cache_key_fn=broken)(lambda x: x)
-    with pytest.raises(LookupError, match="no key today"):
+    with pytest.raises(InvalidArgument, match="cache key of task '<lambda>'") as caught:
         orch.submit(keyed, 1)
+    assert isinstance(caught.value.__cause__, LookupError)  # the function's own error
     assert_nothing_created(orch)
 
 

@@ -143,12 +143,24 @@ def test_cache_expiration_accepts_a_timedelta() -> None:
             {"retries": 51, "retry_delay_seconds": lambda n: [1] * n},
             "Can not configure more than 50 retry delays",
         ),
-        ({"retry_delay_seconds": -1}, "retry_delay must not be negative"),
-        ({"retry_delay_seconds": [1, -1]}, "every retry delay must be seconds >= 0, got -1"),
+        (
+            {"retry_delay_seconds": -1},
+            "retry_delay_seconds must be a finite number of seconds >= 0, or a list of them",
+        ),
+        (
+            {"retry_delay_seconds": [1, -1]},
+            "every delay in retry_delay_seconds must be a finite number of seconds >= 0, got -1",
+        ),
         ({"retry_delay_seconds": "5"}, "retry_delay_seconds must be seconds, a list"),
         ({"retry_delay_seconds": lambda n: 5}, r"retry_delay_seconds\(0\) must return a list"),
-        ({"retry_jitter_factor": -0.5}, "retry_jitter_factor must be >= 0, got -0.5"),
-        ({"retry_jitter_factor": "1"}, "retry_jitter_factor must be a number >= 0 or None"),
+        (
+            {"retry_jitter_factor": -0.5},
+            "retry_jitter_factor must be None or a finite number >= 0, got -0.5",
+        ),
+        (
+            {"retry_jitter_factor": "1"},
+            "retry_jitter_factor must be None or a finite number >= 0, got '1'",
+        ),
         ({"tags": "db"}, "tags must be a collection of strings, such as"),
         ({"tags": ["ok", ""]}, "every tag must be a non-empty string, got ''"),
         ({"tags": [1]}, "every tag must be a non-empty string, got 1"),

@@ -21,17 +21,25 @@ Conventions shared by every check:
 * ``bool`` is a subclass of ``int``, but ``True`` is never a count, a number of seconds
   or a port: the numeric checks refuse booleans. NaN is never a number of seconds, and
   infinity is one only where a check says so (``finite=False``).
+* Strings are never taken for datetimes, numbers or collections: ``"2026-01-01"`` is
+  not a datetime, ``"10"`` is not a number of seconds, ``"db"`` is not a set of tags.
 
 Refusals come in two kinds, and each is built by one function: :func:`wrong_type` (a
-value of a kind the parameter never takes, such as ``"3"`` for a count) and
-:func:`wrong_value` (the right kind, out of range, such as ``-1`` for a count). Both
-build a plain ``InvalidArgument`` today; because every refusal made here comes from one
-of them, a later change can give each kind its own subclass (one also a ``TypeError``,
-the other also a ``ValueError``) without touching a single check or caller.
+value of a kind the parameter never takes, such as ``"3"`` for a count) builds an
+:class:`~orchestrator.ArgumentTypeError`, also a ``TypeError``; :func:`wrong_value` (the
+right kind, out of range, such as ``-1`` for a count) builds an
+:class:`~orchestrator.ArgumentValueError`, also a ``ValueError``. Both are
+``InvalidArgument``, as Python's own APIs raise ``TypeError`` for ``int([])`` and
+``ValueError`` for ``int("x")``. A refusal whose wording is its own (documented before
+this vocabulary, or saying more than the shared shape can) raises one of the two classes
+directly, choosing it the same way.
 
 Wording: a few calls document a wording older than this vocabulary (tests match it).
 The numeric checks take ``expected`` to replace the "what to pass" phrase and
 ``context`` to add where the value sits (``"for tag 'db'"``); the logic stays shared.
+
+Checks of values that are not scalars (datetimes, mappings, collections of ids, call
+arguments, instances of a class) live beside this module, in ``_checks_objects``.
 
 Checks that belong to one feature (a job template, a filter field, a command line) stay
 with that feature; when they refuse a value, :func:`wrong_type` and :func:`wrong_value`
@@ -42,11 +50,11 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Final, TypeGuard
 
-from ._errors import InvalidArgument
+from ._errors import ArgumentTypeError, ArgumentValueError
 
 __all__ = [
     "NO_TAGS",
@@ -57,14 +65,18 @@ __all__ = [
     "check_id",
     "check_name",
     "check_names",
+    "check_number",
     "check_optional_count",
+    "check_optional_int",
     "check_optional_seconds",
+    "check_optional_text",
     "check_page",
     "check_port",
     "check_positive_int",
     "check_seconds",
     "check_tags",
     "check_text",
+    "is_finite",
     "is_integer",
     "is_number",
     "wrong_type",
@@ -98,7 +110,7 @@ def _message(name: str, value: object, expected: str, context: str, bare_string:
 
 def wrong_type(
     name: str, value: object, expected: str, *, context: str = "", bare_string: bool = False
-) -> InvalidArgument:
+) -> ArgumentTypeError:
     """Return the error refusing ``value`` as a kind of value ``name`` never takes.
 
     ``expected`` says what to pass (``"an integer >= 0"``); ``context`` is appended after
@@ -111,17 +123,21 @@ def wrong_type(
         >>> str(wrong_type("tags", "db", "a collection of strings", bare_string=True))
         "tags must be a collection of strings, not the string 'db'"
     """
-    return InvalidArgument(_message(name, value, expected, context, bare_string))
+    return ArgumentTypeError(_message(name, value, expected, context, bare_string))
 
 
-def wrong_value(name: str, value: object, expected: str, *, context: str = "") -> InvalidArgument:
+def wrong_value(
+    name: str, value: object, expected: str, *, context: str = ""
+) -> ArgumentValueError:
     """Return the error refusing ``value``: the right kind, but out of range or malformed.
+
+    The error is an :class:`~orchestrator.ArgumentValueError`, so also a ``ValueError``.
 
     Example:
         >>> str(wrong_value("limit", -1, "None or an integer >= 0"))
         'limit must be None or an integer >= 0, got -1'
     """
-    return InvalidArgument(_message(name, value, expected, context, False))
+    return ArgumentValueError(_message(name, value, expected, context, False))
 
 
 # -- predicates ---------------------------------------------------------------------------------
@@ -133,6 +149,14 @@ def is_integer(value: object) -> TypeGuard[int]:
 def is_number(value: object) -> TypeGuard[float]:
     """Return whether ``value`` is an ``int`` or a ``float`` and not a ``bool`` (NaN is one)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_finite(value: float) -> bool:
+    """Return whether a number is finite and has a float form (``10**400`` has none)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 # -- flags --------------------------------------------------------------------------------------
@@ -153,7 +177,7 @@ def check_bool(value: object, name: str) -> bool:
 # words a refusal (an f-string) once it has one to make.
 def _refuse_count(
     value: object, name: str, minimum: int, optional: bool, expected: str | None, context: str
-) -> InvalidArgument:
+) -> ArgumentTypeError | ArgumentValueError:
     wording = expected or f"{'None or ' if optional else ''}an integer >= {minimum}"
     if is_integer(value):
         return wrong_value(name, value, wording, context=context)
@@ -197,6 +221,18 @@ def check_optional_count(
     raise _refuse_count(value, name, minimum, True, expected, context)
 
 
+def check_optional_int(value: object, name: str) -> int | None:
+    """Return None, or ``value`` if it is an integer of any sign (booleans refused): a seed.
+
+    Example:
+        >>> check_optional_int(-7, "seed"), check_optional_int(None, "seed")
+        (-7, None)
+    """
+    if value is None or is_integer(value):
+        return value
+    raise wrong_type(name, value, "None or an integer")
+
+
 def check_port(value: object, name: str) -> int:
     """Return ``value`` if it is a TCP port number, 0 to 65535 (0 asks for a free port)."""
     if is_integer(value):
@@ -221,7 +257,7 @@ def check_page(limit: object, offset: object) -> tuple[int | None, int]:
 # -- seconds ------------------------------------------------------------------------------------
 def _refuse_seconds(
     value: object, name: str, positive: bool, optional: bool, expected: str | None, context: str
-) -> InvalidArgument:
+) -> ArgumentTypeError | ArgumentValueError:
     bound = "> 0" if positive else ">= 0"
     wording = expected or f"{'None or ' if optional else ''}a number of seconds {bound}"
     if is_number(value):
@@ -241,7 +277,8 @@ def check_seconds(
     """Return ``value`` as a float if it is a number of seconds >= 0 (> 0 if ``positive``).
 
     NaN and booleans are always refused; infinity is refused unless ``finite=False``
-    (for waits where "forever" is meaningful).
+    (for waits where "forever" is meaningful). An integer too large for a float is
+    refused too (it has no float form).
 
     Example:
         >>> check_seconds(5, "timeout"), check_seconds(0.5, "wait_seconds", positive=True)
@@ -251,7 +288,7 @@ def check_seconds(
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and (value > 0 if positive else value >= 0)  # NaN fails both comparisons
-        and (not finite or math.isfinite(value))
+        and (is_finite(value) or (not finite and value == math.inf))
     ):
         return float(value)
     raise _refuse_seconds(value, name, positive, False, expected, context)
@@ -272,10 +309,29 @@ def check_optional_seconds(
     if (
         is_number(value)
         and (value > 0 if positive else value >= 0)
-        and (not finite or math.isfinite(value))
+        and (is_finite(value) or (not finite and value == math.inf))
     ):
         return float(value)
     raise _refuse_seconds(value, name, positive, True, expected, context)
+
+
+# -- other numbers -----------------------------------------------------------------------------
+def check_number(value: object, name: str, *, expected: str | None = None) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0 (a factor, a ratio).
+
+    NaN, infinity and booleans are refused: ``retry_jitter_factor=nan`` would only fail
+    later, when a delay is drawn from it.
+
+    Example:
+        >>> check_number(0.5, "retry_jitter_factor")
+        0.5
+    """
+    if is_number(value) and value >= 0 and is_finite(value):
+        return float(value)
+    wording = expected or "a finite number >= 0"
+    if is_number(value):
+        raise wrong_value(name, value, wording)
+    raise wrong_type(name, value, wording)
 
 
 # -- text, names and tags -----------------------------------------------------------------------
@@ -286,6 +342,24 @@ def check_text(value: object, name: str) -> str:
             return value
         raise wrong_value(name, value, "a non-empty string")
     raise wrong_type(name, value, "a non-empty string")
+
+
+def check_optional_text(value: object, name: str, *, empty: bool = False) -> str | None:
+    """Return None, or ``value`` if it is a string, non-empty unless ``empty`` is True.
+
+    For optional names and keys (``name=None`` picks a default; ``name=""`` is refused).
+
+    Example:
+        >>> check_optional_text(None, "name"), check_optional_text("", "task_version", empty=True)
+        (None, '')
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value or empty:
+            return value
+        raise wrong_value(name, value, "None or a non-empty string")
+    raise wrong_type(name, value, "None or a string" if empty else "None or a non-empty string")
 
 
 def check_name(value: object, name: str) -> str:
@@ -307,7 +381,7 @@ def check_names(values: object, name: str, *, item: str) -> tuple[str, ...] | No
     """
     if values is None:
         return None
-    if isinstance(values, str) or not isinstance(values, Iterable):
+    if isinstance(values, str | Mapping) or not isinstance(values, Iterable):
         raise wrong_type(name, values, "a list of names", bare_string=isinstance(values, str))
     result = tuple(values)
     for value in result:
@@ -318,13 +392,16 @@ def check_names(values: object, name: str, *, item: str) -> tuple[str, ...] | No
 def check_tags(tags: object, name: str = "tags") -> frozenset[str]:
     """Return tags as a frozenset (None: no tags); each tag is a non-empty string.
 
+    A bare string and a mapping are refused: ``"db"`` would read as two one-letter tags,
+    and a mapping as its keys only.
+
     Example:
         >>> sorted(check_tags(["db", "io", "db"])), check_tags(None)
         (['db', 'io'], frozenset())
     """
     if tags is None:
         return NO_TAGS
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
+    if isinstance(tags, str | Mapping) or not isinstance(tags, Iterable):
         expected = "a collection of strings, such as ['db']"
         raise wrong_type(name, tags, expected, bare_string=isinstance(tags, str))
     result = frozenset(tags)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time as _time
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,9 @@ from typing import final
 
 import anyio
 
-from ._errors import InvalidArgument
+from ._checks import check_seconds, is_number, wrong_type, wrong_value
+from ._checks_objects import check_datetime
+from ._errors import ArgumentValueError
 
 __all__ = ["Clock", "SystemClock", "VirtualClock", "as_utc"]
 
@@ -30,19 +33,16 @@ DEFAULT_VIRTUAL_START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def as_utc(value: datetime, what: str = "datetime") -> datetime:
-    """Return ``value`` in UTC; refuse a naive datetime with a clear message.
+    """Return ``value`` in UTC; refuse a naive datetime, or anything else, with a clear message.
+
+    The same check as :func:`~orchestrator._core._checks_objects.check_datetime`, under
+    the name the clock and the engine have always used.
 
     Raises:
-        InvalidArgument: ``value`` has no timezone.
+        ArgumentTypeError: ``value`` is not a datetime (a string is never parsed).
+        ArgumentValueError: ``value`` has no timezone.
     """
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidArgument(
-            f"{what} {value.isoformat()} has no timezone; pass an aware datetime, "
-            "for example datetime(..., tzinfo=datetime.UTC)"
-        )
-    if value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
+    return check_datetime(value, what)
 
 
 class Clock(ABC):
@@ -61,8 +61,27 @@ class Clock(ABC):
         """Return once the clock reads ``deadline`` or later (at once if it already does)."""
 
     async def sleep(self, seconds: float) -> None:
-        """Return after ``seconds`` have passed on this clock."""
-        await self.sleep_until(self.now() + timedelta(seconds=seconds))
+        """Return after ``seconds`` have passed on this clock.
+
+        At once for 0 or less; never (until cancelled) for infinity or a time past the
+        year 9999, which no clock reaches.
+
+        Raises:
+            InvalidArgument: ``seconds`` is not a number, or is NaN.
+        """
+        if not is_number(seconds) or math.isnan(seconds):
+            expected = "a number of seconds (infinity sleeps until cancelled)"
+            if is_number(seconds):
+                raise wrong_value("seconds", seconds, expected)
+            raise wrong_type("seconds", seconds, expected)
+        try:
+            deadline = self.now() + timedelta(seconds=seconds)
+        except OverflowError:
+            if seconds < 0:
+                return
+            await anyio.sleep_forever()
+            return
+        await self.sleep_until(deadline)
 
     @property
     def is_virtual(self) -> bool:
@@ -101,7 +120,10 @@ class VirtualClock(Clock):
     Ties between sleepers with the same deadline wake in the order they went to sleep.
 
     Args:
-        start: the initial time (aware); defaults to 2026-01-01T00:00:00Z.
+        start: the initial time (an aware datetime); defaults to 2026-01-01T00:00:00Z.
+
+    Raises:
+        InvalidArgument: ``start`` is not an aware datetime (strings are not parsed).
 
     The methods that move time must be called from the thread that runs the event loop
     when there are async sleepers.
@@ -128,11 +150,12 @@ class VirtualClock(Clock):
         """Move the clock to ``when`` and wake every sleeper due by then.
 
         Raises:
-            InvalidArgument: ``when`` is naive or earlier than the current time.
+            InvalidArgument: ``when`` is not an aware datetime, or is earlier than the
+                current time.
         """
         when = as_utc(when, "when")
         if when < self._now:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"a virtual clock only moves forward: it reads {self._now.isoformat()}, "
                 f"asked for {when.isoformat()}"
             )
@@ -143,11 +166,19 @@ class VirtualClock(Clock):
         """Move the clock forward by ``seconds`` and return the new time.
 
         Raises:
-            InvalidArgument: ``seconds`` is negative.
+            InvalidArgument: ``seconds`` is not a finite, non-negative number, or moves
+                the clock past the year 9999.
         """
-        if seconds < 0:
-            raise InvalidArgument(f"cannot advance a clock by a negative amount ({seconds} s)")
-        self.set(self._now + timedelta(seconds=seconds))
+        amount = check_seconds(
+            seconds, "seconds", expected="a finite, non-negative number of seconds"
+        )
+        try:
+            when = self._now + timedelta(seconds=amount)
+        except OverflowError:
+            raise wrong_value(
+                "seconds", seconds, "small enough to keep the clock before the year 10000"
+            ) from None
+        self.set(when)
         return self._now
 
     def next_deadline(self) -> datetime | None:

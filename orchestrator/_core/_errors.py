@@ -7,12 +7,20 @@ and the tree is at most two levels deep::
     ├── ObjectNotFound (also KeyError)         unknown run, flow, pool, limit ... id or name
     ├── ObjectAlreadyExists (also ValueError)  an id or a name that is already taken
     ├── InvalidArgument (also ValueError)      a bad value given to a public call
+    │   ├── ArgumentTypeError (also TypeError) a value of a kind the parameter never takes
+    │   ├── ArgumentValueError                 the right kind of value, out of range
     │   └── HistoryTooLarge                    run history asked for too many buckets
     ├── QueueFull                              admission control refused a submission
     ├── TemplateError (also ValueError)        a job template that cannot be rendered
     ├── TaskRunFailed                          ``future.result()`` of a run that did not complete
     ├── WorkerError (also RuntimeError)        a worker used in a way it does not support
     └── OrchestratorTimeout (also TimeoutError) a wait that ran out of time
+
+Every refusal of an argument is an ``InvalidArgument`` naming the parameter; as in
+Python's own APIs, a value of the wrong kind (``"3"`` for a count, ``"no"`` for a flag)
+is also a :class:`TypeError`, and a value of the right kind out of range (``-1``, NaN, a
+naive datetime) a :class:`ValueError`. ``InvalidArgument`` itself stays a ``ValueError``,
+so code catching either keeps working.
 
 Control-flow signals (``StopTaskWorker``) are not errors and live apart from this tree.
 """
@@ -22,6 +30,8 @@ from __future__ import annotations
 from typing import final
 
 __all__ = [
+    "ArgumentTypeError",
+    "ArgumentValueError",
     "HistoryTooLarge",
     "InvalidArgument",
     "ObjectAlreadyExists",
@@ -69,6 +79,24 @@ class ObjectAlreadyExists(OrchestratorError, ValueError):
 
 class InvalidArgument(OrchestratorError, ValueError):
     """Raised when a public call gets a value it cannot accept; nothing is changed."""
+
+
+@final
+class ArgumentTypeError(InvalidArgument, TypeError):
+    """An :class:`InvalidArgument` that is also a :class:`TypeError`: a value of the wrong kind.
+
+    Raised, for example, for ``force="no"`` (a flag takes True or False), ``retries="3"``
+    or a string where a datetime belongs. Nothing is changed.
+    """
+
+
+@final
+class ArgumentValueError(InvalidArgument, ValueError):
+    """An :class:`InvalidArgument` that is also a :class:`ValueError`: a value out of range.
+
+    Raised, for example, for a negative count, NaN or infinite seconds, an empty name or
+    a naive datetime. Nothing is changed.
+    """
 
 
 @final

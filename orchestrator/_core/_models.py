@@ -11,14 +11,22 @@ Policies and limits are frozen values validated on construction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, final
 
 import attrs
 
-from ._checks import check_optional_count, check_seconds, is_number
-from ._errors import InvalidArgument
+from ._checks import (
+    check_bool,
+    check_number,
+    check_optional_count,
+    check_optional_seconds,
+    check_seconds,
+    wrong_type,
+    wrong_value,
+)
+from ._errors import ArgumentValueError
 from ._states import State, StateDetails, StateType
 
 __all__ = [
@@ -41,22 +49,40 @@ RetryDelay = float | tuple[float, ...] | None
 
 
 def _normalise_delay(value: float | Sequence[float] | None) -> RetryDelay:
+    return normalise_retry_delays(value, "retry_delay")
+
+
+def normalise_retry_delays(value: object, name: str) -> RetryDelay:
+    """Return retry delays as a TaskRunPolicy keeps them: None, float seconds, or a tuple.
+
+    ``name`` is the parameter as the caller spelled it (``retry_delay``, or
+    ``retry_delay_seconds`` for ``@task``). Every delay is a finite number of seconds
+    >= 0: NaN or infinity would only fail at the first retry, when the delay is used.
+
+    Raises:
+        InvalidArgument: a delay that is not a finite number >= 0, or more than 50.
+    """
     if value is None:
         return None
-    if isinstance(value, bool | int | float):
-        if is_number(value) and value < 0:
-            raise InvalidArgument(f"retry_delay must not be negative, got {value!r}")
+    if isinstance(value, int | float):
         return check_seconds(
-            value, "retry_delay", finite=False, expected="seconds or a list of seconds"
+            value, name, expected="a finite number of seconds >= 0, or a list of them"
+        )
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise wrong_type(
+            name,
+            value,
+            "seconds or a list of seconds",
+            bare_string=isinstance(value, str),
         )
     delays = tuple(value)
     if len(delays) > MAX_RETRY_DELAYS:
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"Can not configure more than {MAX_RETRY_DELAYS} retry delays per task "
             f"(got {len(delays)}); shorten the list, the last delay repeats for later retries"
         )
     return tuple(
-        check_seconds(delay, "every retry delay", finite=False, expected="seconds >= 0")
+        check_seconds(delay, f"every delay in {name}", expected="a finite number of seconds >= 0")
         for delay in delays
     )
 
@@ -74,7 +100,9 @@ class TaskRunPolicy:
             is drawn with that mean and at most ``delay * (1 + factor)``. Must be >= 0.
 
     Raises:
-        InvalidArgument: a negative count, delay or jitter, or more than 50 delays.
+        InvalidArgument: a count that is not an integer >= 0, a delay or jitter factor
+            that is not a finite number >= 0 (NaN and infinity included), or more than
+            50 delays.
     """
 
     retries: int | None = None
@@ -83,18 +111,32 @@ class TaskRunPolicy:
 
     def __attrs_post_init__(self) -> None:
         check_optional_count(self.retries, "retries")
-        jitter = self.retry_jitter_factor
-        if jitter is not None and jitter < 0:
-            raise InvalidArgument(f"retry_jitter_factor must be >= 0, got {jitter!r}")
+        if self.retry_jitter_factor is not None:
+            check_number(
+                self.retry_jitter_factor,
+                "retry_jitter_factor",
+                expected="None or a finite number >= 0",
+            )
 
 
 DEFAULT_TASK_POLICY: Final = TaskRunPolicy()
 
 
+#: What ``FlowRunPolicy.retry_type`` may hold (as in the reference).
+_RETRY_TYPES: Final = (None, "reschedule", "in_process")
+
+
 @final
 @attrs.frozen(kw_only=True)
 class FlowRunPolicy:
-    """How a flow run is retried, plus the pause bookkeeping the flow rules keep."""
+    """How a flow run is retried, plus the pause bookkeeping the flow rules keep.
+
+    Raises:
+        InvalidArgument: ``retries`` is not None or an integer >= 0, ``retry_delay`` not
+            None or a finite number of seconds >= 0, ``pause_keys`` not a frozenset of
+            strings, ``resuming`` not a bool, or ``retry_type`` not None, "reschedule"
+            or "in_process".
+    """
 
     retries: int | None = None
     retry_delay: float | None = None
@@ -103,10 +145,21 @@ class FlowRunPolicy:
     retry_type: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.retries is not None and self.retries < 0:
-            raise InvalidArgument(f"retries must be None or >= 0, got {self.retries!r}")
-        if self.retry_delay is not None and self.retry_delay < 0:
-            raise InvalidArgument(f"retry_delay must be >= 0, got {self.retry_delay!r}")
+        check_optional_count(self.retries, "retries")
+        check_optional_seconds(self.retry_delay, "retry_delay")
+        pause_keys = self.pause_keys
+        if not isinstance(pause_keys, frozenset):
+            raise wrong_type("pause_keys", pause_keys, "a frozenset of strings")
+        for key in pause_keys:
+            if not isinstance(key, str):
+                raise wrong_type("every pause key", key, "a string")
+        check_bool(self.resuming, "resuming")
+        if self.retry_type not in _RETRY_TYPES:
+            retry_type = self.retry_type
+            expected = "None, 'reschedule' or 'in_process'"
+            if isinstance(retry_type, str):
+                raise wrong_value("retry_type", retry_type, expected)
+            raise wrong_type("retry_type", retry_type, expected)
 
 
 DEFAULT_FLOW_POLICY: Final = FlowRunPolicy()

@@ -14,6 +14,7 @@ from typing import Final, Literal, final
 
 import attrs
 
+from ._checks import check_text
 from ._states import State
 
 __all__ = [
@@ -75,7 +76,7 @@ class SlotWait(str):
     __slots__ = ()
 
     def __new__(cls, tag: str) -> SlotWait:
-        return super().__new__(cls, _SLOT_PREFIX + tag)
+        return super().__new__(cls, _SLOT_PREFIX + check_text(tag, "tag"))
 
     @property
     def tag(self) -> str:

@@ -9,15 +9,22 @@ options are checked once, when the task is built.
 from __future__ import annotations
 
 import inspect
-import math
 import string
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Final
 
-from ._checks import check_count, check_optional_seconds, is_number, wrong_type
-from ._errors import InvalidArgument
-from ._models import TaskRunPolicy
+from ._checks import (
+    check_count,
+    check_number,
+    check_optional_seconds,
+    is_finite,
+    is_number,
+    wrong_type,
+    wrong_value,
+)
+from ._errors import ArgumentTypeError, ArgumentValueError
+from ._models import TaskRunPolicy, normalise_retry_delays
 
 __all__ = [
     "CacheKeyFunction",
@@ -61,23 +68,23 @@ def function_signature(fn: Callable[..., Any]) -> inspect.Signature:
     try:
         return inspect.signature(fn)
     except (TypeError, ValueError) as exc:
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"cannot read the signature of {fn!r} ({exc}); wrap it in a plain function"
         ) from None
 
 
 def _resolve_delays(retries: int, spec: object) -> float | Sequence[float] | None:
     if spec is None or isinstance(spec, int | float):
-        return spec  # TaskRunPolicy refuses booleans and negative values
+        return spec
     if callable(spec):
         delays: object = spec(retries)
         if not isinstance(delays, Sequence) or isinstance(delays, str):
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"retry_delay_seconds({retries}) must return a list of seconds, got {delays!r}"
             )
         return delays
     if isinstance(spec, str) or not isinstance(spec, Iterable):
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             "retry_delay_seconds must be seconds, a list of seconds, or a function of the "
             f"number of retries returning a list; got {spec!r}"
         )
@@ -89,19 +96,24 @@ def check_policy(
 ) -> TaskRunPolicy:
     """Return the retry policy for these options.
 
+    Every value is checked here, when the task is defined, so a delay or a jitter
+    factor that could not be used (NaN, infinity) never reaches a run's first failure.
+
     Raises:
-        InvalidArgument: a negative or non-integer ``retries``, a negative delay or
-            jitter factor, more than 50 delays, or a delay function that does not return a
-            list of seconds.
+        InvalidArgument: a negative or non-integer ``retries``, a delay or jitter factor
+            that is not a finite number >= 0, more than 50 delays, or a delay function
+            that does not return a list of seconds.
     """
     retries = check_count(0 if retries is None else retries, "retries")
-    if retry_jitter_factor is not None and not is_number(retry_jitter_factor):
-        # Only the type here: TaskRunPolicy refuses a negative factor.
-        raise wrong_type("retry_jitter_factor", retry_jitter_factor, "a number >= 0 or None")
-    delays = _resolve_delays(retries, retry_delay_seconds)
-    return TaskRunPolicy(
-        retries=retries, retry_delay=delays, retry_jitter_factor=retry_jitter_factor
+    jitter = None
+    if retry_jitter_factor is not None:
+        jitter = check_number(
+            retry_jitter_factor, "retry_jitter_factor", expected="None or a finite number >= 0"
+        )
+    delays = normalise_retry_delays(
+        _resolve_delays(retries, retry_delay_seconds), "retry_delay_seconds"
     )
+    return TaskRunPolicy(retries=retries, retry_delay=delays, retry_jitter_factor=jitter)
 
 
 def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
@@ -111,8 +123,8 @@ def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
         InvalidArgument: anything else.
     """
     if fn is not None and not callable(fn):
-        raise InvalidArgument(
-            f"cache_key_fn must be a function of the parameters dict returning a key, got {fn!r}"
+        raise wrong_type(
+            "cache_key_fn", fn, "a function of the parameters dict returning a key, or None"
         )
     return fn
 
@@ -121,20 +133,25 @@ def check_cache_expiration(value: timedelta | float | None) -> timedelta | None:
     """Return the expiration as a timedelta (numbers are seconds).
 
     Raises:
-        InvalidArgument: a negative, infinite or non-numeric value.
+        InvalidArgument: a negative, infinite, NaN, too large or non-numeric value.
     """
     if value is None:
         return None
+    expected = "a timedelta or a number of seconds >= 0"
     if isinstance(value, timedelta):
         result = value
-    elif is_number(value) and math.isfinite(value):
-        result = timedelta(seconds=value)
+    elif is_number(value):
+        if not is_finite(value):
+            raise wrong_value("cache_expiration", value, expected)
+        try:
+            result = timedelta(seconds=value)
+        except OverflowError:
+            expected = f"{expected} that fits a timedelta"
+            raise wrong_value("cache_expiration", value, expected) from None
     else:
-        raise InvalidArgument(
-            f"cache_expiration must be a timedelta or a number of seconds, got {value!r}"
-        )
+        raise wrong_type("cache_expiration", value, expected)
     if result < timedelta(0):
-        raise InvalidArgument(f"cache_expiration must not be negative, got {value!r}")
+        raise ArgumentValueError(f"cache_expiration must not be negative, got {value!r}")
     return result
 
 
@@ -163,13 +180,11 @@ def check_run_name(spec: RunNameSpec, signature: inspect.Signature) -> RunNameSp
     if spec is None or callable(spec):
         return spec
     if not isinstance(spec, str):
-        raise InvalidArgument(
-            f"task_run_name must be a format string or a function of the parameters, got {spec!r}"
-        )
+        raise wrong_type("task_run_name", spec, "a format string or a function of the parameters")
     try:
         fields = [field for _, field, _, _ in _FORMATTER.parse(spec) if field is not None]
     except ValueError as exc:
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"task_run_name {spec!r} is not a valid format string: {exc}"
         ) from None
     params = signature.parameters
@@ -177,12 +192,12 @@ def check_run_name(spec: RunNameSpec, signature: inspect.Signature) -> RunNameSp
     for field in fields:
         head = field.split(".", 1)[0].split("[", 1)[0]
         if not head or head.isdigit():
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"task_run_name {spec!r} uses a positional field; name a parameter, as in "
                 "'add-{x}'"
             )
         if head not in params and not open_ended:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"task_run_name {spec!r} names {head!r}, which is not a parameter of the "
                 f"function; its parameters are {', '.join(params) or 'none'}"
             )

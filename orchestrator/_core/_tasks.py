@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Final, Generic, ParamSpec, TypeVar, final
 
 from . import _task_options as opts
 from ._checks import check_bool, check_tags, check_text
+from ._checks_objects import check_args, check_mapping
 from ._current import Submitter, current
-from ._errors import InvalidArgument
+from ._errors import ArgumentTypeError, ArgumentValueError
 from ._models import TaskRunPolicy
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Task(Generic[P, R]):
         refresh_cache: bool = False,
     ) -> None:
         if not callable(fn):
-            raise InvalidArgument(f"@task decorates a function, got {fn!r}")
+            raise ArgumentTypeError(f"@task decorates a function, got {fn!r}")
         if name is None:
             name = getattr(fn, "__name__", None) or type(fn).__name__
         name = check_text(name, "name")
@@ -270,8 +271,9 @@ class Task(Generic[P, R]):
         """Return the name of a run with these parameters, or None without a template.
 
         Raises:
-            InvalidArgument: the template cannot be rendered with these parameters, or
-                the naming function did not return a non-empty string.
+            InvalidArgument: the template cannot be rendered with these parameters, the
+                naming function raised (the error is chained), or it did not return a
+                non-empty string.
         """
         spec = self.task_run_name
         if spec is None:
@@ -280,14 +282,20 @@ class Task(Generic[P, R]):
             try:
                 name = spec.format_map(parameters)
             except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
-                raise InvalidArgument(
+                raise ArgumentValueError(
                     f"task_run_name {spec!r} cannot be rendered with parameters "
                     f"{sorted(parameters)}: {exc!r}"
                 ) from None
         else:
-            name = spec(dict(parameters))
+            try:
+                name = spec(dict(parameters))
+            except Exception as exc:
+                raise ArgumentValueError(
+                    f"the run name of task {self.name!r} cannot be computed: its "
+                    f"task_run_name function raised {exc!r}"
+                ) from exc
         if not isinstance(name, str) or not name:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"the task_run_name function of {self.name!r} must return a non-empty "
                 f"string, got {name!r}"
             )
@@ -297,15 +305,21 @@ class Task(Generic[P, R]):
         """Return the cache key of a run with these parameters, or None for no caching.
 
         Raises:
-            InvalidArgument: the cache key function returned something other than a
-                string or None.
+            InvalidArgument: the cache key function raised (the error is chained, as
+                ``__cause__``) or returned something other than a string or None.
         """
         fn = self.cache_key_fn
         if fn is None:
             return None
-        key = fn(dict(parameters))
+        try:
+            key = fn(dict(parameters))
+        except Exception as exc:
+            raise ArgumentValueError(
+                f"the cache key of task {self.name!r} cannot be computed: its cache_key_fn "
+                f"raised {exc!r}"
+            ) from exc
         if key is not None and not isinstance(key, str):
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"the cache_key_fn of {self.name!r} must return a string or None, got {key!r}"
             )
         return key
@@ -336,7 +350,7 @@ class Task(Generic[P, R]):
 
     def apply_async(
         self,
-        args: Iterable[Any] = (),
+        args: tuple[Any, ...] | list[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
         *,
         scheduled_time: datetime | None = None,
@@ -345,21 +359,24 @@ class Task(Generic[P, R]):
         """Submit a background run, optionally due at a later time or on a given orchestrator.
 
         Args:
-            args: positional arguments of the call.
-            kwargs: keyword arguments of the call.
+            args: positional arguments of the call, a tuple or a list.
+            kwargs: keyword arguments of the call, a mapping with string keys.
             scheduled_time: when the run is due (aware datetime); now when None.
             orchestrator: where to submit; the current orchestrator when None.
 
         Raises:
+            InvalidArgument: ``args`` is not a tuple or list, or ``kwargs`` not a mapping
+                with string keys (nothing is created).
             RuntimeError: no orchestrator is given or current.
             TypeError: the arguments do not fit the signature (nothing is created).
             QueueFull: the task key's queue is full (nothing is created).
         """
+        call_args = check_args(args, "args")
+        call_kwargs = {} if kwargs is None else dict(check_mapping(kwargs, "kwargs"))
         target: Submitter = current() if orchestrator is None else orchestrator
-        call_kwargs = dict(kwargs or {})
         if scheduled_time is None:
-            return target.submit(self, *args, **call_kwargs)
-        return target.schedule(scheduled_time, self, *args, **call_kwargs)
+            return target.submit(self, *call_args, **call_kwargs)
+        return target.schedule(scheduled_time, self, *call_args, **call_kwargs)
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, key={self.task_key!r}, retries={self.retries})"
@@ -411,7 +428,7 @@ def task(
     """
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"unknown @task option(s) {', '.join(unknown)}; the options are "
             f"{', '.join(_OPTION_NAMES)}"
         )

@@ -62,8 +62,9 @@ import attrs
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._core._activity import Activity
-from .._core._clock import VirtualClock
-from .._core._errors import InvalidArgument, WorkerError
+from .._core._checks import wrong_type
+from .._core._clock import Clock, VirtualClock
+from .._core._errors import ArgumentValueError, WorkerError
 from .._core._states import StateType
 from .._core._wakeup import Signal, current_async_library
 from ..filters import TaskRunFilter, TaskRunFilterState, TaskRunSort
@@ -166,9 +167,11 @@ def virtual_clock_of(orchestrator: Orchestrator, what: str) -> VirtualClock:
         InvalidArgument: the orchestrator runs on another clock (``what`` names the
             caller in the message).
     """
-    clock = orchestrator.clock
+    clock = getattr(orchestrator, "clock", None)
+    if not isinstance(clock, Clock):  # the facade is above this module: known by its clock
+        raise wrong_type("orchestrator", orchestrator, "an Orchestrator")
     if not isinstance(clock, VirtualClock):
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"{what} moves time, so it needs an orchestrator on a VirtualClock; this one "
             f"runs on {clock!r}: build it with Orchestrator(VirtualClock())"
         )

@@ -14,8 +14,8 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
-from .._core._checks import check_id, check_seconds, wrong_type
-from .._core._errors import InvalidArgument
+from .._core._checks import check_bool, check_id, check_seconds, wrong_value
+from .._core._checks_objects import check_instance
 from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, StateDetails, StateType
 from ._facet import Facet, check_state
@@ -49,17 +49,16 @@ class Claims(Facet):
             or has moved on from ``current``.
 
         Raises:
-            InvalidArgument: ``state`` is not a State or ``current`` has no id.
+            InvalidArgument: ``state`` is not a State, ``current`` not a committed State
+                (with an id), or ``force`` not True or False.
             Exception: whatever a rule raised (see ``set_task_run_state``).
         """
         task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
-        if not isinstance(current, State):
-            raise wrong_type("current", current, "the run's current State (with an id)")
+        check_instance(current, State, "current", expected="a committed State (run.state)")
         if current.id is None:
-            raise InvalidArgument(
-                f"current must be a committed state (with an id), got {current!r}"
-            )
+            raise wrong_value("current", current, "a committed state (with an id)")
+        check_bool(force, "force")
         return self._engine.propose_if(task_run_id, state, current=current, force=force)
 
     def claim_task_run(

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._core._checks import UNSET, Unset, check_bool, check_id, check_name, check_tags
-from .._core._errors import InvalidArgument, ObjectAlreadyExists, ObjectNotFound
+from .._core._checks_objects import check_instance
+from .._core._errors import ArgumentValueError, ObjectAlreadyExists, ObjectNotFound
 from .._core._models import Deployment, FlowRun, FlowRunPolicy
 from .._core._states import Scheduled, State
 from .._pools._pool_checks import (
@@ -121,7 +122,7 @@ class Deployments(Facet):
         if work_queue_name is not None:
             check_name(work_queue_name, "work_queue_name")
             if work_pool_name is None:
-                raise InvalidArgument(
+                raise ArgumentValueError(
                     f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
                 )
         return {
@@ -157,8 +158,8 @@ class Deployments(Facet):
         Raises:
             InvalidArgument: ``deployments`` is not a DeploymentFilter.
         """
-        if deployments is not None and not isinstance(deployments, DeploymentFilter):
-            raise InvalidArgument(f"deployments must be a DeploymentFilter, got {deployments!r}")
+        if deployments is not None:
+            check_instance(deployments, DeploymentFilter, "deployments")
         with self._engine.lock:
             found = list(self._engine.store.deployments.values())
             if deployments is None:
@@ -260,6 +261,8 @@ class Deployments(Facet):
             TemplateError: the pool's template does not render the merged job variables.
         """
         deployment_id = check_id(deployment_id, "deployment_id", text=True)
+        if work_queue_name is not None:
+            check_name(work_queue_name, "work_queue_name")
         run_parameters = check_parameters(parameters)
         run_variables = check_job_variables(job_variables)
         extra_tags = check_tags(tags)
@@ -273,7 +276,7 @@ class Deployments(Facet):
                     pool, merge_job_variables(deployment.job_variables, run_variables)
                 )
             elif work_queue_name is not None:
-                raise InvalidArgument(
+                raise ArgumentValueError(
                     f"deployment {deployment.name!r} has no work pool, so no queue "
                     f"{work_queue_name!r}"
                 )

@@ -19,9 +19,20 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._core._checks import UNSET, Unset, check_id, check_page, check_tags
+from .._core._checks import (
+    UNSET,
+    Unset,
+    check_bool,
+    check_id,
+    check_name,
+    check_optional_text,
+    check_page,
+    check_tags,
+    check_text,
+)
+from .._core._checks_objects import check_instance, check_mapping, check_mapping_of_str
 from .._core._clock import as_utc
-from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._errors import ArgumentValueError, ObjectNotFound
 from .._core._models import Flow, FlowRun, FlowRunPolicy
 from .._core._outcomes import OrchestrationResult
 from .._core._states import Pending, State
@@ -33,12 +44,6 @@ from ._rollback import change_run
 from ._state_records import delete_run_state, read_run_state
 
 __all__ = ["FlowRuns", "new_flow_run"]
-
-
-def _is_label_map(labels: object) -> bool:
-    return isinstance(labels, Mapping) and all(
-        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in labels.items()
-    )
 
 
 class FlowRuns(Facet):
@@ -53,8 +58,7 @@ class FlowRuns(Facet):
         Raises:
             InvalidArgument: ``name`` is not a non-empty string.
         """
-        if not isinstance(name, str) or not name:
-            raise InvalidArgument(f"a flow needs a non-empty name, got {name!r}")
+        check_text(name, "name")
         frozen_tags = check_tags(tags)
         with self._engine.lock:
             existing = self._engine.store.get_flow_by_name(name)
@@ -88,8 +92,8 @@ class FlowRuns(Facet):
         Raises:
             InvalidArgument: ``flows`` is not a FlowFilter.
         """
-        if flows is not None and not isinstance(flows, FlowFilter):
-            raise InvalidArgument(f"flows must be a FlowFilter, got {flows!r}")
+        if flows is not None:
+            check_instance(flows, FlowFilter, "flows")
         with self._engine.lock:
             found = list(self._engine.store.flows.values())
             if flows is None:
@@ -224,21 +228,20 @@ class FlowRuns(Facet):
         flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         changes: dict[str, Any] = {}
         if not isinstance(name, Unset):
-            if not isinstance(name, str) or not name:
-                raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
-            changes["name"] = name
+            changes["name"] = check_text(name, "name")
         if not isinstance(infrastructure_pid, Unset):
-            if infrastructure_pid is not None and not isinstance(infrastructure_pid, str):
-                raise InvalidArgument(
-                    f"infrastructure_pid must be a string or None, got {infrastructure_pid!r}"
-                )
-            changes["infrastructure_pid"] = infrastructure_pid
-        if not isinstance(labels, Unset) and not _is_label_map(labels):
-            raise InvalidArgument(f"labels must map strings to strings (or None), got {labels!r}")
+            changes["infrastructure_pid"] = check_optional_text(
+                infrastructure_pid, "infrastructure_pid", empty=True
+            )
+        new_labels = (
+            None
+            if isinstance(labels, Unset)
+            else check_mapping_of_str(labels, "labels", none_values=True)
+        )
         with self._engine.lock:
             run = self._engine.flow_run(flow_run_id)
-            if not isinstance(labels, Unset):
-                merged = {**run.labels, **labels}
+            if new_labels is not None:
+                merged = {**run.labels, **new_labels}
                 changes["labels"] = {k: v for k, v in merged.items() if v is not None}
             change_run(self._engine.store, run, changes, self._engine.clock.now())
             self._engine.notify(lambda o: o.flow_run_updated(run, changes))
@@ -262,10 +265,11 @@ class FlowRuns(Facet):
 
         Raises:
             ObjectNotFound: no such flow run.
-            InvalidArgument: ``state`` is not a State.
+            InvalidArgument: ``state`` is not a State, or ``force`` not True or False.
         """
         flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         check_state(state)
+        check_bool(force, "force")
         if state.timestamp is not None:
             as_utc(state.timestamp, "state.timestamp")
         with self._engine.lock:
@@ -329,18 +333,22 @@ def new_flow_run(
     flow_id = check_id(flow_id, "flow_id", text=True)
     if state is not None:
         check_state(state)
-    if policy is not None and not isinstance(policy, FlowRunPolicy):
-        raise InvalidArgument(f"policy must be a FlowRunPolicy, got {policy!r}")
-    if name is not None and (not isinstance(name, str) or not name):
-        raise InvalidArgument(f"name must be a non-empty string, got {name!r}")
-    if parameters is not None and not isinstance(parameters, Mapping):
-        raise InvalidArgument(f"parameters must be a mapping, got {parameters!r}")
-    if labels is not None and not isinstance(labels, Mapping):
-        raise InvalidArgument(f"labels must be a mapping of strings, got {labels!r}")
-    if work_queue_name is not None and work_pool_name is None:
-        raise InvalidArgument(
-            f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
-        )
+    if policy is not None:
+        check_instance(policy, FlowRunPolicy, "policy")
+    if name is not None:
+        check_text(name, "name")
+    if parameters is not None:
+        check_mapping(parameters, "parameters")
+    if labels is not None:
+        labels = check_mapping_of_str(labels, "labels")
+    if work_pool_name is not None:
+        check_name(work_pool_name, "work_pool_name")
+    if work_queue_name is not None:
+        check_name(work_queue_name, "work_queue_name")
+        if work_pool_name is None:
+            raise ArgumentValueError(
+                f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
+            )
     variables = check_job_variables(job_variables)
     frozen_tags = check_tags(tags)
     parent_id = (

@@ -29,7 +29,7 @@ import heapq
 import itertools
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Protocol, final
 
 import anyio
@@ -53,6 +53,9 @@ __all__ = [
 
 #: How long a claim may stay PENDING without its holder renewing it, by default.
 DEFAULT_LEASE_SECONDS: Final = 300.0
+
+#: The expiry of a lease that never runs out (``lease_seconds=inf``).
+_FOREVER: Final = datetime.max.replace(tzinfo=UTC)
 
 # A heap whose stale items outnumber the live ones by this much is rebuilt.
 _COMPACT_SLACK: Final = 64
@@ -149,7 +152,11 @@ class PendingLeases:
         seconds = check_seconds(seconds, "seconds", positive=True, finite=False)
         if state.type is not _PENDING or state.id is None:
             raise InvalidArgument(f"only a committed PENDING claim can be leased, got {state!r}")
-        expiry = self._clock.now() + timedelta(seconds=seconds)
+        now = self._clock.now()
+        try:
+            expiry = now + timedelta(seconds=seconds)
+        except OverflowError:
+            expiry = _FOREVER  # infinite (or past the year 9999): the lease never runs out
         lease = _Lease(run_id, state, expiry, seconds)
         with self._lock:
             before = self._earliest()
@@ -248,7 +255,7 @@ class PendingLeases:
                 seen = changed.generation
                 self.sweep()
                 expiry = self.next_expiry()
-                if expiry is None:
+                if expiry is None or expiry == _FOREVER:  # nothing will ever expire
                     await changed.wait(seen)
                 else:
                     until = functools.partial(clock.sleep_until, expiry)

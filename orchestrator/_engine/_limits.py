@@ -17,14 +17,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Final
 
-from .._core._checks import check_count, check_id, check_text
+from .._core._checks import check_count, check_id, check_text, wrong_value
+from .._core._checks_objects import check_ids, check_instance
 from .._core._errors import ObjectNotFound
-from .._core._models import ConcurrencyLimit
+from .._core._models import ConcurrencyLimit, TaskRun
 from .._core._outcomes import OrchestrationResult
+from .._core._states import StateType
 from ._facet import Facet
 
 __all__ = ["ConcurrencyLimits"]
+
+#: The states of a run that may hold a tag's slot (what ``check_invariants`` asserts).
+_HOLDERS: Final = (StateType.RUNNING, StateType.CANCELLING)
+
+
+def _why_not_a_holder(run: TaskRun | None, tag: str) -> str:
+    if run is None:
+        return "(no task run has this id)"
+    if tag not in run.tags:
+        return f"(task run {run.name!r} is not tagged {tag!r})"
+    return f"(task run {run.name!r} is {run.state_name or 'without a state'})"
 
 
 class ConcurrencyLimits(Facet):
@@ -71,19 +85,37 @@ class ConcurrencyLimits(Facet):
     ) -> ConcurrencyLimit:
         """Empty a limit's slots, or set them to ``slot_override``.
 
+        ``slot_override`` names the task runs that hold the tag's slots from now on. Each
+        must be an existing task run that carries ``tag`` and is RUNNING or CANCELLING,
+        the only runs that may hold a slot: a slot given to anything else (an unknown id,
+        a PENDING run) would never be given back.
+
         Raises:
             ObjectNotFound: no limit on this tag.
+            InvalidArgument: ``slot_override`` is not a collection of run ids, or names a
+                run that does not exist, lacks the tag, or is not RUNNING or CANCELLING
+                (nothing is changed).
         """
         check_text(tag, "tag")
         override = (
             None
             if slot_override is None
-            else [check_id(run_id, "slot_override entry", text=True) for run_id in slot_override]
+            else check_ids(slot_override, "slot_override", item="every id in slot_override")
         )
-        with self._engine.lock:
-            if self._engine.slots.get(tag) is None:
+        engine = self._engine
+        with engine.lock:
+            if engine.slots.get(tag) is None:
                 raise ObjectNotFound("concurrency limit for tag", repr(tag))
-            return self._engine.slots.reset(tag, override, now=self._engine.clock.now())
+            for run_id in override or ():
+                run = engine.store.get_task_run(run_id)
+                if run is None or tag not in run.tags or run.state_type not in _HOLDERS:
+                    raise wrong_value(
+                        "slot_override",
+                        run_id,
+                        f"ids of RUNNING or CANCELLING task runs tagged {tag!r}",
+                        context=_why_not_a_holder(run, tag),
+                    )
+            return engine.slots.reset(tag, override, now=engine.clock.now())
 
     def delete_concurrency_limit(self, tag: str) -> None:
         """Remove the limit on ``tag``; runs waiting only on it may proceed.
@@ -104,5 +136,11 @@ class ConcurrencyLimits(Facet):
         admit the run on every tag it waits for, or ``delay_seconds`` pass on the
         orchestrator's clock. Only the runs whose turn came are woken, so a freed slot
         costs one re-proposal, not one per waiter.
+
+        Raises:
+            InvalidArgument: ``run_id`` is not an id or ``result`` not an
+                OrchestrationResult.
         """
+        run_id = check_id(run_id, "run_id", text=True)
+        check_instance(result, OrchestrationResult, "result")
         await self._engine.turns.wait(run_id, result)

@@ -24,9 +24,17 @@ import attrs
 
 from .. import policies as _policies
 from .._core._activity import Activity
+from .._core._checks import (
+    check_bool,
+    check_optional_int,
+    check_positive_int,
+    check_seconds,
+    wrong_type,
+)
+from .._core._checks_objects import check_instance
 from .._core._clock import Clock, SystemClock
 from .._core._current import CURRENT, Submitter, current
-from .._core._errors import InvalidArgument
+from .._core._errors import ArgumentValueError
 from .._core._events import Observer
 from .._core._states import StateType
 from .._core._tasks import Task
@@ -95,6 +103,11 @@ class Orchestrator(
             orchestrator:`` is open: whenever all work is idle, the clock jumps to the
             next due event (see :class:`orchestrator.testing.TimeSkipper`).
 
+    Raises:
+        InvalidArgument: a bad argument, naming it (a value of the wrong kind, such as
+            ``slot_wait_seconds="10"`` or ``keep_decisions="no"``, is also a TypeError;
+            one out of range, such as NaN seconds, also a ValueError).
+
     Use ``with orchestrator:`` (or ``async with``) to make it the current orchestrator
     for ``task.delay(...)``.
 
@@ -117,20 +130,28 @@ class Orchestrator(
         keep_decisions: bool = True,
         autojump: bool = False,
     ) -> None:
-        if clock is not None and not isinstance(clock, Clock):
-            raise InvalidArgument(f"clock must be an orchestrator Clock, got {clock!r}")
+        if clock is not None and not isinstance(clock, Clock):  # Clock is abstract
+            raise wrong_type("clock", clock, "an orchestrator Clock, such as VirtualClock()")
         for name, value in (
             ("task_policy", task_policy),
             ("background_task_policy", background_task_policy),
             ("flow_policy", flow_policy),
         ):
-            if value is not None and not isinstance(value, Policy):
-                raise InvalidArgument(f"{name} must be a Policy, got {value!r}")
-        if slot_wait_seconds <= 0:
-            raise InvalidArgument(f"slot_wait_seconds must be > 0, got {slot_wait_seconds!r}")
+            if value is not None:
+                check_instance(value, Policy, name)
+        seed = check_optional_int(seed, "seed")
+        slot_wait_seconds = check_seconds(slot_wait_seconds, "slot_wait_seconds", positive=True)
+        check_positive_int(max_cache_key_length, "max_cache_key_length")
+        check_positive_int(scheduled_queue_size, "scheduled_queue_size")
+        check_positive_int(retry_queue_size, "retry_queue_size")
+        check_bool(keep_decisions, "keep_decisions")
+        check_bool(autojump, "autojump")
         clock = SystemClock() if clock is None else clock
         if autojump and not clock.is_virtual:
-            raise InvalidArgument("autojump needs a VirtualClock; the system clock cannot jump")
+            raise ArgumentValueError(
+                f"autojump needs a VirtualClock; {clock!r} cannot jump: pass "
+                "Orchestrator(VirtualClock(), autojump=True), or leave autojump False"
+            )
         if seed is None:
             seed = random.SystemRandom().getrandbits(64)
         policies = Policies(
@@ -206,10 +227,10 @@ class Orchestrator(
         """Report every committed change to ``observer`` from now on.
 
         Raises:
-            TypeError: ``observer`` is not an :class:`~orchestrator.Observer`.
+            ArgumentTypeError: ``observer`` is not an :class:`~orchestrator.Observer` (also
+                a TypeError).
         """
-        if not isinstance(observer, Observer):
-            raise TypeError(f"observers subclass orchestrator.Observer, got {observer!r}")
+        check_instance(observer, Observer, "observer", expected="an orchestrator.Observer")
         self._engine.subscribe(observer)
 
     def unsubscribe(self, observer: Observer) -> None:
@@ -326,8 +347,12 @@ class Orchestrator(
         )
 
     def multi_queue(self, task_keys: Iterable[str]) -> MultiQueue:
-        """Return a :class:`MultiQueue` over these task keys' queues."""
-        return MultiQueue(list(task_keys), queues=self._engine.queues)
+        """Return a :class:`MultiQueue` over these task keys' queues.
+
+        Raises:
+            InvalidArgument: no keys, a repeated or empty key, or a bare string.
+        """
+        return MultiQueue(task_keys, queues=self._engine.queues)
 
     # -- checks ---------------------------------------------------------------------------------
     def check_invariants(self) -> None:

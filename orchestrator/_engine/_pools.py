@@ -25,8 +25,10 @@ from .._core._checks import (
     check_name,
     check_names,
     check_optional_count,
+    check_optional_text,
+    check_text,
 )
-from .._core._clock import as_utc
+from .._core._checks_objects import check_optional_datetime
 from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import FlowRun, WorkPool, WorkQueue
 from .._core._wakeup import Signal
@@ -113,6 +115,7 @@ class WorkPools(Facet):
         Raises:
             ObjectNotFound: no such pool.
         """
+        check_text(name, "name")
         with self._engine.lock:
             return self._engine.work_pools.pool(name)
 
@@ -123,8 +126,16 @@ class WorkPools(Facet):
         type: str | None = None,
         is_paused: bool | None = None,
     ) -> list[WorkPool]:
-        """Return the pools matching every given criterion, in creation order."""
+        """Return the pools matching every given criterion, in creation order.
+
+        Raises:
+            InvalidArgument: ``names`` is not a list of names, ``type`` not None or a
+                string, or ``is_paused`` not None, True or False.
+        """
         wanted = check_names(names, "names", item="a work pool name")
+        check_optional_text(type, "type")
+        if is_paused is not None:
+            check_bool(is_paused, "is_paused")
         with self._engine.lock:
             return [
                 pool
@@ -148,6 +159,7 @@ class WorkPools(Facet):
             ObjectNotFound: no such pool.
             InvalidArgument, TemplateError: a bad value (nothing is changed).
         """
+        check_text(name, "name")
         if concurrency_limit is not UNSET:
             check_optional_count(concurrency_limit, "concurrency_limit")
         if not isinstance(is_paused, Unset):
@@ -171,6 +183,7 @@ class WorkPools(Facet):
             ObjectNotFound: no such pool.
             InvalidArgument: deployments or waiting or running flow runs still use it.
         """
+        check_text(name, "name")
         with self._engine.lock:
             self._engine.work_pools.pool(name)
             users = [
@@ -209,11 +222,13 @@ class WorkPools(Facet):
 
         Raises:
             ObjectNotFound: no such pool, or no such queue in it.
-            InvalidArgument: a bad limit, or a naive ``scheduled_before``.
+            InvalidArgument: a bad limit, or a ``scheduled_before`` that is not an aware
+                datetime.
         """
+        check_text(work_pool_name, "work_pool_name")
         names = check_names(work_queue_names, "work_queue_names", item="a work queue name")
         check_optional_count(limit, "limit")
-        before = None if scheduled_before is None else as_utc(scheduled_before, "scheduled_before")
+        before = check_optional_datetime(scheduled_before, "scheduled_before")
         with self._engine.lock:
             pool, queues = self._engine.work_pools.polled_queues(work_pool_name, names)
             now = self._engine.clock.now()
@@ -237,9 +252,11 @@ class WorkPools(Facet):
 
         Raises:
             ObjectNotFound: no such pool, or no such queue in it.
+            InvalidArgument: ``after`` is not an aware datetime, or a bad name.
         """
+        check_text(work_pool_name, "work_pool_name")
         names = check_names(work_queue_names, "work_queue_names", item="a work queue name")
-        moment = None if after is None else as_utc(after, "after")
+        moment = check_optional_datetime(after, "after")
         with self._engine.lock:
             pool, queues = self._engine.work_pools.polled_queues(work_pool_name, names)
             return self._engine.work_pools.next_due_time(

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .._core._clock import as_utc
-from .._core._errors import InvalidArgument, QueueFull
+from .._core._checks_objects import check_optional_datetime
+from .._core._errors import ArgumentTypeError, QueueFull
 from .._core._states import State, StateDetails, StateType
 from .._core._tasks import Task
 from .._store._results import parameters_key
@@ -60,16 +60,12 @@ def _prepare(
     scheduled_time: datetime | None,
 ) -> _Submission:
     if type(task) is not Task:
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"submit takes a task made with @task, got {task!r}; decorate the function first"
         )
     parameters = task.bind_parameters(*args, **kwargs)
     if scheduled_time is not None:
-        if not isinstance(scheduled_time, datetime):
-            raise InvalidArgument(
-                f"scheduled_time must be an aware datetime or None, got {scheduled_time!r}"
-            )
-        scheduled_time = as_utc(scheduled_time, "scheduled_time")
+        scheduled_time = check_optional_datetime(scheduled_time, "scheduled_time")
     # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.
     new_id = orchestrator.new_id
     run_id = new_id()
@@ -79,7 +75,10 @@ def _prepare(
     cache_key = None if task.cache_key_fn is None else task.cache_key(parameters)
     cache_expiration = None
     if cache_key is not None and task.cache_expiration is not None:
-        cache_expiration = orchestrator.clock.now() + task.cache_expiration
+        try:
+            cache_expiration = orchestrator.clock.now() + task.cache_expiration
+        except OverflowError:
+            cache_expiration = None  # past the year 9999: the entry never expires
     return _Submission(
         run_id,
         new_id() if task.takes_parameters else None,
@@ -159,10 +158,10 @@ def submit_task(
 
     Raises:
         TypeError: the arguments do not fit the task's signature.
-        InvalidArgument: ``task`` is not a Task, a naive ``scheduled_time``, or the run
-            name or cache key cannot be computed from the parameters.
+        InvalidArgument: ``task`` is not a Task, ``scheduled_time`` is not an aware
+            datetime, or the run name or cache key cannot be computed from the parameters
+            (a naming or cache key function that raised is chained as ``__cause__``).
         QueueFull: the task key's scheduled queue is full.
-        Exception: whatever the task's cache key or run-name function raised.
 
     Nothing is created or stored when it raises.
     """

@@ -18,9 +18,24 @@ from typing import Any, Generic, NamedTuple, TypeVar, final
 
 import attrs
 
-from .._core._checks import check_id, check_page, check_positive_int, check_tags, check_text
+from .._core._checks import (
+    check_bool,
+    check_count,
+    check_id,
+    check_optional_text,
+    check_page,
+    check_positive_int,
+    check_tags,
+    check_text,
+)
+from .._core._checks_objects import (
+    check_instance,
+    check_mapping,
+    check_mapping_of_str,
+    check_optional_datetime,
+)
 from .._core._clock import as_utc
-from .._core._errors import InvalidArgument, ObjectAlreadyExists, QueueFull
+from .._core._errors import ObjectAlreadyExists, ObjectNotFound, QueueFull
 from .._core._events import Decision
 from .._core._models import DEFAULT_TASK_POLICY, TaskRun, TaskRunPolicy
 from .._core._outcomes import OrchestrationResult
@@ -92,15 +107,18 @@ class TaskRuns(Facet):
             flow_run_id: the parent flow run, or None for an autonomous run.
             dynamic_key: distinguishes runs of one key in one flow run; when None a unique
                 one is generated, so the call always creates a run.
-            name: display name; defaults to ``<task_key>-<4 hex digits>``.
+            name: display name (a non-empty string); ``<task_key>-<4 hex digits>`` when
+                None.
             id: the run's id; generated when None.
             state: the initial state, applied with force; ``Pending()`` when None.
             cache_key, cache_expiration, task_version: informational fields.
             policy: retries and retry delays; no retries when None.
             tags: tags (tag concurrency limits apply to them).
-            labels: labels, merged over the parent flow run's labels and the ids of the
-                parent flow and flow run (``orchestrator.flow.id``, ``orchestrator.flow-run.id``).
-            task_inputs: provenance of the inputs, stored as given.
+            labels: labels (strings to strings), merged over the parent flow run's labels and
+                the ids of the parent flow and flow run (``orchestrator.flow.id``,
+                ``orchestrator.flow-run.id``).
+            task_inputs: provenance of the inputs (a mapping with string keys), stored
+                as given.
 
         Returns:
             ``(run, created)``; ``created`` is False when an existing run was returned
@@ -114,21 +132,24 @@ class TaskRuns(Facet):
                 full (see :meth:`configure_task_key`).
         """
         check_text(task_key, "task_key")
-        if dynamic_key is not None and not isinstance(dynamic_key, str):
-            raise InvalidArgument(f"dynamic_key must be a string or None, got {dynamic_key!r}")
-        if name is not None and not isinstance(name, str):
-            raise InvalidArgument(f"name must be a string or None, got {name!r}")
-        if policy is not None and not isinstance(policy, TaskRunPolicy):
-            raise InvalidArgument(f"policy must be a TaskRunPolicy, got {policy!r}")
+        check_optional_text(dynamic_key, "dynamic_key", empty=True)
+        check_optional_text(name, "name")
+        check_optional_text(cache_key, "cache_key", empty=True)
+        check_optional_text(task_version, "task_version", empty=True)
+        if policy is not None:
+            check_instance(policy, TaskRunPolicy, "policy")
         if state is not None:
             check_state(state)
-        if cache_expiration is not None:
-            cache_expiration = as_utc(cache_expiration, "cache_expiration")
+        cache_expiration = check_optional_datetime(cache_expiration, "cache_expiration")
         if flow_run_id is not None:
             flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         if id is not None:
             id = check_id(id, "id", text=True)
         frozen_tags = check_tags(tags)
+        if labels is not None:
+            labels = check_mapping_of_str(labels, "labels")
+        if task_inputs is not None:
+            task_inputs = check_mapping(task_inputs, "task_inputs")
         engine = self._engine
         with engine.lock:
             parent = None if flow_run_id is None else engine.flow_run(flow_run_id)
@@ -210,8 +231,7 @@ class TaskRuns(Facet):
             InvalidArgument: a negative limit or offset, or a sort that is not a TaskRunSort.
         """
         check_page(limit, offset)
-        if not isinstance(sort, TaskRunSort):
-            raise InvalidArgument(f"sort must be a TaskRunSort, got {sort!r}")
+        check_instance(sort, TaskRunSort, "sort")
         with self._engine.lock:
             return self._engine.store.query_task_runs(
                 task_runs=task_runs,
@@ -251,10 +271,12 @@ class TaskRuns(Facet):
         """Return page ``page`` (from 1) of ``limit`` runs, with the total count and page count.
 
         Raises:
-            InvalidArgument: ``page`` < 1 or a bad limit.
+            InvalidArgument: ``page`` < 1, a limit that is not an integer >= 0, or a sort
+                that is not a TaskRunSort.
         """
         check_positive_int(page, "page")
-        check_page(limit, 0)
+        check_count(limit, "limit")
+        check_instance(sort, TaskRunSort, "sort")
         with self._engine.lock:
             count = self._engine.store.count_task_runs(
                 task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
@@ -308,12 +330,13 @@ class TaskRuns(Facet):
 
         Raises:
             ObjectNotFound: no such run.
-            InvalidArgument: ``state`` is not a State.
+            InvalidArgument: ``state`` is not a State, or ``force`` not True or False.
             Exception: whatever a rule raised; the outcome was ABORT and nothing was
                 committed (the decision log has it).
         """
         task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
+        check_bool(force, "force")
         if state.timestamp is not None:
             as_utc(state.timestamp, "state.timestamp")
         with self._engine.lock:
@@ -338,6 +361,9 @@ class TaskRuns(Facet):
         """Return every decision taken on a run's proposals, oldest first.
 
         Works for task runs and flow runs; empty when the decision log is off.
+
+        Raises:
+            ObjectNotFound: no task run or flow run has this id.
         """
         run_id = check_id(run_id, "run_id", text=True)
         with self._engine.lock:
@@ -351,10 +377,14 @@ class TaskRuns(Facet):
                 return self._engine.decisions.read(
                     flow_run, self._engine.store.flow_run_states(run_id)
                 )
-            return []
+            raise ObjectNotFound("task run or flow run", run_id)
 
     def explain(self, run_id: uuid.UUID) -> str:
-        """Return a readable account of a run's decisions: why it is where it is."""
+        """Return a readable account of a run's decisions: why it is where it is.
+
+        Raises:
+            ObjectNotFound: no task run or flow run has this id.
+        """
         decisions = self.read_decisions(run_id)
         if not decisions:
             return f"no decisions recorded for run {run_id}"
@@ -378,7 +408,9 @@ class TaskRuns(Facet):
         before ``history_end``; a run falls in the bucket holding its expected start time.
 
         Raises:
-            InvalidArgument: an interval under 1 second, or naive datetimes.
+            InvalidArgument: ``history_start`` or ``history_end`` is not an aware datetime
+                (strings are not parsed), ``history_end`` is before ``history_start``, or
+                the interval is under 1 second, NaN or infinite.
             HistoryTooLarge: more than ``max_buckets`` buckets (narrow the window or widen
                 the interval; nothing is silently cut).
         """

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._core._checks import UNSET, Unset, check_bool, check_name, check_names, check_optional_count
+from .._core._checks import (
+    UNSET,
+    Unset,
+    check_bool,
+    check_name,
+    check_names,
+    check_optional_count,
+    check_text,
+)
 from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import WorkQueue
 from .._pools._pool_checks import check_priority, first_free_priority
@@ -50,6 +58,7 @@ class WorkQueues(Facet):
             ObjectAlreadyExists: the pool has a queue with this name.
             InvalidArgument: a bad name, priority or limit.
         """
+        check_text(work_pool_name, "work_pool_name")
         check_name(name, "a work queue name")
         if priority is not None:
             check_priority(priority)
@@ -74,6 +83,8 @@ class WorkQueues(Facet):
         Raises:
             ObjectNotFound: no such pool or queue.
         """
+        check_text(work_pool_name, "work_pool_name")
+        check_text(name, "name")
         with self._engine.lock:
             return self._engine.work_pools.queue(work_pool_name, name)
 
@@ -85,6 +96,7 @@ class WorkQueues(Facet):
         Raises:
             ObjectNotFound: no such pool.
         """
+        check_text(work_pool_name, "work_pool_name")
         wanted = check_names(names, "names", item="a work queue name")
         with self._engine.lock:
             self._engine.work_pools.pool(work_pool_name)
@@ -105,6 +117,8 @@ class WorkQueues(Facet):
             ObjectNotFound: no such pool or queue.
             InvalidArgument: a bad value (nothing is changed).
         """
+        check_text(work_pool_name, "work_pool_name")
+        check_text(name, "name")
         if priority is not UNSET:
             check_priority(priority)
         if concurrency_limit is not UNSET:
@@ -131,6 +145,8 @@ class WorkQueues(Facet):
             InvalidArgument: it is the pool's "default" queue, or deployments or
                 waiting or running flow runs still use it.
         """
+        check_text(work_pool_name, "work_pool_name")
+        check_text(name, "name")
         with self._engine.lock:
             self._engine.work_pools.queue(work_pool_name, name)
             if name == DEFAULT_QUEUE_NAME:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Final, Self
 
 import attrs
 
-from .._core._errors import InvalidArgument, TemplateError
+from .._core._errors import ArgumentValueError, InvalidArgument, TemplateError
 from .._core._models import Deployment, Flow, FlowRun, WorkPool
 from ._job_fields import env_repr, job_name_validator, to_command, to_env, to_labels
 from ._templating import apply_values, render_context
@@ -128,13 +128,13 @@ def _facts(
 ) -> dict[str, str | None]:
     """What is known about a flow run's surroundings, as text (None when unknown)."""
     if flow is not None and flow.id != flow_run.flow_id:
-        raise InvalidArgument(f"flow {flow.id} is not the flow of flow run {flow_run.id}")
+        raise ArgumentValueError(f"flow {flow.id} is not the flow of flow run {flow_run.id}")
     if deployment is not None and flow_run.deployment_id not in (None, deployment.id):
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"deployment {deployment.id} is not the deployment of flow run {flow_run.id}"
         )
     if work_pool is not None and flow_run.work_pool_name not in (None, work_pool.name):
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"work pool {work_pool.name!r} is not the pool of flow run {flow_run.id}"
         )
     deployment_id = deployment.id if deployment is not None else flow_run.deployment_id

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .._core._errors import InvalidArgument
+from .._core._errors import ArgumentTypeError, ArgumentValueError
 
 __all__ = [
     "env_repr",
@@ -35,18 +35,18 @@ def to_command(value: str | Sequence[object] | None) -> tuple[str, ...] | None:
         try:
             return tuple(shlex.split(value)) or None
         except ValueError as exc:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"command {value!r} cannot be split into arguments ({exc}); "
                 "check its quotes, or give the command as a list of arguments"
             ) from exc
     if not isinstance(value, list | tuple):
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"command must be a list of arguments or a string, not {type(value).__name__}"
         )
     arguments: list[str] = []
     for index, argument in enumerate(value):
         if isinstance(argument, bool) or not isinstance(argument, str | int | float | PurePath):
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"command argument {index} is {argument!r}; every argument must be a string"
             )
         arguments.append(str(argument))
@@ -57,11 +57,12 @@ def _to_str_mapping(value: object, what: str, none_means: str) -> dict[str, str 
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise InvalidArgument(f"{what} must be a mapping of names to strings, not {value!r}")
+        raise ArgumentTypeError(f"{what} must be a mapping of names to strings, not {value!r}")
     result: dict[str, str | None] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key or "=" in key or "\0" in key:
-            raise InvalidArgument(f"{what} name {key!r} must be a non-empty string without '='")
+            error = ArgumentValueError if isinstance(key, str) else ArgumentTypeError
+            raise error(f"{what} name {key!r} must be a non-empty string without '='")
         if item is None and none_means:
             result[key] = None
         elif isinstance(item, str) and "\0" not in item:
@@ -70,7 +71,8 @@ def _to_str_mapping(value: object, what: str, none_means: str) -> dict[str, str 
             result[key] = str(item)
         else:
             kind = type(item).__name__
-            raise InvalidArgument(
+            error = ArgumentValueError if isinstance(item, str) else ArgumentTypeError
+            raise error(
                 f"{what} value for {key!r} is {item!r} ({kind}); it must be a string, "
                 f"a number, a boolean{none_means}"
             )
@@ -95,7 +97,7 @@ def to_working_dir(value: str | os.PathLike[str] | None) -> Path | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str | os.PathLike):
-        raise InvalidArgument(f"working_dir must be a path or None, not {value!r}")
+        raise ArgumentTypeError(f"working_dir must be a path or None, not {value!r}")
     path = Path(value)
     return path if path.is_absolute() else path.resolve()
 
@@ -106,10 +108,10 @@ def to_working_dir(value: str | os.PathLike[str] | None) -> Path | None:
 def job_name_validator(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """Accept None or a string as a job's ``name``."""
     if value is not None and not isinstance(value, str):
-        raise InvalidArgument(f"name must be a string or None, not {value!r}")
+        raise ArgumentTypeError(f"name must be a string or None, not {value!r}")
 
 
 def flag_validator(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """Accept only True or False (a template may render ``"yes"`` or ``1``)."""
     if not isinstance(value, bool):
-        raise InvalidArgument(f"{attribute.name} must be true or false, not {value!r}")
+        raise ArgumentTypeError(f"{attribute.name} must be true or false, not {value!r}")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._core._checks import check_name, check_positive_int
-from .._core._errors import InvalidArgument, TemplateError
+from .._core._errors import ArgumentTypeError, ArgumentValueError, TemplateError
 
 __all__ = [
     "check_base_job_template",
@@ -105,12 +105,13 @@ def check_base_job_template(template: object, pool_type: str) -> dict[str, Any]:
 
 def _check_env(env: object, where: str) -> None:
     if not isinstance(env, Mapping):
-        raise InvalidArgument(f"{where} must be a mapping of names to strings, got {env!r}")
+        raise ArgumentTypeError(f"{where} must be a mapping of names to strings, got {env!r}")
     for key, value in env.items():
         if not isinstance(key, str) or not key:
-            raise InvalidArgument(f"{where} has a name that is not a non-empty string: {key!r}")
+            error = ArgumentValueError if isinstance(key, str) else ArgumentTypeError
+            raise error(f"{where} has a name that is not a non-empty string: {key!r}")
         if value is not None and not isinstance(value, str):
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"{where}[{key!r}] must be a string (or None to unset it), got "
                 f"{type(value).__name__} {value!r}; quote it, e.g. {str(value)!r}"
             )
@@ -128,12 +129,13 @@ def check_job_variables(values: object, what: str = "job_variables") -> dict[str
     if values is None:
         return {}
     if not isinstance(values, Mapping):
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"{what} must be a mapping of variable names to values, got {values!r}"
         )
     for key, value in values.items():
         if not isinstance(key, str) or not key:
-            raise InvalidArgument(f"{what} has a name that is not a non-empty string: {key!r}")
+            error = ArgumentValueError if isinstance(key, str) else ArgumentTypeError
+            raise error(f"{what} has a name that is not a non-empty string: {key!r}")
         if key == "env":
             _check_env(value, f"{what}['env']")
         elif key.startswith("env."):
@@ -168,18 +170,18 @@ def check_command(command: object) -> tuple[str, ...] | None:
     if command is None:
         return None
     if isinstance(command, str | bytes):
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"command must be a list of arguments such as ['python', 'flow.py'], not the "
             f"string {command!r}: it is never run through a shell"
         )
-    if not isinstance(command, Iterable):
-        raise InvalidArgument(f"command must be a list of strings, got {command!r}")
+    if not isinstance(command, Iterable) or isinstance(command, Mapping):
+        raise ArgumentTypeError(f"command must be a list of strings, got {command!r}")
     arguments = tuple(command)
     if not arguments:
-        raise InvalidArgument("command must name a program: the argument list is empty")
+        raise ArgumentValueError("command must name a program: the argument list is empty")
     for argument in arguments:
         if not isinstance(argument, str):
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"every command argument must be a string, got {argument!r} in {arguments!r}"
             )
     return arguments
@@ -198,14 +200,14 @@ def check_parameters(parameters: object, what: str = "parameters") -> dict[str, 
     if parameters is None:
         return {}
     if not isinstance(parameters, Mapping):
-        raise InvalidArgument(f"{what} must be a mapping of names to values, got {parameters!r}")
+        raise ArgumentTypeError(f"{what} must be a mapping of names to values, got {parameters!r}")
     for key in parameters:
         if not isinstance(key, str):
-            raise InvalidArgument(f"{what} names must be strings, got {key!r}")
+            raise ArgumentTypeError(f"{what} names must be strings, got {key!r}")
     try:
         json.dumps(dict(parameters), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"{what} must be JSON-serialisable to reach a flow-run process: {exc}"
         ) from exc
     return copy.deepcopy(dict(parameters))

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, final
 
 import anyio
 
-from .._core._errors import InvalidArgument
+from .._core._checks import wrong_type
+from .._core._errors import ArgumentValueError
 from .._core._models import TaskRun
 from .._core._wakeup import Signal, wait_for_any
 from ._records import TaskQueueStatistics
@@ -133,9 +134,9 @@ class TaskQueue:
 
     def _own(self, run: TaskRun) -> TaskRun:
         if not isinstance(run, TaskRun):
-            raise InvalidArgument(f"only task runs can be queued, got {run!r}")
+            raise wrong_type("run", run, "a TaskRun (only task runs can be queued)")
         if run.task_key != self.task_key:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"run {run.id} has task key {run.task_key!r}; it belongs on that key's queue, "
                 f"not on {self.task_key!r}"
             )
@@ -169,15 +170,18 @@ class MultiQueue:
     __slots__ = ("_heaps", "_next", "_owner", "_ready", "_state")
 
     def __init__(self, task_keys: Iterable[str], *, queues: TaskQueues) -> None:
-        if isinstance(task_keys, str):
-            raise InvalidArgument(
-                f"task_keys must be a collection of keys, not the string {task_keys!r}"
+        if isinstance(task_keys, str) or not isinstance(task_keys, Iterable):
+            raise wrong_type(
+                "task_keys",
+                task_keys,
+                "a collection of keys",
+                bare_string=isinstance(task_keys, str),
             )
         keys = [check_key(key) for key in task_keys]
         if not keys:
-            raise InvalidArgument("a MultiQueue needs at least one task key")
+            raise ArgumentValueError("task_keys is empty: a MultiQueue needs at least one task key")
         if len(set(keys)) != len(keys):
-            raise InvalidArgument(f"task_keys must not repeat a key, got {keys!r}")
+            raise ArgumentValueError(f"task_keys must not repeat a key, got {keys!r}")
         self._owner = queues
         # The one place the wing reaches into a public object: a MultiQueue is made from
         # the public registry, and the state behind it is not part of its API.

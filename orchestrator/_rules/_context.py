@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, final
 
 import attrs
 
+from .._core._checks import check_optional_text, check_seconds, check_text, wrong_type
 from .._core._models import ConcurrencyLimit, FlowRun, TaskRun
 from .._core._outcomes import (
     ACCEPTED,
@@ -233,10 +234,22 @@ class TransitionContext:
     def wait(
         self, delay_seconds: float, reason: str | None = None, wait_for: Iterable[str] = ()
     ) -> None:
-        """Commit nothing; the proposer should try again after ``delay_seconds``."""
+        """Commit nothing; the proposer should try again after ``delay_seconds``.
+
+        Raises:
+            InvalidArgument: ``delay_seconds`` is not a finite number >= 0, ``reason`` not
+                None or a string, or ``wait_for`` not a collection of strings (checked
+                here, so a rule's mistake is not found later by the waiting worker).
+        """
         self._check_open()
+        delay = check_seconds(delay_seconds, "delay_seconds")
+        check_optional_text(reason, "reason", empty=True)
+        if isinstance(wait_for, str) or not isinstance(wait_for, Iterable):
+            bare = isinstance(wait_for, str)
+            raise wrong_type("wait_for", wait_for, "a collection of strings", bare_string=bare)
+        targets = tuple(check_text(target, "every wait_for target") for target in wait_for)
         self._proposed = None
-        self._decide(SetStateStatus.WAIT, WaitDetails(delay_seconds, reason, tuple(wait_for)))
+        self._decide(SetStateStatus.WAIT, WaitDetails(delay, reason, targets))
 
     def abort(self, reason: str | None = None) -> None:
         """Commit nothing; the proposer should stop orchestrating the run."""
@@ -245,8 +258,13 @@ class TransitionContext:
         self._decide(SetStateStatus.ABORT, AbortDetails(reason))
 
     def rename(self, name: str) -> None:
-        """Change the proposal's name only; never fizzles or invalidates other rules."""
+        """Change the proposal's name only; never fizzles or invalidates other rules.
+
+        Raises:
+            InvalidArgument: ``name`` is not a non-empty string.
+        """
         self._check_open()
+        check_text(name, "name")
         if self._proposed is not None:
             self._proposed = attrs.evolve(self._proposed, name=name)
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, final
 
+from .._core._checks import check_text, wrong_type
+from .._core._errors import ArgumentTypeError
 from .._core._states import ALL_STATE_TYPES, StateType
 from ._context import TransitionContext
 
@@ -109,6 +111,23 @@ class _FunctionRule(Rule):
         self._function(ctx)
 
 
+def _state_types(values: object, name: str) -> StateTypes:
+    if callable(values):
+        raise ArgumentTypeError(
+            f"{name} must be state types, got the function {values!r}: write @rule() with "
+            "parentheses, or @rule(from_states=..., to_states=...)"
+        )
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise wrong_type(
+            name, values, "a collection of StateType (or None)", bare_string=isinstance(values, str)
+        )
+    result = frozenset(values)
+    for value in result:
+        if value is not None and not isinstance(value, StateType):
+            raise wrong_type(f"every entry of {name}", value, "a StateType or None")
+    return result
+
+
 def rule(
     from_states: Iterable[StateType | None] = ALL_STATE_TYPES,
     to_states: Iterable[StateType | None] = ALL_STATE_TYPES,
@@ -123,11 +142,17 @@ def rule(
         ...         ctx.wait(60, "office hours start at 9")
         >>> no_running_before_nine
         no_running_before_nine()
+
+    Raises:
+        InvalidArgument: a state collection that is not StateType members (or None),
+            such as a bare ``@rule`` without parentheses, or a decorated non-function.
     """
-    froms: StateTypes = frozenset(from_states)
-    tos: StateTypes = frozenset(to_states)
+    froms = _state_types(from_states, "from_states")
+    tos = _state_types(to_states, "to_states")
 
     def decorate(function: RuleFunction) -> Rule:
+        if not callable(function):
+            raise wrong_type("function", function, "a function of the transition context")
         return _FunctionRule(function, froms, tos)
 
     return decorate
@@ -140,6 +165,10 @@ class Policy:
     Combine policies with ``+``, drop rules with :meth:`without`, swap one with
     :meth:`replacing`. ``compile(from, to)`` returns the rules that apply to a
     transition, in order, and caches the answer.
+
+    Raises:
+        InvalidArgument: an item that is not a Rule (an ArgumentTypeError, also a
+            TypeError), or a ``name`` that is not a non-empty string.
     """
 
     __slots__ = ("_compiled", "name", "rules")
@@ -147,9 +176,10 @@ class Policy:
     def __init__(self, *rules: Rule, name: str = "Policy") -> None:
         for item in rules:
             if not isinstance(item, Rule):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"a policy holds Rule instances, got {item!r}; decorate functions with @rule"
                 )
+        check_text(name, "name")
         self.rules: tuple[Rule, ...] = rules
         self.name = name
         self._compiled: dict[tuple[StateType | None, StateType | None], tuple[Rule, ...]] = {}

@@ -18,7 +18,7 @@ from typing import Any, TypeAlias, TypeVar, final
 import attrs
 
 from .._core._clock import as_utc
-from .._core._errors import InvalidArgument
+from .._core._errors import ArgumentTypeError, ArgumentValueError
 from .._core._states import StateType
 from ._criteria import TRUE, Criterion, Lookup
 
@@ -64,7 +64,8 @@ def to_operator(value: Operator | str) -> Operator:
         for member in Operator:
             if value in (member.value, member.name, member.name.lower()):
                 return member
-    raise InvalidArgument(f"operator must be Operator.AND or Operator.OR, got {value!r}")
+    error = ArgumentValueError if isinstance(value, str) else ArgumentTypeError
+    raise error(f"operator must be Operator.AND or Operator.OR, got {value!r}")
 
 
 def _to_uuid(value: object) -> uuid.UUID:
@@ -75,7 +76,8 @@ def _to_uuid(value: object) -> uuid.UUID:
             return uuid.UUID(value)
         except ValueError:
             pass
-    raise InvalidArgument(
+    error = ArgumentValueError if isinstance(value, str) else ArgumentTypeError
+    raise error(
         f"filter ids must be UUIDs or UUID strings (one, or an iterable of them), got {value!r}"
     )
 
@@ -89,7 +91,7 @@ def to_uuids(
     if isinstance(value, uuid.UUID | str):
         return frozenset((_to_uuid(value),))
     if not isinstance(value, Iterable):
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"filter ids must be UUIDs or UUID strings (one, or an iterable of them), got {value!r}"
         )
     return frozenset(_to_uuid(item) for item in value)
@@ -105,7 +107,7 @@ def to_strings(value: str | Iterable[str] | None) -> frozenset[str] | None:
         items = frozenset(value)
         if all(isinstance(item, str) for item in items):
             return items
-    raise InvalidArgument(
+    raise ArgumentTypeError(
         f"expected a string or an iterable of strings (names, keys, tags), got {value!r}"
     )
 
@@ -119,9 +121,8 @@ def _to_state_type(value: object) -> StateType:
         except KeyError:
             pass
     known = ", ".join(t.name for t in StateType)
-    raise InvalidArgument(
-        f"state types are StateType members or their names ({known}); got {value!r}"
-    )
+    error = ArgumentValueError if isinstance(value, str) else ArgumentTypeError
+    raise error(f"state types are StateType members or their names ({known}); got {value!r}")
 
 
 def to_state_types(
@@ -133,7 +134,7 @@ def to_state_types(
     if isinstance(value, StateType | str):
         return frozenset((_to_state_type(value),))
     if not isinstance(value, Iterable):
-        raise InvalidArgument(f"expected a StateType or an iterable of them, got {value!r}")
+        raise ArgumentTypeError(f"expected a StateType or an iterable of them, got {value!r}")
     return frozenset(_to_state_type(item) for item in value)
 
 
@@ -142,7 +143,7 @@ def to_time(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
-        raise InvalidArgument(f"time bounds must be aware datetimes, got {value!r}")
+        raise ArgumentTypeError(f"time bounds must be aware datetimes, got {value!r}")
     return as_utc(value, "filter bound")
 
 
@@ -150,14 +151,14 @@ def to_optional_bool(value: bool | None) -> bool | None:
     """Check a flag is True, False or None."""
     if value is None or isinstance(value, bool):
         return value
-    raise InvalidArgument(f"expected True, False or None, got {value!r}")
+    raise ArgumentTypeError(f"expected True, False or None, got {value!r}")
 
 
 def to_optional_str(value: str | None) -> str | None:
     """Check a value is a string or None."""
     if value is None or isinstance(value, str):
         return value
-    raise InvalidArgument(f"expected a string or None, got {value!r}")
+    raise ArgumentTypeError(f"expected a string or None, got {value!r}")
 
 
 #: One id or several (UUIDs or their strings).
@@ -182,7 +183,7 @@ def shorthand(cls: type[F], field: str, value: object) -> F | None:
     if value is None or isinstance(value, cls):
         return value
     if isinstance(value, FilterBase):
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"expected a {cls.__name__} (or the values of its {field}), got {value!r}"
         )
     return cls(**{field: value})
@@ -193,7 +194,7 @@ def optional_instance(cls: type) -> Callable[[object, attrs.Attribute[Any], obje
 
     def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is not None and not isinstance(value, cls):
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"{type(instance).__name__}.{attribute.name} takes a {cls.__name__} "
                 f"(or None), got {value!r}"
             )

@@ -1,7 +1,9 @@
 """Run history: how many runs, per time bucket, are in each state, and for how long.
 
 Buckets are ``[start + i * interval, start + (i + 1) * interval)`` for ``i = 0, 1, ...``
-while the bucket start is before ``history_end``; the last one may end after it. A run
+while the bucket start is before ``history_end``; the last one may end after it. A window
+that ends before it starts is refused; an empty one (``history_end == history_start``)
+has no buckets. A run
 belongs to the bucket holding its ``expected_start_time`` (runs without one are never
 counted) and is grouped by its *current* state type and name. Every bucket is returned,
 empty ones included, in time order; the groups in a bucket are sorted by state type
@@ -21,9 +23,10 @@ from typing import Any, Final, final
 
 import attrs
 
-from .._core._checks import check_positive_int, is_number
+from .._core._checks import check_positive_int, is_finite, is_number, wrong_type, wrong_value
+from .._core._checks_objects import check_datetime
 from .._core._clock import as_utc
-from .._core._errors import HistoryTooLarge, InvalidArgument
+from .._core._errors import ArgumentValueError, HistoryTooLarge
 from .._core._models import FlowRun, TaskRun
 from .._core._states import StateType
 from ._criteria import Criterion, Range, all_of
@@ -80,19 +83,20 @@ class HistoryBucket:
 
 
 def _interval(value: object) -> timedelta:
+    expected = "seconds (a finite number >= 1) or a timedelta of at least 1 second"
     if isinstance(value, timedelta):
         interval = value
     elif is_number(value):
+        if not is_finite(value):
+            raise wrong_value("history_interval", value, expected)
         try:
             interval = timedelta(seconds=value)
         except OverflowError:
-            raise InvalidArgument(f"history_interval {value!r} is out of range") from None
+            raise wrong_value("history_interval", value, expected) from None
     else:
-        raise InvalidArgument(
-            f"history_interval must be seconds (a number) or a timedelta, got {value!r}"
-        )
+        raise wrong_type("history_interval", value, expected)
     if interval < timedelta(seconds=1):
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"History interval must not be less than 1 second. (got {interval.total_seconds()} s)"
         )
     return interval
@@ -132,8 +136,14 @@ def _history(
     now: datetime,
     max_buckets: int,
 ) -> list[HistoryBucket]:
-    start = as_utc(history_start, "history_start")
-    end = as_utc(history_end, "history_end")
+    start = check_datetime(history_start, "history_start")
+    end = check_datetime(history_end, "history_end")
+    if end < start:
+        raise wrong_value(
+            "history_end",
+            history_end,
+            f"an aware datetime at or after history_start ({start.isoformat()})",
+        )
     now = as_utc(now, "now")
     interval = _interval(history_interval)
     check_positive_int(max_buckets, "max_buckets")
@@ -209,7 +219,8 @@ def task_run_history(
         max_buckets: the most buckets to return.
 
     Raises:
-        InvalidArgument: an interval under 1 second, a naive datetime, a bad filter.
+        InvalidArgument: an interval under 1 second (or NaN, or infinite), a bound that is
+            not an aware datetime, ``history_end`` before ``history_start``, a bad filter.
         HistoryTooLarge: the window needs more than ``max_buckets`` buckets.
     """
     crit = store.task_run_criterion(task_runs, flow_runs, flows, deployments)
@@ -241,7 +252,7 @@ def flow_run_history(
     """Count the matching flow runs per bucket and current state, like :func:`task_run_history`.
 
     Raises:
-        InvalidArgument: an interval under 1 second, a naive datetime, a bad filter.
+        InvalidArgument: as for :func:`task_run_history`.
         HistoryTooLarge: the window needs more than ``max_buckets`` buckets.
     """
     crit = store.flow_run_criterion(flow_runs, flows, deployments)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 
-from .._core._checks import check_id, check_text
+from .._core._checks import check_id, check_text, wrong_type
 from .._core._errors import InvalidArgument, ObjectNotFound
 
 if TYPE_CHECKING:
@@ -180,13 +180,11 @@ def store_parameters(
     """
     check_id(identifier, "a parameters identifier")
     if not isinstance(parameters, Mapping):
-        raise InvalidArgument(
-            f"parameters must be a mapping of argument names to values, got {parameters!r}"
-        )
+        raise wrong_type("parameters", parameters, "a mapping of argument names to values")
     stored = dict(parameters)
     for name in stored:
         if not isinstance(name, str):
-            raise InvalidArgument(f"parameter names must be strings, got {name!r}")
+            raise wrong_type("parameter names", name, "strings")
     result_store.write(parameters_key(identifier), stored)
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._core._checks import check_page
-from .._core._errors import InvalidArgument
+from .._core._checks import check_page, wrong_type
 from .._core._models import FlowRun, TaskRun
 from .._core._sorts import FlowRunSort, TaskRunSort
 from ._criteria import Criterion, flow_run_query, task_run_query
@@ -29,7 +28,7 @@ def _criterion(value: object, kind: type, what: str) -> Criterion | None:
     if value is None:
         return None
     if not isinstance(value, kind):
-        raise InvalidArgument(f"{what} must be a {kind.__name__} or None, got {value!r}")
+        raise wrong_type(what, value, f"a {kind.__name__} or None")
     criterion: Criterion = value.criterion  # type: ignore[attr-defined]
     return criterion
 
@@ -129,7 +128,7 @@ class StoreQueries:
         """Return how ``query_task_runs`` would answer, and a function that answers."""
         check_page(limit, offset)
         if not isinstance(sort, TaskRunSort):
-            raise InvalidArgument(f"sort must be a TaskRunSort member, got {sort!r}")
+            raise wrong_type("sort", sort, "a TaskRunSort member")
         crit = self.task_run_criterion(task_runs, flow_runs, flows, deployments)
         return plan(
             self._task_table,
@@ -173,7 +172,7 @@ class StoreQueries:
         """
         check_page(limit, offset)
         if not isinstance(sort, FlowRunSort):
-            raise InvalidArgument(f"sort must be a FlowRunSort member, got {sort!r}")
+            raise wrong_type("sort", sort, "a FlowRunSort member")
         crit = self.flow_run_criterion(flow_runs, flows, deployments)
         return select(
             self._flow_table,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._core._checks import check_positive_int, check_seconds
 from .._rules._rule import Policy
 from ._background_rules import (
     CopyTaskParametersID,
@@ -46,6 +47,9 @@ PreventRunningTasksFromStoppedFlows, SecureTaskConcurrencySlots, CopyScheduledTi
 WaitForScheduledTime, RetryFailedTasks, RenameReruns, UpdateFlowRunTrackerOnTasks, \
 CacheInsertion, ReleaseTaskConcurrencySlots, EnqueueScheduledTasks)
     """
+    # Checked here so that a refusal names these parameters, not the rules' own.
+    check_seconds(slot_wait_seconds, "slot_wait_seconds", positive=True)
+    check_positive_int(max_cache_key_length, "max_cache_key_length")
     return Policy(
         CacheRetrieval(),
         HandleTaskTerminalStateTransitions(),
@@ -76,6 +80,7 @@ def background_task_policy(*, max_cache_key_length: int = 2000) -> Policy:
     Raises:
         InvalidArgument: a value out of range.
     """
+    check_positive_int(max_cache_key_length, "max_cache_key_length")
     return Policy(
         PreventPendingTransitions(),
         CacheRetrieval(),

@@ -17,19 +17,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from .._core._checks import is_number
-from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._checks import check_seconds, is_number
+from .._core._checks_objects import check_instance
+from .._core._errors import ArgumentTypeError, ArgumentValueError, ObjectNotFound
 from .._core._events import Decision
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import SetStateStatus
 from .._core._states import State, StateType
 from .._display import decisions_table, format_time, states_table
+from .._engine._orchestrator import Orchestrator
 from .._rules._rule import Rule
-
-if TYPE_CHECKING:
-    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "RunRef",
@@ -67,12 +66,12 @@ def _run_id(run: RunRef) -> uuid.UUID:
         run_id = getattr(run, "task_run_id", None)
         if isinstance(run_id, uuid.UUID):
             return run_id
-    raise InvalidArgument(
-        f"expected a run: its id, a TaskRun, a FlowRun or a task-run future; got {run!r}"
-    )
+    error = ArgumentValueError if isinstance(run, str) else ArgumentTypeError
+    raise error(f"expected a run: its id, a TaskRun, a FlowRun or a task-run future; got {run!r}")
 
 
 def _lookup(orchestrator: Orchestrator, run: RunRef) -> tuple[TaskRun | FlowRun, list[State]]:
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     run_id = _run_id(run)
     try:
         return orchestrator.read_task_run(run_id), orchestrator.read_task_run_states(run_id)
@@ -89,7 +88,7 @@ def _lookup(orchestrator: Orchestrator, run: RunRef) -> tuple[TaskRun | FlowRun,
 def _check_spec(spec: object) -> StateSpec:
     if isinstance(spec, StateType | str):
         return spec
-    raise InvalidArgument(
+    raise ArgumentTypeError(
         f"a state is given by its name (a str such as 'AwaitingRetry') or its StateType, "
         f"got {spec!r}"
     )
@@ -159,7 +158,7 @@ def assert_states(
         InvalidArgument: ``expected`` holds something that is neither a str nor a StateType.
     """
     if isinstance(expected, str):
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"expected is a list of states, not the string {expected!r}; write [{expected!r}]"
         )
     specs = [_check_spec(spec) for spec in expected]
@@ -220,16 +219,19 @@ def assert_state_times(
     checked: list[tuple[StateSpec, datetime | timedelta]] = []
     for entry in expected:
         if not isinstance(entry, tuple | list) or len(entry) != 2:
-            raise InvalidArgument(f"each expected entry is a (state, time) pair, got {entry!r}")
+            raise ArgumentTypeError(f"each expected entry is a (state, time) pair, got {entry!r}")
         spec, time = _check_spec(entry[0]), entry[1]
         if isinstance(time, datetime):
             if time.tzinfo is None:
-                raise InvalidArgument(f"expected time {time.isoformat()} has no timezone")
+                raise ArgumentValueError(f"expected time {time.isoformat()} has no timezone")
             checked.append((spec, time))
         elif is_number(time):
-            checked.append((spec, timedelta(seconds=time)))
+            seconds = check_seconds(
+                time, "an expected time", expected="a finite number of seconds >= 0"
+            )
+            checked.append((spec, timedelta(seconds=seconds)))
         else:
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"an expected time is an aware datetime or seconds after the first state, "
                 f"got {time!r}"
             )
@@ -285,7 +287,7 @@ def _rule_name(rule: str | Rule | type[Rule]) -> str:
         return rule.name
     if isinstance(rule, type) and issubclass(rule, Rule):
         return rule.__name__
-    raise InvalidArgument(f"rule is a rule's name, a Rule or a Rule class, got {rule!r}")
+    raise ArgumentTypeError(f"rule is a rule's name, a Rule or a Rule class, got {rule!r}")
 
 
 def _status(status: SetStateStatus | str) -> SetStateStatus:
@@ -293,7 +295,8 @@ def _status(status: SetStateStatus | str) -> SetStateStatus:
         return status
     if isinstance(status, str) and status.upper() in SetStateStatus.__members__:
         return SetStateStatus[status.upper()]
-    raise InvalidArgument(
+    error = ArgumentValueError if isinstance(status, str) else ArgumentTypeError
+    raise error(
         f"status is a SetStateStatus or one of 'ACCEPT', 'REJECT', 'WAIT', 'ABORT'; got {status!r}"
     )
 

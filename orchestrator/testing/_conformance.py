@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from .._core._clock import DEFAULT_VIRTUAL_START, as_utc
+from .._core._errors import ArgumentTypeError
 from .._core._models import ConcurrencyLimit, FlowRun, TaskRun, TaskRunPolicy
 from .._core._outcomes import SetStateStatus, SlotOutcome, WaitDetails
 from .._core._states import State, StateDetails, StateType
@@ -223,7 +224,9 @@ def check_rule(
         TypeError: ``item`` is not a Rule.
     """
     if not isinstance(item, Rule):
-        raise TypeError(f"check_rule checks a Rule, got {item!r}; decorate functions with @rule")
+        raise ArgumentTypeError(
+            f"check_rule checks a Rule, got {item!r}; decorate functions with @rule"
+        )
     when = DEFAULT_VIRTUAL_START if now is None else as_utc(now, "now")
     new_run = (lambda: _default_run(when)) if make_run is None else make_run
     new_services: Callable[[], RuleServices] = (

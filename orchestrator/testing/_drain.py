@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn, final
 import anyio
 import attrs
 
-from .._core._checks import check_optional_seconds, check_positive_int
+from .._core._checks import check_bool, check_optional_seconds, check_positive_int
+from .._core._checks_objects import check_choice, check_instance
 from .._core._clock import VirtualClock
 from .._core._errors import (
     OrchestratorError,
@@ -67,12 +68,12 @@ from .._engine._autojump import (
     virtual_clock_of,
     wait_until_idle,
 )
+from .._engine._orchestrator import Orchestrator
 from ._stall import WaitingRun, explain_waiting, waiting_runs
 
 if TYPE_CHECKING:
     from .._core._models import TaskRun
     from .._core._tasks import Task
-    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "DrainResult",
@@ -185,12 +186,16 @@ class _Watcher(Observer):
         self.changed.notify()
 
 
-def _check_options(timeout: float | None, max_idle_jumps: int) -> None:
+def _check_options(
+    orchestrator: object, timeout: float | None, fail_fast: object, max_idle_jumps: int
+) -> None:
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     # "real" seconds: the timeout runs on the wall clock, not the orchestrator's clock.
     # An infinite timeout is the same as None.
     check_optional_seconds(
         timeout, "timeout", positive=True, finite=False, expected="None or real seconds > 0"
     )
+    check_bool(fail_fast, "fail_fast")
     check_positive_int(max_idle_jumps, "max_idle_jumps", expected="an int >= 1")
 
 
@@ -247,9 +252,10 @@ async def run_until_idle(
         TaskRunFailed: with ``fail_fast``, a run that crashed or failed without one.
         DrainStalled: unfinished runs cannot progress; the message says why for each.
         OrchestratorTimeout: ``timeout`` ran out; the message lists the waiting runs.
-        InvalidArgument: a bad ``timeout`` or ``max_idle_jumps``.
+        InvalidArgument: a bad ``orchestrator``, ``timeout``, ``fail_fast`` or
+            ``max_idle_jumps``.
     """
-    _check_options(timeout, max_idle_jumps)
+    _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
     clock = orchestrator.clock
     skipper = active_time_skipper(orchestrator)
     jumper = skipper
@@ -380,10 +386,14 @@ def run_until_idle_sync(
         What the drain did.
 
     Raises:
+        InvalidArgument: a bad option (as for :func:`run_until_idle`) or ``backend``,
+            checked before any loop or worker starts.
         WorkerError: called from an event loop's thread (use ``await run_until_idle``).
         Exception: anything :func:`run_until_idle` raises. A drain that raises cancels
             the worker: runs it was executing are handed back or crashed.
     """
+    _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
+    check_choice(backend, "backend", ("asyncio", "trio"))
     library = current_async_library()
     if library is not None:
         raise WorkerError(

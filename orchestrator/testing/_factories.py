@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from .._core._errors import InvalidArgument
+from .._core._checks import check_bool
+from .._core._checks_objects import check_instance
+from .._core._errors import ArgumentTypeError, ArgumentValueError
 from .._core._models import FlowRun, FlowRunPolicy, TaskRun, TaskRunPolicy
 from .._core._states import Pending, Running, State, StateType
-
-if TYPE_CHECKING:
-    from .._engine._orchestrator import Orchestrator
+from .._engine._orchestrator import Orchestrator
 
 __all__ = ["make_flow_run", "make_task_run"]
 
@@ -47,11 +47,11 @@ def _target(state: State | StateType | str | None) -> State:
         key = state.upper()
         if key in StateType.__members__:
             return State(type=StateType[key])
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"{state!r} is not a state type; give one of "
             f"{', '.join(t.name for t in StateType)}, or a State such as AwaitingRetry()"
         )
-    raise InvalidArgument(f"state is a State, a StateType or a type name, got {state!r}")
+    raise ArgumentTypeError(f"state is a State, a StateType or a type name, got {state!r}")
 
 
 def _path(target: State) -> list[State]:
@@ -106,7 +106,9 @@ def make_task_run(
         InvalidArgument: a bad state or field (nothing is created).
         ObjectNotFound: ``flow_run`` names no flow run.
     """
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     target = _target(state)
+    check_bool(walk, "walk")
     policy = TaskRunPolicy(
         retries=retries, retry_delay=retry_delay, retry_jitter_factor=retry_jitter_factor
     )
@@ -160,7 +162,9 @@ def make_flow_run(
     Raises:
         InvalidArgument: a bad state or field (nothing is created).
     """
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     target = _target(state)
+    check_bool(walk, "walk")
     policy = FlowRunPolicy(retries=retries, retry_delay=retry_delay)
     path = _path(target) if walk else [target]
     flow = orchestrator.create_flow(flow_name)

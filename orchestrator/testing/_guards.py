@@ -12,15 +12,14 @@ The pytest plugin calls it when a test opts in (see :mod:`orchestrator.testing`)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from .._core._checks_objects import check_instance
 from .._core._models import FlowRun, TaskRun
 from .._core._states import StateType
 from .._display import format_time
+from .._engine._orchestrator import Orchestrator
 from ..filters import FlowRunFilter, FlowRunFilterState, TaskRunFilter, TaskRunFilterState
-
-if TYPE_CHECKING:
-    from .._engine._orchestrator import Orchestrator
 
 __all__ = ["UNFINISHED_TYPES", "assert_all_finished", "unfinished_runs"]
 
@@ -38,7 +37,11 @@ def unfinished_runs(orchestrator: Orchestrator) -> list[TaskRun | FlowRun]:
     """Return the task runs, then the flow runs, whose state is unfinished, oldest first.
 
     Uses the state-type indexes: O(log n + k) for k unfinished runs.
+
+    Raises:
+        InvalidArgument: ``orchestrator`` is not an Orchestrator.
     """
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     task_runs = orchestrator.read_task_runs(
         task_runs=TaskRunFilter(state=TaskRunFilterState(type=UNFINISHED_TYPES))
     )

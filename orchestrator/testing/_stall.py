@@ -33,14 +33,16 @@ from typing import TYPE_CHECKING, Final, Protocol, final, runtime_checkable
 
 import attrs
 
+from .._core._checks import wrong_type
+from .._core._checks_objects import check_instance
 from .._core._outcomes import SetStateStatus
 from .._core._states import StateType
 from .._display import format_time
+from .._engine._orchestrator import Orchestrator
 from ..filters import TaskRunFilter, TaskRunFilterState
 
 if TYPE_CHECKING:
     from .._core._models import ConcurrencyLimit, TaskRun
-    from .._engine._orchestrator import Orchestrator
 
 __all__ = [
     "DRAIN_UNFINISHED_TYPES",
@@ -153,7 +155,11 @@ def waiting_runs(orchestrator: Orchestrator) -> list[WaitingRun]:
 
     Meaningful at an idle moment (see the module docstring); at any other moment a run
     another task is about to move may be reported as unable to progress.
+
+    Raises:
+        InvalidArgument: ``orchestrator`` is not an Orchestrator.
     """
+    check_instance(orchestrator, Orchestrator, "orchestrator")
     runs = orchestrator.read_task_runs(
         task_runs=TaskRunFilter(state=TaskRunFilterState(type=DRAIN_UNFINISHED_TYPES))
     )
@@ -173,8 +179,18 @@ def explain_waiting(orchestrator: Orchestrator, runs: Iterable[WaitingRun] | Non
         runs: the diagnosis to print; :func:`waiting_runs` now when None.
 
     Lists at most :data:`MAX_LISTED` runs (those that cannot progress first).
+
+    Raises:
+        InvalidArgument: ``orchestrator`` is not an Orchestrator, or ``runs`` not a
+            collection of :class:`WaitingRun`.
     """
-    listed = list(waiting_runs(orchestrator) if runs is None else runs)
+    check_instance(orchestrator, Orchestrator, "orchestrator")
+    if runs is None:
+        listed = waiting_runs(orchestrator)
+    else:
+        if not isinstance(runs, Iterable):
+            raise wrong_type("runs", runs, "None or a list of WaitingRun (from waiting_runs)")
+        listed = [check_instance(run, WaitingRun, "every entry of runs") for run in runs]
     if not listed:
         return "no task run is waiting"
     listed.sort(key=lambda run: run.can_progress)  # stable: the stuck ones first

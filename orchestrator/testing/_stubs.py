@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Final, cast, final
 
 import attrs
 
-from .._core._errors import InvalidArgument, OrchestratorError
+from .._core._errors import ArgumentTypeError, ArgumentValueError, OrchestratorError
 from .._core._task_options import is_async
 from .._core._tasks import Task
 from .._engine._orchestrator import Orchestrator
@@ -110,7 +110,7 @@ def _check_outcome(outcome: object, what: str) -> None:
         isinstance(outcome, type) and issubclass(outcome, BaseException)
     )
     if shutdown and not _is_error(outcome):
-        raise InvalidArgument(
+        raise ArgumentValueError(
             f"{what} {outcome!r} is a BaseException but not an Exception; workers treat "
             "those as their own shutdown, so a stub cannot raise one: use an Exception"
         )
@@ -311,13 +311,14 @@ def stub_task(
             changes).
     """
     if not isinstance(orchestrator, Orchestrator):
-        raise InvalidArgument(f"stub_task needs an Orchestrator, got {orchestrator!r}")
+        raise ArgumentTypeError(f"stub_task needs an Orchestrator, got {orchestrator!r}")
     if isinstance(task, Task):
         task_key = task.task_key
     elif isinstance(task, str) and task:
         task_key = task
     else:
-        raise InvalidArgument(f"stub_task stubs a Task or a non-empty task key, got {task!r}")
+        error = ArgumentValueError if isinstance(task, str) else ArgumentTypeError
+        raise error(f"stub_task stubs a Task or a non-empty task key, got {task!r}")
     given = [
         name
         for name, value in (
@@ -329,25 +330,25 @@ def stub_task(
         if value
     ]
     if len(given) > 1:
-        raise InvalidArgument(
+        raise ArgumentTypeError(
             f"give stub_task one of returns=, raises=, outcomes= or fn=, got {' and '.join(given)}"
         )
     script: tuple[_Outcome, ...] = ((False, None),)
     repeat = True
     if raises is not None:
         if not _is_error(raises):
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"raises= takes an exception or an exception class, got {raises!r}"
             )
         script = ((True, raises),)
     elif outcomes is not None:
         if isinstance(outcomes, str | bytes) or not isinstance(outcomes, Iterable):
-            raise InvalidArgument(
+            raise ArgumentTypeError(
                 f"outcomes= takes a list of values and exceptions, got {outcomes!r}"
             )
         listed = tuple(outcomes)
         if not listed:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 "outcomes= is empty, so the first call would fail; give one outcome per call"
             )
         for outcome in listed:
@@ -356,7 +357,7 @@ def stub_task(
         repeat = False
     elif fn is not None:
         if not callable(fn):
-            raise InvalidArgument(f"fn= takes a function, got {fn!r}")
+            raise ArgumentTypeError(f"fn= takes a function, got {fn!r}")
     elif returns is not _UNSET:
         script = ((False, returns),)
     return TaskStub(orchestrator, task_key, outcomes=script, repeat=repeat, fn=fn)

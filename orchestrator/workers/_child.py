@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from .._core._checks_objects import check_mapping
 from .._core._errors import WorkerError
 
 __all__ = ["ENV_PARAMETERS_FILE", "PARAMETERS_FILE_NAME", "read_flow_run_parameters"]
@@ -40,10 +41,11 @@ def read_flow_run_parameters(environ: Mapping[str, str] | None = None) -> dict[s
         The flow run's parameters (an empty dict when it has none).
 
     Raises:
+        InvalidArgument: ``environ`` is not a mapping with string keys.
         WorkerError: the process was not started by a process worker (the variable is
             not set), or the file is missing or does not hold a JSON object.
     """
-    source = os.environ if environ is None else environ
+    source = os.environ if environ is None else check_mapping(environ, "environ")
     name = source.get(ENV_PARAMETERS_FILE)
     if not name:
         raise WorkerError(

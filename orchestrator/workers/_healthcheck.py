@@ -16,6 +16,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final, final
 
+from .._core._checks import check_port, check_text
+
 __all__ = ["HealthServer"]
 
 _HEALTHY: Final = {"message": "OK"}
@@ -59,6 +61,11 @@ class HealthServer:
         check: returns True while healthy; called from the server's thread.
         host: the address to bind (127.0.0.1: this machine only).
         port: the port; 0 picks a free one (see :attr:`address` once started).
+
+    Raises:
+        InvalidArgument: ``host`` is not a non-empty string or ``port`` not a port
+            number 0..65535 (named ``healthcheck_host`` and ``healthcheck_port``, as the
+            worker spells them).
     """
 
     __slots__ = ("_check", "_host", "_port", "_server", "_stopping", "_thread")
@@ -67,8 +74,8 @@ class HealthServer:
         self, check: Callable[[], bool], *, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self._check = check
-        self._host = host
-        self._port = port
+        self._host = check_text(host, "healthcheck_host")
+        self._port = check_port(port, "healthcheck_port")
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False

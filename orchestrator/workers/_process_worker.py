@@ -37,8 +37,16 @@ from typing import ClassVar, final
 import anyio
 import anyio.abc
 
-from .._core._checks import check_name, check_names, check_optional_count, check_seconds
-from .._core._errors import InvalidArgument, WorkerError
+from .._core._checks import (
+    check_bool,
+    check_name,
+    check_names,
+    check_optional_count,
+    check_seconds,
+    wrong_type,
+)
+from .._core._checks_objects import check_instance, check_mapping_of_str
+from .._core._errors import WorkerError
 from .._core._models import FlowRun
 from .._core._states import Crashed
 from .._core._wakeup import Signal, wait_for_any
@@ -78,7 +86,9 @@ class ProcessWorker:
             ``start(with_healthcheck=True)``; port 0 picks a free one.
 
     Raises:
-        InvalidArgument: a bad argument.
+        InvalidArgument: a bad argument, such as an ``environ`` value that is not a
+            string or a ``healthcheck_port`` that is not a port number; every option is
+            checked here, not when a process starts.
     """
 
     type: ClassVar[str] = "process"
@@ -100,8 +110,7 @@ class ProcessWorker:
         healthcheck_host: str = "127.0.0.1",
         healthcheck_port: int = 0,
     ) -> None:
-        if not isinstance(orchestrator, Orchestrator):
-            raise InvalidArgument(f"orchestrator must be an Orchestrator, got {orchestrator!r}")
+        check_instance(orchestrator, Orchestrator, "orchestrator")
         check_name(work_pool_name, "work_pool_name")
         queues = check_names(work_queues, "work_queues", item="a work queue name")
         check_optional_count(limit, "limit", minimum=1)
@@ -120,12 +129,14 @@ class ProcessWorker:
         )
         # Infinity: wait for a cancelled process however long it takes to exit.
         self._grace = check_seconds(cancel_grace_seconds, "cancel_grace_seconds", finite=False)
-        self._environ = None if environ is None else dict(environ)
+        strict = check_bool(strict_templates, "strict_templates")
+        # Checked now, not when a process starts: a process environment holds strings.
+        self._environ = None if environ is None else check_mapping_of_str(environ, "environ")
         self._states = RunStates(
             orchestrator,
             work_pool_name,
             self._name,
-            strict=bool(strict_templates),
+            strict=strict,
             environ=self._environ,
         )
         self._health_server = HealthServer(
@@ -215,11 +226,17 @@ class ProcessWorker:
 
         Raises:
             WorkerError: the worker is already started.
+            InvalidArgument: ``run_once`` or ``with_healthcheck`` is not a bool, or
+                ``printer`` is not callable.
             ObjectNotFound: the pool, or one of the queues, does not exist.
             OSError: the health server cannot bind its port.
         """
         if self._started:
             raise WorkerError(f"worker {self._name!r} is already started")
+        check_bool(run_once, "run_once")
+        check_bool(with_healthcheck, "with_healthcheck")
+        if not callable(printer):
+            raise wrong_type("printer", printer, "a print-like function")
         orchestrator = self._orchestrator
         orchestrator.read_work_queues(self._pool, names=self._queues)
         for queue in self._queues or ():

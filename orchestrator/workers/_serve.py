@@ -7,11 +7,13 @@ import functools
 import signal
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from anyio.abc import TaskStatus
 
+from .._core._checks import check_optional_seconds, check_port
+from .._core._checks_objects import check_choice
 from ._task_worker import TaskWorker
 
 if TYPE_CHECKING:
@@ -19,6 +21,17 @@ if TYPE_CHECKING:
     from .._engine._orchestrator import Orchestrator
 
 __all__ = ["serve", "serve_sync"]
+
+
+#: The event loops ``serve_sync`` (and ``run_until_idle_sync``) can run.
+BACKENDS: Final = ("asyncio", "trio")
+
+
+def _check_serving(timeout: object, status_server_port: object) -> None:
+    """Refuse a bad timeout or status port before a worker is built (it takes an id)."""
+    check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
+    if status_server_port is not None:
+        check_port(status_server_port, "status_server_port")
 
 
 @contextlib.contextmanager
@@ -62,6 +75,7 @@ async def serve(
         TypeError, InvalidArgument, WorkerError: as :class:`TaskWorker` raises them.
         OSError: the status port cannot be bound.
     """
+    _check_serving(timeout, status_server_port)
     worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
     with _sigterm_stops(worker):
         await worker.run(
@@ -82,8 +96,12 @@ def serve_sync(
     For scripts; from async code await :func:`serve` instead.
 
     Raises:
+        InvalidArgument: ``backend`` is not "asyncio" or "trio", or a bad ``timeout`` or
+            ``status_server_port`` (checked before the loop starts).
         RuntimeError: an event loop already runs in this thread.
     """
+    check_choice(backend, "backend", BACKENDS)
+    _check_serving(timeout, status_server_port)
     anyio.run(
         functools.partial(
             serve,

@@ -37,7 +37,8 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._core._checks import check_optional_count, check_optional_seconds, check_seconds
-from .._core._errors import InvalidArgument, StopTaskWorker, WorkerError
+from .._core._checks_objects import check_instance
+from .._core._errors import ArgumentTypeError, StopTaskWorker, WorkerError
 from .._core._models import TaskRun
 from .._core._tasks import Task
 from .._engine._leases import DEFAULT_LEASE_SECONDS
@@ -66,8 +67,9 @@ class TaskWorker:
             past a wait for its turn before any worker's sweeper hands it back.
 
     Raises:
-        TypeError: an argument is not a Task.
-        InvalidArgument: no tasks, two tasks with one key, or a bad limit or lease.
+        InvalidArgument: an argument is not a Task (an ArgumentTypeError, also a
+            TypeError), no tasks, two tasks with one key, or a bad orchestrator, limit or
+            lease.
         WorkerError: no orchestrator was given and none is current.
     """
 
@@ -109,8 +111,8 @@ class TaskWorker:
                     "a TaskWorker needs an orchestrator: pass orchestrator=..., or build "
                     "the worker inside `with orchestrator:`"
                 ) from None
-        elif not isinstance(orchestrator, Orchestrator):
-            raise InvalidArgument(f"orchestrator must be an Orchestrator, got {orchestrator!r}")
+        else:
+            check_instance(orchestrator, Orchestrator, "orchestrator")
         self._orchestrator = orchestrator
         self._tasks = MappingProxyType(by_key)
         # host-pid, plus a suffix so that two workers of one process differ (drawn from the
@@ -307,7 +309,7 @@ class TaskWorker:
             ObjectNotFound: the run no longer exists.
         """
         if not isinstance(task_run, TaskRun):
-            raise InvalidArgument(f"execute_task_run takes a TaskRun, got {task_run!r}")
+            raise ArgumentTypeError(f"execute_task_run takes a TaskRun, got {task_run!r}")
         executor = self._executor
         if task_run.id in executor.claims:
             logger.info("task run %s is already being executed by this worker", task_run.id)

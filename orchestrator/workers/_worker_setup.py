@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .._core._errors import InvalidArgument
+from .._core._errors import ArgumentTypeError, ArgumentValueError
 from .._core._tasks import Task
 from .._core._wakeup import current_async_library
 
@@ -43,23 +43,23 @@ def check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
     """Return the tasks by key; refuse non-tasks, no tasks, and two tasks with one key.
 
     Raises:
-        TypeError: an argument is not a Task.
-        InvalidArgument: no tasks, or two different tasks share a key.
+        ArgumentTypeError: an argument is not a Task (also a TypeError).
+        ArgumentValueError: no tasks, or two different tasks share a key.
     """
     by_key: dict[str, Task[..., Any]] = {}
     for task in tasks:
         if type(task) is not Task:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"TaskWorker serves tasks made with @task, got {task!r}; decorate the "
                 "function with @task first"
             )
         other = by_key.get(task.task_key)
         if other is not None and other is not task:
-            raise InvalidArgument(
+            raise ArgumentValueError(
                 f"{other!r} and {task!r} share the task key {task.task_key!r}; serve one of "
                 "them (runs are found by key), or give one another task_key"
             )
         by_key[task.task_key] = task
     if not by_key:
-        raise InvalidArgument("a TaskWorker needs at least one task to serve")
+        raise ArgumentValueError("a TaskWorker needs at least one task to serve")
     return by_key
