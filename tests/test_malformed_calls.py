@@ -28,6 +28,7 @@ scheduled flow run of it. A refused call must leave every bit of that as it was.
 from __future__ import annotations
 
 import enum
+import inspect
 import math
 import uuid
 from collections.abc import Callable, Mapping
@@ -130,6 +131,14 @@ class World:
     def propose(self, role: str, state: State, **options: Any) -> object:
         """``set_task_run_state`` on the task run playing ``role``."""
         return self.orch.set_task_run_state(self.runs[role], state, **options)
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> object:
+        """Call the orchestrator's method named ``method``.
+
+        For the methods issue 9 adds (``delete_task_runs``, ``read_task_run_state``, ...):
+        called by name, the table type-checks on a branch where they do not exist yet.
+        """
+        return getattr(self.orch, method)(*args, **kwargs)
 
     def history(self, **changes: Any) -> object:
         """``task_run_history`` over the first hour by minutes, with ``changes`` applied."""
@@ -442,6 +451,24 @@ CASES: Final[list[Case]] = [
                lambda w: w.orch.read_flow_runs(flow_runs=TaskRunFilter())),
     wrong_type("count_flow_runs: flows=5", "flows",
                lambda w: w.orch.count_flow_runs(flows=5)),
+    # -- states by id, and bulk deletes (the methods this issue adds) ---------------------------
+    not_found("read_task_run_state: an unknown state id", "state",
+              lambda w: w.call("read_task_run_state", UNKNOWN)),
+    not_found("read_task_run_state: a flow run state's id", "state",
+              lambda w: w.call("read_task_run_state",
+                               w.orch.read_flow_run_states(w.flow_run_id)[0].id)),
+    wrong_value("read_task_run_state: a malformed id string", "state_id",
+                lambda w: w.call("read_task_run_state", "junk")),
+    not_found("delete_task_run_state: an unknown state id", "state",
+              lambda w: w.call("delete_task_run_state", UNKNOWN)),
+    not_found("read_flow_run_state: a task run state's id", "state",
+              lambda w: w.call("read_flow_run_state", w.state("running").id)),
+    wrong_type("delete_flow_run_state: state_id=5", "state_id",
+               lambda w: w.call("delete_flow_run_state", 5)),
+    wrong_type("delete_task_runs: task_runs as a string", "task_runs",
+               lambda w: w.call("delete_task_runs", task_runs="COMPLETED")),
+    wrong_type("delete_flow_runs: a TaskRunFilter given as flow_runs", "flow_runs",
+               lambda w: w.call("delete_flow_runs", flow_runs=TaskRunFilter())),
     # -- decisions ------------------------------------------------------------------------------
     not_found("read_decisions: an unknown id", "run",
               lambda w: w.orch.read_decisions(UNKNOWN)),
@@ -1010,10 +1037,27 @@ def refusal_problems(case: Case, world: World) -> list[str]:
     return problems
 
 
-def test_the_sweep_covers_every_family_with_enough_cases() -> None:
+#: Public methods with parameters that no case calls, and why.
+NOT_SWEPT: Final = {
+    "asubmit": "async; its checks are submit's (the same _prepare)",
+    "aschedule": "async; its checks are schedule's",
+    "wait_for_turn": "async; takes the result of a proposal, not user input",
+    "unsubscribe": "unsubscribing an unknown observer is documented as no error",
+}
+
+
+def test_the_sweep_covers_every_public_method_with_parameters() -> None:
     assert len(CASES) >= 150
     labels = [case.label for case in CASES]
     assert len(set(labels)) == len(labels), "two cases share a label"
+    text = " ".join(labels)
+    methods = [
+        name
+        for name, member in inspect.getmembers(Orchestrator, callable)
+        if not name.startswith("_") and len(inspect.signature(member).parameters) > 1
+    ]
+    missing = [name for name in methods if name not in text and name not in NOT_SWEPT]
+    assert not missing, f"no malformed call of {missing}: add cases (or say why in NOT_SWEPT)"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.label for case in CASES])
