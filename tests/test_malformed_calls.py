@@ -169,9 +169,8 @@ def build_world() -> World:
     assert orch.set_task_run_state(runs["waiting"], Running()).status.name == "WAIT"
     runs["cached"] = make_task_run(orch, "RUNNING", task_key="sweep.cached").id
     cache = StateDetails(cache_key="sweep-key", cache_expiration=T0 + timedelta(days=1))
-    assert orch.set_task_run_state(runs["cached"], Completed(42, details=cache)).status.name == (
-        "ACCEPT"
-    )
+    completed = orch.set_task_run_state(runs["cached"], Completed(42, details=cache))
+    assert completed.status.name == "ACCEPT"
     future = orch.submit(add, 1, 2)
     runs["queued"] = future.task_run.id
     flow_run = make_flow_run(orch, "RUNNING", flow_name="sweep-flow")
@@ -378,6 +377,8 @@ CASES: Final[list[Case]] = [
                lambda w: w.orch.update_task_run(w.id("pending"), name=5)),
     not_found("delete_task_run: a flow run's id", "task run",
               lambda w: w.orch.delete_task_run(w.flow_run_id)),
+    not_found("delete_task_run: the id of the deployment's flow run", "task run",
+              lambda w: w.orch.delete_task_run(w.deployment_run_id)),
     not_found("delete_task_run: a deployment's id", "task run",
               lambda w: w.orch.delete_task_run(w.deployment_id)),
     wrong_value("delete_task_run: a malformed id string", "task_run_id",
