@@ -157,7 +157,7 @@ class VirtualClock(Clock):
         if when < self._now:
             raise ArgumentValueError(
                 f"a virtual clock only moves forward: it reads {self._now.isoformat()}, "
-                f"asked for {when.isoformat()}"
+                f"asked for when={when.isoformat()}"
             )
         self._now = when
         self._wake_due()

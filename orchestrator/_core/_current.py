@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from .._engine._futures import TaskRunFuture
@@ -23,6 +23,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+@runtime_checkable
 class Submitter(Protocol):
     """What a task needs of an orchestrator to submit a background run of itself."""
 

@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 #: The most retry delays a policy may list.
+#: The longest retry delay: later than that, a retry's due time would not be a date.
+MAX_RETRY_DELAY_SECONDS: Final = 100 * 365 * 86400.0
 MAX_RETRY_DELAYS: Final = 50
 
 RetryDelay = float | tuple[float, ...] | None
@@ -65,7 +67,7 @@ def normalise_retry_delays(value: object, name: str) -> RetryDelay:
     if value is None:
         return None
     if isinstance(value, int | float):
-        return check_seconds(
+        return _check_delay(
             value, name, expected="a finite number of seconds >= 0, or a list of them"
         )
     if isinstance(value, str) or not isinstance(value, Iterable):
@@ -79,12 +81,20 @@ def normalise_retry_delays(value: object, name: str) -> RetryDelay:
     if len(delays) > MAX_RETRY_DELAYS:
         raise ArgumentValueError(
             f"Can not configure more than {MAX_RETRY_DELAYS} retry delays per task "
-            f"(got {len(delays)}); shorten the list, the last delay repeats for later retries"
+            f"(got {len(delays)} in {name}); shorten the list, the last delay repeats for "
+            "later retries"
         )
     return tuple(
-        check_seconds(delay, f"every delay in {name}", expected="a finite number of seconds >= 0")
+        _check_delay(delay, f"every delay in {name}", expected="a finite number of seconds >= 0")
         for delay in delays
     )
+
+
+def _check_delay(value: object, name: str, *, expected: str) -> float:
+    seconds = check_seconds(value, name, expected=expected)
+    if seconds > MAX_RETRY_DELAY_SECONDS:
+        raise wrong_value(name, value, f"at most {MAX_RETRY_DELAY_SECONDS:.0f} seconds (100 years)")
+    return seconds
 
 
 @final

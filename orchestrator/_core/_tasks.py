@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, ParamSpec, TypeVar, final, overload
 
 from . import _task_options as opts
-from ._checks import check_bool, check_tags, check_text
-from ._checks_objects import check_args, check_mapping
+from ._checks import check_bool, check_tags, check_text, wrong_type
+from ._checks_objects import check_args, check_datetime, check_mapping
 from ._current import Submitter, current
 from ._errors import ArgumentTypeError, ArgumentValueError
 from ._models import TaskRunPolicy
@@ -295,7 +295,8 @@ class Task(Generic[P, R]):
                     f"task_run_name function raised {exc!r}"
                 ) from exc
         if not isinstance(name, str) or not name:
-            raise ArgumentValueError(
+            error = ArgumentValueError if isinstance(name, str) else ArgumentTypeError
+            raise error(
                 f"the task_run_name function of {self.name!r} must return a non-empty "
                 f"string, got {name!r}"
             )
@@ -319,7 +320,7 @@ class Task(Generic[P, R]):
                 f"raised {exc!r}"
             ) from exc
         if key is not None and not isinstance(key, str):
-            raise ArgumentValueError(
+            raise ArgumentTypeError(
                 f"the cache_key_fn of {self.name!r} must return a string or None, got {key!r}"
             )
         return key
@@ -373,10 +374,13 @@ class Task(Generic[P, R]):
         """
         call_args = check_args(args, "args")
         call_kwargs = {} if kwargs is None else dict(check_mapping(kwargs, "kwargs"))
+        if orchestrator is not None and not isinstance(orchestrator, Submitter):
+            raise wrong_type("orchestrator", orchestrator, "an Orchestrator or None")
         target: Submitter = current() if orchestrator is None else orchestrator
         if scheduled_time is None:
             return target.submit(self, *call_args, **call_kwargs)
-        return target.schedule(scheduled_time, self, *call_args, **call_kwargs)
+        when = check_datetime(scheduled_time, "scheduled_time")
+        return target.schedule(when, self, *call_args, **call_kwargs)
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, key={self.task_key!r}, retries={self.retries})"

@@ -36,7 +36,7 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from .._core._checks import check_seconds
+from .._core._checks import check_id, check_seconds
 from .._core._errors import InvalidArgument
 from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, StateDetails, StateType
@@ -149,6 +149,7 @@ class PendingLeases:
             InvalidArgument: ``state`` is not a committed PENDING state, or ``seconds``
                 is not a positive number.
         """
+        run_id = check_id(run_id, "run_id")
         seconds = check_seconds(seconds, "seconds", positive=True, finite=False)
         if state.type is not _PENDING or state.id is None:
             raise InvalidArgument(f"only a committed PENDING claim can be leased, got {state!r}")

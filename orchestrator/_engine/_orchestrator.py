@@ -29,9 +29,10 @@ from .._core._checks import (
     check_optional_int,
     check_positive_int,
     check_seconds,
+    check_text,
     wrong_type,
 )
-from .._core._checks_objects import check_instance
+from .._core._checks_objects import check_datetime, check_instance
 from .._core._clock import Clock, SystemClock
 from .._core._current import CURRENT, Submitter, current
 from .._core._errors import ArgumentValueError
@@ -318,7 +319,7 @@ class Orchestrator(
         self, when: datetime, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
     ) -> TaskRunFuture[R]:
         """Like :meth:`submit`, for a run due at ``when`` (an aware datetime)."""
-        return submit_task(self, task, args, kwargs, scheduled_time=when)
+        return submit_task(self, task, args, kwargs, scheduled_time=check_datetime(when, "when"))
 
     async def asubmit(
         self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
@@ -330,6 +331,7 @@ class Orchestrator(
         self, when: datetime, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
     ) -> TaskRunFuture[R]:
         """Like :meth:`schedule`, but wait for room in a full queue instead of raising."""
+        when = check_datetime(when, "when")
         return await asubmit_task(self, task, args, kwargs, scheduled_time=when)
 
     # -- queues -------------------------------------------------------------------------------
@@ -342,6 +344,7 @@ class Orchestrator(
         self, task_key: str, *, scheduled_size: int | None = None, retry_size: int | None = None
     ) -> None:
         """Set the bounds of one task key's queues (None keeps the default)."""
+        check_text(task_key, "task_key")
         self._engine.queues.configure_task_key(
             task_key, scheduled_size=scheduled_size, retry_size=retry_size
         )

@@ -10,6 +10,7 @@ expected.
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any, TypeAlias, TypeVar, final
 import attrs
 
 from .._core._clock import as_utc
-from .._core._errors import ArgumentTypeError, ArgumentValueError
+from .._core._errors import ArgumentTypeError, ArgumentValueError, InvalidArgument
 from .._core._states import StateType
 from ._criteria import TRUE, Criterion, Lookup
 
@@ -169,6 +170,7 @@ StrsArg: TypeAlias = str | Iterable[str]
 StateTypesArg: TypeAlias = StateType | str | Iterable[StateType | str]
 
 F = TypeVar("F", bound="FilterBase")
+G = TypeVar("G")
 
 
 def shorthand(cls: type[F], field: str, value: object) -> F | None:
@@ -200,6 +202,39 @@ def optional_instance(cls: type) -> Callable[[object, attrs.Attribute[Any], obje
             )
 
     return check
+
+
+def names_fields(cls: type[G]) -> type[G]:
+    """Make a field value that a converter refuses name its field in the error.
+
+    Converters see only the value, so their refusal reads "filter ids must be ...". This
+    wraps the class's ``__init__`` (after ``attrs`` made it): on a refusal it finds the
+    field whose converter refuses its value and prefixes ``Class.field:`` to the message,
+    keeping the error's class. A successful construction costs nothing more.
+    """
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def init_naming_fields(self: Any, **kwargs: Any) -> None:
+        try:
+            init(self, **kwargs)
+        except InvalidArgument as exc:
+            raise _naming_field(cls, kwargs, exc) from exc
+
+    cls.__init__ = init_naming_fields  # type: ignore[method-assign]
+    return cls
+
+
+def _naming_field(cls: type, kwargs: dict[str, Any], exc: InvalidArgument) -> InvalidArgument:
+    for field in attrs.fields(cls):
+        converter = field.converter
+        if field.name not in kwargs or not callable(converter):
+            continue
+        try:
+            converter(kwargs[field.name])
+        except InvalidArgument:
+            return type(exc)(f"{cls.__name__}.{field.name}: {exc}")
+    return exc
 
 
 class FilterBase:

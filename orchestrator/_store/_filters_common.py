@@ -33,6 +33,7 @@ from ._criteria import (
 from ._filters_base import (
     FilterBase,
     Operator,
+    names_fields,
     to_operator,
     to_optional_bool,
     to_optional_str,
@@ -67,6 +68,7 @@ def membership(attribute: str, any_: frozenset[object] | None) -> Criterion:
     return In(attribute, any_)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class IdFilterBase(FilterBase):
     """Records whose id is in ``any_``."""
@@ -78,6 +80,7 @@ class IdFilterBase(FilterBase):
         return membership(self._attribute, self.any_)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class NullableIdFilterBase(FilterBase):
     """Records whose id-valued attribute is in ``any_``, and/or is (not) null."""
@@ -96,6 +99,7 @@ class NullableIdFilterBase(FilterBase):
         return combine(parts, self.operator is Operator.AND)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class StrFilterBase(FilterBase):
     """Records whose string attribute is one of ``any_``."""
@@ -107,6 +111,7 @@ class StrFilterBase(FilterBase):
         return membership(self._attribute, self.any_)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class NullableStrFilterBase(FilterBase):
     """Records whose string attribute is one of ``any_``, and/or is (not) null."""
@@ -125,6 +130,7 @@ class NullableStrFilterBase(FilterBase):
         return combine(parts, self.operator is Operator.AND)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class NameFilterBase(FilterBase):
     """Records named one of ``any_`` and/or whose name contains ``like_`` (any case)."""
@@ -139,6 +145,7 @@ class NameFilterBase(FilterBase):
         return combine(parts, True)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TagsFilterBase(FilterBase):
     """Records by their tags.
@@ -164,6 +171,7 @@ class TagsFilterBase(FilterBase):
         return combine(parts, self.operator is Operator.AND)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class StateTypeFilterBase(FilterBase):
     """Runs whose current state type is one of ``any_`` (members or names)."""
@@ -174,6 +182,7 @@ class StateTypeFilterBase(FilterBase):
         return membership("state_type", self.any_)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class StateNameFilterBase(FilterBase):
     """Runs whose current state name is one of ``any_`` (exact match)."""
@@ -192,6 +201,7 @@ def state_criterion(
     return combine(parts, operator is Operator.AND)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TimeBoundsFilterBase(FilterBase):
     """Records whose time attribute lies in ``[after_, before_]`` (inclusive; None never does)."""
@@ -209,6 +219,7 @@ class TimeBoundsFilterBase(FilterBase):
         return Range(self._attribute, self.after_, self.before_)
 
 
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TimeFilterBase(TimeBoundsFilterBase):
     """Time bounds as in the base, plus ``is_null_``: True for records without the time."""

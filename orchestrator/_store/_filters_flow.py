@@ -17,6 +17,7 @@ from ._filters_base import (
     Operator,
     StateTypesArg,
     StrsArg,
+    names_fields,
     optional_instance,
     shorthand,
     to_operator,
@@ -71,30 +72,35 @@ def _join(subs: tuple[FilterBase | None, ...], operator: Operator) -> Criterion:
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterId(IdFilterBase):
     """Flow runs whose id is in ``any_``."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterName(NameFilterBase):
     """Flow runs named one of ``any_`` and/or whose name contains ``like_``, ignoring case."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterTags(TagsFilterBase):
     """Flow runs by tags: ``all_`` (has every one), ``any_`` (has one), ``is_null_`` (none)."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterStateType(StateTypeFilterBase):
     """Flow runs whose current state type is one of ``any_``."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterStateName(StateNameFilterBase):
     """Flow runs whose current state name is one of ``any_``."""
@@ -113,6 +119,7 @@ def _flow_state_names(
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterState(FilterBase):
     """Flow runs by current state: ``type`` and ``name`` joined by ``operator``."""
@@ -126,6 +133,7 @@ class FlowRunFilterState(FilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterDeploymentId(NullableIdFilterBase):
     """Flow runs of the deployments in ``any_``; ``is_null_=True``: runs with no deployment."""
@@ -134,6 +142,7 @@ class FlowRunFilterDeploymentId(NullableIdFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterWorkQueueName(NullableStrFilterBase):
     """Flow runs on the work queues named in ``any_``; ``is_null_=True``: on none."""
@@ -142,6 +151,7 @@ class FlowRunFilterWorkQueueName(NullableStrFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterParentTaskRunId(NullableIdFilterBase):
     """Subflow runs of the task runs in ``any_``; ``is_null_=True``: runs that are no subflow."""
@@ -150,6 +160,7 @@ class FlowRunFilterParentTaskRunId(NullableIdFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterStartTime(TimeFilterBase):
     """Flow runs that started in ``[after_, before_]``; ``is_null_=True``: never started."""
@@ -158,6 +169,7 @@ class FlowRunFilterStartTime(TimeFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterEndTime(TimeFilterBase):
     """Flow runs that ended in ``[after_, before_]``; ``is_null_=True``: not ended."""
@@ -166,6 +178,7 @@ class FlowRunFilterEndTime(TimeFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterExpectedStartTime(TimeBoundsFilterBase):
     """Flow runs expected to start in ``[after_, before_]``."""
@@ -174,6 +187,7 @@ class FlowRunFilterExpectedStartTime(TimeBoundsFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterNextScheduledStartTime(TimeBoundsFilterBase):
     """Scheduled flow runs due in ``[after_, before_]``."""
@@ -216,6 +230,7 @@ def _flow_run_parents(
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilter(FilterBase):
     """Select flow runs; the sub-filters that are set are joined by ``operator``.
@@ -275,18 +290,21 @@ class FlowRunFilter(FilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowFilterId(IdFilterBase):
     """Flows whose id is in ``any_``."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowFilterName(NameFilterBase):
     """Flows named one of ``any_`` and/or whose name contains ``like_``, ignoring case."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowFilterTags(TagsFilterBase):
     """Flows by tags: ``all_`` (has every one), ``any_`` (has one), ``is_null_`` (none)."""
@@ -305,6 +323,7 @@ def _flow_tags(value: FlowFilterTags | StrsArg | None) -> FlowFilterTags | None:
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowFilter(FilterBase):
     """Select flows; the sub-filters that are set are joined by ``operator``.
@@ -325,24 +344,28 @@ class FlowFilter(FilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class DeploymentFilterId(IdFilterBase):
     """Deployments whose id is in ``any_``."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class DeploymentFilterName(NameFilterBase):
     """Deployments named one of ``any_`` and/or whose name contains ``like_``, ignoring case."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class DeploymentFilterTags(TagsFilterBase):
     """Deployments by tags: ``all_`` (has every one), ``any_`` (has one), ``is_null_`` (none)."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class DeploymentFilterWorkPoolName(StrFilterBase):
     """Deployments whose work pool is named one of ``any_``."""
@@ -351,6 +374,7 @@ class DeploymentFilterWorkPoolName(StrFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class DeploymentFilterWorkQueueName(StrFilterBase):
     """Deployments whose work queue is named one of ``any_``."""
@@ -383,6 +407,7 @@ def _deployment_queues(
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class DeploymentFilter(FilterBase):
     """Select deployments; the sub-filters that are set are joined by ``operator``.

@@ -23,6 +23,7 @@ from ._filters_base import (
     Operator,
     StateTypesArg,
     StrsArg,
+    names_fields,
     optional_instance,
     shorthand,
     to_operator,
@@ -59,30 +60,35 @@ __all__ = [
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterId(IdFilterBase):
     """Task runs whose id is in ``any_`` (one id or several; UUIDs or their strings)."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterName(NameFilterBase):
     """Task runs named one of ``any_`` and/or whose name contains ``like_``, ignoring case."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterTags(TagsFilterBase):
     """Task runs by tags: ``all_`` (has every one), ``any_`` (has one), ``is_null_`` (none)."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterStateType(StateTypeFilterBase):
     """Task runs whose current state type is one of ``any_``."""
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterStateName(StateNameFilterBase):
     """Task runs whose current state name is one of ``any_`` (exact, e.g. ``"AwaitingRetry"``)."""
@@ -101,6 +107,7 @@ def _task_state_names(
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterState(FilterBase):
     """Task runs by current state: ``type`` and ``name`` joined by ``operator``.
@@ -117,6 +124,7 @@ class TaskRunFilterState(FilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterStartTime(TimeFilterBase):
     """Task runs that first ran in ``[after_, before_]``; ``is_null_=True``: never started."""
@@ -125,6 +133,7 @@ class TaskRunFilterStartTime(TimeFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterEndTime(TimeFilterBase):
     """Task runs that ended in ``[after_, before_]``; ``is_null_=True``: not ended."""
@@ -133,6 +142,7 @@ class TaskRunFilterEndTime(TimeFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterExpectedStartTime(TimeBoundsFilterBase):
     """Task runs expected to start in ``[after_, before_]`` (inclusive)."""
@@ -141,6 +151,7 @@ class TaskRunFilterExpectedStartTime(TimeBoundsFilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterSubFlowRuns(FilterBase):
     """``exists_=True``: task runs that stand for a subflow (some flow run's parent task).
@@ -155,6 +166,7 @@ class TaskRunFilterSubFlowRuns(FilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterFlowRunId(FilterBase):
     """Task runs by parent flow run.
@@ -182,6 +194,7 @@ class TaskRunFilterFlowRunId(FilterBase):
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilterTaskKey(StrFilterBase):
     """Task runs whose task key is one of ``any_`` (an extension of the reference)."""
@@ -224,6 +237,7 @@ def _task_run_task_keys(
 
 
 @final
+@names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class TaskRunFilter(FilterBase):
     """Select task runs; the sub-filters that are set are joined by ``operator``.

@@ -97,7 +97,8 @@ def _interval(value: object) -> timedelta:
         raise wrong_type("history_interval", value, expected)
     if interval < timedelta(seconds=1):
         raise ArgumentValueError(
-            f"History interval must not be less than 1 second. (got {interval.total_seconds()} s)"
+            f"History interval must not be less than 1 second. (got {interval.total_seconds()} s); "
+            "pass a history_interval of 1 second or more"
         )
     return interval
 
