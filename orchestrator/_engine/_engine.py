@@ -41,7 +41,7 @@ from .._rules._bookkeeping import apply_bookkeeping, details_for_run
 from .._rules._context import TransitionContext, run_transition
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
-from .._store._results import ResultStore
+from .._store._results import ResultStore, parameters_key
 from .._store._store import Store
 from ..filters import TaskRunFilter
 from ._decisions import DecisionLog
@@ -224,11 +224,19 @@ class Engine:
             raise
 
     def remove_task_run(self, run: TaskRun) -> None:
-        """Delete a task run with its states, slots and decisions."""
+        """Delete a task run with its states, slots, decisions and queue entry.
+
+        The queue entry goes too, so its key's room comes back at once (and a submitter
+        waiting for room wakes); so do the parameters stored for a submitted run.
+        """
         self.store.remove_task_run(run.id)
         self.slots.release(run.id, run.tags)
         self.slots.forget_waiter(run.id)
         self.decisions.forget(run.id)
+        self.queues.discard(run.id)
+        parameters_id = None if run.state is None else run.state.details.task_parameters_id
+        if parameters_id is not None:
+            self.results.delete(parameters_key(parameters_id), missing_ok=True)
         self.notify(lambda o: o.task_run_deleted(run))
 
     def remove_flow_run(self, run: FlowRun) -> None:
