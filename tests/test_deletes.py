@@ -15,8 +15,10 @@ import anyio
 import pytest
 
 from orchestrator import (
+    Completed,
     Orchestrator,
     QueueFull,
+    Running,
     State,
     StateDetails,
     StateType,
@@ -134,3 +136,34 @@ async def test_a_waiting_asubmit_returns_once_a_flow_run_with_queued_runs_is_del
         orch.delete_flow_run(flow_run.id)
     assert [run.id for run in orch.read_task_runs()] == submitted
     orch.check_invariants()
+
+
+# -- statistics: the stored states -----------------------------------------------------------
+
+
+def test_statistics_count_the_stored_states_and_deleting_runs_frees_them(
+    orch: Orchestrator,
+) -> None:
+    assert (orch.statistics().task_run_states, orch.statistics().flow_run_states) == (0, 0)
+    flow = orch.create_flow("nightly")
+    flow_run = orch.create_flow_run(flow.id)  # Pending
+    orch.set_flow_run_state(flow_run.id, Running())
+    child = orch.create_task_run("child", flow_run_id=flow_run.id).run  # Pending
+    orch.set_task_run_state(child.id, Running())
+    orch.set_task_run_state(child.id, Completed())
+    alone = orch.create_task_run("alone").run  # Pending
+    orch.set_task_run_state(alone.id, Running())
+    stats = orch.statistics()
+    assert (stats.task_runs, stats.task_run_states) == (2, 5)
+    assert (stats.flow_runs, stats.flow_run_states) == (1, 2)
+    orch.delete_task_run(alone.id)
+    assert orch.statistics().task_run_states == 3
+    orch.delete_flow_run(flow_run.id)
+    stats = orch.statistics()
+    assert (stats.task_runs, stats.task_run_states, stats.flow_runs, stats.flow_run_states) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert stats.decisions == 0

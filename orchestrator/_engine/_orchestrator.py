@@ -55,7 +55,11 @@ R = TypeVar("R")
 @final
 @attrs.frozen(kw_only=True)
 class OrchestratorStatistics:
-    """Counts describing an orchestrator at one moment."""
+    """Counts describing an orchestrator at one moment.
+
+    ``task_run_states`` and ``flow_run_states`` count the states held in the runs'
+    histories (every run's, current states included): deleting a run frees its history.
+    """
 
     task_runs: int
     flow_runs: int
@@ -64,6 +68,8 @@ class OrchestratorStatistics:
     concurrency_limits: int
     cache_entries: int
     observers: int
+    task_run_states: int
+    flow_run_states: int
 
 
 @final
@@ -340,10 +346,11 @@ class Orchestrator(
         self._engine.check_invariants()
 
     def statistics(self) -> OrchestratorStatistics:
-        """Return counts of runs (by state), decisions, limits, cache entries and observers."""
+        """Return counts of runs (by state), their states, decisions, limits, cache, observers."""
         engine = self._engine
         with engine.lock:
             store = engine.store
+            stored = store.statistics()
             by_state: dict[StateType | None, int] = {}
             for run in store.task_runs.values():
                 by_state[run.state_type] = by_state.get(run.state_type, 0) + 1
@@ -355,6 +362,8 @@ class Orchestrator(
                 concurrency_limits=len(engine.slots.all()),
                 cache_entries=engine.cache.statistics().entries,
                 observers=len(engine.observers),
+                task_run_states=stored.task_run_states,
+                flow_run_states=stored.flow_run_states,
             )
 
     def __repr__(self) -> str:
