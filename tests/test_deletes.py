@@ -16,16 +16,22 @@ import pytest
 
 from orchestrator import (
     Completed,
+    FlowRun,
+    InvalidArgument,
+    Observer,
     Orchestrator,
     QueueFull,
     Running,
     State,
     StateDetails,
     StateType,
+    TaskRun,
     TaskRunFuture,
     VirtualClock,
     task,
 )
+from orchestrator.filters import DeploymentFilter, FlowFilter, FlowRunFilter, TaskRunFilter
+from orchestrator.testing import make_flow_run, make_task_run
 
 
 @task(task_key="jobs.send")
@@ -167,3 +173,133 @@ def test_statistics_count_the_stored_states_and_deleting_runs_frees_them(
         0,
     )
     assert stats.decisions == 0
+
+
+# -- bulk deletes ----------------------------------------------------------------------------
+
+
+class Deletions(Observer):
+    """Records the ids of deleted runs, in the order the orchestrator reports them."""
+
+    def __init__(self) -> None:
+        self.task_runs: list[uuid.UUID] = []
+        self.flow_runs: list[uuid.UUID] = []
+
+    def task_run_deleted(self, run: TaskRun) -> None:
+        self.task_runs.append(run.id)
+
+    def flow_run_deleted(self, run: FlowRun) -> None:
+        self.flow_runs.append(run.id)
+
+
+def test_delete_task_runs_deletes_what_the_filter_matches_as_delete_task_run_does(
+    orch: Orchestrator,
+) -> None:
+    orch.create_concurrency_limit("db", 1)
+    done = [make_task_run(orch, "COMPLETED", task_key="etl.load") for _ in range(3)]
+    holder = orch.create_task_run("etl.load", tags=["db"]).run
+    orch.set_task_run_state(holder.id, Running())  # holds the only "db" slot
+    queued_run = orch.submit(send, "ada")
+    kept = make_task_run(orch, "FAILED", task_key="etl.load")
+    deletions = Deletions()
+    orch.subscribe(deletions)
+    matching = TaskRunFilter(state=["COMPLETED", "RUNNING", "SCHEDULED"])
+    assert orch.count_task_runs(task_runs=matching) == 5
+    assert orch.delete_task_runs(task_runs=matching) == 5
+    assert [run.id for run in orch.read_task_runs()] == [kept.id]
+    assert sorted(deletions.task_runs) == sorted(
+        [*(run.id for run in done), holder.id, queued_run.task_run_id]
+    )
+    limit = orch.read_concurrency_limit("db")
+    assert limit.active_slots == frozenset()  # the slot came back
+    assert queued(orch) == 0  # its queue entry...
+    assert len(orch.result_store) == 0  # ...and its parameters
+    assert orch.read_decisions(holder.id) == []
+    stats = orch.statistics()
+    assert (stats.task_runs, stats.task_run_states) == (1, 3)  # Pending, Running, Failed
+    orch.check_invariants()
+
+
+def test_delete_task_runs_with_the_cross_entity_filters(orch: Orchestrator) -> None:
+    nightly, hourly = orch.create_flow("nightly"), orch.create_flow("hourly")
+    deployment = orch.create_deployment(nightly.id, "prod")
+    deployed = orch.create_flow_run(nightly.id, deployment_id=deployment.id)
+    manual = orch.create_flow_run(nightly.id)
+    other = orch.create_flow_run(hourly.id)
+    runs = {
+        name: orch.create_task_run(name, flow_run_id=flow_run.id).run
+        for name, flow_run in [("a", deployed), ("b", manual), ("c", other)]
+    }
+    alone = orch.create_task_run("d").run
+    assert orch.delete_task_runs(deployments=DeploymentFilter(id=[deployment.id])) == 1
+    assert orch.delete_task_runs(flows=FlowFilter(name=["nightly"])) == 1
+    assert orch.delete_task_runs(flow_runs=FlowRunFilter(id=[uuid.uuid4()])) == 0
+    left = {run.id for run in orch.read_task_runs()}
+    assert left == {runs["c"].id, alone.id}
+    # The flow runs themselves are left alone.
+    assert orch.count_flow_runs() == 3
+    orch.check_invariants()
+
+
+def test_delete_task_runs_without_a_filter_deletes_every_task_run(orch: Orchestrator) -> None:
+    assert orch.delete_task_runs() == 0
+    flow_run = orch.create_flow_run(orch.create_flow("nightly").id)
+    orch.create_task_run("a", flow_run_id=flow_run.id)
+    for state in ("PENDING", "RUNNING", "COMPLETED"):
+        make_task_run(orch, state)
+    assert orch.delete_task_runs() == 4
+    stats = orch.statistics()
+    assert (stats.task_runs, stats.task_run_states, stats.decisions) == (0, 0, 1)
+    assert (stats.flow_runs, stats.flow_run_states) == (1, 1)  # only task runs go
+    orch.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"task_runs": "COMPLETED"}, "task_runs must be a TaskRunFilter or None, got 'COMPLETED'"),
+        ({"flow_runs": 3}, "flow_runs must be a FlowRunFilter or None, got 3"),
+        ({"flows": ["f"]}, "flows must be a FlowFilter or None, got ['f']"),
+        ({"deployments": {}}, "deployments must be a DeploymentFilter or None, got {}"),
+    ],
+)
+def test_a_bad_filter_deletes_nothing(
+    orch: Orchestrator, arguments: dict[str, Any], message: str
+) -> None:
+    make_task_run(orch, "COMPLETED")
+    orch.create_flow_run(orch.create_flow("nightly").id)
+    with pytest.raises(InvalidArgument) as info:
+        orch.delete_task_runs(**arguments)
+    assert str(info.value) == message
+    if "task_runs" not in arguments:
+        with pytest.raises(InvalidArgument) as info:
+            orch.delete_flow_runs(**arguments)
+        assert str(info.value) == message
+    assert (orch.count_task_runs(), orch.count_flow_runs()) == (1, 1)
+    orch.check_invariants()
+
+
+def test_delete_flow_runs_deletes_the_matching_flow_runs_with_their_task_runs(
+    orch: Orchestrator,
+) -> None:
+    hourly = orch.create_flow("hourly")
+    doomed = [make_flow_run(orch, "COMPLETED", flow_name="nightly") for _ in range(2)]
+    running = make_flow_run(orch, "RUNNING", flow_name="nightly")
+    other = make_flow_run(orch, "COMPLETED", flow_name="hourly")
+    children = [orch.create_task_run("t", flow_run_id=run.id).run for run in (*doomed, running)]
+    parent_task = orch.create_task_run("parent", flow_run_id=running.id).run
+    subflow = orch.create_flow_run(hourly.id, parent_task_run_id=parent_task.id)
+    deletions = Deletions()
+    orch.subscribe(deletions)
+    completed_nightly = FlowRunFilter(state=["COMPLETED"])
+    deleted = orch.delete_flow_runs(flow_runs=completed_nightly, flows=FlowFilter(name=["nightly"]))
+    assert deleted == 2
+    assert sorted(deletions.flow_runs) == sorted(run.id for run in doomed)
+    assert sorted(deletions.task_runs) == sorted(child.id for child in children[:2])
+    assert {run.id for run in orch.read_flow_runs()} == {running.id, other.id, subflow.id}
+    # Without a filter: every flow run, with every task run that has one.
+    assert orch.delete_flow_runs() == 3
+    assert (orch.count_flow_runs(), orch.count_task_runs()) == (0, 0)
+    stats = orch.statistics()
+    assert (stats.flow_run_states, stats.task_run_states, stats.decisions) == (0, 0, 0)
+    orch.check_invariants()
