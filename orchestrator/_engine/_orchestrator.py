@@ -24,10 +24,12 @@ import attrs
 
 from .. import policies as _policies
 from .._core._activity import Activity
+from .._core._checks import wrong_type
 from .._core._clock import Clock, SystemClock
 from .._core._current import CURRENT, Submitter, current
 from .._core._errors import InvalidArgument
 from .._core._events import Observer
+from .._core._retention import Retention
 from .._core._states import StateType
 from .._core._tasks import Task
 from .._queues._registry import MultiQueue, TaskQueues
@@ -100,6 +102,17 @@ class Orchestrator(
         autojump: on a :class:`VirtualClock`, skip time while ``async with
             orchestrator:`` is open: whenever all work is idle, the clock jumps to the
             next due event (see :class:`orchestrator.testing.TimeSkipper`).
+        retention: a :class:`Retention` to delete finished runs, oldest first, so a
+            long-running process stays flat; None (the default) keeps every run.
+
+    Retention applies to *top-level* runs (task runs without a flow run, flow runs
+    that are not subflows) in the order their terminal states were committed; a run
+    forced out of a terminal state leaves that line. After any state proposal, the runs
+    beyond the newest ``max_terminal_runs`` and those finished ``max_age`` or longer ago
+    (this orchestrator's clock) are deleted oldest first, as ``delete_flow_run`` and
+    ``delete_task_run`` do, with their task runs and subflow runs whatever their states.
+    A finished run whose future was woken but has not read its state yet is kept until
+    it has; a future of a deleted run raises :class:`ObjectNotFound`. See the README.
 
     Use ``with orchestrator:`` (or ``async with``) to make it the current orchestrator
     for ``task.delay(...)``.
@@ -122,6 +135,7 @@ class Orchestrator(
         retry_queue_size: int = 100,
         keep_decisions: bool = True,
         autojump: bool = False,
+        retention: Retention | None = None,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):
             raise InvalidArgument(f"clock must be an orchestrator Clock, got {clock!r}")
@@ -134,6 +148,10 @@ class Orchestrator(
                 raise InvalidArgument(f"{name} must be a Policy, got {value!r}")
         if slot_wait_seconds <= 0:
             raise InvalidArgument(f"slot_wait_seconds must be > 0, got {slot_wait_seconds!r}")
+        if retention is not None and not isinstance(retention, Retention):
+            raise wrong_type(
+                "retention", retention, "None or a Retention(max_age=..., max_terminal_runs=...)"
+            )
         clock = SystemClock() if clock is None else clock
         if autojump and not clock.is_virtual:
             raise InvalidArgument("autojump needs a VirtualClock; the system clock cannot jump")
@@ -163,6 +181,7 @@ class Orchestrator(
             scheduled_queue_size=scheduled_queue_size,
             retry_queue_size=retry_queue_size,
             keep_decisions=keep_decisions,
+            retention=retention,
         )
         self._autojump = autojump
         self._owned_skippers: list[TimeSkipper] = []
