@@ -8,6 +8,9 @@ slots, decisions and states go, and ``statistics()`` shows it.
 
 from __future__ import annotations
 
+import gc
+import sys
+import tracemalloc
 import uuid
 from typing import Any
 
@@ -30,6 +33,7 @@ from orchestrator import (
     VirtualClock,
     task,
 )
+from orchestrator._core._indexes import should_shrink, shrink
 from orchestrator.filters import DeploymentFilter, FlowFilter, FlowRunFilter, TaskRunFilter
 from orchestrator.testing import make_flow_run, make_task_run
 
@@ -303,3 +307,77 @@ def test_delete_flow_runs_deletes_the_matching_flow_runs_with_their_task_runs(
     stats = orch.statistics()
     assert (stats.flow_run_states, stats.task_run_states, stats.decisions) == (0, 0, 0)
     orch.check_invariants()
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "one-by-one"])
+def test_memory_comes_back_after_the_runs_are_deleted(bulk: bool) -> None:
+    orch = Orchestrator(VirtualClock(), seed=1)
+    flow = orch.create_flow("nightly")
+
+    def run_many(count: int) -> None:
+        for number in range(count):
+            flow_run = orch.create_flow_run(flow.id, state=Running())
+            run = orch.create_task_run("job", flow_run_id=flow_run.id, tags=["t"]).run
+            orch.set_task_run_state(run.id, Running())
+            orch.set_task_run_state(run.id, Completed(number))
+            orch.set_flow_run_state(flow_run.id, Completed())
+            alone = orch.create_task_run("alone").run
+            orch.set_task_run_state(alone.id, Running())
+
+    def delete_all() -> None:
+        if bulk:
+            orch.delete_flow_runs()
+            orch.delete_task_runs()
+        else:
+            for flow_run in orch.read_flow_runs():
+                orch.delete_flow_run(flow_run.id)
+            for task_run in orch.read_task_runs():
+                orch.delete_task_run(task_run.id)
+
+    run_many(50)  # warm up: the first runs allocate what every later one reuses
+    delete_all()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run_many(2_500)
+        grown = tracemalloc.get_traced_memory()[0] - before
+        delete_all()
+        gc.collect()
+        left = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    stats = orch.statistics()
+    assert (stats.task_runs, stats.flow_runs, stats.task_run_states, stats.decisions) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert grown > 5_000_000
+    assert left < grown / 100, f"{left} of {grown} bytes still held"
+    orch.check_invariants()
+
+
+def test_shrink_keeps_identity_order_and_contents() -> None:
+    numbers = {f"k{n}": n for n in range(5000)}
+    for n in range(4990):
+        del numbers[f"k{n}"]
+    same = numbers
+    before = sys.getsizeof(numbers)
+    shrink(numbers)
+    assert numbers is same
+    assert list(numbers.items()) == [(f"k{n}", n) for n in range(4990, 5000)]
+    assert sys.getsizeof(numbers) < before / 10
+    values = set(range(5000))
+    values.difference_update(range(4995))
+    shrink(values)
+    assert values == set(range(4995, 5000))
+    assert (should_shrink(255, 1025), should_shrink(257, 1025), should_shrink(10, 1024)) == (
+        True,
+        False,
+        False,
+    )

@@ -18,6 +18,7 @@ import attrs
 
 from .._core._checks import check_text
 from .._core._clock import as_utc
+from .._core._indexes import should_shrink, shrink
 from .._core._states import State
 from ._table_events import CacheEntryAdded, CacheEntryPruned, CacheEvent
 
@@ -25,8 +26,6 @@ __all__ = ["NEVER", "CacheEntry", "CacheStatistics", "CacheTable", "check"]
 
 #: The expiration of nothing: later than any time a clock gives.
 NEVER: Final = datetime.max.replace(tzinfo=UTC)
-#: Below this many keys the key dictionary is never rebuilt (not worth it).
-_SHRINK_FLOOR: Final = 1024
 
 
 def check(condition: bool, message: str) -> None:
@@ -162,9 +161,8 @@ class CacheTable:
         dropped = sum(pruned.values())
         self._size -= dropped
         self.next_expiry = heap[0][0] if heap else NEVER
-        if len(entries) * 4 < self._peak and self._peak > _SHRINK_FLOOR:
-            # dicts never shrink on deletion: copy to give the memory back.
-            self._entries = dict(entries)
+        if should_shrink(len(entries), self._peak):  # give the memory back
+            shrink(entries)
             self._peak = len(entries)
         if self._on_change is not None:
             for key, count in pruned.items():

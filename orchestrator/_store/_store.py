@@ -27,6 +27,7 @@ from typing import Any, final
 import attrs
 
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound
+from .._core._indexes import shrink
 from .._core._models import Deployment, Flow, FlowRun, TaskRun
 from .._core._states import State
 from ._sources import Catalog
@@ -175,6 +176,10 @@ class Store(StoreQueries):
         run = self._task_table.remove(task_run_id)
         del self._task_keys[(run.flow_run_id, run.task_key, run.dynamic_key)]
         self._task_run_state_count -= len(self._task_run_states.pop(task_run_id))
+        if self._task_table.needs_compaction():  # most runs are gone: give memory back
+            self._task_table.compact()
+            shrink(self._task_keys)
+            shrink(self._task_run_states)
         return run
 
     def snapshot_task_run(self, run: TaskRun) -> object:
@@ -234,6 +239,9 @@ class Store(StoreQueries):
         """
         run = self._flow_table.remove(flow_run_id)
         self._flow_run_state_count -= len(self._flow_run_states.pop(flow_run_id))
+        if self._flow_table.needs_compaction():  # most runs are gone: give memory back
+            self._flow_table.compact()
+            shrink(self._flow_run_states)
         return run
 
     def snapshot_flow_run(self, run: FlowRun) -> object:
