@@ -35,7 +35,10 @@ from orchestrator import (
     TaskRun,
     TaskRunFuture,
     VirtualClock,
+    task,
 )
+from orchestrator.filters import TaskRunFilter
+from orchestrator.workers import TaskWorker
 
 
 def finish(orch: Orchestrator, name: str, *, data: object = None) -> uuid.UUID:
@@ -389,3 +392,32 @@ def test_deleted_runs_are_reported_to_observers() -> None:
     orch.set_flow_run_state(flow_run.id, Completed())
     finish(orch, "new")
     assert seen == ["task run inside", "flow run old"]
+
+
+# -- with a worker ---------------------------------------------------------------------------
+
+
+@task(task_key="retained.square")
+async def square(x: int) -> int:
+    return x * x
+
+
+async def test_a_worker_s_awaited_results_all_arrive_under_a_tight_retention() -> None:
+    orch = Orchestrator(VirtualClock(), seed=1, retention=Retention(max_terminal_runs=3))
+    results: dict[int, int] = {}
+    async with TaskWorker(square, orchestrator=orch, limit=4):
+        futures = {x: orch.submit(square, x) for x in range(20)}
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+
+                async def collect(x: int, future: TaskRunFuture[int]) -> None:
+                    results[x] = await future.aresult()
+
+                for x, future in futures.items():
+                    group.start_soon(collect, x, future)
+    assert results == {x: x * x for x in range(20)}
+    orch.create_task_run("probe")  # any proposal: the runs kept for their futures go
+    finished = orch.read_task_runs(task_runs=TaskRunFilter(state=["COMPLETED"]))
+    assert len(finished) == 3
+    assert len(orch.result_store) == 0
+    orch.check_invariants()

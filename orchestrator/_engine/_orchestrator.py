@@ -61,6 +61,7 @@ class OrchestratorStatistics:
 
     ``task_run_states`` and ``flow_run_states`` count the states held in the runs'
     histories (every run's, current states included): deleting a run frees its history.
+    ``observers`` includes the orchestrator's own (future waiters, retention).
     """
 
     task_runs: int
