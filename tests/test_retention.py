@@ -410,7 +410,7 @@ async def test_a_worker_s_awaited_results_all_arrive_under_a_tight_retention() -
         with anyio.fail_after(10):
             async with anyio.create_task_group() as group:
 
-                async def collect(x: int, future: TaskRunFuture[int]) -> None:
+                async def collect(x: int, future: TaskRunFuture[Any]) -> None:
                     results[x] = await future.aresult()
 
                 for x, future in futures.items():
