@@ -42,6 +42,7 @@ from ._core._outcomes import RejectDetails as RejectDetails
 from ._core._outcomes import SetStateStatus as SetStateStatus
 from ._core._outcomes import SlotWait as SlotWait
 from ._core._outcomes import WaitDetails as WaitDetails
+from ._core._retention import Retention as Retention
 from ._core._states import AwaitingRetry as AwaitingRetry
 from ._core._states import Cached as Cached
 from ._core._states import Cancelled as Cancelled
@@ -141,6 +142,7 @@ __all__ = (
     "QueueFull",
     "RejectDetails",
     "ResultStore",
+    "Retention",
     "Retrying",
     "Rule",
     "Running",

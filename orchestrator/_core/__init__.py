@@ -2,8 +2,8 @@
 
 Holds the clock (the only reader of time), the errors, the sorted-index wrappers, the
 cross-thread wake-ups, activity tracking, states, run records, outcomes, observers and
-decisions, sort orders, tasks and their options, the shared argument checks and the
-"current orchestrator" context variable.
+decisions, sort orders, tasks and their options, the retention settings, the shared
+argument checks and the "current orchestrator" context variable.
 
 May import: the standard library, attrs and sortedcontainers, and nothing else of the
 package. Two listed exceptions: the clock and the wake-ups also use anyio (and trio, when

@@ -11,6 +11,10 @@ Two shapes cover every secondary index of the store:
   task key -> runs, ...). Empty sets are dropped, so the key set is exactly the keys in
   use.
 
+Python's dicts and sets never give memory back when entries are deleted; a container
+that once held a million runs keeps a table sized for them. :func:`shrink` rebuilds one
+in place (it keeps its identity), for owners that do so once most entries are gone.
+
 Values are compared by identity (runs are ``eq=False`` entities), which keeps hashing
 and equality in C. ``n`` below is the number of entries in the index and ``k`` the
 number of entries an operation yields.
@@ -25,7 +29,7 @@ from typing import Any, Final, Generic, TypeVar, final
 
 from sortedcontainers import SortedList
 
-__all__ = ["SetIndex", "SortedIndex"]
+__all__ = ["COMPACT_FLOOR", "SetIndex", "SortedIndex", "shrink", "should_shrink"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -35,6 +39,33 @@ _EMPTY: Final[frozenset[Any]] = frozenset()
 _AFTER: Final = math.inf
 _SECOND: Final = itemgetter(1)
 _THIRD: Final = itemgetter(2)
+#: Containers that never held more than this many entries are not worth shrinking.
+COMPACT_FLOOR: Final = 1024
+
+
+def should_shrink(size: int, peak: int) -> bool:
+    """Whether a container at ``size`` entries that once held ``peak`` should be shrunk.
+
+    True once it is down to under a quarter of its peak (and the peak is worth it):
+    rebuilding then costs O(size), paid for by the 3/4 peak deletions before it.
+    """
+    return peak > COMPACT_FLOOR and size * 4 < peak
+
+
+def shrink(container: dict[Any, Any] | set[Any]) -> None:
+    """Rebuild ``container`` in place so that its memory fits what it holds now. O(n).
+
+    A dict keeps its insertion order; both keep their identity, so references to them
+    stay valid.
+    """
+    if isinstance(container, dict):
+        items = list(container.items())
+        container.clear()
+        container.update(items)
+    else:
+        values = list(container)
+        container.clear()
+        container.update(values)
 
 
 @final
@@ -232,6 +263,12 @@ class SetIndex(Generic[K, V]):
             sets[new] = {value}
         else:
             target.add(value)
+
+    def shrink(self) -> None:
+        """Rebuild the map and its sets in place to fit what they hold now. O(n)."""
+        for values in self._sets.values():
+            shrink(values)
+        shrink(self._sets)
 
     @property
     def raw(self) -> dict[K, set[V]]:

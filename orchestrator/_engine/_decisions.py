@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import final
 
 from .._core._events import Decision, DecisionEntry, Observer, make_decision, notify
+from .._core._indexes import should_shrink, shrink
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, StateType
@@ -37,12 +38,13 @@ class DecisionLog:
             acceptance by that policy can be stored as just its state.
     """
 
-    __slots__ = ("_by_run", "_default_policy", "_observers", "keep")
+    __slots__ = ("_by_run", "_default_policy", "_observers", "_peak", "keep")
 
     def __init__(self, *, keep: bool, default_policy: DefaultPolicy) -> None:
         self.keep = keep
         self._default_policy = default_policy
         self._by_run: dict[uuid.UUID, list[DecisionEntry | State]] = {}
+        self._peak = 0  # the most runs with entries since the last shrink
         self._observers: tuple[Observer, ...] = ()
 
     def watch(self, observers: tuple[Observer, ...]) -> None:
@@ -94,6 +96,8 @@ class DecisionLog:
             log = self._by_run.get(run.id)
             if log is None:
                 self._by_run[run.id] = [entry]
+                if len(self._by_run) > self._peak:
+                    self._peak = len(self._by_run)
             else:
                 log.append(entry)
         if self._observers:
@@ -113,8 +117,12 @@ class DecisionLog:
         ]
 
     def forget(self, run_id: uuid.UUID) -> None:
-        """Drop a run's entries (it was deleted)."""
-        self._by_run.pop(run_id, None)
+        """Drop a run's entries (it was deleted); give memory back once most are gone."""
+        by_run = self._by_run
+        by_run.pop(run_id, None)
+        if should_shrink(len(by_run), self._peak):
+            shrink(by_run)
+            self._peak = len(by_run)
 
     def __len__(self) -> int:
         """How many entries the log holds, over every run."""

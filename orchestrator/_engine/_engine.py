@@ -24,6 +24,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Final, NamedTuple, final
 
 import attrs
@@ -34,6 +35,7 @@ from .._core._errors import ObjectNotFound
 from .._core._events import Observer, notify
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import OrchestrationResult
+from .._core._retention import Retention
 from .._core._states import TERMINAL_TYPES, State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
@@ -41,11 +43,12 @@ from .._rules._bookkeeping import apply_bookkeeping, details_for_run
 from .._rules._context import TransitionContext, run_transition
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
-from .._store._results import ResultStore
+from .._store._results import ResultStore, parameters_key
 from .._store._store import Store
 from ..filters import TaskRunFilter
 from ._decisions import DecisionLog
 from ._leases import PendingLeases
+from ._retention import RetentionIndex
 from ._rollback import undo_commit
 from ._services import EngineServices
 from ._task_overrides import TaskOverrides
@@ -88,6 +91,7 @@ class Engine:
         policies: the policies proposals go through.
         scheduled_queue_size, retry_queue_size: default bounds of each task key's queues.
         keep_decisions: keep the decision log.
+        retention: delete finished runs beyond these limits (None: keep everything).
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class Engine:
         scheduled_queue_size: int,
         retry_queue_size: int,
         keep_decisions: bool,
+        retention: Retention | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
@@ -132,6 +137,19 @@ class Engine:
         self._futures_watched = False
         #: The TimeSkipper driving the clock, if one is running.
         self.time_skipper: TimeSkipper | None = None
+        #: How many proposals are under way (one proposal can make another, nested).
+        self._depth = 0
+        #: The line of finished runs retention deletes from (idle without retention).
+        self.retention = RetentionIndex(
+            Retention() if retention is None else retention,
+            store=self.store,
+            clock=clock,
+            remove_task_run=self.remove_task_run,
+            remove_flow_run=self.remove_flow_run,
+            waiting=self.future_waiters.is_waited_on,
+        )
+        if self.retention.active:
+            self.subscribe(self.retention)
 
     # -- ids and observers -----------------------------------------------------------------
     def new_id(self) -> uuid.UUID:
@@ -232,7 +250,10 @@ class Engine:
             raise
 
     def remove_task_run(self, run: TaskRun) -> None:
-        """Delete a task run with its states, slots and decisions.
+        """Delete a task run with its states, slots, decisions and queue entry.
+
+        The queue entry goes too, so its key's room comes back at once (and a submitter
+        waiting for room wakes); so do the parameters stored for a submitted run.
 
         Only the store's removal can fail, and it changes nothing when it does.
         """
@@ -240,6 +261,10 @@ class Engine:
         self.slots.release(run.id, run.tags)
         self.slots.forget_waiter(run.id)
         self.decisions.forget(run.id)
+        self.queues.discard(run.id)
+        parameters_id = None if run.state is None else run.state.details.task_parameters_id
+        if parameters_id is not None:
+            self.results.delete(parameters_key(parameters_id), missing_ok=True)
         self.notify(lambda o: o.task_run_deleted(run))
 
     def remove_flow_run(self, run: FlowRun) -> None:
@@ -313,17 +338,36 @@ class Engine:
         rules = policy.compile(None if initial is None else initial.type, proposed.type)
         commit = self._commit_task if isinstance(run, TaskRun) else self._commit_flow
         error: Exception | None = None
+        self._depth += 1
         try:
             run_transition(rules, ctx, commit)
         except Exception as exc:
             error = exc
+        finally:
+            self._depth -= 1
         result = OrchestrationResult(ctx.validated, ctx.status, ctx.details)
         self.decisions.record(run, ctx, proposed, result, policy)
+        now = ctx.now
+        if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:
+            self.tidy(now)
         if error is not None:
             raise error
         if raise_commit_error and ctx.commit_error is not None:
             raise ctx.commit_error
         return result
+
+    def tidy(self, now: datetime) -> None:
+        """Prune the cache entries expired at ``now`` and delete what retention lets go.
+
+        Called at the end of a top-level proposal (never from inside a commit) whose time
+        has reached the cache's next expiry or retention's due time. A failure here is
+        logged, not raised: the proposal it follows was committed.
+        """
+        try:
+            self.cache.prune(now)
+            self.retention.enforce(now)
+        except Exception:
+            _logger.exception("could not prune the cache or apply retention at %s", now)
 
     def propose_if(
         self, task_run_id: uuid.UUID, state: State, *, current: State, force: bool = False
@@ -452,6 +496,8 @@ class Engine:
             store.check_invariants()
             slots.check_invariants()
             self.cache.check_invariants()
+            if self.retention.active:
+                self.retention.check_invariants()
             self.queues.check_invariants()
             self.work_pools.check_invariants(store.flow_runs.values())
             for run in store.task_runs.values():

@@ -308,6 +308,32 @@ class FlowRuns(Facet):
         """
         delete_run_state(self._engine, state_id, flow=True)
 
+    def delete_flow_runs(
+        self,
+        *,
+        flow_runs: FlowRunFilter | None = None,
+        flows: FlowFilter | None = None,
+        deployments: DeploymentFilter | None = None,
+    ) -> int:
+        """Delete every flow run matching all the given filters; return how many.
+
+        The filters mean what they mean to :meth:`read_flow_runs`: with none, every flow
+        run matches, so ``delete_flow_runs()`` deletes them all (Prefect's bulk delete
+        likewise deletes whatever its filter matches). Each run goes as with
+        :meth:`delete_flow_run`, its task runs with it; the count is of flow runs.
+
+        Raises:
+            InvalidArgument: a filter of the wrong type (nothing is deleted).
+        """
+        engine = self._engine
+        with engine.lock:
+            runs = engine.store.query_flow_runs(
+                flow_runs=flow_runs, flows=flows, deployments=deployments
+            )
+            for run in runs:
+                engine.remove_flow_run(run)
+            return len(runs)
+
 
 def new_flow_run(
     engine: Engine,

@@ -37,6 +37,7 @@ from .._core._clock import Clock, SystemClock
 from .._core._current import CURRENT, Submitter, current
 from .._core._errors import ArgumentValueError
 from .._core._events import Observer
+from .._core._retention import Retention
 from .._core._states import StateType
 from .._core._tasks import Task
 from .._queues._registry import MultiQueue, TaskQueues
@@ -64,7 +65,12 @@ R = TypeVar("R")
 @final
 @attrs.frozen(kw_only=True)
 class OrchestratorStatistics:
-    """Counts describing an orchestrator at one moment."""
+    """Counts describing an orchestrator at one moment.
+
+    ``task_run_states`` and ``flow_run_states`` count the states held in the runs'
+    histories (every run's, current states included): deleting a run frees its history.
+    ``observers`` includes the orchestrator's own (future waiters, retention).
+    """
 
     task_runs: int
     flow_runs: int
@@ -73,6 +79,8 @@ class OrchestratorStatistics:
     concurrency_limits: int
     cache_entries: int
     observers: int
+    task_run_states: int
+    flow_run_states: int
 
 
 @final
@@ -103,6 +111,17 @@ class Orchestrator(
         autojump: on a :class:`VirtualClock`, skip time while ``async with
             orchestrator:`` is open: whenever all work is idle, the clock jumps to the
             next due event (see :class:`orchestrator.testing.TimeSkipper`).
+        retention: a :class:`Retention` to delete finished runs, oldest first, so a
+            long-running process stays flat; None (the default) keeps every run.
+
+    Retention applies to *top-level* runs (task runs without a flow run, flow runs
+    that are not subflows) in the order their terminal states were committed; a run
+    forced out of a terminal state leaves that line. After any state proposal, the runs
+    beyond the newest ``max_terminal_runs`` and those finished ``max_age`` or longer ago
+    (this orchestrator's clock) are deleted oldest first, as ``delete_flow_run`` and
+    ``delete_task_run`` do, with their task runs and subflow runs whatever their states.
+    A finished run whose future was woken but has not read its state yet is kept until
+    it has; a future of a deleted run raises :class:`ObjectNotFound`. See the README.
 
     Raises:
         InvalidArgument: a bad argument, naming it (a value of the wrong kind, such as
@@ -130,6 +149,7 @@ class Orchestrator(
         retry_queue_size: int = 100,
         keep_decisions: bool = True,
         autojump: bool = False,
+        retention: Retention | None = None,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):  # Clock is abstract
             raise wrong_type("clock", clock, "an orchestrator Clock, such as VirtualClock()")
@@ -147,6 +167,13 @@ class Orchestrator(
         check_positive_int(retry_queue_size, "retry_queue_size")
         check_bool(keep_decisions, "keep_decisions")
         check_bool(autojump, "autojump")
+        if retention is not None:
+            check_instance(
+                retention,
+                Retention,
+                "retention",
+                expected="None or a Retention(max_age=..., max_terminal_runs=...)",
+            )
         clock = SystemClock() if clock is None else clock
         if autojump and not clock.is_virtual:
             raise ArgumentValueError(
@@ -179,6 +206,7 @@ class Orchestrator(
             scheduled_queue_size=scheduled_queue_size,
             retry_queue_size=retry_queue_size,
             keep_decisions=keep_decisions,
+            retention=retention,
         )
         self._autojump = autojump
         self._owned_skippers: list[TimeSkipper] = []
@@ -368,10 +396,11 @@ class Orchestrator(
         self._engine.check_invariants()
 
     def statistics(self) -> OrchestratorStatistics:
-        """Return counts of runs (by state), decisions, limits, cache entries and observers."""
+        """Return counts of runs (by state), their states, decisions, limits, cache, observers."""
         engine = self._engine
         with engine.lock:
             store = engine.store
+            stored = store.statistics()
             by_state: dict[StateType | None, int] = {}
             for run in store.task_runs.values():
                 by_state[run.state_type] = by_state.get(run.state_type, 0) + 1
@@ -383,6 +412,8 @@ class Orchestrator(
                 concurrency_limits=len(engine.slots.all()),
                 cache_entries=engine.cache.statistics().entries,
                 observers=len(engine.observers),
+                task_run_states=stored.task_run_states,
+                flow_run_states=stored.flow_run_states,
             )
 
     def __repr__(self) -> str:

@@ -448,3 +448,30 @@ class TaskRuns(Facet):
             ObjectNotFound: no task-run state has this id.
         """
         delete_run_state(self._engine, state_id, flow=False)
+
+    def delete_task_runs(
+        self,
+        *,
+        task_runs: TaskRunFilter | None = None,
+        flow_runs: FlowRunFilter | None = None,
+        flows: FlowFilter | None = None,
+        deployments: DeploymentFilter | None = None,
+    ) -> int:
+        """Delete every task run matching all the given filters; return how many.
+
+        The filters mean what they mean to :meth:`read_task_runs`: with none, every task
+        run matches, so ``delete_task_runs()`` deletes them all (Prefect's bulk delete
+        likewise deletes whatever its filter matches). Each run goes as with
+        :meth:`delete_task_run`: states, slots, decisions, queue entry, observers told.
+
+        Raises:
+            InvalidArgument: a filter of the wrong type (nothing is deleted).
+        """
+        engine = self._engine
+        with engine.lock:
+            runs = engine.store.query_task_runs(
+                task_runs=task_runs, flow_runs=flow_runs, flows=flows, deployments=deployments
+            )
+            for run in runs:
+                engine.remove_task_run(run)
+            return len(runs)

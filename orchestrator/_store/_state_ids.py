@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import final
 
 from .._core._errors import ObjectAlreadyExists
+from .._core._indexes import shrink
 from .._core._states import State
 
 __all__ = ["StateIds"]
@@ -30,6 +31,11 @@ class StateIds:
         self.task: dict[uuid.UUID, uuid.UUID] = {}
         #: Flow-run state id -> flow run id.
         self.flow: dict[uuid.UUID, uuid.UUID] = {}
+
+    def compact(self) -> None:
+        """Rebuild both maps so their memory fits what they hold (after mass deletes). O(n)."""
+        shrink(self.task)
+        shrink(self.flow)
 
     def __contains__(self, state_id: object) -> bool:
         """Whether any stored state, of a task run or a flow run, has this id. O(1)."""

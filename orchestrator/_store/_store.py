@@ -27,6 +27,7 @@ from typing import Any, final
 import attrs
 
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound
+from .._core._indexes import shrink
 from .._core._models import Deployment, Flow, FlowRun, TaskRun
 from .._core._states import State
 from ._sources import Catalog
@@ -180,6 +181,11 @@ class Store(StoreQueries):
         states = self._task_run_states.pop(task_run_id)
         self._task_run_state_count -= len(states)
         self._state_ids.discard(self._state_ids.task, states)
+        if self._task_table.needs_compaction():  # most runs are gone: give memory back
+            self._task_table.compact()
+            shrink(self._task_keys)
+            shrink(self._task_run_states)
+            self._state_ids.compact()
         return run
 
     def snapshot_task_run(self, run: TaskRun) -> object:
@@ -243,6 +249,10 @@ class Store(StoreQueries):
         states = self._flow_run_states.pop(flow_run_id)
         self._flow_run_state_count -= len(states)
         self._state_ids.discard(self._state_ids.flow, states)
+        if self._flow_table.needs_compaction():  # most runs are gone: give memory back
+            self._flow_table.compact()
+            shrink(self._flow_run_states)
+            self._state_ids.compact()
         return run
 
     def snapshot_flow_run(self, run: FlowRun) -> object:

@@ -26,7 +26,7 @@ from operator import attrgetter
 from typing import Any, Final, Generic, TypeVar, final
 
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound
-from .._core._indexes import SetIndex, SortedIndex
+from .._core._indexes import SetIndex, SortedIndex, should_shrink, shrink
 from .._core._models import FlowRun, TaskRun
 
 __all__ = ["SORTED_FIELDS", "RunTable", "state_key"]
@@ -71,6 +71,7 @@ class RunTable(Generic[R]):
         "_type_sets",
         "fixed_set_fields",
         "kind",
+        "peak",
         "runs",
         "seq",
         "set_fields",
@@ -89,6 +90,8 @@ class RunTable(Generic[R]):
         self.runs: dict[uuid.UUID, R] = {}
         self.seq: dict[R, int] = {}
         self._next_seq = 0
+        #: The most runs held at once since the last :meth:`compact`.
+        self.peak = 0
         self.sorted: dict[str, SortedIndex[Any, R]] = {
             name: SortedIndex() for name in ("id", *SORTED_FIELDS)
         }
@@ -126,7 +129,10 @@ class RunTable(Generic[R]):
         # only pays for batches.
         seq = self._next_seq
         self._next_seq = seq + 1
-        self.runs[run.id] = run
+        runs = self.runs
+        runs[run.id] = run
+        if len(runs) > self.peak:
+            self.peak = len(runs)
         self.seq[run] = seq
         try:
             sorted_indexes = self.sorted
@@ -151,6 +157,7 @@ class RunTable(Generic[R]):
             runs_by_id[run.id] = run
             self.seq[run] = seq
             batch.append((run, seq))
+        self.peak = max(self.peak, len(runs_by_id))
         self.sorted["id"].update([(run.id.int, seq, run) for run, seq in batch])
         for name in SORTED_FIELDS:
             getter = attrgetter(name)
@@ -192,6 +199,24 @@ class RunTable(Generic[R]):
             raise
         del self.seq[run], self.runs[run_id]
         return run
+
+    def needs_compaction(self) -> bool:
+        """Whether deletions have left the table at under a quarter of its peak. O(1)."""
+        return should_shrink(len(self.runs), self.peak)
+
+    def compact(self) -> None:
+        """Rebuild the dicts and sets in place to fit the runs held now. O(n).
+
+        Dicts and sets keep their memory when entries are deleted: after a mass delete
+        this gives it back. The sorted indexes shrink by themselves.
+        """
+        shrink(self.runs)
+        shrink(self.seq)
+        shrink(self.untagged)
+        for index in self.sets.values():
+            index.shrink()
+        self.tags.shrink()
+        self.peak = len(self.runs)
 
     def _add_tags(self, run: R, tags: frozenset[str]) -> None:
         if tags:
