@@ -39,7 +39,7 @@ from .._core._retention import Retention
 from .._core._states import TERMINAL_TYPES, State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
-from .._rules._bookkeeping import apply_bookkeeping, details_for_run
+from .._rules._bookkeeping import apply_bookkeeping
 from .._rules._context import TransitionContext, run_transition
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
@@ -47,10 +47,12 @@ from .._store._results import ResultStore, parameters_key
 from .._store._store import Store
 from ..filters import TaskRunFilter
 from ._decisions import DecisionLog
+from ._invariants import check_engine
 from ._leases import PendingLeases
 from ._retention import RetentionIndex
 from ._rollback import undo_commit
 from ._services import EngineServices
+from ._stamping import stamp
 from ._task_overrides import TaskOverrides
 from ._turns import SlotTurns, TagSignals
 from ._waiters import FutureWaiters
@@ -390,42 +392,10 @@ class Engine:
                 run, state, force=force, policy=self.choose_task_policy(state, force)
             )
 
-    def _stamp(self, run: TaskRun | FlowRun, ctx: TransitionContext) -> State:
-        proposed = ctx.proposed
-        assert proposed is not None  # run_transition commits only a remaining proposal
-        timestamp = ctx.now if proposed.timestamp is None else proposed.timestamp
-        details = details_for_run(
-            run, proposed.details, timestamp if proposed.type is _SCHEDULED else None
-        )
-        initial = ctx.initial
-        if (
-            initial is not None
-            and details is not run._id_details
-            and details is not initial.details
-            and details == initial.details
-        ):
-            details = initial.details  # share equal details along the history (memory)
-        state_id = proposed.id  # a client's id is kept, as in the reference
-        if state_id is None:
-            state_id = self.new_id()
-            while self.store.has_state_id(state_id):  # a client took it first
-                state_id = self.new_id()
-        else:
-            self.store.check_state_id(proposed)  # a rule may put a stored state in its place
-        return State(
-            type=proposed.type,
-            name=proposed.name,
-            timestamp=timestamp,
-            message=proposed.message,
-            data=proposed.data,
-            details=details,
-            id=state_id,
-        )
-
     def _commit_task(self, ctx: TransitionContext) -> State:
         run = ctx.run
         assert isinstance(run, TaskRun)
-        state = self._stamp(run, ctx)
+        state = stamp(run, ctx, self.new_id, self.store)
         store = self.store
         before = store.snapshot_task_run(run)
         counts = run.run_count, run.total_run_time, run.updated
@@ -444,7 +414,7 @@ class Engine:
     def _commit_flow(self, ctx: TransitionContext) -> State:
         run = ctx.run
         assert isinstance(run, FlowRun)
-        state = self._stamp(run, ctx)
+        state = stamp(run, ctx, self.new_id, self.store)
         store = self.store
         before = store.snapshot_flow_run(run)
         policy = run.empirical_policy
@@ -492,29 +462,4 @@ class Engine:
     def check_invariants(self) -> None:
         """Verify every index and cross-reference; raise AssertionError on the first problem."""
         with self.lock:
-            store, slots = self.store, self.slots
-            store.check_invariants()
-            slots.check_invariants()
-            self.cache.check_invariants()
-            if self.retention.active:
-                self.retention.check_invariants()
-            self.queues.check_invariants()
-            self.work_pools.check_invariants(store.flow_runs.values())
-            for run in store.task_runs.values():
-                states = store.task_run_states(run.id)
-                if (states[-1] if states else None) is not run.state:
-                    raise AssertionError(
-                        f"task run {run.id}: current state is not the last of its history"
-                    )
-            for limit in slots.all():
-                for holder in limit.active_slots:
-                    holder_run = store.get_task_run(holder)
-                    if holder_run is None:
-                        raise AssertionError(
-                            f"tag {limit.tag!r} holds a slot for deleted run {holder}"
-                        )
-                    if holder_run.state_type not in (_RUNNING, StateType.CANCELLING):
-                        raise AssertionError(
-                            f"tag {limit.tag!r}: slot held by run {holder} in "
-                            f"{holder_run.state_type}"
-                        )
+            check_engine(self)
