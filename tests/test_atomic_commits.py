@@ -474,7 +474,8 @@ def test_failed_updates_change_nothing(orch: Orchestrator, faults: Faults) -> No
     relabel = lambda: orch.update_flow_run(flow_run.id, name="zzz", labels={"a": "b"})  # noqa: E731
     assert_raised(list(each_fault(orch, faults, relabel)), minimum=4)
     assert orch.read_flow_runs(sort=FlowRunSort.NAME_DESC)[0] is flow_run
-    assert flow_run.labels == {"a": "b"}
+    # The flow's id label is automatic (issue 10).
+    assert flow_run.labels == {"orchestrator.flow.id": str(flow_run.flow_id), "a": "b"}
 
 
 def test_a_failed_task_run_delete_deletes_nothing(orch: Orchestrator, faults: Faults) -> None:

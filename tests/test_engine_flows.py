@@ -151,12 +151,16 @@ def test_update_a_flow_run(clock: VirtualClock, orch: Orchestrator, flow_id: uui
     clock.advance(2)
     orch.update_flow_run(run.id, infrastructure_pid="4242", labels={"b": None, "c": "3"})
     assert run.infrastructure_pid == "4242"
-    assert run.labels == {"a": "1", "c": "3"}
+    # The flow's id label is automatic (issue 10).
+    assert run.labels == {"orchestrator.flow.id": str(flow_id), "a": "1", "c": "3"}
     assert run.updated == at(2)
     orch.update_flow_run(run.id, name="renamed")
     assert run.name == "renamed"
     assert changes == [
-        {"infrastructure_pid": "4242", "labels": {"a": "1", "c": "3"}},
+        {
+            "infrastructure_pid": "4242",
+            "labels": {"orchestrator.flow.id": str(flow_id), "a": "1", "c": "3"},
+        },
         {"name": "renamed"},
     ]
     with pytest.raises(InvalidArgument):

@@ -614,9 +614,15 @@ CASES: Final[list[Case]] = [
                "scheduled_time",
                lambda w: w.orch.create_flow_run_from_deployment(
                    w.deployment_id, state=Scheduled(scheduled_time="later"))),
-    not_found("create_flow_run_from_deployment: an unknown work queue", "work queue",
-              lambda w: w.orch.create_flow_run_from_deployment(
-                  w.deployment_id, work_queue_name="no-such-queue")),
+    # A new queue name creates that queue (issue 10); refused later, the queue goes too.
+    wrong_type("create_flow_run_from_deployment: a new work queue, state's time a string",
+               "scheduled_time",
+               lambda w: w.orch.create_flow_run_from_deployment(
+                   w.deployment_id, work_queue_name="new-queue",
+                   state=Scheduled(scheduled_time="later"))),
+    wrong_value("create_flow_run_from_deployment: work_queue_name=''", "work_queue_name",
+                lambda w: w.orch.create_flow_run_from_deployment(
+                    w.deployment_id, work_queue_name="")),
     # -- work pools -----------------------------------------------------------------------------
     wrong_value("create_work_pool: name=''", "name",
                 lambda w: w.orch.create_work_pool("")),
@@ -652,6 +658,13 @@ CASES: Final[list[Case]] = [
                 lambda w: w.orch.get_scheduled_flow_runs(w.pool, scheduled_before=NAIVE)),
     wrong_type("get_scheduled_flow_runs: scheduled_before a string", "scheduled_before",
                lambda w: w.orch.get_scheduled_flow_runs(w.pool, scheduled_before=LATER)),
+    wrong_value("get_scheduled_flow_runs: scheduled_after naive", "scheduled_after",
+                lambda w: w.orch.get_scheduled_flow_runs(w.pool, scheduled_after=NAIVE)),
+    wrong_type("get_scheduled_flow_runs: scheduled_after a string", "scheduled_after",
+               lambda w: w.orch.get_scheduled_flow_runs(w.pool, scheduled_after=LATER)),
+    wrong_type("get_scheduled_flow_runs: respect_queue_priorities='no'",
+               "respect_queue_priorities",
+               lambda w: w.orch.get_scheduled_flow_runs(w.pool, respect_queue_priorities="no")),
     wrong_value("get_scheduled_flow_runs: limit=-1", "limit",
                 lambda w: w.orch.get_scheduled_flow_runs(w.pool, limit=-1)),
     wrong_type("get_scheduled_flow_runs: work_queue_names as one string", "work_queue_names",

@@ -207,8 +207,10 @@ def test_queue_priority_takes_the_first_gap(orch: Orchestrator) -> None:
     assert orch.create_work_queue("pool", "c").priority == 3
     assert orch.create_work_queue("pool", "e").priority == 5
     assert orch.create_work_queue("pool", "late", priority=1).priority == 1
+    # Priorities stay unique (issue 10): "late" takes 1 and the others move down.
     names = [q.name for q in orch.read_work_queues("pool")]
-    assert names == ["default", "late", "b", "c", "d", "e"]
+    assert names == ["late", "default", "b", "c", "d", "e"]
+    assert [q.priority for q in orch.read_work_queues("pool")] == [1, 2, 3, 4, 5, 6]
     assert [q.name for q in orch.read_work_queues("pool", names=["e", "b"])] == ["b", "e"]
 
 
@@ -421,7 +423,8 @@ def test_bad_runs_from_a_deployment_create_nothing(orch: Orchestrator, flow_id: 
     for kwargs, error in [
         ({"parameters": {"x": {1, 2}}}, InvalidArgument),
         ({"job_variables": {"env": {"X": ["a"]}}}, InvalidArgument),
-        ({"work_queue_name": "nope"}, ObjectNotFound),
+        # An unknown queue is created (issue 10), but not by a refused call.
+        ({"work_queue_name": "nope", "state": "Scheduled"}, InvalidArgument),
         ({"state": "Scheduled"}, InvalidArgument),
     ]:
         with pytest.raises(error):
@@ -429,6 +432,7 @@ def test_bad_runs_from_a_deployment_create_nothing(orch: Orchestrator, flow_id: 
     with pytest.raises(ObjectNotFound):
         orch.create_flow_run_from_deployment(uuid.UUID(int=5))
     assert orch.count_flow_runs() == 0
+    assert [q.name for q in orch.read_work_queues("pool")] == ["default"]
 
 
 def test_flow_runs_outside_pools_are_checked_too(orch: Orchestrator, flow_id: uuid.UUID) -> None:
@@ -460,7 +464,7 @@ def test_runs_come_by_priority_then_time_then_creation(
     high_tie_first = schedule(orch, flow_id, "high", -15)
     high_tie_second = schedule(orch, flow_id, "high", -15)
     future = schedule(orch, flow_id, "default", 60)
-    runs = orch.get_scheduled_flow_runs("pool")
+    runs = orch.get_scheduled_flow_runs("pool", scheduled_before=at(0))
     assert [r.id for r in runs] == [
         default_late,
         high_early,
@@ -469,7 +473,11 @@ def test_runs_come_by_priority_then_time_then_creation(
         high_late,
         low_early,
     ]
-    assert future not in [r.id for r in orch.get_scheduled_flow_runs("pool", limit=10)]
+    assert future not in [
+        r.id for r in orch.get_scheduled_flow_runs("pool", scheduled_before=at(0), limit=10)
+    ]
+    # Without scheduled_before there is no upper bound (issue 10, as in Prefect).
+    assert future in [r.id for r in orch.get_scheduled_flow_runs("pool", limit=10)]
     later = orch.get_scheduled_flow_runs("pool", scheduled_before=at(60), limit=2)
     assert [r.id for r in later] == [default_late, future]
     only_low = orch.get_scheduled_flow_runs("pool", work_queue_names=["low"])

@@ -25,11 +25,13 @@ from .._pools._pool_checks import (
     check_command,
     check_job_variables,
     check_parameters,
+    first_free_priority,
     merge_job_variables,
 )
 from ..filters import DeploymentFilter
 from ._facet import Facet
 from ._flow_runs import new_flow_run
+from ._pools import add_queue
 
 __all__ = ["Deployments"]
 
@@ -253,7 +255,9 @@ class Deployments(Facet):
             state: the initial state; ``Scheduled()`` (due now) when None.
             name, labels, policy: as for :meth:`create_flow_run`.
             tags: added to the deployment's tags.
-            work_queue_name: another queue of the deployment's pool.
+            work_queue_name: another queue of the deployment's pool; as in Prefect, a
+                queue of that name is created in the pool (with the first free
+                priority) when it has none.
 
         Raises:
             ObjectNotFound: no such deployment, or its pool or queue is gone.
@@ -270,30 +274,74 @@ class Deployments(Facet):
             deployment = self._deployment(deployment_id)
             pool = deployment.work_pool_name
             queue = deployment.work_queue_name if work_queue_name is None else work_queue_name
+            created_queue: str | None = None
             if pool is not None:
-                queue = self._engine.work_pools.run_queue(pool, queue)
                 self._check_renders(
                     pool, merge_job_variables(deployment.job_variables, run_variables)
                 )
+                created_queue = self._make_queue(pool, work_queue_name)
+                queue = self._engine.work_pools.run_queue(pool, queue)
             elif work_queue_name is not None:
                 raise ArgumentValueError(
                     f"deployment {deployment.name!r} has no work pool, so no queue "
                     f"{work_queue_name!r}"
                 )
-            return new_flow_run(
-                self._engine,
-                deployment.flow_id,
-                name=name,
-                state=Scheduled() if state is None else state,
-                parameters={**deployment.parameters, **run_parameters},
-                tags=deployment.tags | extra_tags,
-                labels=labels,
-                policy=policy,
-                deployment_id=deployment.id,
-                work_pool_name=pool,
-                work_queue_name=queue,
-                job_variables=run_variables,
-            )
+            try:
+                return self._new_deployment_run(
+                    deployment,
+                    state,
+                    name,
+                    run_parameters,
+                    extra_tags,
+                    labels,
+                    policy,
+                    queue,
+                    run_variables,
+                )
+            except BaseException:
+                if created_queue is not None:  # all or nothing: the new queue goes too
+                    assert pool is not None
+                    del self._engine.work_pools.queues[pool][created_queue]
+                raise
+
+    def _make_queue(self, pool_name: str, name: str | None) -> str | None:
+        """Create queue ``name`` in the pool if it has none (returns it), else None."""
+        queues = self._engine.work_pools.queues.get(pool_name)
+        if name is None or queues is None or name in queues:
+            return None
+        pool = self._engine.work_pools.pool(pool_name)
+        priority = first_free_priority(q.priority for q in queues.values())
+        add_queue(self._engine, pool, name, priority, None, False)
+        return name
+
+    def _new_deployment_run(
+        self,
+        deployment: Deployment,
+        state: State | None,
+        name: str | None,
+        run_parameters: Mapping[str, Any],
+        extra_tags: frozenset[str],
+        labels: Mapping[str, str] | None,
+        policy: FlowRunPolicy | None,
+        queue: str | None,
+        run_variables: Mapping[str, Any],
+    ) -> FlowRun:
+        """Insert the flow run of ``create_flow_run_from_deployment`` (lock held)."""
+        pool = deployment.work_pool_name
+        return new_flow_run(
+            self._engine,
+            deployment.flow_id,
+            name=name,
+            state=Scheduled() if state is None else state,
+            parameters={**deployment.parameters, **run_parameters},
+            tags=deployment.tags | extra_tags,
+            labels=labels,
+            policy=policy,
+            deployment_id=deployment.id,
+            work_pool_name=pool,
+            work_queue_name=queue,
+            job_variables=run_variables,
+        )
 
     def _deployment(self, deployment_id: uuid.UUID) -> Deployment:
         deployment = self._engine.store.get_deployment(deployment_id)

@@ -125,7 +125,10 @@ class FlowRuns(Facet):
             name: display name; ``flow-run-<8 hex digits>`` by default.
             state: the initial state, committed through the minimal flow policy.
             parameters: the run's parameters.
-            tags, labels: tags and labels of the run.
+            tags, labels: tags and labels of the run. As in Prefect, the labels are
+                merged over automatic ones (the client's win): the flow's id
+                (``orchestrator.flow.id``) and, for a deployment's run, the deployment's
+                id (``orchestrator.deployment.id``).
             policy: retries and retry delay.
             parent_task_run_id: the task run this run is a subflow of.
             deployment_id: the deployment it runs, if any (see
@@ -406,7 +409,7 @@ def new_flow_run(
             parameters=dict(parameters or {}),
             job_variables=variables,
             tags=frozen_tags,
-            labels=dict(labels or {}),
+            labels=_automatic_labels(flow_id, deployment, labels),
             parent_task_run_id=parent_id,
             empirical_policy=FlowRunPolicy() if policy is None else policy,
             created=now,
@@ -414,3 +417,15 @@ def new_flow_run(
         )
         engine.insert_flow_run(run, Pending() if state is None else state)
         return run
+
+
+def _automatic_labels(
+    flow_id: uuid.UUID, deployment_id: uuid.UUID | None, labels: Mapping[str, str] | None
+) -> dict[str, str]:
+    """A new flow run's labels: its flow's id and its deployment's id (if any), then the
+    client's labels, which win (Prefect's ``prefect.flow.id`` and ``prefect.deployment.id``)."""
+    merged = {"orchestrator.flow.id": str(flow_id)}
+    if deployment_id is not None:
+        merged["orchestrator.deployment.id"] = str(deployment_id)
+    merged.update(labels or {})
+    return merged

@@ -209,33 +209,43 @@ class WorkPools(Facet):
         work_queue_names: Iterable[str] | None = None,
         scheduled_before: datetime | None = None,
         limit: int | None = None,
+        scheduled_after: datetime | None = None,
+        respect_queue_priorities: bool = True,
     ) -> list[FlowRun]:
-        """Return the flow runs a worker of the pool may take now, best first.
+        """Return the flow runs a worker of the pool may take, best first.
 
-        SCHEDULED runs due by ``scheduled_before`` (now when None) in the pool's queues
-        (those named, or all), skipping paused queues and every queue of a paused pool,
-        and runs an earlier process retries itself (``retry_type == "in_process"``).
-        Ordered by queue priority, then scheduled time, then creation. Each queue gives
-        at most its free slots (its limit minus its runs in PENDING or RUNNING), all
-        together at most the pool's free slots and ``limit``. The queues looked at are
-        marked as polled now (``last_polled``). Claim a run by proposing Pending.
+        SCHEDULED runs scheduled in ``[scheduled_after, scheduled_before]`` (as in
+        Prefect, no bound on a side left None: without ``scheduled_before`` runs
+        scheduled in the future come too; a worker passes now plus its prefetch) in the
+        pool's queues (those named, or all), skipping paused queues and every queue of a
+        paused pool, and runs an earlier process retries itself (``retry_type ==
+        "in_process"``). Ordered by queue priority, then scheduled time, then creation;
+        with ``respect_queue_priorities=False`` by scheduled time, then creation, across
+        the queues. Each queue gives at most its free slots (its limit minus its runs in
+        PENDING or RUNNING), all together at most the pool's free slots (its limit minus
+        the runs in PENDING or RUNNING of its unpaused queues) and ``limit``. The queues
+        looked at are marked as polled now (``last_polled``). Claim a run by proposing
+        Pending.
 
         Raises:
             ObjectNotFound: no such pool, or no such queue in it.
-            InvalidArgument: a bad limit, or a ``scheduled_before`` that is not an aware
-                datetime.
+            InvalidArgument: a bad limit, a ``scheduled_before`` or ``scheduled_after``
+                that is not an aware datetime, or a ``respect_queue_priorities`` that is
+                not True or False.
         """
         check_text(work_pool_name, "work_pool_name")
         names = check_names(work_queue_names, "work_queue_names", item="a work queue name")
         check_optional_count(limit, "limit")
         before = check_optional_datetime(scheduled_before, "scheduled_before")
+        after = check_optional_datetime(scheduled_after, "scheduled_after")
+        check_bool(respect_queue_priorities, "respect_queue_priorities")
         with self._engine.lock:
             pool, queues = self._engine.work_pools.polled_queues(work_pool_name, names)
             now = self._engine.clock.now()
             for queue in queues:
                 queue.last_polled = now
             return self._engine.work_pools.due_runs(
-                pool, queues, now if before is None else before, limit
+                pool, queues, before, limit, after=after, by_priority=respect_queue_priorities
             )
 
     def next_scheduled_time(

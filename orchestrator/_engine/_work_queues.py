@@ -20,7 +20,7 @@ from .._core._checks import (
 )
 from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import WorkQueue
-from .._pools._pool_checks import check_priority, first_free_priority
+from .._pools._pool_checks import check_priority, first_free_priority, give_priority
 from .._pools._work_pools import DEFAULT_QUEUE_NAME
 from ._facet import Facet
 from ._pools import add_queue
@@ -49,7 +49,9 @@ class WorkQueues(Facet):
             work_pool_name: the pool.
             name: unique within the pool.
             priority: >= 1, a lower number is served first; when None the first gap in
-                the pool's priorities, or one more than the highest.
+                the pool's priorities, or one more than the highest. Priorities stay
+                unique within a pool: a queue holding this priority moves down by one
+                (and so on down the line), as in Prefect.
             concurrency_limit: the most runs of the queue PENDING or RUNNING at once.
             is_paused: a paused queue hands out no runs.
 
@@ -74,6 +76,7 @@ class WorkQueues(Facet):
             if priority is None:
                 priority = first_free_priority(q.priority for q in queues.values())
             queue = add_queue(self._engine, pool, name, priority, concurrency_limit, is_paused)
+            give_priority(queues.values(), queue, priority, queue.created)
             self._engine.work_pools.notify(work_pool_name)
             return queue
 
@@ -113,6 +116,9 @@ class WorkQueues(Facet):
     ) -> WorkQueue:
         """Change a queue's priority, limit or pause; fields left UNSET stay as they are.
 
+        A priority another queue of the pool holds moves that queue down by one (and so
+        on down the line), as in :meth:`create_work_queue`.
+
         Raises:
             ObjectNotFound: no such pool or queue.
             InvalidArgument: a bad value (nothing is changed).
@@ -127,13 +133,15 @@ class WorkQueues(Facet):
             check_bool(is_paused, "is_paused")
         with self._engine.lock:
             queue = self._engine.work_pools.queue(work_pool_name, name)
+            now = self._engine.clock.now()
             if not isinstance(priority, Unset):
-                queue.priority = priority
+                queues = self._engine.work_pools.queues[work_pool_name].values()
+                give_priority(queues, queue, priority, now)
             if not isinstance(concurrency_limit, Unset):
                 queue.concurrency_limit = concurrency_limit
             if not isinstance(is_paused, Unset):
                 queue.is_paused = is_paused
-            queue.updated = self._engine.clock.now()
+            queue.updated = now
             self._engine.work_pools.notify(work_pool_name)
             return queue
 

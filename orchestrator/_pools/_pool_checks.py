@@ -3,7 +3,9 @@
 Each function either returns the value in the form the records keep (a tuple for a
 command, a fresh dict for a mapping) or raises a clear error naming what was wrong and
 what to do; none of them changes anything. Names and limits are checked by the shared
-vocabulary of :mod:`orchestrator._core._checks`.
+vocabulary of :mod:`orchestrator._core._checks`. Two helpers place queue priorities:
+:func:`first_free_priority` picks one, :func:`give_priority` (the only function here
+that changes records) assigns one and keeps a pool's priorities unique.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from .._core._checks import check_name, check_positive_int
 from .._core._errors import ArgumentTypeError, ArgumentValueError, TemplateError
+from .._core._models import WorkQueue
 
 __all__ = [
     "check_base_job_template",
@@ -25,6 +29,7 @@ __all__ = [
     "check_priority",
     "default_base_job_template",
     "first_free_priority",
+    "give_priority",
     "merge_job_variables",
 ]
 
@@ -46,6 +51,27 @@ def first_free_priority(taken: Iterable[int]) -> int:
     while priority in used:
         priority += 1
     return priority
+
+
+def give_priority(
+    queues: Iterable[WorkQueue], queue: WorkQueue, priority: int, now: datetime
+) -> None:
+    """Give ``queue`` this priority, keeping the priorities of its pool's ``queues`` unique.
+
+    As Prefect does, a queue holding a priority now taken moves down by one, and so on
+    down the line (the fewest moves that keep every priority unique, the order of the
+    others unchanged); queues that move get ``updated = now``.
+    """
+    queue.priority = priority
+    taken = {priority}
+    for other in sorted((q for q in queues if q is not queue), key=lambda q: q.priority):
+        wanted = other.priority
+        while wanted in taken:
+            wanted += 1
+        if wanted != other.priority:
+            other.priority = wanted
+            other.updated = now
+        taken.add(wanted)
 
 
 def default_base_job_template(pool_type: str) -> dict[str, Any]:

@@ -274,20 +274,56 @@ class WorkPoolTable:
         return sorted(chosen, key=lambda queue: queue.priority)
 
     def due_runs(
-        self, pool: WorkPool, queues: Iterable[WorkQueue], before: datetime, limit: int | None
+        self,
+        pool: WorkPool,
+        queues: Iterable[WorkQueue],
+        before: datetime | None,
+        limit: int | None,
+        *,
+        after: datetime | None = None,
+        by_priority: bool = True,
     ) -> list[FlowRun]:
         """Return the runs a worker may take now, best first, within every limit.
 
-        ``queues`` must be in priority order. Paused queues (and every queue of a paused
-        pool) give nothing; each queue gives at most its free slots, all of them
-        together at most the pool's free slots and ``limit``.
+        Runs scheduled in ``[after, before]`` (None: unbounded on that side). ``queues``
+        must be in priority order. Paused queues (and every queue of a paused pool) give
+        nothing; each queue gives at most its free slots, all of them together at most
+        the pool's free slots and ``limit``. With ``by_priority`` False the queues' runs
+        are merged by scheduled time (then creation) before the pool's cap applies.
         """
         if pool.is_paused:
             return []
+        room = self._pool_room(pool, limit)
+        if by_priority:
+            return self._due_by_priority(pool, queues, before, after, room)
+        # Every queue's candidates (each within its own limit), then the best by time.
+        candidates = self._due_by_priority(pool, queues, before, after, None)
+        candidates.sort(key=lambda run: (run.next_scheduled_start_time, self._seqs[run]))
+        return candidates if room is None else candidates[:room]
+
+    def _pool_room(self, pool: WorkPool, limit: int | None) -> int | None:
+        """How many runs the pool may still hand out (its free slots and ``limit``)."""
         room = limit
         if pool.concurrency_limit is not None:
-            pool_room = max(0, pool.concurrency_limit - self.active_count(pool.name))
+            # Prefect counts the runs of the pool's unpaused queues only.
+            busy = sum(
+                self._active.size((pool.name, name))
+                for name, queue in self.queues.get(pool.name, {}).items()
+                if not queue.is_paused
+            )
+            pool_room = max(0, pool.concurrency_limit - busy)
             room = pool_room if room is None else min(room, pool_room)
+        return room
+
+    def _due_by_priority(
+        self,
+        pool: WorkPool,
+        queues: Iterable[WorkQueue],
+        before: datetime | None,
+        after: datetime | None,
+        room: int | None,
+    ) -> list[FlowRun]:
+        """The queues' runs in priority order, each queue within its limit, at most ``room``."""
         result: list[FlowRun] = []
         for queue in queues:
             if room is not None and room <= 0:
@@ -305,7 +341,7 @@ class WorkPoolTable:
             if take is not None and take <= 0:
                 continue
             taken = 0
-            for run in index.irange(hi=before):
+            for run in index.irange(lo=after, hi=before):
                 if take is not None and taken >= take:
                     break
                 result.append(run)
