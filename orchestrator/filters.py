@@ -46,6 +46,7 @@ from ._store._filters_flow import FlowRunFilterStateName as FlowRunFilterStateNa
 from ._store._filters_flow import FlowRunFilterStateType as FlowRunFilterStateType
 from ._store._filters_flow import FlowRunFilterTags as FlowRunFilterTags
 from ._store._filters_flow import FlowRunFilterWorkQueueName as FlowRunFilterWorkQueueName
+from ._store._filters_flow_keys import FlowRunFilterIdempotencyKey as FlowRunFilterIdempotencyKey
 from ._store._filters_task import TaskRunFilter as TaskRunFilter
 from ._store._filters_task import TaskRunFilterEndTime as TaskRunFilterEndTime
 from ._store._filters_task import TaskRunFilterExpectedStartTime as TaskRunFilterExpectedStartTime
@@ -76,6 +77,7 @@ __all__ = (
     "FlowRunFilterEndTime",
     "FlowRunFilterExpectedStartTime",
     "FlowRunFilterId",
+    "FlowRunFilterIdempotencyKey",
     "FlowRunFilterName",
     "FlowRunFilterNextScheduledStartTime",
     "FlowRunFilterParentTaskRunId",

@@ -16,7 +16,15 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .._core._checks import UNSET, Unset, check_bool, check_id, check_name, check_tags
+from .._core._checks import (
+    UNSET,
+    Unset,
+    check_bool,
+    check_id,
+    check_name,
+    check_optional_text,
+    check_tags,
+)
 from .._core._checks_objects import check_instance
 from .._core._errors import ArgumentValueError, ObjectAlreadyExists, ObjectNotFound
 from .._core._models import Deployment, FlowRun, FlowRunPolicy
@@ -242,6 +250,7 @@ class Deployments(Facet):
         labels: Mapping[str, str] | None = None,
         policy: FlowRunPolicy | None = None,
         work_queue_name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> FlowRun:
         """Create a flow run of a deployment, for a worker of its pool to pick up.
 
@@ -254,6 +263,8 @@ class Deployments(Facet):
             name, labels, policy: as for :meth:`create_flow_run`.
             tags: added to the deployment's tags.
             work_queue_name: another queue of the deployment's pool.
+            idempotency_key: as for :meth:`create_flow_run`: when a run of the
+                deployment's flow already has this key, that run is returned unchanged.
 
         Raises:
             ObjectNotFound: no such deployment, or its pool or queue is gone.
@@ -266,6 +277,7 @@ class Deployments(Facet):
         run_parameters = check_parameters(parameters)
         run_variables = check_job_variables(job_variables)
         extra_tags = check_tags(tags)
+        check_optional_text(idempotency_key, "idempotency_key")
         with self._engine.lock:
             deployment = self._deployment(deployment_id)
             pool = deployment.work_pool_name
@@ -293,6 +305,7 @@ class Deployments(Facet):
                 work_pool_name=pool,
                 work_queue_name=queue,
                 job_variables=run_variables,
+                idempotency_key=idempotency_key,
             )
 
     def _deployment(self, deployment_id: uuid.UUID) -> Deployment:

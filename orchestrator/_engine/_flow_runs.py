@@ -40,6 +40,7 @@ from .._pools._pool_checks import check_job_variables
 from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
 from ._engine import Engine
 from ._facet import Facet, check_state
+from ._flow_run_keys import find_by_idempotency_key
 from ._rollback import change_run
 from ._state_records import delete_run_state, read_run_state
 
@@ -117,6 +118,8 @@ class FlowRuns(Facet):
         work_pool_name: str | None = None,
         work_queue_name: str | None = None,
         job_variables: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        flow_version: str | None = None,
     ) -> FlowRun:
         """Create a flow run of ``flow_id``; ``state`` (default Pending) is applied with force.
 
@@ -133,6 +136,10 @@ class FlowRuns(Facet):
             work_pool_name: the pool whose workers run it; ``work_queue_name`` (the
                 pool's "default" queue when None) must then be one of its queues.
             job_variables: values for the pool's job template, over the deployment's.
+            idempotency_key: when a run of this flow already has this key, that run is
+                returned unchanged and nothing is created (Prefect's create-or-return; the
+                key is unique per flow, deployment runs included).
+            flow_version: the version of the flow's code, kept on the run.
 
         Raises:
             ObjectNotFound: the flow, the parent task run, the deployment, the work pool
@@ -153,6 +160,8 @@ class FlowRuns(Facet):
             work_pool_name=work_pool_name,
             work_queue_name=work_queue_name,
             job_variables=job_variables,
+            idempotency_key=idempotency_key,
+            flow_version=flow_version,
         )
 
     def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun:
@@ -350,6 +359,8 @@ def new_flow_run(
     work_pool_name: str | None = None,
     work_queue_name: str | None = None,
     job_variables: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    flow_version: str | None = None,
 ) -> FlowRun:
     """Check the arguments, build the flow run and insert it (see :meth:`FlowRuns.create_flow_run`).
 
@@ -376,6 +387,8 @@ def new_flow_run(
                 f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
             )
     variables = check_job_variables(job_variables)
+    check_optional_text(idempotency_key, "idempotency_key")
+    check_optional_text(flow_version, "flow_version", empty=True)
     frozen_tags = check_tags(tags)
     parent_id = (
         None
@@ -388,6 +401,10 @@ def new_flow_run(
     with engine.lock:
         if engine.store.get_flow(flow_id) is None:
             raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
+        if idempotency_key is not None:
+            existing = find_by_idempotency_key(engine.store, flow_id, idempotency_key)
+            if existing is not None:
+                return existing
         if parent_id is not None:
             engine.task_run(parent_id)
         if deployment is not None and engine.store.get_deployment(deployment) is None:
@@ -411,6 +428,8 @@ def new_flow_run(
             empirical_policy=FlowRunPolicy() if policy is None else policy,
             created=now,
             updated=now,
+            idempotency_key=idempotency_key,
+            flow_version=flow_version,
         )
         engine.insert_flow_run(run, Pending() if state is None else state)
         return run

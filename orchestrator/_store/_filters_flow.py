@@ -35,6 +35,7 @@ from ._filters_common import (
     TimeFilterBase,
     state_criterion,
 )
+from ._filters_flow_keys import FlowRunFilterIdempotencyKey
 
 __all__ = [
     "DeploymentFilter",
@@ -229,6 +230,12 @@ def _flow_run_parents(
     return shorthand(FlowRunFilterParentTaskRunId, "any_", value)
 
 
+def _flow_run_idempotency_keys(
+    value: FlowRunFilterIdempotencyKey | StrsArg | None,
+) -> FlowRunFilterIdempotencyKey | None:
+    return shorthand(FlowRunFilterIdempotencyKey, "any_", value)
+
+
 @final
 @names_fields
 @attrs.frozen(kw_only=True, repr=False)
@@ -236,8 +243,9 @@ class FlowRunFilter(FilterBase):
     """Select flow runs; the sub-filters that are set are joined by ``operator``.
 
     Fields also take their sub-filter's main values directly: ids for ``id``,
-    ``deployment_id`` and ``parent_task_run_id`` (``any_``), strings for ``name`` and
-    ``work_queue_name`` (``any_``) and ``tags`` (``all_``), state types for ``state``.
+    ``deployment_id`` and ``parent_task_run_id`` (``any_``), strings for ``name``,
+    ``work_queue_name`` and ``idempotency_key`` (``any_``) and ``tags`` (``all_``), state
+    types for ``state``.
     """
 
     id: FlowRunFilterId | None = attrs.field(default=None, converter=_flow_run_ids)
@@ -265,6 +273,9 @@ class FlowRunFilter(FilterBase):
     next_scheduled_start_time: FlowRunFilterNextScheduledStartTime | None = attrs.field(
         default=None, validator=optional_instance(FlowRunFilterNextScheduledStartTime)
     )
+    idempotency_key: FlowRunFilterIdempotencyKey | None = attrs.field(
+        default=None, converter=_flow_run_idempotency_keys
+    )
     operator: Operator = attrs.field(default=Operator.AND, converter=to_operator)
 
     def _compile(self) -> Criterion:
@@ -281,6 +292,7 @@ class FlowRunFilter(FilterBase):
                 self.end_time,
                 self.expected_start_time,
                 self.next_scheduled_start_time,
+                self.idempotency_key,
             ),
             self.operator,
         )
