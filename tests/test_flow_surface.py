@@ -26,8 +26,17 @@ from orchestrator import (
 )
 from orchestrator.filters import (
     FlowRunFilter,
+    FlowRunFilterFlowVersion,
+    FlowRunFilterId,
     FlowRunFilterIdempotencyKey,
+    FlowRunFilterParentFlowRunId,
+    FlowRunFilterState,
+    FlowRunFilterStateName,
+    FlowRunFilterStateType,
     FlowRunSort,
+    TaskRunFilter,
+    TaskRunFilterState,
+    TaskRunFilterStateType,
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -327,3 +336,119 @@ def test_resume_flow_run_refuses_bad_arguments(orch: Orchestrator) -> None:
     with pytest.raises(InvalidArgument, match="run_input"):
         orch.resume_flow_run(run.id, run_input=[1, 2])  # type: ignore[arg-type]
     assert run.state_type is StateType.PAUSED
+
+
+# -- filters: not_any_, parent flow runs, flow versions --------------------------------
+
+
+def test_not_any_excludes_ids_state_types_and_state_names(orch: Orchestrator) -> None:
+    # Reference: FlowRunFilterId, FlowRunFilterStateType and FlowRunFilterStateName each
+    # take not_any_ (NOT IN) beside any_.
+    flow = orch.create_flow("etl")
+    pending = orch.create_flow_run(flow.id, name="pending")
+    late = orch.create_flow_run(flow.id, name="late", state=Scheduled(at(60), name="Late"))
+    on_time = orch.create_flow_run(flow.id, name="on-time", state=Scheduled(at(60)))
+    running = orch.create_flow_run(flow.id, name="running", state=Running())
+
+    def names(flt: FlowRunFilter) -> list[str]:
+        return [r.name for r in orch.read_flow_runs(flow_runs=flt, sort=FlowRunSort.NAME_ASC)]
+
+    assert names(FlowRunFilter(id=FlowRunFilterId(not_any_=[pending.id, running.id]))) == [
+        "late",
+        "on-time",
+    ]
+    assert names(
+        FlowRunFilter(id=FlowRunFilterId(any_=[pending.id, late.id], not_any_=[late.id]))
+    ) == ["pending"]
+    not_scheduled = FlowRunFilterStateType(not_any_=[StateType.SCHEDULED])
+    assert names(FlowRunFilter(state=FlowRunFilterState(type=not_scheduled))) == [
+        "pending",
+        "running",
+    ]
+    not_running = FlowRunFilterState(type=FlowRunFilterStateType(not_any_="RUNNING"))
+    assert names(FlowRunFilter(state=not_running)) == ["late", "on-time", "pending"]
+    not_late = FlowRunFilterState(name=FlowRunFilterStateName(not_any_=["Late", "Pending"]))
+    assert names(FlowRunFilter(state=not_late)) == ["on-time", "running"]
+    both = FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]),
+        name=FlowRunFilterStateName(not_any_=["Late"]),
+    )
+    assert orch.read_flow_runs(flow_runs=FlowRunFilter(state=both)) == [on_time]
+    nothing_excluded = FlowRunFilter(id=FlowRunFilterId(not_any_=[]))
+    assert orch.count_flow_runs(flow_runs=nothing_excluded) == 4
+
+
+def test_not_any_works_on_task_run_state_filters_too(orch: Orchestrator) -> None:
+    orch.create_task_run("a", state=Running())
+    orch.create_task_run("b", state=Completed())
+    flt = TaskRunFilter(state=TaskRunFilterState(type=TaskRunFilterStateType(not_any_=["RUNNING"])))
+    assert [r.task_key for r in orch.read_task_runs(task_runs=flt)] == ["b"]
+
+
+def test_parent_flow_run_id_selects_the_subflows_of_those_flow_runs(orch: Orchestrator) -> None:
+    # Reference: FlowRunFilterParentFlowRunId any_ selects flow runs whose parent task run
+    # belongs to one of the given flow runs.
+    flow = orch.create_flow("etl")
+    parent = orch.create_flow_run(flow.id, name="parent", state=Running())
+    other = orch.create_flow_run(flow.id, name="other", state=Running())
+    task_in_parent = orch.create_task_run("sub", flow_run_id=parent.id).run
+    task_in_other = orch.create_task_run("sub", flow_run_id=other.id).run
+    child = orch.create_flow_run(flow.id, name="child", parent_task_run_id=task_in_parent.id)
+    orch.create_flow_run(flow.id, name="cousin", parent_task_run_id=task_in_other.id)
+    assert orch.read_flow_runs(flow_runs=FlowRunFilter(parent_flow_run_id=parent.id)) == [child]
+    both = FlowRunFilter(
+        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id, other.id])
+    )
+    assert sorted(r.name for r in orch.read_flow_runs(flow_runs=both)) == ["child", "cousin"]
+    assert orch.count_flow_runs(flow_runs=FlowRunFilter(parent_flow_run_id=[])) == 0
+    assert orch.count_flow_runs(flow_runs=FlowRunFilter(parent_flow_run_id=child.id)) == 0
+
+
+def test_flow_version_filter_and_update(orch: Orchestrator, clock: VirtualClock) -> None:
+    # Reference: FlowRunFilterFlowVersion any_; PATCH /flow_runs/{id} takes flow_version.
+    flow = orch.create_flow("etl")
+    old = orch.create_flow_run(flow.id, name="old", flow_version="1.0")
+    new = orch.create_flow_run(flow.id, name="new", flow_version="2.0")
+    orch.create_flow_run(flow.id, name="none")
+    assert orch.read_flow_runs(flow_runs=FlowRunFilter(flow_version="2.0")) == [new]
+    clock.advance(10)
+    updated = orch.update_flow_run(old.id, flow_version="2.0")
+    assert (updated.flow_version, updated.updated) == ("2.0", at(10))
+    found = orch.read_flow_runs(
+        flow_runs=FlowRunFilter(flow_version=FlowRunFilterFlowVersion(any_=["2.0"])),
+        sort=FlowRunSort.NAME_ASC,
+    )
+    assert [r.name for r in found] == ["new", "old"]
+    with pytest.raises(InvalidArgument, match="flow_version"):
+        orch.update_flow_run(old.id, flow_version=2)  # type: ignore[arg-type]
+    assert old.flow_version == "2.0"
+
+
+# -- update_flow_run(job_variables=...) -----------------------------------------------
+
+
+def test_job_variables_update_only_for_a_scheduled_deployment_run(
+    orch: Orchestrator, clock: VirtualClock
+) -> None:
+    # Reference: PATCH /flow_runs/{id} with job_variables needs the run's deployment and a
+    # SCHEDULED state; otherwise it is refused and nothing changes.
+    orch.create_work_pool("pool")
+    flow = orch.create_flow("etl")
+    deployment = orch.create_deployment(
+        flow.id, "d", work_pool_name="pool", job_variables={"env": {"A": "1"}}
+    )
+    run = orch.create_flow_run_from_deployment(deployment.id, job_variables={"env": {"B": "2"}})
+    clock.advance(5)
+    updated = orch.update_flow_run(run.id, job_variables={"env": {"C": "3"}})
+    assert (updated.job_variables, updated.updated) == ({"env": {"C": "3"}}, at(5))
+    orch.set_flow_run_state(run.id, Running(), force=True)
+    name = run.name
+    with pytest.raises(InvalidArgument, match=r"job_variables.*RUNNING"):
+        orch.update_flow_run(run.id, job_variables={"env": {}}, name="renamed")
+    assert (run.job_variables, run.name) == ({"env": {"C": "3"}}, name)
+    plain = orch.create_flow_run(flow.id, state=Scheduled(at(60)))
+    with pytest.raises(InvalidArgument, match=r"job_variables.*no deployment"):
+        orch.update_flow_run(plain.id, job_variables={"x": 1})
+    assert plain.job_variables == {}
+    with pytest.raises(InvalidArgument, match="job_variables"):
+        orch.update_flow_run(run.id, job_variables="env=1")  # type: ignore[arg-type]

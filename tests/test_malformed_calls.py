@@ -59,6 +59,9 @@ from orchestrator import (
     task,
 )
 from orchestrator.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterIdempotencyKey,
     TaskRunFilter,
     TaskRunFilterExpectedStartTime,
     TaskRunFilterFlowRunId,
@@ -640,6 +643,20 @@ CASES: Final[list[Case]] = [
                 lambda w: w.orch.resume_flow_run("junk")),
     wrong_type("resume_flow_run: run_input as a list", "run_input",
                lambda w: w.orch.resume_flow_run(w.flow_run_id, run_input=["yes"])),
+    wrong_type("update_flow_run: flow_version=2", "flow_version",
+               lambda w: w.orch.update_flow_run(w.flow_run_id, flow_version=2)),
+    wrong_type("update_flow_run: job_variables as a string", "job_variables",
+               lambda w: w.orch.update_flow_run(w.flow_run_id, job_variables="env=1")),
+    wrong_value("update_flow_run: job_variables of a run with no deployment", "job_variables",
+                lambda w: w.orch.update_flow_run(w.flow_run_id, job_variables={"x": 1})),
+    wrong_type("FlowRunFilterId(not_any_=[5])", "not_any_",
+               lambda w: w.orch.read_flow_runs(flow_runs=FlowRunFilter(
+                   id=FlowRunFilterId(not_any_=[5])))),
+    wrong_type("FlowRunFilterIdempotencyKey(not_any_=[5])", "not_any_",
+               lambda w: w.orch.read_flow_runs(flow_runs=FlowRunFilter(
+                   idempotency_key=FlowRunFilterIdempotencyKey(not_any_=[5])))),
+    wrong_type("FlowRunFilter(parent_flow_run_id=5)", "parent_flow_run_id",
+               lambda w: w.orch.read_flow_runs(flow_runs=FlowRunFilter(parent_flow_run_id=5))),
     wrong_type("create_flow_run_from_deployment: parameters=5", "parameters",
                lambda w: w.orch.create_flow_run_from_deployment(w.deployment_id, parameters=5)),
     wrong_type("create_flow_run_from_deployment: state=Scheduled(scheduled_time=a string)",

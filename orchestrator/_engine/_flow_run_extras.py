@@ -18,6 +18,7 @@ from typing import Any
 
 from .._core._checks import check_count, check_id, check_positive_int
 from .._core._checks_objects import check_instance, check_mapping
+from .._core._errors import ArgumentValueError
 from .._core._models import FlowRun
 from .._core._outcomes import AbortDetails, OrchestrationResult, SetStateStatus
 from .._core._states import Running, Scheduled, StateType
@@ -26,7 +27,7 @@ from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
 from ._facet import Facet
 from ._task_runs import Page
 
-__all__ = ["FlowRunExtras"]
+__all__ = ["FlowRunExtras", "job_variables_change"]
 
 NOT_PAUSED = "Cannot resume a flow run that is not paused."
 
@@ -153,3 +154,27 @@ class FlowRunExtras(Facet):
             return engine.propose(
                 run, proposal, force=False, policy=engine.choose_flow_policy(False)
             )
+
+
+def job_variables_change(run: FlowRun, job_variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the checked change of ``run``'s job variables, refused as the reference does.
+
+    Only a deployment's run that is still SCHEDULED may change its job variables: a run
+    with no deployment has no pool template they belong to, and a run past SCHEDULED has
+    been (or is being) given to a worker with the old ones.
+
+    Raises:
+        ArgumentValueError: ``run`` has no deployment or is not SCHEDULED.
+    """
+    if run.deployment_id is None:
+        raise ArgumentValueError(
+            f"job_variables of flow run {run.id} cannot be updated: it has no deployment "
+            "(only a deployment's scheduled runs take new job variables)"
+        )
+    if run.state_type is not StateType.SCHEDULED:
+        state = "no state" if run.state is None else f"state {run.state.type.value}"
+        raise ArgumentValueError(
+            f"job_variables of flow run {run.id} in {state} cannot be updated: only a "
+            "SCHEDULED run's can (before a worker takes it)"
+        )
+    return {"job_variables": dict(job_variables)}

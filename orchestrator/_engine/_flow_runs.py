@@ -40,6 +40,7 @@ from .._pools._pool_checks import check_job_variables
 from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
 from ._engine import Engine
 from ._facet import Facet, check_state
+from ._flow_run_extras import job_variables_change
 from ._flow_run_keys import find_by_idempotency_key
 from ._rollback import change_run
 from ._state_records import delete_run_state, read_run_state
@@ -224,15 +225,20 @@ class FlowRuns(Facet):
         name: str | Unset = UNSET,
         infrastructure_pid: str | Unset | None = UNSET,
         labels: Mapping[str, str | None] | Unset = UNSET,
+        flow_version: str | Unset | None = UNSET,
+        job_variables: Mapping[str, Any] | Unset = UNSET,
     ) -> FlowRun:
         """Change a flow run's name, infrastructure pid or labels (UNSET: leave as is).
 
         Workers record the pid of the process running the flow run here. Labels are
-        merged over the run's (a None value removes one).
+        merged over the run's (a None value removes one). ``flow_version`` replaces the
+        run's. ``job_variables`` replace the run's, as in the reference only for a
+        deployment's run that is still SCHEDULED (its worker has not taken it yet).
 
         Raises:
             ObjectNotFound: no such flow run.
-            InvalidArgument: a bad value (nothing is changed).
+            InvalidArgument: a bad value, or ``job_variables`` for a run with no deployment
+                or not SCHEDULED (nothing is changed).
         """
         flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         changes: dict[str, Any] = {}
@@ -247,8 +253,13 @@ class FlowRuns(Facet):
             if isinstance(labels, Unset)
             else check_mapping_of_str(labels, "labels", none_values=True)
         )
+        if not isinstance(flow_version, Unset):
+            changes["flow_version"] = check_optional_text(flow_version, "flow_version", empty=True)
+        variables = None if isinstance(job_variables, Unset) else check_job_variables(job_variables)
         with self._engine.lock:
             run = self._engine.flow_run(flow_run_id)
+            if variables is not None:
+                changes.update(job_variables_change(run, variables))
             if new_labels is not None:
                 merged = {**run.labels, **new_labels}
                 changes["labels"] = {k: v for k, v in merged.items() if v is not None}

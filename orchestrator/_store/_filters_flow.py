@@ -35,7 +35,11 @@ from ._filters_common import (
     TimeFilterBase,
     state_criterion,
 )
-from ._filters_flow_keys import FlowRunFilterIdempotencyKey
+from ._filters_flow_extra import (
+    FlowRunFilterFlowVersion,
+    FlowRunFilterIdempotencyKey,
+    FlowRunFilterParentFlowRunId,
+)
 
 __all__ = [
     "DeploymentFilter",
@@ -236,6 +240,18 @@ def _flow_run_idempotency_keys(
     return shorthand(FlowRunFilterIdempotencyKey, "any_", value)
 
 
+def _flow_run_parent_flow_runs(
+    value: FlowRunFilterParentFlowRunId | IdsArg | None,
+) -> FlowRunFilterParentFlowRunId | None:
+    return shorthand(FlowRunFilterParentFlowRunId, "any_", value)
+
+
+def _flow_run_flow_versions(
+    value: FlowRunFilterFlowVersion | StrsArg | None,
+) -> FlowRunFilterFlowVersion | None:
+    return shorthand(FlowRunFilterFlowVersion, "any_", value)
+
+
 @final
 @names_fields
 @attrs.frozen(kw_only=True, repr=False)
@@ -243,8 +259,9 @@ class FlowRunFilter(FilterBase):
     """Select flow runs; the sub-filters that are set are joined by ``operator``.
 
     Fields also take their sub-filter's main values directly: ids for ``id``,
-    ``deployment_id`` and ``parent_task_run_id`` (``any_``), strings for ``name``,
-    ``work_queue_name`` and ``idempotency_key`` (``any_``) and ``tags`` (``all_``), state
+    ``deployment_id``, ``parent_task_run_id`` and ``parent_flow_run_id`` (``any_``),
+    strings for ``name``, ``work_queue_name``, ``idempotency_key`` and ``flow_version``
+    (``any_``) and ``tags`` (``all_``), state
     types for ``state``.
     """
 
@@ -276,6 +293,12 @@ class FlowRunFilter(FilterBase):
     idempotency_key: FlowRunFilterIdempotencyKey | None = attrs.field(
         default=None, converter=_flow_run_idempotency_keys
     )
+    parent_flow_run_id: FlowRunFilterParentFlowRunId | None = attrs.field(
+        default=None, converter=_flow_run_parent_flow_runs
+    )
+    flow_version: FlowRunFilterFlowVersion | None = attrs.field(
+        default=None, converter=_flow_run_flow_versions
+    )
     operator: Operator = attrs.field(default=Operator.AND, converter=to_operator)
 
     def _compile(self) -> Criterion:
@@ -293,6 +316,8 @@ class FlowRunFilter(FilterBase):
                 self.expected_start_time,
                 self.next_scheduled_start_time,
                 self.idempotency_key,
+                self.parent_flow_run_id,
+                self.flow_version,
             ),
             self.operator,
         )
