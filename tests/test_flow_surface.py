@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator import (
     AbortDetails,
@@ -25,6 +27,7 @@ from orchestrator import (
     VirtualClock,
 )
 from orchestrator.filters import (
+    FlowFilter,
     FlowRunFilter,
     FlowRunFilterFlowVersion,
     FlowRunFilterId,
@@ -452,3 +455,44 @@ def test_job_variables_update_only_for_a_scheduled_deployment_run(
     assert plain.job_variables == {}
     with pytest.raises(InvalidArgument, match="job_variables"):
         orch.update_flow_run(run.id, job_variables="env=1")  # type: ignore[arg-type]
+
+
+# -- property: one live run per (flow, key) ------------------------------------------
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["create", "create", "deploy", "delete"]),
+            st.integers(0, 1),
+            st.sampled_from(["a", "b", None]),
+        ),
+        max_size=25,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_create_or_return_keeps_one_live_run_per_flow_and_key(
+    steps: list[tuple[str, int, str | None]],
+) -> None:
+    orch = Orchestrator(clock=VirtualClock(START))
+    orch.create_work_pool("pool")
+    flows = [orch.create_flow("etl"), orch.create_flow("report")]
+    deployments = [orch.create_deployment(f.id, "d", work_pool_name="pool") for f in flows]
+    live: dict[tuple[int, str], FlowRun] = {}  # the model: the run holding each (flow, key)
+    for action, index, key in steps:
+        if action == "delete":
+            if key is not None and (index, key) in live:
+                orch.delete_flow_run(live.pop((index, key)).id)
+            continue
+        if action == "create":
+            run = orch.create_flow_run(flows[index].id, idempotency_key=key)
+        else:
+            run = orch.create_flow_run_from_deployment(deployments[index].id, idempotency_key=key)
+        if key is not None:
+            assert run is live.setdefault((index, key), run)
+    for (index, key), run in live.items():
+        found = orch.read_flow_runs(
+            flow_runs=FlowRunFilter(idempotency_key=key), flows=FlowFilter(id=flows[index].id)
+        )
+        assert found == [run]
+    orch.check_invariants()
