@@ -46,6 +46,11 @@ from ._store._filters_flow import FlowRunFilterStateName as FlowRunFilterStateNa
 from ._store._filters_flow import FlowRunFilterStateType as FlowRunFilterStateType
 from ._store._filters_flow import FlowRunFilterTags as FlowRunFilterTags
 from ._store._filters_flow import FlowRunFilterWorkQueueName as FlowRunFilterWorkQueueName
+from ._store._filters_flow_extra import FlowRunFilterFlowVersion as FlowRunFilterFlowVersion
+from ._store._filters_flow_extra import FlowRunFilterIdempotencyKey as FlowRunFilterIdempotencyKey
+from ._store._filters_flow_extra import (
+    FlowRunFilterParentFlowRunId as FlowRunFilterParentFlowRunId,
+)
 from ._store._filters_task import TaskRunFilter as TaskRunFilter
 from ._store._filters_task import TaskRunFilterEndTime as TaskRunFilterEndTime
 from ._store._filters_task import TaskRunFilterExpectedStartTime as TaskRunFilterExpectedStartTime
@@ -75,9 +80,12 @@ __all__ = (
     "FlowRunFilterDeploymentId",
     "FlowRunFilterEndTime",
     "FlowRunFilterExpectedStartTime",
+    "FlowRunFilterFlowVersion",
     "FlowRunFilterId",
+    "FlowRunFilterIdempotencyKey",
     "FlowRunFilterName",
     "FlowRunFilterNextScheduledStartTime",
+    "FlowRunFilterParentFlowRunId",
     "FlowRunFilterParentTaskRunId",
     "FlowRunFilterStartTime",
     "FlowRunFilterState",

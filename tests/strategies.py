@@ -30,9 +30,12 @@ from orchestrator.filters import (
     FlowRunFilterId,
     FlowRunFilterName,
     FlowRunFilterNextScheduledStartTime,
+    FlowRunFilterParentFlowRunId,
     FlowRunFilterParentTaskRunId,
     FlowRunFilterStartTime,
     FlowRunFilterState,
+    FlowRunFilterStateName,
+    FlowRunFilterStateType,
     FlowRunFilterTags,
     FlowRunFilterWorkQueueName,
     FlowRunSort,
@@ -301,8 +304,22 @@ def _flow_run_filters() -> st.SearchStrategy[FlowRunFilter]:
     """Flow-run filters over the id pools and the module's names, tags and times."""
     state = st.builds(
         FlowRunFilterState,
-        type=_maybe(_subset(list(StateType))),
-        name=_maybe(_subset(STATE_NAMES)),
+        type=_maybe(
+            _subset(list(StateType))
+            | st.builds(
+                FlowRunFilterStateType,
+                any_=_maybe(_subset(list(StateType))),
+                not_any_=_maybe(_subset(list(StateType))),
+            )
+        ),
+        name=_maybe(
+            _subset(STATE_NAMES)
+            | st.builds(
+                FlowRunFilterStateName,
+                any_=_maybe(_subset(STATE_NAMES)),
+                not_any_=_maybe(_subset(STATE_NAMES)),
+            )
+        ),
         operator=operators,
     )
 
@@ -312,7 +329,11 @@ def _flow_run_filters() -> st.SearchStrategy[FlowRunFilter]:
         )
 
     subs: dict[str, st.SearchStrategy[Any]] = {
-        "id": st.builds(FlowRunFilterId, any_=_subset(FLOW_RUN_IDS, 4)),
+        "id": st.builds(
+            FlowRunFilterId,
+            any_=_subset(FLOW_RUN_IDS, 4),
+            not_any_=_maybe(_subset(FLOW_RUN_IDS, 4)),
+        ),
         "name": st.builds(
             FlowRunFilterName, any_=_maybe(_subset(NAMES)), like_=_maybe(st.just("a"))
         ),
@@ -325,6 +346,9 @@ def _flow_run_filters() -> st.SearchStrategy[FlowRunFilter]:
             is_null_=_maybe(st.booleans()),
         ),
         "parent_task_run_id": nullable_ids(FlowRunFilterParentTaskRunId, TASK_IDS),
+        "parent_flow_run_id": st.builds(
+            FlowRunFilterParentFlowRunId, any_=_maybe(_subset(FLOW_RUN_IDS))
+        ),
         "start_time": _times_filter(FlowRunFilterStartTime, True),
         "end_time": _times_filter(FlowRunFilterEndTime, True),
         "expected_start_time": _times_filter(FlowRunFilterExpectedStartTime, False),

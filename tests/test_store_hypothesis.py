@@ -51,6 +51,9 @@ class BruteLookup:
     def has_subflow(self, task_run_id: uuid.UUID) -> bool:
         return any(r.parent_task_run_id == task_run_id for r in self.store.flow_runs.values())
 
+    def get_task_run(self, task_run_id: uuid.UUID) -> Any:
+        return next((r for r in self.store.task_runs.values() if r.id == task_run_id), None)
+
 
 def flow_run_matches(
     run: FlowRun,

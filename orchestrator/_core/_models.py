@@ -305,6 +305,10 @@ class FlowRun(_RunTimes):
     created: datetime
     _id_details: StateDetails | None = attrs.field(default=None, init=False, repr=False)
     updated: datetime
+    #: Create-or-return key: one run per flow and key (see ``create_flow_run``).
+    idempotency_key: str | None = None
+    #: The version of the flow's code this run runs (informational).
+    flow_version: str | None = None
 
     def __repr__(self) -> str:
         state = "no state" if self.state is None else self.state.name

@@ -16,7 +16,15 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .._core._checks import UNSET, Unset, check_bool, check_id, check_name, check_tags
+from .._core._checks import (
+    UNSET,
+    Unset,
+    check_bool,
+    check_id,
+    check_name,
+    check_optional_text,
+    check_tags,
+)
 from .._core._checks_objects import check_instance
 from .._core._errors import ArgumentValueError, ObjectAlreadyExists, ObjectNotFound
 from .._core._models import Deployment, FlowRun, FlowRunPolicy
@@ -244,6 +252,7 @@ class Deployments(Facet):
         labels: Mapping[str, str] | None = None,
         policy: FlowRunPolicy | None = None,
         work_queue_name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> FlowRun:
         """Create a flow run of a deployment, for a worker of its pool to pick up.
 
@@ -258,6 +267,8 @@ class Deployments(Facet):
             work_queue_name: another queue of the deployment's pool; as in Prefect, a
                 queue of that name is created in the pool (with the first free
                 priority) when it has none.
+            idempotency_key: as for :meth:`create_flow_run`: when a run of the
+                deployment's flow already has this key, that run is returned unchanged.
 
         Raises:
             ObjectNotFound: no such deployment, or its pool or queue is gone.
@@ -270,6 +281,7 @@ class Deployments(Facet):
         run_parameters = check_parameters(parameters)
         run_variables = check_job_variables(job_variables)
         extra_tags = check_tags(tags)
+        check_optional_text(idempotency_key, "idempotency_key")
         with self._engine.lock:
             deployment = self._deployment(deployment_id)
             pool = deployment.work_pool_name
@@ -297,6 +309,7 @@ class Deployments(Facet):
                     policy,
                     queue,
                     run_variables,
+                    idempotency_key,
                 )
             except BaseException:
                 if created_queue is not None:  # all or nothing: the new queue goes too
@@ -325,6 +338,7 @@ class Deployments(Facet):
         policy: FlowRunPolicy | None,
         queue: str | None,
         run_variables: Mapping[str, Any],
+        idempotency_key: str | None,
     ) -> FlowRun:
         """Insert the flow run of ``create_flow_run_from_deployment`` (lock held)."""
         pool = deployment.work_pool_name
@@ -341,6 +355,7 @@ class Deployments(Facet):
             work_pool_name=pool,
             work_queue_name=queue,
             job_variables=run_variables,
+            idempotency_key=idempotency_key,
         )
 
     def _deployment(self, deployment_id: uuid.UUID) -> Deployment:

@@ -40,6 +40,8 @@ from .._pools._pool_checks import check_job_variables
 from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
 from ._engine import Engine
 from ._facet import Facet, check_state
+from ._flow_run_extras import job_variables_change
+from ._flow_run_keys import find_by_idempotency_key
 from ._rollback import change_run
 from ._state_records import delete_run_state, read_run_state
 
@@ -117,6 +119,8 @@ class FlowRuns(Facet):
         work_pool_name: str | None = None,
         work_queue_name: str | None = None,
         job_variables: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        flow_version: str | None = None,
     ) -> FlowRun:
         """Create a flow run of ``flow_id``; ``state`` (default Pending) is applied with force.
 
@@ -136,6 +140,10 @@ class FlowRuns(Facet):
             work_pool_name: the pool whose workers run it; ``work_queue_name`` (the
                 pool's "default" queue when None) must then be one of its queues.
             job_variables: values for the pool's job template, over the deployment's.
+            idempotency_key: when a run of this flow already has this key, that run is
+                returned unchanged and nothing is created (Prefect's create-or-return; the
+                key is unique per flow, deployment runs included).
+            flow_version: the version of the flow's code, kept on the run.
 
         Raises:
             ObjectNotFound: the flow, the parent task run, the deployment, the work pool
@@ -156,6 +164,8 @@ class FlowRuns(Facet):
             work_pool_name=work_pool_name,
             work_queue_name=work_queue_name,
             job_variables=job_variables,
+            idempotency_key=idempotency_key,
+            flow_version=flow_version,
         )
 
     def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun:
@@ -218,15 +228,20 @@ class FlowRuns(Facet):
         name: str | Unset = UNSET,
         infrastructure_pid: str | Unset | None = UNSET,
         labels: Mapping[str, str | None] | Unset = UNSET,
+        flow_version: str | Unset | None = UNSET,
+        job_variables: Mapping[str, Any] | Unset = UNSET,
     ) -> FlowRun:
         """Change a flow run's name, infrastructure pid or labels (UNSET: leave as is).
 
         Workers record the pid of the process running the flow run here. Labels are
-        merged over the run's (a None value removes one).
+        merged over the run's (a None value removes one). ``flow_version`` replaces the
+        run's. ``job_variables`` replace the run's, as in the reference only for a
+        deployment's run that is still SCHEDULED (its worker has not taken it yet).
 
         Raises:
             ObjectNotFound: no such flow run.
-            InvalidArgument: a bad value (nothing is changed).
+            InvalidArgument: a bad value, or ``job_variables`` for a run with no deployment
+                or not SCHEDULED (nothing is changed).
         """
         flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         changes: dict[str, Any] = {}
@@ -241,8 +256,13 @@ class FlowRuns(Facet):
             if isinstance(labels, Unset)
             else check_mapping_of_str(labels, "labels", none_values=True)
         )
+        if not isinstance(flow_version, Unset):
+            changes["flow_version"] = check_optional_text(flow_version, "flow_version", empty=True)
+        variables = None if isinstance(job_variables, Unset) else check_job_variables(job_variables)
         with self._engine.lock:
             run = self._engine.flow_run(flow_run_id)
+            if variables is not None:
+                changes.update(job_variables_change(run, variables))
             if new_labels is not None:
                 merged = {**run.labels, **new_labels}
                 changes["labels"] = {k: v for k, v in merged.items() if v is not None}
@@ -353,6 +373,8 @@ def new_flow_run(
     work_pool_name: str | None = None,
     work_queue_name: str | None = None,
     job_variables: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    flow_version: str | None = None,
 ) -> FlowRun:
     """Check the arguments, build the flow run and insert it (see :meth:`FlowRuns.create_flow_run`).
 
@@ -379,6 +401,8 @@ def new_flow_run(
                 f"work_queue_name {work_queue_name!r} needs a work_pool_name to belong to"
             )
     variables = check_job_variables(job_variables)
+    check_optional_text(idempotency_key, "idempotency_key")
+    check_optional_text(flow_version, "flow_version", empty=True)
     frozen_tags = check_tags(tags)
     parent_id = (
         None
@@ -391,6 +415,10 @@ def new_flow_run(
     with engine.lock:
         if engine.store.get_flow(flow_id) is None:
             raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
+        if idempotency_key is not None:
+            existing = find_by_idempotency_key(engine.store, flow_id, idempotency_key)
+            if existing is not None:
+                return existing
         if parent_id is not None:
             engine.task_run(parent_id)
         if deployment is not None and engine.store.get_deployment(deployment) is None:
@@ -414,6 +442,8 @@ def new_flow_run(
             empirical_policy=FlowRunPolicy() if policy is None else policy,
             created=now,
             updated=now,
+            idempotency_key=idempotency_key,
+            flow_version=flow_version,
         )
         engine.insert_flow_run(run, Pending() if state is None else state)
         return run

@@ -47,6 +47,7 @@ from ._autojump import TimeSkipper
 from ._claims import Claims
 from ._deployments import Deployments
 from ._engine import Engine, Policies
+from ._flow_run_extras import FlowRunExtras
 from ._flow_runs import FlowRuns
 from ._futures import TaskRunFuture
 from ._limits import ConcurrencyLimits
@@ -92,6 +93,7 @@ class Orchestrator(
     WorkQueues,
     ConcurrencyLimits,
     Claims,
+    FlowRunExtras,
 ):
     """An in-process workflow orchestrator: runs, states, policies and queues.
 

@@ -23,7 +23,7 @@ from typing import Any, Final, Protocol, final
 import attrs
 
 from .._core._errors import InvalidArgument
-from .._core._models import Deployment, Flow, FlowRun
+from .._core._models import Deployment, Flow, FlowRun, TaskRun
 
 __all__ = [
     "FALSE",
@@ -65,6 +65,9 @@ class Lookup(Protocol):
 
     def has_subflow(self, task_run_id: uuid.UUID, /) -> bool:
         """Return whether some flow run has this task run as its parent task run."""
+
+    def get_task_run(self, task_run_id: uuid.UUID, /) -> TaskRun | None:
+        """Return the task run with this id, or None."""
 
 
 class Criterion(ABC):

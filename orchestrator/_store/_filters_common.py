@@ -30,6 +30,7 @@ from ._criteria import (
     Range,
     combine,
 )
+from ._exclusion import exclusion
 from ._filters_base import (
     FilterBase,
     Operator,
@@ -71,13 +72,17 @@ def membership(attribute: str, any_: frozenset[object] | None) -> Criterion:
 @names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class IdFilterBase(FilterBase):
-    """Records whose id is in ``any_``."""
+    """Records whose id is in ``any_`` and not in ``not_any_``."""
 
     _attribute: ClassVar[str] = "id"
     any_: frozenset[uuid.UUID] | None = attrs.field(default=None, converter=to_uuids)
+    not_any_: frozenset[uuid.UUID] | None = attrs.field(default=None, converter=to_uuids)
 
     def _compile(self) -> Criterion:
-        return membership(self._attribute, self.any_)
+        return combine(
+            (membership(self._attribute, self.any_), exclusion(self._attribute, self.not_any_)),
+            True,
+        )
 
 
 @names_fields
@@ -174,23 +179,32 @@ class TagsFilterBase(FilterBase):
 @names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class StateTypeFilterBase(FilterBase):
-    """Runs whose current state type is one of ``any_`` (members or names)."""
+    """Runs whose current state type is one of ``any_`` and none of ``not_any_``.
+
+    Both take members or names; a run with no state matches no ``not_any_``.
+    """
 
     any_: frozenset[StateType] | None = attrs.field(default=None, converter=to_state_types)
+    not_any_: frozenset[StateType] | None = attrs.field(default=None, converter=to_state_types)
 
     def _compile(self) -> Criterion:
-        return membership("state_type", self.any_)
+        return combine(
+            (membership("state_type", self.any_), exclusion("state_type", self.not_any_)), True
+        )
 
 
 @names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class StateNameFilterBase(FilterBase):
-    """Runs whose current state name is one of ``any_`` (exact match)."""
+    """Runs whose current state name is one of ``any_`` and none of ``not_any_`` (exact)."""
 
     any_: frozenset[str] | None = attrs.field(default=None, converter=to_strings)
+    not_any_: frozenset[str] | None = attrs.field(default=None, converter=to_strings)
 
     def _compile(self) -> Criterion:
-        return membership("state_name", self.any_)
+        return combine(
+            (membership("state_name", self.any_), exclusion("state_name", self.not_any_)), True
+        )
 
 
 def state_criterion(

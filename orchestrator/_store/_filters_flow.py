@@ -35,6 +35,11 @@ from ._filters_common import (
     TimeFilterBase,
     state_criterion,
 )
+from ._filters_flow_extra import (
+    FlowRunFilterFlowVersion,
+    FlowRunFilterIdempotencyKey,
+    FlowRunFilterParentFlowRunId,
+)
 
 __all__ = [
     "DeploymentFilter",
@@ -229,6 +234,24 @@ def _flow_run_parents(
     return shorthand(FlowRunFilterParentTaskRunId, "any_", value)
 
 
+def _flow_run_idempotency_keys(
+    value: FlowRunFilterIdempotencyKey | StrsArg | None,
+) -> FlowRunFilterIdempotencyKey | None:
+    return shorthand(FlowRunFilterIdempotencyKey, "any_", value)
+
+
+def _flow_run_parent_flow_runs(
+    value: FlowRunFilterParentFlowRunId | IdsArg | None,
+) -> FlowRunFilterParentFlowRunId | None:
+    return shorthand(FlowRunFilterParentFlowRunId, "any_", value)
+
+
+def _flow_run_flow_versions(
+    value: FlowRunFilterFlowVersion | StrsArg | None,
+) -> FlowRunFilterFlowVersion | None:
+    return shorthand(FlowRunFilterFlowVersion, "any_", value)
+
+
 @final
 @names_fields
 @attrs.frozen(kw_only=True, repr=False)
@@ -236,8 +259,10 @@ class FlowRunFilter(FilterBase):
     """Select flow runs; the sub-filters that are set are joined by ``operator``.
 
     Fields also take their sub-filter's main values directly: ids for ``id``,
-    ``deployment_id`` and ``parent_task_run_id`` (``any_``), strings for ``name`` and
-    ``work_queue_name`` (``any_``) and ``tags`` (``all_``), state types for ``state``.
+    ``deployment_id``, ``parent_task_run_id`` and ``parent_flow_run_id`` (``any_``),
+    strings for ``name``, ``work_queue_name``, ``idempotency_key`` and ``flow_version``
+    (``any_``) and ``tags`` (``all_``), state
+    types for ``state``.
     """
 
     id: FlowRunFilterId | None = attrs.field(default=None, converter=_flow_run_ids)
@@ -265,6 +290,15 @@ class FlowRunFilter(FilterBase):
     next_scheduled_start_time: FlowRunFilterNextScheduledStartTime | None = attrs.field(
         default=None, validator=optional_instance(FlowRunFilterNextScheduledStartTime)
     )
+    idempotency_key: FlowRunFilterIdempotencyKey | None = attrs.field(
+        default=None, converter=_flow_run_idempotency_keys
+    )
+    parent_flow_run_id: FlowRunFilterParentFlowRunId | None = attrs.field(
+        default=None, converter=_flow_run_parent_flow_runs
+    )
+    flow_version: FlowRunFilterFlowVersion | None = attrs.field(
+        default=None, converter=_flow_run_flow_versions
+    )
     operator: Operator = attrs.field(default=Operator.AND, converter=to_operator)
 
     def _compile(self) -> Criterion:
@@ -281,6 +315,9 @@ class FlowRunFilter(FilterBase):
                 self.end_time,
                 self.expected_start_time,
                 self.next_scheduled_start_time,
+                self.idempotency_key,
+                self.parent_flow_run_id,
+                self.flow_version,
             ),
             self.operator,
         )
