@@ -76,7 +76,9 @@ class Store(StoreQueries):
             "task run", (), fixed_set_fields=("task_key", "flow_run_id")
         )
         self._flow_table: RunTable[FlowRun] = RunTable(
-            "flow run", ("flow_id", "deployment_id", "work_queue_name", "parent_task_run_id")
+            "flow run",
+            ("flow_id", "deployment_id", "work_queue_name", "parent_task_run_id"),
+            derived_sorted_fields=("effective_start_time",),
         )
         self._task_keys: dict[_TaskKey, TaskRun] = {}
         self._task_run_states: dict[uuid.UUID, list[State]] = {}
