@@ -70,11 +70,11 @@ def flow_id(orch: Orchestrator) -> uuid.UUID:
     return orch.create_flow("etl").id
 
 
-# -- start times ----------------------------------------------------------------------------------
+# -- start times -----------------------------------------------------------------------------------
 
 
 def _four_runs(orch: Orchestrator, clock: VirtualClock, flow_id: uuid.UUID) -> dict[str, FlowRun]:
-    """A due at 300 (never starts), C due at 50 (starts at 200), B starts at 100, E pending at 150."""
+    """A due at 300 (never starts), C due at 50 (starts at 200), B at 100, E pending at 150."""
     a = orch.create_flow_run(flow_id, name="a", state=Scheduled(at(300)))
     c = orch.create_flow_run(flow_id, name="c", state=Scheduled(at(50)))
     clock.set(at(100))
@@ -247,7 +247,7 @@ def test_start_time_queries_equal_a_coalescing_scan(
     assert orch.count_flow_runs(flow_runs=query) == len(want)
 
 
-# -- Late -----------------------------------------------------------------------------------------
+# -- Late ------------------------------------------------------------------------------------------
 
 
 def test_a_late_run_is_not_marked_late_again(
@@ -281,7 +281,7 @@ def test_a_running_run_is_not_marked_late(orch: Orchestrator, flow_id: uuid.UUID
     assert run.state_type is StateType.RUNNING
 
 
-# -- retries reset the pause bookkeeping ------------------------------------------------------------
+# -- retries reset the pause bookkeeping -----------------------------------------------------------
 
 
 def test_a_retried_flow_pauses_again_on_the_same_key(
@@ -326,7 +326,7 @@ def test_a_failure_without_retries_left_keeps_the_pause_keys(
     assert run.empirical_policy.pause_keys == frozenset({"k"})
 
 
-# -- leaving COMPLETED with a result ------------------------------------------------------------------
+# -- leaving COMPLETED with a result ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -365,9 +365,7 @@ def test_leaving_completed_with_a_result(
     deployment = orch.create_deployment(flow_id, "d", work_pool_name="pool")
     run = orch.create_flow_run_from_deployment(deployment.id, state=Running())
     clock.set(at(30))
-    assert orch.set_flow_run_state(run.id, Completed({"rows": 1})).status is (
-        SetStateStatus.ACCEPT
-    )
+    assert orch.set_flow_run_state(run.id, Completed({"rows": 1})).status is (SetStateStatus.ACCEPT)
     clock.set(at(60))
     result = orch.set_flow_run_state(run.id, proposal)
     assert result.status is status

@@ -323,9 +323,9 @@ class StoreMachine(RuleBasedStateMachine):
 
         matched = [r for r in self.store.flow_runs.values() if selected(r)]
         stop = None if limit is None else offset + limit
-        expected = brute_sort(
-            matched, "effective_start_time", sort.descending, self.flow_order
-        )[offset:stop]
+        expected = brute_sort(matched, "effective_start_time", sort.descending, self.flow_order)[
+            offset:stop
+        ]
         query = FlowRunFilter(start_time=sub)
         got = self.store.query_flow_runs(flow_runs=query, sort=sort, limit=limit, offset=offset)
         assert [r.id for r in got] == [r.id for r in expected], (sub, sort, limit, offset)
