@@ -27,6 +27,8 @@ from orchestrator.filters import (
     DeploymentFilter,
     FlowFilter,
     FlowRunFilter,
+    FlowRunFilterStartTime,
+    FlowRunSort,
     TaskRunFilter,
     TaskRunSort,
 )
@@ -105,6 +107,9 @@ def brute_sort(
     runs: Sequence[Any], field: str, descending: bool, order: dict[uuid.UUID, int]
 ) -> list[Any]:
     def key(run: Any) -> Any:
+        if field == "effective_start_time":
+            # The reference's coalesce(start_time, expected_start_time), spelled out.
+            return run.expected_start_time if run.start_time is None else run.start_time
         return run.id if field == "id" else getattr(run, field)
 
     keyed = sorted(
@@ -293,6 +298,41 @@ class StoreMachine(RuleBasedStateMachine):
             [(r.name, self.flow_order[r.id]) for r in flow_expected],
         )
         assert store.count_flow_runs(flow_runs=frf, flows=ff, deployments=df) == len(flow_matched)
+        self.compare_start_time_query(data, limit, offset)
+
+    def compare_start_time_query(self, data: st.DataObject, limit: int | None, offset: int) -> None:
+        """A start-time filter with a start-time sort: the planner walks the derived index.
+
+        The expected answer spells out the reference: bounds on coalesce(start_time,
+        expected_start_time), ``is_null_`` on start_time alone.
+        """
+        sort = data.draw(
+            st.sampled_from([FlowRunSort.START_TIME_ASC, FlowRunSort.START_TIME_DESC]), "sort"
+        )
+        after = data.draw(st.none() | sts.times, "after_")
+        before = data.draw(st.none() | sts.times, "before_")
+        null = data.draw(st.none() | st.booleans(), "is_null_")
+        sub = FlowRunFilterStartTime(after_=after, before_=before, is_null_=null)
+
+        def selected(run: FlowRun) -> bool:
+            key = run.expected_start_time if run.start_time is None else run.start_time
+            if (after is not None or before is not None) and key is None:
+                return False
+            if after is not None and key is not None and key < after:
+                return False
+            if before is not None and key is not None and key > before:
+                return False
+            return null is None or (run.start_time is None) is null
+
+        matched = [r for r in self.store.flow_runs.values() if selected(r)]
+        stop = None if limit is None else offset + limit
+        expected = brute_sort(matched, "effective_start_time", sort.descending, self.flow_order)[
+            offset:stop
+        ]
+        query = FlowRunFilter(start_time=sub)
+        got = self.store.query_flow_runs(flow_runs=query, sort=sort, limit=limit, offset=offset)
+        assert [r.id for r in got] == [r.id for r in expected], (sub, sort, limit, offset)
+        assert self.store.count_flow_runs(flow_runs=query) == len(matched)
 
     # -- rules ----------------------------------------------------------------------------
     @initialize()

@@ -314,6 +314,17 @@ class FlowRun(_RunTimes):
         state = "no state" if self.state is None else self.state.name
         return f"FlowRun({self.name!r}, {state}, id={self.id})"
 
+    @property
+    def effective_start_time(self) -> datetime | None:
+        """When the run started or, until it starts, when it is expected to.
+
+        ``start_time`` if set, else ``expected_start_time``: the key of the start-time
+        sorts (``FlowRunSort.START_TIME_*``) and of ``FlowRunFilterStartTime``'s bounds,
+        as in the reference, so scheduled runs sort and filter by when they are due.
+        """
+        start = self.start_time
+        return self.expected_start_time if start is None else start
+
     def _repr_html_(self) -> str:
         from .._display import run_table  # display sits above the records
 

@@ -59,3 +59,13 @@ class FlowRunSort(_Sort):
     NAME_DESC = "NAME_DESC"
     NEXT_SCHEDULED_START_TIME_ASC = "NEXT_SCHEDULED_START_TIME_ASC"
     END_TIME_DESC = "END_TIME_DESC"
+
+    @property
+    def field(self) -> str:
+        """The run attribute the order is by.
+
+        The start-time orders sort by ``effective_start_time`` (the start time, or the
+        expected start time of a run that has not started), as the reference does.
+        """
+        name = super().field
+        return "effective_start_time" if name == "start_time" else name

@@ -10,7 +10,7 @@ from typing import final
 
 import attrs
 
-from ._criteria import Criterion, combine
+from ._criteria import TRUE, Criterion, Range, combine
 from ._filters_base import (
     FilterBase,
     IdsArg,
@@ -168,9 +168,19 @@ class FlowRunFilterParentTaskRunId(NullableIdFilterBase):
 @names_fields
 @attrs.frozen(kw_only=True, repr=False)
 class FlowRunFilterStartTime(TimeFilterBase):
-    """Flow runs that started in ``[after_, before_]``; ``is_null_=True``: never started."""
+    """Flow runs by start time, as the reference filters them.
+
+    ``before_``/``after_`` bound the run's ``effective_start_time`` (inclusive): its start
+    time, or, for a run that has not started, when it is expected to start.
+    ``is_null_=True`` selects the runs that never started (whatever their expected time).
+    """
 
     _attribute = "start_time"
+
+    def _bounds(self) -> Criterion:
+        if self.before_ is None and self.after_ is None:
+            return TRUE
+        return Range("effective_start_time", self.after_, self.before_)
 
 
 @final

@@ -79,6 +79,7 @@ class Store(StoreQueries):
             "flow run",
             ("flow_id", "deployment_id", "work_queue_name", "parent_task_run_id"),
             fixed_set_fields=("idempotency_key",),
+            derived_sorted_fields=("effective_start_time",),
         )
         self._task_keys: dict[_TaskKey, TaskRun] = {}
         self._task_run_states: dict[uuid.UUID, list[State]] = {}

@@ -9,7 +9,10 @@ A :class:`RunTable` keeps, for one kind of run (task or flow):
 * a :class:`~orchestrator._core._indexes.SetIndex` per equality attribute: ``state_type``
   (keyed by the type's string value: enum hashing is slow), ``state_name`` and the
   table's reference attributes (task key, flow run id, deployment id, ...);
-* the tag index (tag -> runs) and the set of untagged runs.
+* the tag index (tag -> runs) and the set of untagged runs;
+* optionally, a sorted index per *derived* attribute: a read-only property computed from
+  other fields (a flow run's ``effective_start_time``), re-filed like any other sorted
+  value when it changes and never written back by :meth:`RunTable.restore`.
 
 The engine mutates runs in place. Before it does, it takes :meth:`RunTable.snapshot`
 (the indexed values); after, :meth:`RunTable.reindex` compares and re-files the run only
@@ -60,9 +63,11 @@ class RunTable(Generic[R]):
         kind: "task run" or "flow run", for messages.
         set_fields: mutable equality attributes with a set index.
         fixed_set_fields: equality attributes indexed once at insertion.
+        derived_sorted_fields: read-only (computed) attributes with a sorted index.
     """
 
     __slots__ = (
+        "_derived",
         "_fields",
         "_getter",
         "_kinds",
@@ -77,14 +82,22 @@ class RunTable(Generic[R]):
         "set_fields",
         "sets",
         "sorted",
+        "sorted_fields",
         "tags",
         "untagged",
     )
 
     def __init__(
-        self, kind: str, set_fields: tuple[str, ...], fixed_set_fields: tuple[str, ...] = ()
+        self,
+        kind: str,
+        set_fields: tuple[str, ...],
+        fixed_set_fields: tuple[str, ...] = (),
+        derived_sorted_fields: tuple[str, ...] = (),
     ) -> None:
         self.kind = kind
+        #: Every sortable attribute with a sorted index, besides ``id``.
+        self.sorted_fields: tuple[str, ...] = (*SORTED_FIELDS, *derived_sorted_fields)
+        self._derived = frozenset(derived_sorted_fields)
         self.set_fields = set_fields
         self.fixed_set_fields = fixed_set_fields
         self.runs: dict[uuid.UUID, R] = {}
@@ -93,7 +106,7 @@ class RunTable(Generic[R]):
         #: The most runs held at once since the last :meth:`compact`.
         self.peak = 0
         self.sorted: dict[str, SortedIndex[Any, R]] = {
-            name: SortedIndex() for name in ("id", *SORTED_FIELDS)
+            name: SortedIndex() for name in ("id", *self.sorted_fields)
         }
         self.sets: dict[str, SetIndex[Any, R]] = {
             name: SetIndex()
@@ -101,9 +114,9 @@ class RunTable(Generic[R]):
         }
         self.tags: SetIndex[str, R] = SetIndex()
         self.untagged: set[R] = set()
-        self._fields: tuple[str, ...] = (*SORTED_FIELDS, *set_fields, "tags")
+        self._fields: tuple[str, ...] = (*self.sorted_fields, *set_fields, "tags")
         self._kinds: tuple[int, ...] = (
-            *(_SORTED for _ in SORTED_FIELDS),
+            *(_SORTED for _ in self.sorted_fields),
             *(_SET for _ in set_fields),
             _TAGS,
         )
@@ -137,7 +150,7 @@ class RunTable(Generic[R]):
         try:
             sorted_indexes = self.sorted
             sorted_indexes["id"].add(run.id.int, seq, run)
-            for name in SORTED_FIELDS:
+            for name in self.sorted_fields:
                 sorted_indexes[name].add(getattr(run, name), seq, run)
             self._add_to_sets(run)
         except BaseException:
@@ -159,7 +172,7 @@ class RunTable(Generic[R]):
             batch.append((run, seq))
         self.peak = max(self.peak, len(runs_by_id))
         self.sorted["id"].update([(run.id.int, seq, run) for run, seq in batch])
-        for name in SORTED_FIELDS:
+        for name in self.sorted_fields:
             getter = attrgetter(name)
             self.sorted[name].update([(getter(run), seq, run) for run, seq in batch])
         for run, _ in batch:
@@ -186,7 +199,7 @@ class RunTable(Generic[R]):
         seq = self.seq[run]
         try:
             self.sorted["id"].remove(run.id.int, seq, run)
-            for name in SORTED_FIELDS:
+            for name in self.sorted_fields:
                 self.sorted[name].remove(getattr(run, name), seq, run)
             self.sets["state_type"].remove(state_key(run.state_type), run)
             self.sets["state_name"].remove(run.state_name, run)
@@ -288,7 +301,7 @@ class RunTable(Generic[R]):
             if run not in self.seq:
                 raise AssertionError(f"{kind} {run_id} has no sequence number")
         self._check_sorted("id", lambda run: run.id.int)
-        for name in SORTED_FIELDS:
+        for name in self.sorted_fields:
             self._check_sorted(name, attrgetter(name))
         expected: dict[str, dict[Any, set[R]]] = {name: {} for name in self.sets}
         tags: dict[str, set[R]] = {}
@@ -355,8 +368,10 @@ class RunTable(Generic[R]):
         attempted = self.snapshot(run)
         state, rest = before
         run.state = state
+        derived = self._derived
         for name, value in zip(self._fields, rest, strict=True):
-            setattr(run, name, value)
+            if name not in derived:
+                setattr(run, name, value)
         self._refile(run, attempted)
 
     def _refile(self, run: R, elsewhere: tuple[Any, tuple[Any, ...]]) -> None:
@@ -366,7 +381,7 @@ class RunTable(Generic[R]):
         seq = self.seq[run]
         sorted_indexes = self.sorted
         sorted_indexes["id"].add(run.id.int, seq, run)
-        for name in SORTED_FIELDS:
+        for name in self.sorted_fields:
             sorted_indexes[name].add(getattr(run, name), seq, run)
         self._add_to_sets(run)
 

@@ -100,7 +100,9 @@ class HandleFlowTerminalStateTransitions(Rule):
     """Terminal→any: protect finished flow runs; let the others be run again.
 
     * to CANCELLING, PAUSED or CRASHED: ABORT ("Run is already <TYPE>.");
-    * from COMPLETED with a result: REJECT, the run stays completed;
+    * from COMPLETED with a result to a non-final state, or to COMPLETED without a
+      result: REJECT, the run stays completed with its result (FAILED, CANCELLED and
+      COMPLETED with a new result are accepted, as in the reference);
     * to SCHEDULED without a deployment: ABORT (nothing would ever pick the run up);
     * otherwise a non-final proposal clears the pause bookkeeping (``pause_keys``,
       ``resuming``) and sets ``retry_type`` to ``"reschedule"`` (to SCHEDULED) or None.
@@ -120,8 +122,15 @@ class HandleFlowTerminalStateTransitions(Rule):
             ctx.abort(f"Run is already {initial.type.value}.")
             return
         if initial.type is StateType.COMPLETED and initial.has_result:
-            ctx.reject(None, "This run is already completed.")
-            return
+            # As in the reference: a completed run with a result may still end otherwise
+            # (FAILED, CANCELLED, COMPLETED with a new result), never run again, and
+            # never lose its result to a result-less completion.
+            if not proposed.is_final():
+                ctx.reject(None, "This run is already completed.")
+                return
+            if proposed.type is StateType.COMPLETED and not proposed.has_result:
+                ctx.reject(None, "This run is already completed.")
+                return
         if proposed.type is _SCHEDULED and run.deployment_id is None:
             ctx.abort(
                 "Cannot reschedule a flow run that has no deployment: no worker would pick it "
@@ -217,16 +226,25 @@ class BypassCancellingFlowRunsWithNoInfra(Rule):
 @final
 @attrs.frozen
 class EnsureOnlyScheduledFlowsMarkedLate(Rule):
-    """Not SCHEDULED→SCHEDULED "Late": only a run that is waiting can be late."""
+    """→SCHEDULED "Late": only a run that is waiting, and not late already, can be late.
 
-    from_states: ClassVar[StateTypes] = frozenset(StateType) - {_SCHEDULED}
+    From any type but SCHEDULED the "Late" proposal is rejected with no new state. From
+    a state already named "Late" it is rejected too: the run keeps that state (its id
+    and timestamp), as a second pass of the reference's late-runs marking leaves it.
+    """
+
+    from_states: ClassVar[StateTypes] = frozenset(StateType)
     to_states: ClassVar[StateTypes] = frozenset({_SCHEDULED})
 
     def before(self, ctx: TransitionContext) -> None:
         """Reject a "Late" proposal with no new state."""
-        proposed = ctx.proposed
-        if proposed is not None and proposed.name == "Late":
+        initial, proposed = ctx.initial, ctx.proposed
+        if proposed is None or proposed.name != "Late":
+            return
+        if initial is None or initial.type is not _SCHEDULED:
             ctx.reject(None, "Only scheduled flows can be marked late.")
+        elif initial.name == "Late":
+            ctx.reject(None, "This flow run is already marked late.")
 
 
 @final
@@ -338,8 +356,9 @@ class RetryFailedFlows(Rule):
     With ``retries`` set and ``run_count <= retries`` the failure is rejected into
     SCHEDULED "AwaitingRetry" due ``now + retry_delay``, keeping its message and data,
     and the run's ``retry_type`` becomes ``"in_process"`` (the process that failed
-    retries it: work pools do not hand it to a worker). Otherwise FAILED stands and
-    ``retry_type`` is cleared.
+    retries it: work pools do not hand it to a worker); its pause bookkeeping
+    (``pause_keys``, ``resuming``) is reset for the new attempt. Otherwise FAILED stands
+    and ``retry_type`` is cleared.
     """
 
     from_states: ClassVar[StateTypes] = frozenset({_RUNNING})
@@ -361,7 +380,10 @@ class RetryFailedFlows(Rule):
             ctx.now + timedelta(seconds=delay), message=proposed.message, data=proposed.data
         )
         ctx.reject(retry, "Retrying")
-        _change_policy(self, ctx, run, retry_type="in_process")
+        # A new attempt: its pauses are its own (the same pause_key may pause it again).
+        _change_policy(
+            self, ctx, run, retry_type="in_process", pause_keys=frozenset(), resuming=False
+        )
 
     def cleanup(self, ctx: TransitionContext) -> None:
         """Put the run's policy back as it was."""
