@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import orchestrator._engine._engine as engine_module
 from orchestrator import (
     Cancelled,
     Completed,
@@ -237,3 +238,51 @@ def test_a_bad_limit_is_refused_and_changes_nothing(orch: Orchestrator, bad: obj
         orch.update_deployment(dep.id, paused=True, concurrency_limit=bad)  # type: ignore[arg-type]
     assert orch.read_deployment(dep.id).concurrency_limit == 1
     assert orch.read_deployment(dep.id).paused is False
+
+
+def test_pending_sub_steps_keep_the_slot_and_the_lease(orch: Orchestrator) -> None:
+    dep = deployment(orch, 1)
+    run, other = new_run(orch, dep), new_run(orch, dep)
+    pending = orch.set_flow_run_state(run, Pending())
+    assert pending.state is not None
+    lease = pending.state.details.deployment_concurrency_lease_id
+    submitting = orch.set_flow_run_state(run, Pending(name="Submitting"))
+    assert submitting.status is ACCEPT
+    assert submitting.state is not None
+    assert submitting.state.details.deployment_concurrency_lease_id == lease
+    running = orch.set_flow_run_state(run, Running())
+    assert running.state is not None
+    assert running.state.details.deployment_concurrency_lease_id == lease
+    assert orch.set_flow_run_state(other, Pending()).status is REJECT
+    orch.check_invariants()
+
+
+def test_a_forced_entry_takes_no_slot(orch: Orchestrator) -> None:
+    """As in Prefect, a forced proposal bypasses the rule that takes the slot."""
+    dep = deployment(orch, 1)
+    forced, normal = new_run(orch, dep), new_run(orch, dep)
+    result = orch.set_flow_run_state(forced, Running(), force=True)
+    assert result.status is ACCEPT
+    assert result.state is not None
+    assert result.state.details.deployment_concurrency_lease_id is None
+    assert orch.set_flow_run_state(normal, Running()).status is ACCEPT
+    orch.check_invariants()
+
+
+def test_a_commit_that_fails_gives_the_slot_back(
+    monkeypatch: pytest.MonkeyPatch, orch: Orchestrator
+) -> None:
+    dep = deployment(orch, 1)
+    first, second = new_run(orch, dep), new_run(orch, dep)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(engine_module, "apply_bookkeeping", broken)
+    failed = orch.set_flow_run_state(first, Pending())
+    assert failed.status is ABORT
+    assert state_of(orch, first) == (StateType.SCHEDULED, "Scheduled")
+    orch.check_invariants()
+    monkeypatch.undo()
+    assert orch.set_flow_run_state(second, Pending()).status is ACCEPT
+    orch.check_invariants()
