@@ -151,6 +151,14 @@ class StubServices:
         """Record the call."""
         self.enqueued.append((run, retry))
 
+    def acquire_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> SlotOutcome:
+        """Acquire the deployment's slot from the slot table (keyed by the id's text)."""
+        return self.slots.acquire(run_id, (str(deployment_id),))
+
+    def release_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> None:
+        """Release the deployment's slot to the slot table."""
+        self.slots.release(run_id, (str(deployment_id),))
+
     def active_slots(self, tag: str) -> int:
         """Return how many slots are held on ``tag`` (0 when it has no limit)."""
         limit = self.slots.get(tag)

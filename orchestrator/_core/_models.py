@@ -358,6 +358,8 @@ class Deployment:
     command: Sequence[str] | None = None
     tags: frozenset[str] = frozenset()
     paused: bool = False
+    #: The most flow runs of this deployment PENDING or RUNNING at once (None: no limit).
+    concurrency_limit: int | None = None
     created: datetime
     updated: datetime
 

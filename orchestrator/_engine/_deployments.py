@@ -22,6 +22,7 @@ from .._core._checks import (
     check_bool,
     check_id,
     check_name,
+    check_optional_count,
     check_optional_text,
     check_tags,
 )
@@ -37,6 +38,7 @@ from .._pools._pool_checks import (
     merge_job_variables,
 )
 from ..filters import DeploymentFilter
+from ._deployment_limits import drop_concurrency_limit, set_concurrency_limit
 from ._facet import Facet
 from ._flow_runs import new_flow_run
 from ._pools import add_queue
@@ -61,6 +63,7 @@ class Deployments(Facet):
         command: Sequence[str] | None = None,
         tags: Iterable[str] = (),
         paused: bool = False,
+        concurrency_limit: int | None = None,
     ) -> Deployment:
         """Create a deployment of a flow.
 
@@ -75,6 +78,9 @@ class Deployments(Facet):
                 ``["python", "flow.py"]``; used when the job configuration has none.
             tags: tags given to its runs.
             paused: informational (runs can still be created).
+            concurrency_limit: the most of its flow runs PENDING or RUNNING at once
+                (None: no limit). A run refused a slot goes back to SCHEDULED, named
+                "AwaitingConcurrencySlot", and freed slots go first come first served.
 
         Raises:
             ObjectNotFound: the flow, pool or queue does not exist.
@@ -89,6 +95,7 @@ class Deployments(Facet):
             parameters, job_variables, command, paused, work_queue_name, work_pool_name
         )
         frozen_tags = check_tags(tags)
+        check_optional_count(concurrency_limit, "concurrency_limit")
         with self._engine.lock:
             if self._engine.store.get_flow(flow_id) is None:
                 raise ObjectNotFound("flow", flow_id, "create it with create_flow() first")
@@ -110,11 +117,14 @@ class Deployments(Facet):
                 work_pool_name=work_pool_name,
                 work_queue_name=queue,
                 tags=frozen_tags,
+                concurrency_limit=concurrency_limit,
                 created=now,
                 updated=now,
                 **values,
             )
             self._engine.store.add_deployment(deployment)
+            if concurrency_limit is not None:
+                self._engine.deployment_slots.upsert(str(deployment.id), concurrency_limit, now=now)
             return deployment
 
     def _check_deployment_values(
@@ -188,11 +198,15 @@ class Deployments(Facet):
         command: Sequence[str] | Unset | None = UNSET,
         tags: Iterable[str] | Unset = UNSET,
         paused: bool | Unset = UNSET,
+        concurrency_limit: int | Unset | None = UNSET,
     ) -> Deployment:
         """Change a deployment; fields left UNSET stay as they are.
 
         Changing the pool without a queue moves the deployment to that pool's "default"
-        queue. Runs already created keep the values they were created with.
+        queue. Runs already created keep the values they were created with. A new
+        ``concurrency_limit`` applies to later admissions: runs holding a slot keep it;
+        a limit set where there was none counts the runs already PENDING or RUNNING;
+        None removes the limit (and the line of runs waiting for a slot).
 
         Raises:
             ObjectNotFound: no such deployment, pool or queue.
@@ -218,6 +232,8 @@ class Deployments(Facet):
                 pool,
             )
             new_tags = deployment.tags if isinstance(tags, Unset) else check_tags(tags)
+            if not isinstance(concurrency_limit, Unset):
+                check_optional_count(concurrency_limit, "concurrency_limit")
             if pool is not None:
                 queue = self._engine.work_pools.run_queue(pool, queue)
                 self._check_renders(pool, values["job_variables"])
@@ -226,7 +242,10 @@ class Deployments(Facet):
             deployment.tags = new_tags
             for field, value in values.items():
                 setattr(deployment, field, value)
-            deployment.updated = self._engine.clock.now()
+            now = self._engine.clock.now()
+            if not isinstance(concurrency_limit, Unset):
+                set_concurrency_limit(self._engine, deployment, concurrency_limit, now)
+            deployment.updated = now
             return deployment
 
     def delete_deployment(self, deployment_id: uuid.UUID) -> None:
@@ -239,6 +258,7 @@ class Deployments(Facet):
         with self._engine.lock:
             self._deployment(deployment_id)
             self._engine.store.remove_deployment(deployment_id)
+            drop_concurrency_limit(self._engine, deployment_id)
 
     def create_flow_run_from_deployment(
         self,

@@ -131,7 +131,11 @@ class Engine:
             default_scheduled_size=scheduled_queue_size,
             default_retry_size=retry_queue_size,
         )
-        self.services = EngineServices(self.store, self.cache, self.slots, self.queues)
+        #: Deployment concurrency: one limit per limited deployment, keyed by its id's text.
+        self.deployment_slots = SlotTable()
+        self.services = EngineServices(
+            self.store, self.cache, self.slots, self.queues, self.deployment_slots
+        )
         self.turns = SlotTurns(self.slots, self.signals, self.lock, clock)
         self.leases = PendingLeases(clock, self.propose_if)
         self.task_overrides = TaskOverrides()
@@ -286,6 +290,8 @@ class Engine:
             self.work_pools.restore(run, filing)
             raise
         self.decisions.forget(run.id)
+        self.deployment_slots.release_all(run.id)
+        self.deployment_slots.forget_waiter(run.id)
         self.notify(lambda o: o.flow_run_deleted(run))
 
     # -- the transition path -------------------------------------------------------------------
@@ -432,10 +438,25 @@ class Engine:
             undo_commit(store, run, before, counts, state)
             self.work_pools.file(run)  # back where the restored state puts it
             raise
+        self._settle_deployment_slot(run, state)
         self.notify(lambda o: o.flow_run_state_committed(run, state))
         if run.parent_task_run_id is not None:
             self._mirror_onto_parent(run, state)
         return state
+
+    def _settle_deployment_slot(self, run: FlowRun, state: State) -> None:
+        """Free the run's deployment slot once it leaves PENDING and RUNNING.
+
+        Only a SCHEDULED run keeps its place in the deployment's line of waiting runs.
+        Neither step can fail.
+        """
+        if run.deployment_id is None:
+            return
+        kind = state.type
+        if kind is not _SCHEDULED:
+            self.deployment_slots.forget_waiter(run.id)
+        if kind is not _PENDING and kind is not _RUNNING:
+            self.deployment_slots.release_all(run.id)
 
     def _mirror_onto_parent(self, run: FlowRun, state: State) -> None:
         """Force a copy of a subflow's new state onto its parent task run.

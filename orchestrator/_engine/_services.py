@@ -26,11 +26,17 @@ __all__ = ["EngineServices"]
 class EngineServices(RuleServices):
     """The policy tables of one engine, as rules see them."""
 
-    __slots__ = ("_cache", "_queues", "_slots", "_store")
+    __slots__ = ("_cache", "_deployment_slots", "_queues", "_slots", "_store")
 
     def __init__(
-        self, store: Store, cache: CacheTable, slots: SlotTable, queues: TaskQueues
+        self,
+        store: Store,
+        cache: CacheTable,
+        slots: SlotTable,
+        queues: TaskQueues,
+        deployment_slots: SlotTable | None = None,
     ) -> None:
+        self._deployment_slots = SlotTable() if deployment_slots is None else deployment_slots
         self._store = store
         self._cache = cache
         self._slots = slots
@@ -56,3 +62,9 @@ class EngineServices(RuleServices):
 
     def enqueue(self, run: TaskRun, *, retry: bool) -> None:
         self._queues.put(run, retry=retry)
+
+    def acquire_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> SlotOutcome:
+        return self._deployment_slots.acquire(run_id, (str(deployment_id),))
+
+    def release_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> None:
+        self._deployment_slots.release(run_id, (str(deployment_id),))

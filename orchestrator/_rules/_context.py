@@ -77,6 +77,14 @@ class RuleServices(Protocol):
         """Put a deferred run on its task key's scheduled (or retry) queue."""
         ...
 
+    def acquire_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> SlotOutcome:
+        """Take a slot of the deployment's concurrency limit for a flow run (if limited)."""
+        ...
+
+    def release_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> None:
+        """Give back the deployment slot the run holds (holding none is fine)."""
+        ...
+
 
 @final
 class TransitionContext:

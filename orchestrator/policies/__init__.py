@@ -25,6 +25,9 @@ import contextlib
 from ._background_rules import CopyTaskParametersID as CopyTaskParametersID
 from ._background_rules import EnqueueScheduledTasks as EnqueueScheduledTasks
 from ._background_rules import PreventPendingTransitions as PreventPendingTransitions
+from ._deployment_slot_rules import (
+    SecureDeploymentConcurrencySlots as SecureDeploymentConcurrencySlots,
+)
 from ._flow_policies import core_flow_policy as core_flow_policy
 from ._flow_policies import minimal_flow_policy as minimal_flow_policy
 from ._flow_rules import BypassCancellingFlowRunsWithNoInfra as BypassCancellingFlowRunsWithNoInfra
@@ -78,6 +81,7 @@ __all__ = (
     "RenameReruns",
     "RetryFailedFlows",
     "RetryFailedTasks",
+    "SecureDeploymentConcurrencySlots",
     "SecureTaskConcurrencySlots",
     "UpdateFlowRunTrackerOnTasks",
     "WaitForScheduledTime",

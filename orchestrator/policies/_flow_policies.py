@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .._rules._rule import Policy
 from ._background_rules import PreventPendingTransitions
+from ._deployment_slot_rules import SecureDeploymentConcurrencySlots
 from ._flow_rules import (
     BypassCancellingFlowRunsWithNoInfra,
     EnforceCancellingToCancelledTransition,
@@ -29,13 +30,15 @@ def core_flow_policy() -> Policy:
 
     In order: replayed transitions, terminal-state protection, cancellation (CANCELLING
     only ends CANCELLED; a run with no infrastructure skips CANCELLING), the claim
-    guard, lateness, pausing and resuming, the scheduled-time copy and wait, retries.
+    guard, the deployment's concurrency slot, lateness, pausing and resuming, the
+    scheduled-time copy and wait, retries.
 
     Example:
         >>> core_flow_policy()
         CoreFlowPolicy(PreventDuplicateTransitions, HandleFlowTerminalStateTransitions, \
 EnforceCancellingToCancelledTransition, BypassCancellingFlowRunsWithNoInfra, \
-PreventPendingTransitions, EnsureOnlyScheduledFlowsMarkedLate, HandlePausingFlows, \
+PreventPendingTransitions, SecureDeploymentConcurrencySlots, \
+EnsureOnlyScheduledFlowsMarkedLate, HandlePausingFlows, \
 HandleResumingPausedFlows, CopyScheduledTime, WaitForScheduledTime, RetryFailedFlows)
     """
     return Policy(
@@ -44,6 +47,7 @@ HandleResumingPausedFlows, CopyScheduledTime, WaitForScheduledTime, RetryFailedF
         EnforceCancellingToCancelledTransition(),
         BypassCancellingFlowRunsWithNoInfra(),
         PreventPendingTransitions(),
+        SecureDeploymentConcurrencySlots(),
         EnsureOnlyScheduledFlowsMarkedLate(),
         HandlePausingFlows(),
         HandleResumingPausedFlows(),

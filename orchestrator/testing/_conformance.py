@@ -74,6 +74,12 @@ class _Services:
     def enqueue(self, run: TaskRun, *, retry: bool) -> None:
         pass
 
+    def acquire_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> SlotOutcome:
+        return self.slots.acquire(run_id, (str(deployment_id),))
+
+    def release_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> None:
+        self.slots.release(run_id, (str(deployment_id),))
+
 
 def _default_run(now: datetime) -> TaskRun:
     return TaskRun(
