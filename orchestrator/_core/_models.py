@@ -375,6 +375,9 @@ class WorkPool:
     is_paused: bool = False
     created: datetime
     updated: datetime
+    #: The pool's default queue: runs and deployments given no queue go there, and it
+    #: cannot be deleted. It keeps this role when renamed.
+    default_queue_name: str = "default"
 
 
 @final
