@@ -2,7 +2,9 @@
 
 * renaming a work queue (the default one included) with ``update_work_queue(name=...)``:
   its runs, the pool's run indexes and its deployments follow, and a renamed default queue
-  stays the pool's default.
+  stays the pool's default;
+* ``task_runs=`` and ``work_pools=`` on flow-run queries (read, count, delete, paginate):
+  runs with a matching task run, runs filed in a queue of a matching pool.
 
 All on the virtual clock, with exact times.
 """
@@ -13,6 +15,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orchestrator import (
     Completed,
@@ -20,10 +24,20 @@ from orchestrator import (
     ObjectAlreadyExists,
     Orchestrator,
     Pending,
+    Running,
     Scheduled,
+    StateType,
     VirtualClock,
 )
-from orchestrator.filters import FlowRunFilter, FlowRunFilterWorkQueueName
+from orchestrator.filters import (
+    FlowRunFilter,
+    FlowRunFilterWorkQueueName,
+    FlowRunSort,
+    Operator,
+    TaskRunFilter,
+    WorkPoolFilter,
+    WorkPoolFilterName,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -153,3 +167,181 @@ def test_renaming_to_its_own_name_is_a_plain_update(orch: Orchestrator) -> None:
     queue = orch.update_work_queue("pool", "default", name="default", concurrency_limit=3)
     assert (queue.name, queue.concurrency_limit) == ("default", 3)
     orch.check_invariants()
+
+
+# -- task-run and work-pool filters on flow-run queries ----------------------------------------
+
+
+@pytest.fixture
+def spread(orch: Orchestrator, flow_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """Runs in two pools of two types, one without a pool; task runs in some of them."""
+    orch.create_work_pool("docker-pool", type="docker")
+    orch.create_work_queue("pool", "side")
+    runs = {
+        "pool/default": schedule(orch, flow_id, 1),
+        "pool/side": schedule(orch, flow_id, 2, "side"),
+        "docker": orch.create_flow_run(
+            flow_id, state=Scheduled(at(3)), work_pool_name="docker-pool"
+        ).id,
+        "loose": orch.create_flow_run(flow_id, state=Pending()).id,
+    }
+    orch.create_task_run("extract", flow_run_id=runs["pool/side"], tags=["db"])
+    orch.create_task_run("load", flow_run_id=runs["docker"], state=Running())
+    orch.create_task_run("load", flow_run_id=runs["loose"], tags=["db"], state=Running())
+    orch.create_task_run("orphan", tags=["db"])  # no flow run: selects nothing
+    return runs
+
+
+def ids(runs: list[object]) -> set[uuid.UUID]:
+    return {run.id for run in runs}  # type: ignore[attr-defined]
+
+
+def test_work_pool_filter_keeps_runs_filed_in_a_matching_pool(
+    orch: Orchestrator, spread: dict[str, uuid.UUID]
+) -> None:
+    """Prefect joins a flow run to its queue and the queue to its pool: runs without a
+    pool never match; the pool is selected by name, type or id."""
+    by_name = WorkPoolFilter(name=["pool"])
+    assert ids(orch.read_flow_runs(work_pools=by_name)) == {
+        spread["pool/default"],
+        spread["pool/side"],
+    }
+    assert orch.count_flow_runs(work_pools=by_name) == 2
+    assert ids(orch.read_flow_runs(work_pools=WorkPoolFilter(type=["docker"]))) == {
+        spread["docker"]
+    }
+    docker_id = orch.read_work_pool("docker-pool").id
+    assert ids(orch.read_flow_runs(work_pools=WorkPoolFilter(id=[docker_id]))) == {spread["docker"]}
+    like = WorkPoolFilter(name=WorkPoolFilterName(like_="DOCK"))
+    assert ids(orch.read_flow_runs(work_pools=like)) == {spread["docker"]}
+    either = WorkPoolFilter(name=["pool"], type=["docker"], operator=Operator.OR)
+    assert orch.count_flow_runs(work_pools=either) == 3
+    assert orch.read_flow_runs(work_pools=WorkPoolFilter(name=["nope"])) == []
+    assert orch.count_flow_runs(work_pools=WorkPoolFilter()) == 3  # every pooled run
+    # Combined with the other filters (all must hold) and after a queue rename.
+    orch.update_work_queue("pool", "side", name="lane")
+    queue = FlowRunFilter(work_queue_name=FlowRunFilterWorkQueueName(any_=["lane"]))
+    assert ids(orch.read_flow_runs(flow_runs=queue, work_pools=by_name)) == {spread["pool/side"]}
+
+
+def test_task_run_filter_keeps_runs_with_a_matching_task_run(
+    orch: Orchestrator, spread: dict[str, uuid.UUID]
+) -> None:
+    """Prefect: a flow run matches when one of its task runs matches the filter."""
+    tagged = TaskRunFilter(tags=["db"])
+    assert ids(orch.read_flow_runs(task_runs=tagged)) == {spread["pool/side"], spread["loose"]}
+    running = TaskRunFilter(state=[StateType.RUNNING])
+    assert ids(orch.read_flow_runs(task_runs=running)) == {spread["docker"], spread["loose"]}
+    assert orch.count_flow_runs(task_runs=tagged, work_pools=WorkPoolFilter(name=["pool"])) == 1
+    assert orch.read_flow_runs(task_runs=TaskRunFilter(name=["no-such-task"])) == []
+    # The pages of paginate_flow_runs and their count follow the filter: "loose" is
+    # expected at 0 s (created PENDING then), "pool/side" at 2 s.
+    pages = [
+        orch.paginate_flow_runs(
+            task_runs=tagged, page=n, limit=1, sort=FlowRunSort.EXPECTED_START_TIME_ASC
+        )
+        for n in (1, 2)
+    ]
+    assert [(p.count, p.pages, [r.id for r in p.results]) for p in pages] == [
+        (2, 2, [spread["loose"]]),
+        (2, 2, [spread["pool/side"]]),
+    ]
+    pooled = orch.paginate_flow_runs(work_pools=WorkPoolFilter(type=["docker"]))
+    assert (pooled.count, [r.id for r in pooled.results]) == (1, [spread["docker"]])
+
+
+def test_delete_flow_runs_with_pool_and_task_filters(
+    orch: Orchestrator, spread: dict[str, uuid.UUID]
+) -> None:
+    assert orch.delete_flow_runs(work_pools=WorkPoolFilter(type=["docker"])) == 1
+    assert orch.delete_flow_runs(task_runs=TaskRunFilter(tags=["db"])) == 2
+    assert ids(orch.read_flow_runs()) == {spread["pool/default"]}
+    assert [r.id for r in orch.get_scheduled_flow_runs("pool")] == [spread["pool/default"]]
+    orch.check_invariants()
+
+
+def test_pool_and_task_filters_of_the_wrong_type_are_refused(orch: Orchestrator) -> None:
+    with pytest.raises(InvalidArgument, match="work_pools"):
+        orch.read_flow_runs(work_pools=TaskRunFilter())  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="task_runs"):
+        orch.count_flow_runs(task_runs=WorkPoolFilter())  # type: ignore[arg-type]
+
+
+POOLS = (("a", "process"), ("b", "docker"), ("c", "process"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    placements=st.lists(
+        st.tuples(
+            st.sampled_from([None, "a", "b", "c"]),
+            st.sampled_from(["default", "q"]),
+            st.lists(st.tuples(st.sampled_from(["x", "y"]), st.booleans()), max_size=3),
+        ),
+        max_size=12,
+    ),
+    renamed=st.booleans(),
+    pool_names=st.none() | st.lists(st.sampled_from(["a", "b", "c", "z"]), max_size=2),
+    pool_types=st.none() | st.lists(st.sampled_from(["process", "docker"]), max_size=1),
+    task_tags=st.none() | st.lists(st.sampled_from(["x", "y"]), max_size=2),
+    task_running=st.none() | st.booleans(),
+)
+def test_pool_and_task_filters_agree_with_a_brute_force_scan(
+    placements: list[tuple[str | None, str, list[tuple[str, bool]]]],
+    renamed: bool,
+    pool_names: list[str] | None,
+    pool_types: list[str] | None,
+    task_tags: list[str] | None,
+    task_running: bool | None,
+) -> None:
+    """read/count_flow_runs with random pool and task filters equal a scan of every run."""
+    orch = Orchestrator(clock=VirtualClock(START), seed=1)
+    flow = orch.create_flow("f").id
+    for name, kind in POOLS:
+        orch.create_work_pool(name, type=kind)
+        orch.create_work_queue(name, "q")
+    for i, (pool, queue, tasks) in enumerate(placements):
+        run = orch.create_flow_run(
+            flow,
+            state=Scheduled(at(i)),
+            work_pool_name=pool,
+            work_queue_name=None if pool is None else queue,
+        )
+        for j, (tag, running) in enumerate(tasks):
+            orch.create_task_run(
+                f"t{j}", flow_run_id=run.id, tags=[tag], state=Running() if running else None
+            )
+    if renamed:
+        orch.update_work_queue("a", "default", name="main")
+    pools = WorkPoolFilter(name=pool_names, type=pool_types)
+    tasks_filter = TaskRunFilter(
+        tags=task_tags,
+        state=None
+        if task_running is None
+        else [StateType.RUNNING if task_running else StateType.PENDING],
+    )
+
+    def pool_ok(run: object) -> bool:
+        pool_name = run.work_pool_name  # type: ignore[attr-defined]
+        if pool_name is None:
+            return False
+        return pools.matches(orch.read_work_pool(pool_name))
+
+    task_runs = orch.read_task_runs()
+
+    def task_ok(run: object) -> bool:
+        return any(
+            t.flow_run_id == run.id and tasks_filter.matches(t)  # type: ignore[attr-defined]
+            for t in task_runs
+        )
+
+    every = orch.read_flow_runs()
+    expected = {r.id for r in every if pool_ok(r) and task_ok(r)}
+    found = orch.read_flow_runs(work_pools=pools, task_runs=tasks_filter)
+    assert {r.id for r in found} == expected
+    assert len(found) == len(expected)
+    assert orch.count_flow_runs(work_pools=pools, task_runs=tasks_filter) == len(expected)
+    assert {r.id for r in orch.read_flow_runs(work_pools=pools)} == {
+        r.id for r in every if pool_ok(r)
+    }
+    assert orch.count_flow_runs(task_runs=tasks_filter) == sum(map(task_ok, every))

@@ -23,8 +23,16 @@ from .._core._models import FlowRun
 from .._core._outcomes import AbortDetails, OrchestrationResult, SetStateStatus
 from .._core._states import Running, Scheduled, StateType
 from .._store._history import HistoryBucket, flow_run_history
-from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
+from ..filters import (
+    DeploymentFilter,
+    FlowFilter,
+    FlowRunFilter,
+    FlowRunSort,
+    TaskRunFilter,
+    WorkPoolFilter,
+)
 from ._facet import Facet
+from ._pool_runs import runs_in_pools
 from ._task_runs import Page
 
 __all__ = ["FlowRunExtras", "job_variables_change"]
@@ -45,6 +53,8 @@ class FlowRunExtras(Facet):
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        work_pools: WorkPoolFilter | None = None,
         sort: FlowRunSort = FlowRunSort.ID_DESC,
     ) -> Page[FlowRun]:
         """Return page ``page`` (from 1) of ``limit`` flow runs, with the total and page count.
@@ -61,11 +71,20 @@ class FlowRunExtras(Facet):
         check_instance(sort, FlowRunSort, "sort")
         store = self._engine.store
         with self._engine.lock:
-            count = store.count_flow_runs(flow_runs=flow_runs, flows=flows, deployments=deployments)
+            within = runs_in_pools(self._engine, work_pools)
+            count = store.count_flow_runs(
+                flow_runs=flow_runs,
+                flows=flows,
+                deployments=deployments,
+                task_runs=task_runs,
+                within=within,
+            )
             results = store.query_flow_runs(
                 flow_runs=flow_runs,
                 flows=flows,
                 deployments=deployments,
+                task_runs=task_runs,
+                within=within,
                 sort=sort,
                 limit=limit,
                 offset=(page - 1) * limit,
