@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from orchestrator import (
     Completed,
+    FlowRun,
     InvalidArgument,
     ObjectAlreadyExists,
     Orchestrator,
@@ -192,8 +193,8 @@ def spread(orch: Orchestrator, flow_id: uuid.UUID) -> dict[str, uuid.UUID]:
     return runs
 
 
-def ids(runs: list[object]) -> set[uuid.UUID]:
-    return {run.id for run in runs}  # type: ignore[attr-defined]
+def ids(runs: list[FlowRun]) -> set[uuid.UUID]:
+    return {run.id for run in runs}
 
 
 def test_work_pool_filter_keeps_runs_filed_in_a_matching_pool(
@@ -321,19 +322,16 @@ def test_pool_and_task_filters_agree_with_a_brute_force_scan(
         else [StateType.RUNNING if task_running else StateType.PENDING],
     )
 
-    def pool_ok(run: object) -> bool:
-        pool_name = run.work_pool_name  # type: ignore[attr-defined]
+    def pool_ok(run: FlowRun) -> bool:
+        pool_name = run.work_pool_name
         if pool_name is None:
             return False
         return pools.matches(orch.read_work_pool(pool_name))
 
     task_runs = orch.read_task_runs()
 
-    def task_ok(run: object) -> bool:
-        return any(
-            t.flow_run_id == run.id and tasks_filter.matches(t)  # type: ignore[attr-defined]
-            for t in task_runs
-        )
+    def task_ok(run: FlowRun) -> bool:
+        return any(t.flow_run_id == run.id and tasks_filter.matches(t) for t in task_runs)
 
     every = orch.read_flow_runs()
     expected = {r.id for r in every if pool_ok(r) and task_ok(r)}
