@@ -4,7 +4,9 @@
   its runs, the pool's run indexes and its deployments follow, and a renamed default queue
   stays the pool's default;
 * ``task_runs=`` and ``work_pools=`` on flow-run queries (read, count, delete, paginate):
-  runs with a matching task run, runs filed in a queue of a matching pool.
+  runs with a matching task run, runs filed in a queue of a matching pool;
+* ``resume_flow_run(run_input=...)`` stores the input under the paused state's response
+  key, where ``read_flow_run_input`` reads it.
 
 All on the virtual clock, with exact times.
 """
@@ -23,10 +25,14 @@ from orchestrator import (
     FlowRun,
     InvalidArgument,
     ObjectAlreadyExists,
+    ObjectNotFound,
     Orchestrator,
+    Paused,
     Pending,
     Running,
     Scheduled,
+    SetStateStatus,
+    StateDetails,
     StateType,
     VirtualClock,
 )
@@ -343,3 +349,79 @@ def test_pool_and_task_filters_agree_with_a_brute_force_scan(
         r.id for r in every if pool_ok(r)
     }
     assert orch.count_flow_runs(task_runs=tasks_filter) == sum(map(task_ok, every))
+
+
+# -- resume_flow_run(run_input=...) --------------------------------------------------------------
+
+
+def paused_for_input(orch: Orchestrator, flow_id: uuid.UUID) -> uuid.UUID:
+    run = orch.create_flow_run(flow_id, state=Running()).id
+    keyset = {"description": "k-description", "response": "k-response", "schema": "k-schema"}
+    waiting = Paused(pause_key="approve", details=StateDetails(run_input_keyset=keyset))
+    assert orch.set_flow_run_state(run, waiting).status is SetStateStatus.ACCEPT
+    return run
+
+
+def test_resume_with_input_stores_it_under_the_response_key(
+    clock: VirtualClock, orch: Orchestrator, flow_id: uuid.UUID
+) -> None:
+    """Prefect: an accepted resume stores the input under the keyset's "response" key."""
+    run = paused_for_input(orch, flow_id)
+    clock.advance(30)
+    names = ["ann"]
+    answer = {"approved": True, "by": names}
+    result = orch.resume_flow_run(run, run_input=answer)
+    assert result.status is SetStateStatus.ACCEPT
+    assert result.state is not None
+    assert (result.state.type, result.state.timestamp) == (StateType.RUNNING, at(30))
+    stored = orch.read_flow_run_input(run, "k-response")
+    assert stored == {"approved": True, "by": ["ann"]}
+    names.append("bob")  # the stored input is a copy, and so is what is read
+    stored["approved"] = False
+    assert orch.read_flow_run_input(run, "k-response") == {"approved": True, "by": ["ann"]}
+    with pytest.raises(ObjectNotFound, match=r"'k-schema'.*inputs: 'k-response'"):
+        orch.read_flow_run_input(run, "k-schema")
+
+
+def test_resume_with_input_of_a_pause_waiting_for_none_aborts(
+    orch: Orchestrator, flow_id: uuid.UUID
+) -> None:
+    """Prefect aborts a resume that brings input to a pause that asked for none."""
+    run = orch.create_flow_run(flow_id, state=Running()).id
+    orch.set_flow_run_state(run, Paused())
+    result = orch.resume_flow_run(run, run_input={"x": 1})
+    assert result.status is SetStateStatus.ABORT
+    assert result.details.reason == (  # type: ignore[union-attr]
+        "Cannot resume with input: the flow run is not waiting for input."
+    )
+    assert orch.read_flow_run(run).state_type is StateType.PAUSED
+    with pytest.raises(ObjectNotFound, match="inputs: none"):
+        orch.read_flow_run_input(run, "k-response")
+    # Without input the same pause resumes; an empty input counts as none.
+    assert orch.resume_flow_run(run, run_input={}).status is SetStateStatus.ACCEPT
+
+
+def test_a_refused_resume_stores_no_input(
+    clock: VirtualClock, orch: Orchestrator, flow_id: uuid.UUID
+) -> None:
+    """The input is stored only when the resume is accepted (an expired pause fails)."""
+    run = orch.create_flow_run(flow_id, state=Running()).id
+    keyset = {"response": "k-response"}
+    orch.set_flow_run_state(
+        run,
+        Paused(pause_timeout=at(10), details=StateDetails(run_input_keyset=keyset)),
+    )
+    clock.advance(11)
+    result = orch.resume_flow_run(run, run_input={"x": 1})
+    assert result.status is not SetStateStatus.ACCEPT
+    with pytest.raises(ObjectNotFound):
+        orch.read_flow_run_input(run, "k-response")
+    orch.check_invariants()
+
+
+def test_inputs_go_with_their_run(orch: Orchestrator, flow_id: uuid.UUID) -> None:
+    run = paused_for_input(orch, flow_id)
+    orch.resume_flow_run(run, run_input={"x": 1})
+    orch.delete_flow_run(run)
+    with pytest.raises(ObjectNotFound, match="flow run"):
+        orch.read_flow_run_input(run, "k-response")
