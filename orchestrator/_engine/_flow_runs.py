@@ -146,7 +146,7 @@ class FlowRuns(Facet):
             deployment_id: the deployment it runs, if any (see
                 :meth:`create_flow_run_from_deployment`).
             work_pool_name: the pool whose workers run it; ``work_queue_name`` (the
-                pool's "default" queue when None) must then be one of its queues.
+                pool's default queue when None) must then be one of its queues.
             job_variables: values for the pool's job template, over the deployment's.
             idempotency_key: when a run of this flow already has this key, that run is
                 returned unchanged and nothing is created (Prefect's create-or-return; the
