@@ -51,6 +51,10 @@ from ._store._filters_flow_extra import FlowRunFilterIdempotencyKey as FlowRunFi
 from ._store._filters_flow_extra import (
     FlowRunFilterParentFlowRunId as FlowRunFilterParentFlowRunId,
 )
+from ._store._filters_pool import WorkPoolFilter as WorkPoolFilter
+from ._store._filters_pool import WorkPoolFilterId as WorkPoolFilterId
+from ._store._filters_pool import WorkPoolFilterName as WorkPoolFilterName
+from ._store._filters_pool import WorkPoolFilterType as WorkPoolFilterType
 from ._store._filters_task import TaskRunFilter as TaskRunFilter
 from ._store._filters_task import TaskRunFilterEndTime as TaskRunFilterEndTime
 from ._store._filters_task import TaskRunFilterExpectedStartTime as TaskRunFilterExpectedStartTime
@@ -109,4 +113,8 @@ __all__ = (
     "TaskRunFilterTags",
     "TaskRunFilterTaskKey",
     "TaskRunSort",
+    "WorkPoolFilter",
+    "WorkPoolFilterId",
+    "WorkPoolFilterName",
+    "WorkPoolFilterType",
 )

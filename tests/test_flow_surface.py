@@ -22,6 +22,7 @@ from orchestrator import (
     Running,
     Scheduled,
     SetStateStatus,
+    StateDetails,
     StateType,
     Suspended,
     VirtualClock,
@@ -280,7 +281,13 @@ def test_resuming_a_suspension_reschedules_the_deployment_run_now(
     orch: Orchestrator, clock: VirtualClock
 ) -> None:
     run = _running(orch)
-    assert orch.set_flow_run_state(run.id, Suspended()).status is SetStateStatus.ACCEPT
+    # A suspension waiting for input (the input now needs a keyset to go to, as in Prefect).
+    waiting = Paused(
+        name="Suspended",
+        reschedule=True,
+        details=StateDetails(run_input_keyset={"response": "answer"}),
+    )
+    assert orch.set_flow_run_state(run.id, waiting).status is SetStateStatus.ACCEPT
     clock.advance(120)
     result = orch.resume_flow_run(run.id, run_input={"approved": True})
     assert result.status is SetStateStatus.ACCEPT

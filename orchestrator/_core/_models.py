@@ -309,6 +309,9 @@ class FlowRun(_RunTimes):
     idempotency_key: str | None = None
     #: The version of the flow's code this run runs (informational).
     flow_version: str | None = None
+    #: Inputs given to the run by key, as ``resume_flow_run(run_input=...)`` stores them
+    #: (read them with ``read_flow_run_input``); they go when the run is deleted.
+    inputs: dict[str, Any] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
         state = "no state" if self.state is None else self.state.name
@@ -377,6 +380,9 @@ class WorkPool:
     is_paused: bool = False
     created: datetime
     updated: datetime
+    #: The pool's default queue: runs and deployments given no queue go there, and it
+    #: cannot be deleted. It keeps this role when renamed.
+    default_queue_name: str = "default"
 
 
 @final

@@ -71,7 +71,7 @@ class Deployments(Facet):
             flow_id: the flow it runs.
             name: unique among the flow's deployments.
             work_pool_name: the pool whose workers run it (None: no pool).
-            work_queue_name: the queue in that pool ("default" when None).
+            work_queue_name: the queue in that pool (the pool's default queue when None).
             parameters: default parameters of its runs (JSON-serialisable).
             job_variables: values for the pool's job template; env values are strings.
             command: the program and arguments that run the flow, e.g.
@@ -202,7 +202,7 @@ class Deployments(Facet):
     ) -> Deployment:
         """Change a deployment; fields left UNSET stay as they are.
 
-        Changing the pool without a queue moves the deployment to that pool's "default"
+        Changing the pool without a queue moves the deployment to that pool's default
         queue. Runs already created keep the values they were created with. A new
         ``concurrency_limit`` applies to later admissions: runs holding a slot keep it;
         a limit set where there was none counts the runs already PENDING or RUNNING;

@@ -10,26 +10,36 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._core._checks import check_count, check_id, check_positive_int
+from .._core._checks import check_count, check_id, check_positive_int, check_text
 from .._core._checks_objects import check_instance, check_mapping
-from .._core._errors import ArgumentValueError
+from .._core._errors import ArgumentValueError, ObjectNotFound
 from .._core._models import FlowRun
 from .._core._outcomes import AbortDetails, OrchestrationResult, SetStateStatus
 from .._core._states import Running, Scheduled, StateType
 from .._store._history import HistoryBucket, flow_run_history
-from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
+from ..filters import (
+    DeploymentFilter,
+    FlowFilter,
+    FlowRunFilter,
+    FlowRunSort,
+    TaskRunFilter,
+    WorkPoolFilter,
+)
 from ._facet import Facet
+from ._pool_runs import runs_in_pools
 from ._task_runs import Page
 
 __all__ = ["FlowRunExtras", "job_variables_change"]
 
 NOT_PAUSED = "Cannot resume a flow run that is not paused."
+NO_INPUT = "Cannot resume with input: the flow run is not waiting for input."
 
 
 class FlowRunExtras(Facet):
@@ -45,6 +55,8 @@ class FlowRunExtras(Facet):
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        work_pools: WorkPoolFilter | None = None,
         sort: FlowRunSort = FlowRunSort.ID_DESC,
     ) -> Page[FlowRun]:
         """Return page ``page`` (from 1) of ``limit`` flow runs, with the total and page count.
@@ -61,11 +73,20 @@ class FlowRunExtras(Facet):
         check_instance(sort, FlowRunSort, "sort")
         store = self._engine.store
         with self._engine.lock:
-            count = store.count_flow_runs(flow_runs=flow_runs, flows=flows, deployments=deployments)
+            within = runs_in_pools(self._engine, work_pools)
+            count = store.count_flow_runs(
+                flow_runs=flow_runs,
+                flows=flows,
+                deployments=deployments,
+                task_runs=task_runs,
+                within=within,
+            )
             results = store.query_flow_runs(
                 flow_runs=flow_runs,
                 flows=flows,
                 deployments=deployments,
+                task_runs=task_runs,
+                within=within,
                 sort=sort,
                 limit=limit,
                 offset=(page - 1) * limit,
@@ -124,12 +145,18 @@ class FlowRunExtras(Facet):
         Args:
             flow_run_id: the paused flow run.
             run_input: values for a pause that waits for input (a mapping with string
-                keys). It is checked but not stored: there is no flow-run input API yet.
+                keys). As in Prefect, the paused state must say where the answer goes
+                (its ``details.run_input_keyset`` has a ``"response"`` key); when the
+                resume is accepted a copy is stored under that key, for the run to read
+                with :meth:`read_flow_run_input`. Not validated against a schema (the
+                keyset's ``"schema"`` key is not read).
 
         Returns:
             The result of the proposal; for a run that is not PAUSED, an ABORT carrying
             the run's current state and the reason "Cannot resume a flow run that is not
-            paused." (nothing changes).
+            paused."; for ``run_input`` given to a pause that waits for none, an ABORT
+            with the reason "Cannot resume with input: the flow run is not waiting for
+            input." (nothing changes in either case).
 
         Raises:
             ObjectNotFound: no such flow run.
@@ -146,14 +173,44 @@ class FlowRunExtras(Facet):
                 return OrchestrationResult(
                     state=state, status=SetStateStatus.ABORT, details=AbortDetails(NOT_PAUSED)
                 )
+            keyset = state.details.run_input_keyset
+            response_key = None if keyset is None else keyset.get("response")
+            if run_input and response_key is None:
+                return OrchestrationResult(
+                    state=state, status=SetStateStatus.ABORT, details=AbortDetails(NO_INPUT)
+                )
             proposal = (
                 Scheduled(engine.clock.now(), name="Resuming")
                 if state.details.pause_reschedule
                 else Running()
             )
-            return engine.propose(
+            result = engine.propose(
                 run, proposal, force=False, policy=engine.choose_flow_policy(False)
             )
+            if run_input and response_key is not None and result.status is SetStateStatus.ACCEPT:
+                run.inputs[response_key] = copy.deepcopy(dict(run_input))
+            return result
+
+    def read_flow_run_input(self, flow_run_id: uuid.UUID, key: str) -> Any:
+        """Return the input stored for a flow run under ``key`` (a copy).
+
+        ``resume_flow_run(run_input=...)`` stores its input under the ``"response"`` key
+        of the paused state's ``run_input_keyset``.
+
+        Raises:
+            ObjectNotFound: no such flow run, or it has no input under ``key``.
+            InvalidArgument: ``flow_run_id`` is not a UUID, or ``key`` not a non-empty string.
+        """
+        flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
+        check_text(key, "key")
+        with self._engine.lock:
+            run = self._engine.flow_run(flow_run_id)
+            if key not in run.inputs:
+                known = ", ".join(repr(k) for k in sorted(run.inputs)) or "none"
+                raise ObjectNotFound(
+                    "flow run input", repr(key), f"flow run {flow_run_id} has inputs: {known}"
+                )
+            return copy.deepcopy(run.inputs[key])
 
 
 def job_variables_change(run: FlowRun, job_variables: Mapping[str, Any]) -> dict[str, Any]:

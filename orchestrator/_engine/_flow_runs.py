@@ -37,11 +37,19 @@ from .._core._models import Flow, FlowRun, FlowRunPolicy
 from .._core._outcomes import OrchestrationResult
 from .._core._states import Pending, State
 from .._pools._pool_checks import check_job_variables
-from ..filters import DeploymentFilter, FlowFilter, FlowRunFilter, FlowRunSort
+from ..filters import (
+    DeploymentFilter,
+    FlowFilter,
+    FlowRunFilter,
+    FlowRunSort,
+    TaskRunFilter,
+    WorkPoolFilter,
+)
 from ._engine import Engine
 from ._facet import Facet, check_state
 from ._flow_run_extras import job_variables_change
 from ._flow_run_keys import find_by_idempotency_key
+from ._pool_runs import runs_in_pools
 from ._rollback import change_run
 from ._state_records import delete_run_state, read_run_state
 
@@ -138,7 +146,7 @@ class FlowRuns(Facet):
             deployment_id: the deployment it runs, if any (see
                 :meth:`create_flow_run_from_deployment`).
             work_pool_name: the pool whose workers run it; ``work_queue_name`` (the
-                pool's "default" queue when None) must then be one of its queues.
+                pool's default queue when None) must then be one of its queues.
             job_variables: values for the pool's job template, over the deployment's.
             idempotency_key: when a run of this flow already has this key, that run is
                 returned unchanged and nothing is created (Prefect's create-or-return; the
@@ -184,11 +192,17 @@ class FlowRuns(Facet):
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        work_pools: WorkPoolFilter | None = None,
         sort: FlowRunSort = FlowRunSort.ID_DESC,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[FlowRun]:
         """Return the flow runs matching every filter, sorted, from ``offset``, at most ``limit``.
+
+        As in Prefect, ``task_runs`` keeps the runs that have a task run matching it, and
+        ``work_pools`` the runs filed in a queue of a matching pool (runs without a pool,
+        or without such a task run, are left out).
 
         Raises:
             InvalidArgument: a bad filter, sort, limit or offset.
@@ -199,6 +213,8 @@ class FlowRuns(Facet):
                 flow_runs=flow_runs,
                 flows=flows,
                 deployments=deployments,
+                task_runs=task_runs,
+                within=runs_in_pools(self._engine, work_pools),
                 sort=sort,
                 limit=limit,
                 offset=offset,
@@ -210,15 +226,21 @@ class FlowRuns(Facet):
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        work_pools: WorkPoolFilter | None = None,
     ) -> int:
-        """Return how many flow runs match every filter.
+        """Return how many flow runs match every filter (as for :meth:`read_flow_runs`).
 
         Raises:
             InvalidArgument: a filter of the wrong type.
         """
         with self._engine.lock:
             return self._engine.store.count_flow_runs(
-                flow_runs=flow_runs, flows=flows, deployments=deployments
+                flow_runs=flow_runs,
+                flows=flows,
+                deployments=deployments,
+                task_runs=task_runs,
+                within=runs_in_pools(self._engine, work_pools),
             )
 
     def update_flow_run(
@@ -337,6 +359,8 @@ class FlowRuns(Facet):
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        work_pools: WorkPoolFilter | None = None,
     ) -> int:
         """Delete every flow run matching all the given filters; return how many.
 
@@ -351,7 +375,11 @@ class FlowRuns(Facet):
         engine = self._engine
         with engine.lock:
             runs = engine.store.query_flow_runs(
-                flow_runs=flow_runs, flows=flows, deployments=deployments
+                flow_runs=flow_runs,
+                flows=flows,
+                deployments=deployments,
+                task_runs=task_runs,
+                within=runs_in_pools(engine, work_pools),
             )
             for run in runs:
                 engine.remove_flow_run(run)

@@ -4,7 +4,8 @@ A work pool groups the flow runs a kind of worker executes (``type``, "process" 
 the :class:`~orchestrator.ProcessWorker`) and holds the *base job template* those
 workers render per run. Its queues order the work: a lower ``priority`` number is
 served first, and each queue and the pool may cap how many of their runs are PENDING
-or RUNNING at once. Every pool is created with a queue named "default".
+or RUNNING at once. Every pool is created with a queue named "default", its default queue
+(``WorkPool.default_queue_name``, which follows the queue when it is renamed).
 
 :meth:`WorkPools.get_scheduled_flow_runs` is what a worker asks for work: the due
 SCHEDULED runs of a pool's unpaused queues, best first, within every limit. Workers

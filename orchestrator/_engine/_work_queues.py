@@ -8,6 +8,7 @@ RUNNING at once, and a paused queue hands out nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from .._core._checks import (
     UNSET,
@@ -21,7 +22,6 @@ from .._core._checks import (
 from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import WorkQueue
 from .._pools._pool_checks import check_priority, first_free_priority, give_priority
-from .._pools._work_pools import DEFAULT_QUEUE_NAME
 from ._facet import Facet
 from ._pools import add_queue
 
@@ -108,23 +108,33 @@ class WorkQueues(Facet):
     def update_work_queue(
         self,
         work_pool_name: str,
-        name: str,
+        work_queue_name: str,
+        /,
         *,
+        name: str | Unset = UNSET,
         priority: int | Unset = UNSET,
         concurrency_limit: int | Unset | None = UNSET,
         is_paused: bool | Unset = UNSET,
     ) -> WorkQueue:
-        """Change a queue's priority, limit or pause; fields left UNSET stay as they are.
+        """Change a queue's name, priority, limit or pause; fields left UNSET stay as they are.
 
         A priority another queue of the pool holds moves that queue down by one (and so
         on down the line), as in :meth:`create_work_queue`.
 
+        A new ``name`` re-keys the queue as Prefect does (its runs and deployments refer
+        to the queue itself there): every flow run filed under it, whatever its state,
+        and every deployment pointing at it move to the new name, and a renamed default
+        queue stays the pool's default (runs created without a queue name go there).
+
         Raises:
             ObjectNotFound: no such pool or queue.
+            ObjectAlreadyExists: another queue of the pool has the new name.
             InvalidArgument: a bad value (nothing is changed).
         """
         check_text(work_pool_name, "work_pool_name")
-        check_text(name, "name")
+        check_text(work_queue_name, "work_queue_name")
+        if not isinstance(name, Unset):
+            check_name(name, "name")
         if priority is not UNSET:
             check_priority(priority)
         if concurrency_limit is not UNSET:
@@ -132,17 +142,28 @@ class WorkQueues(Facet):
         if not isinstance(is_paused, Unset):
             check_bool(is_paused, "is_paused")
         with self._engine.lock:
-            queue = self._engine.work_pools.queue(work_pool_name, name)
+            pools = self._engine.work_pools
+            queue = pools.queue(work_pool_name, work_queue_name)
+            renamed = not isinstance(name, Unset) and name != work_queue_name
+            if renamed and name in pools.queues[work_pool_name]:
+                raise ObjectAlreadyExists(
+                    f"work pool {work_pool_name!r} already has a queue named {name!r}; "
+                    "pass a name no other queue of the pool uses"
+                )
             now = self._engine.clock.now()
+            # Every check is done: nothing below can fail, so the update is all or nothing.
+            if renamed:
+                assert isinstance(name, str)
+                self._rename(work_pool_name, work_queue_name, name, now)
             if not isinstance(priority, Unset):
-                queues = self._engine.work_pools.queues[work_pool_name].values()
+                queues = pools.queues[work_pool_name].values()
                 give_priority(queues, queue, priority, now)
             if not isinstance(concurrency_limit, Unset):
                 queue.concurrency_limit = concurrency_limit
             if not isinstance(is_paused, Unset):
                 queue.is_paused = is_paused
             queue.updated = now
-            self._engine.work_pools.notify(work_pool_name)
+            pools.notify(work_pool_name)
             return queue
 
     def delete_work_queue(self, work_pool_name: str, name: str) -> None:
@@ -150,17 +171,18 @@ class WorkQueues(Facet):
 
         Raises:
             ObjectNotFound: no such pool or queue.
-            InvalidArgument: it is the pool's "default" queue, or deployments or
+            InvalidArgument: it is the pool's default queue (see
+                ``WorkPool.default_queue_name``), or deployments or
                 waiting or running flow runs still use it.
         """
         check_text(work_pool_name, "work_pool_name")
         check_text(name, "name")
         with self._engine.lock:
             self._engine.work_pools.queue(work_pool_name, name)
-            if name == DEFAULT_QUEUE_NAME:
+            if name == self._engine.work_pools.pool(work_pool_name).default_queue_name:
                 raise InvalidArgument(
-                    f"the {DEFAULT_QUEUE_NAME!r} queue of a pool cannot be deleted; delete "
-                    "the pool instead"
+                    f"{name!r} is the default queue of work pool {work_pool_name!r} and "
+                    "cannot be deleted; delete the pool instead"
                 )
             users = [
                 d.name
@@ -174,3 +196,16 @@ class WorkQueues(Facet):
                 )
             self._engine.work_pools.refuse_busy_queue(work_pool_name, name, "work queue")
             del self._engine.work_pools.queues[work_pool_name][name]
+
+    def _rename(self, pool: str, old: str, new: str, now: datetime) -> None:
+        """Re-key queue ``old`` of ``pool`` as ``new`` with its runs and deployments."""
+        store = self._engine.store
+        runs = [run for run in store.flow_runs_in_queue(old) if run.work_pool_name == pool]
+        before = [store.snapshot_flow_run(run) for run in runs]
+        self._engine.work_pools.rename_queue(pool, old, new, runs)
+        for run, snapshot in zip(runs, before, strict=True):
+            store.reindex_flow_run(run, snapshot)
+        for deployment in store.deployments.values():
+            if deployment.work_pool_name == pool and deployment.work_queue_name == old:
+                deployment.work_queue_name = new
+                deployment.updated = now

@@ -31,7 +31,8 @@ from .._core._wakeup import Signal
 
 __all__ = ["DEFAULT_QUEUE_NAME", "WorkPoolTable"]
 
-#: The queue every pool is created with; it cannot be deleted.
+#: The name of the queue every pool is created with, its default queue (which cannot be
+#: deleted, and stays the default when renamed: see ``WorkPool.default_queue_name``).
 DEFAULT_QUEUE_NAME: Final = "default"
 
 QueueKey = tuple[str, str]
@@ -241,7 +242,7 @@ class WorkPoolTable:
         if pool_name not in self.pools:
             known = ", ".join(repr(n) for n in self.pools) or "none"
             raise ObjectNotFound("work pool", repr(pool_name), f"create it first (pools: {known})")
-        queue = DEFAULT_QUEUE_NAME if queue_name is None else queue_name
+        queue = self.pools[pool_name].default_queue_name if queue_name is None else queue_name
         if queue not in self.queues[pool_name]:
             raise ObjectNotFound(
                 "work queue", repr(queue), f"work pool {pool_name!r} has no queue by that name"
@@ -372,6 +373,33 @@ class WorkPoolTable:
                     break
         return earliest
 
+    # -- renaming ---------------------------------------------------------------------------
+    def rename_queue(self, pool: str, old: str, new: str, runs: Iterable[FlowRun]) -> None:
+        """Re-key queue ``old`` of ``pool`` as ``new``, with ``runs`` (every run filed under it).
+
+        The caller has checked that ``old`` exists and ``new`` is free. The queue keeps its
+        place in creation order, each run its filing sequence (so its order among runs due
+        at the same time), and the pool's default marker follows the queue. O(k log n)
+        for k runs.
+        """
+        queues = self.queues[pool]
+        queue = queues[old]
+        self.queues[pool] = {(new if name == old else name): q for name, q in queues.items()}
+        queue.name = new
+        if self.pools[pool].default_queue_name == old:
+            self.pools[pool].default_queue_name = new
+        for run in runs:
+            seq = self._seqs.get(run)
+            filed = self._filed.pop(run, None)
+            if filed is not None and seq is not None:
+                self._remove(run, filed, seq)
+            run.work_queue_name = new
+            placement = self._placement(run)
+            if placement is not None and seq is not None:
+                self._add(run, placement, seq)
+                self._filed[run] = placement
+        self.notify(pool)
+
     # -- checks ---------------------------------------------------------------------------
     def check_invariants(self, runs: Iterable[FlowRun]) -> None:
         """Verify both indexes against ``runs`` (every flow run); AssertionError otherwise."""
@@ -391,6 +419,8 @@ class WorkPoolTable:
         assert len(self._filed) == sum(map(len, (*due.values(), *active.values())))
         for pool_name, queues in self.queues.items():
             assert pool_name in self.pools, f"queues of missing pool {pool_name!r}"
+            default = self.pools[pool_name].default_queue_name
+            assert default in queues, f"pool {pool_name!r} lost its default queue {default!r}"
             for name, queue in queues.items():
                 assert queue.name == name
                 assert queue.work_pool_name == pool_name

@@ -262,6 +262,10 @@ class Store(StoreQueries):
         """Return the flow run's indexed values; call it before mutating the run. O(1)."""
         return self._flow_table.snapshot(run)
 
+    def flow_runs_in_queue(self, work_queue_name: str) -> list[FlowRun]:
+        """Return the flow runs filed under a queue of this name (of any pool). O(k)."""
+        return list(self._flow_table.sets["work_queue_name"].get(work_queue_name))
+
     def reindex_flow_run(self, run: FlowRun, before: Any) -> None:
         """Re-file a flow run in the indexes whose key changed since ``before``."""
         self._flow_table.reindex(run, before)

@@ -6,13 +6,15 @@ planner (``_planner``) with the table, the sort and the page.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from .._core._checks import check_page, wrong_type
 from .._core._models import FlowRun, TaskRun
 from .._core._sorts import FlowRunSort, TaskRunSort
-from ._criteria import Criterion, flow_run_query, task_run_query
+from ._criteria import FALSE, Criterion, In, all_of, flow_run_query, task_run_query
 from ._filters_flow import DeploymentFilter, FlowFilter, FlowRunFilter
 from ._filters_task import TaskRunFilter
 from ._planner import QueryPlan, count, iterate, plan, select
@@ -72,17 +74,33 @@ class StoreQueries:
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        within: AbstractSet[uuid.UUID] | None = None,
     ) -> Criterion:
         """Compile a flow-run query's filters into one criterion (checking their types).
+
+        ``task_runs`` keeps the flow runs that have a matching task run (the reference's
+        "such a task run exists"); ``within`` keeps the runs with these ids (the engine
+        resolves a work-pool filter to them). Both become id lists, which the planner
+        serves by id lookup.
 
         Raises:
             InvalidArgument: a filter of the wrong type.
         """
-        return flow_run_query(
+        crit = flow_run_query(
             _criterion(flow_runs, FlowRunFilter, "flow_runs"),
             _criterion(flows, FlowFilter, "flows"),
             _criterion(deployments, DeploymentFilter, "deployments"),
         )
+        parts = [crit]
+        task_crit = _criterion(task_runs, TaskRunFilter, "task_runs")
+        if task_crit is not None:
+            runs = iterate(self._task_table, task_crit, self._as_catalog())
+            ids = frozenset(run.flow_run_id for run in runs if run.flow_run_id is not None)
+            parts.append(In("id", ids) if ids else FALSE)
+        if within is not None:
+            parts.append(In("id", frozenset(within)) if within else FALSE)
+        return all_of(parts)
 
     def query_task_runs(
         self,
@@ -161,6 +179,8 @@ class StoreQueries:
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        within: AbstractSet[uuid.UUID] | None = None,
         sort: FlowRunSort = FlowRunSort.ID_DESC,
         limit: int | None = None,
         offset: int = 0,
@@ -173,7 +193,7 @@ class StoreQueries:
         check_page(limit, offset)
         if not isinstance(sort, FlowRunSort):
             raise wrong_type("sort", sort, "a FlowRunSort member")
-        crit = self.flow_run_criterion(flow_runs, flows, deployments)
+        crit = self.flow_run_criterion(flow_runs, flows, deployments, task_runs, within)
         return select(
             self._flow_table,
             crit,
@@ -189,11 +209,13 @@ class StoreQueries:
         flow_runs: FlowRunFilter | None = None,
         flows: FlowFilter | None = None,
         deployments: DeploymentFilter | None = None,
+        task_runs: TaskRunFilter | None = None,
+        within: AbstractSet[uuid.UUID] | None = None,
     ) -> int:
         """Return how many flow runs match.
 
         Raises:
             InvalidArgument: a filter of the wrong type.
         """
-        crit = self.flow_run_criterion(flow_runs, flows, deployments)
+        crit = self.flow_run_criterion(flow_runs, flows, deployments, task_runs, within)
         return count(self._flow_table, crit, self._as_catalog())
