@@ -40,7 +40,7 @@ from .._pools._pool_checks import (
 from ..filters import DeploymentFilter
 from ._deployment_limits import drop_concurrency_limit, set_concurrency_limit
 from ._facet import Facet
-from ._flow_runs import new_flow_run
+from ._flow_run_create import new_flow_run
 from ._pools import add_queue
 
 __all__ = ["Deployments"]
