@@ -49,6 +49,7 @@ from orchestrator import (
     State,
     StateDetails,
     StateType,
+    TaskRun,
     TaskRunPolicy,
     VirtualClock,
     task,
@@ -429,13 +430,23 @@ class IntegrityMachine(RuleBasedStateMachine):
         wrong = data.draw(st.sampled_from(sorted(self.task_runs)), "task run")
         self._not_found(lambda: self.orch.delete_flow_run(wrong))
 
+    @staticmethod
+    def _may_hold(run: TaskRun, tag: str) -> bool:
+        return tag in run.tags and run.state_type in (StateType.RUNNING, StateType.CANCELLING)
+
     @precondition(lambda self: self.limits)
     @rule(data=st.data())
     def reset_a_limit_onto_runs_that_hold_no_slot(self, data: st.DataObject) -> None:
         tag = data.draw(st.sampled_from(sorted(self.limits)), "tag")
         holders = self.orch.read_concurrency_limit(tag).active_slots
         candidates = [*self.deleted, *self.flow_runs, uuid.UUID(int=0xDEAD)]
-        candidates += [run for run in self.task_runs if run not in holders]
+        # A RUNNING (or CANCELLING) run carrying the tag may take a slot by override even
+        # when it holds none (it entered RUNNING before the limit existed): not an impostor.
+        candidates += [
+            run
+            for run in self.task_runs
+            if run not in holders and not self._may_hold(self.orch.read_task_run(run), tag)
+        ]
         impostor = data.draw(st.sampled_from(candidates), "impostor")
         self._refused(
             lambda: self.orch.reset_concurrency_limit(tag, slot_override=[*holders, impostor]),

@@ -33,6 +33,7 @@ from .._core._states import State
 from ._sources import Catalog
 from ._state_ids import StateIds
 from ._store_queries import StoreQueries
+from ._store_states import StoreStates
 from ._table import RunTable
 
 __all__ = ["Store", "StoreStatistics"]
@@ -54,7 +55,7 @@ class StoreStatistics:
 
 
 @final
-class Store(StoreQueries):
+class Store(StoreQueries, StoreStates):
     """Tables, indexes and state histories of one orchestrator (see the module docstring)."""
 
     __slots__ = (
@@ -361,6 +362,12 @@ class Store(StoreQueries):
     def _as_catalog(self) -> Catalog:
         return self
 
+    def _count_states(self, delta: int, *, flow: bool) -> None:
+        if flow:
+            self._flow_run_state_count += delta
+        else:
+            self._task_run_state_count += delta
+
     # -- self-checks ----------------------------------------------------------------------
     def check_invariants(self) -> None:
         """Recompute every secondary index from the primary dicts and compare.
@@ -421,67 +428,3 @@ class Store(StoreQueries):
             task_run_states=self._task_run_state_count,
             flow_run_states=self._flow_run_state_count,
         )
-
-    # -- states by id ---------------------------------------------------------------------
-    def has_state_id(self, state_id: uuid.UUID, /) -> bool:
-        """Return whether a stored state, of a task run or a flow run, has this id. O(1)."""
-        return state_id in self._state_ids
-
-    def check_state_id(self, state: State, /) -> None:
-        """Refuse a state whose (client-chosen) id is already a stored state's. O(1).
-
-        Raises:
-            ObjectAlreadyExists: ``state.id`` is taken by a task-run or a flow-run state.
-        """
-        self._state_ids.check_free(state.id)
-
-    def state_run_id(self, state_id: uuid.UUID, /, *, flow: bool) -> uuid.UUID | None:
-        """Return the id of the task run (``flow=False``) or flow run holding this state. O(1)."""
-        return self._state_ids.run_id(state_id, flow=flow)
-
-    def get_run_state(self, state_id: uuid.UUID, /, *, flow: bool) -> State | None:
-        """Return the task-run (``flow=False``) or flow-run state with this id, or None.
-
-        O(1) to find its run, then O(length of the run's history).
-        """
-        histories = self._flow_run_states if flow else self._task_run_states
-        return self._state_ids.find(state_id, histories, flow=flow, remove=False)
-
-    def remove_run_state(self, state_id: uuid.UUID, /, *, flow: bool) -> State | None:
-        """Take a task-run (``flow=False``) or flow-run state out of its history, or None.
-
-        The run is not touched: the caller keeps its current state last in its history.
-        """
-        histories = self._flow_run_states if flow else self._task_run_states
-        state = self._state_ids.find(state_id, histories, flow=flow, remove=True)
-        if state is not None and flow:
-            self._flow_run_state_count -= 1
-        elif state is not None:
-            self._task_run_state_count -= 1
-        return state
-
-    # -- undoing a change that failed part-way ------------------------------------------------
-    def restore_run(self, run: TaskRun | FlowRun, before: Any) -> None:
-        """Put back the run's state and indexed values from its snapshot ``before``.
-
-        For a change that raised after it began: the run is filed again, exactly once in
-        every index, under its previous values. Non-indexed fields are the caller's.
-        """
-        if isinstance(run, TaskRun):
-            self._task_table.restore(run, before)
-        else:
-            self._flow_table.restore(run, before)
-
-    def retract_state(self, run: TaskRun | FlowRun, state: State) -> None:
-        """Take ``state`` off the end of the run's history if it is there (undo an append)."""
-        task = isinstance(run, TaskRun)
-        states = (self._task_run_states if task else self._flow_run_states).get(run.id)
-        if states and states[-1] is state:
-            states.pop()
-            self._state_ids.discard(
-                self._state_ids.task if task else self._state_ids.flow, (state,)
-            )
-            if task:
-                self._task_run_state_count -= 1
-            else:
-                self._flow_run_state_count -= 1
