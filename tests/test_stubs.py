@@ -16,7 +16,6 @@ import anyio
 import pytest
 
 from orchestrator import InvalidArgument, Orchestrator, TaskRun, VirtualClock, task
-from orchestrator._engine._task_overrides import stand_in
 from orchestrator.testing import (
     DrainStalled,
     StubCall,
@@ -72,7 +71,7 @@ async def call_as_worker(
 ) -> Any:
     """Call what a worker would call for ``run``: the stand-in, through the worker's Caller."""
     caller = Caller(orchestrator.clock, orchestrator.activity, 10)
-    return await caller.call(stand_in(orchestrator, served, run), parameters)
+    return await caller.call(orchestrator.task_overrides.stand_in(served, run), parameters)
 
 
 # -- the seam --------------------------------------------------------------------------------
@@ -80,7 +79,7 @@ async def call_as_worker(
 
 def test_an_orchestrator_without_stubs_calls_the_task_itself() -> None:
     orchestrator = make()
-    assert stand_in(orchestrator, charge, running_run(orchestrator)) is charge
+    assert orchestrator.task_overrides.stand_in(charge, running_run(orchestrator)) is charge
     assert len(orchestrator.task_overrides) == 0  # no stand-in was installed
 
 
@@ -88,12 +87,12 @@ def test_a_stub_answers_for_its_key_on_its_orchestrator_only() -> None:
     stubbed, other = make(), make()
     stub_task(stubbed, charge, returns="stubbed")
     run = running_run(stubbed)
-    chosen = stand_in(stubbed, charge, run)
+    chosen = stubbed.task_overrides.stand_in(charge, run)
     assert chosen is not charge
     assert (chosen.task_key, chosen.name, chosen.timeout_seconds) == (charge.task_key, "charge", 30)
     assert chosen.signature == charge.signature
-    assert stand_in(stubbed, fetch, running_run(stubbed, fetch.task_key)) is fetch
-    assert stand_in(other, charge, running_run(other)) is charge
+    assert stubbed.task_overrides.stand_in(fetch, running_run(stubbed, fetch.task_key)) is fetch
+    assert other.task_overrides.stand_in(charge, running_run(other)) is charge
     assert len(other.task_overrides) == 0
 
 
@@ -209,7 +208,7 @@ async def test_fn_replaces_the_function_with_the_tasks_arguments_sync_in_a_threa
     assert await call_as_worker(orchestrator, charge, run, parameters) == "faked"
     assert seen == [(("ada", 7, "x"), {"k": "v"}, False)]
     assert stub.calls[0].parameters == parameters
-    assert stand_in(orchestrator, charge, run).is_async is False
+    assert orchestrator.task_overrides.stand_in(charge, run).is_async is False
 
 
 async def test_an_async_fn_stands_in_for_a_sync_task_and_runs_in_the_loop() -> None:
@@ -222,14 +221,14 @@ async def test_an_async_fn_stands_in_for_a_sync_task_and_runs_in_the_loop() -> N
 
     stub_task(orchestrator, charge, fn=fake)
     run = running_run(orchestrator)
-    assert stand_in(orchestrator, charge, run).is_async is True
+    assert orchestrator.task_overrides.stand_in(charge, run).is_async is True
     assert await call_as_worker(orchestrator, charge, run, bound("ada")) == "ada:100:True"
 
 
 async def test_a_scripted_stub_of_a_sync_task_is_called_in_the_loop() -> None:
     orchestrator = make()
     stub_task(orchestrator, charge, returns=1)
-    assert stand_in(orchestrator, charge, running_run(orchestrator)).is_async is True
+    assert orchestrator.task_overrides.stand_in(charge, running_run(orchestrator)).is_async is True
 
 
 async def test_calls_from_many_threads_are_all_recorded() -> None:
@@ -259,7 +258,7 @@ def test_undo_gives_the_key_back_and_is_idempotent() -> None:
             True,
             f"<TaskStub {charge.task_key!r} returns=1 calls=0 active>",
         )
-    assert (stub.active, stand_in(orchestrator, charge, run)) == (False, charge)
+    assert (stub.active, orchestrator.task_overrides.stand_in(charge, run)) == (False, charge)
     stub.undo()  # again: nothing happens
     again = stub_task(orchestrator, charge, raises=KeyError)  # the key is free again
     assert repr(again) == f"<TaskStub {charge.task_key!r} raises=<class 'KeyError'> calls=0 active>"

@@ -30,7 +30,6 @@ from .._core._checks import (
     check_text,
 )
 from .._core._checks_objects import check_instance, check_mapping_of_str
-from .._core._clock import as_utc
 from .._core._errors import ObjectNotFound
 from .._core._models import Flow, FlowRun, FlowRunPolicy
 from .._core._outcomes import OrchestrationResult
@@ -313,8 +312,6 @@ class FlowRuns(Facet):
         flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
         check_state(state)
         check_bool(force, "force")
-        if state.timestamp is not None:
-            as_utc(state.timestamp, "state.timestamp")
         with self._engine.lock:
             run = self._engine.flow_run(flow_run_id)
             policy = self._engine.choose_flow_policy(force)

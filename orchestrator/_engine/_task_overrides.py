@@ -29,9 +29,8 @@ from .._core._errors import InvalidArgument
 if TYPE_CHECKING:
     from .._core._models import TaskRun
     from .._core._tasks import Task
-    from ._orchestrator import Orchestrator
 
-__all__ = ["StandIn", "TaskOverrides", "stand_in"]
+__all__ = ["StandIn", "TaskOverrides"]
 
 #: ``(served task, run about to execute) -> the task to call instead``.
 StandIn = Callable[["Task[..., Any]", "TaskRun"], "Task[..., Any]"]
@@ -97,8 +96,3 @@ class TaskOverrides:
 
     def __repr__(self) -> str:
         return f"<TaskOverrides keys={sorted(self._by_key)}>"
-
-
-def stand_in(orchestrator: Orchestrator, task: Task[..., Any], run: TaskRun) -> Task[..., Any]:
-    """Return the task whose function a worker calls for ``run``: ``task`` unless stubbed."""
-    return orchestrator.task_overrides.stand_in(task, run)

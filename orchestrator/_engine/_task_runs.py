@@ -34,7 +34,6 @@ from .._core._checks_objects import (
     check_mapping_of_str,
     check_optional_datetime,
 )
-from .._core._clock import as_utc
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound, QueueFull
 from .._core._events import Decision
 from .._core._models import DEFAULT_TASK_POLICY, TaskRun, TaskRunPolicy
@@ -337,8 +336,6 @@ class TaskRuns(Facet):
         task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
         check_bool(force, "force")
-        if state.timestamp is not None:
-            as_utc(state.timestamp, "state.timestamp")
         with self._engine.lock:
             run = self._engine.task_run(task_run_id)
             engine = self._engine
