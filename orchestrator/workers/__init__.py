@@ -13,12 +13,14 @@ Start with ``_task_worker.py``, then ``_execution.py``; for processes,
 
 from __future__ import annotations
 
+from ._output import LINE_SPLIT_MARKER as LINE_SPLIT_MARKER
 from ._serve import serve as serve
 from ._serve import serve_sync as serve_sync
 from ._status import TaskWorkerStatus as TaskWorkerStatus
 from ._task_worker import TaskWorker as TaskWorker
 
 __all__ = (
+    "LINE_SPLIT_MARKER",
     "TaskWorker",
     "TaskWorkerStatus",
     "serve",

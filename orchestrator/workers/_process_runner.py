@@ -11,9 +11,9 @@ import functools
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import anyio
 import anyio.abc
@@ -23,6 +23,7 @@ from .._core._models import FlowRun
 from .._core._wakeup import wait_for_any
 from .._pools._process_config import ProcessJobConfiguration
 from ._child import ENV_PARAMETERS_FILE
+from ._output import DEFAULT_MAX_LINE_BYTES
 from ._processes import FlowRunProcess, start_process
 from ._run_states import ProcessWorkerResult, RunHandle
 
@@ -42,6 +43,7 @@ async def run_flow_run_process(
     environ: Mapping[str, str] | None,
     grace_seconds: float,
     printer: Printer,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> ProcessWorkerResult:
     """Run the process of ``flow_run`` as ``configuration`` says; stop it when ``handle`` trips.
@@ -76,7 +78,8 @@ async def run_flow_run_process(
             command, cwd=cwd, env=environment, capture_output=configuration.stream_output
         )
         task_status.started(process.pid)
-        status = await _wait_or_stop(process, handle, configuration, grace_seconds, printer)
+        output = functools.partial(process.stream_output, printer, max_line_bytes=max_line_bytes)
+        status = await _wait_or_stop(process, handle, configuration, grace_seconds, output)
         return ProcessWorkerResult(identifier=str(process.pid), status_code=status)
     except OSError as exc:
         raise WorkerError(f"cannot prepare the flow run's working directory: {exc}") from exc
@@ -95,12 +98,12 @@ async def _wait_or_stop(
     handle: RunHandle,
     configuration: ProcessJobConfiguration,
     grace_seconds: float,
-    printer: Printer,
+    stream_output: Callable[[], Coroutine[Any, Any, None]],
 ) -> int:
     """Wait for the process to exit, stopping it if ``handle`` trips or we are cancelled."""
     async with anyio.create_task_group() as group:
         if configuration.stream_output:
-            group.start_soon(process.stream_output, printer)
+            group.start_soon(stream_output)
         try:
             while True:
                 seen = handle.signal.generation

@@ -14,7 +14,8 @@ clock), and once per heartbeat as a liveness check. For each run it takes:
    afterwards) with the configured environment, plus the file holding the run's
    parameters (see :func:`~orchestrator.read_flow_run_parameters`); it records the
    process id as the run's ``infrastructure_pid`` and proposes Running;
-3. it copies the process's output to ``printer`` line by line; exit status 0 ends the
+3. it copies the process's output to ``printer`` line by line (a line longer than
+   ``max_output_line_bytes`` in pieces, so memory stays bounded); exit status 0 ends the
    run Completed, any other Crashed with the explained status;
 4. a run moved to Cancelling meanwhile is stopped (SIGTERM, a grace period, SIGKILL)
    and ends Cancelled.
@@ -39,6 +40,7 @@ import anyio.abc
 
 from .._core._checks import (
     check_bool,
+    check_count,
     check_name,
     check_names,
     check_optional_count,
@@ -53,6 +55,7 @@ from .._core._wakeup import Signal, wait_for_any
 from .._engine._orchestrator import Orchestrator
 from .._pools._process_config import ProcessJobConfiguration
 from ._healthcheck import HealthServer
+from ._output import DEFAULT_MAX_LINE_BYTES, MIN_LINE_BYTES
 from ._process_runner import run_flow_run_process
 from ._run_states import CancelWatcher, ProcessWorkerResult, RunHandle, RunStates
 
@@ -82,6 +85,10 @@ class ProcessWorker:
             (the run ends Crashed naming them) instead of dropping or blanking them.
         environ: the environment processes start from (``os.environ`` when None;
             ``inherit_env=False`` in the job configuration passes only a few basics).
+        max_output_line_bytes: the longest output line handed to the printer in one
+            piece; a longer one is split (see :meth:`FlowRunProcess.stream_output
+            <orchestrator.workers._processes.FlowRunProcess.stream_output>`), so the
+            worker's memory stays bounded whatever a process writes.
         healthcheck_host, healthcheck_port: where ``GET /health`` listens with
             ``start(with_healthcheck=True)``; port 0 picks a free one.
 
@@ -107,6 +114,7 @@ class ProcessWorker:
         cancel_grace_seconds: float = 30.0,
         strict_templates: bool = False,
         environ: Mapping[str, str] | None = None,
+        max_output_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         healthcheck_host: str = "127.0.0.1",
         healthcheck_port: int = 0,
     ) -> None:
@@ -132,6 +140,9 @@ class ProcessWorker:
         strict = check_bool(strict_templates, "strict_templates")
         # Checked now, not when a process starts: a process environment holds strings.
         self._environ = None if environ is None else check_mapping_of_str(environ, "environ")
+        self._max_line = check_count(
+            max_output_line_bytes, "max_output_line_bytes", minimum=MIN_LINE_BYTES
+        )
         self._states = RunStates(
             orchestrator,
             work_pool_name,
@@ -434,6 +445,7 @@ class ProcessWorker:
             environ=self._environ,
             grace_seconds=self._grace,
             printer=printer,
+            max_line_bytes=self._max_line,
             task_status=task_status,
         )
 

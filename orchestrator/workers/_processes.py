@@ -24,6 +24,7 @@ import anyio
 import anyio.abc
 
 from .._core._errors import WorkerError
+from ._output import DEFAULT_MAX_LINE_BYTES, LineSplitter
 
 __all__ = [
     "FlowRunProcess",
@@ -101,23 +102,27 @@ class FlowRunProcess:
         """The exit status once the process has exited, else None."""
         return self._process.returncode
 
-    async def stream_output(self, printer: Printer) -> None:
+    async def stream_output(
+        self, printer: Printer, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    ) -> None:
         """Give every line the process writes (stdout and stderr) to ``printer``, until EOF.
 
-        Lines are decoded as UTF-8 (undecodable bytes replaced) and passed without their
-        line ending. Returns at once when the output is not captured.
+        Output is read in chunks and cut at newlines; lines are decoded as UTF-8
+        (undecodable bytes replaced) and passed without their line ending. A line longer
+        than ``max_line_bytes`` is passed in pieces of at most that many bytes (cut at a
+        character boundary), each but the last followed by :data:`~._output.LINE_SPLIT_MARKER`, so
+        memory stays bounded and the work linear whatever the process writes. Returns at
+        once when the output is not captured.
         """
         stream = self._process.stdout
         if stream is None:
             return
-        pending = b""
+        lines = LineSplitter(max_line_bytes)
         async for chunk in stream:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                printer(line.rstrip(b"\r").decode(errors="replace"))
-        if pending:
-            printer(pending.decode(errors="replace"))
+            for line in lines.feed(chunk):
+                printer(line)
+        for line in lines.flush():
+            printer(line)
 
     async def wait(self) -> int:
         """Wait for the process to exit and return its status."""
