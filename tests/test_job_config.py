@@ -80,6 +80,7 @@ def test_json_template_maps_each_field_to_its_placeholder() -> None:
         "stream_output": "{{ stream_output }}",
         "working_dir": "{{ working_dir }}",
         "inherit_env": "{{ inherit_env }}",
+        "inherit_env_names": "{{ inherit_env_names }}",
     }
 
 
