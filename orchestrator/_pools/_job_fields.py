@@ -101,9 +101,11 @@ def to_env_names(value: Iterable[str] | None) -> tuple[str, ...] | None:
     expected = "None or a list of environment variable names"
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise wrong_type(
-            "inherit_env_names", value, f"{expected}, such as ['PATH', 'HOME']",
+            "inherit_env_names",
+            value,
+            f"{expected}, such as ['PATH', 'HOME']",
             bare_string=isinstance(value, str),
-        )  # fmt: skip
+        )
     items = list(value)
     for index, name in enumerate(items):
         where = f"at index {index}"
@@ -111,9 +113,8 @@ def to_env_names(value: Iterable[str] | None) -> tuple[str, ...] | None:
             raise wrong_type("inherit_env_names", name, expected, context=where)
         if not name or "=" in name or "\0" in name:
             raise wrong_value(
-                "inherit_env_names", name, "a list of non-empty names without '='",
-                context=where,
-            )  # fmt: skip
+                "inherit_env_names", name, "a list of non-empty names without '='", context=where
+            )
     return tuple(sorted(items) if isinstance(value, set | frozenset) else dict.fromkeys(items))
 
 
