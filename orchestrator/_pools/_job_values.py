@@ -3,9 +3,11 @@
 Two parties write what becomes a job configuration:
 
 * the **operator** of a work pool writes its base job template: the
-  ``job_configuration`` and the defaults of its ``variables``. That text is a
-  template: ``{{ name }}`` placeholders are filled with the variables and
-  ``{{ $NAME }}`` placeholders read the worker's environment.
+  ``job_configuration`` and the defaults of its ``variables``. The job configuration is
+  a template: ``{{ name }}`` placeholders are filled with the variables and
+  ``{{ $NAME }}`` placeholders read the worker's environment. The ``env`` default is
+  merged into it and rendered with it; other defaults fill placeholders as they stand,
+  as in the reference.
 * **deployment authors and whoever creates a flow run** write job variables. Those are
   data, never template: a value is put where the operator's placeholder asks for it, as
   it stands. A ``{{ $NAME }}`` in a job variable is kept as that literal text (refused
