@@ -80,6 +80,7 @@ def test_json_template_maps_each_field_to_its_placeholder() -> None:
         "stream_output": "{{ stream_output }}",
         "working_dir": "{{ working_dir }}",
         "inherit_env": "{{ inherit_env }}",
+        "inherit_env_names": "{{ inherit_env_names }}",
     }
 
 
@@ -101,6 +102,20 @@ def test_a_field_may_declare_its_own_template() -> None:
         {"job_configuration": _ImageConfiguration.json_template()}, {"img": "alpine", "cpu": 2}
     )
     assert (config.image, config.resources) == ("alpine", {"cpu": 2, "memory": "1Gi"})
+
+
+@attrs.frozen(kw_only=True)
+class _UndeclaredTemplateConfiguration(BaseJobConfiguration):
+    image: str = attrs.field(default="python", metadata={TEMPLATE_METADATA_KEY: None})
+
+
+def test_a_field_declaring_a_none_template_gets_the_default_placeholder() -> None:
+    json_template = _UndeclaredTemplateConfiguration.json_template()
+    assert json_template["image"] == "{{ image }}"
+    config = _UndeclaredTemplateConfiguration.from_template_and_values(
+        {"job_configuration": json_template}, {"image": "alpine"}
+    )
+    assert config.image == "alpine"
 
 
 def test_default_base_job_template_describes_every_variable() -> None:
@@ -240,9 +255,17 @@ def test_dotted_env_keys_merge_with_nested_and_base_env() -> None:
         "SHARED": "default",
         "DEFAULT": "x",
         "NESTED": "n",
-        "BOTH": "dotted",
+        "BOTH": "plain",  # the nested dict wins over the dotted key (Prefect's order)
         "DOTTED": "d",
     }
+
+
+@pytest.mark.parametrize("order", ["dotted first", "nested first"])
+def test_the_nested_env_wins_over_the_dotted_form_as_in_prefect(order: str) -> None:
+    items = [("env.FOO", "from_dot"), ("env", {"FOO": "from_nested"})]
+    values = dict(items if order == "dotted first" else items[::-1])
+    for job_configuration in (BASE, {**BASE, "env": {"FOO": "base"}}):
+        assert render(job_configuration, values).env == {"FOO": "from_nested"}
 
 
 def test_env_defaults_replace_an_env_placeholder() -> None:
@@ -255,11 +278,11 @@ def test_values_env_merges_into_a_template_env_dict_values_winning() -> None:
     assert config.env == {"A": "v", "B": "x", "C": "3"}
 
 
-def test_dotted_keys_nest_and_plain_keys_win_unless_both_are_dicts() -> None:
-    job = {"name": "{{ a.b.c }}/{{ a.b.d }}/{{ s }}", "labels": {"x": "{{ t.u }}"}}
-    config = render(job, {"a.b.c": "1", "a": {"b": {"c": "0", "d": "2"}}, "s.x": 1, "s": "p"})
-    assert config.name == "1/2/p"
-    assert render(job, {"t": {"u": "plain"}, "t.u": "dotted"}).labels == {"x": "dotted"}
+def test_dotted_keys_nest_and_plain_keys_win_and_deep_merge_when_both_are_dicts() -> None:
+    job = {"name": "{{ a.b.c }}/{{ a.b.d }}/{{ a.b.e }}/{{ s }}", "labels": {"x": "{{ t.u }}"}}
+    values = {"a.b.c": "1", "a.b.e": "3", "a": {"b": {"c": "0", "d": "2"}}, "s.x": 1, "s": "p"}
+    assert render(job, values).name == "0/2/3/p"
+    assert render(job, {"t": {"u": "plain"}, "t.u": "dotted"}).labels == {"x": "plain"}
 
 
 def test_environment_placeholders_use_the_injected_environ() -> None:

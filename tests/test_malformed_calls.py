@@ -46,6 +46,7 @@ from orchestrator import (
     Orchestrator,
     Paused,
     Pending,
+    ProcessJobConfiguration,
     ProcessWorker,
     Retention,
     Running,
@@ -1094,6 +1095,13 @@ CASES: Final[list[Case]] = [
                 lambda w: ProcessWorker(w.orch, w.pool, healthcheck_port=70000)),
     wrong_type("ProcessWorker: healthcheck_host=5", "healthcheck_host",
                lambda w: ProcessWorker(w.orch, w.pool, healthcheck_host=5)),
+    # -- the process job configuration's allow-list of inherited variables --
+    wrong_type("ProcessJobConfiguration: inherit_env_names as one string", "inherit_env_names",
+               lambda w: ProcessJobConfiguration(inherit_env_names="PATH")),
+    wrong_type("ProcessJobConfiguration: inherit_env_names=[1]", "inherit_env_names",
+               lambda w: ProcessJobConfiguration(inherit_env_names=[1])),
+    wrong_value("ProcessJobConfiguration: inherit_env_names=['A=B']", "inherit_env_names",
+                lambda w: ProcessJobConfiguration(inherit_env_names=["A=B"])),
 ]
 # fmt: on
 

@@ -23,6 +23,7 @@ import attrs
 from .._core._errors import ArgumentValueError, InvalidArgument, TemplateError
 from .._core._models import Deployment, Flow, FlowRun, WorkPool
 from ._job_fields import env_repr, job_name_validator, to_command, to_env, to_labels
+from ._job_values import pool_defaults, render_job_template
 from ._templating import apply_values, render_context
 from ._variables import BaseVariables
 
@@ -77,45 +78,6 @@ _LABEL_FACTS: Final = (
     ("deployment_id", "orchestrator/deployment-id"),
     ("deployment_name", "orchestrator/deployment-name"),
 )
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        if isinstance(value, Mapping) and isinstance(current, Mapping):
-            merged[key] = _deep_merge(current, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _normalise_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Step 4 of rendering: dotted keys become nested dicts; plain keys are applied after."""
-    if not isinstance(values, Mapping):
-        raise TemplateError(f"job variable values must be a mapping, not {values!r}")
-    nested: dict[str, Any] = {}
-    plain: dict[str, Any] = {}
-    for key, value in values.items():
-        if not isinstance(key, str):
-            raise TemplateError(f"job variable names must be strings, not {key!r}")
-        if "." not in key:
-            plain[key] = value
-            continue
-        *parents, leaf = key.split(".")
-        if not leaf or not all(parents):
-            raise TemplateError(f"job variable {key!r} has an empty part between its dots")
-        branch: dict[str, Any] = {leaf: value}
-        for part in reversed(parents):
-            branch = {part: branch}
-        nested = _deep_merge(nested, branch)
-    for key, value in plain.items():
-        current = nested.get(key)
-        if isinstance(value, Mapping) and isinstance(current, Mapping):
-            nested[key] = _deep_merge(value, current)  # the nested (dotted) form wins
-        else:
-            nested[key] = value
-    return nested
 
 
 def _facts(
@@ -199,6 +161,9 @@ class BaseJobConfiguration:
 
     #: The class describing the template variables, for :meth:`default_base_job_template`.
     variables_class: ClassVar[type[BaseVariables]] = BaseVariables
+    #: Fields the pool's template alone bounds: job variables may narrow them, never widen
+    #: them (see :meth:`_within`).
+    _CEILING_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     command: tuple[str, ...] | None = attrs.field(default=None, converter=to_command)
     env: dict[str, str | None] = attrs.field(factory=dict, converter=to_env, repr=env_repr)
@@ -210,17 +175,18 @@ class BaseJobConfiguration:
         """Map each field to its template: ``"{{ field }}"`` unless the field declares one.
 
         A field declares its own template (a string or a structure) with
-        ``attrs.field(metadata={TEMPLATE_METADATA_KEY: ...})``.
+        ``attrs.field(metadata={TEMPLATE_METADATA_KEY: ...})``; a declared None means
+        "no template of its own", so the field gets ``"{{ field }}"`` as well.
 
         Returns:
             A new dict, field name to template, in field order.
         """
-        return {
-            field.name: copy.deepcopy(
-                field.metadata.get(TEMPLATE_METADATA_KEY, f"{{{{ {field.name} }}}}")
-            )
-            for field in attrs.fields(cls)
-        }
+        templates = {}
+        for field in attrs.fields(cls):
+            declared = field.metadata.get(TEMPLATE_METADATA_KEY)
+            default = f"{{{{ {field.name} }}}}"
+            templates[field.name] = default if declared is None else copy.deepcopy(declared)
+        return templates
 
     @classmethod
     def default_base_job_template(cls) -> dict[str, Any]:
@@ -248,18 +214,29 @@ class BaseJobConfiguration:
 
         The variables start from the defaults in ``variables.properties`` (None defaults
         are ignored) and are updated with ``values``, where a dotted key such as
-        ``"env.FOO"`` sets one entry of a nested dict. Env defaults and env values are
-        merged into a template ``env`` that is a dict (values win). Then every
-        placeholder is filled (see :func:`apply_values`): a placeholder with no value
-        drops its key, so the field's default applies, or becomes ``""`` inside text.
+        ``"env.FOO"`` sets one entry of a nested dict (a plain ``"env"`` dict wins over
+        dotted keys on a conflict). Env defaults and env values are merged into a
+        template ``env`` that is a dict (values win). Then every placeholder is filled
+        (see :func:`apply_values`): a placeholder with no value drops its key, so the
+        field's default applies, or becomes ``""`` inside text.
+
+        Only the operator's text, the template's ``job_configuration`` and the variables'
+        defaults, is rendered; ``values`` are data, inserted as they stand, so a
+        ``{{ $NAME }}`` in a job variable stays that literal text and never reads
+        ``environ`` (see :mod:`._job_values`). Fields a subclass lists in
+        ``_CEILING_FIELDS`` (the process worker's ``inherit_env`` and
+        ``inherit_env_names``) are bounded by what the template alone gives: values may
+        narrow them, never widen them.
 
         Args:
             base_job_template: ``{"job_configuration": {...}, "variables": {...}}``;
                 never changed.
             values: the job variables.
-            strict: raise instead of dropping or blanking an unresolved placeholder. A
-                declared variable without a value is not an error: its key is dropped.
-            environ: the environment ``{{ $NAME }}`` reads (default: ``os.environ``).
+            strict: raise instead of dropping or blanking an unresolved placeholder, or
+                keeping a ``{{ $NAME }}`` of ``values`` as text. A declared variable
+                without a value is not an error: its key is dropped.
+            environ: the environment the template's ``{{ $NAME }}`` read (default:
+                ``os.environ``).
 
         Returns:
             A new configuration.
@@ -267,42 +244,54 @@ class BaseJobConfiguration:
         Raises:
             TemplateError: the template or the values are malformed, a
                 ``job_configuration`` key is not a field of this class, a rendered value
-                is invalid, or (strict mode) placeholders are unresolved, all named.
+                is invalid, or (strict mode) placeholders are unresolved or ``values``
+                hold ``{{ $NAME }}`` placeholders, all named.
         """
         job_config, properties = cls._check_template(base_job_template)
-        variables = {
-            name: copy.deepcopy(spec["default"])
-            for name, spec in properties.items()
-            if spec.get("default") is not None
-        }
-        default_env = variables.get("env")
-        if default_env:
-            if not isinstance(default_env, Mapping):
-                raise TemplateError(
-                    f"the default of the env variable is not a mapping: {default_env!r}"
-                )
-            template_env = job_config.get("env")
-            job_config["env"] = (
-                {**template_env, **default_env}
-                if isinstance(template_env, Mapping)
-                else default_env
-            )
-        variables.update(_normalise_values(values))
-        env_values = variables.get("env")
-        template_env = job_config.get("env")
-        if env_values and isinstance(template_env, Mapping):
-            if not isinstance(env_values, Mapping):
-                raise TemplateError(f"the env variable must be a mapping, not {env_values!r}")
-            job_config["env"] = {**template_env, **env_values}
+        ceiling = cls._pool_ceiling(job_config, properties, environ)
+        rendered = render_job_template(
+            job_config, properties, values, strict=strict, environ=environ
+        )
+        try:
+            return cls._within(cls(**rendered), ceiling)
+        except InvalidArgument as exc:
+            raise TemplateError(
+                f"the rendered job configuration is not a valid {cls.__name__}: {exc}"
+            ) from exc
+
+    @classmethod
+    def _pool_ceiling(
+        cls,
+        job_config: Mapping[str, Any],
+        properties: Mapping[str, Mapping[str, Any]],
+        environ: Mapping[str, str] | None,
+    ) -> Self | None:
+        """The configuration the pool's template alone gives for :attr:`_CEILING_FIELDS`.
+
+        Only those fields are rendered, with the variables' defaults and no job variable;
+        the other fields keep the class defaults. None when the class has no such field.
+        """
+        if not cls._CEILING_FIELDS:
+            return None
+        own = {key: job_config[key] for key in cls._CEILING_FIELDS if key in job_config}
         rendered = apply_values(
-            job_config, variables, strict=strict, environ=environ, optional=properties.keys()
+            own, pool_defaults(properties), environ=environ, optional=properties.keys()
         )
         try:
             return cls(**rendered)
         except InvalidArgument as exc:
             raise TemplateError(
-                f"the rendered job configuration is not a valid {cls.__name__}: {exc}"
+                f"the work pool's base job template is not a valid {cls.__name__}: {exc}"
             ) from exc
+
+    @classmethod
+    def _within(cls, configuration: Self, ceiling: Self | None) -> Self:
+        """Bring ``configuration`` within what the pool's template alone allows.
+
+        The base class has nothing to bound; a subclass naming :attr:`_CEILING_FIELDS`
+        narrows them here (job variables may narrow such a field, never widen it).
+        """
+        return configuration
 
     @classmethod
     def _check_template(

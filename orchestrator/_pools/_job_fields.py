@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
 import attrs
 
+from .._core._checks import wrong_type, wrong_value
 from .._core._errors import ArgumentTypeError, ArgumentValueError
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "job_name_validator",
     "to_command",
     "to_env",
+    "to_env_names",
     "to_labels",
     "to_working_dir",
 ]
@@ -87,6 +89,33 @@ def env_repr(env: Mapping[str, str | None]) -> str:
     """Show an env's names but not its values, which may be secrets, in reprs and logs."""
     shown = (f"{key!r}: {'None' if value is None else '***'}" for key, value in env.items())
     return "{" + ", ".join(shown) + "}"
+
+
+def to_env_names(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Check a list of environment variable names; None stays None (no restriction).
+
+    Returns the names as a tuple in the order given, each once (a set is sorted).
+    """
+    if value is None:
+        return None
+    expected = "None or a list of environment variable names"
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise wrong_type(
+            "inherit_env_names",
+            value,
+            f"{expected}, such as ['PATH', 'HOME']",
+            bare_string=isinstance(value, str),
+        )
+    items = list(value)
+    for index, name in enumerate(items):
+        where = f"at index {index}"
+        if not isinstance(name, str):
+            raise wrong_type("inherit_env_names", name, expected, context=where)
+        if not name or "=" in name or "\0" in name:
+            raise wrong_value(
+                "inherit_env_names", name, "a list of non-empty names without '='", context=where
+            )
+    return tuple(sorted(items) if isinstance(value, set | frozenset) else dict.fromkeys(items))
 
 
 def to_labels(value: Mapping[str, object] | None) -> dict[str, str]:

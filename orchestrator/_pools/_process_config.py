@@ -4,7 +4,9 @@ The process gets an argument list (never a shell), a working directory and an
 environment computed by :meth:`ProcessJobConfiguration.build_environment`: by default
 the worker's environment updated with the configured ``env``, as the reference does;
 with ``inherit_env=False`` only a few basics (:data:`MINIMAL_ENV_NAMES`) plus ``env``, so
-secrets in the worker's environment stay out of flow runs.
+secrets in the worker's environment stay out of flow runs; ``inherit_env_names`` narrows
+what is inherited to the names it lists. Both are the work pool's to set: job variables
+may narrow them, never widen them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import attrs
 
 from .._core._models import Deployment, Flow, FlowRun, WorkPool
 from ._job_config import BaseJobConfiguration
-from ._job_fields import flag_validator, to_working_dir
+from ._job_fields import flag_validator, to_env_names, to_working_dir
 from ._variables import BaseVariables, ProcessVariables
 
 __all__ = ["MINIMAL_ENV_NAMES", "ProcessJobConfiguration"]
@@ -53,13 +55,25 @@ class ProcessJobConfiguration(BaseJobConfiguration):
         inherit_env: start from the worker's whole environment (the reference
             behaviour); False passes only :data:`MINIMAL_ENV_NAMES` plus ``env``, so the
             worker's secrets stay out of the flow run.
+        inherit_env_names: if not None, only these names are inherited from the
+            worker's environment (of those ``inherit_env`` lets through); ``env`` is
+            set whatever it says. None (the default) means no restriction.
+
+    When rendered from a work pool's template
+    (:meth:`~BaseJobConfiguration.from_template_and_values`), ``inherit_env`` and
+    ``inherit_env_names`` cannot be widened by job variables: ``inherit_env`` is True
+    only if the template alone (its job configuration with its variables' defaults)
+    gives True, and ``inherit_env_names`` is the intersection of what the job variables
+    give with what the template alone gives (None on one side: the other side).
     """
 
     variables_class: ClassVar[type[BaseVariables]] = ProcessVariables
+    _CEILING_FIELDS: ClassVar[tuple[str, ...]] = ("inherit_env", "inherit_env_names")
 
     stream_output: bool = attrs.field(default=True, validator=flag_validator)
     working_dir: Path | None = attrs.field(default=None, converter=to_working_dir)
     inherit_env: bool = attrs.field(default=True, validator=flag_validator)
+    inherit_env_names: tuple[str, ...] | None = attrs.field(default=None, converter=to_env_names)
 
     @classmethod
     def validate_working_dir(cls, value: str | os.PathLike[str] | None) -> Path | None:
@@ -97,6 +111,21 @@ class ProcessJobConfiguration(BaseJobConfiguration):
         unset = {key: None for key, value in self.env.items() if value is None}
         return attrs.evolve(prepared, env={**prepared.env, **unset}) if unset else prepared
 
+    @classmethod
+    def _within(cls, configuration: Self, ceiling: Self | None) -> Self:
+        """Narrow ``inherit_env`` and ``inherit_env_names`` to the pool's ``ceiling``."""
+        if ceiling is None:
+            return configuration
+        names, limit = configuration.inherit_env_names, ceiling.inherit_env_names
+        if limit is not None:
+            allowed = frozenset(limit)
+            names = limit if names is None else tuple(n for n in names if n in allowed)
+        return attrs.evolve(
+            configuration,
+            inherit_env=configuration.inherit_env and ceiling.inherit_env,
+            inherit_env_names=names,
+        )
+
     def build_environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """Compute the environment of the flow-run process.
 
@@ -105,14 +134,18 @@ class ProcessJobConfiguration(BaseJobConfiguration):
 
         Returns:
             ``environ`` (all of it, or only :data:`MINIMAL_ENV_NAMES` when
-            ``inherit_env`` is False) updated with ``env``: configured values win and a
-            None value removes the variable.
+            ``inherit_env`` is False; then only the names in ``inherit_env_names`` when
+            that is not None) updated with ``env``: configured values win and a None
+            value removes the variable.
         """
         source = os.environ if environ is None else environ
-        if self.inherit_env:
-            result = dict(source)
-        else:
-            result = {key: value for key, value in source.items() if key in MINIMAL_ENV_NAMES}
+        allowed = None if self.inherit_env_names is None else frozenset(self.inherit_env_names)
+        result = {
+            key: value
+            for key, value in source.items()
+            if (self.inherit_env or key in MINIMAL_ENV_NAMES)
+            and (allowed is None or key in allowed)
+        }
         for key, value in self.env.items():
             if value is None:
                 result.pop(key, None)

@@ -13,6 +13,10 @@ the braces. A name is made of letters, digits and ``_ . - [ ] $``. Four kinds ex
   ``{{ orchestrator.variables.<name> }}``, or the same under ``prefect.``), which this
   library does not resolve: it is left as written.
 
+A part of a template wrapped in :class:`Verbatim` is not a template: it is inserted as it
+stands. Job configurations wrap what job variables give this way (see ``_job_values``),
+so only the text a work pool's operator wrote is ever rendered.
+
 Every function here is pure: it builds new containers and never changes its input.
 """
 
@@ -31,7 +35,9 @@ from .._core._errors import TemplateError
 __all__ = [
     "Placeholder",
     "PlaceholderKind",
+    "Verbatim",
     "apply_values",
+    "environment_reads",
     "find_placeholders",
     "render_context",
 ]
@@ -75,6 +81,19 @@ class Placeholder:
     text: str
     name: str
     kind: PlaceholderKind
+
+
+@final
+@attrs.frozen
+class Verbatim:
+    """A part of a template that is data, not template: :func:`apply_values` inserts
+    ``value`` as it stands, without looking for placeholders in it.
+
+    Args:
+        value: anything; it is inserted as given (not copied).
+    """
+
+    value: object
 
 
 def _kind(name: str) -> PlaceholderKind:
@@ -183,6 +202,8 @@ class _Renderer:
     def walk(self, node: object, path: tuple[str | int, ...]) -> object:
         if node is None or isinstance(node, bool | int | float):
             return node
+        if isinstance(node, Verbatim):
+            return node.value
         if isinstance(node, str):
             return self.render(node, path) if "{{" in node else node
         if isinstance(node, Mapping):
@@ -250,6 +271,9 @@ def apply_values(
     * Context placeholders (``{{ ctx.* }}``) and block or variable references are left
       as written.
     * Numbers, booleans and None are kept; dicts and lists are walked recursively.
+    * A :class:`Verbatim` node becomes its value, which is not walked.
+    * Nothing is rendered twice: a value put in place of a placeholder (whole, or as
+      text inside a string) is never searched for placeholders itself.
 
     Args:
         template: a string or a JSON-like structure; it is not changed.
@@ -283,6 +307,38 @@ def apply_values(
             "or fix the placeholder's spelling"
         )
     return None if rendered is _MISSING else rendered
+
+
+def environment_reads(values: object) -> list[str]:
+    """List the ``{{ $NAME }}`` placeholders in a structure, each with where it stands.
+
+    Args:
+        values: a string or a JSON-like structure (job variables, say).
+
+    Returns:
+        ``"{{ $NAME }} at <path>"`` for each occurrence, in the order met (mapping keys
+        are not searched: they are never rendered).
+
+    Example:
+        >>> environment_reads({"env": {"X": "{{ $TOKEN }}"}, "command": ["{{$A}}"]})
+        ['{{ $TOKEN }} at env.X', '{{$A}} at command[0]']
+    """
+    found: list[str] = []
+    pending: list[tuple[object, tuple[str | int, ...]]] = [(values, ())]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, str):
+            found.extend(
+                f"{match.group(0)} at {_format_path(path)}"
+                for match in _PLACEHOLDER.finditer(node)
+                if _kind(match.group(1)) is PlaceholderKind.ENVIRONMENT
+            )
+        elif isinstance(node, Mapping):
+            items = [(value, (*path, str(key))) for key, value in node.items()]
+            pending.extend(reversed(items))
+        elif isinstance(node, list | tuple):
+            pending.extend(reversed([(item, (*path, i)) for i, item in enumerate(node)]))
+    return found
 
 
 def render_context(template: Any, context: Mapping[str, Mapping[str, object]]) -> Any:

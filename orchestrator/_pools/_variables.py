@@ -98,6 +98,7 @@ class ProcessVariables(BaseVariables):
         stream_output: copy the process output to the worker.
         working_dir: the directory the process starts in.
         inherit_env: pass the worker's whole environment to the process.
+        inherit_env_names: pass only these names of the worker's environment.
     """
 
     stream_output: bool = attrs.field(
@@ -119,7 +120,18 @@ class ProcessVariables(BaseVariables):
         default=True,
         metadata=_schema(
             "Start the process from the worker's whole environment. When false, only PATH, "
-            "HOME, locale, temporary-directory and Windows system variables are passed, plus env.",
+            "HOME, locale, temporary-directory and Windows system variables are passed, plus env. "
+            "Job variables cannot turn it on when the work pool's template turns it off.",
             type="boolean",
+        ),
+    )
+    inherit_env_names: list[str] | None = attrs.field(
+        default=None,
+        metadata=_schema(
+            "Names of the worker's environment variables the process may inherit (of those "
+            "inherit_env lets through); null means no restriction. Job variables may only "
+            "narrow what the work pool's template allows.",
+            type=["array", "null"],
+            items={"type": "string"},
         ),
     )

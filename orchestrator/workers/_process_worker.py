@@ -25,6 +25,27 @@ whose command cannot start ends Crashed with the reason. Stopping the worker wit
 :meth:`ProcessWorker.stop` lets running processes finish; cancelling :meth:`start`
 stops them (their runs end Crashed). Either way, claimed runs whose process has not
 started yet go back to their queue.
+
+Threat model: who writes what, and what each may reach.
+
+* The **operator** writes the pool's base job template (its ``job_configuration`` and
+  its variables' defaults) and the worker's options, ``environ`` included. Only that
+  template is rendered as a template: its ``{{ $NAME }}`` placeholders read the
+  worker's environment, and its ``inherit_env`` and ``inherit_env_names`` bound what a
+  child inherits from it.
+* **Deployment authors and whoever creates flow runs** write job variables and
+  parameters. Job variables fill the operator's placeholders as they stand and are
+  never rendered: a ``{{ $NAME }}`` in them (in an ``env`` mapping, a dotted key, a
+  command list or string, a name, labels, a nested path) stays literal text, and with
+  ``strict_templates=True`` the run ends Crashed saying job variables cannot read the
+  worker's environment. ``{{ ctx.* }}`` placeholders read the run's own records at
+  prepare time; what they put in place is not rendered again. Job variables may narrow
+  ``inherit_env`` and ``inherit_env_names``, never widen them past what the template
+  alone gives.
+* Not covered: the flow's code runs in the child and can read whatever the child gets,
+  the operator's ``{{ $NAME }}`` values included; with ``inherit_env`` true (the
+  default) that is the worker's whole environment. The child runs as the worker's user;
+  it is not sandboxed.
 """
 
 from __future__ import annotations

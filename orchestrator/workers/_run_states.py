@@ -105,7 +105,8 @@ class RunStates:
         work_pool_name: the worker's pool (its template renders the jobs).
         worker_name: given to the job configuration.
         strict: refuse templates with unresolved placeholders.
-        environ: what ``{{ $NAME }}`` placeholders read (``os.environ`` when None).
+        environ: what the pool template's ``{{ $NAME }}`` placeholders read (``os.environ``
+            when None); job variables never read it.
     """
 
     __slots__ = ("_environ", "_orchestrator", "_pool", "_strict", "_worker_name")
