@@ -42,9 +42,13 @@ async def run_flow_run_process(
     environ: Mapping[str, str] | None,
     grace_seconds: float,
     printer: Printer,
+    kill_leftovers: bool = True,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> ProcessWorkerResult:
     """Run the process of ``flow_run`` as ``configuration`` says; stop it when ``handle`` trips.
+
+    ``grace_seconds`` and ``kill_leftovers`` are as in
+    :func:`~orchestrator.workers._processes.start_process`.
 
     Raises:
         WorkerError: there is no command, the parameters are not JSON, the working
@@ -73,10 +77,15 @@ async def run_flow_run_process(
         environment = configuration.build_environment(environ)
         environment[ENV_PARAMETERS_FILE] = str(parameters_file)
         process = await start_process(
-            command, cwd=cwd, env=environment, capture_output=configuration.stream_output
+            command,
+            cwd=cwd,
+            env=environment,
+            capture_output=configuration.stream_output,
+            grace_seconds=grace_seconds,
+            kill_leftovers=kill_leftovers,
         )
         task_status.started(process.pid)
-        status = await _wait_or_stop(process, handle, configuration, grace_seconds, printer)
+        status = await _wait_or_stop(process, handle, configuration, printer)
         return ProcessWorkerResult(identifier=str(process.pid), status_code=status)
     except OSError as exc:
         raise WorkerError(f"cannot prepare the flow run's working directory: {exc}") from exc
@@ -94,7 +103,6 @@ async def _wait_or_stop(
     process: FlowRunProcess,
     handle: RunHandle,
     configuration: ProcessJobConfiguration,
-    grace_seconds: float,
     printer: Printer,
 ) -> int:
     """Wait for the process to exit, stopping it if ``handle`` trips or we are cancelled."""
@@ -105,15 +113,16 @@ async def _wait_or_stop(
             while True:
                 seen = handle.signal.generation
                 if handle.cancel_requested:
-                    status = await process.terminate(grace_seconds)
+                    status = await process.terminate()
                     break
                 await wait_for_any([(handle.signal, seen)], until=process.wait)
                 if process.returncode is not None and not handle.cancel_requested:
                     status = process.returncode
                     break
         except anyio.get_cancelled_exc_class():
-            await process.terminate(grace_seconds)
+            await process.terminate()
             raise
+        await process.end_leftovers()  # what it left behind, if it exited on its own
         # Whatever the process left behind may hold its output open: read a little longer.
         group.cancel_scope.deadline = anyio.current_time() + _OUTPUT_DRAIN_SECONDS
     return status
