@@ -38,6 +38,7 @@ from orchestrator import (
     StateType,
     VirtualClock,
 )
+from orchestrator.workers import _processes as processes
 from orchestrator.workers._processes import start_process
 
 pytestmark = pytest.mark.skipif(
@@ -462,6 +463,30 @@ async def test_a_run_killed_by_a_signal_crashes_with_it_explained(orch: Orchestr
         f"Flow run infrastructure exited with non-zero status code {-signal.SIGUSR1}. "
         f"The process was stopped by signal {int(signal.SIGUSR1)}."
     )
+
+
+@linux_only
+async def test_a_wedged_launcher_is_killed_with_the_commands_group(
+    tmp_path: Path, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(processes, "_LAUNCHER_MARGIN_SECONDS", 0.2)
+    process = await start_process(
+        tree.command("deaf", "wait"),
+        cwd=tmp_path,
+        env={**os.environ, **tree.env},
+        grace_seconds=GRACE,
+    )
+    ready = anyio.Event()
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(process.stream_output, lambda line: ready.set())
+            await ready.wait()
+            assert process.supervisor_pid is not None
+            os.kill(process.supervisor_pid, signal.SIGSTOP)  # it can no longer act
+            assert await process.terminate() == -signal.SIGKILL
+    await process.aclose()
+    command, _, grandchildren = tree.recorded()
+    await assert_gone([command, *grandchildren])  # the group's last-resort SIGKILL
 
 
 @linux_only
