@@ -44,9 +44,13 @@ async def run_flow_run_process(
     grace_seconds: float,
     printer: Printer,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    kill_leftovers: bool = True,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> ProcessWorkerResult:
     """Run the process of ``flow_run`` as ``configuration`` says; stop it when ``handle`` trips.
+
+    ``grace_seconds`` and ``kill_leftovers`` are as in
+    :func:`~orchestrator.workers._processes.start_process`.
 
     Raises:
         WorkerError: there is no command, the parameters are not JSON, the working
@@ -75,11 +79,16 @@ async def run_flow_run_process(
         environment = configuration.build_environment(environ)
         environment[ENV_PARAMETERS_FILE] = str(parameters_file)
         process = await start_process(
-            command, cwd=cwd, env=environment, capture_output=configuration.stream_output
+            command,
+            cwd=cwd,
+            env=environment,
+            capture_output=configuration.stream_output,
+            grace_seconds=grace_seconds,
+            kill_leftovers=kill_leftovers,
         )
         task_status.started(process.pid)
         output = functools.partial(process.stream_output, printer, max_line_bytes=max_line_bytes)
-        status = await _wait_or_stop(process, handle, configuration, grace_seconds, output)
+        status = await _wait_or_stop(process, handle, configuration, output)
         return ProcessWorkerResult(identifier=str(process.pid), status_code=status)
     except OSError as exc:
         raise WorkerError(f"cannot prepare the flow run's working directory: {exc}") from exc
@@ -97,7 +106,6 @@ async def _wait_or_stop(
     process: FlowRunProcess,
     handle: RunHandle,
     configuration: ProcessJobConfiguration,
-    grace_seconds: float,
     stream_output: Callable[[], Coroutine[Any, Any, None]],
 ) -> int:
     """Wait for the process to exit, stopping it if ``handle`` trips or we are cancelled."""
@@ -108,15 +116,16 @@ async def _wait_or_stop(
             while True:
                 seen = handle.signal.generation
                 if handle.cancel_requested:
-                    status = await process.terminate(grace_seconds)
+                    status = await process.terminate()
                     break
                 await wait_for_any([(handle.signal, seen)], until=process.wait)
                 if process.returncode is not None and not handle.cancel_requested:
                     status = process.returncode
                     break
         except anyio.get_cancelled_exc_class():
-            await process.terminate(grace_seconds)
+            await process.terminate()
             raise
+        await process.end_leftovers()  # what it left behind, if it exited on its own
         # Whatever the process left behind may hold its output open: read a little longer.
         group.cancel_scope.deadline = anyio.current_time() + _OUTPUT_DRAIN_SECONDS
     return status

@@ -13,12 +13,15 @@ clock), and once per heartbeat as a liveness check. For each run it takes:
    shell, in the configured working directory (a new temporary one by default, removed
    afterwards) with the configured environment, plus the file holding the run's
    parameters (see :func:`~orchestrator.read_flow_run_parameters`); it records the
-   process id as the run's ``infrastructure_pid`` and proposes Running;
+   process id as the run's ``infrastructure_pid`` and proposes Running (on Linux the
+   process runs under a small launcher, see "Platforms and process lifetime" in the
+   README);
 3. it copies the process's output to ``printer`` line by line (a line longer than
    ``max_output_line_bytes`` in pieces, so memory stays bounded); exit status 0 ends the
    run Completed, any other Crashed with the explained status;
-4. a run moved to Cancelling meanwhile is stopped (SIGTERM, a grace period, SIGKILL)
-   and ends Cancelled.
+4. a run moved to Cancelling meanwhile is stopped (SIGTERM, a grace period, SIGKILL,
+   to everything the process started) and ends Cancelled; what a process leaves
+   running when it exits on its own is stopped too (``kill_leftovers``).
 
 Runs of a deleted deployment are cancelled; a run whose job cannot be rendered or
 whose command cannot start ends Crashed with the reason. Stopping the worker with
@@ -102,6 +105,11 @@ class ProcessWorker:
             for work for longer than this (3 heartbeats by default).
         cancel_grace_seconds: real seconds a cancelled process gets between SIGTERM and
             SIGKILL.
+        kill_leftovers: when a flow run's command exits on its own, stop what it left
+            running (SIGTERM, at most 2 s of grace, SIGKILL); False lets it run on. A
+            worker setting, not a job variable: a flow run cannot keep processes alive
+            after it ends unless the operator allows it. See "Platforms and process
+            lifetime" in the README.
         strict_templates: refuse a job whose template leaves placeholders unresolved
             (the run ends Crashed naming them) instead of dropping or blanking them.
         environ: the environment processes start from (``os.environ`` when None;
@@ -133,6 +141,7 @@ class ProcessWorker:
         heartbeat_seconds: float = 30.0,
         health_window_seconds: float | None = None,
         cancel_grace_seconds: float = 30.0,
+        kill_leftovers: bool = True,
         strict_templates: bool = False,
         environ: Mapping[str, str] | None = None,
         max_output_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
@@ -158,6 +167,7 @@ class ProcessWorker:
         )
         # Infinity: wait for a cancelled process however long it takes to exit.
         self._grace = check_seconds(cancel_grace_seconds, "cancel_grace_seconds", finite=False)
+        self._kill_leftovers = check_bool(kill_leftovers, "kill_leftovers")
         strict = check_bool(strict_templates, "strict_templates")
         # Checked now, not when a process starts: a process environment holds strings.
         self._environ = None if environ is None else check_mapping_of_str(environ, "environ")
@@ -467,6 +477,7 @@ class ProcessWorker:
             grace_seconds=self._grace,
             printer=printer,
             max_line_bytes=self._max_line,
+            kill_leftovers=self._kill_leftovers,
             task_status=task_status,
         )
 

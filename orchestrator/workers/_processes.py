@@ -1,10 +1,29 @@
 """Flow-run processes: start one from an argument list, stream its output, stop it.
 
-A process is started with :func:`anyio.open_process` from a list of arguments, never
-through a shell, in its own session (process group) on POSIX, so that stopping it
-also stops whatever it started. Stopping is graceful first: SIGTERM, a grace period
-in real time (the process lives in real time, whatever clock the orchestrator reads),
-then SIGKILL.
+A process is started from a list of arguments, never through a shell, and nothing it
+starts is meant to outlive its flow run:
+
+* On Linux the command runs under a small launcher (:mod:`._launcher`), a separate
+  ``python -I -S`` process that puts the command in a session of its own, is told by
+  the kernel when the worker dies (parent-death signal), and, as a subreaper, keeps
+  even the processes that leave the session (``setsid``, double forks) in its
+  subtree. Stopping a run sends SIGTERM to the launcher, which gives every process of
+  the run SIGTERM, the grace period, then SIGKILL; when the command exits on its own,
+  the launcher stops what it left behind the same way, with a short grace
+  (:data:`LEFTOVER_GRACE_SECONDS` at most), unless ``kill_leftovers`` is False. Should
+  the launcher not be gone some seconds after the grace period, the worker kills it
+  and the command's process group itself.
+* On other POSIX systems (macOS, the BSDs) the command runs in a session of its own
+  and signals go to its process group: SIGTERM, the grace period, then SIGKILL to the
+  whole group whether or not the command is still alive; after a normal exit,
+  SIGTERM, the short grace, SIGKILL to what is left of the group. A process that
+  leaves the group (``setsid``) is out of reach there.
+* On Windows the command runs in a new process group (``CREATE_NEW_PROCESS_GROUP``)
+  and stopping terminates that one process; what it started is not tracked (untested).
+
+The run's ``infrastructure_pid`` is the command's own process id everywhere; on Linux
+its parent is the launcher (:attr:`FlowRunProcess.supervisor_pid`). Grace periods run
+in real time: processes live in real time, whatever clock the orchestrator reads.
 
 :func:`explain_exit_code` turns an exit status into the sentence a crashed flow run
 carries.
@@ -12,6 +31,8 @@ carries.
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import signal
 import subprocess
@@ -27,6 +48,7 @@ from .._core._errors import WorkerError
 from ._output import DEFAULT_MAX_LINE_BYTES, LineSplitter
 
 __all__ = [
+    "LEFTOVER_GRACE_SECONDS",
     "FlowRunProcess",
     "crash_message",
     "explain_exit_code",
@@ -38,6 +60,21 @@ Printer = Callable[..., None]
 
 _POSIX: Final = sys.platform != "win32"
 _SIGKILL: Final[signal.Signals] = getattr(signal, "SIGKILL", signal.SIGTERM)
+#: The launcher script; runs only on Linux (it needs prctl and /proc).
+_LAUNCHER: Final = Path(__file__).with_name("_launcher.py")
+_LAUNCHER_AVAILABLE: Final = (
+    sys.platform == "linux" and bool(sys.executable) and _LAUNCHER.is_file()
+)
+#: Windows: a process group of its own, so the worker's console signals do not reach it.
+_CREATION_FLAGS: Final[int] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+#: How much longer than the grace period the worker waits for the launcher to be gone
+#: before it kills the launcher and the command's group itself.
+_LAUNCHER_MARGIN_SECONDS: Final = 5.0
+#: The most a launcher writes about its start that the worker reads.
+_REPORT_LIMIT: Final = 16_384
+#: The longest grace, in real seconds, of what a flow run's command left running when it
+#: exited on its own (the cancel grace period when that is shorter).
+LEFTOVER_GRACE_SECONDS: Final = 2.0
 
 _EXPLANATIONS: Final[dict[int, str]] = {
     0: "The process exited cleanly.",
@@ -84,18 +121,30 @@ with an unexpected status; its output should say why.'
 
 @final
 class FlowRunProcess:
-    """A started flow-run process.
+    """A started flow-run process (see the module docstring for how it is stopped).
 
     Attributes:
-        pid: the operating system's process id.
+        pid: the command's process id (the run's ``infrastructure_pid``).
+        supervisor_pid: the launcher's process id on Linux, else None.
     """
 
-    __slots__ = ("_own_group", "_process", "pid")
+    __slots__ = ("_grace", "_leftover_grace", "_own_group", "_process", "pid", "supervisor_pid")
 
-    def __init__(self, process: anyio.abc.Process, *, own_group: bool) -> None:
+    def __init__(
+        self,
+        process: anyio.abc.Process,
+        *,
+        own_group: bool,
+        grace_seconds: float = 30.0,
+        leftover_grace_seconds: float | None = None,
+        command_pid: int | None = None,
+    ) -> None:
         self._process = process
         self._own_group = own_group
-        self.pid: int = process.pid
+        self._grace = grace_seconds
+        self._leftover_grace = leftover_grace_seconds
+        self.pid: int = process.pid if command_pid is None else command_pid
+        self.supervisor_pid: int | None = None if command_pid is None else process.pid
 
     @property
     def returncode(self) -> int | None:
@@ -128,30 +177,58 @@ class FlowRunProcess:
         """Wait for the process to exit and return its status."""
         return await self._process.wait()
 
-    def _signal(self, signum: signal.Signals) -> None:
+    def _signal(self, signum: signal.Signals) -> bool:
+        """Signal the command's group (or the command alone); False when nothing got it."""
         try:
             if self._own_group:
                 os.killpg(self.pid, signum)
             else:
                 self._process.send_signal(signum)
+        except OSError:
+            return False  # already gone (or, for a group, none of it is ours to signal)
+        return True
+
+    def _group_alive(self) -> bool:
+        """True when the command's group has a member left (the command or another)."""
+        try:
+            os.killpg(self.pid, 0)
         except ProcessLookupError:
-            pass  # already gone
+            return False
+        except OSError:
+            return True  # there, but not ours to signal
+        return True
 
-    async def terminate(self, grace_seconds: float) -> int:
-        """Stop the process: SIGTERM, up to ``grace_seconds`` to exit, then SIGKILL.
+    async def terminate(self) -> int:
+        """Stop the process and what it started: SIGTERM, the grace period, SIGKILL.
 
-        The signals go to the process's whole group when it has its own, so what it
-        started stops too. Shielded from cancellation: once begun, it finishes.
+        Under the launcher, SIGTERM goes to the launcher, which does the rest; if it is
+        still there :data:`_LAUNCHER_MARGIN_SECONDS` after the grace period, the worker
+        kills it and the command's group. Otherwise the signals go to the command's
+        group: when the command exits early, the rest of the group still gets the rest
+        of the grace period (unless it is infinite), then SIGKILL. Shielded from
+        cancellation: once begun, it finishes.
 
         Returns:
             The exit status.
         """
         with anyio.CancelScope(shield=True):
             if self._process.returncode is None:
-                self._signal(signal.SIGTERM)
-                with anyio.move_on_after(grace_seconds) as grace:
+                supervised = self.supervisor_pid is not None
+                if supervised:
+                    self._process.send_signal(signal.SIGTERM)
+                else:
+                    self._signal(signal.SIGTERM)
+                patience = self._grace + (_LAUNCHER_MARGIN_SECONDS if supervised else 0.0)
+                with anyio.move_on_after(patience) as grace:
                     await self._process.wait()
-                if grace.cancelled_caught:
+                if supervised:
+                    if grace.cancelled_caught:
+                        self._process.kill()
+                        self._signal(_SIGKILL)
+                elif grace.cancelled_caught:
+                    self._signal(_SIGKILL)
+                elif self._own_group and self._group_alive() and grace.deadline != math.inf:
+                    await anyio.sleep_until(grace.deadline)
                     self._signal(_SIGKILL)
             status = await self._process.wait()
         return status
@@ -161,6 +238,22 @@ class FlowRunProcess:
         with anyio.CancelScope(shield=True):
             await self._process.aclose()
 
+    async def end_leftovers(self) -> None:
+        """Stop what the command left in its group after it exited on its own.
+
+        Only without the launcher (which does this itself) and when leftovers are to be
+        killed: SIGTERM to the group, the leftover grace, SIGKILL. The grace is waited
+        in full when anything got the SIGTERM: the worker cannot wait for processes
+        that are not its children. Shielded from cancellation.
+        """
+        grace = self._leftover_grace
+        if self.supervisor_pid is not None or not self._own_group or grace is None:
+            return
+        with anyio.CancelScope(shield=True):
+            if self._signal(signal.SIGTERM):
+                await anyio.sleep(grace)
+                self._signal(_SIGKILL)
+
 
 async def start_process(
     command: Sequence[str],
@@ -168,6 +261,9 @@ async def start_process(
     cwd: Path,
     env: Mapping[str, str],
     capture_output: bool = True,
+    grace_seconds: float = 30.0,
+    kill_leftovers: bool = True,
+    supervise: bool | None = None,
 ) -> FlowRunProcess:
     """Start ``command`` (program and arguments) without a shell.
 
@@ -178,11 +274,17 @@ async def start_process(
         env: the whole environment of the process.
         capture_output: pipe stdout and stderr (merged) for
             :meth:`FlowRunProcess.stream_output`; otherwise discard them.
+        grace_seconds: real seconds between SIGTERM and SIGKILL when the process is
+            stopped (infinity: wait however long it takes).
+        kill_leftovers: when the command exits on its own, stop what it left running
+            (SIGTERM, ``min(grace_seconds, LEFTOVER_GRACE_SECONDS)``, SIGKILL).
+        supervise: run the command under the launcher; None means where there is one
+            (Linux). False on Linux gives what other POSIX systems get.
 
     Raises:
         WorkerError: ``command`` is a string or empty, the working directory is missing,
             or the command cannot be started (not found, not executable, ...); the
-            message names the command and the reason.
+            message names the command and the reason. Also ``supervise=True`` off Linux.
     """
     if isinstance(command, str | bytes) or not command:
         raise WorkerError(
@@ -191,27 +293,77 @@ async def start_process(
         )
     if not await anyio.Path(cwd).is_dir():
         raise WorkerError(f"the working directory {str(cwd)!r} does not exist")
+    launcher = _LAUNCHER_AVAILABLE if supervise is None else supervise
+    if launcher and not _LAUNCHER_AVAILABLE:
+        raise WorkerError("the flow-run launcher runs only on Linux; pass supervise=None")
+    leftover_grace = min(grace_seconds, LEFTOVER_GRACE_SECONDS) if kill_leftovers else None
     output = subprocess.PIPE if capture_output else subprocess.DEVNULL
+    arguments = list(command)
+    errors = subprocess.STDOUT if capture_output else subprocess.DEVNULL
+    if launcher:
+        leftover = "keep" if leftover_grace is None else repr(leftover_grace)
+        arguments = [sys.executable, "-I", "-S", str(_LAUNCHER), str(os.getpid()),
+                     repr(grace_seconds), leftover, "--", *arguments]  # fmt: skip
+        errors = subprocess.PIPE  # where the launcher reports how the start went
     try:
         process = await anyio.open_process(
-            list(command),
+            arguments,
             stdin=subprocess.DEVNULL,
             stdout=output,
-            stderr=subprocess.STDOUT if capture_output else subprocess.DEVNULL,
+            stderr=errors,
             cwd=cwd,
             env=dict(env),
             start_new_session=_POSIX,
+            creationflags=_CREATION_FLAGS,
         )
-    except FileNotFoundError as exc:
-        raise WorkerError(
-            f"the command {command[0]!r} was not found ({exc.strerror}); check the "
-            "deployment's command and the PATH"
-        ) from exc
-    except PermissionError as exc:
-        raise WorkerError(
-            f"the command {command[0]!r} could not be executed ({exc.strerror}); check "
-            "its permissions"
-        ) from exc
     except OSError as exc:
-        raise WorkerError(f"the command {command[0]!r} could not be started: {exc}") from exc
-    return FlowRunProcess(process, own_group=_POSIX)
+        raise _start_error(arguments[0], exc.errno, exc.strerror or str(exc)) from exc
+    command_pid = await _started_pid(process, command[0]) if launcher else None
+    return FlowRunProcess(
+        process,
+        own_group=_POSIX,
+        grace_seconds=grace_seconds,
+        leftover_grace_seconds=leftover_grace,
+        command_pid=command_pid,
+    )
+
+
+async def _started_pid(process: anyio.abc.Process, program: str) -> int:
+    """Read the launcher's report: the command's pid, or why it did not start."""
+    stream = process.stderr
+    assert stream is not None
+    report = bytearray()
+    with anyio.CancelScope(shield=True):  # the launcher reports within milliseconds
+        async for chunk in stream:  # until the launcher points its stderr elsewhere
+            report += chunk
+            if len(report) >= _REPORT_LIMIT:
+                break
+    text = report.decode(errors="replace").strip()
+    word, _, rest = text.partition(" ")
+    if word == "started" and rest.isdigit():
+        return int(rest)
+    with anyio.CancelScope(shield=True):
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        await process.aclose()
+    code, _, reason = rest.partition(" ")
+    if word == "failed" and code.isdigit():
+        raise _start_error(program, int(code), reason)
+    raise WorkerError(
+        f"the flow-run launcher could not start {program!r}: {text[-2000:] or 'no report'}"
+    )
+
+
+def _start_error(program: str, code: int | None, reason: str) -> WorkerError:
+    """The error saying why ``program`` could not be started (``code`` an errno)."""
+    if code == errno.ENOENT:
+        return WorkerError(
+            f"the command {program!r} was not found ({reason}); check the deployment's "
+            "command and the PATH"
+        )
+    if code in (errno.EACCES, errno.EPERM):
+        return WorkerError(
+            f"the command {program!r} could not be executed ({reason}); check its permissions"
+        )
+    return WorkerError(f"the command {program!r} could not be started: [Errno {code}] {reason}")
