@@ -1,132 +1,153 @@
-"""A tiny HTTP health endpoint for workers, on the standard library only.
+"""The process worker's HTTP health endpoint.
 
 ``GET /health`` answers 200 while the worker's check passes and 503 when it does not
-(the worker has not looked for work within its window); any other path is 404. The
-server runs in a daemon thread, bound to 127.0.0.1 by default, and never touches the
-worker except through the check function it was given.
+(the worker has not looked for work within its window); any other path is 404 and any
+other method 405. The server runs in the worker's task group, with the timeouts, the
+cap on connections and the standard library's parsing of
+:mod:`orchestrator.workers._http`, and never touches the worker except through the check
+function it was given. It binds 127.0.0.1 by default; a host beyond this machine must
+be asked for with ``public=True`` (``healthcheck_public``), and is logged at WARNING
+when bound.
 """
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Final, final
+from typing import Any, Final, final
 
-from .._core._checks import check_port, check_text
+import anyio
+
+from .._core._checks import check_bool, check_port, check_text, wrong_value
+from ._http import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT_SECONDS,
+    HttpServer,
+    check_limits,
+    is_loopback,
+)
 
 __all__ = ["HealthServer"]
+
+logger: Final = logging.getLogger("orchestrator.workers")
 
 _HEALTHY: Final = {"message": "OK"}
 _UNHEALTHY: Final = {"message": "Worker may be unresponsive at this time"}
 
 
-def _handler(check: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
-    class HealthHandler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] != "/health":
-                self._reply(HTTPStatus.NOT_FOUND, {"message": f"no such path: {self.path}"})
-                return
-            try:
-                healthy = check()
-            except Exception:
-                healthy = False
-            if healthy:
-                self._reply(HTTPStatus.OK, _HEALTHY)
-            else:
-                self._reply(HTTPStatus.SERVICE_UNAVAILABLE, _UNHEALTHY)
-
-        def _reply(self, status: HTTPStatus, body: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # one line on stderr per probe would drown the worker's output
-
-    return HealthHandler
-
-
 @final
 class HealthServer:
-    """Serve ``GET /health`` from ``check`` in a background thread.
+    """Serve ``GET /health`` from ``check`` (see the module docstring).
 
     Args:
-        check: returns True while healthy; called from the server's thread.
+        check: returns True while healthy; called in the event loop (an error counts
+            as unhealthy).
         host: the address to bind (127.0.0.1: this machine only).
-        port: the port; 0 picks a free one (see :attr:`address` once started).
+        port: the port; 0 picks a free one (see :attr:`address` once bound).
+        public: allow a ``host`` that is not a loopback address.
+        timeout_seconds: real seconds a connection has to send its request, and again
+            to take the answer.
+        max_connections: the most connections open at once; one more is closed at once.
 
     Raises:
-        InvalidArgument: ``host`` is not a non-empty string or ``port`` not a port
-            number 0..65535 (named ``healthcheck_host`` and ``healthcheck_port``, as the
-            worker spells them).
+        InvalidArgument: a bad argument, named as the worker spells it
+            (``healthcheck_host``, ``healthcheck_port``, ``healthcheck_public``,
+            ``healthcheck_timeout_seconds``, ``healthcheck_max_connections``); a host
+            beyond this machine without ``public=True`` is refused naming
+            ``healthcheck_public``.
     """
 
-    __slots__ = ("_check", "_host", "_port", "_server", "_stopping", "_thread")
+    __slots__ = ("_check", "_public", "_server")
 
     def __init__(
-        self, check: Callable[[], bool], *, host: str = "127.0.0.1", port: int = 0
+        self,
+        check: Callable[[], bool],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public: bool = False,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        host = check_text(host, "healthcheck_host")
+        port = check_port(port, "healthcheck_port")
+        public = check_bool(public, "healthcheck_public")
+        beyond = not is_loopback(host)
+        if beyond and not public:
+            raise wrong_value(
+                "healthcheck_host",
+                host,
+                "a loopback address (127.0.0.1, ::1 or localhost) unless "
+                "healthcheck_public=True allows serving /health beyond this machine",
+            )
+        timeout, cap = check_limits(timeout_seconds, max_connections, "healthcheck")
+        self._public = beyond
         self._check = check
-        self._host = check_text(host, "healthcheck_host")
-        self._port = check_port(port, "healthcheck_port")
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._server = HttpServer(
+            {"/health": self._answer},
+            name="the health server",
+            host=host,
+            port=port,
+            timeout_seconds=timeout,
+            max_connections=cap,
+        )
 
     @property
     def address(self) -> tuple[str, int] | None:
-        """``(host, port)`` while serving, else None."""
-        server = self._server
-        if server is None:
-            return None
-        host, port = server.server_address[:2]
-        return str(host), int(port)
+        """``(host, port)`` once bound, else None."""
+        return self._server.address
 
-    def start(self) -> tuple[str, int]:
-        """Bind and start serving; return ``(host, port)``.
+    async def bind(self) -> tuple[str, int]:
+        """Bind the address; return ``(host, port)``.
 
         Raises:
+            RuntimeError: already bound.
             OSError: the address cannot be bound (the port is taken, ...).
-            RuntimeError: already serving.
         """
-        if self._server is not None:
-            raise RuntimeError("the health server is already serving")
-        server = ThreadingHTTPServer((self._host, self._port), _handler(self._check))
-        server.daemon_threads = True
-        self._stopping = False
-        thread = threading.Thread(
-            target=self._serve, args=(server,), name="orchestrator-worker-health", daemon=True
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        address = self.address
-        assert address is not None
-        return address
+        host, port = await self._server.bind()
+        if self._public:
+            logger.warning(
+                "the health server listens on %s port %d, beyond this machine "
+                "(healthcheck_public=True): anyone who can reach it can probe the worker",
+                host,
+                port,
+            )
+        return host, port
 
-    def _serve(self, server: ThreadingHTTPServer) -> None:
-        # One request at a time, each blocking until it comes: no timed wake-ups.
-        # ``stop`` sets the flag, then connects once to unblock the wait.
-        while not self._stopping:
-            server.handle_request()
+    async def serve(self) -> None:
+        """Answer requests until cancelled, then close the port (call :meth:`bind` first)."""
+        await self._server.serve()
 
-    def stop(self) -> None:
-        """Stop serving and release the port (blocks until the thread ends; no-op if idle)."""
-        server, thread, address = self._server, self._thread, self.address
-        self._server = self._thread = None
-        if server is None or thread is None or address is None:
-            return
-        self._stopping = True
+    async def aclose(self) -> None:
+        """Close the port if it is still bound (for a server that never served)."""
+        await self._server.aclose()
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Serve in a task group of its own for the duration of the block.
+
+        The address is bound on entering (an error there is raised before the block
+        runs) and closed on leaving.
+        """
+        await self.bind()
         try:
-            with socket.create_connection(address, timeout=5):
-                pass
-        except OSError:
-            pass  # the server is gone already: nothing to wake
-        thread.join()
-        server.server_close()
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.serve)
+                try:
+                    yield
+                finally:
+                    group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+
+    def _answer(self) -> tuple[HTTPStatus, Mapping[str, Any]]:
+        try:
+            healthy = self._check()
+        except Exception:
+            healthy = False
+        if healthy:
+            return HTTPStatus.OK, _HEALTHY
+        return HTTPStatus.SERVICE_UNAVAILABLE, _UNHEALTHY

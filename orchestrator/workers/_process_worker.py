@@ -53,6 +53,7 @@ Threat model: who writes what, and what each may reach.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -79,6 +80,7 @@ from .._core._wakeup import Signal, wait_for_any
 from .._engine._orchestrator import Orchestrator
 from .._pools._process_config import ProcessJobConfiguration
 from ._healthcheck import HealthServer
+from ._http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS
 from ._output import DEFAULT_MAX_LINE_BYTES, MIN_LINE_BYTES
 from ._process_runner import run_flow_run_process
 from ._run_states import CancelWatcher, ProcessWorkerResult, RunHandle, RunStates
@@ -119,12 +121,21 @@ class ProcessWorker:
             <orchestrator.workers._processes.FlowRunProcess.stream_output>`), so the
             worker's memory stays bounded whatever a process writes.
         healthcheck_host, healthcheck_port: where ``GET /health`` listens with
-            ``start(with_healthcheck=True)``; port 0 picks a free one.
+            ``start(with_healthcheck=True)``; port 0 picks a free one. A host that is
+            not a loopback address (127.0.0.1, ::1, localhost) needs
+            ``healthcheck_public=True``.
+        healthcheck_public: allow a ``healthcheck_host`` beyond this machine (such as
+            ``"0.0.0.0"``); a warning is logged when it is bound.
+        healthcheck_timeout_seconds: real seconds a health connection has to send its
+            request, and again to take the answer (10 by default).
+        healthcheck_max_connections: the most health connections open at once; one
+            more is closed unanswered (32 by default).
 
     Raises:
         InvalidArgument: a bad argument, such as an ``environ`` value that is not a
-            string or a ``healthcheck_port`` that is not a port number; every option is
-            checked here, not when a process starts.
+            string, a ``healthcheck_port`` that is not a port number, or a
+            ``healthcheck_host`` beyond this machine without ``healthcheck_public=True``;
+            every option is checked here, not when a process starts.
     """
 
     type: ClassVar[str] = "process"
@@ -147,6 +158,9 @@ class ProcessWorker:
         max_output_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         healthcheck_host: str = "127.0.0.1",
         healthcheck_port: int = 0,
+        healthcheck_public: bool = False,
+        healthcheck_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        healthcheck_max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         check_instance(orchestrator, Orchestrator, "orchestrator")
         check_name(work_pool_name, "work_pool_name")
@@ -182,7 +196,12 @@ class ProcessWorker:
             environ=self._environ,
         )
         self._health_server = HealthServer(
-            self.health, host=healthcheck_host, port=healthcheck_port
+            self.health,
+            host=healthcheck_host,
+            port=healthcheck_port,
+            public=healthcheck_public,
+            timeout_seconds=healthcheck_timeout_seconds,
+            max_connections=healthcheck_max_connections,
         )
         self._handles: dict[uuid.UUID, RunHandle] = {}
         self._wake = Signal()
@@ -234,7 +253,7 @@ class ProcessWorker:
     def health(self) -> bool:
         """True when the worker has looked for work within its health window.
 
-        Safe from any thread (the health server calls it from its own).
+        Safe from any thread (the health server calls it in the event loop).
         """
         last = self._last_polled
         return last is not None and self._clock.now() - last <= self._health_window
@@ -288,9 +307,8 @@ class ProcessWorker:
         orchestrator.subscribe(watcher)
         signal = orchestrator.work_pool_signal(self._pool)
         try:
-            if with_healthcheck:
-                self._health_server.start()
-            async with anyio.create_task_group() as group:
+            health = self._health_server.serving() if with_healthcheck else contextlib.nullcontext()
+            async with health, anyio.create_task_group() as group:
                 ready = False
                 while not self._stop_requested():
                     seen = (signal.generation, self._wake.generation)
@@ -305,9 +323,6 @@ class ProcessWorker:
                     task_status.started()
         finally:
             orchestrator.unsubscribe(watcher)
-            if with_healthcheck:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._health_server.stop)
             self._started = False
 
     def _stop_requested(self) -> bool:

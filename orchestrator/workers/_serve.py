@@ -14,6 +14,7 @@ from anyio.abc import TaskStatus
 
 from .._core._checks import check_optional_seconds, check_port
 from .._core._checks_objects import check_choice
+from ._http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS, check_limits
 from ._task_worker import TaskWorker
 
 if TYPE_CHECKING:
@@ -27,11 +28,17 @@ __all__ = ["serve", "serve_sync"]
 BACKENDS: Final = ("asyncio", "trio")
 
 
-def _check_serving(timeout: object, status_server_port: object) -> None:
-    """Refuse a bad timeout or status port before a worker is built (it takes an id)."""
+def _check_serving(
+    timeout: object,
+    status_server_port: object,
+    status_timeout: object = DEFAULT_TIMEOUT_SECONDS,
+    status_cap: object = DEFAULT_MAX_CONNECTIONS,
+) -> None:
+    """Refuse a bad timeout or status server option before a worker is built (it takes an id)."""
     check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
     if status_server_port is not None:
         check_port(status_server_port, "status_server_port")
+    check_limits(status_timeout, status_cap, "status_server")
 
 
 @contextlib.contextmanager
@@ -54,6 +61,8 @@ async def serve(
     timeout: float | None = None,  # noqa: ASYNC109 - orchestrator clock, not real time
     status_server_port: int | None = None,
     task_status: TaskStatus[TaskWorker] = anyio.TASK_STATUS_IGNORED,
+    status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve ``tasks`` with a :class:`TaskWorker` until it is stopped or times out.
 
@@ -70,16 +79,24 @@ async def serve(
             any free port, see ``worker.status_address``).
         task_status: reports the worker once it takes runs
             (``worker = await task_group.start(serve, ...)``).
+        status_server_timeout_seconds, status_server_max_connections: the status
+            server's limits (see :meth:`TaskWorker.run`).
 
     Raises:
         TypeError, InvalidArgument, WorkerError: as :class:`TaskWorker` raises them.
         OSError: the status port cannot be bound.
     """
-    _check_serving(timeout, status_server_port)
+    _check_serving(
+        timeout, status_server_port, status_server_timeout_seconds, status_server_max_connections
+    )
     worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
     with _sigterm_stops(worker):
         await worker.run(
-            timeout=timeout, status_server_port=status_server_port, task_status=task_status
+            timeout=timeout,
+            status_server_port=status_server_port,
+            task_status=task_status,
+            status_server_timeout_seconds=status_server_timeout_seconds,
+            status_server_max_connections=status_server_max_connections,
         )
 
 
@@ -90,6 +107,8 @@ def serve_sync(
     timeout: float | None = None,
     status_server_port: int | None = None,
     backend: str = "asyncio",
+    status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Run :func:`serve` in a new event loop (``backend``: "asyncio" or "trio") and block.
 
@@ -97,11 +116,13 @@ def serve_sync(
 
     Raises:
         InvalidArgument: ``backend`` is not "asyncio" or "trio", or a bad ``timeout`` or
-            ``status_server_port`` (checked before the loop starts).
+            status server option (checked before the loop starts).
         RuntimeError: an event loop already runs in this thread.
     """
     check_choice(backend, "backend", BACKENDS)
-    _check_serving(timeout, status_server_port)
+    _check_serving(
+        timeout, status_server_port, status_server_timeout_seconds, status_server_max_connections
+    )
     anyio.run(
         functools.partial(
             serve,
@@ -110,6 +131,8 @@ def serve_sync(
             limit=limit,
             timeout=timeout,
             status_server_port=status_server_port,
+            status_server_timeout_seconds=status_server_timeout_seconds,
+            status_server_max_connections=status_server_max_connections,
         ),
         backend=backend,
     )

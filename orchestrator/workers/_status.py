@@ -1,10 +1,10 @@
 """A task worker's status: a frozen record, and a tiny HTTP server that serves it as JSON.
 
 ``GET /status`` answers 200 with :meth:`TaskWorkerStatus.to_dict` as JSON; any other
-path is 404 and any other method 405. The server is an anyio TCP listener in the
-worker's task group (asyncio and trio alike) that speaks just enough HTTP/1.1: it reads
-the request head, writes one response and closes the connection. It binds 127.0.0.1
-only: the status is for this machine.
+path is 404 and any other method 405. The server runs in the worker's task group
+(asyncio and trio alike), one request per connection, with the timeouts, the cap on
+connections and the standard library's parsing of :mod:`orchestrator.workers._http`.
+It binds 127.0.0.1 only: the status is for this machine.
 """
 
 from __future__ import annotations
@@ -18,19 +18,16 @@ from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, Final, final
 
-import anyio
 import attrs
-from anyio.abc import SocketAttribute, SocketStream
 
 from .._core._checks import check_port
+from ._http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS, HttpServer, check_limits
 
 __all__ = ["StatusServer", "TaskWorkerStatus"]
 
 logger: Final = logging.getLogger("orchestrator.workers")
 
 _HOST: Final = "127.0.0.1"
-_MAX_HEAD: Final = 16 * 1024
-_HEAD_END: Final = b"\r\n\r\n"
 
 
 @final
@@ -120,17 +117,6 @@ class TaskWorkerStatus:
         return json.dumps(self.to_dict())
 
 
-def _response(status: HTTPStatus, body: Mapping[str, Any]) -> bytes:
-    data = json.dumps(body).encode()
-    head = (
-        f"HTTP/1.1 {status.value} {status.phrase}\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(data)}\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + data
-
-
 @final
 class StatusServer:
     """Serve ``GET /status`` on 127.0.0.1 from ``status`` (see the module docstring).
@@ -138,22 +124,42 @@ class StatusServer:
     Args:
         status: returns the worker's current status; called in the event loop.
         port: the port to bind; 0 picks a free one (see :attr:`address`).
+        timeout_seconds: real seconds a connection has to send its request, and again
+            to take the answer.
+        max_connections: the most connections open at once; one more is closed at once.
+
+    Raises:
+        InvalidArgument: a bad port, timeout or cap (named ``status_server_port``,
+            ``status_server_timeout_seconds`` and ``status_server_max_connections``, as
+            :meth:`TaskWorker.run <orchestrator.workers.TaskWorker.run>` spells them).
     """
 
-    __slots__ = ("_listener", "_port", "_status")
+    __slots__ = ("_server", "_status")
 
-    def __init__(self, status: Callable[[], TaskWorkerStatus], port: int) -> None:
-        self._port = check_port(port, "status_server_port")
+    def __init__(
+        self,
+        status: Callable[[], TaskWorkerStatus],
+        port: int,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        port = check_port(port, "status_server_port")
+        timeout, cap = check_limits(timeout_seconds, max_connections, "status_server")
         self._status = status
-        self._listener: anyio.abc.Listener[SocketStream] | None = None
+        self._server = HttpServer(
+            {"/status": self._answer},
+            name="the status server",
+            host=_HOST,
+            port=port,
+            timeout_seconds=timeout,
+            max_connections=cap,
+        )
 
     @property
     def address(self) -> tuple[str, int] | None:
         """``(host, port)`` once bound, else None."""
-        listener = self._listener
-        if listener is None:
-            return None
-        return _HOST, int(listener.extra(SocketAttribute.local_port))
+        return self._server.address
 
     async def bind(self) -> tuple[str, int]:
         """Bind the port; return ``(host, port)``.
@@ -161,56 +167,15 @@ class StatusServer:
         Raises:
             OSError: the port cannot be bound (taken, or not allowed).
         """
-        self._listener = await anyio.create_tcp_listener(local_host=_HOST, local_port=self._port)
-        address = self.address
-        assert address is not None
-        return address
+        return await self._server.bind()
 
     async def serve(self) -> None:
         """Answer requests until cancelled, then close the port (call :meth:`bind` first)."""
-        listener = self._listener
-        assert listener is not None, "StatusServer.serve() before bind()"
-        try:
-            await listener.serve(self._handle)
-        finally:
-            self._listener = None
-            with anyio.CancelScope(shield=True):
-                await listener.aclose()
+        await self._server.serve()
 
     async def aclose(self) -> None:
         """Close the port if it is still bound (for a server that never served)."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            await listener.aclose()
+        await self._server.aclose()
 
-    async def _handle(self, stream: SocketStream) -> None:
-        # A client that misbehaves (disconnects, sends garbage) must not stop the worker.
-        try:
-            async with stream:
-                head = await _read_head(stream)
-                await stream.send(self._answer(head))
-        except Exception as exc:
-            logger.debug("status request failed: %r", exc)
-
-    def _answer(self, head: bytes) -> bytes:
-        line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = line.split()
-        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-            return _response(HTTPStatus.BAD_REQUEST, {"message": "malformed request line"})
-        method, target = parts[0], parts[1]
-        if target.split("?", 1)[0] != "/status":
-            return _response(HTTPStatus.NOT_FOUND, {"message": f"no such path: {target}"})
-        if method != "GET":
-            return _response(
-                HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"{method} is not allowed; use GET"}
-            )
-        return _response(HTTPStatus.OK, self._status().to_dict())
-
-
-async def _read_head(stream: SocketStream) -> bytes:
-    data = b""
-    while _HEAD_END not in data:
-        if len(data) > _MAX_HEAD:
-            raise ValueError("request head too large")
-        data += await stream.receive()
-    return data
+    def _answer(self) -> tuple[HTTPStatus, Mapping[str, Any]]:
+        return HTTPStatus.OK, self._status().to_dict()

@@ -44,6 +44,7 @@ from .._core._tasks import Task
 from .._engine._leases import DEFAULT_LEASE_SECONDS
 from .._engine._orchestrator import Orchestrator
 from ._execution import Executor
+from ._http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS, check_limits
 from ._runners import RunnerPool
 from ._status import StatusServer, TaskWorkerStatus
 from ._worker_setup import Post, check_tasks, loop_poster
@@ -212,6 +213,8 @@ class TaskWorker:
         timeout: float | None = None,  # noqa: ASYNC109 - orchestrator clock, not real time
         status_server_port: int | None = None,
         task_status: TaskStatus[TaskWorker] = anyio.TASK_STATUS_IGNORED,
+        status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         """Serve until stopped, timed out or cancelled; report the worker through ``task_status``.
 
@@ -221,21 +224,32 @@ class TaskWorker:
             status_server_port: serve ``GET /status`` on 127.0.0.1 at this port (0: a
                 free one, see :attr:`status_address`); None: no server.
             task_status: reports the worker once it is taking runs.
+            status_server_timeout_seconds: real seconds a status connection has to send
+                its request, and again to take the answer (10 by default).
+            status_server_max_connections: the most status connections open at once;
+                one more is closed unanswered (32 by default).
 
         Returns when stopped (:meth:`stop`, :meth:`handle_sigterm`) or timed out, after
         its runs finished or were handed back.
 
         Raises:
             WorkerError: the worker is serving already.
-            InvalidArgument: a negative timeout or a bad port.
+            InvalidArgument: a negative timeout, a bad port, or a status server timeout
+                or cap that is not a number > 0.
             OSError: the status port cannot be bound (nothing was started).
         """
         if self._started:
             raise WorkerError(f"task worker {self._client_id} is serving already")
         check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
+        check_limits(status_server_timeout_seconds, status_server_max_connections, "status_server")
         server = None
         if status_server_port is not None:
-            server = StatusServer(self.status, status_server_port)
+            server = StatusServer(
+                self.status,
+                status_server_port,
+                timeout_seconds=status_server_timeout_seconds,
+                max_connections=status_server_max_connections,
+            )
             await server.bind()
         self._open(server)
         try:
