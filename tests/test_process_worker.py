@@ -784,14 +784,14 @@ async def test_start_process_refuses_shell_lines_and_missing_directories(tmp_pat
         await start_process([str(tmp_path)], cwd=tmp_path, env={})
 
 
-def test_the_health_server_starts_once() -> None:
+async def test_the_health_server_starts_once() -> None:
     server = HealthServer(lambda: True)
-    host, port = server.start()
+    host, port = await server.bind()
     assert (host, port > 0) == ("127.0.0.1", True)
     try:
         with pytest.raises(RuntimeError, match="already serving"):
-            server.start()
+            await server.bind()
     finally:
-        server.stop()
+        await server.aclose()
     assert server.address is None
-    server.stop()  # stopping twice is fine
+    await server.aclose()  # stopping twice is fine
