@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -334,13 +335,21 @@ async def test_200_slow_connections_and_no_descriptors_left(kind: str, anyio_bac
         assert await process.wait() == 0
         log = b"".join([chunk async for chunk in process.stderr]).decode()
     server = "status server" if kind == "status" else "health server"
-    warnings = [line for line in log.splitlines() if line.startswith("WARNING")]
-    assert warnings == [
+    lines = log.splitlines()
+    warning = (
         f"WARNING the {server} cannot accept connections (EMFILE: Too many open files); it "
         "pauses and tries again, and says when it accepts again"
-    ]
-    assert f"INFO the {server} accepts connections again, after " in log
+    )
+    again = re.compile(rf"INFO the {server} accepts connections again, after (\d+) failed attempts")
+    failed = [int(match[1]) for line in lines if (match := again.fullmatch(line))]
+    # One burst, unless a busy machine made the client pause for longer than a timeout
+    # while it opened its connections (the server caught up in between): a few lines,
+    # each burst ended, for the dozens of failed accepts.
+    assert 1 <= lines.count(warning) <= 3, log
+    assert len(failed) == lines.count(warning), log
+    assert all(line == warning or again.fullmatch(line) for line in lines if server in line), log
     assert "Traceback" not in log
+    assert "ERROR" not in log
     assert answered < 6, f"the good request took {answered:.1f} s"
 
 
