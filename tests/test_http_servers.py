@@ -30,6 +30,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from orchestrator import InvalidArgument, Orchestrator, ProcessWorker, VirtualClock, task
 from orchestrator.workers import TaskWorker
+from tests.worker_helpers import outcome
 
 REPO: Final = Path(__file__).resolve().parent.parent
 TIMEOUT: Final = 0.3  # the servers' timeout in these tests (real seconds)
@@ -294,6 +295,38 @@ async def test_accept_errors_pause_the_loop_and_log_once(caplog: pytest.LogCaptu
         "the status server accepts connections again, after 5 failed attempts",
     ) in records
     assert any(level == "DEBUG" and "before it was accepted" in m for level, m in records)
+
+
+async def test_an_unexpected_accept_error_stops_the_server_not_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    orch = Orchestrator(VirtualClock(), seed=12)
+
+    @task(task_key="double")
+    async def double(x: int) -> int:
+        return 2 * x
+
+    worker = TaskWorker(double, orchestrator=orch)
+    caplog.set_level(logging.ERROR, logger="orchestrator.workers")
+    async with anyio.create_task_group() as group:
+        await group.start(functools.partial(worker.run, status_server_port=0))
+        address = worker.status_address
+        assert address is not None
+        listener: Any = cast(Any, worker)._server._server._listener.listeners[0]
+
+        async def broken_accept() -> Any:
+            await anyio.wait_readable(listener.extra(SocketAttribute.raw_socket))
+            raise RuntimeError("a bug in accept")
+
+        listener.accept = broken_accept
+        async with await anyio.connect_tcp(*address) as stream:
+            assert await read_all(stream) in (b"", None)  # the server closed its port
+        assert worker.status_address is None
+        assert await outcome(orch.submit(double, 21)) == 42  # the worker goes on
+        worker.stop()
+    assert [r.getMessage() for r in caplog.records] == [
+        "the status server stopped on an unexpected error; the worker goes on"
+    ]
 
 
 async def read_line(stream: BufferedByteReceiveStream) -> str:
