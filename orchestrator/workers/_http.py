@@ -232,11 +232,6 @@ class HttpServer:
         assert isinstance(address, tuple)  # an IP address, not a UNIX socket's path
         return str(address[0]), int(address[1])
 
-    @property
-    def open_connections(self) -> int:
-        """How many connections are open now (being read or answered)."""
-        return self._open
-
     async def bind(self) -> tuple[str, int]:
         """Bind the port; return ``(host, port)``.
 
