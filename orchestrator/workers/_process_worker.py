@@ -65,24 +65,22 @@ import anyio.abc
 
 from .._core._checks import (
     check_bool,
-    check_count,
     check_name,
     check_names,
     check_optional_count,
     check_seconds,
     wrong_type,
 )
-from .._core._checks_objects import check_instance, check_mapping_of_str
+from .._core._checks_objects import check_instance
 from .._core._errors import WorkerError
 from .._core._models import FlowRun
-from .._core._states import Crashed
 from .._core._wakeup import Signal, wait_for_any
 from .._engine._orchestrator import Orchestrator
 from .._pools._process_config import ProcessJobConfiguration
 from ._healthcheck import HealthServer
 from ._http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS
-from ._output import DEFAULT_MAX_LINE_BYTES, MIN_LINE_BYTES
-from ._process_runner import run_flow_run_process
+from ._output import DEFAULT_MAX_LINE_BYTES
+from ._process_runs import HeldRuns, ProcessOptions
 from ._run_states import CancelWatcher, ProcessWorkerResult, RunHandle, RunStates
 
 __all__ = ["ProcessWorker", "ProcessWorkerResult"]
@@ -179,21 +177,15 @@ class ProcessWorker:
         self._health_window = timedelta(
             seconds=check_seconds(window, "health_window_seconds", positive=True)
         )
-        # Infinity: wait for a cancelled process however long it takes to exit.
-        self._grace = check_seconds(cancel_grace_seconds, "cancel_grace_seconds", finite=False)
-        self._kill_leftovers = check_bool(kill_leftovers, "kill_leftovers")
-        strict = check_bool(strict_templates, "strict_templates")
-        # Checked now, not when a process starts: a process environment holds strings.
-        self._environ = None if environ is None else check_mapping_of_str(environ, "environ")
-        self._max_line = check_count(
-            max_output_line_bytes, "max_output_line_bytes", minimum=MIN_LINE_BYTES
+        options = ProcessOptions.check(
+            environ=environ,
+            cancel_grace_seconds=cancel_grace_seconds,
+            kill_leftovers=kill_leftovers,
+            max_output_line_bytes=max_output_line_bytes,
         )
+        strict = check_bool(strict_templates, "strict_templates")
         self._states = RunStates(
-            orchestrator,
-            work_pool_name,
-            self._name,
-            strict=strict,
-            environ=self._environ,
+            orchestrator, work_pool_name, self._name, strict=strict, environ=options.environ
         )
         self._health_server = HealthServer(
             self.health,
@@ -203,9 +195,10 @@ class ProcessWorker:
             timeout_seconds=healthcheck_timeout_seconds,
             max_connections=healthcheck_max_connections,
         )
-        self._handles: dict[uuid.UUID, RunHandle] = {}
-        self._wake = Signal()
         self._stopping = False
+        self._held = HeldRuns(self._states, options, self._clock, self._stop_requested)
+        self._handles = self._held.handles
+        self._wake = self._held.wake
         self._started = False
         self._last_polled: datetime | None = None
 
@@ -370,97 +363,18 @@ class ProcessWorker:
             handle = self._handles[run.id] = RunHandle()
             configuration = self._states.prepare(run)
             if configuration is None:
-                self._release(run.id)
+                self._held.release(run.id)
                 continue
             state = run.state
             due = None if state is None else state.details.scheduled_time
             if due is not None and due > self._clock.now():
-                group.start_soon(self._start_when_due, run, configuration, handle, due, printer)
+                group.start_soon(
+                    self._held.start_when_due, run, configuration, handle, due, printer
+                )
             else:
                 # Started one after another, so processes start in the order runs were given.
-                await group.start(self._supervise, run, configuration, handle, printer)
+                await group.start(self._held.supervise, run, configuration, handle, printer)
         return horizon
-
-    def _release(self, flow_run_id: uuid.UUID) -> None:
-        self._handles.pop(flow_run_id, None)
-        self._wake.notify()
-
-    async def _start_when_due(
-        self,
-        run: FlowRun,
-        configuration: ProcessJobConfiguration,
-        handle: RunHandle,
-        due: datetime,
-        printer: Printer,
-    ) -> None:
-        """Wait for a prefetched run's scheduled time, then run it.
-
-        A cancellation of the run ends the wait (and the run, Cancelled); stopping or
-        cancelling the worker gives the run back to its queue.
-        """
-        try:
-            while True:
-                seen = (handle.signal.generation, self._wake.generation)
-                if handle.cancel_requested or self._clock.now() >= due:
-                    break
-                if self._stop_requested():
-                    self._states.abandon(run)
-                    self._release(run.id)
-                    return
-                await wait_for_any(
-                    [(handle.signal, seen[0]), (self._wake, seen[1])],
-                    until=functools.partial(self._clock.sleep_until, due),
-                )
-        except anyio.get_cancelled_exc_class():
-            self._states.abandon(run)
-            self._release(run.id)
-            raise
-        await self._supervise(run, configuration, handle, printer)
-
-    async def _supervise(
-        self,
-        run: FlowRun,
-        configuration: ProcessJobConfiguration,
-        handle: RunHandle,
-        printer: Printer,
-        *,
-        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Run one claimed flow run to its final state; reports once its process started."""
-        outcome: list[ProcessWorkerResult] = []
-        reported = False
-        try:
-            if handle.cancel_requested:
-                self._states.end_cancelled(run, "before its process started")
-                return
-            async with anyio.create_task_group() as group:
-                try:
-                    pid = await group.start(self._run_into, run, configuration, printer, outcome)
-                except WorkerError as exc:
-                    self._states.end(run, Crashed(message=f"Flow run could not start: {exc}"))
-                    return
-                await self._states.mark_running(run, handle, pid)
-                task_status.started()
-                reported = True
-            self._states.finish(run, handle, outcome[0])
-        except anyio.get_cancelled_exc_class():
-            self._states.abandon(run)
-            raise
-        finally:
-            self._release(run.id)
-            if not reported:
-                task_status.started()
-
-    async def _run_into(
-        self,
-        run: FlowRun,
-        configuration: ProcessJobConfiguration,
-        printer: Printer,
-        outcome: list[ProcessWorkerResult],
-        *,
-        task_status: anyio.abc.TaskStatus[int],
-    ) -> None:
-        outcome.append(await self.run(run, configuration, task_status, printer=printer))
 
     # -- the process --------------------------------------------------------------------------
     async def run(
@@ -484,17 +398,7 @@ class ProcessWorker:
             WorkerError: there is no command, the parameters are not JSON, or the
                 process could not be started (not found, not executable, ...).
         """
-        return await run_flow_run_process(
-            flow_run,
-            configuration,
-            self._handles.get(flow_run.id) or RunHandle(),
-            environ=self._environ,
-            grace_seconds=self._grace,
-            printer=printer,
-            max_line_bytes=self._max_line,
-            kill_leftovers=self._kill_leftovers,
-            task_status=task_status,
-        )
+        return await self._held.run(flow_run, configuration, task_status, printer=printer)
 
     def __repr__(self) -> str:
         return f"<ProcessWorker {self._name!r} pool={self._pool!r} runs={len(self._handles)}>"
