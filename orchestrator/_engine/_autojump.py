@@ -28,15 +28,19 @@ All work is idle when three things hold at the same moment (see
     another run (``wait``/``aresult``, whose timeouts are clock sleeps), a wait for a
     tag concurrency slot, a task queue's ``get``/``asubmit``, any
     :class:`~orchestrator._core._wakeup.Signal` or ``Waiter`` of the orchestrator;
-  - **waiting for its own tasks**: at the end of a task group or nursery block, in
-    ``TaskGroup.start``, or (asyncio) awaiting another task or an ``asyncio.gather``;
-    those tasks are looked at in turn.
+  - **waiting for other tasks of the loop**: at the end of a task group or nursery
+    block, in ``TaskGroup.start``, (asyncio) awaiting another task or an
+    ``asyncio.gather``, on the loop's own synchronisation primitives (anyio and trio
+    events, locks, semaphores, conditions, capacity limiters, memory streams; asyncio's
+    locks, semaphores, conditions, queues), or sleeping forever (``anyio.sleep_forever``),
+    which only a cancellation ends. The run's tasks are each looked at in turn.
 
   Anything else holds virtual time still until it returns: a real-time ``anyio.sleep``
   or ``asyncio.sleep``, a socket, a subprocess, a thread (``to_thread.run_sync``), an
-  ``anyio.Event`` or lock of the task's own. No threshold is involved: the skipper looks
-  at where each task is blocked, and waits for a holding task to be woken by what it
-  awaits. Tasks that belong to no run (the test body, a worker's loop, a server) do not
+  ``asyncio.Event`` (anyio's asyncio sockets wait on one). No threshold is involved:
+  the skipper looks at where each task is blocked
+  (:mod:`orchestrator._engine._real_work`), and waits for a holding task to be woken by
+  what it awaits. Tasks that belong to no run (the test body, a worker's loop, a server) do not
   hold time, as under trio's autojump; nor do tasks started with a bare
   ``asyncio.create_task`` while nothing of the run awaits them, and runs executing in
   another thread's event loop are not looked at.
