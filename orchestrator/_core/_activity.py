@@ -5,6 +5,14 @@ they serve. Time skipping and the drain helpers read this to decide when all wor
 idle: no run is executing, so the only work left is due in the future. Transitions
 notify ``changed`` (a thread-safe :class:`~orchestrator._core._wakeup.Signal`) whenever the
 count of executing runs drops to zero or a worker comes or goes.
+
+Two kinds of execution are told apart. A run whose function runs in a worker thread is
+counted by ``begin``/``end`` (:attr:`Activity.executing`): the event loop cannot see a
+thread, so it is busy for as long as it runs. A run whose function runs in the event
+loop is registered as a :class:`~orchestrator._core._parking.RunExecution`
+(:meth:`Activity.execution`): time skipping looks at its tasks and holds the clock only
+while one of them awaits something other than the orchestrator (see
+:mod:`orchestrator._core._parking`).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from typing import final
 
 import attrs
 
+from ._parking import RunExecution
 from ._wakeup import Signal
 
 __all__ = ["Activity", "ActivityStatistics"]
@@ -33,13 +42,14 @@ class ActivityStatistics:
 class Activity:
     """Counts executing runs and serving workers; safe from any thread."""
 
-    __slots__ = ("_executed", "_executing", "_lock", "_workers", "changed")
+    __slots__ = ("_executed", "_executing", "_in_loop", "_lock", "_workers", "changed")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._executing = 0
         self._executed = 0
         self._workers: list[object] = []
+        self._in_loop: dict[RunExecution, None] = {}
         #: Notified when the executing count drops to zero and when workers come or go.
         self.changed = Signal()
 
@@ -88,3 +98,25 @@ class Activity:
             return ActivityStatistics(
                 executing=self._executing, workers=len(self._workers), executed=self._executed
             )
+
+    def execution(self) -> RunExecution:
+        """Mark a run's function executing in the current task of an event loop.
+
+        Use it as ``with activity.execution(): await call()`` around the call, in the
+        task that makes it; tasks started inside belong to the execution too.
+        """
+        execution = RunExecution(self._forget)
+        with self._lock:
+            self._in_loop[execution] = None
+        return execution
+
+    def executions_in(self, thread: int) -> tuple[RunExecution, ...]:
+        """The runs executing now in the event loop of ``thread`` (a thread identity)."""
+        with self._lock:
+            if not self._in_loop:
+                return ()
+            return tuple(e for e in self._in_loop if e.thread == thread and e.root)
+
+    def _forget(self, execution: RunExecution) -> None:
+        with self._lock:
+            self._in_loop.pop(execution, None)

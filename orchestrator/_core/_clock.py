@@ -25,6 +25,7 @@ import anyio
 from ._checks import check_seconds, is_number, wrong_type, wrong_value
 from ._checks_objects import check_datetime
 from ._errors import ArgumentValueError
+from ._parking import parked
 
 __all__ = ["Clock", "SystemClock", "VirtualClock", "as_utc"]
 
@@ -79,7 +80,7 @@ class Clock(ABC):
         except OverflowError:
             if seconds < 0:
                 return
-            await anyio.sleep_forever()
+            await parked(anyio.sleep_forever())
             return
         await self.sleep_until(deadline)
 
@@ -208,7 +209,7 @@ class VirtualClock(Clock):
             watcher.set()
         self._watchers.clear()
         try:
-            await event.wait()
+            await parked(event.wait())  # a wait on this clock: time skipping may jump
         finally:
             if not event.is_set():
                 # Cancelled: mark the entry dead so next_deadline skips it.

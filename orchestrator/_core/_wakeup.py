@@ -28,6 +28,8 @@ polling and without ever blocking the side that wakes:
   :meth:`Signal.notify`. One signal per condition (per task key, per run, per tag) keeps
   wake-ups targeted; waking is a broadcast, so a cancelled waiter never swallows a
   notification another waiter needed.
+* Every wait of a :class:`Waiter` counts as *parked on the orchestrator* for time skipping
+  (:func:`~orchestrator._core._parking.parked`): the wake-up comes from the orchestrator.
 * :func:`wait_for_any` waits on several signals at once, optionally racing an awaitable
   such as ``clock.sleep_until(deadline)``; :meth:`Signal.wait_blocking` waits from a
   plain thread (and refuses, with a clear error, to block an event loop).
@@ -49,6 +51,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
 import anyio
+
+from ._parking import parked
 
 if TYPE_CHECKING:
     import trio
@@ -139,7 +143,7 @@ class _AsyncioWaiter(Waiter):
             self._loop.call_soon_threadsafe(_resolve, self._future)
 
     async def wait(self) -> None:
-        await self._future
+        await parked(self._future)
 
 
 # _TrioWaiter states; they change only in the trio thread, so they need no lock.
@@ -181,7 +185,7 @@ class _TrioWaiter(Waiter):
         if self._state == _WOKEN:
             return
         self._state = _PARKED
-        await self._trio.lowlevel.wait_task_rescheduled(self._abort)
+        await parked(self._trio.lowlevel.wait_task_rescheduled(self._abort))
 
     def _abort(self, raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
         # Cancelled while parked: later wakes must not reschedule the task.

@@ -10,37 +10,44 @@ the next idle moment. A task with five retries a minute apart finishes in a few
 milliseconds of real time, and every state it went through carries the exact virtual
 time it would have had on the real clock.
 
-All work is idle when both hold at the same moment:
+All work is idle when three things hold at the same moment (see
+:mod:`orchestrator._engine._idle`, which waits for such a moment):
 
-* **No run executes outside the event loop.** Sync task functions run in worker
-  threads, which the event loop cannot see. Workers count them on the orchestrator's
+* **No run executes in a worker thread.** Sync task functions run in worker threads,
+  which the event loop cannot see. Workers count them on the orchestrator's
   :class:`~orchestrator._core._activity.Activity` (``begin``/``end``), and
-  ``activity.executing`` must be 0. The skipper waits on ``activity.changed``, notified
-  when that count drops to 0, so a long sync task is never jumped over. A worker calls
-  ``end()`` in the event loop once the thread's result is back (the TaskWorker does),
-  so no idle moment falls between a thread's return and the commit of its outcome.
-* **The event loop has settled**: every other task of the loop is blocked. On trio
-  this is :func:`trio.testing.wait_all_tasks_blocked`, which the trio scheduler wakes
-  when its run queue is empty (event-driven). asyncio has no such hook (anyio's version
-  re-checks every 0.1 s, too slow for a skipper), so :func:`settle` does it by hand:
-  it yields once (``asyncio.sleep(0)``, which puts it behind every callback that is
-  ready now), then checks that every other task waits on a future that is not done and
-  that the loop's ready queue holds no callback other than settlers' own steps; if not,
-  it yields again. This *settling step* is the one place where the library yields in a
-  loop; it is bounded by the work the other tasks do (each yield lets every ready
-  callback run once), and it never runs while the loop is idle.
+  ``activity.executing`` must be 0: a sync task is never jumped over, so its timeout
+  cannot fire before its thread returns.
+* **The event loop has settled**: every other task of the loop is blocked.
+* **Every run executing in the event loop waits on the orchestrator.** A worker marks
+  the task it calls an ``async`` task function in; that task and every task started from
+  it (through a task group or nursery) must each be blocked in one of these places:
+
+  - **waiting on the clock or the orchestrator's primitives**: a sleep on the
+    orchestrator's clock (``orchestrator.clock.sleep``/``sleep_until``), a future of
+    another run (``wait``/``aresult``, whose timeouts are clock sleeps), a wait for a
+    tag concurrency slot, a task queue's ``get``/``asubmit``, any
+    :class:`~orchestrator._core._wakeup.Signal` or ``Waiter`` of the orchestrator;
+  - **waiting for other tasks of the loop**: at the end of a task group or nursery
+    block, in ``TaskGroup.start``, (asyncio) awaiting another task or an
+    ``asyncio.gather``, on the loop's own synchronisation primitives (anyio and trio
+    events, locks, semaphores, conditions, capacity limiters, memory streams; asyncio's
+    locks, semaphores, conditions, queues), or sleeping forever (``anyio.sleep_forever``),
+    which only a cancellation ends. The run's tasks are each looked at in turn.
+
+  Anything else holds virtual time still until it returns: a real-time ``anyio.sleep``
+  or ``asyncio.sleep``, a socket, a subprocess, a thread (``to_thread.run_sync``), an
+  ``asyncio.Event`` (anyio's asyncio sockets wait on one). No threshold is involved:
+  the skipper looks at where each task is blocked
+  (:mod:`orchestrator._engine._real_work`), and waits for a holding task to be woken by
+  what it awaits. Tasks that belong to no run (the test body, a worker's loop, a server) do not
+  hold time, as under trio's autojump; nor do tasks started with a bare
+  ``asyncio.create_task`` while nothing of the run awaits them, and runs executing in
+  another thread's event loop are not looked at.
 
 Waking is event-driven: the skipper waits for a sleeper to appear
-(``clock.wait_for_sleeper()``), for executing runs to finish (``activity.changed``), or
-for a hold to end; it never sleeps in real time.
-
-What the rule means for task code: an ``async`` task blocked on something other than
-the orchestrator (a real-time ``anyio.sleep``, a socket) counts as idle, so the clock
-may jump while it waits, as trio's autojump would. A sync task in a worker thread is
-never jumped over: virtual time stands still while it runs, so its timeout cannot fire
-before its thread returns. The settle check reads two private attributes of asyncio
-(``Task._fut_waiter``, the one anyio reads too, and ``loop._ready``); with a loop that
-lacks ``_ready`` (uvloop) only the task check is made.
+(``clock.wait_for_sleeper()``), for thread runs to finish (``activity.changed``), for a
+holding task to be woken, or for a hold to end; it never sleeps in real time.
 
 One skipper drives one orchestrator's clock. The drain helpers of
 :mod:`orchestrator.testing` take the wheel while they run (:meth:`TimeSkipper.hold`)
@@ -49,25 +56,23 @@ and give it back when they return, so the clock never jumps twice for one idle m
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import weakref
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Final, final
 
 import anyio
 import attrs
 from anyio.abc import TaskGroup, TaskStatus
 
-from .._core._activity import Activity
 from .._core._checks import wrong_type
 from .._core._clock import Clock, VirtualClock
 from .._core._errors import ArgumentValueError, WorkerError
 from .._core._states import StateType
-from .._core._wakeup import Signal, current_async_library
+from .._core._wakeup import Signal
 from ..filters import TaskRunFilter, TaskRunFilterState, TaskRunSort
+from ._idle import settle, wait_until_idle
 
 if TYPE_CHECKING:
     from ._orchestrator import Orchestrator
@@ -82,81 +87,7 @@ __all__ = [
     "wait_until_idle",
 ]
 
-# The asyncio tasks settling right now. Two settlers in one loop (two orchestrators with
-# time skipping, or a skipper and a drain) must count each other as blocked, or each
-# would wait for the other forever. It holds tasks only (weakly), no orchestrator state.
-_SETTLING: Final[weakref.WeakSet[asyncio.Task[Any]]] = weakref.WeakSet()
-
 _SCHEDULED: Final = frozenset({StateType.SCHEDULED})
-
-
-# -- settling ---------------------------------------------------------------------------
-async def settle() -> None:
-    """Return once every other task of the running event loop is blocked.
-
-    trio: :func:`trio.testing.wait_all_tasks_blocked` (woken by the scheduler).
-    asyncio: yield until no other task is runnable and no callback is ready (see the
-    module docstring). Tasks settling at the same time count each other as blocked.
-
-    Raises:
-        RuntimeError: not called from an asyncio or trio task.
-    """
-    library = current_async_library()
-    if library == "trio":
-        import trio.testing  # loaded only when trio is the running backend
-
-        await trio.testing.wait_all_tasks_blocked()
-        return
-    if library != "asyncio":
-        raise RuntimeError("settle() must be awaited in an asyncio or trio task")
-    me = asyncio.current_task()
-    assert me is not None  # current_async_library() saw a running loop and a task
-    loop = asyncio.get_running_loop()
-    _SETTLING.add(me)
-    try:
-        while True:
-            await asyncio.sleep(0)
-            if _asyncio_settled(loop, me):
-                return
-    finally:
-        _SETTLING.discard(me)
-
-
-def _asyncio_settled(loop: asyncio.AbstractEventLoop, me: asyncio.Task[Any]) -> bool:
-    settling = _SETTLING
-    for task in asyncio.all_tasks(loop):
-        if task is me or task in settling:
-            continue
-        waiter: asyncio.Future[Any] | None = getattr(task, "_fut_waiter", None)
-        if waiter is None or waiter.done():
-            return False  # runnable now, or about to be
-    ready = getattr(loop, "_ready", None)
-    if ready:
-        for handle in ready:
-            if handle.cancelled():
-                continue
-            # A task's next step is a bound method of the task: settlers' steps are fine.
-            owner = getattr(getattr(handle, "_callback", None), "__self__", None)
-            if owner is not me and owner not in settling:
-                return False
-    return True
-
-
-async def wait_until_idle(activity: Activity) -> None:
-    """Return at a moment when no run executes and every other task is blocked.
-
-    Waits on ``activity.changed`` while runs execute, then settles the loop, and
-    repeats until both hold at once (a run may start while the loop settles).
-    """
-    changed = activity.changed
-    while True:
-        seen = changed.generation
-        if activity.executing:
-            await changed.wait(seen)
-            continue
-        await settle()
-        if not activity.executing:
-            return
 
 
 # -- helpers shared with the drain --------------------------------------------------------

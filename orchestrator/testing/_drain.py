@@ -7,8 +7,8 @@
         await run_until_idle(orchestrator)
     assert_states(orchestrator, future, ["Scheduled", "Pending", "Running", ...])
 
-It waits for idle moments (no run executing, every event-loop task blocked; see
-:mod:`orchestrator._engine._autojump`) and at each one looks at the unfinished task runs
+It waits for idle moments (no run executing in a thread, no run of the event loop doing
+real work, every event-loop task blocked; see :mod:`orchestrator._engine._autojump`) and at each one looks at the unfinished task runs
 (SCHEDULED, PENDING, RUNNING, CANCELLING, PAUSED):
 
 * none left: it returns a :class:`DrainResult`;

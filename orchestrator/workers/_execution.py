@@ -211,7 +211,7 @@ class Executor(ClaimEndings):
         if not await self._start(claim, task, parameters):
             return
         claim.phase = RUNNING
-        proposal = await self._call(claim, task, parameters)
+        proposal = await self._call_marked(claim, task, parameters)
         self._finish(claim, proposal)
 
     def _parameters(self, claim: Claim, task: Task[..., Any]) -> Mapping[str, Any] | None:
@@ -353,3 +353,15 @@ class Executor(ClaimEndings):
             )
             return
         self._after_final(claim, result.state)
+
+    # -- marking the execution for time skipping ------------------------------------------------
+    async def _call_marked(
+        self, claim: Claim, task: Task[..., Any], parameters: Mapping[str, Any]
+    ) -> State:
+        """:meth:`_call`, marked as the run's execution in this event loop.
+
+        Time skipping holds the virtual clock while this task, or a task started from it,
+        awaits anything but the orchestrator (see :mod:`orchestrator._core._parking`).
+        """
+        with self._orchestrator.activity.execution():
+            return await self._call(claim, task, parameters)
