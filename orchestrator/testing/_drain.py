@@ -8,8 +8,9 @@
     assert_states(orchestrator, future, ["Scheduled", "Pending", "Running", ...])
 
 It waits for idle moments (no run executing in a thread, no run of the event loop doing
-real work, every event-loop task blocked; see :mod:`orchestrator._engine._autojump`) and at each one looks at the unfinished task runs
-(SCHEDULED, PENDING, RUNNING, CANCELLING, PAUSED):
+real work, every event-loop task blocked; see :mod:`orchestrator._engine._autojump`) and
+at each one looks at the unfinished task runs (SCHEDULED, PENDING, RUNNING, CANCELLING,
+PAUSED):
 
 * none left: it returns a :class:`DrainResult`;
 * on a :class:`~orchestrator.VirtualClock`, some can still progress: it jumps the clock
