@@ -98,6 +98,7 @@ async def test_status_while_a_run_is_in_flight(orch: Orchestrator, clock: Virtua
                 "b.slow": {str(future.task_run_id): "2026-01-01T00:00:05+00:00"},
                 "a.fast": {},
             },
+            "abandoned": {},
         }
         assert json.loads(status.to_json()) == status.to_dict()
         gate.set()

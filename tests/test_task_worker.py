@@ -391,11 +391,23 @@ async def test_a_sync_timeout_abandons_the_thread(orch: Orchestrator, clock: Vir
         assert orch.activity.executing == 1
         clock.advance(2.5)
         await future.wait()
-        assert orch.activity.executing == 0
+        # The abandoned call is real work still under way: it counts until it returns.
+        assert orch.activity.executing == 1
+        assert orch.abandoned_calls.snapshot() == {
+            future.task_run_id: start + timedelta(seconds=2.5)
+        }
     assert history(orch, future, start)[-1] == ("TimedOut", 2.5)
     assert not finished.is_set()  # the thread still runs: it is abandoned, not killed
     gate.set()
     assert finished.wait(5)
+    changed = orch.activity.changed
+    with anyio.fail_after(5):
+        while True:
+            seen = changed.generation
+            if orch.activity.executing == 0:
+                break
+            await changed.wait(seen)
+    assert len(orch.abandoned_calls) == 0
 
 
 @pytest.mark.orchestrator(system_clock=True)

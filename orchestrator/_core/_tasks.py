@@ -82,7 +82,12 @@ class Task(Generic[P, R]):
         cache_key_fn: maps the bound parameters to a cache key, or None for no caching.
         cache_expiration: how long a cached result stays valid (a timedelta, or seconds);
             forever when None.
-        timeout_seconds: a run taking longer fails as TimedOut.
+        timeout_seconds: a run taking longer fails as TimedOut (on the orchestrator's
+            clock). An async function is cancelled. A sync one runs in a thread, which
+            cannot be stopped: its call is left running and its result ignored, and the
+            run's next attempt (any later execution of the run, by any worker of the
+            orchestrator) starts only after that call has returned; meanwhile the call
+            keeps its worker's slot (``TaskWorkerStatus.abandoned``).
         task_run_name: a ``str.format`` template over the parameters (``"add-{x}"``), or
             a function of the parameters dict returning the name.
         refresh_cache: when True, runs never read the cache (they still write it).

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, final
 
 import attrs
 
+from .._core._abandoned import AbandonedCalls
 from .._core._activity import Activity
 from .._core._clock import Clock
 from .._core._errors import ObjectNotFound
@@ -139,6 +140,8 @@ class Engine:
         self.turns = SlotTurns(self.slots, self.signals, self.lock, clock)
         self.leases = PendingLeases(clock, self.propose_if)
         self.task_overrides = TaskOverrides()
+        #: Task calls given up at their timeout that have not returned yet (by run id).
+        self.abandoned_calls = AbandonedCalls()
         self.future_waiters = FutureWaiters()
         self._futures_watched = False
         #: The TimeSkipper driving the clock, if one is running.

@@ -23,6 +23,7 @@ from typing import ParamSpec, TypeVar, final
 import attrs
 
 from .. import policies as _policies
+from .._core._abandoned import AbandonedCalls
 from .._core._activity import Activity
 from .._core._checks import (
     check_bool,
@@ -417,6 +418,16 @@ class Orchestrator(
                 task_run_states=stored.task_run_states,
                 flow_run_states=stored.flow_run_states,
             )
+
+    @property
+    def abandoned_calls(self) -> AbandonedCalls:
+        """Task calls given up at their timeout that have not returned yet, by run id.
+
+        A sync task's thread cannot be interrupted: at its timeout the run fails as
+        "TimedOut", but its call runs on. No worker starts that run again before the
+        call has returned (see :mod:`orchestrator._core._abandoned`).
+        """
+        return self._engine.abandoned_calls
 
     def __repr__(self) -> str:
         return (

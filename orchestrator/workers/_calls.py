@@ -11,16 +11,24 @@ A timeout is counted on the orchestrator's clock. For an async function it cance
 call: a cancel scope with a real-time deadline on the :class:`~orchestrator.SystemClock`,
 otherwise a helper task sleeping on the clock (exact under a
 :class:`~orchestrator.VirtualClock`). A thread cannot be interrupted: at the deadline a
-sync call is *abandoned* (its thread runs on and its result is ignored).
+sync call is *abandoned* (its thread runs on and its result is ignored), and so is one
+whose caller is cancelled. The caller is told of every call left running (``on_abandon``
+gets its :class:`CallEnding`), and the call keeps counting on the activity until it
+returns; :mod:`orchestrator.workers._abandoning` keeps the run from starting again
+meanwhile. Under a :class:`~orchestrator.TimeSkipper` a running thread counts as busy,
+so virtual time holds still and its virtual timeout cannot pass before it returns; on
+the system clock the timeout passes in real time.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 import anyio
 import anyio.to_thread
@@ -31,13 +39,83 @@ if TYPE_CHECKING:
     from .._core._activity import Activity
     from .._core._tasks import Task
 
-__all__ = ["Caller", "TimedOut"]
+__all__ = ["CallEnding", "Caller", "TimedOut", "ignore_abandoned"]
 
 T = TypeVar("T")
+
+logger: Final = logging.getLogger("orchestrator.workers")
 
 
 class TimedOut(Exception):
     """A task function ran past its timeout (raised by :meth:`Caller.call`)."""
+
+
+@final
+class CallEnding:
+    """When a call left running returns: callbacks run from the thread that ran it.
+
+    Thread-safe. The thread calls :meth:`start` before the call (and skips the call when
+    told to) and :meth:`finish` when the call returns (or raises); the caller calls
+    :meth:`leave` when it stops waiting. A call whose caller left before it started
+    never starts, so a call is either awaited, left running, or never made.
+    """
+
+    __slots__ = ("_callbacks", "_left", "_lock", "_returned", "_started")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False
+        self._returned = False
+        self._left = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    def start(self) -> bool:
+        """The thread is about to make the call: False if the caller has left (skip it)."""
+        with self._lock:
+            if self._left:
+                return False
+            self._started = True
+            return True
+
+    @property
+    def returned(self) -> bool:
+        """Whether the call has returned."""
+        return self._returned
+
+    def leave(self) -> bool:
+        """The caller stops waiting: True if the call still runs (it is abandoned)."""
+        with self._lock:
+            self._left = True
+            return self._started and not self._returned
+
+    def finish(self) -> bool:
+        """The call returned: run the callbacks; True if it had been abandoned."""
+        with self._lock:
+            self._returned = True
+            callbacks, self._callbacks = self._callbacks, []
+            left = self._left
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # a callback must not break the thread's hand-back
+                logger.exception("a callback on an abandoned call's return failed")
+        return left
+
+    def when_returned(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once the call returns (now, if it has)."""
+        with self._lock:
+            if not self._returned:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+
+class _NotStarted(Exception):
+    """A call skipped because its caller left first (nobody sees it)."""
+
+
+def ignore_abandoned(ending: CallEnding) -> None:
+    """The default ``on_abandon`` of :meth:`Caller.call`: nothing to do."""
 
 
 @final
@@ -63,8 +141,17 @@ class Caller:
         limit = self._limit
         self._threads = anyio.CapacityLimiter(math.inf if limit is None else limit)
 
-    async def call(self, task: Task[..., Any], parameters: Mapping[str, Any]) -> Any:
+    async def call(
+        self,
+        task: Task[..., Any],
+        parameters: Mapping[str, Any],
+        on_abandon: Callable[[CallEnding], None] = ignore_abandoned,
+    ) -> Any:
         """Call ``task``'s function with ``parameters`` and return its result.
+
+        ``on_abandon`` is told, before this returns or raises, about a call that is left
+        running: a sync call past its timeout, or one whose caller was cancelled. It gets
+        the call's :class:`CallEnding`, to learn when the call returns.
 
         Raises:
             TimedOut: the call ran past the task's ``timeout_seconds``.
@@ -81,7 +168,7 @@ class Caller:
             return await self._within(call, timeout)
         if timeout is None:
             return await self._in_thread(call, False)
-        return await self._within(functools.partial(self._in_thread, call, True), timeout)
+        return await self._in_thread_within(call, timeout, on_abandon)
 
     async def _in_thread(self, call: Callable[[], T], abandon: bool) -> T:
         threads = self._threads
@@ -94,6 +181,47 @@ class Caller:
             return await anyio.to_thread.run_sync(call, limiter=threads, abandon_on_cancel=abandon)
         finally:
             activity.end()
+
+    async def _in_thread_within(
+        self, call: Callable[[], T], seconds: float, on_abandon: Callable[[CallEnding], None]
+    ) -> T:
+        """Run a sync ``call`` in a thread for at most ``seconds``; then leave it running.
+
+        A call left running (past its timeout, or its caller cancelled) still counts on the
+        activity until it returns, and ``on_abandon`` gets its :class:`CallEnding`.
+        """
+        threads = self._threads
+        if threads is None:
+            self.reset()
+            threads = self._threads
+        activity = self._activity
+        ending = CallEnding()
+
+        def run_and_finish() -> T:
+            if not ending.start():
+                raise _NotStarted  # the caller left before the thread got to it
+            try:
+                return call()
+            finally:
+                if ending.finish():  # abandoned: the event loop no longer waits for it
+                    activity.end()
+
+        activity.begin()
+        try:
+            return await self._within(
+                functools.partial(
+                    anyio.to_thread.run_sync,
+                    run_and_finish,
+                    limiter=threads,
+                    abandon_on_cancel=True,
+                ),
+                seconds,
+            )
+        finally:
+            if ending.leave():
+                on_abandon(ending)  # the thread ends the activity when the call returns
+            else:
+                activity.end()
 
     async def _within(self, call: Callable[[], Awaitable[T]], seconds: float) -> T:
         """Await ``call()``, cancelled after ``seconds`` on the clock (then TimedOut)."""

@@ -34,6 +34,7 @@ from .._store._results import parameters_key
 from ..policies import clamped_poisson_delay, retry_delay_seconds
 
 if TYPE_CHECKING:
+    from .._core._abandoned import AbandonedCall
     from .._core._clock import Clock
     from .._core._models import TaskRun
     from .._engine._orchestrator import Orchestrator
@@ -56,6 +57,7 @@ class Claim:
     """A run this worker claimed, and how far it got."""
 
     __slots__ = (
+        "abandoned",
         "details",
         "leased",
         "phase",
@@ -76,6 +78,7 @@ class Claim:
         self.wait_scope: anyio.CancelScope | None = None  # set while waiting for a turn
         self.leased = False  # whether the claim holds a lease (while waiting for a turn)
         self.released = False  # whether the executor is done with it
+        self.abandoned: AbandonedCall | None = None  # its call, left running past its timeout
         # The claim's details (deferred, parameters id, scheduled time, run ids) go on the
         # run's later proposals: a retry keeps its place on the queue and its parameters,
         # and the engine has nothing to fill in.

@@ -27,6 +27,7 @@ A run whose worker goes away is handed back or crashed, never stranded (see
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._core._states import State, StateDetails, StateType
 from .._store._results import read_parameters, should_try_to_read_parameters
+from ._abandoning import AbandonedCallRules, waits_for
 from ._calls import Caller, TimedOut
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, why_stopped
 from ._slots import RunSlots
@@ -63,7 +65,7 @@ _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
 
 
 @final
-class Executor(ClaimEndings):
+class Executor(ClaimEndings, AbandonedCallRules):
     """Claims and executes runs of the given tasks; the engine of a TaskWorker.
 
     Args:
@@ -74,13 +76,16 @@ class Executor(ClaimEndings):
     """
 
     __slots__ = (
+        "_abandoned_calls",
         "_caller",
         "_clock",
+        "_holding",
         "_lease_seconds",
         "_leases",
         "_orchestrator",
         "_results",
         "_tasks",
+        "abandoned",
         "claims",
         "finished",
         "in_flight",
@@ -110,6 +115,11 @@ class Executor(ClaimEndings):
         self.in_flight: dict[str, dict[uuid.UUID, datetime]] = {key: {} for key in tasks}
         self.finished: dict[str, int] = dict.fromkeys(tasks, 0)
         self.stopping = False
+        self._abandoned_calls = orchestrator.abandoned_calls
+        #: Calls this worker left running past their timeout, each holding a slot: run id ->
+        #: when it was abandoned.
+        self.abandoned: dict[uuid.UUID, datetime] = {}
+        self._holding: set[anyio.CancelScope] = set()
 
     def reset(self) -> None:
         """Prepare for serving in the running event loop."""
@@ -127,10 +137,12 @@ class Executor(ClaimEndings):
         if state is None or state.type is not _SCHEDULED:
             return None
         queued = state.details
+        abandoned = self._abandoned_calls.get(run.id)
         # Everything the background rules would copy over is given, so they copy nothing.
         proposal = State(
             type=_PENDING,
             name="Pending",
+            message=None if abandoned is None else waits_for(abandoned),
             details=StateDetails(
                 deferred=True,
                 scheduled_time=queued.scheduled_time,
@@ -193,6 +205,9 @@ class Executor(ClaimEndings):
             raise
         finally:
             self.release_claim(claim)
+        abandoned = claim.abandoned
+        if abandoned is not None:
+            await self._hold_slot_until_returned(abandoned)
 
     async def _execute(self, claim: Claim) -> None:
         run = claim.run
@@ -207,6 +222,8 @@ class Executor(ClaimEndings):
             return
         parameters = self._parameters(claim, task)
         if parameters is None:
+            return
+        if not await self._after_abandoned_call(claim):
             return
         if not await self._start(claim, task, parameters):
             return
@@ -307,7 +324,9 @@ class Executor(ClaimEndings):
         """Call the function; return the proposal that reports how it went."""
         try:
             value = await self._caller.call(
-                self._orchestrator.task_overrides.stand_in(task, claim.run), parameters
+                self._orchestrator.task_overrides.stand_in(task, claim.run),
+                parameters,
+                functools.partial(self._left_running, claim),
             )
         except TimedOut:
             message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"

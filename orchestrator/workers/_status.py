@@ -45,6 +45,9 @@ class TaskWorkerStatus:
         tasks: the task keys it serves, sorted.
         finished: runs it finished, per task key.
         in_flight: the runs it holds, per task key: run id -> when it claimed the run.
+        abandoned: the calls it left running past their timeout (a sync function's thread
+            cannot be stopped), each still taking one of its slots: run id -> since when.
+            The run does not start again before its call returns.
     """
 
     client_id: str
@@ -56,6 +59,7 @@ class TaskWorkerStatus:
     tasks: tuple[str, ...]
     finished: Mapping[str, int]
     in_flight: Mapping[str, Mapping[uuid.UUID, datetime]]
+    abandoned: Mapping[uuid.UUID, datetime] = attrs.field(factory=lambda: MappingProxyType({}))
 
     @classmethod
     def capture(
@@ -70,6 +74,7 @@ class TaskWorkerStatus:
         tasks: Iterable[str],
         finished: Mapping[str, int],
         in_flight: Mapping[str, Mapping[uuid.UUID, datetime]],
+        abandoned: Mapping[uuid.UUID, datetime] | None = None,
     ) -> TaskWorkerStatus:
         """Build a status from live counters, copying them (later changes do not show)."""
         return cls(
@@ -84,6 +89,7 @@ class TaskWorkerStatus:
             in_flight=MappingProxyType(
                 {key: MappingProxyType(dict(runs)) for key, runs in in_flight.items()}
             ),
+            abandoned=MappingProxyType(dict(abandoned or {})),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +116,7 @@ class TaskWorkerStatus:
                 key: {str(run_id): when.isoformat() for run_id, when in runs.items()}
                 for key, runs in self.in_flight.items()
             },
+            "abandoned": {str(run_id): when.isoformat() for run_id, when in self.abandoned.items()},
         }
 
     def to_json(self) -> str:

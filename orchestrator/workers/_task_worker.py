@@ -20,6 +20,15 @@ taken, runs waiting for their turn are handed back, running ones finish, then th
 worker ends. Cancelling the worker crashes the runs it is executing (retried when they
 have retries left). Every serving worker also sweeps expired claim leases (the
 orchestrator's :attr:`~orchestrator.Orchestrator.pending_leases`).
+
+**Timeouts of sync functions.** A thread cannot be stopped: at its timeout (or when the
+worker is cancelled) a sync call is left running, its run is failed as TimedOut (or
+crashed) at once, and the run does not start again, on any worker of the orchestrator,
+before the call has returned (a claim of its retry waits PENDING, saying why). The call
+keeps its slot meanwhile, listed in :attr:`TaskWorkerStatus.abandoned` (run id -> since
+when). Stopping or cancelling the worker does not wait for such calls: it stops holding
+their slots and logs each one it leaves (the rule on their runs still holds, and the
+interpreter waits for the threads at exit). See :mod:`orchestrator.workers._abandoning`.
 """
 
 from __future__ import annotations
@@ -182,8 +191,9 @@ class TaskWorker:
     @property
     def available_tasks(self) -> int | None:
         """How many more runs the worker could take now (None without a limit)."""
-        limit = self._executor.slots.limit
-        return None if limit is None else limit - len(self._executor.claims)
+        executor = self._executor
+        limit = executor.slots.limit
+        return None if limit is None else limit - len(executor.claims) - len(executor.abandoned)
 
     @property
     def status_address(self) -> tuple[str, int] | None:
@@ -204,6 +214,7 @@ class TaskWorker:
             tasks=self._tasks,
             finished=executor.finished,
             in_flight=executor.in_flight,
+            abandoned=executor.abandoned,
         )
 
     # -- serving ----------------------------------------------------------------------------
@@ -405,6 +416,7 @@ class TaskWorker:
         for claim in list(self._executor.waiting):
             if claim.wait_scope is not None:
                 claim.wait_scope.cancel()
+        self._executor.stop_holding()
 
     async def _stop_after(self, seconds: float) -> None:
         await self._orchestrator.clock.sleep(seconds)
