@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
+from ._claims import stoppable_wait
+
 if TYPE_CHECKING:
     from .._core._abandoned import AbandonedCall, AbandonedCalls
     from .._core._clock import Clock
@@ -113,17 +115,8 @@ class AbandonedCallRules:
         call = self._abandoned_calls.get(claim.run.id)
         if call is None or call.returned:
             return True
-        waiting = self.waiting
-        with anyio.CancelScope() as scope:
-            claim.wait_scope = scope
-            waiting.add(claim)
-            if self.stopping:
-                scope.cancel()
-            try:
-                await call.wait()
-            finally:
-                waiting.discard(claim)
-        claim.wait_scope = None
+        with stoppable_wait(claim, self.waiting, self.stopping) as scope:
+            await call.wait()
         if scope.cancelled_caught:
             self._hand_back(claim, "the task worker stopped while the run waited for its call")
             return False

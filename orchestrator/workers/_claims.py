@@ -22,7 +22,9 @@ parameters.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, final
 
@@ -201,6 +203,27 @@ class ClaimEndings:
         result = self._propose(claim, proposal, running)
         if result is not None:
             self._after_final(claim, result.state)
+
+
+@contextlib.contextmanager
+def stoppable_wait(
+    claim: Claim, waiting: set[Claim], stopping: bool
+) -> Iterator[anyio.CancelScope]:
+    """Wait in a scope that stopping the worker cancels, the claim listed as waiting.
+
+    Yields the scope; after the block, ``scope.cancelled_caught`` tells whether the wait
+    was cut short by a stop (already under way when ``stopping`` is True).
+    """
+    with anyio.CancelScope() as scope:
+        claim.wait_scope = scope
+        waiting.add(claim)
+        if stopping:
+            scope.cancel()
+        try:
+            yield scope
+        finally:
+            waiting.discard(claim)
+    claim.wait_scope = None
 
 
 def why_stopped(exc: BaseException) -> str:

@@ -43,7 +43,7 @@ from .._core._states import State, StateDetails, StateType
 from .._store._results import read_parameters, should_try_to_read_parameters
 from ._abandoning import AbandonedCallRules, waits_for
 from ._calls import Caller, TimedOut
-from ._claims import DONE, RUNNING, Claim, ClaimEndings, why_stopped
+from ._claims import DONE, RUNNING, Claim, ClaimEndings, stoppable_wait, why_stopped
 from ._slots import RunSlots
 
 if TYPE_CHECKING:
@@ -288,17 +288,8 @@ class Executor(ClaimEndings, AbandonedCallRules):
         delay = details.delay_seconds if isinstance(details, WaitDetails) else 0.0
         self._leases.hold(claim.run.id, claim.state, delay + self._lease_seconds)
         claim.leased = True
-        waiting = self.waiting
-        with anyio.CancelScope() as scope:
-            claim.wait_scope = scope
-            waiting.add(claim)
-            if self.stopping:
-                scope.cancel()
-            try:
-                await self._orchestrator.wait_for_turn(claim.run.id, result)
-            finally:
-                waiting.discard(claim)
-        claim.wait_scope = None
+        with stoppable_wait(claim, self.waiting, self.stopping) as scope:
+            await self._orchestrator.wait_for_turn(claim.run.id, result)
         return not scope.cancelled_caught
 
     def _running_proposal(
