@@ -22,6 +22,7 @@ from ._core._errors import OrchestratorTimeout as OrchestratorTimeout
 from ._core._errors import QueueFull as QueueFull
 from ._core._errors import StopTaskWorker as StopTaskWorker
 from ._core._errors import TaskRunFailed as TaskRunFailed
+from ._core._errors import TaskRunStalled as TaskRunStalled
 from ._core._errors import TemplateError as TemplateError
 from ._core._errors import WorkerError as WorkerError
 from ._core._events import Decision as Decision
@@ -163,6 +164,7 @@ __all__ = (
     "TaskRunFailed",
     "TaskRunFuture",
     "TaskRunPolicy",
+    "TaskRunStalled",
     "TaskWorker",
     "TaskWorkerStatus",
     "TemplateError",

@@ -13,6 +13,7 @@ and the tree is at most two levels deep::
     ├── QueueFull                              admission control refused a submission
     ├── TemplateError (also ValueError)        a job template that cannot be rendered
     ├── TaskRunFailed                          ``future.result()`` of a run that did not complete
+    ├── TaskRunStalled                         ``future.result()`` of a run nothing can finish
     ├── WorkerError (also RuntimeError)        a worker used in a way it does not support
     └── OrchestratorTimeout (also TimeoutError) a wait that ran out of time
 
@@ -27,6 +28,7 @@ Control-flow signals (``StopTaskWorker``) are not errors and live apart from thi
 
 from __future__ import annotations
 
+import uuid
 from typing import final
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "QueueFull",
     "StopTaskWorker",
     "TaskRunFailed",
+    "TaskRunStalled",
     "TemplateError",
     "WorkerError",
 ]
@@ -126,6 +129,33 @@ class TaskRunFailed(OrchestratorError):
     raised instead; this error covers crashed and cancelled runs and failures whose
     exception is not available.
     """
+
+
+@final
+class TaskRunStalled(OrchestratorError):
+    """Raised by ``TaskRunFuture.result()``/``aresult()`` when nothing can finish the run.
+
+    The run is a background run queued on its task key, and for the whole grace period
+    (``unserved_grace=``) no :class:`~orchestrator.TaskWorker` of its orchestrator served
+    that key; the message names the run and the key and says how to fix it. The run is
+    left as it is: start a worker serving the key and wait again.
+
+    Attributes:
+        task_run_id: the run's id.
+        task_key: the task key nobody serves.
+    """
+
+    def __init__(self, message: str, *, task_run_id: uuid.UUID, task_key: str) -> None:
+        super().__init__(message)
+        self.task_run_id = task_run_id
+        self.task_key = task_key
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_stalled, (str(self), self.task_run_id, self.task_key))
+
+
+def _rebuild_stalled(message: str, task_run_id: uuid.UUID, task_key: str) -> TaskRunStalled:
+    return TaskRunStalled(message, task_run_id=task_run_id, task_key=task_key)
 
 
 @final

@@ -19,6 +19,11 @@ skipping). ``result`` from a thread outside any event loop cannot sleep on a vir
 clock, so its timeout is real seconds. On timeout ``wait`` returns the state as it is
 (check :meth:`TaskRunFuture.done`), while ``result`` and ``aresult`` raise
 :class:`~orchestrator.OrchestratorTimeout`.
+
+Hang guard: ``result`` and ``aresult`` of a background run raise
+:class:`~orchestrator.TaskRunStalled` when, for ``unserved_grace`` seconds (10 by
+default), the run waited on its task key's queue and no worker of the orchestrator served
+that key: nothing could ever finish it. See :mod:`orchestrator._engine._unserved`.
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ from .._core._errors import (
     ObjectNotFound,
     OrchestratorTimeout,
     TaskRunFailed,
+    TaskRunStalled,
     WorkerError,
 )
 from .._core._states import TERMINAL_TYPES, State, StateType
 from .._core._wakeup import Waiter, current_async_library
+from ._unserved import DEFAULT_UNSERVED_GRACE, check_grace, guard_async, guard_blocking
 
 if TYPE_CHECKING:
     from .._core._models import TaskRun
@@ -154,11 +161,17 @@ class TaskRunFuture(Generic[R]):
             await waker.wait()
             group.cancel_scope.cancel()
 
-    def result(self, timeout: float | None = None) -> R:
+    def result(
+        self, timeout: float | None = None, *, unserved_grace: float | None = DEFAULT_UNSERVED_GRACE
+    ) -> R:
         """Return the run's result, waiting in this thread for the run to finish.
 
         Args:
             timeout: the most real seconds to block; forever when None.
+            unserved_grace: the hang guard (see :mod:`orchestrator._engine._unserved`):
+                raise :class:`~orchestrator.TaskRunStalled` once the run has waited this
+                many real seconds on its task key's queue with no worker of the
+                orchestrator serving that key. None: no guard.
 
         Returns:
             The data of the run's COMPLETED (or Cached) state.
@@ -166,33 +179,75 @@ class TaskRunFuture(Generic[R]):
         Raises:
             Exception: the task's own exception, for a run that failed with one.
             TaskRunFailed: the run crashed, was cancelled, or failed without an exception.
+            TaskRunStalled: nothing served the run's task key for ``unserved_grace``.
             WorkerError: the run is not finished and this thread runs an event loop,
                 where blocking would stop the very workers that finish it; use
                 ``await future.wait()`` or ``await future.aresult()`` instead.
             OrchestratorTimeout: the run did not finish within ``timeout``.
             ObjectNotFound: the run was deleted.
+            InvalidArgument: a negative ``timeout`` or ``unserved_grace``.
         """
         check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
+        grace = check_grace(unserved_grace)
         state = self.state
         if state.type not in TERMINAL_TYPES:
-            state = self._block(timeout)
+            state = self._block(timeout, grace)
         return self._outcome(state)
 
-    async def aresult(self, timeout: float | None = None) -> R:  # noqa: ASYNC109 - clock time
+    async def aresult(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - clock time
+        *,
+        unserved_grace: float | None = DEFAULT_UNSERVED_GRACE,
+    ) -> R:
         """Wait for the run to finish (on the orchestrator's clock) and return its result.
+
+        Args:
+            timeout: the most seconds to wait, on the orchestrator's clock; forever when
+                None.
+            unserved_grace: the hang guard: raise :class:`~orchestrator.TaskRunStalled`
+                once the run has waited this many seconds on its task key's queue with
+                no worker of the orchestrator serving that key. Counted on the
+                orchestrator's clock when it is a SystemClock or a TimeSkipper drives it
+                (``autojump=True``), else in real seconds (see
+                :mod:`orchestrator._engine._unserved`). None: no guard.
 
         Raises:
             Exception: the task's own exception, for a run that failed with one.
             TaskRunFailed: the run crashed, was cancelled, or failed without an exception.
+            TaskRunStalled: nothing served the run's task key for ``unserved_grace``.
             OrchestratorTimeout: the run did not finish within ``timeout``.
             ObjectNotFound: the run was deleted.
+            InvalidArgument: a negative ``timeout`` or ``unserved_grace``.
         """
-        state = await self.wait(timeout)
+        check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
+        grace = check_grace(unserved_grace)
+        if grace is None or self.done():
+            state = await self.wait(timeout)
+        else:
+            state = await self._wait_guarded(timeout, grace)
         if state.type not in TERMINAL_TYPES:
             raise self._timeout(timeout, state)
         return self._outcome(state)
 
-    def _block(self, timeout: float | None) -> State:
+    async def _wait_guarded(self, limit: float | None, grace: float) -> State:
+        """:meth:`wait`, raced against the hang guard."""
+        stalls: list[TaskRunStalled] = []
+        state: State | None = None
+        async with anyio.create_task_group() as group:
+
+            async def guard() -> None:
+                stalls.append(await guard_async(self._orchestrator, self.task_run_id, grace))
+                group.cancel_scope.cancel()
+
+            group.start_soon(guard)
+            state = await self.wait(limit)
+            group.cancel_scope.cancel()
+        if state is None:
+            raise stalls[0]
+        return state
+
+    def _block(self, timeout: float | None, grace: float | None) -> State:
         if _in_event_loop():
             raise WorkerError(
                 f"future.result() would block the event loop while task run {self.task_run_id} "
@@ -200,19 +255,19 @@ class TaskRunFuture(Generic[R]):
                 "`await future.wait()` or `await future.aresult()` in async code"
             )
         registry = self._orchestrator._engine.watch_futures()
-        event = threading.Event()
+        woken = threading.Event()
         run_id = self.task_run_id
-        registry.add(run_id, event.set)
+        registry.add(run_id, woken.set)
         try:
+            stall = guard_blocking(self._orchestrator, run_id, woken, self.done, timeout, grace)
+            if stall is not None:
+                raise stall
             state = self.state
             if state.type not in TERMINAL_TYPES:
-                event.wait(timeout)
-                state = self.state
-                if state.type not in TERMINAL_TYPES:
-                    raise self._timeout(timeout, state)
+                raise self._timeout(timeout, state)
             return state
         finally:
-            registry.discard(run_id, event.set)
+            registry.discard(run_id, woken.set)
 
     def _timeout(self, timeout: float | None, state: State) -> OrchestratorTimeout:
         return OrchestratorTimeout(
