@@ -48,6 +48,7 @@ from .._store._results import ResultStore, parameters_key
 from .._store._store import Store
 from ..filters import TaskRunFilter
 from ._decisions import DecisionLog
+from ._end_logging import engine_logger, log_end_state
 from ._invariants import check_engine
 from ._leases import PendingLeases
 from ._retention import RetentionIndex
@@ -418,6 +419,8 @@ class Engine:
             raise
         self.slots.forget_waiter(run.id)
         self.notify(lambda o: o.task_run_state_committed(run, state))
+        if state.type in TERMINAL_TYPES and engine_logger.isEnabledFor(logging.INFO):
+            log_end_state("task run", run, state)
         return state
 
     def _commit_flow(self, ctx: TransitionContext) -> State:
@@ -443,6 +446,8 @@ class Engine:
             raise
         self._settle_deployment_slot(run, state)
         self.notify(lambda o: o.flow_run_state_committed(run, state))
+        if state.type in TERMINAL_TYPES and engine_logger.isEnabledFor(logging.INFO):
+            log_end_state("flow run", run, state)
         if run.parent_task_run_id is not None:
             self._mirror_onto_parent(run, state)
         return state

@@ -44,6 +44,7 @@ from .._store._results import read_parameters, should_try_to_read_parameters
 from ._abandoning import AbandonedCallRules, waits_for
 from ._calls import Caller, TimedOut
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, stoppable_wait, why_stopped
+from ._failure_log import log_failed_call
 from ._slots import RunSlots
 
 if TYPE_CHECKING:
@@ -362,6 +363,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
                 proposal.name,
             )
             return
+        log_failed_call(claim.run, proposal, result.state)
         self._after_final(claim, result.state)
 
     # -- marking the execution for time skipping ------------------------------------------------

@@ -392,9 +392,17 @@ class TaskWorker:
         self._post = loop_poster()
         self._server = server
         self._orchestrator.activity.add_worker(self)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("task worker %s started: %s", self._client_id, self.describe())
 
     def _close(self) -> None:
         self._orchestrator.activity.remove_worker(self)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "task worker %s stopped after %d claim(s)",
+                self._client_id,
+                sum(self._executor.finished.values()),
+            )
         self._started = False
         self._intake_scope = None
         self._post = None
@@ -432,6 +440,19 @@ class TaskWorker:
                 await pool.serve(runs)
         self._intake_scope = None
         pool.close()
+
+    def describe(self) -> str:
+        """Return one line saying what the worker serves, its limit and its status address.
+
+        For example ``"serving tasks.send_invoice, tasks.charge (limit 10)"``; the start
+        log line and ``serve_sync``'s start message are made of it.
+        """
+        limit = self._executor.slots.limit
+        line = f"serving {', '.join(self._tasks)} (limit {'none' if limit is None else limit})"
+        address = self.status_address
+        if address is not None:
+            line += f", status at http://{address[0]}:{address[1]}/status"
+        return line
 
     def __repr__(self) -> str:
         state = "stopping" if self._stopping else "serving" if self._started else "idle"
