@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import signal
+import sys
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 from anyio.abc import TaskStatus
 
 from .._core._checks import check_optional_seconds, check_port
 from .._core._checks_objects import check_choice
+from .._core._errors import WorkerError
+from .._core._wakeup import current_async_library
 from ._http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS, check_limits
 from ._task_worker import TaskWorker
 
@@ -23,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["serve", "serve_sync"]
 
+
+logger: Final = logging.getLogger("orchestrator.workers")
 
 #: The event loops ``serve_sync`` (and ``run_until_idle_sync``) can run.
 BACKENDS: Final = ("asyncio", "trio")
@@ -54,17 +60,22 @@ def _sigterm_stops(worker: TaskWorker) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-async def serve(
+def serve(
     *tasks: Task[..., Any],
     orchestrator: Orchestrator | None = None,
     limit: int | None = 10,
-    timeout: float | None = None,  # noqa: ASYNC109 - orchestrator clock, not real time
+    timeout: float | None = None,
     status_server_port: int | None = None,
     task_status: TaskStatus[TaskWorker] = anyio.TASK_STATUS_IGNORED,
     status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
-) -> None:
+) -> Coroutine[Any, Any, None]:
     """Serve ``tasks`` with a :class:`TaskWorker` until it is stopped or times out.
+
+    Await it from async code (``await serve(add)``, or ``await group.start(serve, add)``
+    to get the worker). From plain code use :func:`serve_sync`: ``serve(...)`` called
+    where no event loop runs raises at once rather than return an awaitable that nobody
+    awaits (which would serve nothing). The options are checked when it is called.
 
     From the main thread, SIGTERM stops the worker gracefully (the previous handler is
     restored afterwards). A stop, a SIGTERM or the timeout end it quietly: it returns
@@ -82,22 +93,81 @@ async def serve(
         status_server_timeout_seconds, status_server_max_connections: the status
             server's limits (see :meth:`TaskWorker.run`).
 
+    Returns:
+        The coroutine that serves; await it.
+
     Raises:
-        TypeError, InvalidArgument, WorkerError: as :class:`TaskWorker` raises them.
-        OSError: the status port cannot be bound.
+        WorkerError: called where no event loop runs (use :func:`serve_sync`).
+        InvalidArgument: a bad ``timeout`` or status server option.
+        TypeError, InvalidArgument, WorkerError: as :class:`TaskWorker` raises them
+            (when awaited).
+        OSError: the status port cannot be bound (when awaited).
     """
     _check_serving(
         timeout, status_server_port, status_server_timeout_seconds, status_server_max_connections
     )
+    if current_async_library() is None:
+        names = ", ".join(getattr(t, "name", repr(t)) for t in tasks) or "your tasks"
+        raise WorkerError(
+            "serve(...) was called outside an event loop, where it can only return an "
+            "awaitable that nobody awaits, and would serve nothing. From plain code call "
+            f"serve_sync({names}, ...), which runs the event loop and blocks; from async "
+            "code write `await serve(...)`"
+        )
+    return _serve(
+        tasks,
+        orchestrator=orchestrator,
+        limit=limit,
+        timeout=timeout,
+        status_server_port=status_server_port,
+        task_status=task_status,
+        status_server_timeout_seconds=status_server_timeout_seconds,
+        status_server_max_connections=status_server_max_connections,
+    )
+
+
+async def _serve(
+    tasks: tuple[Task[..., Any], ...],
+    *,
+    orchestrator: Orchestrator | None,
+    limit: int | None,
+    timeout: float | None,  # noqa: ASYNC109 - orchestrator clock, not real time
+    status_server_port: int | None,
+    task_status: TaskStatus[TaskWorker],
+    status_server_timeout_seconds: float,
+    status_server_max_connections: int,
+    announce: bool = False,
+) -> None:
     worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
+    reported: TaskStatus[TaskWorker] = _Announcing(worker, task_status) if announce else task_status
     with _sigterm_stops(worker):
         await worker.run(
             timeout=timeout,
             status_server_port=status_server_port,
-            task_status=task_status,
+            task_status=reported,
             status_server_timeout_seconds=status_server_timeout_seconds,
             status_server_max_connections=status_server_max_connections,
         )
+
+
+@final
+class _Announcing:
+    """Prints what the worker serves to stderr once it takes runs (``serve_sync``)."""
+
+    __slots__ = ("_status", "_worker")
+
+    def __init__(self, worker: TaskWorker, status: TaskStatus[TaskWorker]) -> None:
+        self._worker = worker
+        self._status = status
+
+    def started(self, value: TaskWorker | None = None) -> None:
+        print(
+            f"orchestrator: task worker {self._worker.client_id} {self._worker.describe()}; "
+            "press Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._status.started(self._worker)  # TaskWorker.run reports itself
 
 
 def serve_sync(
@@ -114,25 +184,50 @@ def serve_sync(
 
     For scripts; from async code await :func:`serve` instead.
 
+    It says what it serves once the worker takes runs: one line on stderr (``orchestrator:
+    task worker HOST-PID-ID serving KEYS (limit N); press Ctrl-C to stop``), as a
+    command-line server does, besides the worker's INFO start line on the
+    ``orchestrator.workers`` logger.
+
+    Ctrl-C (SIGINT) cancels the worker (runs it was executing are handed back or
+    crashed, as on any cancellation), prints ``orchestrator: interrupted, task worker
+    stopped`` on stderr and raises ``SystemExit(130)``: a script ends quietly with the
+    shell's status for an interrupt, no KeyboardInterrupt traceback; ``finally`` blocks
+    and ``with`` exits of the caller still run, and a caller that wants to go on can
+    catch ``SystemExit``. SIGTERM, a stop or the timeout return normally.
+
     Raises:
         InvalidArgument: ``backend`` is not "asyncio" or "trio", or a bad ``timeout`` or
             status server option (checked before the loop starts).
         RuntimeError: an event loop already runs in this thread.
+        SystemExit: with code 130, after Ctrl-C.
     """
     check_choice(backend, "backend", BACKENDS)
     _check_serving(
         timeout, status_server_port, status_server_timeout_seconds, status_server_max_connections
     )
-    anyio.run(
-        functools.partial(
-            serve,
-            *tasks,
-            orchestrator=orchestrator,
-            limit=limit,
-            timeout=timeout,
-            status_server_port=status_server_port,
-            status_server_timeout_seconds=status_server_timeout_seconds,
-            status_server_max_connections=status_server_max_connections,
-        ),
-        backend=backend,
+    serving = functools.partial(
+        _serve,
+        tasks,
+        orchestrator=orchestrator,
+        limit=limit,
+        timeout=timeout,
+        status_server_port=status_server_port,
+        task_status=anyio.TASK_STATUS_IGNORED,
+        status_server_timeout_seconds=status_server_timeout_seconds,
+        status_server_max_connections=status_server_max_connections,
+        announce=True,
     )
+    try:
+        anyio.run(serving, backend=backend)
+    except KeyboardInterrupt:
+        pass
+    except BaseExceptionGroup as group:  # trio raises it in a task: it comes out grouped
+        _, rest = group.split(KeyboardInterrupt)
+        if rest is not None:
+            raise
+    else:
+        return
+    logger.info("serve_sync: interrupted (Ctrl-C); the task worker stopped")
+    print("orchestrator: interrupted, task worker stopped", file=sys.stderr, flush=True)
+    raise SystemExit(130) from None
