@@ -7,6 +7,7 @@ that ``help(TaskRunSort)`` shows them.
 from __future__ import annotations
 
 import enum
+import inspect
 from typing import Final, final
 
 __all__ = ["FlowRunSort", "TaskRunSort"]
@@ -93,5 +94,11 @@ class FlowRunSort(_Sort):
         return "effective_start_time" if name == "start_time" else name
 
 
-TaskRunSort.__doc__ = f"{TaskRunSort.__doc__}{_ORDER_RULES}"
-FlowRunSort.__doc__ = f"{FlowRunSort.__doc__}{_ORDER_RULES}"
+def _with_order_rules(doc: str | None) -> str:
+    # Dedented apart, then joined: Python 3.13 dedents docstrings when it compiles them,
+    # but not other strings, so joining the raw texts would mix two indentations.
+    return f"{inspect.cleandoc(doc or '')}\n\n{inspect.cleandoc(_ORDER_RULES)}\n"
+
+
+TaskRunSort.__doc__ = _with_order_rules(TaskRunSort.__doc__)
+FlowRunSort.__doc__ = _with_order_rules(FlowRunSort.__doc__)
