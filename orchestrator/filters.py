@@ -1,18 +1,27 @@
 """Filters and sort orders for querying runs: ``from orchestrator.filters import ...``.
 
-The names and semantics follow the reference server's filter objects. A query takes a
-``TaskRunFilter`` (or ``FlowRunFilter``) for the runs themselves and, for task runs,
-the cross-entity ``FlowRunFilter``, ``FlowFilter`` and ``DeploymentFilter`` that select
-by parent flow run. Filters are frozen values built from plain Python values; each has
-``matches(record, lookup=None)`` for testing one record directly::
+The names and semantics follow the reference server's filter objects. The queries are
+methods of :class:`~orchestrator.Orchestrator`: ``read_task_runs``, ``count_task_runs``,
+``paginate_task_runs`` and ``task_run_history``, and their flow-run twins
+(``read_flow_runs``, ``count_flow_runs``, ``paginate_flow_runs``, ``delete_flow_runs``,
+``flow_run_history``). A query takes a ``TaskRunFilter`` (or ``FlowRunFilter``) for the
+runs themselves and, for task runs, the cross-entity ``FlowRunFilter``, ``FlowFilter``
+and ``DeploymentFilter`` that select by parent flow run. Filters are frozen values built
+from plain Python values; each has ``matches(record, lookup=None)`` for testing one
+record directly::
 
     from orchestrator.filters import TaskRunFilter, TaskRunFilterTaskKey, TaskRunSort
 
-    runs = store.query_task_runs(
-        task_runs=TaskRunFilter(task_key=TaskRunFilterTaskKey(any_="etl.load")),
+    runs = orchestrator.read_task_runs(
+        task_runs=TaskRunFilter(task_key=TaskRunFilterTaskKey(any_=["etl.load"])),
         sort=TaskRunSort.EXPECTED_START_TIME_DESC,
         limit=10,
     )
+
+``sort=`` takes a :class:`TaskRunSort` (or :class:`FlowRunSort`) member. Every order is
+total and deterministic: equal keys go in creation order (oldest first for an ``*_ASC``
+order, newest first for a ``*_DESC`` one), and runs whose key is None come last in
+either direction, so ``limit`` and ``offset`` page through the same order every time.
 """
 
 from __future__ import annotations

@@ -111,8 +111,10 @@ class HistoryTooLarge(InvalidArgument):
 class QueueFull(OrchestratorError):
     """Raised by a synchronous submission when the task key's queue has no room.
 
-    Nothing was created. Start a worker for the key, raise the queue size with
-    ``Orchestrator.configure_task_key``, or submit from async code, which waits for room.
+    Nothing was created. The bound is ``Orchestrator(scheduled_queue_size=1000)`` for
+    every key, or ``orchestrator.configure_task_key(key, scheduled_size=...)`` for one.
+    Start a :class:`~orchestrator.workers.TaskWorker` that serves the key, raise the
+    bound, or submit from async code (``asubmit``), which waits for room.
     """
 
 

@@ -280,7 +280,13 @@ class TaskRun(_RunTimes):
 @final
 @attrs.define(eq=False, kw_only=True)
 class FlowRun(_RunTimes):
-    """One execution of a flow: the parent of task runs, or a job for a process worker."""
+    """One execution of a flow: the parent of task runs, or a job for a process worker.
+
+    ``infrastructure_pid`` is a string or None, as in the reference: whatever identifies
+    the infrastructure running the flow run (a container id, ``host:pid``). A
+    :class:`~orchestrator.workers.ProcessWorker` records its command's process id as
+    decimal text (``str(pid)``); read it back with ``int(run.infrastructure_pid)``.
+    """
 
     id: uuid.UUID
     name: str

@@ -266,7 +266,8 @@ def Scheduled(  # noqa: N802 - state constructors read as state names
 ) -> State:
     """A SCHEDULED proposal due at ``scheduled_time`` (when committed, if None).
 
-    ``deferred=True`` marks a background run for a task worker.
+    ``deferred=True`` marks a background run for a task worker (it sets
+    ``details.deferred``; ``False`` keeps whatever ``details`` says).
     """
     base = EMPTY_DETAILS if details is None else details
     if scheduled_time is not None or deferred:
@@ -304,10 +305,20 @@ def Pending(  # noqa: N802
     *,
     name: str | None = None,
     message: str | None = None,
+    deferred: bool = False,
     details: StateDetails | None = None,
     timestamp: datetime | None = None,
 ) -> State:
-    """A PENDING proposal (a claim): "Pending", or "Submitting" and the like by name."""
+    """A PENDING proposal (a claim): "Pending", or "Submitting" and the like by name.
+
+    ``deferred=True`` makes it a worker's claim of a background run, as
+    :meth:`~orchestrator.Orchestrator.claim_task_run` proposes it (it sets
+    ``details.deferred``, as :func:`Scheduled` does; ``False`` keeps whatever
+    ``details`` says). Like every field, ``deferred`` is checked where the proposal is
+    made: ``set_task_run_state`` refuses a non-bool, naming ``state.details.deferred``.
+    """
+    if deferred:
+        details = (EMPTY_DETAILS if details is None else details).replace(deferred=deferred)
     return _make(StateType.PENDING, name, message, None, details, timestamp)
 
 

@@ -28,6 +28,7 @@ from .._core._checks import (
     check_page,
     check_tags,
     check_text,
+    wrong_type,
 )
 from .._core._checks_objects import check_instance, check_mapping_of_str
 from .._core._errors import ObjectNotFound
@@ -197,6 +198,10 @@ class FlowRuns(Facet):
     ) -> list[FlowRun]:
         """Return the flow runs matching every filter, sorted, from ``offset``, at most ``limit``.
 
+        ``sort`` is a :class:`~orchestrator.filters.FlowRunSort` member: equal keys go
+        in creation order and runs whose key is None come last (its docstring has the
+        rules).
+
         As in Prefect, ``task_runs`` keeps the runs that have a task run matching it, and
         ``work_pools`` the runs filed in a queue of a matching pool (runs without a pool,
         or without such a task run, are left out).
@@ -252,7 +257,8 @@ class FlowRuns(Facet):
     ) -> FlowRun:
         """Change a flow run's name, infrastructure pid or labels (UNSET: leave as is).
 
-        Workers record the pid of the process running the flow run here. Labels are
+        Workers record the pid of the process running the flow run here, as a string
+        (``str(pid)``; as in the reference, any infrastructure's id fits). Labels are
         merged over the run's (a None value removes one). ``flow_version`` replaces the
         run's. ``job_variables`` replace the run's, as in the reference only for a
         deployment's run that is still SCHEDULED (its worker has not taken it yet).
@@ -267,9 +273,13 @@ class FlowRuns(Facet):
         if not isinstance(name, Unset):
             changes["name"] = check_text(name, "name")
         if not isinstance(infrastructure_pid, Unset):
-            changes["infrastructure_pid"] = check_optional_text(
-                infrastructure_pid, "infrastructure_pid", empty=True
-            )
+            if infrastructure_pid is not None and not isinstance(infrastructure_pid, str):
+                raise wrong_type(
+                    "infrastructure_pid",
+                    infrastructure_pid,
+                    "None or a string, such as str(pid) for a process id",
+                )
+            changes["infrastructure_pid"] = infrastructure_pid
         new_labels = (
             None
             if isinstance(labels, Unset)

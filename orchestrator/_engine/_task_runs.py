@@ -34,7 +34,7 @@ from .._core._checks_objects import (
     check_mapping_of_str,
     check_optional_datetime,
 )
-from .._core._errors import ObjectAlreadyExists, ObjectNotFound, QueueFull
+from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._events import Decision
 from .._core._models import DEFAULT_TASK_POLICY, TaskRun, TaskRunPolicy
 from .._core._outcomes import OrchestrationResult
@@ -128,7 +128,8 @@ class TaskRuns(Facet):
             ObjectNotFound: ``flow_run_id`` names no flow run.
             ObjectAlreadyExists: ``id`` is taken by a run with another identity.
             QueueFull: ``state`` is a deferred Scheduled state and the task key's queue is
-                full (see :meth:`configure_task_key`).
+                full (its message names ``scheduled_queue_size=`` and
+                :meth:`configure_task_key`, which set the bound).
         """
         check_text(task_key, "task_key")
         check_optional_text(dynamic_key, "dynamic_key", empty=True)
@@ -167,11 +168,7 @@ class TaskRuns(Facet):
                 and state.details.deferred
                 and not engine.queues.has_room(task_key)
             ):
-                raise QueueFull(
-                    f"the scheduled queue of task key {task_key!r} is full; start a worker for "
-                    "it, raise its size with configure_task_key(), or submit from async code "
-                    "to wait for room"
-                )
+                raise engine.queues.full_error(task_key)
             run_id = engine.new_id() if id is None else id
             merged_labels: dict[str, str] = {}
             if parent is not None:
@@ -222,6 +219,10 @@ class TaskRuns(Facet):
         offset: int = 0,
     ) -> list[TaskRun]:
         """Return the task runs matching every filter, sorted, from ``offset``, at most ``limit``.
+
+        ``sort`` is a :class:`~orchestrator.filters.TaskRunSort` member: equal keys go
+        in creation order and runs whose key is None come last (its docstring has the
+        rules).
 
         The cross-entity filters (``flow_runs``, ``flows``, ``deployments``) select runs
         whose parent flow run matches; runs without a flow run never match them.

@@ -42,7 +42,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, final
 
 from .._core._clock import Clock
-from .._core._errors import InvalidArgument
+from .._core._errors import InvalidArgument, QueueFull
 from ._records import TaskQueuesStatistics, TaskQueueStatistics
 from ._state import Entry, KeyHeaps, QueueState, RunLookup, check_key, check_size
 from ._views import MultiQueue, TaskQueue
@@ -246,6 +246,24 @@ class TaskQueues:
         """Verify the heaps and counters against the by-run index; raise AssertionError."""
         with self._state.lock:
             self._state.check_invariants()
+
+    def full_error(self, task_key: str) -> QueueFull:
+        """Return the :class:`~orchestrator.QueueFull` that refuses a submission to ``task_key``.
+
+        Its message names the key, how many runs wait and the options that set the bound
+        (``Orchestrator(scheduled_queue_size=)`` for every key,
+        ``configure_task_key(key, scheduled_size=)`` for one), and what else to do. The
+        caller raises it.
+        """
+        heaps = self._heaps(task_key)
+        return QueueFull(
+            f"the scheduled queue of task key {task_key!r} is full: {heaps.scheduled_count} "
+            f"runs wait for a worker and its bound is {heaps.scheduled_size}. Start a "
+            f"TaskWorker that serves {task_key!r}, raise the bound (Orchestrator("
+            f"scheduled_queue_size=...) for every key, or orchestrator.configure_task_key("
+            f"{task_key!r}, scheduled_size=...) for this one), or submit from async code "
+            "(asubmit), which waits for room"
+        )
 
     # -- internals --------------------------------------------------------------------------
     def _heaps(self, task_key: str) -> KeyHeaps:

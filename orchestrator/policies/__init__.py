@@ -1,13 +1,15 @@
 """The built-in orchestration rules and the task-run policies made of them.
 
-A policy is an ordered :class:`~orchestrator.Policy` of rules; the factories return a
-fresh one each call, ready to be given to an orchestrator as is or recomposed::
+A policy is an ordered :class:`Policy` of rules (``orchestrator.Policy``, also importable
+from here); the factories return a fresh one each call, ready to be given to an
+orchestrator as is or recomposed::
 
-    from orchestrator.policies import RetryFailedTasks, core_task_policy
+    from orchestrator.policies import Policy, RetryFailedTasks, core_task_policy
 
     policy = core_task_policy(slot_wait_seconds=2.0).replacing(
         RetryFailedTasks, RetryFailedTasks(jitter=lambda rng, mean, factor: mean)
     )
+    assert isinstance(policy, Policy)
 
 Every rule is a frozen value whose fields are its configuration, so two orchestrators
 may share rules but never state.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 
+from .._rules._rule import Policy as Policy
 from ._background_rules import CopyTaskParametersID as CopyTaskParametersID
 from ._background_rules import EnqueueScheduledTasks as EnqueueScheduledTasks
 from ._background_rules import PreventPendingTransitions as PreventPendingTransitions
@@ -73,6 +76,7 @@ __all__ = (
     "HandleResumingPausedFlows",
     "HandleTaskTerminalStateTransitions",
     "JitterFunction",
+    "Policy",
     "PreventDuplicateTransitions",
     "PreventPendingTransitions",
     "PreventResultDataLoss",

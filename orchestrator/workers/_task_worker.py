@@ -65,7 +65,24 @@ logger: Final = logging.getLogger("orchestrator.workers")
 
 @final
 class TaskWorker:
-    """Execute the background runs of some tasks (see the module docstring).
+    """Execute the background runs of some tasks, at most ``limit`` at a time.
+
+    Serve with ``async with TaskWorker(...):`` (for the block), ``await worker.run()``
+    or ``await task_group.start(worker.run)`` (until stopped). From outside, a serving
+    worker is ended by:
+
+    * :meth:`stop`, from any thread (or :meth:`handle_sigterm` as a signal handler),
+      or ``run(timeout=...)`` on the orchestrator's clock: graceful. It takes no new
+      run, hands the runs waiting for their turn back to their queue, lets running ones
+      finish, then ``run()`` returns (``start()`` raises :class:`~orchestrator.StopTaskWorker`)
+      and an ``async with`` block's exit returns;
+    * cancelling the task group or cancel scope it serves in (or an exception leaving
+      its ``async with`` block): not graceful. The runs it is executing end Crashed, or
+      are retried when they have retries left; runs not yet started go back to their
+      queue. A sync function's thread cannot be stopped: its call is left to return
+      on its own, and its run does not start again before it has.
+
+    Either way no run is stranded and none runs twice.
 
     Args:
         *tasks: the tasks to serve (made with ``@task``); runs are matched by task key.
