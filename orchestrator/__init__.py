@@ -73,8 +73,8 @@ from ._display import states_table as states_table
 from ._engine._futures import TaskRunFuture as TaskRunFuture
 from ._engine._orchestrator import Orchestrator as Orchestrator
 from ._engine._orchestrator import OrchestratorStatistics as OrchestratorStatistics
+from ._engine._task_run_reads import Page as Page
 from ._engine._task_runs import CreatedTaskRun as CreatedTaskRun
-from ._engine._task_runs import Page as Page
 from ._pools._job_config import BaseJobConfiguration as BaseJobConfiguration
 from ._pools._process_config import ProcessJobConfiguration as ProcessJobConfiguration
 from ._queues._registry import MultiQueue as MultiQueue

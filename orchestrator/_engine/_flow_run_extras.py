@@ -34,7 +34,7 @@ from ..filters import (
 )
 from ._facet import Facet
 from ._pool_runs import runs_in_pools
-from ._task_runs import Page
+from ._task_run_reads import Page
 
 __all__ = ["FlowRunExtras", "job_variables_change"]
 

@@ -55,6 +55,7 @@ from ._limits import ConcurrencyLimits
 from ._pools import WorkPools
 from ._submission import asubmit_task, submit_task
 from ._task_overrides import TaskOverrides
+from ._task_run_reads import TaskRunReads
 from ._task_runs import TaskRuns
 from ._work_queues import WorkQueues
 
@@ -88,6 +89,7 @@ class OrchestratorStatistics:
 @final
 class Orchestrator(
     TaskRuns,
+    TaskRunReads,
     FlowRuns,
     Deployments,
     WorkPools,
