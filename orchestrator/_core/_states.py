@@ -1,10 +1,8 @@
-"""States: what a run is doing, as immutable values.
+"""States: the State record and the constructors that build proposals.
 
-A :class:`State` has a :class:`StateType` (one of nine), a display name, a timestamp, an
-optional message and result ``data``, and :class:`StateDetails`. Four types are
-terminal (:data:`TERMINAL_TYPES`). States are frozen ``attrs`` values: the engine stamps
-a proposal with an id and a timestamp when it commits it, and a committed state never
-changes.
+The record (:class:`State`, :class:`StateType`, :class:`StateDetails`,
+:data:`TERMINAL_TYPES`) lives in ``_state_record.py`` and is re-exported here, so every
+state name imports from this module.
 
 The constructors (:func:`Scheduled`, :func:`Running`, :func:`AwaitingRetry`, ...) build
 proposals with the conventional names. A proposal without a timestamp is stamped with
@@ -14,14 +12,20 @@ scheduled time is due at that moment.
 
 from __future__ import annotations
 
-import enum
-import uuid
 from datetime import datetime
-from typing import Any, Final, final
+from typing import Any, Final
 
 import attrs
 
-from ._checks import wrong_type
+from ._state_record import (
+    ALL_STATE_TYPES,
+    EMPTY_DETAILS,
+    TERMINAL_TYPES,
+    State,
+    StateDetails,
+    StateType,
+    default_state_name,
+)
 
 __all__ = [
     "ALL_STATE_TYPES",
@@ -48,193 +52,7 @@ __all__ = [
     "default_state_name",
 ]
 
-
-@final
-class StateType(enum.Enum):
-    """The nine kinds of state a run can be in; values are the upper-case names."""
-
-    SCHEDULED = "SCHEDULED"
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    CRASHED = "CRASHED"
-    PAUSED = "PAUSED"
-    CANCELLING = "CANCELLING"
-
-    # Members are singletons compared by identity; hashing them by identity (in C)
-    # instead of by name keeps every dict keyed by state type off the profile.
-    __hash__ = object.__hash__
-
-    @property
-    def is_terminal(self) -> bool:
-        """True for COMPLETED, FAILED, CANCELLED and CRASHED."""
-        return self in TERMINAL_TYPES
-
-    def __repr__(self) -> str:
-        return f"StateType.{self.name}"
-
-
-#: The terminal (final) state types.
-TERMINAL_TYPES: Final = frozenset(
-    {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
-)
-#: Every state type plus ``None`` ("no state yet" as an initial state, "write nothing"
-#: as a proposal), the universe rules declare their FROM/TO sets over.
-ALL_STATE_TYPES: Final[frozenset[StateType | None]] = frozenset([*StateType, None])
-
-
-def default_state_name(state_type: StateType) -> str:
-    """Return the default display name of a state type: ``CANCELLING`` -> ``"Cancelling"``."""
-    return " ".join(part.capitalize() for part in state_type.value.split("_"))
-
-
 _DEFAULT_NAMES: Final = {t: default_state_name(t) for t in StateType}
-
-
-@final
-@attrs.frozen(kw_only=True)
-class StateDetails:
-    """Details attached to a state; every field defaults to "not set".
-
-    ``flow_run_id`` and ``task_run_id`` are overwritten by the engine on every committed
-    state. ``scheduled_time`` is when a SCHEDULED run is due; ``cache_key`` and
-    ``cache_expiration`` drive caching (``refresh_cache`` skips the lookup);
-    ``deferred`` marks a background run, which the background policy enqueues;
-    ``retriable=False`` stops retries; ``task_parameters_id`` names stored parameters.
-    The pause fields describe a paused flow; the rest are carried for completeness.
-    """
-
-    flow_run_id: uuid.UUID | None = None
-    task_run_id: uuid.UUID | None = None
-    child_flow_run_id: uuid.UUID | None = None
-    scheduled_time: datetime | None = None
-    cache_key: str | None = None
-    cache_expiration: datetime | None = None
-    refresh_cache: bool | None = None
-    deferred: bool = False
-    untrackable_result: bool = False
-    pause_timeout: datetime | None = None
-    pause_reschedule: bool = False
-    pause_key: str | None = None
-    run_input_keyset: dict[str, str] | None = None
-    retriable: bool | None = None
-    transition_id: uuid.UUID | None = None
-    task_parameters_id: uuid.UUID | None = None
-    traceparent: str | None = None
-    deployment_concurrency_lease_id: uuid.UUID | None = None
-
-    def replace(self, **changes: Any) -> StateDetails:
-        """Return a copy with ``changes`` applied."""
-        return attrs.evolve(self, **changes)
-
-
-#: The details of a state that sets nothing; shared because details are immutable.
-EMPTY_DETAILS: Final = StateDetails()
-
-
-@final
-@attrs.frozen(kw_only=True)
-class State:
-    """A state of a run: a type, a name, a time, and what it carries.
-
-    Build proposals with the constructors (:func:`Running`, :func:`Completed`, ...).
-    ``id`` and ``timestamp`` are None on a proposal that was never committed; the
-    engine sets both. ``data`` holds the result of a completed run or the exception of
-    a failed one.
-    """
-
-    type: StateType
-    name: str = attrs.field()
-    timestamp: datetime | None = None
-    message: str | None = None
-    data: Any = None
-    details: StateDetails = EMPTY_DETAILS
-    id: uuid.UUID | None = None
-
-    @name.default
-    def _name_default(self) -> str:
-        if self.type.__class__ is not StateType:
-            raise _wrong_state_type(self.type)
-        return _DEFAULT_NAMES[self.type]
-
-    # -- predicates -------------------------------------------------------------------
-    def is_scheduled(self) -> bool:
-        """True for SCHEDULED states (including AwaitingRetry and Late)."""
-        return self.type is StateType.SCHEDULED
-
-    def is_pending(self) -> bool:
-        """True for PENDING states."""
-        return self.type is StateType.PENDING
-
-    def is_running(self) -> bool:
-        """True for RUNNING states (including Retrying and Rerunning)."""
-        return self.type is StateType.RUNNING
-
-    def is_completed(self) -> bool:
-        """True for COMPLETED states (including Cached)."""
-        return self.type is StateType.COMPLETED
-
-    def is_failed(self) -> bool:
-        """True for FAILED states (including TimedOut)."""
-        return self.type is StateType.FAILED
-
-    def is_crashed(self) -> bool:
-        """True for CRASHED states."""
-        return self.type is StateType.CRASHED
-
-    def is_cancelled(self) -> bool:
-        """True for CANCELLED states."""
-        return self.type is StateType.CANCELLED
-
-    def is_cancelling(self) -> bool:
-        """True for CANCELLING states."""
-        return self.type is StateType.CANCELLING
-
-    def is_paused(self) -> bool:
-        """True for PAUSED states."""
-        return self.type is StateType.PAUSED
-
-    def is_final(self) -> bool:
-        """True for terminal states: COMPLETED, FAILED, CANCELLED, CRASHED."""
-        return self.type in TERMINAL_TYPES
-
-    @property
-    def has_result(self) -> bool:
-        """True when the state carries result data (anything but None).
-
-        A COMPLETED state with a result is protected: the core policy refuses to move
-        the run out of it.
-        """
-        return self.data is not None
-
-    def copy(self, **changes: Any) -> State:
-        """Return a fresh, uncommitted copy (no id or timestamp) with ``changes`` applied."""
-        changes.setdefault("id", None)
-        changes.setdefault("timestamp", None)
-        return attrs.evolve(self, **changes)
-
-    def __repr__(self) -> str:
-        when = "uncommitted" if self.timestamp is None else self.timestamp.isoformat()
-        message = f", message={self.message!r}" if self.message else ""
-        return f"State({self.name!r}, type={self.type.name}, {when}{message})"
-
-    def __attrs_post_init__(self) -> None:
-        # Only the two checks whose failure would otherwise surface far away (a KeyError,
-        # an AttributeError): states are built on every commit. The public calls that
-        # take a proposal check every field (orchestrator._core._state_checks).
-        if self.type.__class__ is not StateType:
-            raise _wrong_state_type(self.type)
-        if self.details.__class__ is not StateDetails:
-            raise wrong_type("details", self.details, "a StateDetails, such as StateDetails()")
-
-
-def _wrong_state_type(value: object) -> Exception:
-    return wrong_type("type", value, "a StateType, such as StateType.RUNNING")
-
-
-# -- constructors ---------------------------------------------------------------------
 
 
 def _make(
