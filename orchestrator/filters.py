@@ -29,16 +29,6 @@ from __future__ import annotations
 from ._core._sorts import FlowRunSort as FlowRunSort
 from ._core._sorts import TaskRunSort as TaskRunSort
 from ._store._filters_base import Operator as Operator
-from ._store._filters_flow import DeploymentFilter as DeploymentFilter
-from ._store._filters_flow import DeploymentFilterId as DeploymentFilterId
-from ._store._filters_flow import DeploymentFilterName as DeploymentFilterName
-from ._store._filters_flow import DeploymentFilterTags as DeploymentFilterTags
-from ._store._filters_flow import DeploymentFilterWorkPoolName as DeploymentFilterWorkPoolName
-from ._store._filters_flow import DeploymentFilterWorkQueueName as DeploymentFilterWorkQueueName
-from ._store._filters_flow import FlowFilter as FlowFilter
-from ._store._filters_flow import FlowFilterId as FlowFilterId
-from ._store._filters_flow import FlowFilterName as FlowFilterName
-from ._store._filters_flow import FlowFilterTags as FlowFilterTags
 from ._store._filters_flow import FlowRunFilter as FlowRunFilter
 from ._store._filters_flow import FlowRunFilterDeploymentId as FlowRunFilterDeploymentId
 from ._store._filters_flow import FlowRunFilterEndTime as FlowRunFilterEndTime
@@ -55,6 +45,20 @@ from ._store._filters_flow import FlowRunFilterStateName as FlowRunFilterStateNa
 from ._store._filters_flow import FlowRunFilterStateType as FlowRunFilterStateType
 from ._store._filters_flow import FlowRunFilterTags as FlowRunFilterTags
 from ._store._filters_flow import FlowRunFilterWorkQueueName as FlowRunFilterWorkQueueName
+from ._store._filters_flow_deployment import DeploymentFilter as DeploymentFilter
+from ._store._filters_flow_deployment import DeploymentFilterId as DeploymentFilterId
+from ._store._filters_flow_deployment import DeploymentFilterName as DeploymentFilterName
+from ._store._filters_flow_deployment import DeploymentFilterTags as DeploymentFilterTags
+from ._store._filters_flow_deployment import (
+    DeploymentFilterWorkPoolName as DeploymentFilterWorkPoolName,
+)
+from ._store._filters_flow_deployment import (
+    DeploymentFilterWorkQueueName as DeploymentFilterWorkQueueName,
+)
+from ._store._filters_flow_deployment import FlowFilter as FlowFilter
+from ._store._filters_flow_deployment import FlowFilterId as FlowFilterId
+from ._store._filters_flow_deployment import FlowFilterName as FlowFilterName
+from ._store._filters_flow_deployment import FlowFilterTags as FlowFilterTags
 from ._store._filters_flow_extra import FlowRunFilterFlowVersion as FlowRunFilterFlowVersion
 from ._store._filters_flow_extra import FlowRunFilterIdempotencyKey as FlowRunFilterIdempotencyKey
 from ._store._filters_flow_extra import (

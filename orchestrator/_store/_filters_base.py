@@ -21,7 +21,7 @@ import attrs
 from .._core._clock import as_utc
 from .._core._errors import ArgumentTypeError, ArgumentValueError, InvalidArgument
 from .._core._states import StateType
-from ._criteria import TRUE, Criterion, Lookup
+from ._criteria import TRUE, Criterion, Lookup, combine
 
 __all__ = [
     "FilterBase",
@@ -30,6 +30,7 @@ __all__ = [
     "StateTypesArg",
     "StrsArg",
     "field_repr",
+    "join_filters",
     "optional_instance",
     "shorthand",
     "to_operator",
@@ -286,3 +287,8 @@ def field_repr(instance: object) -> str:
                 value = sorted(value, key=str)
             parts.append(f"{field.name}={value!r}")
     return f"{type(instance).__name__}({', '.join(parts)})"
+
+
+def join_filters(subs: tuple[FilterBase | None, ...], operator: Operator) -> Criterion:
+    """The criteria of the sub-filters that are set, joined by ``operator``."""
+    return combine((sub.criterion for sub in subs if sub is not None), operator is Operator.AND)

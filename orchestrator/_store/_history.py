@@ -30,7 +30,8 @@ from .._core._errors import ArgumentValueError, HistoryTooLarge
 from .._core._models import FlowRun, TaskRun
 from .._core._states import StateType
 from ._criteria import Criterion, Range, all_of
-from ._filters_flow import DeploymentFilter, FlowFilter, FlowRunFilter
+from ._filters_flow import FlowRunFilter
+from ._filters_flow_deployment import DeploymentFilter, FlowFilter
 from ._filters_task import TaskRunFilter
 from ._planner import iterate
 from ._store import Store

@@ -15,7 +15,8 @@ from .._core._checks import check_page, wrong_type
 from .._core._models import FlowRun, TaskRun
 from .._core._sorts import FlowRunSort, TaskRunSort
 from ._criteria import FALSE, Criterion, In, all_of, flow_run_query, task_run_query
-from ._filters_flow import DeploymentFilter, FlowFilter, FlowRunFilter
+from ._filters_flow import FlowRunFilter
+from ._filters_flow_deployment import DeploymentFilter, FlowFilter
 from ._filters_task import TaskRunFilter
 from ._planner import QueryPlan, count, iterate, plan, select
 
