@@ -1,7 +1,8 @@
 """Workers: the runtime that executes runs, in this process or in subprocesses.
 
 Holds the task worker (``TaskWorker``, ``serve``: background task runs, with their
-claims, slots, calls and status server) and the process worker (``ProcessWorker``: the
+claims, slots, calls and status server; its options and status in
+``_task_worker_base.py``) and the process worker (``ProcessWorker``: the
 flow runs of a work pool as local subprocesses, and what a child process reads back).
 
 May import: every wing below it (the engine through the ``Orchestrator``'s public
