@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import orchestrator._engine._engine as engine_module
+import orchestrator._engine._commits as engine_module
 import orchestrator._store._table as table_module
 from orchestrator import (
     AwaitingRetry,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import orchestrator._engine._engine as engine_module
+import orchestrator._engine._commits as engine_module
 from orchestrator import (
     Cancelled,
     Completed,

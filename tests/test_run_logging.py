@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from orchestrator import Completed, Orchestrator, Running, TaskWorker, VirtualClock, task
-from orchestrator._engine import _engine as engine_module
+from orchestrator._engine import _commits as engine_module
 from orchestrator.testing import run_until_idle
 
 ENGINE = "orchestrator.engine"

@@ -8,9 +8,9 @@ future waiters, task stand-ins). Parts get narrow handles (a table, the lock, a
 :class:`~orchestrator.Orchestrator` is a facade over it.
 
 A proposal goes one way: pick the policy, run its rules with
-:func:`~orchestrator._rules._context.run_transition`, commit (:meth:`Engine._commit_task` or
-:meth:`Engine._commit_flow`, which also files the flow run in its work queue and mirrors
-a subflow's state onto its parent task run), record the decision, notify observers.
+:func:`~orchestrator._rules._context.run_transition`, commit (``commit_task`` or ``commit_flow``
+in ``_commits.py``, which also files a flow run in its work queue and mirrors a subflow's
+state onto its parent task run), record the decision, notify observers.
 
 Everything here is synchronous and runs under ``lock`` (a re-entrant lock, so an
 observer or a rule's service may call back into the engine). No awaits, no I/O: a
@@ -19,6 +19,7 @@ transition is a plain function call, safe from any thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -26,8 +27,6 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, NamedTuple, final
-
-import attrs
 
 from .._core._abandoned import AbandonedCalls
 from .._core._activity import Activity
@@ -37,24 +36,21 @@ from .._core._events import Observer, notify
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
-from .._core._states import TERMINAL_TYPES, State, StateType
+from .._core._states import State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
-from .._rules._bookkeeping import apply_bookkeeping
 from .._rules._context import TransitionContext, run_transition
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
 from .._store._results import ResultStore, parameters_key
 from .._store._store import Store
 from ..filters import TaskRunFilter
+from ._commits import commit_flow, commit_task
 from ._decisions import DecisionLog
-from ._end_logging import engine_logger, log_end_state
 from ._invariants import check_engine
 from ._leases import PendingLeases
 from ._retention import RetentionIndex
-from ._rollback import undo_commit
 from ._services import EngineServices
-from ._stamping import stamp
 from ._task_overrides import TaskOverrides
 from ._turns import SlotTurns, TagSignals
 from ._waiters import FutureWaiters
@@ -67,7 +63,6 @@ __all__ = ["Engine", "Policies"]
 _logger = logging.getLogger("orchestrator")
 _SCHEDULED: Final = StateType.SCHEDULED
 _PENDING: Final = StateType.PENDING
-_RUNNING: Final = StateType.RUNNING
 # Version 4 and the RFC 4122 variant, as uuid.UUID(version=4) sets them.
 _UUID_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET: Final = (4 << 76) | (0x8000 << 48)
@@ -147,6 +142,9 @@ class Engine:
         self._futures_watched = False
         #: The TimeSkipper driving the clock, if one is running.
         self.time_skipper: TimeSkipper | None = None
+        #: The commit steps run_transition ends a task-run or flow-run proposal with.
+        self._commit_task = functools.partial(commit_task, self)
+        self._commit_flow = functools.partial(commit_flow, self)
         #: How many proposals are under way (one proposal can make another, nested).
         self._depth = 0
         #: The line of finished runs retention deletes from (idle without retention).
@@ -400,91 +398,6 @@ class Engine:
                 return None
             return self.propose(
                 run, state, force=force, policy=self.choose_task_policy(state, force)
-            )
-
-    def _commit_task(self, ctx: TransitionContext) -> State:
-        run = ctx.run
-        assert isinstance(run, TaskRun)
-        state = stamp(run, ctx, self.new_id, self.store)
-        store = self.store
-        before = store.snapshot_task_run(run)
-        counts = run.run_count, run.total_run_time, run.updated
-        try:
-            apply_bookkeeping(run, ctx.initial, state)
-            run.updated = ctx.now
-            store.reindex_task_run(run, before)
-            store.append_task_run_state(run.id, state)
-        except BaseException:
-            undo_commit(store, run, before, counts, state)
-            raise
-        self.slots.forget_waiter(run.id)
-        self.notify(lambda o: o.task_run_state_committed(run, state))
-        if state.type in TERMINAL_TYPES and engine_logger.isEnabledFor(logging.INFO):
-            log_end_state("task run", run, state)
-        return state
-
-    def _commit_flow(self, ctx: TransitionContext) -> State:
-        run = ctx.run
-        assert isinstance(run, FlowRun)
-        state = stamp(run, ctx, self.new_id, self.store)
-        store = self.store
-        before = store.snapshot_flow_run(run)
-        policy = run.empirical_policy
-        counts = run.run_count, run.total_run_time, run.updated
-        try:
-            apply_bookkeeping(run, ctx.initial, state, count_runs=not policy.resuming)
-            run.updated = ctx.now
-            store.reindex_flow_run(run, before)
-            store.append_flow_run_state(run.id, state)
-            if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
-                run.empirical_policy = attrs.evolve(policy, resuming=False)
-            self.work_pools.file(run)
-        except BaseException:
-            run.empirical_policy = policy
-            undo_commit(store, run, before, counts, state)
-            self.work_pools.file(run)  # back where the restored state puts it
-            raise
-        self._settle_deployment_slot(run, state)
-        self.notify(lambda o: o.flow_run_state_committed(run, state))
-        if state.type in TERMINAL_TYPES and engine_logger.isEnabledFor(logging.INFO):
-            log_end_state("flow run", run, state)
-        if run.parent_task_run_id is not None:
-            self._mirror_onto_parent(run, state)
-        return state
-
-    def _settle_deployment_slot(self, run: FlowRun, state: State) -> None:
-        """Free the run's deployment slot once it leaves PENDING and RUNNING.
-
-        Only a SCHEDULED run keeps its place in the deployment's line of waiting runs.
-        Neither step can fail.
-        """
-        if run.deployment_id is None:
-            return
-        kind = state.type
-        if kind is not _SCHEDULED:
-            self.deployment_slots.forget_waiter(run.id)
-        if kind is not _PENDING and kind is not _RUNNING:
-            self.deployment_slots.release_all(run.id)
-
-    def _mirror_onto_parent(self, run: FlowRun, state: State) -> None:
-        """Force a copy of a subflow's new state onto its parent task run.
-
-        Runs inside the commit: it must not raise, or the committed state would be
-        reported as refused. A failure to update the parent task run is logged.
-        """
-        parent_id = run.parent_task_run_id
-        assert parent_id is not None
-        parent = self.store.get_task_run(parent_id)
-        if parent is None:
-            return
-        mirror = state.copy(details=state.details.replace(child_flow_run_id=run.id))
-        try:
-            self.propose(parent, mirror, force=True, policy=self.policies.minimal_task)
-        except Exception:
-            _logger.exception(
-                "could not copy the state of subflow run %s onto its parent task run %s",
-                run.id,
-                parent_id,
             )
 
     # -- checks ----------------------------------------------------------------------------------

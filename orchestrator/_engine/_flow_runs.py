@@ -4,7 +4,7 @@ Flow runs are the parents of task runs (a task runs only while its flow run is
 RUNNING) and the jobs of work pools. Their transitions go through the orchestrator's
 flow policy (the core flow policy by default; the minimal one with ``force``), with
 the same machinery and bookkeeping as task runs. After every committed flow-run state
-the engine's commit path (``Engine._commit_flow``) also, whatever the policy:
+the engine's commit path (``commit_flow`` in ``_commits.py``) also, whatever the policy:
 
 * clears the run's "resuming" mark once it is RUNNING again or finished;
 * files the run in its work queue's indexes (due, or holding a slot, or neither);
