@@ -9,7 +9,6 @@ memory, not a gigabyte.
 
 from __future__ import annotations
 
-import itertools
 from typing import Final, final
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "LINE_SPLIT_MARKER", "MIN_LINE_BYTES", "LineSplitter"]
@@ -68,33 +67,20 @@ class LineSplitter:
                 out += text.split("\n")[:-1]
             else:
                 for line in lines:
-                    out += self._pieces(line)
-                    out.append(_decode_line(line[self._tail(line) :]))
-        while len(buffer) > cap:
-            cut = _boundary(buffer, cap)
-            out.append(buffer[:cut].decode(errors="replace") + LINE_SPLIT_MARKER)
-            del buffer[:cut]
+                    out.append(_decode_line(line[self._cut(line, out) :]))
+        del buffer[: self._cut(buffer, out)]
         self._scanned = len(buffer)
         return out
 
-    def _cuts(self, line: bytes) -> list[int]:
-        """Where an over-long ``line`` is cut: 0, then the end of each full piece."""
-        cuts = [0]
-        while len(line) - cuts[-1] > self._cap:
-            cuts.append(cuts[-1] + _boundary(line[cuts[-1] :], self._cap))
-        return cuts
-
-    def _pieces(self, line: bytes) -> list[str]:
-        """The marked pieces cut off the front of an over-long ``line``."""
-        cuts = self._cuts(line)
-        return [
-            line[a:b].decode(errors="replace") + LINE_SPLIT_MARKER
-            for a, b in itertools.pairwise(cuts)
-        ]
-
-    def _tail(self, line: bytes) -> int:
-        """Where the last, unmarked piece of ``line`` starts."""
-        return self._cuts(line)[-1]
+    def _cut(self, data: bytes | bytearray, out: list[str]) -> int:
+        """Append to ``out`` the marked pieces cut off the front of ``data`` while it is
+        longer than the cap; return where the rest (at most the cap) starts."""
+        start = 0
+        while len(data) - start > self._cap:
+            cut = start + _boundary(data[start:], self._cap)
+            out.append(data[start:cut].decode(errors="replace") + LINE_SPLIT_MARKER)
+            start = cut
+        return start
 
     def flush(self) -> list[str]:
         """Return what is left after the last newline (the output ended without one)."""
