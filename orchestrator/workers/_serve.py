@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
@@ -170,6 +170,35 @@ class _Announcing:
         self._status.started(self._worker)  # TaskWorker.run reports itself
 
 
+async def _until_interrupted(serving: Callable[[], Awaitable[object]]) -> bool:
+    """Await ``serving``; on the first SIGINT cancel it and return True.
+
+    The signal is taken as an event of the loop (``anyio.open_signal_receiver``), so the
+    worker is cancelled like any task rather than torn down by a KeyboardInterrupt raised
+    wherever the loop happened to be. Off the main thread, where signal handlers cannot be
+    set, ``serving`` is simply awaited (and Ctrl-C arrives as KeyboardInterrupt).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        await serving()
+        return False
+    interrupted = False
+
+    async def watch(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        nonlocal interrupted
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                interrupted = True
+                group.cancel_scope.cancel()
+                return
+
+    async with anyio.create_task_group() as group:
+        await group.start(watch)
+        await serving()
+        group.cancel_scope.cancel()
+    return interrupted
+
+
 def serve_sync(
     *tasks: Task[..., Any],
     orchestrator: Orchestrator | None = None,
@@ -219,15 +248,16 @@ def serve_sync(
         announce=True,
     )
     try:
-        anyio.run(serving, backend=backend)
+        interrupted = anyio.run(_until_interrupted, serving, backend=backend)
     except KeyboardInterrupt:
-        pass
+        pass  # before the SIGINT watch was in place, or off the main thread
     except BaseExceptionGroup as group:  # trio raises it in a task: it comes out grouped
         _, rest = group.split(KeyboardInterrupt)
         if rest is not None:
             raise
     else:
-        return
+        if not interrupted:
+            return
     logger.info("serve_sync: interrupted (Ctrl-C); the task worker stopped")
     print("orchestrator: interrupted, task worker stopped", file=sys.stderr, flush=True)
     raise SystemExit(130) from None
