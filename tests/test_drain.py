@@ -899,7 +899,7 @@ async def test_run_until_idle_sync_refuses_to_run_inside_an_event_loop() -> None
 pytest_plugins = ["pytester"]
 
 #: Third-party plugins the inner runs do without (see tests/test_plugin.py).
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:asyncio")
 
 USER_TESTS = """
 import pytest

@@ -9,8 +9,10 @@ import pytest
 pytest_plugins = ["pytester"]
 
 #: Third-party plugins the inner runs do without: hypothesis imports itself at the end of
-#: every run (seconds under pytester) and pytest-benchmark warns when xdist is active.
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
+#: every run (seconds under pytester), pytest-benchmark warns when xdist is active, and
+#: pytest-asyncio (tested beside the plugin in test_plugin_async_plugins.py) warns unless
+#: configured.
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:asyncio")
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -19,8 +21,14 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_the_plugin_is_registered_through_the_pytest11_entry_point() -> None:
+    # The installed metadata names the module this checkout declared when it was
+    # installed: the plugin module outside the package (lazy), or the module inside it
+    # (before issue 13), which registers the same hooks and fixtures.
     points = importlib.metadata.entry_points(group="pytest11")
-    assert [p.value for p in points if p.name == "orchestrator"] == ["orchestrator.testing._plugin"]
+    assert [p.value for p in points if p.name == "orchestrator"] in (
+        ["_orchestrator_pytest"],
+        ["orchestrator.testing._plugin"],
+    )
 
 
 def test_the_fixtures_give_a_fresh_orchestrator_on_a_virtual_clock(
@@ -366,7 +374,9 @@ def test_every_worker_was_stopped_and_deregistered():
 def test_task_worker_starts_workers_and_stops_them_at_teardown(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(WORKER_TESTS)
     result = run(pytester)
-    result.assert_outcomes(passed=7, errors=2)
+    # One error: task_worker no longer asks for anyio_backend, so the sync test is not
+    # parametrized over the module's two backends any more (it was, before issue 13).
+    result.assert_outcomes(passed=7, errors=1)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_a_sync_test_is_told_to_drain_with_run_until_idle_sync*",

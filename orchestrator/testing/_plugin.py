@@ -1,7 +1,10 @@
-"""The pytest plugin of ``orchestrator``, registered through the ``pytest11`` entry point.
+"""The pytest plugin of ``orchestrator``: its fixtures, marker and options.
 
-It is inert until a test asks for one of its fixtures: it adds one marker and one ini
-option, and no hook runs for tests that do not use it.
+pytest loads the plugin through the ``pytest11`` entry point, which names the small
+module ``_orchestrator_pytest`` (outside this package, so that loading it costs a project
+that never uses the fixtures nothing: this package is imported the first time a test
+asks for one). Its fixtures call the functions here. The plugin adds one marker and one
+ini option, and no hook runs for tests that do not use it.
 
 Fixtures (function-scoped, sharing nothing between tests, so pytest-xdist is safe):
 
@@ -10,18 +13,23 @@ Fixtures (function-scoped, sharing nothing between tests, so pytest-xdist is saf
   :class:`~orchestrator.SystemClock` when the test is marked ``system_clock=True``.
 - ``orchestrator``: a fresh :class:`~orchestrator.Orchestrator` on that clock with
   the seed 0 (or the marker's ``seed``), current for the test (``task.delay()`` and
-  ``Orchestrator.current()`` find it, in sync tests and in anyio async tests). With
-  the marker's ``autojump=True`` it is built with ``autojump=True``: inside ``async
-  with orchestrator:`` the virtual clock jumps whenever all work is idle. At teardown
-  every task stub left on it (:func:`~orchestrator.testing.stub_task`) is undone.
+  ``Orchestrator.current()`` find it, in sync and async tests). With the marker's
+  ``autojump=True`` it is built with ``autojump=True``: inside ``async with
+  orchestrator:`` the virtual clock jumps whenever all work is idle. At teardown every
+  task stub left on it (:func:`~orchestrator.testing.stub_task`) is undone.
 - ``task_worker`` (async tests only): a :class:`~orchestrator.testing.TaskWorkerFactory`.
   ``worker = await task_worker(*tasks, limit=10)`` starts a
   :class:`~orchestrator.TaskWorker` serving ``tasks`` on the test's orchestrator and
   returns it once it takes runs; at teardown every worker it started is stopped
-  (see :class:`~orchestrator.testing.TaskWorkerFactory`). A plain (sync) test has no
-  event loop running between its lines, so no worker could serve there: its setup
-  fails with a message naming :func:`~orchestrator.testing.run_until_idle_sync`, which
-  serves the tasks itself for the length of its drain.
+  (see :class:`~orchestrator.testing.TaskWorkerFactory`). Its workers serve on the
+  event loop the test runs on, whichever plugin runs it: anyio's (``@pytest.mark.anyio``
+  or ``anyio_mode = "auto"``; asyncio or trio) or pytest-asyncio (``@pytest.mark.asyncio``
+  in strict mode, every async test in auto mode; any ``loop_scope``). An async test no
+  plugin runs fails at setup with a message naming the marker or mode to use. A plain
+  (sync) test has no event loop running between its lines, so no worker could serve
+  there: its setup fails with a message naming
+  :func:`~orchestrator.testing.run_until_idle_sync`, which serves the tasks itself for
+  the length of its drain.
 
 The marker configures them for one test, a class or a module (``pytestmark``); the
 closest marker wins, keyword by keyword::
@@ -46,19 +54,34 @@ fixture's teardown fails (pytest reports an error at teardown) if any run is lef
 SCHEDULED, PENDING, RUNNING or CANCELLING, listing each with the last decision taken
 on it, or if a worker is still serving. It stays quiet after a failed test, whose own
 failure is the news.
+
+Registering this module itself as a plugin (``-p orchestrator.testing._plugin``, as the
+entry point did before) still works: it re-exports the hooks and fixtures of
+``_orchestrator_pytest``.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 import pytest
 
-from ._worker_fixture import TaskWorkerFactory
+# The plugin surface, for a project that registers this module by name.
+from _orchestrator_pytest import INI_CHECK_UNFINISHED, LOOP_SCOPES, MARKER
+from _orchestrator_pytest import (
+    _orchestrator_task_worker_anyio as _orchestrator_task_worker_anyio,  # noqa: PLC2701
+)
+from _orchestrator_pytest import orchestrator as orchestrator
+from _orchestrator_pytest import orchestrator_clock as orchestrator_clock
+from _orchestrator_pytest import pytest_addoption as pytest_addoption
+from _orchestrator_pytest import pytest_configure as pytest_configure
+from _orchestrator_pytest import task_worker as task_worker
+
+from ._worker_fixture import task_workers_in_own_task as task_workers_in_own_task
 
 if TYPE_CHECKING:
     from .._core._clock import Clock
@@ -66,36 +89,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FixtureOptions",
+    "clock_for_test",
     "fixture_options",
     "orchestrator",
     "orchestrator_clock",
+    "orchestrator_for_test",
     "task_worker",
+    "task_worker_fixture_name",
+    "task_workers_in_own_task",
 ]
 
-MARKER: Final = "orchestrator"
-INI_CHECK_UNFINISHED: Final = "orchestrator_check_unfinished"
 _KEYWORDS: Final = ("autojump", "check_unfinished", "seed", "start", "system_clock")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the ini option that turns the teardown guard on for a whole suite."""
-    parser.addini(
-        INI_CHECK_UNFINISHED,
-        type="bool",
-        default=False,
-        help="orchestrator fixture: fail a passing test at teardown if runs are left "
-        "SCHEDULED, PENDING, RUNNING or CANCELLING (default: false)",
-    )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``orchestrator`` marker (so ``--strict-markers`` accepts it)."""
-    config.addinivalue_line(
-        "markers",
-        "orchestrator(*, seed=0, start=None, system_clock=False, autojump=False, "
-        "check_unfinished=None): configure the orchestrator and orchestrator_clock "
-        "fixtures for this test",
-    )
 
 
 @final
@@ -173,9 +177,10 @@ def fixture_options(node: pytest.Item) -> FixtureOptions:
     return FixtureOptions(**options)
 
 
-@pytest.fixture
-def orchestrator_clock(request: pytest.FixtureRequest) -> Clock:
-    """A fresh VirtualClock (or the SystemClock with ``system_clock=True``) for this test."""
+
+
+def clock_for_test(request: pytest.FixtureRequest) -> Clock:
+    """The ``orchestrator_clock`` fixture: a fresh clock as the test's markers ask."""
     from .._core._clock import SystemClock, VirtualClock
 
     options = fixture_options(request.node)
@@ -184,19 +189,14 @@ def orchestrator_clock(request: pytest.FixtureRequest) -> Clock:
     return VirtualClock(options.start)
 
 
-@pytest.fixture
-def orchestrator(
-    request: pytest.FixtureRequest, orchestrator_clock: Clock
-) -> Iterator[Orchestrator]:
-    """A fresh Orchestrator on ``orchestrator_clock``, current for the test, guarded on request."""
-    # Imported here so that loading the plugin, which pytest does in every project where
-    # orchestrator is installed, costs nothing beyond the package itself.
+def orchestrator_for_test(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Orchestrator]:
+    """The ``orchestrator`` fixture: a fresh Orchestrator, current for the test, guarded."""
     from .._engine._orchestrator import Orchestrator
     from ._guards import assert_all_finished
     from ._stubs import undo_stubs
 
     options = fixture_options(request.node)
-    instance = Orchestrator(orchestrator_clock, seed=options.seed, autojump=options.autojump)
+    instance = Orchestrator(clock, seed=options.seed, autojump=options.autojump)
     failed_before = request.session.testsfailed
     with instance:
         yield instance
@@ -213,22 +213,70 @@ def orchestrator(
             pytest.fail(problem, pytrace=False)
 
 
-@pytest.fixture
-async def task_worker(
-    request: pytest.FixtureRequest, orchestrator: Orchestrator, anyio_backend: object
-) -> AsyncIterator[TaskWorkerFactory]:
-    """Start TaskWorkers on the test's orchestrator, stopped at teardown (async tests only)."""
-    # Asking for anyio_backend puts anyio's plugin in charge of this fixture even for a
-    # sync test, so such a test gets the error below instead of pytest's generic one.
-    if not inspect.iscoroutinefunction(request.function):
+def task_worker_fixture_name(request: pytest.FixtureRequest) -> str:
+    """The async fixture that gives ``task_worker`` on the loop of the plugin running the test.
+
+    Fails the test's setup (``pytest.fail``) with the marker or mode to use when the test
+    is sync or no plugin runs it.
+    """
+    node = request.node
+    plugins = request.config.pluginmanager
+    with_anyio = plugins.has_plugin("anyio")
+    with_asyncio = plugins.has_plugin("asyncio")
+    if not inspect.iscoroutinefunction(getattr(node, "function", None)):
         pytest.fail(
-            f"{request.node.nodeid}: the task_worker fixture serves in the test's event "
+            f"{node.nodeid}: the task_worker fixture serves in the test's event "
             "loop, and a plain (sync) test runs with no loop running between its lines; "
             "make the test async (anyio), or call run_until_idle_sync(orchestrator, "
             "*tasks), which serves the tasks itself while it drains",
             pytrace=False,
         )
-    # anyio runs an async fixture's setup, the test and the teardown in one task, so the
-    # factory's task group may stay open across the yield.
-    async with TaskWorkerFactory(orchestrator) as factory:
-        yield factory
+    # pytest-asyncio runs every test with its marker (its auto mode adds the marker to
+    # every async test, those marked for anyio too, and runs them on asyncio); anyio's
+    # plugin every other test with the anyio_backend fixture (its marker and auto mode
+    # add it).
+    marker = node.get_closest_marker("asyncio")
+    if with_asyncio and marker is not None:
+        if with_anyio and "anyio_backend" in request.fixturenames:
+            pytest.fail(
+                f"{node.nodeid}: this test is marked for both pytest-asyncio and anyio's "
+                "plugin, which then both run its async fixtures (pytest-asyncio runs the "
+                "test itself, on asyncio whatever anyio_backend says), so task_worker "
+                "cannot serve on its loop: drop @pytest.mark.anyio (asyncio_mode = auto "
+                "runs every async test), or set asyncio_mode = strict and keep the anyio "
+                "marker",
+                pytrace=False,
+            )
+        scope = (
+            marker.kwargs.get("loop_scope")
+            or marker.kwargs.get("scope")
+            or request.config.getini("asyncio_default_test_loop_scope")
+            or "function"
+        )
+        if scope in LOOP_SCOPES:
+            return f"_orchestrator_task_worker_asyncio_{scope}"
+    if with_anyio and "anyio_backend" in request.fixturenames:
+        return "_orchestrator_task_worker_anyio"
+    pytest.fail(f"{node.nodeid}: {_no_async_plugin(with_anyio, with_asyncio)}", pytrace=False)
+
+
+def _no_async_plugin(with_anyio: bool, with_asyncio: bool) -> str:
+    what = (
+        "the task_worker fixture serves on the event loop the test runs on, and no "
+        "plugin runs this async test: "
+    )
+    ways = []
+    if with_asyncio:
+        ways.append(
+            "mark it @pytest.mark.asyncio (pytest-asyncio is in strict mode), or set "
+            "asyncio_mode = auto in the pytest configuration"
+        )
+    if with_anyio:
+        ways.append('mark it @pytest.mark.anyio, or set anyio_mode = "auto" (anyio\'s plugin)')
+    if not ways:
+        ways.append(
+            "install pytest-asyncio and set asyncio_mode = auto (or mark the test "
+            "@pytest.mark.asyncio), or enable anyio's plugin (it is disabled, "
+            "-p no:anyio) and mark the test @pytest.mark.anyio"
+        )
+    return what + "; or ".join(ways)

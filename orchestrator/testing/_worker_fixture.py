@@ -6,10 +6,14 @@ annotations) without importing pytest.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, final
 
 import anyio
+import anyio.lowlevel
 
 from .._core._errors import WorkerError
 from .._engine._autojump import wait_until_idle
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
     from .._engine._orchestrator import Orchestrator
     from ..workers import TaskWorker
 
-__all__ = ["TaskWorkerFactory"]
+__all__ = ["TaskWorkerFactory", "task_workers_in_own_task"]
 
 
 @final
@@ -45,11 +49,12 @@ class TaskWorkerFactory:
         orchestrator: the test's orchestrator.
     """
 
-    __slots__ = ("_group", "_orchestrator", "_workers")
+    __slots__ = ("_group", "_loop", "_orchestrator", "_workers")
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._orchestrator = orchestrator
         self._group: TaskGroup | None = None
+        self._loop: anyio.lowlevel.EventLoopToken | None = None
         self._workers: list[TaskWorker] = []
 
     @property
@@ -73,6 +78,13 @@ class TaskWorkerFactory:
         group = self._group
         if group is None:
             raise WorkerError("the task_worker fixture is not active (torn down, or not set up)")
+        if anyio.lowlevel.current_token() != self._loop:
+            raise WorkerError(
+                "the task_worker fixture was set up on another event loop than the one "
+                "this code runs on, so its workers would never serve here; under "
+                "pytest-asyncio give the test's marker the loop_scope its fixtures use "
+                "(by default both are 'function')"
+            )
         worker = TaskWorker(*tasks, orchestrator=self._orchestrator, limit=limit)
         await group.start(worker.run)
         self._workers.append(worker)
@@ -83,6 +95,7 @@ class TaskWorkerFactory:
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
+        self._loop = anyio.lowlevel.current_token()
         return self
 
     async def __aexit__(
@@ -115,3 +128,37 @@ class TaskWorkerFactory:
     def __repr__(self) -> str:
         serving = sum(1 for worker in self._workers if worker.started)
         return f"<TaskWorkerFactory workers={len(self._workers)} serving={serving}>"
+
+
+@contextlib.asynccontextmanager
+async def task_workers_in_own_task(orchestrator: Orchestrator) -> AsyncIterator[TaskWorkerFactory]:
+    """A TaskWorkerFactory whose task group lives in a task of its own (asyncio only).
+
+    pytest-asyncio runs an async fixture's setup, the test and the teardown as three
+    separate tasks on one loop, and a task group must be left by the task that entered
+    it. So a host task on the test's loop enters and leaves the factory, and the test
+    starts workers in it from its own task; leaving this context stops the host (as
+    :meth:`TaskWorkerFactory.__aexit__` does) and raises whatever it raised.
+    """
+    stop = anyio.Event()
+    ready = anyio.Event()
+    handed: list[TaskWorkerFactory] = []
+
+    async def host() -> None:
+        try:
+            async with TaskWorkerFactory(orchestrator) as factory:
+                handed.append(factory)
+                ready.set()
+                await stop.wait()
+        finally:
+            ready.set()
+
+    task = asyncio.get_running_loop().create_task(host(), name="orchestrator task_worker")
+    await ready.wait()
+    if not handed:  # the factory failed to open: its error, at setup
+        await task
+    try:
+        yield handed[0]
+    finally:
+        stop.set()
+        await task
