@@ -63,7 +63,9 @@ def orchestrator_clock(request: pytest.FixtureRequest) -> Clock:
 
 
 @pytest.fixture
-def orchestrator(request: pytest.FixtureRequest, orchestrator_clock: Clock) -> Iterator[Orchestrator]:
+def orchestrator(
+    request: pytest.FixtureRequest, orchestrator_clock: Clock
+) -> Iterator[Orchestrator]:
     """A fresh Orchestrator on ``orchestrator_clock``, current for the test, guarded on request."""
     from orchestrator.testing._plugin import orchestrator_for_test
 

@@ -157,6 +157,7 @@ def assert_states(
         ObjectNotFound: no such run.
         InvalidArgument: ``expected`` holds something that is neither a str nor a StateType.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     if isinstance(expected, str):
         raise ArgumentTypeError(
             f"expected is a list of states, not the string {expected!r}; write [{expected!r}]"
@@ -216,6 +217,7 @@ def assert_state_times(
         ObjectNotFound: no such run.
         InvalidArgument: a malformed entry.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     checked: list[tuple[StateSpec, datetime | timedelta]] = []
     for entry in expected:
         if not isinstance(entry, tuple | list) or len(entry) != 2:
@@ -374,6 +376,7 @@ def assert_decided(
         ObjectNotFound: no such run.
         InvalidArgument: a criterion of the wrong kind.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     found = find_decisions(
         orchestrator, run, status=status, rule=rule, proposed=proposed, state=state, reason=reason
     )

@@ -229,6 +229,7 @@ def check_rule(
         AssertionError: the rule breaks the contract; the message lists every breach.
         TypeError: ``item`` is not a Rule.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     if not isinstance(item, Rule):
         raise ArgumentTypeError(
             f"check_rule checks a Rule, got {item!r}; decorate functions with @rule"

@@ -201,6 +201,7 @@ def _check_options(
 
 
 def _raise_failure(failure: TaskFailure) -> NoReturn:
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     note = (
         f"{failure.describe()}; raised by run_until_idle(fail_fast=True) "
         "(pass fail_fast=False to collect failures instead)"
@@ -256,6 +257,7 @@ async def run_until_idle(
         InvalidArgument: a bad ``orchestrator``, ``timeout``, ``fail_fast`` or
             ``max_idle_jumps``.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
     clock = orchestrator.clock
     skipper = active_time_skipper(orchestrator)
@@ -294,6 +296,7 @@ async def _drain(
     fail_fast: bool,
     max_idle_jumps: int,
 ) -> None:
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     activity = orchestrator.activity
     until_idle = functools.partial(wait_until_idle, activity)
     idle_jumps = 0
@@ -341,6 +344,7 @@ async def advance_to_next(orchestrator: Orchestrator) -> datetime | None:
     Raises:
         InvalidArgument: the orchestrator does not run on a VirtualClock.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     clock = virtual_clock_of(orchestrator, "advance_to_next")
     activity = orchestrator.activity
     skipper = active_time_skipper(orchestrator)
@@ -393,6 +397,7 @@ def run_until_idle_sync(
         Exception: anything :func:`run_until_idle` raises. A drain that raises cancels
             the worker: runs it was executing are handed back or crashed.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
     check_choice(backend, "backend", ("asyncio", "trio"))
     library = current_async_library()
@@ -408,16 +413,27 @@ def run_until_idle_sync(
         fail_fast=fail_fast,
         max_idle_jumps=max_idle_jumps,
     )
-    if not tasks:
-        result: DrainResult = anyio.run(drain, backend=backend)
-        return result
-    from ..workers import TaskWorker  # the runtime layer, loaded only when needed
+    worker = None
+    if tasks:
+        from ..workers import TaskWorker  # the runtime layer, loaded only when needed
 
-    worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
+        worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
+    raised: list[Exception] = []
 
-    async def serve_and_drain() -> DrainResult:
-        async with worker:
-            return await drain()
+    async def serve_and_drain() -> DrainResult | None:
+        __tracebackhide__ = True
+        # Caught here and raised below, so the traceback skips the event loop's frames.
+        try:
+            if worker is None:
+                return await drain()
+            async with worker:
+                return await drain()
+        except Exception as error:
+            raised.append(error)
+            return None
 
     result = anyio.run(serve_and_drain, backend=backend)
+    if raised:
+        raise raised[0]
+    assert result is not None
     return result

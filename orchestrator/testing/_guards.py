@@ -77,6 +77,7 @@ def assert_all_finished(orchestrator: Orchestrator) -> None:
             and the last decision on it, then each worker still serving, and how to fix
             the test.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this source
     runs = unfinished_runs(orchestrator)
     workers = orchestrator.activity.workers
     if not runs and not workers:

@@ -73,7 +73,7 @@ import pytest
 # The plugin surface, for a project that registers this module by name.
 from _orchestrator_pytest import INI_CHECK_UNFINISHED, LOOP_SCOPES, MARKER
 from _orchestrator_pytest import (
-    _orchestrator_task_worker_anyio as _orchestrator_task_worker_anyio,  # noqa: PLC2701
+    _orchestrator_task_worker_anyio as _orchestrator_task_worker_anyio,
 )
 from _orchestrator_pytest import orchestrator as orchestrator
 from _orchestrator_pytest import orchestrator_clock as orchestrator_clock
@@ -175,8 +175,6 @@ def fixture_options(node: pytest.Item) -> FixtureOptions:
             "so it cannot run on the system clock"
         )
     return FixtureOptions(**options)
-
-
 
 
 def clock_for_test(request: pytest.FixtureRequest) -> Clock:
