@@ -2,203 +2,44 @@
 
 Everything hangs off an :class:`Orchestrator` you construct: its runs, states, queues,
 policies, concurrency limits, clock and observers. Nothing is process-wide.
+
+``import orchestrator`` itself imports nothing else: the first public name asked for
+imports all of them (from :mod:`orchestrator._public`), so a script pays for the package
+when it uses it, and pytest pays nothing for the plugin in a project that never does.
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib
+from typing import TYPE_CHECKING
 
-from ._core._clock import Clock as Clock
-from ._core._clock import SystemClock as SystemClock
-from ._core._clock import VirtualClock as VirtualClock
-from ._core._errors import ArgumentTypeError as ArgumentTypeError
-from ._core._errors import ArgumentValueError as ArgumentValueError
-from ._core._errors import HistoryTooLarge as HistoryTooLarge
-from ._core._errors import InvalidArgument as InvalidArgument
-from ._core._errors import ObjectAlreadyExists as ObjectAlreadyExists
-from ._core._errors import ObjectNotFound as ObjectNotFound
-from ._core._errors import OrchestratorError as OrchestratorError
-from ._core._errors import OrchestratorTimeout as OrchestratorTimeout
-from ._core._errors import QueueFull as QueueFull
-from ._core._errors import StopTaskWorker as StopTaskWorker
-from ._core._errors import TaskRunFailed as TaskRunFailed
-from ._core._errors import TaskRunStalled as TaskRunStalled
-from ._core._errors import TemplateError as TemplateError
-from ._core._errors import WorkerError as WorkerError
-from ._core._events import Decision as Decision
-from ._core._events import Observer as Observer
-from ._core._models import ConcurrencyLimit as ConcurrencyLimit
-from ._core._models import Deployment as Deployment
-from ._core._models import Flow as Flow
-from ._core._models import FlowRun as FlowRun
-from ._core._models import FlowRunPolicy as FlowRunPolicy
-from ._core._models import TaskRun as TaskRun
-from ._core._models import TaskRunPolicy as TaskRunPolicy
-from ._core._models import WorkPool as WorkPool
-from ._core._models import WorkQueue as WorkQueue
-from ._core._outcomes import AbortDetails as AbortDetails
-from ._core._outcomes import AcceptDetails as AcceptDetails
-from ._core._outcomes import OrchestrationResult as OrchestrationResult
-from ._core._outcomes import RejectDetails as RejectDetails
-from ._core._outcomes import SetStateStatus as SetStateStatus
-from ._core._outcomes import SlotWait as SlotWait
-from ._core._outcomes import WaitDetails as WaitDetails
-from ._core._retention import Retention as Retention
-from ._core._states import AwaitingRetry as AwaitingRetry
-from ._core._states import Cached as Cached
-from ._core._states import Cancelled as Cancelled
-from ._core._states import Cancelling as Cancelling
-from ._core._states import Completed as Completed
-from ._core._states import Crashed as Crashed
-from ._core._states import Failed as Failed
-from ._core._states import Late as Late
-from ._core._states import Paused as Paused
-from ._core._states import Pending as Pending
-from ._core._states import Retrying as Retrying
-from ._core._states import Running as Running
-from ._core._states import Scheduled as Scheduled
-from ._core._states import State as State
-from ._core._states import StateDetails as StateDetails
-from ._core._states import StateType as StateType
-from ._core._states import Suspended as Suspended
-from ._core._states import TimedOut as TimedOut
-from ._core._tasks import Task as Task
-from ._core._tasks import task as task
-from ._display import Table as Table
-from ._display import decisions_table as decisions_table
-from ._display import history_table as history_table
-from ._display import run_table as run_table
-from ._display import runs_table as runs_table
-from ._display import states_table as states_table
-from ._engine._futures import TaskRunFuture as TaskRunFuture
-from ._engine._orchestrator import Orchestrator as Orchestrator
-from ._engine._orchestrator import OrchestratorStatistics as OrchestratorStatistics
-from ._engine._task_run_reads import Page as Page
-from ._engine._task_runs import CreatedTaskRun as CreatedTaskRun
-from ._pools._job_config import BaseJobConfiguration as BaseJobConfiguration
-from ._pools._process_config import ProcessJobConfiguration as ProcessJobConfiguration
-from ._queues._registry import MultiQueue as MultiQueue
-from ._queues._registry import TaskQueue as TaskQueue
-from ._queues._registry import TaskQueues as TaskQueues
-from ._rules._context import TransitionContext as TransitionContext
-from ._rules._rule import Policy as Policy
-from ._rules._rule import Rule as Rule
-from ._rules._rule import rule as rule
-from ._store._history import HistoryBucket as HistoryBucket
-from ._store._history import HistoryStateCount as HistoryStateCount
-from ._store._results import ResultStore as ResultStore
-from ._store._results import read_parameters as read_parameters
-from ._store._results import should_try_to_read_parameters as should_try_to_read_parameters
-from ._store._results import store_parameters as store_parameters
-from .workers import TaskWorker as TaskWorker
-from .workers import TaskWorkerStatus as TaskWorkerStatus
-from .workers import serve as serve
-from .workers import serve_sync as serve_sync
-from .workers._child import read_flow_run_parameters as read_flow_run_parameters
-from .workers._process_worker import ProcessWorker as ProcessWorker
-from .workers._process_worker import ProcessWorkerResult as ProcessWorkerResult
+#: The public submodules: asked for by name, each imports just itself.
+_SUBMODULES = frozenset({"filters", "policies", "testing", "workers"})
 
-__all__ = (
-    "AbortDetails",
-    "AcceptDetails",
-    "ArgumentTypeError",
-    "ArgumentValueError",
-    "AwaitingRetry",
-    "BaseJobConfiguration",
-    "Cached",
-    "Cancelled",
-    "Cancelling",
-    "Clock",
-    "Completed",
-    "ConcurrencyLimit",
-    "Crashed",
-    "CreatedTaskRun",
-    "Decision",
-    "Deployment",
-    "Failed",
-    "Flow",
-    "FlowRun",
-    "FlowRunPolicy",
-    "HistoryBucket",
-    "HistoryStateCount",
-    "HistoryTooLarge",
-    "InvalidArgument",
-    "Late",
-    "MultiQueue",
-    "ObjectAlreadyExists",
-    "ObjectNotFound",
-    "Observer",
-    "OrchestrationResult",
-    "Orchestrator",
-    "OrchestratorError",
-    "OrchestratorStatistics",
-    "OrchestratorTimeout",
-    "Page",
-    "Paused",
-    "Pending",
-    "Policy",
-    "ProcessJobConfiguration",
-    "ProcessWorker",
-    "ProcessWorkerResult",
-    "QueueFull",
-    "RejectDetails",
-    "ResultStore",
-    "Retention",
-    "Retrying",
-    "Rule",
-    "Running",
-    "Scheduled",
-    "SetStateStatus",
-    "SlotWait",
-    "State",
-    "StateDetails",
-    "StateType",
-    "StopTaskWorker",
-    "Suspended",
-    "SystemClock",
-    "Table",
-    "Task",
-    "TaskQueue",
-    "TaskQueues",
-    "TaskRun",
-    "TaskRunFailed",
-    "TaskRunFuture",
-    "TaskRunPolicy",
-    "TaskRunStalled",
-    "TaskWorker",
-    "TaskWorkerStatus",
-    "TemplateError",
-    "TimedOut",
-    "TransitionContext",
-    "VirtualClock",
-    "WaitDetails",
-    "WorkPool",
-    "WorkQueue",
-    "WorkerError",
-    "decisions_table",
-    "history_table",
-    "read_flow_run_parameters",
-    "read_parameters",
-    "rule",
-    "run_table",
-    "runs_table",
-    "serve",
-    "serve_sync",
-    "should_try_to_read_parameters",
-    "states_table",
-    "store_parameters",
-    "task",
-)
+if TYPE_CHECKING:
+    from ._public import *  # noqa: F403 (the names are _public's __all__)
+    from ._public import __all__ as __all__
+else:
 
+    def __getattr__(name: str) -> object:
+        # Called only for names not yet in this module's namespace. Private and dunder
+        # names other than __all__ (submodules being imported; probes by inspect, pickle,
+        # doctest) never load the package.
+        if name.startswith("_") and name != "__all__":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        if name in _SUBMODULES:
+            return importlib.import_module(f"{__name__}.{name}")
+        from . import _public
 
-def _rewrite_module_names() -> None:
-    # Show public objects as ``orchestrator.X`` in reprs and docs, as trio does.
-    for name in __all__:
-        obj = globals()[name]
-        if getattr(obj, "__module__", "").startswith("orchestrator."):
-            with contextlib.suppress(AttributeError, TypeError):
-                obj.__module__ = __name__
+        namespace = globals()
+        for public in _public.__all__:
+            namespace.setdefault(public, getattr(_public, public))
+        namespace.setdefault("__all__", _public.__all__)
+        try:
+            return namespace[name]
+        except KeyError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
-
-_rewrite_module_names()
-del _rewrite_module_names
+    def __dir__() -> list[str]:
+        __getattr__("__all__")
+        return sorted(globals())

@@ -21,14 +21,8 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_the_plugin_is_registered_through_the_pytest11_entry_point() -> None:
-    # The installed metadata names the module this checkout declared when it was
-    # installed: the plugin module outside the package (lazy), or the module inside it
-    # (before issue 13), which registers the same hooks and fixtures.
     points = importlib.metadata.entry_points(group="pytest11")
-    assert [p.value for p in points if p.name == "orchestrator"] in (
-        ["_orchestrator_pytest"],
-        ["orchestrator.testing._plugin"],
-    )
+    assert [p.value for p in points if p.name == "orchestrator"] == ["orchestrator._pytest_entry"]
 
 
 def test_the_fixtures_give_a_fresh_orchestrator_on_a_virtual_clock(

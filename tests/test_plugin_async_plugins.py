@@ -229,18 +229,17 @@ def test_a_sync_test_is_told_to_drain_with_run_until_idle_sync(pytester: pytest.
     result.stdout.fnmatch_lines(["*::test_sync: the task_worker fixture serves in the test's*"])
 
 
-# -- the entry point loads nothing of the package ----------------------------------------------
+# -- the entry point loads nothing of the package but its own module ------------------------
 
 
-def test_loading_the_plugin_imports_no_part_of_the_package(pytester: pytest.Pytester) -> None:
+def test_loading_the_plugin_imports_only_the_entry_module(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_plain():\n    pass\n")
     script = textwrap.dedent(
         """
         import sys
         import pytest
-        code = pytest.main(["-q", "-p", "no:orchestrator", "-p", "_orchestrator_pytest",
+        code = pytest.main(["-q", "-p", "no:orchestrator", "-p", "orchestrator._pytest_entry",
                             "-p", "no:cacheprovider"])
-        assert "_orchestrator_pytest" in sys.modules
         print("LOADED", sorted(m for m in sys.modules if m.split(".")[0] == "orchestrator"))
         sys.exit(code)
         """
@@ -254,11 +253,5 @@ def test_loading_the_plugin_imports_no_part_of_the_package(pytester: pytest.Pyte
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "LOADED []" in done.stdout, done.stdout
-
-
-def test_the_old_module_path_still_registers_the_whole_plugin(pytester: pytest.Pytester) -> None:
-    configure(pytester, "strict")
-    pytester.makepyfile(STRICT)
-    result = run(pytester, "-p", "no:orchestrator", "-p", "orchestrator.testing._plugin")
-    assert_green(result, passed=5)
+    # The package's __init__ (lazy: it imports nothing) and the entry module, nothing else.
+    assert "LOADED ['orchestrator', 'orchestrator._pytest_entry']" in done.stdout, done.stdout

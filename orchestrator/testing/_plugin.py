@@ -1,10 +1,10 @@
 """The pytest plugin of ``orchestrator``: its fixtures, marker and options.
 
 pytest loads the plugin through the ``pytest11`` entry point, which names the small
-module ``_orchestrator_pytest`` (outside this package, so that loading it costs a project
-that never uses the fixtures nothing: this package is imported the first time a test
-asks for one). Its fixtures call the functions here. The plugin adds one marker and one
-ini option, and no hook runs for tests that do not use it.
+module :mod:`orchestrator._pytest_entry` (it imports nothing of the package, so that
+loading it costs a project that never uses the fixtures nothing: the package is imported
+the first time a test asks for one). Its fixtures call the functions here. The plugin
+adds one marker and one ini option, and no hook runs for tests that do not use it.
 
 Fixtures (function-scoped, sharing nothing between tests, so pytest-xdist is safe):
 
@@ -54,10 +54,6 @@ fixture's teardown fails (pytest reports an error at teardown) if any run is lef
 SCHEDULED, PENDING, RUNNING or CANCELLING, listing each with the last decision taken
 on it, or if a worker is still serving. It stays quiet after a failed test, whose own
 failure is the news.
-
-Registering this module itself as a plugin (``-p orchestrator.testing._plugin``, as the
-entry point did before) still works: it re-exports the hooks and fixtures of
-``_orchestrator_pytest``.
 """
 
 from __future__ import annotations
@@ -70,17 +66,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 import attrs
 import pytest
 
-# The plugin surface, for a project that registers this module by name.
-from _orchestrator_pytest import INI_CHECK_UNFINISHED, LOOP_SCOPES, MARKER
-from _orchestrator_pytest import (
-    _orchestrator_task_worker_anyio as _orchestrator_task_worker_anyio,
-)
-from _orchestrator_pytest import orchestrator as orchestrator
-from _orchestrator_pytest import orchestrator_clock as orchestrator_clock
-from _orchestrator_pytest import pytest_addoption as pytest_addoption
-from _orchestrator_pytest import pytest_configure as pytest_configure
-from _orchestrator_pytest import task_worker as task_worker
-
+from .._pytest_entry import INI_CHECK_UNFINISHED, LOOP_SCOPES, MARKER
 from ._worker_fixture import task_workers_in_own_task as task_workers_in_own_task
 
 if TYPE_CHECKING:
@@ -91,10 +77,7 @@ __all__ = [
     "FixtureOptions",
     "clock_for_test",
     "fixture_options",
-    "orchestrator",
-    "orchestrator_clock",
     "orchestrator_for_test",
-    "task_worker",
     "task_worker_fixture_name",
     "task_workers_in_own_task",
 ]

@@ -1,11 +1,11 @@
 """The pytest plugin of ``orchestrator``, as the ``pytest11`` entry point loads it.
 
 pytest loads this module in every project where orchestrator is installed, used or not,
-so it lives outside the ``orchestrator`` package and imports only pytest and the
-standard library: the package is imported the first time a test asks for one of the
-fixtures below, not at start-up. Everything the fixtures do is in
-:mod:`orchestrator.testing._plugin`, which documents them, the ``orchestrator`` marker
-and the ini option.
+so it imports only pytest and the standard library, and the package's ``__init__``
+imports nothing until a public name is asked for: the package is imported the first
+time a test asks for one of the fixtures below, not at start-up. Everything the
+fixtures do is in :mod:`orchestrator.testing._plugin`, which documents them, the
+``orchestrator`` marker and the ini option.
 
 ``task_worker`` picks, per test, the async fixture of the plugin that runs the test:
 anyio's plugin (``@pytest.mark.anyio`` or ``anyio_mode = "auto"``) or pytest-asyncio
