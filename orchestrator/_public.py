@@ -46,6 +46,10 @@ from ._core._outcomes import SetStateStatus as SetStateStatus
 from ._core._outcomes import SlotWait as SlotWait
 from ._core._outcomes import WaitDetails as WaitDetails
 from ._core._retention import Retention as Retention
+from ._core._run_context import FlowRunContext as FlowRunContext
+from ._core._run_context import MissingContextError as MissingContextError
+from ._core._run_context import TaskRunContext as TaskRunContext
+from ._core._run_context import get_run_context as get_run_context
 from ._core._states import AwaitingRetry as AwaitingRetry
 from ._core._states import Cached as Cached
 from ._core._states import Cancelled as Cancelled
@@ -120,12 +124,14 @@ __all__ = (
     "Failed",
     "Flow",
     "FlowRun",
+    "FlowRunContext",
     "FlowRunPolicy",
     "HistoryBucket",
     "HistoryStateCount",
     "HistoryTooLarge",
     "InvalidArgument",
     "Late",
+    "MissingContextError",
     "MultiQueue",
     "ObjectAlreadyExists",
     "ObjectNotFound",
@@ -163,6 +169,7 @@ __all__ = (
     "TaskQueue",
     "TaskQueues",
     "TaskRun",
+    "TaskRunContext",
     "TaskRunFailed",
     "TaskRunFuture",
     "TaskRunPolicy",
@@ -178,6 +185,7 @@ __all__ = (
     "WorkQueue",
     "WorkerError",
     "decisions_table",
+    "get_run_context",
     "history_table",
     "read_flow_run_parameters",
     "read_parameters",

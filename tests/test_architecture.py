@@ -65,10 +65,12 @@ MAY_IMPORT: Final[dict[str, set[str]]] = {
     "_display": BELOW_THE_ENGINE | {"_engine"},
     # runtime: TaskWorker, serve, ProcessWorker
     "workers": BELOW_THE_ENGINE | {"_engine", "_display"},
+    # workflows: @flow, inline task runs, task runners (beside workers)
+    "_flows": BELOW_THE_ENGINE | {"_engine", "_display"},
     # public: the testing kit and the pytest plugin
-    "testing": BELOW_THE_ENGINE | {"_engine", "_display", "workers"},
+    "testing": BELOW_THE_ENGINE | {"_engine", "_display", "workers", "_flows"},
     # every public name, imported at once the first time the face is asked for one
-    "_public": BELOW_THE_ENGINE | {"_engine", "_display", "workers", "testing"},
+    "_public": BELOW_THE_ENGINE | {"_engine", "_display", "workers", "_flows", "testing"},
     # public face: lazy, re-exports _public's names, so nothing in the package imports it
     FACE: {"_public"},
     # the pytest11 entry point: imports the testing kit when a test uses a fixture

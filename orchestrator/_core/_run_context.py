@@ -1,0 +1,158 @@
+"""The run context: which task run or flow run the running code belongs to.
+
+Whatever executes a run (a TaskWorker, a flow's task runner, a direct call of a task, a
+flow call) enters :func:`run_context` around the user's function. Inside it,
+:func:`get_run_context` returns the run's context and ``Orchestrator.current()`` is the
+orchestrator running it, whatever the caller had entered. Both are context variables, so
+threads and tasks started inside inherit them and nothing is process-wide.
+
+A task run inside a flow sees its own :class:`TaskRunContext`; :func:`current_flow_context`
+still finds the enclosing flow's :class:`FlowRunContext` (its task runner, its flow run).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final, final
+
+import attrs
+
+from ._current import CURRENT
+from ._errors import OrchestratorError
+
+if TYPE_CHECKING:
+    from .._engine._orchestrator import Orchestrator
+    from ._models import FlowRun, TaskRun
+    from ._tasks import Task
+
+__all__ = [
+    "FlowRunContext",
+    "MissingContextError",
+    "TaskRunContext",
+    "current_flow_context",
+    "current_task_context",
+    "get_run_context",
+    "run_context",
+]
+
+
+@final
+class MissingContextError(OrchestratorError, RuntimeError):
+    """``get_run_context()`` was called outside any task run or flow run."""
+
+
+@final
+@attrs.frozen(eq=False, kw_only=True)
+class TaskRunContext:
+    """What a running task can know about its run.
+
+    Attributes:
+        orchestrator: the orchestrator running the task.
+        task: the task being run.
+        task_run_id: the run's id.
+        parameters: the arguments of the call, bound to the task's parameter names.
+    """
+
+    orchestrator: Orchestrator
+    task: Task[..., Any]
+    task_run_id: uuid.UUID
+    parameters: Mapping[str, Any]
+
+    @property
+    def task_run(self) -> TaskRun:
+        """The run's live record (``run_count`` is the attempt, 1 for the first)."""
+        return self.orchestrator.read_task_run(self.task_run_id)
+
+
+@final
+@attrs.frozen(eq=False, kw_only=True)
+class FlowRunContext:
+    """What a running flow can know about its run.
+
+    Attributes:
+        orchestrator: the orchestrator running the flow.
+        flow: the flow being run (the object ``@flow`` made).
+        flow_run_id: the run's id.
+        parameters: the arguments of the call, bound to the flow's parameter names.
+        task_runner: where tasks submitted in this flow run.
+    """
+
+    orchestrator: Orchestrator
+    flow: Any
+    flow_run_id: uuid.UUID
+    parameters: Mapping[str, Any]
+    task_runner: Any
+
+    @property
+    def flow_run(self) -> FlowRun:
+        """The run's live record (``run_count`` is the attempt, 1 for the first)."""
+        return self.orchestrator.read_flow_run(self.flow_run_id)
+
+
+RunContext = TaskRunContext | FlowRunContext
+
+_TASK: Final[contextvars.ContextVar[TaskRunContext | None]] = contextvars.ContextVar(
+    "orchestrator_task_run_context", default=None
+)
+_FLOW: Final[contextvars.ContextVar[FlowRunContext | None]] = contextvars.ContextVar(
+    "orchestrator_flow_run_context", default=None
+)
+
+
+def get_run_context() -> TaskRunContext | FlowRunContext:
+    """Return the context of the task run or flow run executing here.
+
+    Inside a task (called, submitted in a flow, or run by a TaskWorker) it is the task
+    run's :class:`TaskRunContext`; in a flow's body outside any task, the flow run's
+    :class:`FlowRunContext`.
+
+    Raises:
+        MissingContextError: no task run or flow run executes in this context.
+    """
+    found: RunContext | None = _TASK.get() or _FLOW.get()
+    if found is None:
+        raise MissingContextError(
+            "get_run_context() was called outside any task run or flow run: call it from "
+            "the body of a @task or @flow function while it runs"
+        )
+    return found
+
+
+def current_task_context() -> TaskRunContext | None:
+    """The innermost task run's context here, or None."""
+    return _TASK.get()
+
+
+def current_flow_context() -> FlowRunContext | None:
+    """The innermost flow run's context here (also inside its tasks), or None."""
+    return _FLOW.get()
+
+
+@contextmanager
+def run_context(context: RunContext) -> Iterator[RunContext]:
+    """Run the block as part of ``context``'s run, on ``context.orchestrator``.
+
+    Inside, :func:`get_run_context` returns ``context`` and the run's orchestrator is the
+    current one. A flow run's context hides any task run's context of its caller (a
+    subflow called from a task is not that task).
+    """
+    current = CURRENT.set(context.orchestrator)
+    if isinstance(context, TaskRunContext):
+        task = _TASK.set(context)
+        try:
+            yield context
+        finally:
+            _TASK.reset(task)
+            CURRENT.reset(current)
+    else:
+        flow = _FLOW.set(context)
+        task = _TASK.set(None)
+        try:
+            yield context
+        finally:
+            _TASK.reset(task)
+            _FLOW.reset(flow)
+            CURRENT.reset(current)
