@@ -17,6 +17,7 @@ from ._core._errors import ArgumentTypeError as ArgumentTypeError
 from ._core._errors import ArgumentValueError as ArgumentValueError
 from ._core._errors import HistoryTooLarge as HistoryTooLarge
 from ._core._errors import InvalidArgument as InvalidArgument
+from ._core._errors import NoFlowRunning as NoFlowRunning
 from ._core._errors import ObjectAlreadyExists as ObjectAlreadyExists
 from ._core._errors import ObjectNotFound as ObjectNotFound
 from ._core._errors import OrchestratorError as OrchestratorError
@@ -26,6 +27,7 @@ from ._core._errors import StopTaskWorker as StopTaskWorker
 from ._core._errors import TaskRunFailed as TaskRunFailed
 from ._core._errors import TaskRunStalled as TaskRunStalled
 from ._core._errors import TemplateError as TemplateError
+from ._core._errors import UnfinishedRun as UnfinishedRun
 from ._core._errors import WorkerError as WorkerError
 from ._core._events import Decision as Decision
 from ._core._events import Observer as Observer
@@ -81,6 +83,11 @@ from ._engine._orchestrator import Orchestrator as Orchestrator
 from ._engine._orchestrator import OrchestratorStatistics as OrchestratorStatistics
 from ._engine._task_run_reads import Page as Page
 from ._engine._task_runs import CreatedTaskRun as CreatedTaskRun
+from ._flows._mapping import TaskRunFutureList as TaskRunFutureList
+from ._flows._mapping import unmapped as unmapped
+from ._flows._task_runners import ThreadPoolTaskRunner as ThreadPoolTaskRunner
+from ._flows._workflow import Workflow as Workflow
+from ._flows._workflow import flow as flow
 from ._pools._job_config import BaseJobConfiguration as BaseJobConfiguration
 from ._pools._process_config import ProcessJobConfiguration as ProcessJobConfiguration
 from ._queues._registry import MultiQueue as MultiQueue
@@ -133,6 +140,7 @@ __all__ = (
     "Late",
     "MissingContextError",
     "MultiQueue",
+    "NoFlowRunning",
     "ObjectAlreadyExists",
     "ObjectNotFound",
     "Observer",
@@ -172,19 +180,24 @@ __all__ = (
     "TaskRunContext",
     "TaskRunFailed",
     "TaskRunFuture",
+    "TaskRunFutureList",
     "TaskRunPolicy",
     "TaskRunStalled",
     "TaskWorker",
     "TaskWorkerStatus",
     "TemplateError",
+    "ThreadPoolTaskRunner",
     "TimedOut",
     "TransitionContext",
+    "UnfinishedRun",
     "VirtualClock",
     "WaitDetails",
     "WorkPool",
     "WorkQueue",
     "WorkerError",
+    "Workflow",
     "decisions_table",
+    "flow",
     "get_run_context",
     "history_table",
     "read_flow_run_parameters",
@@ -198,6 +211,7 @@ __all__ = (
     "states_table",
     "store_parameters",
     "task",
+    "unmapped",
 )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator import (
     InvalidArgument,
+    NoFlowRunning,
     QueueFull,
     StateType,
     TaskRunPolicy,
@@ -229,17 +230,24 @@ def test_scheduled_time_in_another_timezone_is_stored_in_utc(orch: Orchestrator)
     assert future.state.details.scheduled_time == datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
 
 
-def test_delay_and_submit_use_the_current_orchestrator(orch: Orchestrator) -> None:
+def test_delay_and_apply_async_use_the_current_orchestrator(orch: Orchestrator) -> None:
     with pytest.raises(RuntimeError, match="no current orchestrator"):
         add.delay(1)
     with orch:
         delayed = add.delay(1)
-        submitted = add.submit(2)
         applied = add.apply_async((3,))
-    assert [delayed.orchestrator, submitted.orchestrator, applied.orchestrator] == [orch] * 3
+    assert [delayed.orchestrator, applied.orchestrator] == [orch] * 2
     names = sorted(r.name for r in orch.read_task_runs())
-    assert names == ["add-1-10", "add-2-10", "add-3-10"]
-    assert_nothing_more_than(orch, 3)
+    assert names == ["add-1-10", "add-3-10"]
+    assert_nothing_more_than(orch, 2)
+
+
+def test_submit_outside_a_flow_points_to_delay_and_creates_nothing(orch: Orchestrator) -> None:
+    with orch, pytest.raises(NoFlowRunning, match=r"add\.delay\(\.\.\.\) for a background run"):
+        add.submit(2)
+    with orch, pytest.raises(NoFlowRunning, match=r"add\.map\(\) runs the task on a flow"):
+        add.map([1, 2])
+    assert_nothing_more_than(orch, 0)
 
 
 def assert_nothing_more_than(orch: Orchestrator, runs: int) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "ArgumentValueError",
     "HistoryTooLarge",
     "InvalidArgument",
+    "NoFlowRunning",
     "ObjectAlreadyExists",
     "ObjectNotFound",
     "OrchestratorError",
@@ -45,6 +46,7 @@ __all__ = [
     "TaskRunFailed",
     "TaskRunStalled",
     "TemplateError",
+    "UnfinishedRun",
     "WorkerError",
 ]
 
@@ -130,6 +132,25 @@ class TaskRunFailed(OrchestratorError):
     For a run that failed with an exception raised by the task itself, that exception is
     raised instead; this error covers crashed and cancelled runs and failures whose
     exception is not available.
+    """
+
+
+@final
+class NoFlowRunning(OrchestratorError, RuntimeError):
+    """Raised by ``task.submit(...)`` and ``task.map(...)`` called outside a flow.
+
+    They run the task on the task runner of the flow running here; outside a flow use
+    ``task.delay(...)``, a background run that a TaskWorker serves.
+    """
+
+
+@final
+class UnfinishedRun(OrchestratorError):
+    """Raised when the result of a run that has not finished is asked for.
+
+    For example ``State.result()`` of a PENDING, RUNNING or SCHEDULED state, or the
+    future of a run left PENDING as ``NotReady`` because an upstream run did not
+    complete (the message carries the state's message, which names that run).
     """
 
 

@@ -18,6 +18,7 @@ from typing import Any, Final, final
 import attrs
 
 from ._checks import wrong_type
+from ._errors import TaskRunFailed, UnfinishedRun
 
 __all__ = [
     "ALL_STATE_TYPES",
@@ -189,6 +190,40 @@ class State:
         the run out of it.
         """
         return self.data is not None
+
+    def result(self, raise_on_failure: bool = True) -> Any:
+        """The run's result: the value of a COMPLETED state, or the failure of a final one.
+
+        The same in sync and async code (a deliberate difference from Prefect, whose
+        ``result()`` returns an awaitable inside an event loop); ``await state.aresult()``
+        is the async spelling.
+
+        Args:
+            raise_on_failure: raise the failure (the task's or flow's own exception, or
+                :class:`~orchestrator.TaskRunFailed` for a crashed or cancelled run);
+                False returns that exception instead.
+
+        Raises:
+            UnfinishedRun: the state is not final (PENDING, RUNNING, SCHEDULED, PAUSED,
+                CANCELLING, or a NotReady run), whatever ``raise_on_failure`` says.
+        """
+        kind = self.type
+        if kind is StateType.COMPLETED:
+            return self.data
+        if kind not in TERMINAL_TYPES:
+            detail = f": {self.message}" if self.message else ""
+            raise UnfinishedRun(f"the run is {self.name}, so it has no result yet{detail}")
+        error = self.data
+        if not isinstance(error, BaseException):
+            detail = f": {self.message}" if self.message else ""
+            error = TaskRunFailed(f"the run ended {self.name}{detail}")
+        if raise_on_failure:
+            raise error
+        return error
+
+    async def aresult(self, raise_on_failure: bool = True) -> Any:
+        """:meth:`result`, for async code that prefers to await it."""
+        return self.result(raise_on_failure)
 
     def copy(self, **changes: Any) -> State:
         """Return a fresh, uncommitted copy (no id or timestamp) with ``changes`` applied."""

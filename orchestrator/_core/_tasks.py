@@ -1,11 +1,13 @@
 """Tasks: functions with orchestration options, submitted as background task runs.
 
-:func:`task` turns a function (sync or async) into a :class:`Task`. Calling the task
-runs the plain function, with no orchestration; :meth:`Task.submit` and
-:meth:`Task.delay` create a background run on the current orchestrator (the one of the
-innermost ``with orchestrator:`` block) and return a
-:class:`~orchestrator.TaskRunFuture`; ``orchestrator.submit(task, ...)`` is the
-explicit form.
+:func:`task` turns a function (sync or async) into a :class:`Task`. As in Prefect 3,
+calling the task is a task run executed inline, and inside a flow :meth:`Task.submit`
+and :meth:`Task.map` run it on the flow's task runner (see :mod:`orchestrator._flows`);
+``task.fn`` is the plain function. :meth:`Task.delay` and :meth:`Task.apply_async`
+create a background run on the current orchestrator (the one of the innermost ``with
+orchestrator:`` block), which a TaskWorker serves, and return a
+:class:`~orchestrator.TaskRunFuture`; ``orchestrator.submit(task, ...)`` is the explicit
+form.
 
 A task's options (retries and their delays, tags, caching, timeout, run names) are
 checked once, when the task is built; :meth:`Task.with_options` returns a copy with
@@ -30,6 +32,7 @@ from ._models import TaskRunPolicy
 if TYPE_CHECKING:
     from .._engine._futures import TaskRunFuture
     from .._engine._orchestrator import Orchestrator
+    from .._flows._mapping import TaskRunFutureList
     from ._task_options import CacheKeyFunction, RetryDelaySpec, RunNameSpec
 
 __all__ = ["Task", "task"]
@@ -234,8 +237,25 @@ class Task(Generic[P, R]):
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Call the plain function: no run, no state, no orchestration."""
-        return self.fn(*args, **kwargs)
+        """Run the task now as a task run, and return its value.
+
+        As in Prefect 3: the run executes inline (a sync task in this thread; an async
+        task returns a coroutine to await), on the current orchestrator or on a fresh
+        default one, attached to the flow run when called inside a flow, with the task's
+        retries, cache, tag limits and timeout. Two keywords are the call's own:
+        ``return_state=True`` returns the final State instead of the value, and
+        ``wait_for=[futures]`` waits for other runs first. ``task.fn`` is the plain
+        function.
+
+        Raises:
+            TypeError: the arguments do not fit the signature (nothing is created).
+            Exception: the task's own exception when the run ends Failed.
+            UnfinishedRun: an upstream run did not complete (the run is NotReady).
+        """
+        from .._flows._task_calls import call_task
+
+        result: R = call_task(self, args, kwargs)
+        return result
 
     def bind_parameters(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Bind a call's arguments to the signature, defaults filled in.
@@ -332,14 +352,35 @@ class Task(Generic[P, R]):
 
     # -- submission ---------------------------------------------------------------------------
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
-        """Submit a background run on the current orchestrator and return its future.
+        """Inside a flow: run the task now on the flow's task runner; return its future.
+
+        No worker is needed. Futures (and states) among the arguments are resolved to
+        their results first; ``wait_for=[futures]`` waits for more runs. Outside a flow
+        it raises: use :meth:`delay` for a background run served by a TaskWorker.
 
         Raises:
-            RuntimeError: no orchestrator is current (use ``with orchestrator:``).
+            NoFlowRunning: no flow is running here (a RuntimeError).
             TypeError: the arguments do not fit the signature (nothing is created).
-            QueueFull: the task key's queue is full (nothing is created).
         """
-        return current().submit(self, *args, **kwargs)
+        from .._flows._task_calls import submit_task
+
+        return submit_task(self, args, kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> TaskRunFutureList[Any]:
+        """Inside a flow: one run per element of the iterable arguments; their futures.
+
+        Every argument that is iterable (strings and bytes aside) is mapped over, in
+        step; wrap one in :class:`~orchestrator.unmapped` to pass it whole to every run.
+        The result is a list of futures that can also ``wait()`` and ``result()``.
+
+        Raises:
+            NoFlowRunning: no flow is running here (use :meth:`delay` per element).
+            InvalidArgument: nothing to map over, or iterables of different lengths.
+            TypeError: the arguments do not fit the signature (nothing is created).
+        """
+        from .._flows._task_calls import map_task
+
+        return map_task(self, args, kwargs)
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
         """Submit a background run on the current orchestrator; the same as :meth:`submit`."""

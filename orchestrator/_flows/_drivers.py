@@ -1,0 +1,171 @@
+"""Drivers: do what a run's attempts ask for, from plain code or from an event loop.
+
+:func:`~orchestrator._flows._steps.attempts` decides; a driver waits and calls.
+:func:`drive_blocking` serves sync functions (a sync flow's body, a sync task called
+directly or run by a task runner's thread): it calls the function in the calling
+thread and blocks for the waits. :func:`drive_async` serves async functions: it awaits
+the function and the waits in the running event loop.
+
+Waits from plain code (:func:`block_on`) run the orchestrator's async wait on an event
+loop of their own: in the calling thread when no loop runs there, otherwise (sync code
+called from async code) in a helper thread, so the caller's loop is never re-entered.
+A sync function with a timeout runs in a helper thread that the driver waits for on
+the orchestrator's clock (:func:`call_blocking`); on timeout the thread is left to
+finish on its own and its result ignored, as TaskWorkers do.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+
+from .._core._wakeup import Signal, current_async_library, wait_for_any
+from ._steps import Attempts, Call, Outcome, SleepUntil, Step
+
+if TYPE_CHECKING:
+    from .._engine._orchestrator import Orchestrator
+
+__all__ = [
+    "CallTimedOut",
+    "block_on",
+    "call_async",
+    "call_blocking",
+    "drive_async",
+    "drive_blocking",
+]
+
+T = TypeVar("T")
+
+
+class CallTimedOut(Exception):
+    """A call took longer than its timeout (the run ends TimedOut)."""
+
+
+def block_on(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``await fn(*args)`` to the end from plain code and return its value."""
+    if current_async_library() is None:
+        return anyio.run(fn, *args)
+    # Sync code called from a running event loop: wait on a loop of a helper thread.
+    box: list[T] = []
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            box.append(anyio.run(fn, *args))
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    helper = threading.Thread(target=in_thread, name="orchestrator-wait", daemon=True)
+    helper.start()
+    helper.join()
+    if errors:
+        raise errors[0]
+    return box[0]
+
+
+def drive_blocking(
+    orchestrator: Orchestrator, machine: Attempts, call: Callable[[], Outcome]
+) -> Any:
+    """Run ``machine`` to its end from plain code; return the state it ends in."""
+    sent: Outcome | None = None
+    try:
+        while True:
+            step = machine.send(sent)
+            sent = None
+            if isinstance(step, Call):
+                sent = call()
+            else:
+                _wait_blocking(orchestrator, step)
+    except StopIteration as stop:
+        return stop.value
+
+
+def _wait_blocking(orchestrator: Orchestrator, step: Step) -> None:
+    if isinstance(step, SleepUntil):
+        block_on(orchestrator.clock.sleep_until, step.deadline)
+    else:
+        assert not isinstance(step, Call)
+        block_on(orchestrator.wait_for_turn, step.run_id, step.result)
+
+
+async def drive_async(
+    orchestrator: Orchestrator, machine: Attempts, call: Callable[[], Awaitable[Outcome]]
+) -> Any:
+    """Run ``machine`` to its end in the running event loop; return the state it ends in."""
+    sent: Outcome | None = None
+    try:
+        while True:
+            step = machine.send(sent)
+            sent = None
+            if isinstance(step, Call):
+                sent = await call()
+            elif isinstance(step, SleepUntil):
+                await orchestrator.clock.sleep_until(step.deadline)
+            else:
+                await orchestrator.wait_for_turn(step.run_id, step.result)
+    except StopIteration as stop:
+        return stop.value
+
+
+def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: float | None) -> T:
+    """Call ``fn()`` here, or, with a timeout, in a helper thread waited for on the clock.
+
+    Raises:
+        CallTimedOut: ``seconds`` passed on the orchestrator's clock first.
+    """
+    if seconds is None:
+        return fn()
+    done = Signal()
+    seen = done.generation
+    box: list[T] = []
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            box.append(fn())
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+        finally:
+            done.notify()
+
+    helper = threading.Thread(target=in_thread, name="orchestrator-call", daemon=True)
+    helper.start()
+    sleep = functools.partial(orchestrator.clock.sleep, seconds)
+    block_on(wait_for_any, [(done, seen)], sleep)
+    if done.generation == seen:
+        raise CallTimedOut
+    if errors:
+        raise errors[0]
+    return box[0]
+
+
+async def call_async(
+    orchestrator: Orchestrator, fn: Callable[[], Awaitable[T]], seconds: float | None
+) -> T:
+    """Await ``fn()``; with a timeout, cancel it once ``seconds`` pass on the clock.
+
+    Raises:
+        CallTimedOut: the timeout passed first (the call was cancelled).
+    """
+    if seconds is None:
+        return await fn()
+    box: list[T] = []
+    expired = False
+
+    async def expire(scope: anyio.CancelScope) -> None:
+        nonlocal expired
+        await orchestrator.clock.sleep(seconds)
+        expired = True
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(expire, group.cancel_scope)
+        box.append(await fn())
+        group.cancel_scope.cancel()
+    if expired and not box:
+        raise CallTimedOut
+    return box[0]

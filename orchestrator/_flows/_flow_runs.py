@@ -1,0 +1,254 @@
+"""One flow run executed in this process, from the call of a :class:`Workflow` to its end.
+
+:func:`call_flow` binds the arguments, picks the orchestrator (the current one, or a
+fresh default one on the system clock: nothing is process-wide) and runs a
+:class:`FlowRunCall`: the flow's record (by name), the flow run (PENDING, with the
+flow's retry policy; a subflow also gets a task run in its parent flow run, which the
+engine keeps in step with the subflow's state), then the attempts of
+:mod:`orchestrator._flows._steps`. Each attempt runs the body inside the run's context
+with a fresh copy of the flow's task runner, which it leaves (waiting for every task
+submitted to it) before the attempt's outcome is proposed.
+
+The final state comes from the body's return value or exception only (as in Prefect
+3): a task run that failed does not fail the flow unless its future or state is
+returned (or its result was asked for inside the body). Futures returned are replaced
+by their final states (:func:`state_from_return`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, final
+
+import anyio
+
+from .._core._current import CURRENT
+from .._core._outcomes import OrchestrationResult
+from .._core._run_context import FlowRunContext, current_flow_context, run_context
+from .._core._states import State, StateDetails, StateType
+from .._engine._futures import TaskRunFuture
+from .._engine._orchestrator import Orchestrator
+from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
+from ._steps import Outcome, attempts, completed, failed
+
+if TYPE_CHECKING:
+    from ._workflow import Workflow
+
+__all__ = ["FlowRunCall", "call_flow", "state_from_return", "target_orchestrator"]
+
+_NO_DETAILS: Final = StateDetails()
+_FAILED_TYPES: Final = frozenset({StateType.FAILED, StateType.CRASHED})
+
+
+def target_orchestrator() -> Orchestrator:
+    """The current orchestrator, or a fresh default one (system clock) when none is."""
+    found = CURRENT.get()
+    if isinstance(found, Orchestrator):
+        return found
+    return Orchestrator()
+
+
+def call_flow(
+    workflow: Workflow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    return_state: bool,
+) -> Any:
+    """Run ``workflow(*args, **kwargs)`` as a flow run; its value, or its final state."""
+    parameters = workflow.bind_parameters(*args, **kwargs)
+    orchestrator = target_orchestrator()
+    if workflow.is_async:
+        return _call_async(orchestrator, workflow, parameters, return_state)
+    state = FlowRunCall(orchestrator, workflow, parameters).run_blocking()
+    return state if return_state else state.result()
+
+
+async def _call_async(
+    orchestrator: Orchestrator,
+    workflow: Workflow[..., Any],
+    parameters: dict[str, Any],
+    return_state: bool,
+) -> Any:
+    state = await FlowRunCall(orchestrator, workflow, parameters).run_async()
+    return state if return_state else state.result()
+
+
+@final
+class FlowRunCall:
+    """A flow run of ``workflow`` with ``parameters``, created now."""
+
+    __slots__ = ("_orchestrator", "_parameters", "_workflow", "flow_run_id")
+
+    def __init__(
+        self, orchestrator: Orchestrator, workflow: Workflow[..., Any], parameters: dict[str, Any]
+    ) -> None:
+        self._orchestrator = orchestrator
+        self._workflow = workflow
+        self._parameters = parameters
+        flow = orchestrator.create_flow(workflow.name, tags=workflow.tags)
+        parent = current_flow_context()
+        parent_task_run_id = None
+        if parent is not None and parent.orchestrator is orchestrator:
+            # A subflow: a task run in the parent flow run stands for it.
+            created = orchestrator.create_task_run(
+                workflow.name, flow_run_id=parent.flow_run_id, name=workflow.name
+            )
+            parent_task_run_id = created.run.id
+        run = orchestrator.create_flow_run(
+            flow.id,
+            name=self._run_name(),
+            state=State(type=StateType.PENDING, name="Pending"),
+            parameters=parameters,
+            tags=workflow.tags,
+            policy=workflow.policy,
+            parent_task_run_id=parent_task_run_id,
+            flow_version=workflow.version,
+        )
+        self.flow_run_id: uuid.UUID = run.id
+        """The flow run's id."""
+
+    def _run_name(self) -> str | None:
+        spec = self._workflow.flow_run_name
+        if spec is None:
+            return None
+        if isinstance(spec, str):
+            return spec.format_map(self._parameters)
+        return spec()
+
+    def _context(self) -> FlowRunContext:
+        return FlowRunContext(
+            orchestrator=self._orchestrator,
+            flow=self._workflow,
+            flow_run_id=self.flow_run_id,
+            parameters=self._parameters,
+            task_runner=self._workflow.task_runner.duplicate(),
+        )
+
+    def _propose(self, state: State) -> OrchestrationResult:
+        result = self._orchestrator.set_flow_run_state(self.flow_run_id, state)
+        if result.state is None:
+            run = self._orchestrator.read_flow_run(self.flow_run_id)
+            return OrchestrationResult(run.state, result.status, result.details)
+        return result
+
+    def run_blocking(self) -> State:
+        """Run the sync body's attempts from plain code; return the final state."""
+        workflow = self._workflow
+
+        def call() -> Outcome:
+            context = self._context()
+
+            def body() -> Any:
+                with run_context(context), context.task_runner:
+                    return workflow.call_with_parameters(self._parameters)
+
+            try:
+                value = call_blocking(self._orchestrator, body, workflow.timeout_seconds)
+            except CallTimedOut:
+                return self._timed_out()
+            except Exception as exc:
+                return Outcome(
+                    failed(f"Flow run encountered an exception: {exc!r}", exc, _NO_DETAILS)
+                )
+            return Outcome(state_from_return(value))
+
+        machine = attempts(self.flow_run_id, self._propose, _NO_DETAILS)
+        final: State = drive_blocking(self._orchestrator, machine, call)
+        return final
+
+    async def run_async(self) -> State:
+        """Run the async body's attempts in the running event loop; return the final state."""
+        workflow = self._workflow
+
+        async def call() -> Outcome:
+            context = self._context()
+            runner = context.task_runner
+
+            async def body() -> Any:
+                with run_context(context):
+                    runner.__enter__()
+                    try:
+                        return await workflow.call_with_parameters(self._parameters)
+                    finally:
+                        # Leaving the runner waits for its runs: off the event loop.
+                        await anyio.to_thread.run_sync(runner.__exit__, None, None, None)
+
+            try:
+                value = await call_async(self._orchestrator, body, workflow.timeout_seconds)
+            except CallTimedOut:
+                return self._timed_out()
+            except Exception as exc:
+                return Outcome(
+                    failed(f"Flow run encountered an exception: {exc!r}", exc, _NO_DETAILS)
+                )
+            return Outcome(state_from_return(value))
+
+        machine = attempts(self.flow_run_id, self._propose, _NO_DETAILS)
+        final: State = await drive_async(self._orchestrator, machine, call)
+        return final
+
+    def _timed_out(self) -> Outcome:
+        seconds = self._workflow.timeout_seconds
+        message = f"Flow run exceeded its timeout of {seconds:g} s"
+        return Outcome(failed(message, TimeoutError(message), _NO_DETAILS, "TimedOut"))
+
+
+def state_from_return(value: Any) -> State:
+    """The state a flow's return value gives it (Prefect 3's rule).
+
+    A returned future stands for its run's final state. A returned state ends the flow
+    in the same kind of state (Completed with its data, or Failed with its message); a
+    returned collection of states ends it Failed when one of them failed or is not final,
+    and Completed (with the states as its data) otherwise. Any other value completes it.
+    """
+    resolved = _futures_to_states(value)
+    if isinstance(resolved, State):
+        if resolved.type is StateType.COMPLETED:
+            return completed(resolved.data, _NO_DETAILS)
+        return _failed_from(resolved)
+    states = _states_in(resolved)
+    if states:
+        bad = [state for state in states if state.type in _FAILED_TYPES]
+        if bad:
+            message = f"{len(bad)}/{len(states)} states failed."
+            return State(type=StateType.FAILED, name="Failed", message=message, data=resolved)
+        unfinished = [state for state in states if state.type is not StateType.COMPLETED]
+        if unfinished:
+            message = f"{len(unfinished)}/{len(states)} states are not final."
+            return State(type=StateType.FAILED, name="Failed", message=message, data=resolved)
+    return completed(resolved, _NO_DETAILS)
+
+
+def _failed_from(state: State) -> State:
+    if state.type in _FAILED_TYPES:
+        return State(type=StateType.FAILED, name="Failed", message=state.message, data=state.data)
+    if state.type is StateType.CANCELLED:
+        return State(type=StateType.CANCELLED, name="Cancelled", message=state.message)
+    message = f"the flow returned a {state.name} state, which is not final"
+    return State(type=StateType.FAILED, name="Failed", message=message, data=state.data)
+
+
+def _futures_to_states(value: Any) -> Any:
+    if isinstance(value, TaskRunFuture):
+        return value.wait()
+    if isinstance(value, list):
+        return [_futures_to_states(item) for item in value]
+    if type(value) is tuple:
+        return tuple(_futures_to_states(item) for item in value)
+    if type(value) is set:  # states need not be hashable: a set of futures gives a list
+        return [_futures_to_states(item) for item in value]
+    if type(value) is dict:
+        return {key: _futures_to_states(item) for key, item in value.items()}
+    return value
+
+
+def _states_in(value: Any) -> list[State]:
+    if isinstance(value, list | tuple | set):
+        items = list(value)
+    elif type(value) is dict:
+        items = list(value.values())
+    else:
+        return []
+    return [item for item in items if isinstance(item, State)]

@@ -1,0 +1,122 @@
+"""Task runners: where a flow's submitted tasks execute.
+
+``task.submit(...)`` and ``task.map(...)`` inside a flow hand the new task run to the
+flow run's task runner and return its future at once. :class:`ThreadPoolTaskRunner`
+(the default, as in Prefect) executes each run in a thread of its pool: a sync function
+in that thread, an async one on an event loop of that thread's own. So submitted runs
+never execute on the flow's event loop, and a flow may block on their futures (sync
+``result()``) even in an async body without a deadlock. The pool is unbounded by default
+(threads are made only when no idle one is free), so nested ``submit(...).result()``
+calls cannot starve it.
+
+A flow run uses a fresh copy of the flow's runner (:meth:`duplicate`), entered for the
+length of the run; leaving it waits for every run submitted to it, so a flow never
+ends with its tasks still running.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, final
+
+import anyio
+
+from .._core._checks import check_count
+
+if TYPE_CHECKING:
+    from ._task_runs import TaskRunCall
+
+__all__ = ["ThreadPoolTaskRunner"]
+
+logger: Final = logging.getLogger("orchestrator.engine")
+
+
+@final
+class ThreadPoolTaskRunner:
+    """Runs submitted task runs in a pool of threads (Prefect's default task runner).
+
+    Args:
+        max_workers: the most threads at once; None (the default) for no limit.
+
+    Raises:
+        InvalidArgument: ``max_workers`` is not a positive int or None.
+    """
+
+    __slots__ = ("_backend", "_pending", "_pool", "max_workers")
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None:
+            check_count(max_workers, "max_workers", minimum=1)
+        self.max_workers: int | None = max_workers
+        """The most threads at once, or None for no limit."""
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+        self._backend = "asyncio"
+
+    def duplicate(self) -> ThreadPoolTaskRunner:
+        """A fresh, unstarted runner with the same settings (one per flow run)."""
+        return ThreadPoolTaskRunner(self.max_workers)
+
+    def __enter__(self) -> ThreadPoolTaskRunner:
+        if self._pool is not None:
+            raise RuntimeError("this task runner is already started; use duplicate()")
+        workers = sys.maxsize if self.max_workers is None else self.max_workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="orchestrator-task")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._pending.clear()
+
+    def submit(self, call: TaskRunCall, *, is_async: bool, backend: str | None) -> None:
+        """Start executing ``call`` in a thread; its future reports how it went.
+
+        Args:
+            call: the created task run.
+            is_async: whether the task's function is async (run on a loop of its own).
+            backend: the async library of the submitting flow ("asyncio" or "trio"),
+                used for the async run's own loop; None for asyncio.
+
+        Raises:
+            RuntimeError: the runner is not started (only a running flow submits).
+        """
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("task runner is not started: submit tasks from inside a flow")
+        context = contextvars.copy_context()
+        library = backend or "asyncio"
+        if is_async:
+            self._pending.append(pool.submit(context.run, _run_async, call, library))
+        else:
+            self._pending.append(pool.submit(context.run, _run_blocking, call))
+
+    def __repr__(self) -> str:
+        workers = "unbounded" if self.max_workers is None else self.max_workers
+        return f"ThreadPoolTaskRunner(max_workers={workers})"
+
+
+def _run_blocking(call: TaskRunCall) -> None:
+    try:
+        call.run_blocking()
+    except BaseException:
+        logger.exception("task run %s failed in its runner thread", call.task_run_id)
+        raise
+
+
+def _run_async(call: TaskRunCall, backend: str) -> None:
+    try:
+        anyio.run(call.run_async, backend=backend)
+    except BaseException:
+        logger.exception("task run %s failed in its runner thread", call.task_run_id)
+        raise

@@ -1,0 +1,230 @@
+"""One task run executed in this process: created, resolved, attempted, finished.
+
+A task called directly, or submitted to a flow's task runner, becomes a
+:class:`TaskRunCall`. It creates the run at once (PENDING, through the orchestrator,
+with the task's retry policy, tags, cache key and run name; inside a flow, attached to
+the flow run), so its future exists before it starts. Then, where it executes:
+
+1. **Resolve** the upstream runs (futures and states among the arguments, and
+   ``wait_for``): wait for each to settle; if one did not complete, the run is left
+   PENDING named ``NotReady`` and never runs (:mod:`orchestrator._flows._resolve`).
+2. **Attempt** (:func:`~orchestrator._flows._steps.attempts`): Running (or Cached on a
+   cache hit), the call inside the run's context, Completed or Failed, retries on the
+   orchestrator's clock, tag concurrency slots, a timeout as TimedOut.
+
+A sync function runs in the thread that executes the run (the caller's for a direct
+call, a runner thread for a submitted run); an async one in the running event loop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, final
+
+from .._core._outcomes import OrchestrationResult
+from .._core._run_context import TaskRunContext, run_context
+from .._core._states import State, StateDetails, StateType
+from .._engine._futures import TaskRunFuture
+from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
+from ._resolve import find_futures, find_states, not_ready_message, substitute
+from ._steps import Outcome, attempts, completed, failed
+
+if TYPE_CHECKING:
+    from .._core._tasks import Task
+    from .._engine._orchestrator import Orchestrator
+
+__all__ = ["TaskRunCall"]
+
+_NO_DETAILS: Final = StateDetails()
+
+
+@final
+class TaskRunCall:
+    """A task run of ``task`` with ``parameters``, created now, executed by :meth:`run_*`.
+
+    Args:
+        orchestrator: where the run lives.
+        task: the task.
+        parameters: the call's arguments bound to the task's parameter names; futures
+            and states among them are upstream runs.
+        wait_for: more upstream runs, waited for but not passed.
+        flow_run_id: the flow run the task run belongs to, or None.
+    """
+
+    __slots__ = ("_orchestrator", "_parameters", "_task", "_wait_for", "future", "task_run_id")
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        task: Task[..., Any],
+        parameters: dict[str, Any],
+        *,
+        wait_for: Sequence[TaskRunFuture[Any]] = (),
+        flow_run_id: uuid.UUID | None = None,
+    ) -> None:
+        self._orchestrator = orchestrator
+        self._task = task
+        self._parameters = parameters
+        self._wait_for = tuple(wait_for)
+        run_id = orchestrator.new_id()
+        upstream = find_futures(parameters.values()) or find_states(parameters.values())
+        name = None
+        if task.task_run_name is not None and not upstream:
+            name = task.render_run_name(parameters)
+        orchestrator.create_task_run(
+            task.task_key,
+            id=run_id,
+            flow_run_id=flow_run_id,
+            name=name or f"{task.name}-{run_id.hex[:8]}",
+            policy=task.policy,
+            tags=task.tags,
+            task_inputs=_inputs(parameters, self._wait_for),
+        )
+        self.task_run_id: uuid.UUID = run_id
+        """The run's id."""
+        self.future: TaskRunFuture[Any] = TaskRunFuture(
+            orchestrator, run_id
+        )  # MERGE: background=False
+        """The run's future (waitable from any thread and from async code)."""
+
+    # -- resolving ------------------------------------------------------------------------------
+    def _upstream(self) -> list[TaskRunFuture[Any]]:
+        return [*find_futures(self._parameters.values()), *self._wait_for]
+
+    def _ready(self) -> dict[str, Any] | None:
+        """The resolved parameters, or None after marking the run NotReady."""
+        futures = self._upstream()
+        message = not_ready_message(futures, find_states(self._parameters.values()))
+        if message is not None:
+            not_ready = State(type=StateType.PENDING, name="NotReady", message=message)
+            self._orchestrator.set_task_run_state(self.task_run_id, not_ready, force=True)
+            return None
+        if not futures and not find_states(self._parameters.values()):
+            return self._parameters
+        resolved = {name: substitute(value) for name, value in self._parameters.items()}
+        if self._task.task_run_name is not None:
+            name = self._task.render_run_name(resolved)
+            if name is not None:
+                self._orchestrator.update_task_run(self.task_run_id, name=name)
+        return resolved
+
+    # -- executing ------------------------------------------------------------------------------
+    def run_blocking(self) -> State:
+        """Execute the run from plain code (a sync task); return its final state."""
+        for future in self._upstream():
+            future.wait()
+        parameters = self._ready()
+        if parameters is None:
+            return self.future.state
+        task = self._task
+        context = TaskRunContext(
+            orchestrator=self._orchestrator,
+            task=task,
+            task_run_id=self.task_run_id,
+            parameters=parameters,
+        )
+        details = self._running_details(parameters)
+
+        def call() -> Outcome:
+            def invoke() -> Any:
+                with run_context(context):
+                    return task.call_with_parameters(parameters)
+
+            try:
+                value = call_blocking(self._orchestrator, invoke, task.timeout_seconds)
+            except CallTimedOut:
+                return self._timed_out(details)
+            except Exception as exc:
+                return self._raised(exc, details)
+            return Outcome(self._completed(value, details))
+
+        machine = attempts(self.task_run_id, self._propose, details)
+        final: State = drive_blocking(self._orchestrator, machine, call)
+        return final
+
+    async def run_async(self) -> State:
+        """Execute the run in the running event loop (an async task); return its final state."""
+        for future in self._upstream():
+            await future.wait_async()
+        parameters = self._ready()
+        if parameters is None:
+            return self.future.state
+        task = self._task
+        context = TaskRunContext(
+            orchestrator=self._orchestrator,
+            task=task,
+            task_run_id=self.task_run_id,
+            parameters=parameters,
+        )
+        details = self._running_details(parameters)
+
+        async def invoke() -> Any:
+            with run_context(context):
+                return await task.call_with_parameters(parameters)
+
+        async def call() -> Outcome:
+            try:
+                value = await call_async(self._orchestrator, invoke, task.timeout_seconds)
+            except CallTimedOut:
+                return self._timed_out(details)
+            except Exception as exc:
+                return self._raised(exc, details)
+            return Outcome(self._completed(value, details))
+
+        machine = attempts(self.task_run_id, self._propose, details)
+        final: State = await drive_async(self._orchestrator, machine, call)
+        return final
+
+    # -- states ---------------------------------------------------------------------------------
+    def _propose(self, state: State) -> OrchestrationResult:
+        result = self._orchestrator.set_task_run_state(self.task_run_id, state)
+        if result.state is None:
+            run = self._orchestrator.read_task_run(self.task_run_id)
+            return OrchestrationResult(run.state, result.status, result.details)
+        return result
+
+    def _running_details(self, parameters: Mapping[str, Any]) -> StateDetails:
+        task = self._task
+        cache_key = None if task.cache_key_fn is None else task.cache_key(parameters)
+        if cache_key is None and not task.refresh_cache:
+            return _NO_DETAILS
+        return StateDetails(cache_key=cache_key, refresh_cache=True if task.refresh_cache else None)
+
+    def _completed(self, value: Any, details: StateDetails) -> State:
+        cache_key = details.cache_key
+        if cache_key is None:
+            return completed(value, _NO_DETAILS)
+        expiration: datetime | None = None
+        if self._task.cache_expiration is not None:
+            try:
+                expiration = self._orchestrator.clock.now() + self._task.cache_expiration
+            except OverflowError:
+                expiration = None  # past the year 9999: the entry never expires
+        return completed(value, StateDetails(cache_key=cache_key, cache_expiration=expiration))
+
+    def _raised(self, exc: Exception, details: StateDetails) -> Outcome:
+        message = f"Task run encountered an exception: {exc!r}"
+        return Outcome(failed(message, exc, _without_cache(details)))
+
+    def _timed_out(self, details: StateDetails) -> Outcome:
+        message = f"Task run exceeded its timeout of {self._task.timeout_seconds:g} s"
+        return Outcome(failed(message, TimeoutError(message), _without_cache(details), "TimedOut"))
+
+
+def _without_cache(details: StateDetails) -> StateDetails:
+    return _NO_DETAILS if details.cache_key is None else details
+
+
+def _inputs(
+    parameters: Mapping[str, Any], wait_for: Sequence[TaskRunFuture[Any]]
+) -> dict[str, Any]:
+    """Prefect's ``task_inputs``: for each parameter, the upstream runs it came from."""
+    inputs: dict[str, Any] = {
+        name: [str(future.task_run_id) for future in find_futures([value])]
+        for name, value in parameters.items()
+    }
+    if wait_for:
+        inputs["wait_for"] = [str(future.task_run_id) for future in wait_for]
+    return inputs
