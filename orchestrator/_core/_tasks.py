@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Generic, ParamSpec, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, ParamSpec, TypeVar, final, overload
 
 from . import _task_options as opts
 from ._checks import check_bool, check_tags, check_text, wrong_type
@@ -33,12 +33,14 @@ if TYPE_CHECKING:
     from .._engine._futures import TaskRunFuture
     from .._engine._orchestrator import Orchestrator
     from .._flows._mapping import TaskRunFutureList
+    from ._state_record import State
     from ._task_options import CacheKeyFunction, RetryDelaySpec, RunNameSpec
 
 __all__ = ["Task", "task"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class _Unset:
@@ -236,7 +238,37 @@ class Task(Generic[P, R]):
         return Task(self.fn, **merged)
 
     # -- calling -----------------------------------------------------------------------------
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(
+        self: Task[..., Coroutine[Any, Any, Any]],
+        *args: Any,
+        return_state: Literal[True],
+        wait_for: Iterable[TaskRunFuture[Any]] | None = None,
+        **kwargs: Any,
+    ) -> Coroutine[Any, Any, State]: ...
+
+    @overload
+    def __call__(
+        self,
+        *args: Any,
+        return_state: Literal[True],
+        wait_for: Iterable[TaskRunFuture[Any]] | None = None,
+        **kwargs: Any,
+    ) -> State: ...
+
+    @overload
+    def __call__(
+        self,
+        *args: Any,
+        return_state: Literal[False] = False,
+        wait_for: Iterable[TaskRunFuture[Any]] | None,
+        **kwargs: Any,
+    ) -> R: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task now as a task run, and return its value.
 
         As in Prefect 3: the run executes inline (a sync task in this thread; an async
@@ -254,8 +286,7 @@ class Task(Generic[P, R]):
         """
         from .._flows._task_calls import call_task
 
-        result: R = call_task(self, args, kwargs)
-        return result
+        return call_task(self, args, kwargs)
 
     def bind_parameters(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Bind a call's arguments to the signature, defaults filled in.
@@ -351,7 +382,31 @@ class Task(Generic[P, R]):
         return key
 
     # -- submission ---------------------------------------------------------------------------
-    def submit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
+    @overload
+    def submit(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    def submit(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[T]: ...
+
+    @overload
+    def submit(
+        self: Task[..., Coroutine[Any, Any, T]],
+        *args: Any,
+        wait_for: Iterable[TaskRunFuture[Any]] | None,
+        **kwargs: Any,
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    def submit(
+        self: Task[..., T],
+        *args: Any,
+        wait_for: Iterable[TaskRunFuture[Any]] | None,
+        **kwargs: Any,
+    ) -> TaskRunFuture[T]: ...
+
+    def submit(self, *args: Any, **kwargs: Any) -> TaskRunFuture[Any]:
         """Inside a flow: run the task now on the flow's task runner; return its future.
 
         No worker is needed. Futures (and states) among the arguments are resolved to
@@ -365,6 +420,14 @@ class Task(Generic[P, R]):
         from .._flows._task_calls import submit_task
 
         return submit_task(self, args, kwargs)
+
+    @overload
+    def map(
+        self: Task[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any
+    ) -> TaskRunFutureList[T]: ...
+
+    @overload
+    def map(self: Task[..., T], *args: Any, **kwargs: Any) -> TaskRunFutureList[T]: ...
 
     def map(self, *args: Any, **kwargs: Any) -> TaskRunFutureList[Any]:
         """Inside a flow: one run per element of the iterable arguments; their futures.

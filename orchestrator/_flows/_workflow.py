@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
-from typing import Any, Final, Generic, ParamSpec, TypeVar, final, overload
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, final, overload
 
 from .._core import _task_options as opts
 from .._core._checks import check_bool, check_tags, check_text, wrong_type
 from .._core._models import FlowRunPolicy
+from .._core._states import State
 from ._task_runners import ThreadPoolTaskRunner
 
 __all__ = ["Workflow", "flow"]
@@ -168,7 +169,21 @@ class Workflow(Generic[P, R]):
         bound = inspect.BoundArguments(self.signature, dict(parameters))
         return self.fn(*bound.args, **bound.kwargs)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(
+        self: Workflow[..., Coroutine[Any, Any, Any]],
+        *args: Any,
+        return_state: Literal[True],
+        **kwargs: Any,
+    ) -> Coroutine[Any, Any, State]: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> State: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the flow: a flow run on the current orchestrator; return its value.
 
         ``return_state=True`` (a keyword of the call, not passed on) returns the final
@@ -182,8 +197,7 @@ class Workflow(Generic[P, R]):
 
         return_state = kwargs.pop("return_state", False)
         check_bool(return_state, "return_state")
-        result: R = call_flow(self, args, kwargs, return_state=bool(return_state))
-        return result
+        return call_flow(self, args, kwargs, return_state=bool(return_state))
 
     def __repr__(self) -> str:
         return f"Workflow({self.name!r})"
