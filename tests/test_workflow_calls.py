@@ -327,3 +327,28 @@ def test_flow_timestamps_are_exact_on_a_virtual_clock(orch: Orchestrator) -> Non
     (run,) = orch.read_flow_runs()
     assert {state.timestamp for state in orch.read_flow_run_states(run.id)} == {start}
     assert orch.clock.now() - start == timedelta(0)
+
+
+class Interrupt(BaseException):
+    """Stands for KeyboardInterrupt: an exception that is not an Exception."""
+
+
+def test_a_call_torn_down_from_outside_ends_crashed_and_the_exception_goes_on(
+    orch: Orchestrator,
+) -> None:
+    @task
+    def interrupted() -> None:
+        raise Interrupt
+
+    @flow
+    def carrying() -> None:
+        interrupted()
+
+    with orch, pytest.raises(Interrupt):
+        carrying()
+    (task_run,) = orch.read_task_runs()
+    (flow_run,) = orch.read_flow_runs()
+    assert task_run.state is not None
+    assert flow_run.state is not None
+    assert (task_run.state.name, flow_run.state.name) == ("Crashed", "Crashed")
+    assert task_run.state.message == "Execution was interrupted by Interrupt: the run crashed"

@@ -16,6 +16,7 @@ finish on its own and its result ignored, as TaskWorkers do.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import threading
 from collections.abc import Awaitable, Callable
@@ -132,7 +133,12 @@ def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: floa
         finally:
             done.notify()
 
-    helper = threading.Thread(target=in_thread, name="orchestrator-call", daemon=True)
+    # The helper thread runs in a copy of this context (the run's context, the current
+    # orchestrator and the caller's own context variables).
+    context = contextvars.copy_context()
+    helper = threading.Thread(
+        target=context.run, args=(in_thread,), name="orchestrator-call", daemon=True
+    )
     helper.start()
     sleep = functools.partial(orchestrator.clock.sleep, seconds)
     block_on(wait_for_any, [(done, seen)], sleep)

@@ -30,7 +30,7 @@ from .._core._states import State, StateDetails, StateType
 from .._engine._futures import TaskRunFuture
 from .._engine._orchestrator import Orchestrator
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
-from ._steps import Outcome, attempts, completed, failed
+from ._steps import Outcome, attempts, completed, crashed, failed
 
 if TYPE_CHECKING:
     from ._workflow import Workflow
@@ -155,7 +155,11 @@ class FlowRunCall:
             return Outcome(state_from_return(value))
 
         machine = attempts(self.flow_run_id, self._propose, _NO_DETAILS)
-        final: State = drive_blocking(self._orchestrator, machine, call)
+        try:
+            final: State = drive_blocking(self._orchestrator, machine, call)
+        except BaseException as exc:
+            self._propose(crashed(exc))
+            raise
         return final
 
     async def run_async(self) -> State:
@@ -186,7 +190,11 @@ class FlowRunCall:
             return Outcome(state_from_return(value))
 
         machine = attempts(self.flow_run_id, self._propose, _NO_DETAILS)
-        final: State = await drive_async(self._orchestrator, machine, call)
+        try:
+            final: State = await drive_async(self._orchestrator, machine, call)
+        except BaseException as exc:
+            self._propose(crashed(exc))
+            raise
         return final
 
     def _timed_out(self) -> Outcome:

@@ -36,6 +36,9 @@ __all__ = [
     "Step",
     "WaitForTurn",
     "attempts",
+    "completed",
+    "crashed",
+    "failed",
 ]
 
 
@@ -146,6 +149,12 @@ def _wait_step(run_id: uuid.UUID, result: OrchestrationResult) -> Step:
 def failed(message: str, exc: BaseException, details: StateDetails, name: str = "Failed") -> State:
     """The Failed proposal for an exception a call raised."""
     return State(type=StateType.FAILED, name=name, message=message, data=exc, details=details)
+
+
+def crashed(exc: BaseException) -> State:
+    """The Crashed proposal for a call torn down from outside (an interrupt, a cancellation)."""
+    message = f"Execution was interrupted by {type(exc).__name__}: the run crashed"
+    return State(type=StateType.CRASHED, name="Crashed", message=message)
 
 
 def completed(value: Any, details: StateDetails) -> State:

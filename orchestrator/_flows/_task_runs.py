@@ -29,7 +29,7 @@ from .._core._states import State, StateDetails, StateType
 from .._engine._futures import TaskRunFuture
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
 from ._resolve import find_futures, find_states, not_ready_message, substitute
-from ._steps import Outcome, attempts, completed, failed
+from ._steps import Outcome, attempts, completed, crashed, failed
 
 if TYPE_CHECKING:
     from .._core._tasks import Task
@@ -141,7 +141,11 @@ class TaskRunCall:
             return Outcome(self._completed(value, details))
 
         machine = attempts(self.task_run_id, self._propose, details)
-        final: State = drive_blocking(self._orchestrator, machine, call)
+        try:
+            final: State = drive_blocking(self._orchestrator, machine, call)
+        except BaseException as exc:
+            self._propose(crashed(exc))
+            raise
         return final
 
     async def run_async(self) -> State:
@@ -174,7 +178,11 @@ class TaskRunCall:
             return Outcome(self._completed(value, details))
 
         machine = attempts(self.task_run_id, self._propose, details)
-        final: State = await drive_async(self._orchestrator, machine, call)
+        try:
+            final: State = await drive_async(self._orchestrator, machine, call)
+        except BaseException as exc:
+            self._propose(crashed(exc))
+            raise
         return final
 
     # -- states ---------------------------------------------------------------------------------
