@@ -176,8 +176,10 @@ class FlowRunCall:
                     try:
                         return await workflow.call_with_parameters(self._parameters)
                     finally:
-                        # Leaving the runner waits for its runs: off the event loop.
-                        await anyio.to_thread.run_sync(runner.__exit__, None, None, None)
+                        # Leaving the runner waits for its runs: off the event loop, and
+                        # shielded, so a cancelled flow still shuts its pool down.
+                        with anyio.CancelScope(shield=True):
+                            await anyio.to_thread.run_sync(runner.__exit__, None, None, None)
 
             try:
                 value = await call_async(self._orchestrator, body, workflow.timeout_seconds)

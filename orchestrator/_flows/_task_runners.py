@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
@@ -46,7 +46,7 @@ class ThreadPoolTaskRunner:
         InvalidArgument: ``max_workers`` is not a positive int or None.
     """
 
-    __slots__ = ("_backend", "_pending", "_pool", "max_workers")
+    __slots__ = ("_pool", "max_workers")
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None:
@@ -54,8 +54,6 @@ class ThreadPoolTaskRunner:
         self.max_workers: int | None = max_workers
         """The most threads at once, or None for no limit."""
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
-        self._backend = "asyncio"
 
     def duplicate(self) -> ThreadPoolTaskRunner:
         """A fresh, unstarted runner with the same settings (one per flow run)."""
@@ -77,7 +75,6 @@ class ThreadPoolTaskRunner:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-        self._pending.clear()
 
     def submit(self, call: TaskRunCall, *, is_async: bool, backend: str | None) -> None:
         """Start executing ``call`` in a thread; its future reports how it went.
@@ -97,26 +94,28 @@ class ThreadPoolTaskRunner:
         context = contextvars.copy_context()
         library = backend or "asyncio"
         if is_async:
-            self._pending.append(pool.submit(context.run, _run_async, call, library))
+            pool.submit(context.run, _run_async, call, library)
         else:
-            self._pending.append(pool.submit(context.run, _run_blocking, call))
+            pool.submit(context.run, _run_blocking, call)
 
     def __repr__(self) -> str:
         workers = "unbounded" if self.max_workers is None else self.max_workers
         return f"ThreadPoolTaskRunner(max_workers={workers})"
 
 
+# A run's failure is its state; what reaches here tore the run down (it ended Crashed):
+# logged, since no one reads the pool's own futures.
+
+
 def _run_blocking(call: TaskRunCall) -> None:
     try:
         call.run_blocking()
     except BaseException:
-        logger.exception("task run %s failed in its runner thread", call.task_run_id)
-        raise
+        logger.exception("task run %s crashed in its runner thread", call.task_run_id)
 
 
 def _run_async(call: TaskRunCall, backend: str) -> None:
     try:
         anyio.run(call.run_async, backend=backend)
     except BaseException:
-        logger.exception("task run %s failed in its runner thread", call.task_run_id)
-        raise
+        logger.exception("task run %s crashed in its runner thread", call.task_run_id)
