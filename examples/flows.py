@@ -60,9 +60,10 @@ def main() -> None:
     for run in sorted(orchestrator.read_task_runs(), key=lambda run: run.name):
         states = [s.name for s in orchestrator.read_task_run_states(run.id)]
         print(f"  {run.name:<16} {' > '.join(states)}")
-    for run in sorted(orchestrator.read_flow_runs(), key=lambda run: run.name):
-        parent = "subflow" if run.parent_task_run_id is not None else "flow"
-        print(f"  {parent} {orchestrator.read_flow(run.flow_id).name}: {run.state_name}")
+    for flow_run in sorted(orchestrator.read_flow_runs(), key=lambda run: run.name):
+        kind = "subflow" if flow_run.parent_task_run_id is not None else "flow"
+        name = orchestrator.read_flow(flow_run.flow_id).name
+        print(f"  {kind} {name} ({flow_run.name}): {flow_run.state_name}")
 
 
 if __name__ == "__main__":

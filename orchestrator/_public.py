@@ -83,6 +83,9 @@ from ._engine._orchestrator import Orchestrator as Orchestrator
 from ._engine._orchestrator import OrchestratorStatistics as OrchestratorStatistics
 from ._engine._task_run_reads import Page as Page
 from ._engine._task_runs import CreatedTaskRun as CreatedTaskRun
+from ._engine._waiting import DoneAndNotDone as DoneAndNotDone
+from ._engine._waiting import as_completed as as_completed
+from ._engine._waiting import wait as wait
 from ._flows._mapping import TaskRunFutureList as TaskRunFutureList
 from ._flows._mapping import unmapped as unmapped
 from ._flows._task_runners import ThreadPoolTaskRunner as ThreadPoolTaskRunner
@@ -128,6 +131,7 @@ __all__ = (
     "CreatedTaskRun",
     "Decision",
     "Deployment",
+    "DoneAndNotDone",
     "Failed",
     "Flow",
     "FlowRun",
@@ -196,6 +200,7 @@ __all__ = (
     "WorkQueue",
     "WorkerError",
     "Workflow",
+    "as_completed",
     "decisions_table",
     "flow",
     "get_run_context",
@@ -212,6 +217,7 @@ __all__ = (
     "store_parameters",
     "task",
     "unmapped",
+    "wait",
 )
 
 

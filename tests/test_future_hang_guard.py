@@ -159,7 +159,7 @@ async def test_a_worker_started_within_the_grace_finishes_the_run() -> None:
         async def late_worker() -> None:
             await clock.sleep(9)
             async with TaskWorker(double, orchestrator=orch):
-                await future.wait()
+                await future.wait_async()
 
         group.start_soon(late_worker)
         assert await future.aresult(unserved_grace=10) == 42

@@ -18,7 +18,7 @@ from typing import final
 
 from .._core._events import Observer
 from .._core._models import TaskRun
-from .._core._states import TERMINAL_TYPES, State
+from .._core._states import State, is_settled
 
 __all__ = ["FutureWaiters", "Wake"]
 
@@ -91,8 +91,8 @@ class FutureWaiters(Observer):
                 wake()
 
     def task_run_state_committed(self, run: TaskRun, state: State) -> None:
-        """Wake the run's waiters if ``state`` is terminal."""
-        if self._by_run and state.type in TERMINAL_TYPES:
+        """Wake the run's waiters if ``state`` is settled (terminal, or NotReady)."""
+        if self._by_run and is_settled(state):
             self._wake(run.id, remember=True)
 
     def task_run_deleted(self, run: TaskRun) -> None:

@@ -16,7 +16,7 @@ from typing import Final
 
 from .._core._checks_objects import check_instance
 from .._core._models import FlowRun, TaskRun
-from .._core._states import StateType
+from .._core._states import StateType, is_settled
 from .._display import format_time
 from .._engine._orchestrator import Orchestrator
 from ..filters import FlowRunFilter, FlowRunFilterState, TaskRunFilter, TaskRunFilterState
@@ -48,6 +48,8 @@ def unfinished_runs(orchestrator: Orchestrator) -> list[TaskRun | FlowRun]:
     flow_runs = orchestrator.read_flow_runs(
         flow_runs=FlowRunFilter(state=FlowRunFilterState(type=UNFINISHED_TYPES))
     )
+    # A NotReady run (an upstream run did not complete) is settled: it never runs.
+    task_runs = [run for run in task_runs if run.state is None or not is_settled(run.state)]
     runs: list[TaskRun | FlowRun] = sorted(task_runs, key=_by_creation)
     runs.extend(sorted(flow_runs, key=_by_creation))
     return runs

@@ -36,7 +36,7 @@ import attrs
 from .._core._checks import wrong_type
 from .._core._checks_objects import check_instance
 from .._core._outcomes import SetStateStatus
-from .._core._states import StateType
+from .._core._states import StateType, is_settled
 from .._display import format_time
 from .._engine._orchestrator import Orchestrator
 from ..filters import TaskRunFilter, TaskRunFilterState
@@ -153,6 +153,9 @@ class _View:
 def waiting_runs(orchestrator: Orchestrator) -> list[WaitingRun]:
     """Return every unfinished task run with what it waits for, oldest first.
 
+    A run left PENDING as ``NotReady`` (an upstream run did not complete) is settled, not
+    unfinished: it is not listed.
+
     Meaningful at an idle moment (see the module docstring); at any other moment a run
     another task is about to move may be reported as unable to progress.
 
@@ -163,6 +166,8 @@ def waiting_runs(orchestrator: Orchestrator) -> list[WaitingRun]:
     runs = orchestrator.read_task_runs(
         task_runs=TaskRunFilter(state=TaskRunFilterState(type=DRAIN_UNFINISHED_TYPES))
     )
+    # A NotReady run (an upstream run did not complete) is settled: it never runs.
+    runs = [run for run in runs if run.state is None or not is_settled(run.state)]
     if not runs:
         return []
     runs.sort(key=lambda run: (run.created, str(run.id)))

@@ -39,6 +39,7 @@ import anyio.lowlevel
 
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
+from .._core._run_context import TaskRunContext, run_context
 from .._core._states import State, StateDetails, StateType
 from .._store._results import read_parameters, should_try_to_read_parameters
 from ._abandoning import AbandonedCallRules, waits_for
@@ -314,12 +315,21 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self, claim: Claim, task: Task[..., Any], parameters: Mapping[str, Any]
     ) -> State:
         """Call the function; return the proposal that reports how it went."""
+        context = TaskRunContext(
+            orchestrator=self._orchestrator,
+            task=task,
+            task_run_id=claim.run.id,
+            parameters=parameters,
+        )
         try:
-            value = await self._caller.call(
-                self._orchestrator.task_overrides.stand_in(task, claim.run),
-                parameters,
-                functools.partial(self._left_running, claim),
-            )
+            # The function runs in the run's context (a worker thread copies it): it sees
+            # get_run_context(), and this worker's orchestrator as the current one.
+            with run_context(context):
+                value = await self._caller.call(
+                    self._orchestrator.task_overrides.stand_in(task, claim.run),
+                    parameters,
+                    functools.partial(self._left_running, claim),
+                )
         except TimedOut:
             message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"
             return State(
