@@ -290,7 +290,8 @@ def test_a_string_virtual_clock_start_is_refused() -> None:
 
 
 def test_scheduled_and_polled_times_must_be_datetimes(orch: Orchestrator) -> None:
-    refused(orch, lambda: orch.schedule("2026-01-02", add, 1), TypeError, "when")
+    when: Any = "2026-01-02"
+    refused(orch, lambda: orch.schedule(when, add, 1), TypeError, "when")
     refused(
         orch,
         lambda: orch.get_scheduled_flow_runs("pool", scheduled_before="now"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, ParamSpec, TypeVar, final, overload
@@ -445,18 +446,72 @@ class Task(Generic[P, R]):
 
         return map_task(self, args, kwargs)
 
-    def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
-        """Submit a background run on the current orchestrator; the same as :meth:`submit`."""
+    @overload
+    def delay(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    def delay(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[T]: ...
+
+    def delay(self, *args: Any, **kwargs: Any) -> TaskRunFuture[Any]:
+        """Submit a background run on the current orchestrator and return its future.
+
+        A TaskWorker serving the task executes it (``orchestrator.submit(task, ...)`` is
+        the explicit form).
+
+        Raises:
+            RuntimeError: no orchestrator is current (use ``with orchestrator:``).
+            TypeError: the arguments do not fit the signature (nothing is created).
+            QueueFull: the task key's queue is full (nothing is created).
+        """
         return current().submit(self, *args, **kwargs)
 
-    async def asubmit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
-        """Submit a background run, waiting for room in the queue instead of raising QueueFull.
+    @overload
+    async def adelay(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    async def adelay(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[T]: ...
+
+    async def adelay(self, *args: Any, **kwargs: Any) -> TaskRunFuture[Any]:
+        """Like :meth:`delay`, waiting for room in a full queue instead of raising QueueFull.
 
         Raises:
             RuntimeError: no orchestrator is current (use ``async with orchestrator:``).
             TypeError: the arguments do not fit the signature (nothing is created).
         """
         return await current().asubmit(self, *args, **kwargs)
+
+    async def asubmit(self, *args: Any, **kwargs: Any) -> TaskRunFuture[Any]:
+        """Deprecated: the old name of :meth:`adelay` (``submit`` now means a flow's runner)."""
+        warnings.warn(
+            "Task.asubmit() is deprecated: use Task.adelay(), the same background submission",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.adelay(*args, **kwargs)
+
+    @overload
+    def apply_async(
+        self: Task[..., Coroutine[Any, Any, T]],
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+        orchestrator: Orchestrator | None = None,
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    def apply_async(
+        self: Task[..., T],
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+        orchestrator: Orchestrator | None = None,
+    ) -> TaskRunFuture[T]: ...
 
     def apply_async(
         self,

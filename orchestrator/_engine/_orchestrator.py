@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextvars
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import ParamSpec, TypeVar, final
+from typing import Any, ParamSpec, TypeVar, final, overload
 
 import attrs
 
@@ -63,6 +63,7 @@ __all__ = ["Orchestrator", "OrchestratorStatistics"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 @final
@@ -336,7 +337,17 @@ class Orchestrator(
             self.__exit__(exc_type, exc, tb)
 
     # -- submission ----------------------------------------------------------------------------
-    def submit(self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[R]:
+    @overload
+    def submit(
+        self, task: Task[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    def submit(
+        self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[R]: ...
+
+    def submit(self, task: Task[..., Any], /, *args: Any, **kwargs: Any) -> TaskRunFuture[Any]:
         """Create a background run of ``task(*args, **kwargs)``, due now; return its future.
 
         The run waits in its task key's queue for a :class:`TaskWorker` serving the task.
@@ -348,21 +359,61 @@ class Orchestrator(
         """
         return submit_task(self, task, args, kwargs)
 
+    @overload
+    def schedule(
+        self,
+        when: datetime,
+        task: Task[P, Coroutine[Any, Any, T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
     def schedule(
         self, when: datetime, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[R]:
+    ) -> TaskRunFuture[R]: ...
+
+    def schedule(
+        self, when: datetime, task: Task[..., Any], /, *args: Any, **kwargs: Any
+    ) -> TaskRunFuture[Any]:
         """Like :meth:`submit`, for a run due at ``when`` (an aware datetime)."""
         return submit_task(self, task, args, kwargs, scheduled_time=check_datetime(when, "when"))
 
+    @overload
+    async def asubmit(
+        self, task: Task[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
     async def asubmit(
         self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[R]:
+    ) -> TaskRunFuture[R]: ...
+
+    async def asubmit(
+        self, task: Task[..., Any], /, *args: Any, **kwargs: Any
+    ) -> TaskRunFuture[Any]:
         """Like :meth:`submit`, but wait for room in a full queue instead of raising."""
         return await asubmit_task(self, task, args, kwargs)
 
+    @overload
+    async def aschedule(
+        self,
+        when: datetime,
+        task: Task[P, Coroutine[Any, Any, T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
     async def aschedule(
         self, when: datetime, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[R]:
+    ) -> TaskRunFuture[R]: ...
+
+    async def aschedule(
+        self, when: datetime, task: Task[..., Any], /, *args: Any, **kwargs: Any
+    ) -> TaskRunFuture[Any]:
         """Like :meth:`schedule`, but wait for room in a full queue instead of raising."""
         when = check_datetime(when, "when")
         return await asubmit_task(self, task, args, kwargs, scheduled_time=when)
