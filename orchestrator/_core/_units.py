@@ -25,9 +25,11 @@ that keep time from ever jumping over work are these:
   real-time timeout); :meth:`Parking.resume` is idempotent.
 * **An async waiter of a foreign loop kicks its loop.** An async
   :class:`~orchestrator._core._wakeup.Waiter` made in a task of a foreign loop carries
-  the loop unit's *wake hook* (:func:`current_wake_hook`), which the waker calls before it
-  posts the wake-up into the loop: the loop is busy from that moment until it reports
-  itself idle again.
+  the loop unit's *wake hook* (:func:`current_wake_hook`): the waker hands it the
+  posting of the wake-up, and the hook marks the loop busy, posts (which queues the
+  wake-up in the loop synchronously), and then tells the loop's monitor. The loop is
+  busy from before the post until its monitor, having seen the post, finds it idle
+  again.
 
 Which unit the running code belongs to is a context variable (:func:`current_unit`),
 set by :meth:`~orchestrator._core._activity.Activity.counted` and by foreign loops; a
@@ -50,11 +52,16 @@ __all__ = [
     "Parking",
     "ThreadUnit",
     "Unit",
+    "WakeHook",
     "current_unit",
     "current_wake_hook",
     "parked_blocking",
     "using_unit",
 ]
+
+#: Wraps the posting of a wake-up: ``hook(post)`` marks the unit busy, calls ``post()``,
+#: then tells the unit a wake-up was posted. Never blocks, never raises.
+WakeHook = Callable[[Callable[[], None]], None]
 
 _UNIT: Final[ContextVar[Unit | None]] = ContextVar("orchestrator_busy_unit", default=None)
 
@@ -86,8 +93,8 @@ class Unit(ABC):
         """A parking for a blocking wait made in :attr:`thread`, or None (nothing to park)."""
 
     @abstractmethod
-    def wake_hook(self) -> Callable[[], None] | None:
-        """What a waker calls before it wakes an async waiter of this unit, or None."""
+    def wake_hook(self) -> WakeHook | None:
+        """What a waker hands the posting of a wake-up of this unit's async waiter to."""
 
 
 @final
@@ -123,7 +130,7 @@ class ThreadUnit(Unit):
             return None
         return Parking(self.counters())
 
-    def wake_hook(self) -> Callable[[], None] | None:
+    def wake_hook(self) -> WakeHook | None:
         """None: a plain thread makes no async waiters (a loop in it is a foreign loop)."""
         return None
 
@@ -206,8 +213,11 @@ def using_unit(unit: Unit | None) -> Iterator[None]:
         _UNIT.reset(token)
 
 
-def current_wake_hook() -> Callable[[], None] | None:
-    """What a waker must call before waking an async waiter made here (None: nothing)."""
+def current_wake_hook() -> WakeHook | None:
+    """What a waker must hand the posting of a wake-up of an async waiter made here to.
+
+    None outside a foreign loop: the waker just posts.
+    """
     unit = _UNIT.get()
     if unit is None or unit.thread != threading.get_ident():
         return None

@@ -32,7 +32,7 @@ polling and without ever blocking the side that wakes:
   (:func:`~orchestrator._core._parking.parked`): the wake-up comes from the orchestrator.
   A waiter made in a foreign loop (an event loop counted as a busy unit, see
   :mod:`orchestrator._core._units`) carries the loop's wake hook: :meth:`Waiter.wake`
-  calls it first, so the loop is busy again before the wake-up is posted into it; and
+  posts through it, so the loop is busy again before the wake-up is posted into it; and
   :meth:`Signal.wait_blocking` parks the current busy unit for its wait, the notifier
   marking it busy again before it wakes the thread.
 * :func:`wait_for_any` waits on several signals at once, optionally racing an awaitable
@@ -58,8 +58,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, final
 import anyio
 
 from ._parking import parked
+from ._units import WakeHook, parked_blocking
 from ._units import current_wake_hook as _current_wake_hook
-from ._units import parked_blocking
 
 if TYPE_CHECKING:
     import trio
@@ -140,9 +140,7 @@ def _resolve(future: asyncio.Future[None]) -> None:
 class _AsyncioWaiter(Waiter):
     __slots__ = ("_future", "_hook", "_loop", "_thread")
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, hook: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, hook: WakeHook | None = None) -> None:
         self._loop = loop
         self._future: asyncio.Future[None] = loop.create_future()
         self._thread = _get_ident()
@@ -150,8 +148,12 @@ class _AsyncioWaiter(Waiter):
 
     def wake(self) -> None:
         hook = self._hook
-        if hook is not None:
-            hook()
+        if hook is None:
+            self._post()
+        else:
+            hook(self._post)
+
+    def _post(self) -> None:
         if _get_ident() == self._thread:
             _resolve(self._future)
             return
@@ -173,7 +175,7 @@ _GONE: Final = 3
 class _TrioWaiter(Waiter):
     __slots__ = ("_hook", "_state", "_task", "_thread", "_token", "_trio")
 
-    def __init__(self, hook: Callable[[], None] | None = None) -> None:
+    def __init__(self, hook: WakeHook | None = None) -> None:
         import trio  # loaded only when it is the running backend
 
         self._hook = hook
@@ -185,8 +187,12 @@ class _TrioWaiter(Waiter):
 
     def wake(self) -> None:
         hook = self._hook
-        if hook is not None:
-            hook()
+        if hook is None:
+            self._post()
+        else:
+            hook(self._post)
+
+    def _post(self) -> None:
         if _get_ident() == self._thread:
             self._wake_here()
             return

@@ -57,6 +57,7 @@ and give it back when they return, so the clock never jumps twice for one idle m
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -187,6 +188,8 @@ class TimeSkipper:
         "_released",
         "_running",
         "_skipped",
+        "_thread",
+        "driver",
     )
 
     def __init__(self, orchestrator: Orchestrator) -> None:
@@ -200,6 +203,14 @@ class TimeSkipper:
         self._last_jump: datetime | None = None
         self._running = False
         self._group: TaskGroup | None = None
+        self._thread = 0
+        #: What started this skipper for flow calls (None: started by its user).
+        self.driver: object | None = None
+
+    @property
+    def thread(self) -> int:
+        """The identity of the thread whose event loop runs it (0 when not running)."""
+        return self._thread
 
     @property
     def orchestrator(self) -> Orchestrator:
@@ -280,8 +291,10 @@ class TimeSkipper:
     def _register(self) -> None:
         if self._running:
             raise WorkerError("this TimeSkipper is already running")
+        self._thread = threading.get_ident()  # before anyone can find it driving
         current = self._orchestrator._engine.drive_clock(self)
         if current is not None:
+            self._thread = 0
             raise WorkerError(
                 f"{current!r} already drives the clock of {self._orchestrator!r}; one "
                 "TimeSkipper per orchestrator (stop the other one first)"
@@ -290,6 +303,7 @@ class TimeSkipper:
 
     def _unregister(self) -> None:
         self._running = False
+        self._thread = 0
         self._orchestrator._engine.release_clock(self)
 
     # -- context manager ------------------------------------------------------------------
