@@ -34,20 +34,23 @@ unit counts, so the two are never counted twice.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import final
+from typing import Any, TypeVar, final
 
 import anyio
 
 from .._core._activity import Activity
 from .._core._parking import RunExecution, current_task_key
 from .._core._units import Unit, WakeHook, current_unit, using_unit
-from .._core._wakeup import Signal
+from .._core._wakeup import Signal, Waiter
 from ._idle import settle
 from ._real_work import find_real_work, wait_for_real_work
 
-__all__ = ["LoopUnit", "foreign_loop"]
+T = TypeVar("T")
+
+__all__ = ["LoopUnit", "foreign_loop", "run_sync_counted"]
 
 
 @final
@@ -203,3 +206,36 @@ async def foreign_loop(activity: Activity) -> AsyncIterator[LoopUnit | None]:
     finally:
         unit.close()
         activity.end()
+
+
+async def run_sync_counted(activity: Activity, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` in a new thread, counted on ``activity``; await its result parked.
+
+    The thread's code counts as a busy unit (``activity.counted()``): it holds virtual
+    time while it runs and not while it waits on the orchestrator. The awaiting task is
+    parked meanwhile (the thread accounts for itself), and the thread hands its result
+    back through a :class:`~orchestrator._core._wakeup.Waiter` *before* it stops
+    counting, so the awaiting loop is busy again (or has the hand-off queued) before the
+    thread can look idle. Unlike ``anyio.to_thread.run_sync``, a task awaiting this does
+    not hold virtual time. The thread runs in a copy of the caller's context. If the
+    awaiting task is cancelled, the thread runs on, counted, until ``fn`` returns.
+    """
+    waiter = Waiter.for_current_task()
+    outcome: list[tuple[bool, Any]] = []
+
+    def work() -> None:
+        with activity.counted():
+            try:
+                outcome.append((True, fn(*args)))
+            except BaseException as error:  # handed back to the awaiting task
+                outcome.append((False, error))
+            waiter.wake()  # still counted: the loop is busy again before this thread idles
+
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(work,), name="orchestrator-run", daemon=True).start()
+    await waiter.wait()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    result: T = value
+    return result
