@@ -13,19 +13,32 @@ loop is registered as a :class:`~orchestrator._core._parking.RunExecution`
 (:meth:`Activity.execution`): time skipping looks at its tasks and holds the clock only
 while one of them awaits something other than the orchestrator (see
 :mod:`orchestrator._core._parking`).
+
+Sync user code that may block on the orchestrator (a sync flow body, a sync task run
+by a task runner) runs inside :meth:`Activity.counted`: it counts as executing like
+``begin``/``end``, and it names itself as the current *busy unit*, so that a blocking
+orchestrator wait made inside it (a blocking clock sleep, a blocking future wait, a
+blocking wait for a slot turn: see :func:`parked_blocking`) marks it idle for the wait,
+and whoever wakes the wait marks it busy again before waking it. An event loop of a
+runner thread counts as one unit too (:mod:`orchestrator._engine._foreign_loop`). The
+rules are in :mod:`orchestrator._core._units`. ``executing`` counts the busy units:
+begun runs and counted code, minus those parked in a blocking wait.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import final
 
 import attrs
 
 from ._parking import RunExecution
+from ._units import ThreadUnit, current_unit, parked_blocking, using_unit
 from ._wakeup import Signal
 
-__all__ = ["Activity", "ActivityStatistics"]
+__all__ = ["Activity", "ActivityStatistics", "parked_blocking"]
 
 
 @final
@@ -69,9 +82,48 @@ class Activity:
         if idle:
             self.changed.notify()
 
+    def mark_idle(self) -> None:
+        """A busy unit parked in an orchestrator wait (see :mod:`orchestrator._core._units`)."""
+        with self._lock:
+            if self._executing <= 0:
+                raise RuntimeError("Activity.mark_idle() with nothing executing")
+            self._executing -= 1
+            idle = self._executing == 0
+        if idle:
+            self.changed.notify()
+
+    def mark_busy(self) -> None:
+        """A parked busy unit was woken: it executes again."""
+        with self._lock:
+            self._executing += 1
+
+    @contextlib.contextmanager
+    def counted(self) -> Iterator[None]:
+        """Count the sync code of the ``with`` block as executing, in this thread.
+
+        Like ``begin()``/``end()`` around the block, and the block becomes the current
+        busy unit: a blocking orchestrator wait made inside it marks it idle for the wait
+        (see :func:`parked_blocking`). Nested in a block counted on the same activity in
+        the same thread it counts nothing more; nested in one of another activity, a
+        blocking wait parks both.
+        """
+        outer = current_unit()
+        if isinstance(outer, ThreadUnit) and outer.thread == threading.get_ident():
+            if any(counter is self for counter in outer.counters()):
+                yield
+                return
+        else:
+            outer = None
+        self.begin()
+        try:
+            with using_unit(ThreadUnit(self, outer)):
+                yield
+        finally:
+            self.end()
+
     @property
     def executing(self) -> int:
-        """How many runs are executing now."""
+        """How many runs (and other busy units) are executing now."""
         return self._executing
 
     @property

@@ -30,6 +30,11 @@ polling and without ever blocking the side that wakes:
   notification another waiter needed.
 * Every wait of a :class:`Waiter` counts as *parked on the orchestrator* for time skipping
   (:func:`~orchestrator._core._parking.parked`): the wake-up comes from the orchestrator.
+  A waiter made in a foreign loop (an event loop counted as a busy unit, see
+  :mod:`orchestrator._core._units`) carries the loop's wake hook: :meth:`Waiter.wake`
+  posts through it, so the loop is busy again before the wake-up is posted into it; and
+  :meth:`Signal.wait_blocking` parks the current busy unit for its wait, the notifier
+  marking it busy again before it wakes the thread.
 * :func:`wait_for_any` waits on several signals at once, optionally racing an awaitable
   such as ``clock.sleep_until(deadline)``; :meth:`Signal.wait_blocking` waits from a
   plain thread (and refuses, with a clear error, to block an event loop).
@@ -53,6 +58,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, final
 import anyio
 
 from ._parking import parked
+from ._units import WakeHook, parked_blocking
+from ._units import current_wake_hook as _current_wake_hook
 
 if TYPE_CHECKING:
     import trio
@@ -104,9 +111,9 @@ class Waiter(ABC):
         """
         library = current_async_library()
         if library == "asyncio":
-            return _AsyncioWaiter(asyncio.get_running_loop())
+            return _AsyncioWaiter(asyncio.get_running_loop(), _current_wake_hook())
         if library == "trio":
-            return _TrioWaiter()
+            return _TrioWaiter(_current_wake_hook())
         raise RuntimeError(
             f"a Waiter needs a running asyncio or trio event loop (found {library!r}); "
             "from a plain thread use Signal.wait_blocking()"
@@ -114,7 +121,10 @@ class Waiter(ABC):
 
     @abstractmethod
     def wake(self) -> None:
-        """Resolve the waiter; safe from any thread, never blocks, never raises."""
+        """Resolve the waiter; safe from any thread, never blocks, never raises.
+
+        When the waiter was made in a foreign loop, first marks that loop busy.
+        """
 
     @abstractmethod
     async def wait(self) -> None:
@@ -128,14 +138,22 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 @final
 class _AsyncioWaiter(Waiter):
-    __slots__ = ("_future", "_loop", "_thread")
+    __slots__ = ("_future", "_hook", "_loop", "_thread")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, hook: WakeHook | None = None) -> None:
         self._loop = loop
         self._future: asyncio.Future[None] = loop.create_future()
         self._thread = _get_ident()
+        self._hook = hook
 
     def wake(self) -> None:
+        hook = self._hook
+        if hook is None:
+            self._post()
+        else:
+            hook(self._post)
+
+    def _post(self) -> None:
         if _get_ident() == self._thread:
             _resolve(self._future)
             return
@@ -155,11 +173,12 @@ _GONE: Final = 3
 
 @final
 class _TrioWaiter(Waiter):
-    __slots__ = ("_state", "_task", "_thread", "_token", "_trio")
+    __slots__ = ("_hook", "_state", "_task", "_thread", "_token", "_trio")
 
-    def __init__(self) -> None:
+    def __init__(self, hook: WakeHook | None = None) -> None:
         import trio  # loaded only when it is the running backend
 
+        self._hook = hook
         self._trio = trio
         self._task = trio.lowlevel.current_task()
         self._token = trio.lowlevel.current_trio_token()
@@ -167,6 +186,13 @@ class _TrioWaiter(Waiter):
         self._state = _IDLE
 
     def wake(self) -> None:
+        hook = self._hook
+        if hook is None:
+            self._post()
+        else:
+            hook(self._post)
+
+    def _post(self) -> None:
         if _get_ident() == self._thread:
             self._wake_here()
             return
@@ -195,13 +221,11 @@ class _TrioWaiter(Waiter):
 
 @final
 class _ThreadWaiter:
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "wake")
 
-    def __init__(self) -> None:
+    def __init__(self, wrap: Callable[[Callable[[], None]], Callable[[], None]]) -> None:
         self._event = threading.Event()
-
-    def wake(self) -> None:
-        self._event.set()
+        self.wake = wrap(self._event.set)  # the parking's resume, then the set
 
     def wait(self, timeout: float | None) -> bool:
         return self._event.wait(timeout)
@@ -304,13 +328,15 @@ class Signal:
                 f"Signal.wait_blocking() would block the {library} event loop of this "
                 "thread; use `await signal.wait(...)` instead"
             )
-        waiter = _ThreadWaiter()
-        if not self.watch(waiter, seen):
-            return True
-        try:
-            return waiter.wait(timeout)
-        finally:
-            self.unwatch(waiter)
+        with parked_blocking() as parking:
+            waiter = _ThreadWaiter(parking.waking)
+            if not self.watch(waiter, seen):
+                return True
+            try:
+                parking.park()
+                return waiter.wait(timeout)
+            finally:
+                self.unwatch(waiter)
 
     def __repr__(self) -> str:
         return f"Signal(generation={self._generation}, waiting={len(self._watchers)})"

@@ -13,11 +13,15 @@ time it would have had on the real clock.
 All work is idle when three things hold at the same moment (see
 :mod:`orchestrator._engine._idle`, which waits for such a moment):
 
-* **No run executes in a worker thread.** Sync task functions run in worker threads,
-  which the event loop cannot see. Workers count them on the orchestrator's
+* **No busy unit elsewhere.** Sync task functions run in worker threads, which the
+  event loop cannot see. Workers count them on the orchestrator's
   :class:`~orchestrator._core._activity.Activity` (``begin``/``end``), and
   ``activity.executing`` must be 0: a sync task is never jumped over, so its timeout
-  cannot fire before its thread returns.
+  cannot fire before its thread returns. The same count holds sync code run inside
+  ``activity.counted()`` (a sync flow body, a task runner's thread) and event loops of
+  runner threads (:mod:`orchestrator._engine._foreign_loop`); such a unit is idle while
+  it waits on the orchestrator (a blocking clock sleep, a blocking future wait), and
+  whoever wakes it marks it busy again before waking it (:mod:`orchestrator._core._units`).
 * **The event loop has settled**: every other task of the loop is blocked.
 * **Every run executing in the event loop waits on the orchestrator.** A worker marks
   the task it calls an ``async`` task function in; that task and every task started from
@@ -49,7 +53,9 @@ Waking is event-driven: the skipper waits for a sleeper to appear
 (``clock.wait_for_sleeper()``), for thread runs to finish (``activity.changed``), for a
 holding task to be woken, or for a hold to end; it never sleeps in real time.
 
-One skipper drives one orchestrator's clock. The drain helpers of
+A flow called outside ``async with orchestrator:`` gets a skipper for the length of the
+call, on a helper thread's loop (:mod:`orchestrator._engine._drive_time`). One skipper
+drives one orchestrator's clock. The drain helpers of
 :mod:`orchestrator.testing` take the wheel while they run (:meth:`TimeSkipper.hold`)
 and give it back when they return, so the clock never jumps twice for one idle moment.
 """
@@ -57,6 +63,7 @@ and give it back when they return, so the clock never jumps twice for one idle m
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -187,6 +194,8 @@ class TimeSkipper:
         "_released",
         "_running",
         "_skipped",
+        "_thread",
+        "driver",
     )
 
     def __init__(self, orchestrator: Orchestrator) -> None:
@@ -200,6 +209,14 @@ class TimeSkipper:
         self._last_jump: datetime | None = None
         self._running = False
         self._group: TaskGroup | None = None
+        self._thread = 0
+        #: What started this skipper for flow calls (None: started by its user).
+        self.driver: object | None = None
+
+    @property
+    def thread(self) -> int:
+        """The identity of the thread whose event loop runs it (0 when not running)."""
+        return self._thread
 
     @property
     def orchestrator(self) -> Orchestrator:
@@ -280,8 +297,10 @@ class TimeSkipper:
     def _register(self) -> None:
         if self._running:
             raise WorkerError("this TimeSkipper is already running")
+        self._thread = threading.get_ident()  # before anyone can find it driving
         current = self._orchestrator._engine.drive_clock(self)
         if current is not None:
+            self._thread = 0
             raise WorkerError(
                 f"{current!r} already drives the clock of {self._orchestrator!r}; one "
                 "TimeSkipper per orchestrator (stop the other one first)"
@@ -290,6 +309,7 @@ class TimeSkipper:
 
     def _unregister(self) -> None:
         self._running = False
+        self._thread = 0
         self._orchestrator._engine.release_clock(self)
 
     # -- context manager ------------------------------------------------------------------

@@ -4,8 +4,10 @@ An *idle moment* is when time skipping may move a virtual clock (see
 :mod:`orchestrator._engine._autojump` for the whole rule). :func:`wait_until_idle` waits
 for one:
 
-1. **No run executes in a worker thread** (``activity.executing`` is 0): the event loop
-   cannot see a thread, so a sync task is busy for as long as it runs.
+1. **No busy unit** (``activity.executing`` is 0): the event loop cannot see a thread
+   or another thread's event loop, so a sync task is busy for as long as it runs, and
+   counted code and foreign loops are busy except while they wait on the orchestrator
+   (see :mod:`orchestrator._core._units`).
 2. **The event loop has settled** (:func:`settle`): every other task is blocked.
 3. **No run executing in the event loop awaits anything but the orchestrator**
    (:func:`~orchestrator._engine._real_work.find_real_work`): every task of such a run is

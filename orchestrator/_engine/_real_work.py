@@ -43,7 +43,7 @@ from typing import Any, Final, final
 import anyio
 
 from .._core._activity import Activity
-from .._core._parking import RunExecution
+from .._core._parking import RunExecution, current_task_key
 from .._core._wakeup import Signal, current_async_library, wait_for_any
 
 __all__ = ["RealWork", "find_real_work", "wait_for_real_work"]
@@ -158,6 +158,7 @@ def find_real_work(activity: Activity) -> RealWork | None:
     """Return the tasks of runs executing in this event loop that hold virtual time, or None.
 
     Call it at an idle moment, from a task of the event loop (see the module docstring).
+    The calling task is never a holder (a foreign loop's monitor runs inside the run).
     """
     executions = activity.executions_in(threading.get_ident())
     if not executions:
@@ -174,6 +175,7 @@ def find_real_work(activity: Activity) -> RealWork | None:
     for execution in executions:
         parked.update(execution.parked)
     objects = _task_objects(library)
+    objects.pop(current_task_key(), None)  # the task asking is running, not holding
     joins, sleeps = _joins(library)
     holders = _holders(executions, children, parked, objects, joins, sleeps)
     return RealWork(library, holders) if holders else None
