@@ -91,7 +91,7 @@ async def with_skipper() -> float:
     async with TimeSkipper(orchestrator), TaskWorker(flaky_async, orchestrator=orchestrator):
         started = time.perf_counter()
         future = orchestrator.submit(flaky_async)
-        await future.wait()
+        await future.wait_async()
         elapsed = time.perf_counter() - started
     check(orchestrator, future.task_run_id)
     return elapsed
@@ -107,7 +107,7 @@ async def by_hand() -> float:
         for _ in range(RETRIES):
             await wait_until_idle(orchestrator.activity)  # the attempt has run
             clock.advance(DELAY)  # the test has to know the schedule
-        await future.wait()
+        await future.wait_async()
         elapsed = time.perf_counter() - started
     check(orchestrator, future.task_run_id)
     return elapsed

@@ -26,6 +26,7 @@ from ._core._errors import StopTaskWorker as StopTaskWorker
 from ._core._errors import TaskRunFailed as TaskRunFailed
 from ._core._errors import TaskRunStalled as TaskRunStalled
 from ._core._errors import TemplateError as TemplateError
+from ._core._errors import UnfinishedRun as UnfinishedRun
 from ._core._errors import WorkerError as WorkerError
 from ._core._events import Decision as Decision
 from ._core._events import Observer as Observer
@@ -179,6 +180,7 @@ __all__ = (
     "TemplateError",
     "TimedOut",
     "TransitionContext",
+    "UnfinishedRun",
     "VirtualClock",
     "WaitDetails",
     "WorkPool",

@@ -158,7 +158,7 @@ async def test_calls_that_always_time_out_never_overlap(workers: int) -> None:
             pool = [TaskWorker(sleepy, orchestrator=orch, limit=2) for _ in range(workers)]
             for worker in pool:
                 await group.start(worker.run)
-            state = await orch.submit(sleepy).wait()
+            state = await orch.submit(sleepy).wait_async()
             await until_idle(orch)
             for worker in pool:
                 worker.stop()

@@ -237,7 +237,7 @@ async def test_child_tasks_on_the_clock_and_a_parent_waiting_for_them_let_time_f
 
     with anyio.fail_after(LIMIT):
         async with orchestrator, TaskWorker(fan_out, orchestrator=orchestrator):
-            assert (await orchestrator.submit(fan_out).wait()).name == "Completed"
+            assert (await orchestrator.submit(fan_out).wait_async()).name == "Completed"
     assert seen == [
         ("child 30", at(30)),
         ("child 60", at(60)),
@@ -264,7 +264,7 @@ async def test_a_child_doing_real_work_holds_time_while_its_parent_sleeps_on_the
 
     with anyio.fail_after(LIMIT):
         async with orchestrator, TaskWorker(heartbeat, orchestrator=orchestrator):
-            assert (await orchestrator.submit(heartbeat).wait()).name == "Completed"
+            assert (await orchestrator.submit(heartbeat).wait_async()).name == "Completed"
     assert seen == [("real", START), ("beat", at(0.1))]
 
 

@@ -159,7 +159,7 @@ async def test_a_worker_started_within_the_grace_finishes_the_run() -> None:
         async def late_worker() -> None:
             await clock.sleep(9)
             async with TaskWorker(double, orchestrator=orch):
-                await future.wait()
+                await future.wait_async()
 
         group.start_soon(late_worker)
         assert await future.aresult(unserved_grace=10) == 42
@@ -210,7 +210,7 @@ def test_a_bad_grace_is_refused_naming_the_parameter(bad: object) -> None:
     orch = Orchestrator(clock=VirtualClock(), seed=1)
     future = orch.submit(double, 2)
     with pytest.raises(InvalidArgument, match="unserved_grace"):
-        future.result(unserved_grace=bad)  # type: ignore[arg-type]
+        future.result(unserved_grace=bad)  # type: ignore[call-overload]
     assert future.state.name == "Scheduled"
 
 

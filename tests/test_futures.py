@@ -228,7 +228,7 @@ async def test_result_in_the_event_loop_refuses_to_block(orch: Orchestrator) -> 
     future = orch.submit(double, 2)
     with pytest.raises(WorkerError) as info:
         future.result()
-    assert "use `await future.wait()` or `await future.aresult()`" in str(info.value)
+    assert "use `await future.wait_async()` or `await future.result_async()`" in str(info.value)
     assert future.state.name == "Scheduled"
     assert future_waiters(orch).waiting() == 0
 
@@ -248,7 +248,7 @@ async def test_wait_returns_the_terminal_state_when_committed_in_the_loop(
     async with anyio.create_task_group() as group:
 
         async def wait() -> None:
-            states.append(await future.wait())
+            states.append(await future.wait_async())
 
         group.start_soon(wait)
         await anyio.wait_all_tasks_blocked()
@@ -279,7 +279,7 @@ async def test_wait_is_woken_by_a_commit_from_another_thread(orch: Orchestrator)
 async def test_wait_of_a_finished_run_returns_at_once(orch: Orchestrator) -> None:
     future = orch.submit(double, 2)
     finish(orch, future, Completed(4))
-    assert (await future.wait()).name == "Completed"
+    assert (await future.wait_async()).name == "Completed"
     assert await future.aresult() == 4
     assert future_waiters(orch).waiting() == 0
 
@@ -292,7 +292,7 @@ async def test_wait_timeout_counts_on_the_orchestrators_clock(
     async with anyio.create_task_group() as group:
 
         async def wait() -> None:
-            states.append(await future.wait(timeout=10))
+            states.append(await future.wait_async(timeout=10))
 
         group.start_soon(wait)
         await anyio.wait_all_tasks_blocked()
@@ -369,7 +369,7 @@ async def test_wait_on_a_run_deleted_meanwhile(orch: Orchestrator) -> None:
 
         async def wait() -> None:
             try:
-                await future.wait()
+                await future.wait_async()
             except ObjectNotFound as exc:
                 caught.append(exc)
 
@@ -458,7 +458,7 @@ def finishes_while_registering(
 async def test_wait_sees_a_commit_racing_its_registration(
     finishes_while_registering: TaskRunFuture[Any],
 ) -> None:
-    assert (await finishes_while_registering.wait()).name == "Completed"
+    assert (await finishes_while_registering.wait_async()).name == "Completed"
     assert future_waiters(finishes_while_registering.orchestrator).waiting() == 0
 
 

@@ -102,7 +102,7 @@ async def test_status_while_a_run_is_in_flight(orch: Orchestrator, clock: Virtua
         }
         assert json.loads(status.to_json()) == status.to_dict()
         gate.set()
-        await future.wait()
+        await future.wait_async()
         # the record is a snapshot: later changes do not show in it
         assert status.in_flight["b.slow"] == {future.task_run_id: start + timedelta(seconds=5)}
         assert worker.status().in_flight["b.slow"] == {}

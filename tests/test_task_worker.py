@@ -179,8 +179,8 @@ async def test_sync_functions_run_in_worker_threads(orch: Orchestrator) -> None:
         seen["async"] = threading.get_ident()
 
     async with TaskWorker(where_sync, where_async, orchestrator=orch):
-        await orch.submit(where_sync).wait()
-        await orch.submit(where_async).wait()
+        await orch.submit(where_sync).wait_async()
+        await orch.submit(where_async).wait_async()
     assert seen["async"] == threading.get_ident()
     assert seen["sync"] != threading.get_ident()
     assert orch.activity.statistics().executed == 1  # only the thread is counted
@@ -366,7 +366,7 @@ async def test_an_async_timeout_is_counted_on_the_clock(
         future = orch.submit(slow)
         await commits.state(future, "Running")
         clock.advance(5)
-        state = await future.wait()
+        state = await future.wait_async()
     assert history(orch, future, start)[-1] == ("TimedOut", 5.0)
     assert state.type is StateType.FAILED
     assert state.message == "Task run exceeded its timeout of 5 s"
@@ -390,7 +390,7 @@ async def test_a_sync_timeout_abandons_the_thread(orch: Orchestrator, clock: Vir
         assert await anyio.to_thread.run_sync(entered.wait, 5)
         assert orch.activity.executing == 1
         clock.advance(2.5)
-        await future.wait()
+        await future.wait_async()
         # The abandoned call is real work still under way: it counts until it returns.
         assert orch.activity.executing == 1
         assert orch.abandoned_calls.snapshot() == {
@@ -419,7 +419,7 @@ async def test_a_timeout_on_the_system_clock_is_real_time() -> None:
         await anyio.Event().wait()
 
     async with TaskWorker(hangs, orchestrator=orch):
-        state = await orch.submit(hangs).wait()
+        state = await orch.submit(hangs).wait_async()
     assert state.name == "TimedOut"
 
 
@@ -457,7 +457,7 @@ async def test_unreadable_parameters_fail_the_run(orch: Orchestrator) -> None:
     assert parameters_id is not None
     orch.result_store.delete(parameters_key(parameters_id))
     async with TaskWorker(add, orchestrator=orch):
-        state = await future.wait()
+        state = await future.wait_async()
     assert (state.type, state.name) == (StateType.FAILED, "Failed")
     assert state.message == (
         f"the parameters of task run {future.task_run_id} cannot be read: task parameters "
@@ -474,7 +474,7 @@ async def test_parameters_that_are_not_a_mapping_fail_the_run(orch: Orchestrator
     assert parameters_id is not None
     orch.result_store.write(parameters_key(parameters_id), [1, 2])
     async with TaskWorker(add, orchestrator=orch):
-        state = await future.wait()
+        state = await future.wait_async()
     assert state.message is not None
     assert "is not a parameters mapping: [1, 2]" in state.message
 

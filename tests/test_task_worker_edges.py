@@ -125,7 +125,7 @@ async def test_a_rule_that_raises_breaks_the_run_off(
 
     async with TaskWorker(victim, bystander, orchestrator=orch):
         future = orch.submit(victim)
-        state = await future.wait()
+        state = await future.wait_async()
         assert await outcome(orch.submit(bystander)) == 2  # the worker goes on
     assert (state.type, state.name) == (StateType.CRASHED, "Crashed")
     assert state.message == (

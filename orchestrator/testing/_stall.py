@@ -6,8 +6,9 @@ task blocked), and the answer is what their hang guard prints. It is public too:
 unfinished run waits for.
 
 A task run is *unfinished* when it is SCHEDULED, PENDING, RUNNING, CANCELLING or
-PAUSED. At an idle moment it *can progress* when something still running could move
-it:
+PAUSED, except a PENDING "NotReady" run: a run it depended on did not complete, so it
+never runs; it is settled and nobody waits for it. At an idle moment a run *can
+progress* when something still running could move it:
 
 * SCHEDULED, on its task key's queue, and a worker serves that key (a worker
   registered with ``orchestrator.activity`` lists the key in ``task_keys``, or a
@@ -36,6 +37,7 @@ import attrs
 from .._core._checks import wrong_type
 from .._core._checks_objects import check_instance
 from .._core._outcomes import SetStateStatus
+from .._core._settled import is_not_ready
 from .._core._states import StateType
 from .._display import format_time
 from .._engine._orchestrator import Orchestrator
@@ -163,6 +165,8 @@ def waiting_runs(orchestrator: Orchestrator) -> list[WaitingRun]:
     runs = orchestrator.read_task_runs(
         task_runs=TaskRunFilter(state=TaskRunFilterState(type=DRAIN_UNFINISHED_TYPES))
     )
+    # A NotReady run (an upstream run did not complete) never runs: it is settled.
+    runs = [run for run in runs if run.state is None or not is_not_ready(run.state)]
     if not runs:
         return []
     runs.sort(key=lambda run: (run.created, str(run.id)))
