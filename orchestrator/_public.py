@@ -82,6 +82,11 @@ from ._engine._orchestrator import Orchestrator as Orchestrator
 from ._engine._orchestrator import OrchestratorStatistics as OrchestratorStatistics
 from ._engine._task_run_reads import Page as Page
 from ._engine._task_runs import CreatedTaskRun as CreatedTaskRun
+from ._engine._waiting import DoneAndNotDone as DoneAndNotDone
+from ._engine._waiting import as_completed as as_completed
+from ._engine._waiting import as_completed_async as as_completed_async
+from ._engine._waiting import wait as wait
+from ._engine._waiting import wait_async as wait_async
 from ._pools._job_config import BaseJobConfiguration as BaseJobConfiguration
 from ._pools._process_config import ProcessJobConfiguration as ProcessJobConfiguration
 from ._queues._registry import MultiQueue as MultiQueue
@@ -122,6 +127,7 @@ __all__ = (
     "CreatedTaskRun",
     "Decision",
     "Deployment",
+    "DoneAndNotDone",
     "Failed",
     "Flow",
     "FlowRun",
@@ -186,6 +192,8 @@ __all__ = (
     "WorkPool",
     "WorkQueue",
     "WorkerError",
+    "as_completed",
+    "as_completed_async",
     "decisions_table",
     "get_run_context",
     "history_table",
@@ -200,6 +208,8 @@ __all__ = (
     "states_table",
     "store_parameters",
     "task",
+    "wait",
+    "wait_async",
 )
 
 
