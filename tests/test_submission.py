@@ -110,10 +110,10 @@ def test_arguments_that_do_not_bind_raise_type_error_and_create_nothing(
     orch: Orchestrator,
 ) -> None:
     with pytest.raises(TypeError) as info:
-        orch.submit(add, 1, 2, 3)  # type: ignore[call-arg]
+        orch.submit(add, 1, 2, 3)  # type: ignore[call-overload]
     assert str(info.value) == "too many positional arguments"
     with pytest.raises(TypeError, match="missing a required argument: 'x'"):
-        orch.submit(add)  # type: ignore[call-arg]
+        orch.submit(add)  # type: ignore[call-overload]
     assert_nothing_created(orch)
 
 
@@ -270,7 +270,7 @@ async def test_asubmit_creates_at_once_when_there_is_room(orch: Orchestrator) ->
     future = await orch.asubmit(add, 1)
     assert future.state.name == "Scheduled"
     async with orch:
-        second = await add.asubmit(2)
+        second = await add.adelay(2)
     assert second.orchestrator is orch
     assert orch.count_task_runs() == 2
 
@@ -318,5 +318,5 @@ async def test_asubmit_binds_before_waiting(orch: Orchestrator) -> None:
     orch.configure_task_key("math.add", scheduled_size=1)
     orch.submit(add, 1)
     with pytest.raises(TypeError, match="too many positional arguments"):
-        await orch.asubmit(add, 1, 2, 3)  # type: ignore[call-arg]
+        await orch.asubmit(add, 1, 2, 3)  # type: ignore[call-overload]
     assert orch.count_task_runs() == 1

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, ParamSpec, TypeVar, final, overload
 
@@ -36,6 +37,7 @@ __all__ = ["Task", "task"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class _Unset:
@@ -341,11 +343,36 @@ class Task(Generic[P, R]):
         """
         return current().submit(self, *args, **kwargs)
 
+    @overload
+    def delay(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    def delay(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[T]: ...
+
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
-        """Submit a background run on the current orchestrator; the same as :meth:`submit`."""
+        """Submit a background run on the current orchestrator and return its future.
+
+        The future's result has the task's return type (an async task's: the type its
+        coroutine returns).
+
+        Raises:
+            RuntimeError: no orchestrator is current (use ``with orchestrator:``).
+            TypeError: the arguments do not fit the signature (nothing is created).
+            QueueFull: the task key's queue is full (nothing is created).
+        """
         return current().submit(self, *args, **kwargs)
 
-    async def asubmit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
+    @overload
+    async def adelay(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    async def adelay(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[T]: ...
+
+    async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
         """Submit a background run, waiting for room in the queue instead of raising QueueFull.
 
         Raises:
@@ -353,6 +380,43 @@ class Task(Generic[P, R]):
             TypeError: the arguments do not fit the signature (nothing is created).
         """
         return await current().asubmit(self, *args, **kwargs)
+
+    @overload
+    async def asubmit(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    async def asubmit(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[T]: ...
+
+    async def asubmit(self, *args: P.args, **kwargs: P.kwargs) -> TaskRunFuture[Any]:
+        """Deprecated: the old name of :meth:`adelay` (warns with DeprecationWarning)."""
+        warnings.warn(
+            "Task.asubmit() is deprecated: use `await task.adelay(...)` (the same call)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await current().asubmit(self, *args, **kwargs)
+
+    @overload
+    def apply_async(
+        self: Task[P, Coroutine[Any, Any, T]],
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+        orchestrator: Orchestrator | None = None,
+    ) -> TaskRunFuture[T]: ...
+
+    @overload
+    def apply_async(
+        self: Task[P, T],
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+        orchestrator: Orchestrator | None = None,
+    ) -> TaskRunFuture[T]: ...
 
     def apply_async(
         self,

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskRunFuture", "outcome_of"]
 
-R = TypeVar("R")
+R = TypeVar("R", covariant=True)
 
 
 def _check_timeout(timeout: object) -> float | None:
