@@ -735,7 +735,7 @@ async def test_inside_a_running_event_loop_everything_has_an_await_form(
     run = make_task_run(orchestrator, "RUNNING")
     future: TaskRunFuture[int] = TaskRunFuture(orchestrator, run.id)
     # The blocking form refuses, pointing at the await form
-    with pytest.raises(WorkerError, match=r"use `await future.wait\(\)`"):
+    with pytest.raises(WorkerError, match=r"use `await future.wait_async\(\)`"):
         future.result()
     # Displaying and asserting are plain calls that never wait
     assert "Running" in runs_table([run])._repr_html_()
