@@ -85,7 +85,9 @@ from ._engine._task_run_reads import Page as Page
 from ._engine._task_runs import CreatedTaskRun as CreatedTaskRun
 from ._engine._waiting import DoneAndNotDone as DoneAndNotDone
 from ._engine._waiting import as_completed as as_completed
+from ._engine._waiting import as_completed_async as as_completed_async
 from ._engine._waiting import wait as wait
+from ._engine._waiting import wait_async as wait_async
 from ._flows._mapping import TaskRunFutureList as TaskRunFutureList
 from ._flows._mapping import unmapped as unmapped
 from ._flows._task_runners import ThreadPoolTaskRunner as ThreadPoolTaskRunner
@@ -199,8 +201,9 @@ __all__ = (
     "WorkPool",
     "WorkQueue",
     "WorkerError",
-    "Workflow",
     "as_completed",
+    "as_completed_async",
+    "Workflow",
     "decisions_table",
     "flow",
     "get_run_context",
@@ -218,6 +221,7 @@ __all__ = (
     "task",
     "unmapped",
     "wait",
+    "wait_async",
 )
 
 

@@ -1,4 +1,4 @@
-# mypy: disable-error-code="arg-type, dict-item, list-item"
+# mypy: disable-error-code="arg-type, call-overload, dict-item, list-item"
 """Issue 9, "every input checked at the edge": one test per finding of the hostile sweep.
 
 Each refusal is checked the same way (:func:`refused`): the exception is an

@@ -210,7 +210,7 @@ def test_a_bad_grace_is_refused_naming_the_parameter(bad: object) -> None:
     orch = Orchestrator(clock=VirtualClock(), seed=1)
     future = orch.submit(double, 2)
     with pytest.raises(InvalidArgument, match="unserved_grace"):
-        future.result(unserved_grace=bad)  # type: ignore[arg-type]
+        future.result(unserved_grace=bad)  # type: ignore[call-overload]
     assert future.state.name == "Scheduled"
 
 

@@ -38,6 +38,7 @@ from typing import Any, Final, final
 import attrs
 import pytest
 
+import orchestrator
 from orchestrator import (
     Completed,
     FlowRunPolicy,
@@ -900,6 +901,21 @@ CASES: Final[list[Case]] = [
                 lambda w: w.future.result(unserved_grace=NAN)),
     wrong_type("future.result: unserved_grace=True", "unserved_grace",
                lambda w: w.future.result(unserved_grace=True)),
+    wrong_type("future.result: raise_on_failure=1", "raise_on_failure",
+               lambda w: w.future.result(raise_on_failure=1)),
+    wrong_type("future.wait: timeout='soon'", "timeout", lambda w: w.future.wait(timeout="soon")),
+    wrong_value("future.wait: timeout=-1", "timeout", lambda w: w.future.wait(timeout=-1)),
+    wrong_type("TaskRunFuture: background='no'", "background",
+               lambda w: TaskRunFuture(w.orch, w.future.task_run_id, background="no")),
+    wrong_type("orchestrator.wait: futures=a future", "futures",
+               lambda w: orchestrator.wait(w.future)),
+    wrong_type("orchestrator.wait: futures=[1]", "futures", lambda w: orchestrator.wait([1])),
+    wrong_value("orchestrator.wait: timeout=-1", "timeout",
+                lambda w: orchestrator.wait([w.future], timeout=-1)),
+    wrong_type("orchestrator.as_completed: futures=3", "futures",
+               lambda w: orchestrator.as_completed(3)),
+    wrong_value("orchestrator.as_completed: timeout=NaN", "timeout",
+                lambda w: orchestrator.as_completed([w.future], timeout=NAN)),
     wrong_type("@task: retries='3'", "retries",
                lambda w: task(retries="3")(add.fn)),
     wrong_value("@task: retries=-1", "retries",

@@ -14,6 +14,7 @@ and the tree is at most two levels deep::
     ├── TemplateError (also ValueError)        a job template that cannot be rendered
     ├── TaskRunFailed                          ``future.result()`` of a run that did not complete
     ├── TaskRunStalled                         ``future.result()`` of a run nothing can finish
+    ├── UnfinishedRun                          ``future.result()`` of a run that will never run
     ├── WorkerError (also RuntimeError)        a worker used in a way it does not support
     └── OrchestratorTimeout (also TimeoutError) a wait that ran out of time
 
@@ -145,16 +146,6 @@ class NoFlowRunning(OrchestratorError, RuntimeError):
 
 
 @final
-class UnfinishedRun(OrchestratorError):
-    """Raised when the result of a run that has not finished is asked for.
-
-    For example ``State.result()`` of a PENDING, RUNNING or SCHEDULED state, or the
-    future of a run left PENDING as ``NotReady`` because an upstream run did not
-    complete (the message carries the state's message, which names that run).
-    """
-
-
-@final
 class TaskRunStalled(OrchestratorError):
     """Raised by ``TaskRunFuture.result()``/``aresult()`` when nothing can finish the run.
 
@@ -179,6 +170,43 @@ class TaskRunStalled(OrchestratorError):
 
 def _rebuild_stalled(message: str, task_run_id: uuid.UUID, task_key: str) -> TaskRunStalled:
     return TaskRunStalled(message, task_run_id=task_run_id, task_key=task_key)
+
+
+@final
+class UnfinishedRun(OrchestratorError):
+    """Raised when the result of a run that has not finished is asked for.
+
+    ``TaskRunFuture.result()`` of a run that is settled but never ran: it stays PENDING
+    with the name "NotReady", because a run it depended on (an upstream future passed as
+    an argument or in ``wait_for``) did not complete. Waits return on such a run; only
+    asking for its result raises this. ``State.result()`` of a state that is not final
+    raises it too.
+
+    Attributes:
+        task_run_id: the run's id (None when raised by ``State.result()``, which does
+            not know its run).
+        state_message: the message of the run's state (which upstream run failed), or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_run_id: uuid.UUID | None = None,
+        state_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.task_run_id = task_run_id
+        self.state_message = state_message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_unfinished, (str(self), self.task_run_id, self.state_message))
+
+
+def _rebuild_unfinished(
+    message: str, task_run_id: uuid.UUID | None, state_message: str | None
+) -> UnfinishedRun:
+    return UnfinishedRun(message, task_run_id=task_run_id, state_message=state_message)
 
 
 @final

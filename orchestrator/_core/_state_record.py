@@ -21,8 +21,6 @@ from ._checks import wrong_type
 from ._errors import TaskRunFailed, UnfinishedRun
 
 __all__ = [
-    "NOT_READY",
-    "is_settled",
     "ALL_STATE_TYPES",
     "EMPTY_DETAILS",
     "TERMINAL_TYPES",
@@ -64,21 +62,6 @@ class StateType(enum.Enum):
 TERMINAL_TYPES: Final = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
 )
-#: The name of the PENDING state a run is left in when an upstream run did not complete.
-NOT_READY: Final = "NotReady"
-
-
-def is_settled(state: State) -> bool:
-    """Whether nothing more will happen to a run in ``state`` by itself.
-
-    A terminal state, or a PENDING state named ``NotReady`` (an upstream run did not
-    complete, so the run never runs). Waits, drains and the teardown guard stop there.
-    """
-    return state.type in TERMINAL_TYPES or (
-        state.type is StateType.PENDING and state.name == NOT_READY
-    )
-
-
 #: Every state type plus ``None`` ("no state yet" as an initial state, "write nothing"
 #: as a proposal), the universe rules declare their FROM/TO sets over.
 ALL_STATE_TYPES: Final[frozenset[StateType | None]] = frozenset([*StateType, None])
@@ -229,7 +212,10 @@ class State:
             return self.data
         if kind not in TERMINAL_TYPES:
             detail = f": {self.message}" if self.message else ""
-            raise UnfinishedRun(f"the run is {self.name}, so it has no result yet{detail}")
+            raise UnfinishedRun(
+                f"the run is {self.name}, so it has no result yet{detail}",
+                state_message=self.message,
+            )
         error = self.data
         if not isinstance(error, BaseException):
             detail = f": {self.message}" if self.message else ""

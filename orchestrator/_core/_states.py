@@ -20,19 +20,16 @@ import attrs
 from ._state_record import (
     ALL_STATE_TYPES,
     EMPTY_DETAILS,
-    NOT_READY,
     TERMINAL_TYPES,
     State,
     StateDetails,
     StateType,
     default_state_name,
-    is_settled,
 )
 
 __all__ = [
     "ALL_STATE_TYPES",
     "EMPTY_DETAILS",
-    "NOT_READY",
     "TERMINAL_TYPES",
     "AwaitingRetry",
     "Cached",
@@ -53,7 +50,6 @@ __all__ = [
     "Suspended",
     "TimedOut",
     "default_state_name",
-    "is_settled",
 ]
 
 _DEFAULT_NAMES: Final = {t: default_state_name(t) for t in StateType}

@@ -15,10 +15,9 @@ from __future__ import annotations
 import contextvars
 import random
 import uuid
-from collections.abc import Coroutine, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, final, overload
+from typing import ParamSpec, TypeVar, final
 
 import attrs
 
@@ -33,14 +32,13 @@ from .._core._checks import (
     check_text,
     wrong_type,
 )
-from .._core._checks_objects import check_datetime, check_instance
+from .._core._checks_objects import check_instance
 from .._core._clock import Clock, SystemClock
 from .._core._current import CURRENT, Submitter, current
 from .._core._errors import ArgumentValueError
 from .._core._events import Observer
 from .._core._retention import Retention
 from .._core._states import StateType
-from .._core._tasks import Task
 from .._queues._registry import MultiQueue, TaskQueues
 from .._rules._rule import Policy
 from .._store._results import ResultStore
@@ -50,10 +48,9 @@ from ._deployments import Deployments
 from ._engine import Engine, Policies
 from ._flow_run_extras import FlowRunExtras
 from ._flow_runs import FlowRuns
-from ._futures import TaskRunFuture
 from ._limits import ConcurrencyLimits
 from ._pools import WorkPools
-from ._submission import asubmit_task, submit_task
+from ._submitting import Submissions
 from ._task_overrides import TaskOverrides
 from ._task_run_reads import TaskRunReads
 from ._task_runs import TaskRuns
@@ -63,7 +60,6 @@ __all__ = ["Orchestrator", "OrchestratorStatistics"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-T = TypeVar("T")
 
 
 @final
@@ -98,6 +94,7 @@ class Orchestrator(
     ConcurrencyLimits,
     Claims,
     FlowRunExtras,
+    Submissions,
 ):
     """An in-process workflow orchestrator: runs, states, policies and queues.
 
@@ -335,88 +332,6 @@ class Orchestrator(
                 await self._owned_skippers.pop().__aexit__(exc_type, exc, tb)
         finally:
             self.__exit__(exc_type, exc, tb)
-
-    # -- submission ----------------------------------------------------------------------------
-    @overload
-    def submit(
-        self, task: Task[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[T]: ...
-
-    @overload
-    def submit(
-        self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[R]: ...
-
-    def submit(self, task: Task[..., Any], /, *args: Any, **kwargs: Any) -> TaskRunFuture[Any]:
-        """Create a background run of ``task(*args, **kwargs)``, due now; return its future.
-
-        The run waits in its task key's queue for a :class:`TaskWorker` serving the task.
-
-        Raises:
-            TypeError: the arguments do not fit the task's signature (nothing is created).
-            QueueFull: the task key's queue is full (nothing is created); from async code
-                use :meth:`asubmit`, which waits for room.
-        """
-        return submit_task(self, task, args, kwargs)
-
-    @overload
-    def schedule(
-        self,
-        when: datetime,
-        task: Task[P, Coroutine[Any, Any, T]],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> TaskRunFuture[T]: ...
-
-    @overload
-    def schedule(
-        self, when: datetime, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[R]: ...
-
-    def schedule(
-        self, when: datetime, task: Task[..., Any], /, *args: Any, **kwargs: Any
-    ) -> TaskRunFuture[Any]:
-        """Like :meth:`submit`, for a run due at ``when`` (an aware datetime)."""
-        return submit_task(self, task, args, kwargs, scheduled_time=check_datetime(when, "when"))
-
-    @overload
-    async def asubmit(
-        self, task: Task[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[T]: ...
-
-    @overload
-    async def asubmit(
-        self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[R]: ...
-
-    async def asubmit(
-        self, task: Task[..., Any], /, *args: Any, **kwargs: Any
-    ) -> TaskRunFuture[Any]:
-        """Like :meth:`submit`, but wait for room in a full queue instead of raising."""
-        return await asubmit_task(self, task, args, kwargs)
-
-    @overload
-    async def aschedule(
-        self,
-        when: datetime,
-        task: Task[P, Coroutine[Any, Any, T]],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> TaskRunFuture[T]: ...
-
-    @overload
-    async def aschedule(
-        self, when: datetime, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> TaskRunFuture[R]: ...
-
-    async def aschedule(
-        self, when: datetime, task: Task[..., Any], /, *args: Any, **kwargs: Any
-    ) -> TaskRunFuture[Any]:
-        """Like :meth:`schedule`, but wait for room in a full queue instead of raising."""
-        when = check_datetime(when, "when")
-        return await asubmit_task(self, task, args, kwargs, scheduled_time=when)
 
     # -- queues -------------------------------------------------------------------------------
     @property

@@ -1,10 +1,12 @@
 """Future waiters: the wake-up callbacks of everyone waiting on a run to finish.
 
 The engine owns one :class:`FutureWaiters` and subscribes it as an observer the first
-time a future waits, so commits cost nothing extra until someone waits. A terminal
-commit (or the run's deletion) calls and forgets the run's callbacks, from whichever
-thread made the change. A callback woken by a terminal commit is remembered until its
-waiter discards it (having read the run): until then the run counts as waited on
+time a future waits, so commits cost nothing extra until someone waits. A commit that
+settles the run (a terminal state, or PENDING "NotReady": see
+:mod:`orchestrator._core._settled`), or the run's deletion, calls and forgets the
+run's callbacks, from whichever thread made the change. A callback woken so is
+remembered until its waiter discards it (having read the run): until then the run
+counts as waited on
 (:meth:`FutureWaiters.is_waited_on`), which keeps retention from deleting a finished
 run under a future that has not read its final state yet.
 """
@@ -18,7 +20,8 @@ from typing import final
 
 from .._core._events import Observer
 from .._core._models import TaskRun
-from .._core._states import State, is_settled
+from .._core._settled import is_settled
+from .._core._states import State
 
 __all__ = ["FutureWaiters", "Wake"]
 
@@ -31,7 +34,7 @@ class FutureWaiters(Observer):
     """The wake-up callbacks of everyone waiting on a run of one orchestrator.
 
     Subscribed to its orchestrator; calls and forgets a run's callbacks when the run
-    reaches a terminal state or is deleted. Registering costs O(1); a commit with
+    settles (a terminal state, or NotReady) or is deleted. Registering costs O(1); a commit with
     nobody waiting costs one dict lookup. Callbacks must not block: they are called
     under the engine's lock.
     """
@@ -91,7 +94,7 @@ class FutureWaiters(Observer):
                 wake()
 
     def task_run_state_committed(self, run: TaskRun, state: State) -> None:
-        """Wake the run's waiters if ``state`` is settled (terminal, or NotReady)."""
+        """Wake the run's waiters if ``state`` settles the run (terminal or NotReady)."""
         if self._by_run and is_settled(state):
             self._wake(run.id, remember=True)
 

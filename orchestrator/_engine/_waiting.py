@@ -1,121 +1,339 @@
-"""Waiting for many futures at once: :func:`wait` and :func:`as_completed`.
+"""Waiting on many futures at once: ``wait`` and ``as_completed``, blocking and async.
 
-Both block the calling thread (as Prefect's do) and are woken by the engine when one of
-the runs settles (a terminal state, or NotReady); nothing polls. ``timeout`` counts real
-seconds, like the futures' own blocking calls. The futures may belong to different
-orchestrators.
+``orchestrator.wait(futures, timeout=None)`` returns a :class:`DoneAndNotDone` once every
+future is settled (terminal, or NotReady: see :mod:`orchestrator._core._settled`) or the
+timeout runs out. ``orchestrator.as_completed(futures, timeout=None)`` yields the futures
+as they settle, those already settled first. Their async forms, ``wait_async`` and
+``as_completed_async`` (an async iterator), do the same in async code.
+
+Nothing polls: each future's run gets one wake-up callback in its orchestrator's
+:class:`~orchestrator._engine._waiters.FutureWaiters`, which records the future and
+notifies one :class:`~orchestrator._core._wakeup.Signal`; a wake-up costs O(1), so
+``as_completed`` over ``n`` futures costs O(n) in all. A run deleted while waited on
+counts as done (its ``result()`` raises ObjectNotFound).
+
+Timeouts: the blocking forms count real seconds; the async forms count on the futures'
+orchestrator's clock when they all belong to one orchestrator, else real seconds. The
+blocking forms refuse, as ``future.result()`` does, to block a running event loop on a
+background run that is not settled.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeVar, final
 
 from .._core._checks import check_optional_seconds, wrong_type
-from .._core._clock import SystemClock
-from .._core._errors import OrchestratorTimeout
+from .._core._clock import Clock, SystemClock
+from .._core._errors import ObjectNotFound, OrchestratorTimeout, WorkerError
+from .._core._wakeup import Signal, current_async_library, wait_for_any
 from ._futures import TaskRunFuture
 
-__all__ = ["DoneAndNotDone", "as_completed", "wait"]
+if TYPE_CHECKING:
+    from ._waiters import FutureWaiters
 
-F = TypeVar("F", bound=TaskRunFuture[Any])
+__all__ = ["DoneAndNotDone", "as_completed", "as_completed_async", "wait", "wait_async"]
 
-#: Real time, for the timeouts of blocking waits (the clock module reads time).
-_REAL = SystemClock()
+R = TypeVar("R")
 
-
-class DoneAndNotDone(NamedTuple):
-    """What :func:`wait` returns: the settled futures and the others."""
-
-    done: set[TaskRunFuture[Any]]
-    not_done: set[TaskRunFuture[Any]]
+_REAL: Final = SystemClock()
 
 
-def _futures(futures: object) -> list[Any]:
+class DoneAndNotDone(NamedTuple, Generic[R]):
+    """What :func:`wait` returns: the futures that settled, and those that did not."""
+
+    done: set[TaskRunFuture[R]]
+    """The futures whose runs are settled (or deleted)."""
+    not_done: set[TaskRunFuture[R]]
+    """The futures whose runs were still unsettled when the timeout ran out."""
+
+
+def _check_futures(futures: object) -> list[TaskRunFuture[Any]]:
     if isinstance(futures, TaskRunFuture) or not isinstance(futures, Iterable):
         raise wrong_type("futures", futures, "an iterable of TaskRunFuture")
-    found = list(dict.fromkeys(futures))  # each once, in order
-    for future in found:
+    checked: dict[TaskRunFuture[Any], None] = {}
+    for future in futures:
         if not isinstance(future, TaskRunFuture):
-            raise wrong_type("futures", future, "TaskRunFuture items")
-    return found
+            raise wrong_type("futures", future, "an iterable of TaskRunFuture (an item)")
+        checked[future] = None
+    return list(checked)
 
 
-class _Settling:
-    """Wake-ups of a set of futures: one event, set by any of their runs settling."""
+def _check_timeout(timeout: object) -> float | None:
+    return check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
 
-    def __init__(self, futures: list[F]) -> None:
-        self.event = threading.Event()
-        self._registered = [
-            (future, future.orchestrator._engine.watch_futures()) for future in futures
-        ]
 
-    def __enter__(self) -> _Settling:
-        for future, registry in self._registered:
-            registry.add(future.task_run_id, self.event.set)
+def _settled(future: TaskRunFuture[Any]) -> bool:
+    try:
+        return future.done()
+    except ObjectNotFound:
+        return True
+
+
+@final
+class _Settling(Generic[R]):
+    """The futures of one wait, reported once each as they settle (module docstring)."""
+
+    __slots__ = ("_left", "_registered", "_woken", "signal")
+
+    def __init__(self, futures: list[TaskRunFuture[R]]) -> None:
+        self.signal = Signal()
+        self._left: dict[TaskRunFuture[R], None] = dict.fromkeys(futures)
+        # deque.append and popleft are atomic: callbacks append from any thread.
+        self._woken: collections.deque[TaskRunFuture[R]] = collections.deque()
+        self._registered: list[tuple[FutureWaiters, TaskRunFuture[R], Callable[[], None]]] = []
+
+    def __enter__(self) -> _Settling[R]:
+        try:
+            for future in self._left:
+                registry = future.orchestrator._engine.watch_futures()
+                wake = functools.partial(self._wake, future)
+                registry.add(future.task_run_id, wake)
+                self._registered.append((registry, future, wake))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        # Registered first, then looked: a run settled before the look is found by it.
+        self._woken.extend(future for future in self._left if _settled(future))
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        for future, registry in self._registered:
-            registry.discard(future.task_run_id, self.event.set)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for registry, future, wake in self._registered:
+            registry.discard(future.task_run_id, wake)
+        self._registered.clear()
+
+    def _wake(self, future: TaskRunFuture[R]) -> None:
+        self._woken.append(future)
+        self.signal.notify()
+
+    @property
+    def left(self) -> set[TaskRunFuture[R]]:
+        """The futures not reported yet."""
+        return set(self._left)
+
+    def take(self) -> list[TaskRunFuture[R]]:
+        """The futures settled since the last call, each once, in the order they woke."""
+        taken = []
+        woken = self._woken
+        while woken:
+            future = woken.popleft()
+            if future in self._left and _settled(future):
+                del self._left[future]
+                taken.append(future)
+        return taken
+
+    def refuse_to_block_a_loop(self, call: str) -> None:
+        if current_async_library() is None:
+            return
+        for future in self._left:
+            if future.background and not _settled(future):
+                raise WorkerError(
+                    f"orchestrator.{call} would block the event loop while background task "
+                    f"run {future.task_run_id} is not finished, and the loop may be what "
+                    f"finishes it; use `await orchestrator.{call.replace('(', '_async(', 1)}` "
+                    "in async code"
+                )
+
+    def block(self, seen: int, end: float | None) -> bool:
+        """Block until notified after ``seen``; False once ``end`` (real time) passed."""
+        remaining = None
+        if end is not None:
+            remaining = end - _REAL.timestamp()
+            if remaining <= 0:
+                return False
+        woken = threading.Event()
+        wake = _EventWake(woken)
+        if not self.signal.watch(wake, seen):
+            return True
+        try:
+            woken.wait(remaining)
+        finally:
+            self.signal.unwatch(wake)
+        return True
+
+    def clock(self) -> Clock:
+        orchestrators = {id(future.orchestrator): future.orchestrator for future in self._left}
+        if len(orchestrators) == 1:
+            return next(iter(orchestrators.values())).clock
+        return _REAL
 
 
-def wait(futures: Iterable[TaskRunFuture[Any]], timeout: float | None = None) -> DoneAndNotDone:
-    """Block until every future's run settled, or ``timeout`` real seconds passed.
+@final
+class _EventWake:
+    __slots__ = ("_event",)
+
+    def __init__(self, event: threading.Event) -> None:
+        self._event = event
+
+    def wake(self) -> None:
+        self._event.set()
+
+
+def _end(timeout: float | None) -> float | None:
+    return None if timeout is None else _REAL.timestamp() + timeout
+
+
+def wait(futures: Iterable[TaskRunFuture[R]], timeout: float | None = None) -> DoneAndNotDone[R]:
+    """Block this thread until every future is settled, or ``timeout`` runs out.
+
+    Args:
+        futures: the futures to wait for (duplicates count once).
+        timeout: the most real seconds to block; forever when None.
 
     Returns:
-        ``(done, not_done)``: the futures whose runs settled, and the others (empty unless
-        the timeout ran out).
+        ``(done, not_done)``: the settled futures, and those still unsettled.
 
     Raises:
-        InvalidArgument: ``futures`` is not an iterable of futures, or a negative timeout.
+        WorkerError: a background run is not settled and this thread runs an event
+            loop (use ``await orchestrator.wait_async(...)``).
+        InvalidArgument: ``futures`` is not an iterable of TaskRunFuture, or a bad
+            ``timeout``.
     """
-    found = _futures(futures)
-    check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
-    end = None if timeout is None else _REAL.timestamp() + timeout
-    pending = [future for future in found if not future.done()]
-    while pending:
-        with _Settling(pending) as settling:
-            pending = [future for future in pending if not future.done()]
-            if not pending:
+    checked = _check_futures(futures)
+    seconds = _check_timeout(timeout)
+    with _Settling(checked) as settling:
+        done = set(settling.take())
+        if settling.left:
+            settling.refuse_to_block_a_loop("wait(...)")
+        end = _end(seconds)
+        while settling.left:
+            seen = settling.signal.generation
+            done.update(settling.take())
+            if not settling.left or not settling.block(seen, end):
                 break
-            left = None if end is None else end - _REAL.timestamp()
-            if left is not None and left <= 0:
-                break
-            settling.event.wait(left)
-        pending = [future for future in pending if not future.done()]
-    not_done = set(pending)
-    return DoneAndNotDone({f for f in found if f not in not_done}, not_done)
+        done.update(settling.take())
+        return DoneAndNotDone(done, settling.left)
 
 
-def as_completed(futures: Iterable[F], timeout: float | None = None) -> Iterator[F]:
-    """Yield each future as its run settles (those already settled first, in order).
+def as_completed(
+    futures: Iterable[TaskRunFuture[R]], timeout: float | None = None
+) -> Iterator[TaskRunFuture[R]]:
+    """Yield the futures as their runs settle, blocking this thread between them.
+
+    Futures already settled come first. Checked at the call; waits start at the first
+    ``next()``.
+
+    Args:
+        futures: the futures to wait for (duplicates are yielded once).
+        timeout: the most real seconds for the whole iteration; forever when None.
 
     Raises:
-        InvalidArgument: ``futures`` is not an iterable of futures, or a negative timeout.
-        OrchestratorTimeout: ``timeout`` real seconds passed with futures still unsettled
-            (raised by the iteration, after every future settled so far was yielded).
+        OrchestratorTimeout: ``timeout`` ran out with futures left (raised by ``next()``).
+        WorkerError: a background run is not settled and this thread runs an event
+            loop (use ``orchestrator.as_completed_async(...)``).
+        InvalidArgument: ``futures`` is not an iterable of TaskRunFuture, or a bad
+            ``timeout``.
     """
-    found = _futures(futures)
-    check_optional_seconds(timeout, "timeout", finite=False, expected="None or seconds >= 0")
-    return _as_completed(found, timeout)
+    checked = _check_futures(futures)
+    seconds = _check_timeout(timeout)
+    return _as_completed(checked, seconds)
 
 
-def _as_completed(found: list[F], timeout: float | None) -> Iterator[F]:
-    end = None if timeout is None else _REAL.timestamp() + timeout
-    pending = list(found)
-    while pending:
-        with _Settling(pending) as settling:
-            settled = [future for future in pending if future.done()]
-            if not settled:
-                left = None if end is None else end - _REAL.timestamp()
-                if left is not None and left <= 0:
-                    raise OrchestratorTimeout(
-                        f"{len(pending)} of {len(found)} futures did not settle within {timeout} s"
-                    )
-                settling.event.wait(left)
-                continue
-        for future in settled:
-            pending.remove(future)
-            yield future
+def _as_completed(
+    futures: list[TaskRunFuture[R]], timeout: float | None
+) -> Iterator[TaskRunFuture[R]]:
+    end = _end(timeout)
+    with _Settling(futures) as settling:
+        while True:
+            seen = settling.signal.generation
+            yield from settling.take()
+            if not settling.left:
+                return
+            settling.refuse_to_block_a_loop("as_completed(...)")
+            if not settling.block(seen, end):
+                raise _timed_out("as_completed", timeout, settling.left)
+
+
+def _timed_out(call: str, timeout: float | None, left: set[TaskRunFuture[Any]]) -> Exception:
+    ids = ", ".join(sorted(str(future.task_run_id) for future in left)[:5])
+    more = "" if len(left) <= 5 else f" and {len(left) - 5} more"
+    return OrchestratorTimeout(
+        f"{call}: {len(left)} task run(s) did not finish within {timeout} s: {ids}{more}"
+    )
+
+
+async def wait_async(
+    futures: Iterable[TaskRunFuture[R]],
+    timeout: float | None = None,  # noqa: ASYNC109 - clock seconds
+) -> DoneAndNotDone[R]:
+    """Wait until every future is settled, or ``timeout`` runs out (see :func:`wait`).
+
+    ``timeout`` counts on the futures' orchestrator's clock when they share one, else
+    in real seconds.
+
+    Raises:
+        InvalidArgument: ``futures`` is not an iterable of TaskRunFuture, or a bad
+            ``timeout``.
+    """
+    checked = _check_futures(futures)
+    seconds = _check_timeout(timeout)
+    with _Settling(checked) as settling:
+        done = set(settling.take())
+        if settling.left:
+            deadline = _deadline(settling, seconds)
+            while settling.left:
+                seen = settling.signal.generation
+                done.update(settling.take())
+                if not settling.left or not await _wait(settling, seen, deadline):
+                    break
+        done.update(settling.take())
+        return DoneAndNotDone(done, settling.left)
+
+
+async def as_completed_async(
+    futures: Iterable[TaskRunFuture[R]],
+    timeout: float | None = None,  # noqa: ASYNC109 - clock seconds
+) -> AsyncIterator[TaskRunFuture[R]]:
+    """Yield the futures as their runs settle (see :func:`as_completed`); ``async for``.
+
+    ``timeout`` counts on the futures' orchestrator's clock when they share one, else
+    in real seconds.
+
+    Raises:
+        OrchestratorTimeout: ``timeout`` ran out with futures left.
+        InvalidArgument: ``futures`` is not an iterable of TaskRunFuture, or a bad
+            ``timeout`` (raised at the first step).
+    """
+    checked = _check_futures(futures)
+    seconds = _check_timeout(timeout)
+    with _Settling(checked) as settling:
+        deadline = _deadline(settling, seconds)
+        while True:
+            seen = settling.signal.generation
+            for future in settling.take():
+                yield future
+            if not settling.left:
+                return
+            if not await _wait(settling, seen, deadline):
+                raise _timed_out("as_completed_async", timeout, settling.left)
+
+
+def _deadline(settling: _Settling[Any], seconds: float | None) -> tuple[Clock, datetime] | None:
+    if seconds is None:
+        return None
+    clock = settling.clock()
+    return clock, clock.now() + timedelta(seconds=seconds)
+
+
+async def _wait(
+    settling: _Settling[Any], seen: int, deadline: tuple[Clock, datetime] | None
+) -> bool:
+    """Wait for a notification after ``seen``; False once the deadline has passed."""
+    if deadline is None:
+        await settling.signal.wait(seen)
+        return True
+    clock, when = deadline
+    if clock.now() >= when:
+        return False
+    await wait_for_any([(settling.signal, seen)], functools.partial(clock.sleep_until, when))
+    return True

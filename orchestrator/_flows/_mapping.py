@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Generic, Literal, TypeVar, final, overload
 
 from .._core._checks import wrong_value
 from .._core._states import State
@@ -92,9 +92,24 @@ class TaskRunFutureList(list[TaskRunFuture[R]]):
         for future in self:
             future.wait(timeout)
 
-    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[R]:
-        """Every run's result, in order (raising the first failure unless told not to)."""
-        return [future.result(timeout, raise_on_failure=raise_on_failure) for future in self]
+    @overload
+    def result(
+        self, timeout: float | None = None, raise_on_failure: Literal[True] = True
+    ) -> list[R]: ...
+
+    @overload
+    def result(
+        self, timeout: float | None = None, raise_on_failure: bool = True
+    ) -> list[R | Exception]: ...
+
+    def result(
+        self, timeout: float | None = None, raise_on_failure: bool = True
+    ) -> list[R] | list[R | Exception]:
+        """Every run's result, in order (raising the first failure unless told not to).
+
+        With ``raise_on_failure=False`` a failed run's place holds its exception.
+        """
+        return [future.result(timeout, raise_on_failure) for future in self]
 
     def states(self) -> list[State]:
         """Every run's current state, in order."""

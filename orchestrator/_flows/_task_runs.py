@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from .._core._outcomes import OrchestrationResult
 from .._core._run_context import TaskRunContext, run_context
+from .._core._settled import NOT_READY
 from .._core._states import State, StateDetails, StateType
 from .._engine._futures import TaskRunFuture
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
@@ -98,7 +99,7 @@ class TaskRunCall:
         futures = self._upstream()
         message = not_ready_message(futures, find_states(self._parameters.values()))
         if message is not None:
-            not_ready = State(type=StateType.PENDING, name="NotReady", message=message)
+            not_ready = State(type=StateType.PENDING, name=NOT_READY, message=message)
             self._orchestrator.set_task_run_state(self.task_run_id, not_ready, force=True)
             return None
         if not futures and not find_states(self._parameters.values()):

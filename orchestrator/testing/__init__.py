@@ -38,10 +38,10 @@ The pytest plugin (loaded automatically once ``orchestrator`` is installed) prov
 Notebooks and other running event loops: nothing in the library starts or blocks on an
 event loop of its own. Creating runs, proposing states, reading and displaying them
 are plain calls; everything that waits has an ``await`` form (``await future.wait_async()``,
-``await future.aresult()``, ``await clock.sleep(...)``), so in Jupyter write ``await``
-at the top level of a cell. The blocking ``future.result()`` refuses to run inside an
-event loop (it would stop the very loop that finishes the run) and says which ``await``
-to use instead.
+``await future.result_async()``, ``await clock.sleep(...)``), so in Jupyter write
+``await`` at the top level of a cell. The blocking ``future.wait()`` and
+``future.result()`` of a background run refuse to run inside an event loop (it would stop
+the very loop that finishes the run) and say which ``await`` to use instead.
 
 This package holds the assertions, factories, guards, rule conformance checks, stubs,
 drains and the stall explainer, and the pytest plugin with its fixtures. It may import

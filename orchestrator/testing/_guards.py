@@ -1,11 +1,12 @@
 """The teardown guard: find runs a test left unfinished and workers it left serving.
 
 A run is *unfinished* when its state is SCHEDULED, PENDING, RUNNING or CANCELLING:
-something was meant to move it on and did not. PAUSED runs wait for a person on
-purpose and terminal runs are done, so neither counts. :func:`assert_all_finished`
-raises an :class:`AssertionError` that names each unfinished run, its state and the
-last decision taken on it ("why is this run waiting?"), and each worker still
-registered with the orchestrator's activity.
+something was meant to move it on and did not. A PENDING "NotReady" run (a run it
+depended on did not complete, so it never runs) is settled, not unfinished. PAUSED
+runs wait for a person on purpose and terminal runs are done, so neither counts.
+:func:`assert_all_finished` raises an :class:`AssertionError` that names each
+unfinished run, its state and the last decision taken on it ("why is this run
+waiting?"), and each worker still registered with the orchestrator's activity.
 
 The pytest plugin calls it when a test opts in (see :mod:`orchestrator.testing`).
 """
@@ -16,7 +17,8 @@ from typing import Final
 
 from .._core._checks_objects import check_instance
 from .._core._models import FlowRun, TaskRun
-from .._core._states import StateType, is_settled
+from .._core._settled import is_not_ready
+from .._core._states import StateType
 from .._display import format_time
 from .._engine._orchestrator import Orchestrator
 from ..filters import FlowRunFilter, FlowRunFilterState, TaskRunFilter, TaskRunFilterState
@@ -48,11 +50,16 @@ def unfinished_runs(orchestrator: Orchestrator) -> list[TaskRun | FlowRun]:
     flow_runs = orchestrator.read_flow_runs(
         flow_runs=FlowRunFilter(state=FlowRunFilterState(type=UNFINISHED_TYPES))
     )
-    # A NotReady run (an upstream run did not complete) is settled: it never runs.
-    task_runs = [run for run in task_runs if run.state is None or not is_settled(run.state)]
-    runs: list[TaskRun | FlowRun] = sorted(task_runs, key=_by_creation)
-    runs.extend(sorted(flow_runs, key=_by_creation))
+    runs: list[TaskRun | FlowRun] = sorted(
+        (run for run in task_runs if not _not_ready(run)), key=_by_creation
+    )
+    runs.extend(sorted((run for run in flow_runs if not _not_ready(run)), key=_by_creation))
     return runs
+
+
+def _not_ready(run: TaskRun | FlowRun) -> bool:
+    # A NotReady run (an upstream run did not complete) never runs: it is settled.
+    return run.state is not None and is_not_ready(run.state)
 
 
 def _line(orchestrator: Orchestrator, run: TaskRun | FlowRun) -> str:

@@ -6,8 +6,9 @@ task blocked), and the answer is what their hang guard prints. It is public too:
 unfinished run waits for.
 
 A task run is *unfinished* when it is SCHEDULED, PENDING, RUNNING, CANCELLING or
-PAUSED. At an idle moment it *can progress* when something still running could move
-it:
+PAUSED, except a PENDING "NotReady" run: a run it depended on did not complete, so it
+never runs; it is settled and nobody waits for it. At an idle moment a run *can
+progress* when something still running could move it:
 
 * SCHEDULED, on its task key's queue, and a worker serves that key (a worker
   registered with ``orchestrator.activity`` lists the key in ``task_keys``, or a
@@ -36,7 +37,8 @@ import attrs
 from .._core._checks import wrong_type
 from .._core._checks_objects import check_instance
 from .._core._outcomes import SetStateStatus
-from .._core._states import StateType, is_settled
+from .._core._settled import is_not_ready
+from .._core._states import StateType
 from .._display import format_time
 from .._engine._orchestrator import Orchestrator
 from ..filters import TaskRunFilter, TaskRunFilterState
@@ -153,9 +155,6 @@ class _View:
 def waiting_runs(orchestrator: Orchestrator) -> list[WaitingRun]:
     """Return every unfinished task run with what it waits for, oldest first.
 
-    A run left PENDING as ``NotReady`` (an upstream run did not complete) is settled, not
-    unfinished: it is not listed.
-
     Meaningful at an idle moment (see the module docstring); at any other moment a run
     another task is about to move may be reported as unable to progress.
 
@@ -166,8 +165,8 @@ def waiting_runs(orchestrator: Orchestrator) -> list[WaitingRun]:
     runs = orchestrator.read_task_runs(
         task_runs=TaskRunFilter(state=TaskRunFilterState(type=DRAIN_UNFINISHED_TYPES))
     )
-    # A NotReady run (an upstream run did not complete) is settled: it never runs.
-    runs = [run for run in runs if run.state is None or not is_settled(run.state)]
+    # A NotReady run (an upstream run did not complete) never runs: it is settled.
+    runs = [run for run in runs if run.state is None or not is_not_ready(run.state)]
     if not runs:
         return []
     runs.sort(key=lambda run: (run.created, str(run.id)))

@@ -5,7 +5,9 @@ at most ``limit`` at a time, and are counted on the orchestrator's
 :class:`~orchestrator._core._activity.Activity` while they run (the event loop cannot see
 them, so time skipping and the drain helpers must be told). ``begin`` and ``end`` are
 called from the event loop, around the whole hand-off, so the run's outcome is
-committed before the activity can look idle.
+committed before the activity can look idle. Either kind runs inside the run's context
+when the worker gives one, entered in the thread that runs it, so ``get_run_context()``
+and ``Orchestrator.current()`` work in a sync function's thread too.
 
 A timeout is counted on the orchestrator's clock. For an async function it cancels the
 call: a cancel scope with a real-time deadline on the :class:`~orchestrator.SystemClock`,
@@ -34,6 +36,7 @@ import anyio
 import anyio.to_thread
 
 from .._core._clock import Clock, SystemClock
+from .._core._run_context import RunContext, run_context
 
 if TYPE_CHECKING:
     from .._core._activity import Activity
@@ -110,6 +113,23 @@ class CallEnding:
         callback()
 
 
+def _within_context(call: Callable[[], Any], context: RunContext, *, is_async: bool) -> Any:
+    """``call``, run inside ``run_context(context)`` (entered in the thread that runs it)."""
+    if is_async:
+
+        async def call_async() -> Any:
+            with run_context(context):
+                return await call()
+
+        return call_async
+
+    def call_sync() -> Any:
+        with run_context(context):
+            return call()
+
+    return call_sync
+
+
 class _NotStarted(Exception):
     """A call skipped because its caller left first (nobody sees it)."""
 
@@ -146,12 +166,16 @@ class Caller:
         task: Task[..., Any],
         parameters: Mapping[str, Any],
         on_abandon: Callable[[CallEnding], None] = ignore_abandoned,
+        context: RunContext | None = None,
     ) -> Any:
         """Call ``task``'s function with ``parameters`` and return its result.
 
         ``on_abandon`` is told, before this returns or raises, about a call that is left
         running: a sync call past its timeout, or one whose caller was cancelled. It gets
         the call's :class:`CallEnding`, to learn when the call returns.
+
+        ``context``, when given, is entered around the function (in its worker thread for a
+        sync one): inside, ``get_run_context()`` returns it and its orchestrator is current.
 
         Raises:
             TimedOut: the call ran past the task's ``timeout_seconds``.
@@ -161,6 +185,8 @@ class Caller:
             call: Callable[[], Any] = functools.partial(task.call_with_parameters, parameters)
         else:
             call = task.fn
+        if context is not None:
+            call = _within_context(call, context, is_async=task.is_async)
         timeout = task.timeout_seconds
         if task.is_async:
             if timeout is None:

@@ -14,7 +14,10 @@ Every step goes through the engine; nothing is decided here that a policy decide
    and proposes again, holding a lease on the claim meanwhile; an ABORT leaves the run
    where the policy left it (the decision log says why).
 3. **Call** (:mod:`orchestrator.workers._calls`). Async functions are awaited in the
-   event loop, sync ones run in a worker thread within the worker's limit. A timeout
+   event loop, sync ones run in a worker thread within the worker's limit; either runs
+   inside the run's :class:`~orchestrator.TaskRunContext`, so ``get_run_context()``
+   gives the run (its ``run_count`` is the attempt) and ``Orchestrator.current()`` is
+   this worker's orchestrator, whatever the caller had entered. A timeout
    fails the run as "TimedOut".
 4. **Finish.** Propose Completed (the result, with its cache key and expiration) or
    Failed (the exception); the core policy turns a failure with retries left into
@@ -39,7 +42,7 @@ import anyio.lowlevel
 
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
-from .._core._run_context import TaskRunContext, run_context
+from .._core._run_context import TaskRunContext
 from .._core._states import State, StateDetails, StateType
 from .._store._results import read_parameters, should_try_to_read_parameters
 from ._abandoning import AbandonedCallRules, waits_for
@@ -315,21 +318,18 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self, claim: Claim, task: Task[..., Any], parameters: Mapping[str, Any]
     ) -> State:
         """Call the function; return the proposal that reports how it went."""
-        context = TaskRunContext(
-            orchestrator=self._orchestrator,
-            task=task,
-            task_run_id=claim.run.id,
-            parameters=parameters,
-        )
         try:
-            # The function runs in the run's context (a worker thread copies it): it sees
-            # get_run_context(), and this worker's orchestrator as the current one.
-            with run_context(context):
-                value = await self._caller.call(
-                    self._orchestrator.task_overrides.stand_in(task, claim.run),
-                    parameters,
-                    functools.partial(self._left_running, claim),
-                )
+            value = await self._caller.call(
+                self._orchestrator.task_overrides.stand_in(task, claim.run),
+                parameters,
+                functools.partial(self._left_running, claim),
+                TaskRunContext(
+                    orchestrator=self._orchestrator,
+                    task=task,
+                    task_run_id=claim.run.id,
+                    parameters=parameters,
+                ),
+            )
         except TimedOut:
             message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"
             return State(
