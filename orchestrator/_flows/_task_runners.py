@@ -20,6 +20,7 @@ import contextvars
 import logging
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
@@ -74,6 +75,10 @@ class ThreadPoolTaskRunner:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Runs still executing may submit more (a task that submits and waits on
+        # another): wait until none is left before the pool refuses new work.
+        while pending := [future for future in self._pending if not future.done()]:
+            wait_all(pending)
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
@@ -115,6 +120,13 @@ def _run_blocking(call: TaskRunCall) -> None:
 
 
 def _run_async(call: TaskRunCall, backend: str) -> None:
+    # This thread runs in a copy of the submitting flow's context. When the flow is
+    # async, that copy says (through sniffio's context variable, set by the flow's event
+    # loop) that an async library runs here, and anyio.run would refuse to start. No
+    # loop runs in this thread: clear it, in this copy only.
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None:
+        sniffio.current_async_library_cvar.set(None)
     try:
         anyio.run(call.run_async, backend=backend)
     except BaseException:
