@@ -209,14 +209,19 @@ def state_from_return(value: Any) -> State:
     """The state a flow's return value gives it (Prefect 3's rule).
 
     A returned future stands for its run's final state. A returned state ends the flow
-    in the same kind of state (Completed with its data, or Failed with its message); a
+    in the same kind of state: Completed, whose result is the returned state itself when
+    it is a run's state (a task's ``return_state=True`` or a future's, as Prefect hands
+    it back) and the state's data when the body built it; or Failed with its message
+    and failure. A
     returned collection of states ends it Failed when one of them failed or is not final,
     and Completed (with the states as its data) otherwise. Any other value completes it.
     """
     resolved = _futures_to_states(value)
     if isinstance(resolved, State):
         if resolved.type is StateType.COMPLETED:
-            return completed(resolved.data, _NO_DETAILS)
+            # A committed state (it has a timestamp) is a run's: hand the state back.
+            data = resolved if resolved.timestamp is not None else resolved.data
+            return completed(data, _NO_DETAILS)
         return _failed_from(resolved)
     states = _states_in(resolved)
     if states:
@@ -237,7 +242,10 @@ def _failed_from(state: State) -> State:
     if state.type is StateType.CANCELLED:
         return State(type=StateType.CANCELLED, name="Cancelled", message=state.message)
     message = f"the flow returned a {state.name} state, which is not final"
-    return State(type=StateType.FAILED, name="Failed", message=message, data=state.data)
+    # A run's state (committed: it has a timestamp) is handed back whole, as Prefect
+    # does: a NotReady run's state says why it never ran.
+    data = state if state.timestamp is not None else state.data
+    return State(type=StateType.FAILED, name="Failed", message=message, data=data)
 
 
 def _futures_to_states(value: Any) -> Any:

@@ -128,6 +128,11 @@ def map_task(
     if return_state:
         raise wrong_type("return_state", return_state, "False: map returns futures")
     bound = task.bind_parameters(*args, **rest)
+    # A future passed to map is mapped over its result (waited for now), as in Prefect.
+    bound = {
+        name: value.result() if isinstance(value, TaskRunFuture) else value
+        for name, value in bound.items()
+    }
     return TaskRunFutureList(
         _submit(flow, task, parameters, wait_for) for parameters in map_parameters(task.name, bound)
     )

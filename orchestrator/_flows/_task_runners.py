@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
@@ -46,7 +47,7 @@ class ThreadPoolTaskRunner:
         InvalidArgument: ``max_workers`` is not a positive int or None.
     """
 
-    __slots__ = ("_pool", "max_workers")
+    __slots__ = ("_pending", "_pool", "max_workers")
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None:
@@ -54,6 +55,7 @@ class ThreadPoolTaskRunner:
         self.max_workers: int | None = max_workers
         """The most threads at once, or None for no limit."""
         self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
 
     def duplicate(self) -> ThreadPoolTaskRunner:
         """A fresh, unstarted runner with the same settings (one per flow run)."""
@@ -72,9 +74,14 @@ class ThreadPoolTaskRunner:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Runs still executing may submit more (a task that submits and waits on
+        # another): wait until none is left before the pool refuses new work.
+        while pending := [future for future in self._pending if not future.done()]:
+            wait_all(pending)
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        self._pending.clear()
 
     def submit(self, call: TaskRunCall, *, is_async: bool, backend: str | None) -> None:
         """Start executing ``call`` in a thread; its future reports how it went.
@@ -94,9 +101,9 @@ class ThreadPoolTaskRunner:
         context = contextvars.copy_context()
         library = backend or "asyncio"
         if is_async:
-            pool.submit(context.run, _run_async, call, library)
+            self._pending.append(pool.submit(context.run, _run_async, call, library))
         else:
-            pool.submit(context.run, _run_blocking, call)
+            self._pending.append(pool.submit(context.run, _run_blocking, call))
 
     def __repr__(self) -> str:
         workers = "unbounded" if self.max_workers is None else self.max_workers
@@ -115,6 +122,13 @@ def _run_blocking(call: TaskRunCall) -> None:
 
 
 def _run_async(call: TaskRunCall, backend: str) -> None:
+    # This thread runs in a copy of the submitting flow's context. When the flow is
+    # async, that copy says (through sniffio's context variable, set by the flow's event
+    # loop) that an async library runs here, and anyio.run would refuse to start. No
+    # loop runs in this thread: clear it, in this copy only.
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None:
+        sniffio.current_async_library_cvar.set(None)
     try:
         anyio.run(call.run_async, backend=backend)
     except BaseException:

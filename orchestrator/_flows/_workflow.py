@@ -138,6 +138,16 @@ class Workflow(Generic[P, R]):
         }
         functools.update_wrapper(self, fn, updated=())
 
+    @property
+    def retries(self) -> int:
+        """How many times a failed run is retried (Prefect's attribute)."""
+        return self.policy.retries or 0
+
+    @property
+    def retry_delay_seconds(self) -> float:
+        """Seconds before each retry (Prefect's attribute)."""
+        return self.policy.retry_delay or 0.0
+
     def with_options(self, **options: Any) -> Workflow[P, R]:
         """A copy of this flow with some options changed (the same keywords as :func:`flow`).
 

@@ -1,0 +1,1 @@
+"""Prefect's user-facing tests of flows, tasks, futures and task runners, ported (issue 14)."""
