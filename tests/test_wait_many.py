@@ -120,7 +120,7 @@ def test_as_completed_times_out(orch: Orchestrator) -> None:
     complete(orch, futures[0], 0)
     iterator = orchestrator.as_completed(futures, timeout=0)
     assert next(iterator) is futures[0]
-    with pytest.raises(OrchestratorTimeout, match=r"as_completed: 1 task run\(s\) did not"):
+    with pytest.raises(OrchestratorTimeout, match=r"as_completed: 1 \(of 2\) futures unfinished"):
         next(iterator)
     assert orch._engine.watch_futures().waiting() == 0
 
@@ -248,4 +248,4 @@ async def test_as_completed_async_times_out_on_the_clock(orch: Orchestrator) -> 
         await anyio.wait_all_tasks_blocked()
         clock.advance(5)
     assert len(errors) == 1
-    assert "as_completed_async: 1 task run(s) did not finish within 5 s" in str(errors[0])
+    assert "as_completed_async: 1 (of 1) futures unfinished after 5 s" in str(errors[0])

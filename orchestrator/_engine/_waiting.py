@@ -251,14 +251,16 @@ def _as_completed(
                 return
             settling.refuse_to_block_a_loop("as_completed(...)")
             if not settling.block(seen, end):
-                raise _timed_out("as_completed", timeout, settling.left)
+                raise _timed_out("as_completed", timeout, settling.left, len(futures))
 
 
-def _timed_out(call: str, timeout: float | None, left: set[TaskRunFuture[Any]]) -> Exception:
+def _timed_out(
+    call: str, timeout: float | None, left: set[TaskRunFuture[Any]], total: int
+) -> Exception:
     ids = ", ".join(sorted(str(future.task_run_id) for future in left)[:5])
     more = "" if len(left) <= 5 else f" and {len(left) - 5} more"
     return OrchestratorTimeout(
-        f"{call}: {len(left)} task run(s) did not finish within {timeout} s: {ids}{more}"
+        f"{call}: {len(left)} (of {total}) futures unfinished after {timeout} s: {ids}{more}"
     )
 
 
@@ -315,7 +317,7 @@ async def as_completed_async(
             if not settling.left:
                 return
             if not await _wait(settling, seen, deadline):
-                raise _timed_out("as_completed_async", timeout, settling.left)
+                raise _timed_out("as_completed_async", timeout, settling.left, len(checked))
 
 
 def _deadline(settling: _Settling[Any], seconds: float | None) -> tuple[Clock, datetime] | None:

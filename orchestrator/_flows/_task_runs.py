@@ -85,9 +85,7 @@ class TaskRunCall:
         )
         self.task_run_id: uuid.UUID = run_id
         """The run's id."""
-        self.future: TaskRunFuture[Any] = TaskRunFuture(
-            orchestrator, run_id
-        )  # MERGE: background=False
+        self.future: TaskRunFuture[Any] = TaskRunFuture(orchestrator, run_id, background=False)
         """The run's future (waitable from any thread and from async code)."""
 
     # -- resolving ------------------------------------------------------------------------------
