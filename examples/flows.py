@@ -28,17 +28,17 @@ async def extract(page: int) -> list[int]:
     return [page * 10 + i for i in range(3)]
 
 
-@task(task_run_name="transform-{rows}")
+@task(task_run_name=lambda parameters: f"transform-{parameters['rows'][0] // 10}")
 def transform(rows: list[int], factor: int) -> int:
     return sum(rows) * factor
 
 
-@task
+@task(task_run_name="load-{total}")
 def load(total: int) -> str:
     return f"loaded {total}"
 
 
-@flow(flow_run_name="load-{totals}")
+@flow(flow_run_name=lambda: "load-all")
 def load_all(totals: list[int]) -> str:
     return load(sum(totals))
 
@@ -59,7 +59,7 @@ def main() -> None:
     print(f"virtual time taken: {orchestrator.clock.now() - start}")
     for run in sorted(orchestrator.read_task_runs(), key=lambda run: run.name):
         states = [s.name for s in orchestrator.read_task_run_states(run.id)]
-        print(f"  {run.name:<16} {' > '.join(states)}")
+        print(f"  {run.name:<12} {' > '.join(states)}")
     for flow_run in sorted(orchestrator.read_flow_runs(), key=lambda run: run.name):
         kind = "subflow" if flow_run.parent_task_run_id is not None else "flow"
         name = orchestrator.read_flow(flow_run.flow_id).name

@@ -47,6 +47,7 @@ def run_example(name: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
 def test_every_example_is_smoke_tested() -> None:
     tested = {"quickstart", "retries", "concurrency", "caching", "background_tasks"}
     tested.add("flow_deployment")
+    tested.add("flows")
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
 
@@ -185,3 +186,16 @@ def test_the_billing_application_tests_pass_under_the_plugin() -> None:
     assert " passed" in summary
     assert "failed" not in summary
     assert "error" not in summary
+
+
+def test_flows(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("flows", capsys)
+    assert lines[:2] == ["etl: Completed, loaded 378", "virtual time taken: 0:00:30"]
+    assert "  extract-2    Pending > Running > AwaitingRetry > Retrying > Completed" in lines
+    assert [line for line in lines if line.startswith("  transform-")] == [
+        f"  transform-{i}  Pending > Running > Completed" for i in (1, 2, 3)
+    ]
+    assert lines[-2:] == [
+        "  flow etl (flow-run-d23f0824): Completed",
+        "  subflow load_all (load-all): Completed",
+    ]

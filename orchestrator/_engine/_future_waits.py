@@ -27,6 +27,7 @@ import anyio
 from .._core._errors import OrchestratorTimeout
 from .._core._settled import is_settled
 from .._core._states import State
+from .._core._units import parked_blocking
 from .._core._wakeup import Waiter
 from ._unserved import guard_async, guard_blocking
 
@@ -147,15 +148,20 @@ def wait_settled_blocking(
     """
     registry = orchestrator._engine.watch_futures()
     woken = threading.Event()
-    registry.add(run_id, woken.set)
 
     def settled() -> bool:
         return is_settled(current_state(orchestrator, run_id))
 
-    try:
-        stall = guard_blocking(orchestrator, run_id, woken, settled, timeout, grace)
-        if stall is not None:
-            raise stall
-        return current_state(orchestrator, run_id)
-    finally:
-        registry.discard(run_id, woken.set)
+    # Parked while it blocks (time skipping may move the clock); the commit that settles
+    # the run marks this thread busy again before it wakes it.
+    with parked_blocking() as parking:
+        wake = parking.waking(woken.set)
+        registry.add(run_id, wake)
+        try:
+            parking.park()
+            stall = guard_blocking(orchestrator, run_id, woken, settled, timeout, grace)
+            if stall is not None:
+                raise stall
+            return current_state(orchestrator, run_id)
+        finally:
+            registry.discard(run_id, wake)

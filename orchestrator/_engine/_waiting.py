@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeVar, fina
 from .._core._checks import check_optional_seconds, wrong_type
 from .._core._clock import Clock, SystemClock
 from .._core._errors import ObjectNotFound, OrchestratorTimeout, WorkerError
+from .._core._units import parked_blocking
 from .._core._wakeup import Signal, current_async_library, wait_for_any
 from ._futures import TaskRunFuture
 
@@ -152,13 +153,16 @@ class _Settling(Generic[R]):
             if remaining <= 0:
                 return False
         woken = threading.Event()
-        wake = _EventWake(woken)
-        if not self.signal.watch(wake, seen):
-            return True
-        try:
-            woken.wait(remaining)
-        finally:
-            self.signal.unwatch(wake)
+        # Parked while it blocks; whoever notifies marks this thread busy again first.
+        with parked_blocking() as parking:
+            wake = _CallWake(parking.waking(woken.set))
+            if not self.signal.watch(wake, seen):
+                return True
+            try:
+                parking.park()
+                woken.wait(remaining)
+            finally:
+                self.signal.unwatch(wake)
         return True
 
     def clock(self) -> Clock:
@@ -169,14 +173,14 @@ class _Settling(Generic[R]):
 
 
 @final
-class _EventWake:
-    __slots__ = ("_event",)
+class _CallWake:
+    __slots__ = ("_call",)
 
-    def __init__(self, event: threading.Event) -> None:
-        self._event = event
+    def __init__(self, call: Callable[[], None]) -> None:
+        self._call = call
 
     def wake(self) -> None:
-        self._event.set()
+        self._call()
 
 
 def _end(timeout: float | None) -> float | None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from .._core._wakeup import Signal, current_async_library, wait_for_any
+from .._engine._foreign_loop import foreign_loop
 from ._steps import Attempts, Call, Outcome, SleepUntil, Step
 
 if TYPE_CHECKING:
@@ -46,17 +47,27 @@ class CallTimedOut(Exception):
     """A call took longer than its timeout (the run ends TimedOut)."""
 
 
-def block_on(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run ``await fn(*args)`` to the end from plain code and return its value."""
+def block_on(orchestrator: Orchestrator, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``await fn(*args)`` to the end from plain code and return its value.
+
+    The wait runs on an event loop of its own, counted as a foreign loop on the
+    orchestrator's activity (idle while it waits on the orchestrator, so time skipping
+    may move the clock; busy again the moment it is woken).
+    """
+
+    async def counted() -> T:
+        async with foreign_loop(orchestrator.activity):
+            return await fn(*args)
+
     if current_async_library() is None:
-        return anyio.run(fn, *args)
+        return anyio.run(counted)
     # Sync code called from a running event loop: wait on a loop of a helper thread.
     box: list[T] = []
     errors: list[BaseException] = []
 
     def in_thread() -> None:
         try:
-            box.append(anyio.run(fn, *args))
+            box.append(anyio.run(counted))
         except BaseException as exc:  # handed to the caller below
             errors.append(exc)
 
@@ -87,10 +98,13 @@ def drive_blocking(
 
 def _wait_blocking(orchestrator: Orchestrator, step: Step) -> None:
     if isinstance(step, SleepUntil):
-        block_on(orchestrator.clock.sleep_until, step.deadline)
+        if current_async_library() is None:
+            orchestrator.clock.sleep_until_blocking(step.deadline)  # parked while it sleeps
+        else:
+            block_on(orchestrator, orchestrator.clock.sleep_until, step.deadline)
     else:
         assert not isinstance(step, Call)
-        block_on(orchestrator.wait_for_turn, step.run_id, step.result)
+        block_on(orchestrator, orchestrator.wait_for_turn, step.run_id, step.result)
 
 
 async def drive_async(
@@ -127,7 +141,8 @@ def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: floa
 
     def in_thread() -> None:
         try:
-            box.append(fn())
+            with orchestrator.activity.counted():  # real work: holds virtual time
+                box.append(fn())
         except BaseException as exc:  # handed to the caller below
             errors.append(exc)
         finally:
@@ -141,7 +156,7 @@ def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: floa
     )
     helper.start()
     sleep = functools.partial(orchestrator.clock.sleep, seconds)
-    block_on(wait_for_any, [(done, seen)], sleep)
+    block_on(orchestrator, wait_for_any, [(done, seen)], sleep)
     if done.generation == seen:
         raise CallTimedOut
     if errors:

@@ -17,8 +17,9 @@ by their final states (:func:`state_from_return`).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
@@ -27,18 +28,52 @@ from .._core._current import CURRENT
 from .._core._outcomes import OrchestrationResult
 from .._core._run_context import FlowRunContext, current_flow_context, run_context
 from .._core._states import State, StateDetails, StateType
+from .._engine._drive_time import drive_time, drive_time_async
 from .._engine._futures import TaskRunFuture
 from .._engine._orchestrator import Orchestrator
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
 from ._steps import Outcome, attempts, completed, crashed, failed
+from ._task_runs import in_loop_execution
 
 if TYPE_CHECKING:
     from ._workflow import Workflow
 
-__all__ = ["FlowRunCall", "call_flow", "state_from_return", "target_orchestrator"]
+__all__ = [
+    "FlowRunCall",
+    "call_flow",
+    "driving_time",
+    "driving_time_async",
+    "state_from_return",
+    "target_orchestrator",
+]
 
 _NO_DETAILS: Final = StateDetails()
 _FAILED_TYPES: Final = frozenset({StateType.FAILED, StateType.CRASHED})
+
+
+@contextlib.contextmanager
+def driving_time(orchestrator: Orchestrator) -> Iterator[None]:
+    """Around a call from outside any flow: make sure something drives virtual time.
+
+    With ``autojump=True`` on a virtual clock, a skipper moves the clock whenever all
+    work is idle (see :mod:`orchestrator._engine._drive_time`); inside a flow the
+    outermost call already did this.
+    """
+    if current_flow_context() is not None:
+        yield
+        return
+    with drive_time(orchestrator):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def driving_time_async(orchestrator: Orchestrator) -> AsyncIterator[None]:
+    """:func:`driving_time`, for a call awaited in an event loop."""
+    if current_flow_context() is not None:
+        yield
+        return
+    async with drive_time_async(orchestrator):
+        yield
 
 
 def target_orchestrator() -> Orchestrator:
@@ -61,7 +96,8 @@ def call_flow(
     orchestrator = target_orchestrator()
     if workflow.is_async:
         return _call_async(orchestrator, workflow, parameters, return_state)
-    state = FlowRunCall(orchestrator, workflow, parameters).run_blocking()
+    with driving_time(orchestrator):
+        state = FlowRunCall(orchestrator, workflow, parameters).run_blocking()
     return state if return_state else state.result()
 
 
@@ -71,7 +107,8 @@ async def _call_async(
     parameters: dict[str, Any],
     return_state: bool,
 ) -> Any:
-    state = await FlowRunCall(orchestrator, workflow, parameters).run_async()
+    async with driving_time_async(orchestrator):
+        state = await FlowRunCall(orchestrator, workflow, parameters).run_async()
     return state if return_state else state.result()
 
 
@@ -134,7 +171,15 @@ class FlowRunCall:
         return result
 
     def run_blocking(self) -> State:
-        """Run the sync body's attempts from plain code; return the final state."""
+        """Run the sync body's attempts from plain code; return the final state.
+
+        The calling thread counts as busy for the whole run (the body is real work), and
+        idle while it waits on the orchestrator (futures, retry delays, slots).
+        """
+        with self._orchestrator.activity.counted():
+            return self._run_blocking()
+
+    def _run_blocking(self) -> State:
         workflow = self._workflow
 
         def call() -> Outcome:
@@ -171,7 +216,7 @@ class FlowRunCall:
             runner = context.task_runner
 
             async def body() -> Any:
-                with run_context(context):
+                with run_context(context), in_loop_execution(self._orchestrator):
                     runner.__enter__()
                     try:
                         return await workflow.call_with_parameters(self._parameters)

@@ -21,7 +21,7 @@ from .._core._errors import NoFlowRunning
 from .._core._run_context import current_flow_context
 from .._core._wakeup import current_async_library
 from .._engine._futures import TaskRunFuture
-from ._flow_runs import target_orchestrator
+from ._flow_runs import driving_time, driving_time_async, target_orchestrator
 from ._mapping import TaskRunFutureList, map_parameters
 from ._task_runs import TaskRunCall
 
@@ -58,7 +58,9 @@ def call_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, 
     parameters = task.bind_parameters(*args, **rest)
     if task.is_async:
         return _call_async(task, parameters, return_state, wait_for)
-    state = _new_call(task, parameters, wait_for).run_blocking()
+    call = _new_call(task, parameters, wait_for)
+    with driving_time(call.orchestrator):
+        state = call.run_blocking()
     return state if return_state else state.result()
 
 
@@ -68,7 +70,9 @@ async def _call_async(
     return_state: bool,
     wait_for: Sequence[TaskRunFuture[Any]],
 ) -> Any:
-    state = await _new_call(task, parameters, wait_for).run_async()
+    call = _new_call(task, parameters, wait_for)
+    async with driving_time_async(call.orchestrator):
+        state = await call.run_async()
     return state if return_state else state.result()
 
 

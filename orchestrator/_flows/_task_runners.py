@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final, final
 import anyio
 
 from .._core._checks import check_count
+from .._engine._foreign_loop import foreign_loop
 
 if TYPE_CHECKING:
     from ._task_runs import TaskRunCall
@@ -110,13 +111,19 @@ class ThreadPoolTaskRunner:
         return f"ThreadPoolTaskRunner(max_workers={workers})"
 
 
+async def _counted_async(call: TaskRunCall) -> None:
+    # This thread's loop is a foreign loop to the time skipper: counted busy until idle.
+    async with foreign_loop(call.orchestrator.activity):
+        await call.run_async()
+
+
 # A run's failure is its state; what reaches here tore the run down (it ended Crashed):
 # logged, since no one reads the pool's own futures.
 
 
 def _run_blocking(call: TaskRunCall) -> None:
     try:
-        call.run_blocking()
+        call.run_blocking()  # counted busy, but for its waits on the orchestrator
     except BaseException:
         logger.exception("task run %s crashed in its runner thread", call.task_run_id)
 
@@ -130,6 +137,6 @@ def _run_async(call: TaskRunCall, backend: str) -> None:
     if sniffio is not None:
         sniffio.current_async_library_cvar.set(None)
     try:
-        anyio.run(call.run_async, backend=backend)
+        anyio.run(_counted_async, call, backend=backend)
     except BaseException:
         logger.exception("task run %s crashed in its runner thread", call.task_run_id)

@@ -18,8 +18,9 @@ call, a runner thread for a submitted run); an async one in the running event lo
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -27,6 +28,7 @@ from .._core._outcomes import OrchestrationResult
 from .._core._run_context import TaskRunContext, run_context
 from .._core._settled import NOT_READY
 from .._core._states import State, StateDetails, StateType
+from .._core._units import current_unit
 from .._engine._futures import TaskRunFuture
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
 from ._resolve import find_futures, find_states, not_ready_message, substitute
@@ -54,7 +56,7 @@ class TaskRunCall:
         flow_run_id: the flow run the task run belongs to, or None.
     """
 
-    __slots__ = ("_orchestrator", "_parameters", "_task", "_wait_for", "future", "task_run_id")
+    __slots__ = ("_parameters", "_task", "_wait_for", "future", "orchestrator", "task_run_id")
 
     def __init__(
         self,
@@ -65,7 +67,8 @@ class TaskRunCall:
         wait_for: Sequence[TaskRunFuture[Any]] = (),
         flow_run_id: uuid.UUID | None = None,
     ) -> None:
-        self._orchestrator = orchestrator
+        self.orchestrator: Orchestrator = orchestrator
+        """Where the run lives."""
         self._task = task
         self._parameters = parameters
         self._wait_for = tuple(wait_for)
@@ -98,7 +101,7 @@ class TaskRunCall:
         message = not_ready_message(futures, find_states(self._parameters.values()))
         if message is not None:
             not_ready = State(type=StateType.PENDING, name=NOT_READY, message=message)
-            self._orchestrator.set_task_run_state(self.task_run_id, not_ready, force=True)
+            self.orchestrator.set_task_run_state(self.task_run_id, not_ready, force=True)
             return None
         if not futures and not find_states(self._parameters.values()):
             return self._parameters
@@ -106,12 +109,21 @@ class TaskRunCall:
         if self._task.task_run_name is not None:
             name = self._task.render_run_name(resolved)
             if name is not None:
-                self._orchestrator.update_task_run(self.task_run_id, name=name)
+                self.orchestrator.update_task_run(self.task_run_id, name=name)
         return resolved
 
     # -- executing ------------------------------------------------------------------------------
     def run_blocking(self) -> State:
-        """Execute the run from plain code (a sync task); return its final state."""
+        """Execute the run from plain code (a sync task); return its final state.
+
+        The thread counts as busy on the orchestrator's activity for the whole run, and
+        idle while it waits on the orchestrator (upstream runs, a retry delay, a slot),
+        so time skipping never jumps over the function nor between two of its states.
+        """
+        with self.orchestrator.activity.counted():
+            return self._run_blocking()
+
+    def _run_blocking(self) -> State:
         for future in self._upstream():
             future.wait()
         parameters = self._ready()
@@ -119,7 +131,7 @@ class TaskRunCall:
             return self.future.state
         task = self._task
         context = TaskRunContext(
-            orchestrator=self._orchestrator,
+            orchestrator=self.orchestrator,
             task=task,
             task_run_id=self.task_run_id,
             parameters=parameters,
@@ -132,7 +144,7 @@ class TaskRunCall:
                     return task.call_with_parameters(parameters)
 
             try:
-                value = call_blocking(self._orchestrator, invoke, task.timeout_seconds)
+                value = call_blocking(self.orchestrator, invoke, task.timeout_seconds)
             except CallTimedOut:
                 return self._timed_out(details)
             except Exception as exc:
@@ -141,7 +153,7 @@ class TaskRunCall:
 
         machine = attempts(self.task_run_id, self._propose, details)
         try:
-            final: State = drive_blocking(self._orchestrator, machine, call)
+            final: State = drive_blocking(self.orchestrator, machine, call)
         except BaseException as exc:
             self._propose(crashed(exc))
             raise
@@ -156,7 +168,7 @@ class TaskRunCall:
             return self.future.state
         task = self._task
         context = TaskRunContext(
-            orchestrator=self._orchestrator,
+            orchestrator=self.orchestrator,
             task=task,
             task_run_id=self.task_run_id,
             parameters=parameters,
@@ -164,12 +176,12 @@ class TaskRunCall:
         details = self._running_details(parameters)
 
         async def invoke() -> Any:
-            with run_context(context):
+            with run_context(context), in_loop_execution(self.orchestrator):
                 return await task.call_with_parameters(parameters)
 
         async def call() -> Outcome:
             try:
-                value = await call_async(self._orchestrator, invoke, task.timeout_seconds)
+                value = await call_async(self.orchestrator, invoke, task.timeout_seconds)
             except CallTimedOut:
                 return self._timed_out(details)
             except Exception as exc:
@@ -178,7 +190,7 @@ class TaskRunCall:
 
         machine = attempts(self.task_run_id, self._propose, details)
         try:
-            final: State = await drive_async(self._orchestrator, machine, call)
+            final: State = await drive_async(self.orchestrator, machine, call)
         except BaseException as exc:
             self._propose(crashed(exc))
             raise
@@ -186,9 +198,9 @@ class TaskRunCall:
 
     # -- states ---------------------------------------------------------------------------------
     def _propose(self, state: State) -> OrchestrationResult:
-        result = self._orchestrator.set_task_run_state(self.task_run_id, state)
+        result = self.orchestrator.set_task_run_state(self.task_run_id, state)
         if result.state is None:
-            run = self._orchestrator.read_task_run(self.task_run_id)
+            run = self.orchestrator.read_task_run(self.task_run_id)
             return OrchestrationResult(run.state, result.status, result.details)
         return result
 
@@ -206,7 +218,7 @@ class TaskRunCall:
         expiration: datetime | None = None
         if self._task.cache_expiration is not None:
             try:
-                expiration = self._orchestrator.clock.now() + self._task.cache_expiration
+                expiration = self.orchestrator.clock.now() + self._task.cache_expiration
             except OverflowError:
                 expiration = None  # past the year 9999: the entry never expires
         return completed(value, StateDetails(cache_key=cache_key, cache_expiration=expiration))
@@ -218,6 +230,21 @@ class TaskRunCall:
     def _timed_out(self, details: StateDetails) -> Outcome:
         message = f"Task run exceeded its timeout of {self._task.timeout_seconds:g} s"
         return Outcome(failed(message, TimeoutError(message), _without_cache(details), "TimedOut"))
+
+
+@contextlib.contextmanager
+def in_loop_execution(orchestrator: Orchestrator) -> Iterator[None]:
+    """Mark the block as a run's execution in this event loop, unless a unit counts it.
+
+    In the time skipper's own loop (``async with orchestrator:``) the skipper looks at
+    the run's tasks; in a foreign loop (a runner thread's, or a caller's loop counted
+    while a flow call drives time) the loop unit counts them already.
+    """
+    if current_unit() is not None:
+        yield
+        return
+    with orchestrator.activity.execution():
+        yield
 
 
 def _without_cache(details: StateDetails) -> StateDetails:
