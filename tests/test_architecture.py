@@ -81,7 +81,10 @@ MAY_IMPORT: Final[dict[str, set[str]]] = {
 #: They are left out of the cycle check too.
 LISTED_EXCEPTIONS: Final[dict[tuple[str, str], str]] = {
     ("orchestrator._core._tasks", "orchestrator._flows._task_calls"): (
-        "calling, submitting or mapping a task runs it as a task run, imported lazily"
+        "calling a task runs it as a task run, imported lazily"
+    ),
+    ("orchestrator._core._task_submission", "orchestrator._flows._task_calls"): (
+        "submitting or mapping a task in a flow hands it to the flow's runner, imported lazily"
     ),
     ("orchestrator.testing._plugin", "orchestrator._pytest_entry"): (
         "the marker's and ini option's names live where pytest loads them at start-up"
