@@ -191,12 +191,8 @@ class FlowRunCall:
 
             try:
                 value = call_blocking(self._orchestrator, body, workflow.timeout_seconds)
-            except CallTimedOut:
-                return self._timed_out()
             except Exception as exc:
-                return Outcome(
-                    failed(f"Flow run encountered an exception: {exc!r}", exc, _NO_DETAILS)
-                )
+                return self._failed(exc)
             return Outcome(state_from_return(value))
 
         machine = attempts(self.flow_run_id, self._propose, _NO_DETAILS)
@@ -228,12 +224,8 @@ class FlowRunCall:
 
             try:
                 value = await call_async(self._orchestrator, body, workflow.timeout_seconds)
-            except CallTimedOut:
-                return self._timed_out()
             except Exception as exc:
-                return Outcome(
-                    failed(f"Flow run encountered an exception: {exc!r}", exc, _NO_DETAILS)
-                )
+                return self._failed(exc)
             return Outcome(state_from_return(value))
 
         machine = attempts(self.flow_run_id, self._propose, _NO_DETAILS)
@@ -244,10 +236,14 @@ class FlowRunCall:
             raise
         return final
 
-    def _timed_out(self) -> Outcome:
-        seconds = self._workflow.timeout_seconds
-        message = f"Flow run exceeded its timeout of {seconds:g} s"
-        return Outcome(failed(message, TimeoutError(message), _NO_DETAILS, "TimedOut"))
+    def _failed(self, exc: Exception) -> Outcome:
+        """The outcome of a body that raised ``exc`` (or ran out of time)."""
+        if isinstance(exc, CallTimedOut):
+            seconds = self._workflow.timeout_seconds
+            message = f"Flow run exceeded its timeout of {seconds:g} s"
+            return Outcome(failed(message, TimeoutError(message), _NO_DETAILS, "TimedOut"))
+        message = f"Flow run encountered an exception: {exc!r}"
+        return Outcome(failed(message, exc, _NO_DETAILS))
 
 
 def state_from_return(value: Any) -> State:

@@ -130,25 +130,18 @@ class TaskRunCall:
         if parameters is None:
             return self.future.state
         task = self._task
-        context = TaskRunContext(
-            orchestrator=self.orchestrator,
-            task=task,
-            task_run_id=self.task_run_id,
-            parameters=parameters,
-        )
+        context = self._context(parameters)
         details = self._running_details(parameters)
 
-        def call() -> Outcome:
-            def invoke() -> Any:
-                with run_context(context):
-                    return task.call_with_parameters(parameters)
+        def invoke() -> Any:
+            with run_context(context):
+                return task.call_with_parameters(parameters)
 
+        def call() -> Outcome:
             try:
                 value = call_blocking(self.orchestrator, invoke, task.timeout_seconds)
-            except CallTimedOut:
-                return self._timed_out(details)
             except Exception as exc:
-                return self._raised(exc, details)
+                return self._failed(exc)
             return Outcome(self._completed(value, details))
 
         machine = attempts(self.task_run_id, self._propose, details)
@@ -167,12 +160,7 @@ class TaskRunCall:
         if parameters is None:
             return self.future.state
         task = self._task
-        context = TaskRunContext(
-            orchestrator=self.orchestrator,
-            task=task,
-            task_run_id=self.task_run_id,
-            parameters=parameters,
-        )
+        context = self._context(parameters)
         details = self._running_details(parameters)
 
         async def invoke() -> Any:
@@ -182,10 +170,8 @@ class TaskRunCall:
         async def call() -> Outcome:
             try:
                 value = await call_async(self.orchestrator, invoke, task.timeout_seconds)
-            except CallTimedOut:
-                return self._timed_out(details)
             except Exception as exc:
-                return self._raised(exc, details)
+                return self._failed(exc)
             return Outcome(self._completed(value, details))
 
         machine = attempts(self.task_run_id, self._propose, details)
@@ -195,6 +181,14 @@ class TaskRunCall:
             self._propose(crashed(exc))
             raise
         return final
+
+    def _context(self, parameters: Mapping[str, Any]) -> TaskRunContext:
+        return TaskRunContext(
+            orchestrator=self.orchestrator,
+            task=self._task,
+            task_run_id=self.task_run_id,
+            parameters=parameters,
+        )
 
     # -- states ---------------------------------------------------------------------------------
     def _propose(self, state: State) -> OrchestrationResult:
@@ -223,13 +217,13 @@ class TaskRunCall:
                 expiration = None  # past the year 9999: the entry never expires
         return completed(value, StateDetails(cache_key=cache_key, cache_expiration=expiration))
 
-    def _raised(self, exc: Exception, details: StateDetails) -> Outcome:
+    def _failed(self, exc: Exception) -> Outcome:
+        """The outcome of a call that raised ``exc`` (or ran out of time)."""
+        if isinstance(exc, CallTimedOut):
+            message = f"Task run exceeded its timeout of {self._task.timeout_seconds:g} s"
+            return Outcome(failed(message, TimeoutError(message), _NO_DETAILS, "TimedOut"))
         message = f"Task run encountered an exception: {exc!r}"
-        return Outcome(failed(message, exc, _without_cache(details)))
-
-    def _timed_out(self, details: StateDetails) -> Outcome:
-        message = f"Task run exceeded its timeout of {self._task.timeout_seconds:g} s"
-        return Outcome(failed(message, TimeoutError(message), _without_cache(details), "TimedOut"))
+        return Outcome(failed(message, exc, _NO_DETAILS))
 
 
 @contextlib.contextmanager
@@ -245,10 +239,6 @@ def in_loop_execution(orchestrator: Orchestrator) -> Iterator[None]:
         return
     with orchestrator.activity.execution():
         yield
-
-
-def _without_cache(details: StateDetails) -> StateDetails:
-    return _NO_DETAILS if details.cache_key is None else details
 
 
 def _inputs(
