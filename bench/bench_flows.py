@@ -93,7 +93,7 @@ def main() -> None:
     }
     print(f"tasks_per_flow: {n} tasks")
     for name, value in figures.items():
-        print(f"{name}: {value:.1f} us")
+        print(f"{name}: {value:.2f} us")
     pool = figures["baseline_thread_pool_per_task"]
     print(f"flow_submit_vs_thread_pool: {figures['flow_submit_per_task'] / pool:.1f} x")
     print(f"flow_direct_call_vs_thread_pool: {figures['flow_direct_call_per_task'] / pool:.1f} x")
