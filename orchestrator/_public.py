@@ -70,6 +70,7 @@ from ._core._states import StateDetails as StateDetails
 from ._core._states import StateType as StateType
 from ._core._states import Suspended as Suspended
 from ._core._states import TimedOut as TimedOut
+from ._core._task_options import exponential_backoff as exponential_backoff
 from ._core._tasks import Task as Task
 from ._core._tasks import task as task
 from ._display import Table as Table
@@ -205,6 +206,7 @@ __all__ = (
     "as_completed",
     "as_completed_async",
     "decisions_table",
+    "exponential_backoff",
     "flow",
     "get_run_context",
     "history_table",

@@ -120,10 +120,10 @@ def test_retry_delay_list_and_callable() -> None:
         return [2.0**n for n in range(retries)]
 
     made = task(retries=4, retry_delay_seconds=backoff)(add.fn)
-    assert made.retry_delay_seconds == (1.0, 2.0, 4.0, 8.0)
+    assert made.retry_delay_seconds == [1.0, 2.0, 4.0, 8.0]
     assert calls == [4]
     # A copy with other retries asks the function again.
-    assert made.with_options(retries=2).retry_delay_seconds == (1.0, 2.0)
+    assert made.with_options(retries=2).retry_delay_seconds == [1.0, 2.0]
     assert calls == [4, 2]
 
 
@@ -165,8 +165,7 @@ def test_cache_expiration_accepts_a_timedelta() -> None:
         ({"tags": ["ok", ""]}, "every tag must be a non-empty string, got ''"),
         ({"tags": [1]}, "every tag must be a non-empty string, got 1"),
         ({"cache_key_fn": "key"}, "cache_key_fn must be a function"),
-        ({"cache_expiration": -1}, "cache_expiration must not be negative, got -1"),
-        ({"cache_expiration": timedelta(seconds=-1)}, "cache_expiration must not be negative"),
+        ({"retries": 1, "retry_delay_seconds": {1: 2}}, "retry_delay_seconds must be seconds"),
         ({"cache_expiration": "1h"}, "cache_expiration must be a timedelta or a number"),
         ({"cache_expiration": float("inf")}, "cache_expiration must be a timedelta or a number"),
         ({"timeout_seconds": 0}, r"timeout_seconds must be a number of seconds > 0 \(or None\)"),
@@ -207,7 +206,7 @@ def test_with_options_returns_a_changed_copy() -> None:
     assert copy is not fetch
     assert copy.fn is fetch.fn
     assert copy.retries == 5
-    assert copy.retry_delay_seconds == (1.0, 10.0)
+    assert copy.retry_delay_seconds == [1.0, 10.0]
     assert copy.tags == frozenset({"net"})
     assert copy.timeout_seconds == 3.0
     assert copy.name == "fetch"

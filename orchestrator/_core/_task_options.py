@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import string
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Final
 
@@ -36,6 +36,7 @@ __all__ = [
     "check_run_name",
     "check_timeout",
     "default_task_key",
+    "exponential_backoff",
     "function_signature",
     "is_async",
     "plain_parameters",
@@ -83,7 +84,7 @@ def _resolve_delays(retries: int, spec: object) -> float | Sequence[float] | Non
                 f"retry_delay_seconds({retries}) must return a list of seconds, got {delays!r}"
             )
         return delays
-    if isinstance(spec, str) or not isinstance(spec, Iterable):
+    if isinstance(spec, str | Mapping) or not isinstance(spec, Iterable):
         raise ArgumentTypeError(
             "retry_delay_seconds must be seconds, a list of seconds, or a function of the "
             f"number of retries returning a list; got {spec!r}"
@@ -116,6 +117,23 @@ def check_policy(
     return TaskRunPolicy(retries=retries, retry_delay=delays, retry_jitter_factor=jitter)
 
 
+def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
+    """Retry delays that double: ``backoff_factor * 2**n`` seconds before retry ``n + 1``.
+
+    For ``retry_delay_seconds``: ``@task(retries=3, retry_delay_seconds=exponential_backoff(10))``
+    waits 10, 20 and 40 seconds. Combine with ``retry_jitter_factor`` to spread retries.
+
+    Raises:
+        InvalidArgument: ``backoff_factor`` is not a finite number >= 0.
+    """
+    factor = check_number(backoff_factor, "backoff_factor", expected="a finite number >= 0")
+
+    def delays(retries: int) -> list[float]:
+        return [factor * 2**attempt for attempt in range(retries)]
+
+    return delays
+
+
 def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
     """Return ``fn`` if it is None or callable.
 
@@ -132,12 +150,15 @@ def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
 def check_cache_expiration(value: timedelta | float | None) -> timedelta | None:
     """Return the expiration as a timedelta (numbers are seconds).
 
+    A negative expiration (as in Prefect) means already expired: the result is cached
+    with an expiration in the past, so no later run reads it.
+
     Raises:
-        InvalidArgument: a negative, infinite, NaN, too large or non-numeric value.
+        InvalidArgument: an infinite, NaN, too large or non-numeric value.
     """
     if value is None:
         return None
-    expected = "a timedelta or a number of seconds >= 0"
+    expected = "a timedelta or a number of seconds"
     if isinstance(value, timedelta):
         result = value
     elif is_number(value):
@@ -150,9 +171,7 @@ def check_cache_expiration(value: timedelta | float | None) -> timedelta | None:
             raise wrong_value("cache_expiration", value, expected) from None
     else:
         raise wrong_type("cache_expiration", value, expected)
-    if result < timedelta(0):
-        raise ArgumentValueError(f"cache_expiration must not be negative, got {value!r}")
-    return result
+    return result  # a negative expiration is allowed: the entry is already expired
 
 
 def check_timeout(value: float | None) -> float | None:

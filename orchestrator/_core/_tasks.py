@@ -129,6 +129,11 @@ class Task(TaskSubmission[P, R]):
         task_key = check_text(task_key, "task_key")
         check_bool(refresh_cache, "refresh_cache")
         signature = opts.function_signature(fn)
+        if "wait_for" in signature.parameters:
+            raise ArgumentTypeError(
+                f"@task cannot decorate {name!r}: it has a parameter named 'wait_for', "
+                "which a task call takes for itself (the runs to wait for); rename it"
+            )
 
         self.fn: Callable[P, R] = fn
         """The plain function."""
@@ -184,9 +189,11 @@ class Task(TaskSubmission[P, R]):
         return self.policy.retries or 0
 
     @property
-    def retry_delay_seconds(self) -> float | tuple[float, ...] | None:
-        """The retry delay(s) in seconds, as resolved when the task was built."""
-        return self.policy.retry_delay
+    def retry_delay_seconds(self) -> float | list[float] | None:
+        """The retry delay(s) in seconds, as resolved when the task was built (a list of
+        delays reads back as a list)."""
+        delay = self.policy.retry_delay
+        return list(delay) if isinstance(delay, tuple) else delay
 
     @property
     def retry_jitter_factor(self) -> float | None:

@@ -1,0 +1,77 @@
+"""Task options as Prefect spells them: exponential_backoff, list delays, past expirations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from orchestrator import (
+    InvalidArgument,
+    Orchestrator,
+    VirtualClock,
+    exponential_backoff,
+    get_run_context,
+    task,
+)
+
+
+def test_exponential_backoff_doubles_from_the_factor() -> None:
+    assert exponential_backoff(10)(4) == [10, 20, 40, 80]
+    assert exponential_backoff(0.5)(0) == []
+    made = task(retries=3, retry_delay_seconds=exponential_backoff(10))(lambda: None)
+    assert made.retry_delay_seconds == [10.0, 20.0, 40.0]
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "10", None])
+def test_exponential_backoff_refuses_a_bad_factor(bad: object) -> None:
+    with pytest.raises(InvalidArgument, match="backoff_factor"):
+        exponential_backoff(bad)  # type: ignore[arg-type]
+
+
+def test_retries_wait_as_the_backoff_says_on_the_virtual_clock() -> None:
+    @task(retries=3, retry_delay_seconds=exponential_backoff(10))
+    def flaky() -> int:
+        context = get_run_context()
+        if context.task_run.run_count < 4:  # type: ignore[union-attr]
+            raise ConnectionError("again")
+        return 4
+
+    orchestrator = Orchestrator(VirtualClock(), autojump=True)
+    start = orchestrator.clock.now()
+    with orchestrator:
+        assert flaky() == 4
+    (run,) = orchestrator.read_task_runs()
+    retried_at = [
+        state.timestamp - start
+        for state in orchestrator.read_task_run_states(run.id)
+        if state.name == "Retrying" and state.timestamp is not None
+    ]
+    assert retried_at == [timedelta(seconds=s) for s in (10, 30, 70)]
+
+
+def test_a_list_of_delays_reads_back_as_a_list_and_a_dict_is_refused() -> None:
+    made = task(retries=2, retry_delay_seconds=[1, 5])(lambda: None)
+    assert made.retry_delay_seconds == [1.0, 5.0]
+    with pytest.raises(TypeError, match="retry_delay_seconds"):
+        task(retries=2, retry_delay_seconds={1: 5})(lambda: None)  # type: ignore[call-overload]
+
+
+def test_a_negative_cache_expiration_means_already_expired() -> None:
+    calls: list[int] = []
+
+    @task(cache_key_fn=lambda parameters: "same", cache_expiration=-60)
+    def cached() -> int:
+        calls.append(1)
+        return len(calls)
+
+    with Orchestrator(VirtualClock()):
+        first = cached(return_state=True)
+        second = cached(return_state=True)
+    assert (first.name, second.name, second.result()) == ("Completed", "Completed", 2)
+    assert cached.cache_expiration == timedelta(seconds=-60)
+
+
+def test_a_run_name_of_the_wrong_kind_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="task_run_name"):
+        task(task_run_name=5)(lambda: None)  # type: ignore[call-overload]
