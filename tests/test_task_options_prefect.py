@@ -1,4 +1,4 @@
-"""Task options as Prefect spells them: exponential_backoff, list delays, past expirations."""
+"""Task options as Prefect spells them: backoff, list delays, past expirations, key forms."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import pytest
 from orchestrator import (
     InvalidArgument,
     Orchestrator,
+    TaskRunContext,
     VirtualClock,
     exponential_backoff,
     get_run_context,
     task,
 )
+from orchestrator.testing import run_until_idle
+from orchestrator.workers import TaskWorker
 
 
 def test_exponential_backoff_doubles_from_the_factor() -> None:
@@ -75,3 +78,48 @@ def test_a_negative_cache_expiration_means_already_expired() -> None:
 def test_a_run_name_of_the_wrong_kind_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="task_run_name"):
         task(task_run_name=5)(lambda: None)  # type: ignore[call-overload]
+
+
+def test_a_cache_key_fn_of_prefects_form_gets_the_context_first() -> None:
+    seen: list[tuple[str, dict[str, object]]] = []
+
+    def key(context: TaskRunContext, parameters: dict[str, object]) -> str:
+        seen.append((context.task.name, dict(parameters)))
+        return f"{context.task.name}-{parameters['x']}"
+
+    @task(cache_key_fn=key)
+    def square(x: int) -> int:
+        return x * x
+
+    @task(cache_key_fn=lambda *_: "one key for all")
+    def constant(x: int) -> int:
+        return x
+
+    assert (square.cache_key_takes_context, constant.cache_key_takes_context) == (True, True)
+    with Orchestrator(VirtualClock()):
+        assert square(3) == 9
+        assert square(3, return_state=True).name == "Cached"
+        assert constant(1) == 1
+        assert constant(2) == 1  # the variadic form is Prefect's: one key, so cached
+    assert seen == [("square", {"x": 3}), ("square", {"x": 3})]
+
+
+async def test_a_background_run_computes_a_prefect_form_key_with_its_context() -> None:
+    keys: list[object] = []
+
+    def key(context: TaskRunContext, parameters: dict[str, object]) -> str:
+        keys.append(context.task_run_id)
+        return "shared"
+
+    @task(cache_key_fn=key)
+    def slow(x: int) -> int:
+        return x
+
+    orchestrator = Orchestrator(VirtualClock())
+    async with orchestrator, TaskWorker(slow, orchestrator=orchestrator):
+        first = slow.delay(1)
+        await run_until_idle(orchestrator)
+        second = slow.delay(2)
+        await run_until_idle(orchestrator)
+    assert (first.result(), second.result(), second.state.name) == (1, 1, "Cached")
+    assert keys == [first.task_run_id, second.task_run_id]

@@ -302,7 +302,7 @@ def test_cache_key() -> None:
     assert add.cache_key({"x": 1, "y": 2}) is None
     declines = task(cache_key_fn=lambda params: None)(add.fn)
     assert declines.cache_key({"x": 1}) is None
-    bad = task(name="bad", cache_key_fn=lambda params: 5)(add.fn)  # type: ignore[arg-type,return-value]
+    bad = task(name="bad", cache_key_fn=lambda params: 5)(add.fn)  # type: ignore[arg-type]
     with pytest.raises(
         InvalidArgument, match="the cache_key_fn of 'bad' must return a string or None, got 5"
     ):

@@ -12,7 +12,7 @@ import inspect
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._checks import (
     check_count,
@@ -26,10 +26,14 @@ from ._checks import (
 from ._errors import ArgumentTypeError, ArgumentValueError
 from ._models import TaskRunPolicy, normalise_retry_delays
 
+if TYPE_CHECKING:
+    from ._run_context import TaskRunContext
+
 __all__ = [
     "CacheKeyFunction",
     "RetryDelaySpec",
     "RunNameSpec",
+    "cache_key_takes_context",
     "check_cache_expiration",
     "check_cache_key_fn",
     "check_policy",
@@ -45,8 +49,12 @@ __all__ = [
 #: What ``retry_delay_seconds`` accepts: seconds, a list of seconds (indexed by
 #: attempt, the last one repeating), or a function of ``retries`` returning that list.
 RetryDelaySpec = float | Sequence[float] | Callable[[int], Sequence[float]] | None
-#: A cache key function: the bound parameters in, a key (or None for "do not cache") out.
-CacheKeyFunction = Callable[[dict[str, Any]], "str | None"]
+#: A cache key function: the bound parameters in, a key (or None for "do not cache")
+#: out; or Prefect's form, ``(context, parameters)``, told apart by its arity.
+CacheKeyFunction = (
+    Callable[[dict[str, Any]], "str | None"]
+    | Callable[["TaskRunContext", dict[str, Any]], "str | None"]
+)
 #: A run-name template (``str.format`` over the parameters) or a function of the parameters.
 RunNameSpec = str | Callable[[dict[str, Any]], str] | None
 
@@ -134,6 +142,26 @@ def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
     return delays
 
 
+def cache_key_takes_context(fn: Callable[..., Any]) -> bool:
+    """Whether a cache key function has Prefect's form, ``fn(context, parameters)``.
+
+    Told apart by arity when the task is defined: two positional parameters, or a
+    variadic ``*args`` (``lambda *_: key``, common in Prefect code), take the context
+    first; one takes the parameters alone.
+    """
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): one argument
+        return False
+    positional = 0
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return True
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 2
+
+
 def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
     """Return ``fn`` if it is None or callable.
 
@@ -142,7 +170,10 @@ def check_cache_key_fn(fn: CacheKeyFunction | None) -> CacheKeyFunction | None:
     """
     if fn is not None and not callable(fn):
         raise wrong_type(
-            "cache_key_fn", fn, "a function of the parameters dict returning a key, or None"
+            "cache_key_fn",
+            fn,
+            "a function of the parameters dict (or of the run context and the parameters) "
+            "returning a key, or None",
         )
     return fn
 

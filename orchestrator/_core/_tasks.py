@@ -30,6 +30,7 @@ from ._task_submission import TaskSubmission
 
 if TYPE_CHECKING:
     from .._engine._futures import TaskRunFuture
+    from ._run_context import TaskRunContext
     from ._state_record import State
     from ._task_options import CacheKeyFunction, RetryDelaySpec, RunNameSpec
 
@@ -149,6 +150,10 @@ class Task(TaskSubmission[P, R]):
         """The tags every run gets."""
         self.cache_key_fn: CacheKeyFunction | None = opts.check_cache_key_fn(cache_key_fn)
         """The cache key function, or None."""
+        self.cache_key_takes_context: bool = cache_key_fn is not None and (
+            opts.cache_key_takes_context(cache_key_fn)
+        )
+        """Whether the cache key function has Prefect's form ``fn(context, parameters)``."""
         self.cache_expiration: timedelta | None = opts.check_cache_expiration(cache_expiration)
         """How long a cached result stays valid; None for forever."""
         self.timeout_seconds: float | None = opts.check_timeout(timeout_seconds)
@@ -362,8 +367,16 @@ class Task(TaskSubmission[P, R]):
             )
         return name
 
-    def cache_key(self, parameters: Mapping[str, Any]) -> str | None:
+    def cache_key(
+        self, parameters: Mapping[str, Any], context: TaskRunContext | None = None
+    ) -> str | None:
         """Return the cache key of a run with these parameters, or None for no caching.
+
+        Args:
+            parameters: the run's bound parameters.
+            context: the run's context, passed first to a cache key function of
+                Prefect's form ``fn(context, parameters)`` (its ``task_run`` may not
+                exist yet when a background run is being submitted).
 
         Raises:
             InvalidArgument: the cache key function raised (the error is chained, as
@@ -373,7 +386,10 @@ class Task(TaskSubmission[P, R]):
         if fn is None:
             return None
         try:
-            key = fn(dict(parameters))
+            if self.cache_key_takes_context:
+                key = fn(context, dict(parameters))  # type: ignore[call-arg,arg-type]
+            else:
+                key = fn(dict(parameters))  # type: ignore[call-arg,arg-type]
         except Exception as exc:
             raise ArgumentValueError(
                 f"the cache key of task {self.name!r} cannot be computed: its cache_key_fn "

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .._core._checks_objects import check_optional_datetime
 from .._core._errors import ArgumentTypeError, QueueFull
+from .._core._run_context import TaskRunContext
 from .._core._states import State, StateDetails, StateType
 from .._core._tasks import Task
 from .._store._results import parameters_key
@@ -72,7 +73,13 @@ def _prepare(
     name = None if task.task_run_name is None else task.render_run_name(parameters)
     if name is None:
         name = f"{task.name}-{run_id.hex[:8]}"
-    cache_key = None if task.cache_key_fn is None else task.cache_key(parameters)
+    cache_key = None
+    if task.cache_key_fn is not None:
+        # The run does not exist yet: a context's task_run cannot be read here.
+        context = TaskRunContext(
+            orchestrator=orchestrator, task=task, task_run_id=run_id, parameters=parameters
+        )
+        cache_key = task.cache_key(parameters, context)
     cache_expiration = None
     if cache_key is not None and task.cache_expiration is not None:
         try:

@@ -200,7 +200,9 @@ class TaskRunCall:
 
     def _running_details(self, parameters: Mapping[str, Any]) -> StateDetails:
         task = self._task
-        cache_key = None if task.cache_key_fn is None else task.cache_key(parameters)
+        cache_key = None
+        if task.cache_key_fn is not None:
+            cache_key = task.cache_key(parameters, self._context(parameters))
         if cache_key is None and not task.refresh_cache:
             return _NO_DETAILS
         return StateDetails(cache_key=cache_key, refresh_cache=True if task.refresh_cache else None)

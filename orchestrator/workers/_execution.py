@@ -303,7 +303,13 @@ class Executor(ClaimEndings, AbandonedCallRules):
         run = claim.run
         cache_key = run.cache_key
         if cache_key is None and task.cache_key_fn is not None:
-            cache_key = task.cache_key(parameters)
+            context = TaskRunContext(
+                orchestrator=self._orchestrator,
+                task=task,
+                task_run_id=run.id,
+                parameters=parameters,
+            )
+            cache_key = task.cache_key(parameters, context)
         # The run's own flag (set at submission) wins over the served task's.
         refresh = bool(task.refresh_cache or claim.details.refresh_cache)
         if cache_key is None and not refresh:

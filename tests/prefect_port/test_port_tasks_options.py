@@ -17,8 +17,8 @@ Prefect                                    orchestrator, and why
 =========================================  =============================================
 repeated calls with the same inputs are    no cache unless ``cache_key_fn`` is given:
 cached by default (INPUTS + TASK_SOURCE)   caching is opt-in, results live in memory
-``cache_key_fn(context, parameters)``      ``cache_key_fn(parameters)``: the run context
-                                           is ``get_run_context()`` when needed
+``cache_key_fn(context, parameters)``      both that form and ``cache_key_fn(parameters)``
+                                           are taken, told apart by arity
 ``retry_delay_seconds`` must be numbers,   refused as :class:`InvalidArgument` (also a
 else ``TypeError``                         TypeError or ValueError), naming the option
 a parameter named ``return_state`` is     allowed (tasks also run in the background
