@@ -32,6 +32,7 @@ from .._engine._drive_time import drive_time, drive_time_async
 from .._engine._futures import TaskRunFuture
 from .._engine._orchestrator import Orchestrator
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
+from ._resolve import replace_leaves
 from ._steps import Outcome, attempts, completed, crashed, failed
 from ._task_runs import in_loop_execution
 
@@ -290,17 +291,12 @@ def _failed_from(state: State) -> State:
 
 
 def _futures_to_states(value: Any) -> Any:
-    if isinstance(value, TaskRunFuture):
-        return value.wait()
-    if isinstance(value, list):
-        return [_futures_to_states(item) for item in value]
-    if type(value) is tuple:
-        return tuple(_futures_to_states(item) for item in value)
-    if type(value) is set:  # states need not be hashable: a set of futures gives a list
-        return [_futures_to_states(item) for item in value]
-    if type(value) is dict:
-        return {key: _futures_to_states(item) for key, item in value.items()}
-    return value
+    """``value`` with every future inside it replaced by its run's settled state."""
+    return replace_leaves(value, _settled_state, sets_as_lists=True)
+
+
+def _settled_state(leaf: TaskRunFuture[Any] | State) -> Any:
+    return leaf.wait() if isinstance(leaf, TaskRunFuture) else leaf
 
 
 def _states_in(value: Any) -> list[State]:

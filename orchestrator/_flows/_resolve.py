@@ -11,33 +11,40 @@ Prefect does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .._core._states import State, StateType
 from .._engine._futures import TaskRunFuture
 
-__all__ = ["find_futures", "not_ready_message", "substitute"]
+__all__ = ["find_futures", "find_states", "not_ready_message", "replace_leaves", "substitute"]
 
 _COLLECTIONS = (list, tuple, set, frozenset)
+
+
+def _leaves(values: Iterable[Any]) -> Iterator[Any]:
+    """Every future and state inside ``values`` (at any depth of their collections)."""
+    for value in values:
+        if isinstance(value, TaskRunFuture | State):
+            yield value
+        elif isinstance(value, _COLLECTIONS):
+            yield from _leaves(value)
+        elif type(value) is dict:
+            yield from _leaves(value.values())
 
 
 def find_futures(values: Iterable[Any]) -> list[TaskRunFuture[Any]]:
     """Every future inside ``values`` (and inside their collections), each once, in order."""
     found: dict[int, TaskRunFuture[Any]] = {}
-    for future in _walk(values):
-        found.setdefault(id(future), future)
+    for leaf in _leaves(values):
+        if isinstance(leaf, TaskRunFuture):
+            found.setdefault(id(leaf), leaf)
     return list(found.values())
 
 
-def _walk(values: Iterable[Any]) -> Iterator[TaskRunFuture[Any]]:
-    for value in values:
-        if isinstance(value, TaskRunFuture):
-            yield value
-        elif isinstance(value, _COLLECTIONS):
-            yield from _walk(value)
-        elif type(value) is dict:
-            yield from _walk(value.values())
+def find_states(values: Iterable[Any]) -> list[State]:
+    """Every State passed inside ``values`` (a state stands for its run's result)."""
+    return [leaf for leaf in _leaves(values) if isinstance(leaf, State)]
 
 
 def not_ready_message(futures: Iterable[TaskRunFuture[Any]], states: Iterable[State]) -> str | None:
@@ -55,17 +62,37 @@ def not_ready_message(futures: Iterable[TaskRunFuture[Any]], states: Iterable[St
     return None
 
 
-def find_states(values: Iterable[Any]) -> list[State]:
-    """Every State passed inside ``values`` (a state stands for its run's result)."""
-    found: list[State] = []
-    for value in values:
-        if isinstance(value, State):
-            found.append(value)
-        elif isinstance(value, _COLLECTIONS):
-            found.extend(find_states(value))
-        elif type(value) is dict:
-            found.extend(find_states(value.values()))
-    return found
+def replace_leaves(
+    value: Any, replace: Callable[[Any], Any], *, sets_as_lists: bool = False
+) -> Any:
+    """``value`` with every future and state inside it replaced by ``replace(leaf)``.
+
+    Collections are rebuilt (a list subclass, such as map()'s futures, as a plain list;
+    a named tuple as its own type); ``sets_as_lists`` rebuilds sets as lists, for
+    replacements that need not be hashable (states).
+    """
+    if isinstance(value, TaskRunFuture | State):
+        return replace(value)
+    if isinstance(value, list):
+        return [replace_leaves(item, replace, sets_as_lists=sets_as_lists) for item in value]
+    if isinstance(value, tuple):
+        parts = [replace_leaves(item, replace, sets_as_lists=sets_as_lists) for item in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+    if isinstance(value, set | frozenset):
+        items = [replace_leaves(item, replace, sets_as_lists=sets_as_lists) for item in value]
+        if sets_as_lists:
+            return items
+        return frozenset(items) if isinstance(value, frozenset) else set(items)
+    if type(value) is dict:
+        return {
+            key: replace_leaves(item, replace, sets_as_lists=sets_as_lists)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _result(leaf: TaskRunFuture[Any] | State) -> Any:
+    return leaf.state.data if isinstance(leaf, TaskRunFuture) else leaf.data
 
 
 def substitute(value: Any) -> Any:
@@ -73,19 +100,4 @@ def substitute(value: Any) -> Any:
 
     Only called once every upstream run completed, so each result is there.
     """
-    if isinstance(value, TaskRunFuture):
-        return value.state.data
-    if isinstance(value, State):
-        return value.data
-    if isinstance(value, list):  # a list of futures from map() becomes a plain list
-        return [substitute(item) for item in value]
-    if isinstance(value, tuple):
-        items = (substitute(item) for item in value)
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, frozenset):
-        return frozenset(substitute(item) for item in value)
-    if isinstance(value, set):
-        return {substitute(item) for item in value}
-    if type(value) is dict:
-        return {key: substitute(item) for key, item in value.items()}
-    return value
+    return replace_leaves(value, _result)

@@ -95,16 +95,19 @@ class TaskRunCall:
     def _upstream(self) -> list[TaskRunFuture[Any]]:
         return [*find_futures(self._parameters.values()), *self._wait_for]
 
-    def _ready(self) -> dict[str, Any] | None:
-        """The resolved parameters, or None after marking the run NotReady."""
-        futures = self._upstream()
-        message = not_ready_message(futures, find_states(self._parameters.values()))
+    def _ready(self, upstream: list[TaskRunFuture[Any]]) -> dict[str, Any] | None:
+        """The resolved parameters, or None after marking the run NotReady.
+
+        ``upstream`` is :meth:`_upstream`, every run of which has settled by now.
+        """
+        states = find_states(self._parameters.values())
+        message = not_ready_message(upstream, states)
         if message is not None:
             not_ready = State(type=StateType.PENDING, name=NOT_READY, message=message)
             self.orchestrator.set_task_run_state(self.task_run_id, not_ready, force=True)
             return None
-        if not futures and not find_states(self._parameters.values()):
-            return self._parameters
+        if len(upstream) == len(self._wait_for) and not states:
+            return self._parameters  # no future or state among the arguments
         resolved = {name: substitute(value) for name, value in self._parameters.items()}
         if self._task.task_run_name is not None:
             name = self._task.render_run_name(resolved)
@@ -124,9 +127,10 @@ class TaskRunCall:
             return self._run_blocking()
 
     def _run_blocking(self) -> State:
-        for future in self._upstream():
+        upstream = self._upstream()
+        for future in upstream:
             future.wait()
-        parameters = self._ready()
+        parameters = self._ready(upstream)
         if parameters is None:
             return self.future.state
         task = self._task
@@ -154,9 +158,10 @@ class TaskRunCall:
 
     async def run_async(self) -> State:
         """Execute the run in the running event loop (an async task); return its final state."""
-        for future in self._upstream():
+        upstream = self._upstream()
+        for future in upstream:
             await future.wait_async()
-        parameters = self._ready()
+        parameters = self._ready(upstream)
         if parameters is None:
             return self.future.state
         task = self._task
