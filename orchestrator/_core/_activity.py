@@ -162,6 +162,21 @@ class Activity:
             self._in_loop[execution] = None
         return execution
 
+    @contextlib.contextmanager
+    def execution_here(self) -> Iterator[None]:
+        """Mark the block as a run's execution in this event loop, unless a unit counts it.
+
+        In the time skipper's own loop (``async with orchestrator:``) the skipper looks at
+        the run's tasks (:meth:`execution`); in a foreign loop (a runner thread's, or a
+        caller's loop counted while a flow call drives time) the loop's unit counts them
+        already.
+        """
+        if current_unit() is not None:
+            yield
+            return
+        with self.execution():
+            yield
+
     def executions_in(self, thread: int) -> tuple[RunExecution, ...]:
         """The runs executing now in the event loop of ``thread`` (a thread identity)."""
         with self._lock:

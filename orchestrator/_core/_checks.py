@@ -61,6 +61,7 @@ __all__ = [
     "UNSET",
     "Unset",
     "check_bool",
+    "check_optional_bool",
     "check_count",
     "check_id",
     "check_name",
@@ -170,6 +171,13 @@ def check_bool(value: object, name: str) -> bool:
     if isinstance(value, bool):
         return value
     raise wrong_type(name, value, "True or False")
+
+
+def check_optional_bool(value: object, name: str) -> bool | None:
+    """Return ``value`` if it is None, ``True`` or ``False``; anything else is refused."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise wrong_type(name, value, "True, False or None")
 
 
 # -- whole numbers ------------------------------------------------------------------------------

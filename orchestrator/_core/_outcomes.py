@@ -47,8 +47,9 @@ class SetStateStatus(enum.Enum):
 @final
 @attrs.frozen
 class AcceptDetails:
-    """Details of an ACCEPT."""
+    """Details of an ACCEPT: why, when a rule let the proposal through on purpose."""
 
+    reason: str | None = None
     type: Literal["accept_details"] = "accept_details"
 
 

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, ParamSpec, TypeVar, final, overload
 
+from . import _hook_options as hook_opts
 from . import _task_options as opts
-from ._checks import check_bool, check_tags, check_text
-from ._errors import ArgumentTypeError, ArgumentValueError
+from ._checks import check_bool, check_optional_bool, check_tags, check_text
+from ._errors import ArgumentTypeError
 from ._models import TaskRunPolicy
+from ._task_function import TaskFunction
 from ._task_submission import TaskSubmission
 
 if TYPE_CHECKING:
     from .._engine._futures import TaskRunFuture
-    from ._run_context import TaskRunContext
+    from ._hook_options import Hook, Hooks, RetryCondition
     from ._state_record import State
     from ._task_options import CacheKeyFunction, RetryDelaySpec, RunNameSpec
 
@@ -61,11 +63,16 @@ _OPTION_NAMES: Final = (
     "timeout_seconds",
     "task_run_name",
     "refresh_cache",
+    "retry_condition_fn",
+    "on_completion",
+    "on_failure",
+    "on_running",
+    "log_prints",
 )
 
 
 @final
-class Task(TaskSubmission[P, R]):
+class Task(TaskSubmission[P, R], TaskFunction[P, R], hook_opts.HookMethods):
     """A function with the options its background runs are orchestrated with.
 
     Build one with the :func:`task` decorator. Every option is checked here, so a bad
@@ -94,6 +101,16 @@ class Task(TaskSubmission[P, R]):
         task_run_name: a ``str.format`` template over the parameters (``"add-{x}"``), or
             a function of the parameters dict returning the name.
         refresh_cache: when True, runs never read the cache (they still write it).
+        retry_condition_fn: ``fn(task, task_run, state) -> bool``, asked before a failed
+            run with retries left is retried; False makes the failure final (the decision
+            log says so). A function that raises counts as False (logged on the run).
+        on_completion, on_failure, on_running: lists of hooks ``fn(task, task_run,
+            state)``, called after the run's state is committed: Completed (Cached too),
+            Failed (the final failure, not one that is retried), and Running (each
+            attempt). A hook runs in the run's context; async hooks are awaited; a hook
+            that raises is logged on the run and changes nothing.
+        log_prints: ``print`` inside the run becomes a record of the run's log; None
+            takes the setting of the flow the run is in.
 
     Raises:
         InvalidArgument: an option out of range or of the wrong kind (the message says
@@ -103,6 +120,9 @@ class Task(TaskSubmission[P, R]):
     __name__: str
     __qualname__: str
     __wrapped__: Callable[P, R]
+
+    hook_owner: ClassVar[str] = "task"
+    hook_names: ClassVar[tuple[str, ...]] = hook_opts.TASK_HOOK_NAMES
 
     def __init__(
         self,
@@ -119,6 +139,11 @@ class Task(TaskSubmission[P, R]):
         timeout_seconds: float | None = None,
         task_run_name: RunNameSpec = None,
         refresh_cache: bool = False,
+        retry_condition_fn: RetryCondition | None = None,
+        on_completion: Iterable[Hook] | None = None,
+        on_failure: Iterable[Hook] | None = None,
+        on_running: Iterable[Hook] | None = None,
+        log_prints: bool | None = None,
     ) -> None:
         if not callable(fn):
             raise ArgumentTypeError(f"@task decorates a function, got {fn!r}")
@@ -162,6 +187,20 @@ class Task(TaskSubmission[P, R]):
         """The run-name template or function, or None for ``<name>-<8 hex digits>``."""
         self.refresh_cache: bool = refresh_cache
         """Whether runs skip the cache lookup."""
+        self.retry_condition_fn: RetryCondition | None = hook_opts.check_retry_condition(
+            retry_condition_fn
+        )
+        """Asked whether a failed run with retries left is retried; None: always retried."""
+        self.on_completion_hooks: Hooks = hook_opts.check_hooks(
+            on_completion, "on_completion", "task"
+        )
+        """Hooks called once a run is Completed."""
+        self.on_failure_hooks: Hooks = hook_opts.check_hooks(on_failure, "on_failure", "task")
+        """Hooks called once a run is Failed for good."""
+        self.on_running_hooks: Hooks = hook_opts.check_hooks(on_running, "on_running", "task")
+        """Hooks called each time an attempt starts Running."""
+        self.log_prints: bool | None = check_optional_bool(log_prints, "log_prints")
+        """Whether ``print`` in a run goes to its log; None takes the flow's setting."""
         self.signature: inspect.Signature = signature
         """The function's signature, which arguments are bound against."""
         self.is_async: bool = opts.is_async(fn)
@@ -182,6 +221,11 @@ class Task(TaskSubmission[P, R]):
             "timeout_seconds": self.timeout_seconds,
             "task_run_name": self.task_run_name,
             "refresh_cache": refresh_cache,
+            "retry_condition_fn": self.retry_condition_fn,
+            "on_completion": self.on_completion_hooks,
+            "on_failure": self.on_failure_hooks,
+            "on_running": self.on_running_hooks,
+            "log_prints": self.log_prints,
         }
         # Show the function's name and docstring; __wrapped__ lets inspect.signature
         # see through the task. The function's __dict__ is not copied over ours.
@@ -219,6 +263,11 @@ class Task(TaskSubmission[P, R]):
         timeout_seconds: float | None = _UNSET,
         task_run_name: RunNameSpec = _UNSET,
         refresh_cache: bool = _UNSET,
+        retry_condition_fn: RetryCondition | None = _UNSET,
+        on_completion: Iterable[Hook] | None = _UNSET,
+        on_failure: Iterable[Hook] | None = _UNSET,
+        on_running: Iterable[Hook] | None = _UNSET,
+        log_prints: bool | None = _UNSET,
     ) -> Task[P, R]:
         """Return a new task over the same function with the given options changed.
 
@@ -241,6 +290,11 @@ class Task(TaskSubmission[P, R]):
             "timeout_seconds": timeout_seconds,
             "task_run_name": task_run_name,
             "refresh_cache": refresh_cache,
+            "retry_condition_fn": retry_condition_fn,
+            "on_completion": on_completion,
+            "on_failure": on_failure,
+            "on_running": on_running,
+            "log_prints": log_prints,
         }
         merged = dict(self._options)
         merged.update({k: v for k, v in given.items() if v is not _UNSET})
@@ -297,110 +351,6 @@ class Task(TaskSubmission[P, R]):
 
         return call_task(self, args, kwargs)
 
-    def bind_parameters(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Bind a call's arguments to the signature, defaults filled in.
-
-        Returns:
-            Parameter names mapped to values; ``*args`` and ``**kwargs`` parameters map
-            to a tuple and a dict.
-
-        Raises:
-            TypeError: the arguments do not fit the signature (the signature's own
-                message, for example ``missing a required argument: 'y'``).
-        """
-        plain = self._plain
-        if plain is not None and not kwargs:
-            # The common case, positional arguments to a plain signature, without the
-            # cost of Signature.bind; anything else (and every error) goes through it.
-            names, required, defaults = plain
-            count = len(args)
-            if required <= count <= len(names):
-                parameters = dict(zip(names, args, strict=False))
-                if count < len(names):
-                    parameters.update(zip(names[count:], defaults[count - required :], strict=True))
-                return parameters
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        return dict(bound.arguments)
-
-    def call_with_parameters(self, parameters: Mapping[str, Any]) -> R:
-        """Call the plain function with bound parameters (as :meth:`bind_parameters` made).
-
-        Raises:
-            TypeError: the parameters do not fit the signature.
-        """
-        bound = inspect.BoundArguments(self.signature, dict(parameters))
-        return self.fn(*bound.args, **bound.kwargs)
-
-    def render_run_name(self, parameters: Mapping[str, Any]) -> str | None:
-        """Return the name of a run with these parameters, or None without a template.
-
-        Raises:
-            InvalidArgument: the template cannot be rendered with these parameters, the
-                naming function raised (the error is chained), or it did not return a
-                non-empty string.
-        """
-        spec = self.task_run_name
-        if spec is None:
-            return None
-        if isinstance(spec, str):
-            try:
-                name = spec.format_map(parameters)
-            except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
-                raise ArgumentValueError(
-                    f"task_run_name {spec!r} cannot be rendered with parameters "
-                    f"{sorted(parameters)}: {exc!r}"
-                ) from None
-        else:
-            try:
-                name = spec(dict(parameters))
-            except Exception as exc:
-                raise ArgumentValueError(
-                    f"the run name of task {self.name!r} cannot be computed: its "
-                    f"task_run_name function raised {exc!r}"
-                ) from exc
-        if not isinstance(name, str) or not name:
-            error = ArgumentValueError if isinstance(name, str) else ArgumentTypeError
-            raise error(
-                f"the task_run_name function of {self.name!r} must return a non-empty "
-                f"string, got {name!r}"
-            )
-        return name
-
-    def cache_key(
-        self, parameters: Mapping[str, Any], context: TaskRunContext | None = None
-    ) -> str | None:
-        """Return the cache key of a run with these parameters, or None for no caching.
-
-        Args:
-            parameters: the run's bound parameters.
-            context: the run's context, passed first to a cache key function of
-                Prefect's form ``fn(context, parameters)`` (its ``task_run`` may not
-                exist yet when a background run is being submitted).
-
-        Raises:
-            InvalidArgument: the cache key function raised (the error is chained, as
-                ``__cause__``) or returned something other than a string or None.
-        """
-        fn = self.cache_key_fn
-        if fn is None:
-            return None
-        try:
-            if self.cache_key_takes_context:
-                key = fn(context, dict(parameters))  # type: ignore[call-arg,arg-type]
-            else:
-                key = fn(dict(parameters))  # type: ignore[call-arg,arg-type]
-        except Exception as exc:
-            raise ArgumentValueError(
-                f"the cache key of task {self.name!r} cannot be computed: its cache_key_fn "
-                f"raised {exc!r}"
-            ) from exc
-        if key is not None and not isinstance(key, str):
-            raise ArgumentTypeError(
-                f"the cache_key_fn of {self.name!r} must return a string or None, got {key!r}"
-            )
-        return key
-
     def __repr__(self) -> str:
         return f"Task({self.name!r}, key={self.task_key!r}, retries={self.retries})"
 
@@ -423,6 +373,11 @@ def task(
     timeout_seconds: float | None = None,
     task_run_name: RunNameSpec = None,
     refresh_cache: bool = False,
+    retry_condition_fn: RetryCondition | None = None,
+    on_completion: Iterable[Hook] | None = None,
+    on_failure: Iterable[Hook] | None = None,
+    on_running: Iterable[Hook] | None = None,
+    log_prints: bool | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, final
 
 import anyio
@@ -44,13 +44,13 @@ import anyio
 from .._core._activity import Activity
 from .._core._parking import RunExecution, current_task_key
 from .._core._units import Unit, WakeHook, current_unit, using_unit
-from .._core._wakeup import Signal, Waiter
+from .._core._wakeup import Signal, Waiter, current_async_library
 from ._idle import settle
 from ._real_work import find_real_work, wait_for_real_work
 
 T = TypeVar("T")
 
-__all__ = ["LoopUnit", "foreign_loop", "run_sync_counted"]
+__all__ = ["LoopUnit", "block_on", "foreign_loop", "run_sync_counted"]
 
 
 @final
@@ -239,3 +239,36 @@ async def run_sync_counted(activity: Activity, fn: Callable[..., T], *args: Any)
         raise value
     result: T = value
     return result
+
+
+def block_on(activity: Activity, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``await fn(*args)`` to the end from plain code and return its value.
+
+    The wait runs on an event loop of its own (in this thread when no loop runs here,
+    else in a helper thread, so the caller's loop is never re-entered), counted as a
+    foreign loop on ``activity`` (idle while it waits on the orchestrator, so time skipping
+    may move the clock; busy again the moment it is woken).
+    """
+
+    async def counted() -> T:
+        async with foreign_loop(activity):
+            return await fn(*args)
+
+    if current_async_library() is None:
+        return anyio.run(counted)
+    # Sync code called from a running event loop: wait on a loop of a helper thread.
+    box: list[T] = []
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            box.append(anyio.run(counted))
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    helper = threading.Thread(target=in_thread, name="orchestrator-wait", daemon=True)
+    helper.start()
+    helper.join()
+    if errors:
+        raise errors[0]
+    return box[0]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from .._core._wakeup import Signal, current_async_library, wait_for_any
-from .._engine._foreign_loop import foreign_loop
+from .._engine._foreign_loop import block_on
 from ._steps import Attempts, Call, Outcome, SleepUntil, Step
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CallTimedOut",
-    "block_on",
     "call_async",
     "call_blocking",
     "drive_async",
@@ -45,38 +44,6 @@ T = TypeVar("T")
 
 class CallTimedOut(Exception):
     """A call took longer than its timeout (the run ends TimedOut)."""
-
-
-def block_on(orchestrator: Orchestrator, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run ``await fn(*args)`` to the end from plain code and return its value.
-
-    The wait runs on an event loop of its own, counted as a foreign loop on the
-    orchestrator's activity (idle while it waits on the orchestrator, so time skipping
-    may move the clock; busy again the moment it is woken).
-    """
-
-    async def counted() -> T:
-        async with foreign_loop(orchestrator.activity):
-            return await fn(*args)
-
-    if current_async_library() is None:
-        return anyio.run(counted)
-    # Sync code called from a running event loop: wait on a loop of a helper thread.
-    box: list[T] = []
-    errors: list[BaseException] = []
-
-    def in_thread() -> None:
-        try:
-            box.append(anyio.run(counted))
-        except BaseException as exc:  # handed to the caller below
-            errors.append(exc)
-
-    helper = threading.Thread(target=in_thread, name="orchestrator-wait", daemon=True)
-    helper.start()
-    helper.join()
-    if errors:
-        raise errors[0]
-    return box[0]
 
 
 def drive_blocking(
@@ -101,10 +68,10 @@ def _wait_blocking(orchestrator: Orchestrator, step: Step) -> None:
         if current_async_library() is None:
             orchestrator.clock.sleep_until_blocking(step.deadline)  # parked while it sleeps
         else:
-            block_on(orchestrator, orchestrator.clock.sleep_until, step.deadline)
+            block_on(orchestrator.activity, orchestrator.clock.sleep_until, step.deadline)
     else:
         assert not isinstance(step, Call)
-        block_on(orchestrator, orchestrator.wait_for_turn, step.run_id, step.result)
+        block_on(orchestrator.activity, orchestrator.wait_for_turn, step.run_id, step.result)
 
 
 async def drive_async(
@@ -156,7 +123,7 @@ def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: floa
     )
     helper.start()
     sleep = functools.partial(orchestrator.clock.sleep, seconds)
-    block_on(orchestrator, wait_for_any, [(done, seen)], sleep)
+    block_on(orchestrator.activity, wait_for_any, [(done, seen)], sleep)
     if done.generation == seen:
         raise CallTimedOut
     if errors:

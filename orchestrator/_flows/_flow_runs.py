@@ -18,6 +18,7 @@ by their final states (:func:`state_from_return`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, final
@@ -31,10 +32,10 @@ from .._core._states import State, StateDetails, StateType
 from .._engine._drive_time import drive_time, drive_time_async
 from .._engine._futures import TaskRunFuture
 from .._engine._orchestrator import Orchestrator
+from .._engine._run_hooks import RunHooks
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
 from ._resolve import replace_leaves
 from ._steps import Outcome, attempts, completed, crashed, failed
-from ._task_runs import in_loop_execution
 
 if TYPE_CHECKING:
     from ._workflow import Workflow
@@ -164,6 +165,15 @@ class FlowRunCall:
             task_runner=self._workflow.task_runner.duplicate(),
         )
 
+    def _hooks(self) -> RunHooks:
+        orchestrator = self._orchestrator
+        return RunHooks(
+            self._workflow,
+            functools.partial(orchestrator.read_flow_run, self.flow_run_id),
+            self._context(),
+            orchestrator.activity,
+        )
+
     def _propose(self, state: State) -> OrchestrationResult:
         result = self._orchestrator.set_flow_run_state(self.flow_run_id, state)
         if result.state is None:
@@ -182,8 +192,10 @@ class FlowRunCall:
 
     def _run_blocking(self) -> State:
         workflow = self._workflow
+        hooks = self._hooks()
 
         def call() -> Outcome:
+            hooks.started_blocking()
             context = self._context()
 
             def body() -> Any:
@@ -200,20 +212,23 @@ class FlowRunCall:
         try:
             final: State = drive_blocking(self._orchestrator, machine, call)
         except BaseException as exc:
-            self._propose(crashed(exc))
+            hooks.finished_blocking(self._propose(crashed(exc)).state)
             raise
+        hooks.finished_blocking(final)
         return final
 
     async def run_async(self) -> State:
         """Run the async body's attempts in the running event loop; return the final state."""
         workflow = self._workflow
+        hooks = self._hooks()
 
         async def call() -> Outcome:
+            await hooks.started_async()
             context = self._context()
             runner = context.task_runner
 
             async def body() -> Any:
-                with run_context(context), in_loop_execution(self._orchestrator):
+                with run_context(context), self._orchestrator.activity.execution_here():
                     runner.__enter__()
                     try:
                         return await workflow.call_with_parameters(self._parameters)
@@ -233,8 +248,11 @@ class FlowRunCall:
         try:
             final: State = await drive_async(self._orchestrator, machine, call)
         except BaseException as exc:
-            self._propose(crashed(exc))
+            crash = self._propose(crashed(exc)).state
+            with anyio.CancelScope(shield=True):
+                await hooks.finished_async(crash)
             raise
+        await hooks.finished_async(final)
         return final
 
     def _failed(self, exc: Exception) -> Outcome:

@@ -18,9 +18,9 @@ call, a runner thread for a submitted run); an async one in the running event lo
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -28,8 +28,8 @@ from .._core._outcomes import OrchestrationResult
 from .._core._run_context import TaskRunContext, run_context
 from .._core._settled import NOT_READY
 from .._core._states import State, StateDetails, StateType
-from .._core._units import current_unit
 from .._engine._futures import TaskRunFuture
+from .._engine._run_hooks import RunHooks
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
 from ._resolve import find_futures, find_states, not_ready_message, substitute
 from ._steps import Outcome, attempts, completed, crashed, failed
@@ -136,16 +136,19 @@ class TaskRunCall:
         task = self._task
         context = self._context(parameters)
         details = self._running_details(parameters)
+        hooks = self._hooks(context)
 
         def invoke() -> Any:
             with run_context(context):
                 return task.call_with_parameters(parameters)
 
         def call() -> Outcome:
+            hooks.started_blocking()
             try:
                 value = call_blocking(self.orchestrator, invoke, task.timeout_seconds)
             except Exception as exc:
-                return self._failed(exc)
+                proposal = self._failed(exc)
+                return Outcome(hooks.final_failure(proposal) or proposal)
             return Outcome(self._completed(value, details))
 
         machine = attempts(self.task_run_id, self._propose, details)
@@ -154,6 +157,7 @@ class TaskRunCall:
         except BaseException as exc:
             self._propose(crashed(exc))
             raise
+        hooks.finished_blocking(final)
         return final
 
     async def run_async(self) -> State:
@@ -167,16 +171,19 @@ class TaskRunCall:
         task = self._task
         context = self._context(parameters)
         details = self._running_details(parameters)
+        hooks = self._hooks(context)
 
         async def invoke() -> Any:
-            with run_context(context), in_loop_execution(self.orchestrator):
+            with run_context(context), self.orchestrator.activity.execution_here():
                 return await task.call_with_parameters(parameters)
 
         async def call() -> Outcome:
+            await hooks.started_async()
             try:
                 value = await call_async(self.orchestrator, invoke, task.timeout_seconds)
             except Exception as exc:
-                return self._failed(exc)
+                proposal = self._failed(exc)
+                return Outcome(await hooks.final_failure_async(proposal) or proposal)
             return Outcome(self._completed(value, details))
 
         machine = attempts(self.task_run_id, self._propose, details)
@@ -185,6 +192,7 @@ class TaskRunCall:
         except BaseException as exc:
             self._propose(crashed(exc))
             raise
+        await hooks.finished_async(final)
         return final
 
     def _context(self, parameters: Mapping[str, Any]) -> TaskRunContext:
@@ -193,6 +201,15 @@ class TaskRunCall:
             task=self._task,
             task_run_id=self.task_run_id,
             parameters=parameters,
+        )
+
+    def _hooks(self, context: TaskRunContext) -> RunHooks:
+        orchestrator = self.orchestrator
+        return RunHooks(
+            self._task,
+            functools.partial(orchestrator.read_task_run, self.task_run_id),
+            context,
+            orchestrator.activity,
         )
 
     # -- states ---------------------------------------------------------------------------------
@@ -224,28 +241,13 @@ class TaskRunCall:
                 expiration = None  # past the year 9999: the entry never expires
         return completed(value, StateDetails(cache_key=cache_key, cache_expiration=expiration))
 
-    def _failed(self, exc: Exception) -> Outcome:
-        """The outcome of a call that raised ``exc`` (or ran out of time)."""
+    def _failed(self, exc: Exception) -> State:
+        """The proposal for a call that raised ``exc`` (or ran out of time)."""
         if isinstance(exc, CallTimedOut):
             message = f"Task run exceeded its timeout of {self._task.timeout_seconds:g} s"
-            return Outcome(failed(message, TimeoutError(message), _NO_DETAILS, "TimedOut"))
+            return failed(message, TimeoutError(message), _NO_DETAILS, "TimedOut")
         message = f"Task run encountered an exception: {exc!r}"
-        return Outcome(failed(message, exc, _NO_DETAILS))
-
-
-@contextlib.contextmanager
-def in_loop_execution(orchestrator: Orchestrator) -> Iterator[None]:
-    """Mark the block as a run's execution in this event loop, unless a unit counts it.
-
-    In the time skipper's own loop (``async with orchestrator:``) the skipper looks at
-    the run's tasks; in a foreign loop (a runner thread's, or a caller's loop counted
-    while a flow call drives time) the loop unit counts them already.
-    """
-    if current_unit() is not None:
-        yield
-        return
-    with orchestrator.activity.execution():
-        yield
+        return failed(message, exc, _NO_DETAILS)
 
 
 def _inputs(

@@ -14,10 +14,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, final, overload
+from typing import Any, ClassVar, Final, Generic, Literal, ParamSpec, TypeVar, final, overload
 
+from .._core import _hook_options as hook_opts
 from .._core import _task_options as opts
 from .._core._checks import check_bool, check_tags, check_text, wrong_type
+from .._core._hook_options import Hook, Hooks
 from .._core._models import FlowRunPolicy
 from .._core._states import State
 from ._task_runners import ThreadPoolTaskRunner
@@ -32,7 +34,7 @@ RESERVED: Final = ("return_state",)
 
 
 @final
-class Workflow(Generic[P, R]):
+class Workflow(Generic[P, R], hook_opts.FlowHookMethods):
     """A function whose calls are flow runs; build one with :func:`flow`.
 
     Args:
@@ -50,6 +52,12 @@ class Workflow(Generic[P, R]):
         description: shown in reprs; the function's docstring by default.
         version: the flow's version, recorded on its runs.
         tags: tags of every run of the flow.
+        on_completion, on_failure, on_cancellation, on_crashed, on_running: lists of
+            hooks ``fn(flow, flow_run, state)`` called after the run's state is committed
+            (Running: each attempt). A hook runs in the run's context; async hooks are
+            awaited; a hook that raises is logged on the run and changes nothing.
+        log_prints: ``print`` inside the run (and its tasks, unless a task says otherwise)
+            becomes a record of the run's log.
 
     Raises:
         InvalidArgument: an option out of range or of the wrong kind.
@@ -58,6 +66,9 @@ class Workflow(Generic[P, R]):
     __name__: str
     __qualname__: str
     __wrapped__: Callable[P, R]
+
+    hook_owner: ClassVar[str] = "flow"
+    hook_names: ClassVar[tuple[str, ...]] = hook_opts.FLOW_HOOK_NAMES
 
     def __init__(
         self,
@@ -73,6 +84,12 @@ class Workflow(Generic[P, R]):
         description: str | None = None,
         version: str | None = None,
         tags: Iterable[str] | None = None,
+        on_completion: Iterable[Hook] | None = None,
+        on_failure: Iterable[Hook] | None = None,
+        on_cancellation: Iterable[Hook] | None = None,
+        on_crashed: Iterable[Hook] | None = None,
+        on_running: Iterable[Hook] | None = None,
+        log_prints: bool = False,
     ) -> None:
         if not callable(fn):
             raise wrong_type("fn", fn, "a function to decorate with @flow")
@@ -124,6 +141,22 @@ class Workflow(Generic[P, R]):
         """The tags every run gets."""
         self.is_async: bool = opts.is_async(fn)
         """Whether the function is a coroutine function."""
+        self.on_completion_hooks: Hooks = hook_opts.check_hooks(
+            on_completion, "on_completion", "flow"
+        )
+        """Hooks called once a run is Completed."""
+        self.on_failure_hooks: Hooks = hook_opts.check_hooks(on_failure, "on_failure", "flow")
+        """Hooks called once a run is Failed for good."""
+        self.on_cancellation_hooks: Hooks = hook_opts.check_hooks(
+            on_cancellation, "on_cancellation", "flow"
+        )
+        """Hooks called once a run is Cancelled."""
+        self.on_crashed_hooks: Hooks = hook_opts.check_hooks(on_crashed, "on_crashed", "flow")
+        """Hooks called once a run is Crashed."""
+        self.on_running_hooks: Hooks = hook_opts.check_hooks(on_running, "on_running", "flow")
+        """Hooks called each time an attempt starts Running."""
+        self.log_prints: bool = check_bool(log_prints, "log_prints")
+        """Whether ``print`` in a run goes to its log."""
         self._options: dict[str, Any] = {
             "name": self.name,
             "flow_run_name": flow_run_name,
@@ -135,6 +168,12 @@ class Workflow(Generic[P, R]):
             "description": description,
             "version": version,
             "tags": tags,
+            "on_completion": self.on_completion_hooks,
+            "on_failure": self.on_failure_hooks,
+            "on_cancellation": self.on_cancellation_hooks,
+            "on_crashed": self.on_crashed_hooks,
+            "on_running": self.on_running_hooks,
+            "log_prints": log_prints,
         }
         functools.update_wrapper(self, fn, updated=())
 
@@ -230,6 +269,12 @@ def flow(
     description: str | None = None,
     version: str | None = None,
     tags: Iterable[str] | None = None,
+    on_completion: Iterable[Hook] | None = None,
+    on_failure: Iterable[Hook] | None = None,
+    on_cancellation: Iterable[Hook] | None = None,
+    on_crashed: Iterable[Hook] | None = None,
+    on_running: Iterable[Hook] | None = None,
+    log_prints: bool = False,
 ) -> Callable[[Callable[P, R]], Workflow[P, R]]: ...
 
 

@@ -24,6 +24,7 @@ from .._core._models import ConcurrencyLimit, FlowRun, TaskRun
 from .._core._outcomes import (
     ACCEPTED,
     AbortDetails,
+    AcceptDetails,
     Details,
     RejectDetails,
     SetStateStatus,
@@ -264,6 +265,23 @@ class TransitionContext:
         self._check_open()
         self._proposed = None
         self._decide(SetStateStatus.ABORT, AbortDetails(reason))
+
+    def note(self, reason: str) -> None:
+        """Let the proposal through unchanged, and say why in the decision log.
+
+        For a rule that looked at the proposal and deliberately did nothing (the retry
+        rule, for a failure marked final): the decision names the rule and ``reason``.
+
+        Raises:
+            RuntimeError: after commit, or another rule already changed the outcome.
+            InvalidArgument: ``reason`` is not a non-empty string.
+        """
+        self._check_open()
+        check_text(reason, "reason")
+        if self._status is not SetStateStatus.ACCEPT:
+            raise RuntimeError(f"note() keeps an ACCEPT; the outcome is {self._status.name}")
+        self._details = AcceptDetails(reason)
+        self._decider = self._current_rule
 
     def rename(self, name: str) -> None:
         """Change the proposal's name only; never fizzles or invalidates other rules.

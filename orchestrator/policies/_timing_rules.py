@@ -134,7 +134,9 @@ class RetryFailedTasks(Rule):
     ``retriable=False``), the FAILED proposal is rejected into SCHEDULED "AwaitingRetry"
     due ``now + delay``, keeping the failure's message, data and details. The delay is
     :func:`retry_delay_seconds`, drawn through ``jitter`` from ``ctx.random`` when the
-    run's ``retry_jitter_factor`` is set and the delay is positive.
+    run's ``retry_jitter_factor`` is set and the delay is positive. A failure marked
+    ``retriable=False`` with retries left (a task's ``retry_condition_fn`` said no) ends
+    the run, and the decision says so (an ACCEPT by this rule, with the reason).
 
     Args:
         jitter: draws the jittered delay; :func:`clamped_poisson_delay` by default.
@@ -147,12 +149,19 @@ class RetryFailedTasks(Rule):
     def before(self, ctx: TransitionContext) -> None:
         """Reject the failure into AwaitingRetry when a retry is left."""
         proposed = ctx.proposed
-        if proposed is None or proposed.details.retriable is False:
+        if proposed is None:
             return
         run = ctx.task_run
         policy = run.empirical_policy
         retries = policy.retries
         if retries is None or run.run_count > retries:
+            return
+        if proposed.details.retriable is False:
+            left = retries - run.run_count + 1
+            ctx.note(
+                f"Not retried, {left} of {retries} retries left: the failure was proposed "
+                "as final (retriable=False)"
+            )
             return
         delay = retry_delay_seconds(policy, run.run_count)
         factor = policy.retry_jitter_factor

@@ -44,6 +44,7 @@ from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._core._run_context import TaskRunContext
 from .._core._states import State, StateDetails, StateType
+from .._engine._run_hooks import RunHooks
 from .._store._results import read_parameters, should_try_to_read_parameters
 from ._abandoning import AbandonedCallRules, waits_for
 from ._calls import Caller, TimedOut
@@ -230,11 +231,29 @@ class Executor(ClaimEndings, AbandonedCallRules):
             return
         if not await self._after_abandoned_call(claim):
             return
-        if not await self._start(claim, task, parameters):
+        context = TaskRunContext(
+            orchestrator=self._orchestrator,
+            task=task,
+            task_run_id=run.id,
+            parameters=parameters,
+        )
+        started = await self._start(claim, task, context)
+        if started is None:
+            return
+        hooks = RunHooks(
+            task,
+            functools.partial(self._orchestrator.read_task_run, run.id),
+            context,
+            self._orchestrator.activity,
+        )
+        if started.type is not _RUNNING:  # a cache hit, or the policy stopped it
+            await hooks.finished_async(started)
             return
         claim.phase = RUNNING
-        proposal = await self._call_marked(claim, task, parameters)
-        self._finish(claim, proposal)
+        await hooks.started_async()
+        proposal = await self._call_marked(claim, task, context)
+        proposal = await hooks.final_failure_async(proposal) or proposal
+        await hooks.finished_async(self._finish(claim, proposal))
 
     def _parameters(self, claim: Claim, task: Task[..., Any]) -> Mapping[str, Any] | None:
         run = claim.run
@@ -261,16 +280,20 @@ class Executor(ClaimEndings, AbandonedCallRules):
             return None
 
     async def _start(
-        self, claim: Claim, task: Task[..., Any], parameters: Mapping[str, Any]
-    ) -> bool:
-        """Propose Running until the policy lets the run start; False when it must not run."""
+        self, claim: Claim, task: Task[..., Any], context: TaskRunContext
+    ) -> State | None:
+        """Propose Running until the policy lets the run start.
+
+        Returns the Running state committed, or the state the policy left the run in
+        instead (Cached on a cache hit); None when this worker no longer holds the run.
+        """
         run = claim.run
-        proposal = self._running_proposal(claim, task, parameters)
+        proposal = self._running_proposal(claim, task, context)
         result = self._propose(claim, proposal, claim.state)
         while result is not None and result.status is _WAIT:
             if not await self._wait_for_turn(claim, result):
                 self._hand_back(claim, "the task worker stopped while the run waited for its turn")
-                return False
+                return None
             result = self._propose(claim, proposal, claim.state)
         if claim.leased:
             claim.leased = False
@@ -278,14 +301,14 @@ class Executor(ClaimEndings, AbandonedCallRules):
         if result is None:
             logger.warning("task run %s: its claim was taken over while it waited", run.id)
             claim.phase = DONE
-            return False
+            return None
         state = result.state
         if result.status is _ACCEPT and state is not None and state.type is _RUNNING:
             claim.running = state
-            return True
+            return state
         claim.phase = DONE  # a cache hit, or the policy stopped it: the decision log says why
         self._after_final(claim, state)
-        return False
+        return None if state is None or state.type is _RUNNING else state
 
     async def _wait_for_turn(self, claim: Claim, result: OrchestrationResult) -> bool:
         """Wait as the WAIT says, leasing the claim meanwhile; False when told to stop."""
@@ -298,18 +321,12 @@ class Executor(ClaimEndings, AbandonedCallRules):
         return not scope.cancelled_caught
 
     def _running_proposal(
-        self, claim: Claim, task: Task[..., Any], parameters: Mapping[str, Any]
+        self, claim: Claim, task: Task[..., Any], context: TaskRunContext
     ) -> State:
         run = claim.run
         cache_key = run.cache_key
         if cache_key is None and task.cache_key_fn is not None:
-            context = TaskRunContext(
-                orchestrator=self._orchestrator,
-                task=task,
-                task_run_id=run.id,
-                parameters=parameters,
-            )
-            cache_key = task.cache_key(parameters, context)
+            cache_key = task.cache_key(context.parameters, context)
         # The run's own flag (set at submission) wins over the served task's.
         refresh = bool(task.refresh_cache or claim.details.refresh_cache)
         if cache_key is None and not refresh:
@@ -320,21 +337,14 @@ class Executor(ClaimEndings, AbandonedCallRules):
         return State(type=_RUNNING, name="Running", details=details)
 
     # -- calling ----------------------------------------------------------------------------
-    async def _call(
-        self, claim: Claim, task: Task[..., Any], parameters: Mapping[str, Any]
-    ) -> State:
+    async def _call(self, claim: Claim, task: Task[..., Any], context: TaskRunContext) -> State:
         """Call the function; return the proposal that reports how it went."""
         try:
             value = await self._caller.call(
                 self._orchestrator.task_overrides.stand_in(task, claim.run),
-                parameters,
+                context.parameters,
                 functools.partial(self._left_running, claim),
-                TaskRunContext(
-                    orchestrator=self._orchestrator,
-                    task=task,
-                    task_run_id=claim.run.id,
-                    parameters=parameters,
-                ),
+                context,
             )
         except TimedOut:
             message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"
@@ -367,7 +377,8 @@ class Executor(ClaimEndings, AbandonedCallRules):
         return State(type=StateType.COMPLETED, name="Completed", data=value, details=details)
 
     # -- finishing ----------------------------------------------------------------------------
-    def _finish(self, claim: Claim, proposal: State) -> None:
+    def _finish(self, claim: Claim, proposal: State) -> State | None:
+        """Propose how the call went; return the state committed (None: dropped)."""
         running = claim.running
         assert running is not None  # _call runs only after a RUNNING commit
         result = self._propose(claim, proposal, running)
@@ -378,13 +389,14 @@ class Executor(ClaimEndings, AbandonedCallRules):
                 claim.run.id,
                 proposal.name,
             )
-            return
+            return None
         log_failed_call(claim.run, proposal, result.state)
         self._after_final(claim, result.state)
+        return result.state
 
     # -- marking the execution for time skipping ------------------------------------------------
     async def _call_marked(
-        self, claim: Claim, task: Task[..., Any], parameters: Mapping[str, Any]
+        self, claim: Claim, task: Task[..., Any], context: TaskRunContext
     ) -> State:
         """:meth:`_call`, marked as the run's execution in this event loop.
 
@@ -392,4 +404,4 @@ class Executor(ClaimEndings, AbandonedCallRules):
         awaits anything but the orchestrator (see :mod:`orchestrator._core._parking`).
         """
         with self._orchestrator.activity.execution():
-            return await self._call(claim, task, parameters)
+            return await self._call(claim, task, context)
