@@ -289,7 +289,7 @@ def assert_aborted(outcomes: list[tuple[str, object]], minimum: int) -> None:
     for point, outcome in outcomes:
         assert isinstance(outcome, OrchestrationResult), point
         assert outcome.status is SetStateStatus.ABORT, point
-        reason = outcome.details.reason  # type: ignore[union-attr]
+        reason = outcome.details.reason
         assert reason == f"Error validating state: InjectedFault({point!r})"
 
 
@@ -541,7 +541,7 @@ def test_a_rule_that_breaks_the_proposal_aborts_it_and_changes_nothing(bad_time:
     before = whole_view(orch)
     result = orch.set_task_run_state(run.id, Scheduled(at(120)))
     assert result.status is SetStateStatus.ABORT
-    reason = result.details.reason  # type: ignore[union-attr]
+    reason = result.details.reason
     assert isinstance(reason, str)
     assert reason.startswith("Error validating state: TypeError(")
     assert result.state is run.state

@@ -296,7 +296,7 @@ def test_over_long_cache_key_is_written_but_not_cached(orch: Orchestrator) -> No
     key = "k" * 5000
     result = orch.set_task_run_state(run.id, Completed(details=StateDetails(cache_key=key)))
     assert result.status is SetStateStatus.REJECT
-    assert result.details.reason == (  # type: ignore[union-attr]
+    assert result.details.reason == (
         "Cache key exceeded maximum allowed length of 2000 characters."
     )
     assert run.state_type is StateType.COMPLETED
@@ -435,7 +435,7 @@ def test_zero_limit_aborts_and_takes_nothing(orch: Orchestrator) -> None:
     run = orch.create_task_run("a", tags={"never", "db"}).run
     result = orch.set_task_run_state(run.id, Running())
     assert result.status is SetStateStatus.ABORT
-    assert "is 0 and will deadlock" in (result.details.reason or "")  # type: ignore[union-attr]
+    assert "is 0 and will deadlock" in (result.details.reason or "")
     assert orch.read_concurrency_limit("db").active_slots == frozenset()
 
 

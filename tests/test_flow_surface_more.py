@@ -391,7 +391,7 @@ def test_resume_with_input_of_a_pause_waiting_for_none_aborts(
     orch.set_flow_run_state(run, Paused())
     result = orch.resume_flow_run(run, run_input={"x": 1})
     assert result.status is SetStateStatus.ABORT
-    assert result.details.reason == (  # type: ignore[union-attr]
+    assert result.details.reason == (
         "Cannot resume with input: the flow run is not waiting for input."
     )
     assert orch.read_flow_run(run).state_type is StateType.PAUSED

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 
 from orchestrator import (
@@ -352,3 +353,18 @@ def test_a_call_torn_down_from_outside_ends_crashed_and_the_exception_goes_on(
     assert flow_run.state is not None
     assert (task_run.state.name, flow_run.state.name) == ("Crashed", "Crashed")
     assert task_run.state.message == "Execution was interrupted by Interrupt: the run crashed"
+
+
+async def test_an_async_task_called_directly_times_out_on_the_skipped_clock() -> None:
+    # The timer waits beside the call, not inside the run's execution: time skipping
+    # sees it as a clock sleep and jumps to the timeout (it once held time forever).
+    @task(timeout_seconds=1)
+    async def slow() -> None:
+        await get_run_context().orchestrator.clock.sleep(10)
+
+    async with Orchestrator(VirtualClock(), autojump=True) as orchestrator:
+        start = orchestrator.clock.now()
+        with anyio.fail_after(10):
+            state = await slow(return_state=True)
+        assert state.name == "TimedOut"
+        assert orchestrator.clock.now() - start == timedelta(seconds=1)

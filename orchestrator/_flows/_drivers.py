@@ -136,24 +136,31 @@ async def call_async(
 ) -> T:
     """Await ``fn()``; with a timeout, cancel it once ``seconds`` pass on the clock.
 
+    With a timeout, ``fn()`` runs in a task of its own and this task waits on the clock:
+    the run's execution (which ``fn`` marks) is rooted in that task, so the timer is no
+    part of it and time skipping sees the timer as the clock sleep it is.
+
     Raises:
         CallTimedOut: the timeout passed first (the call was cancelled).
     """
     if seconds is None:
         return await fn()
     box: list[T] = []
-    expired = False
+    errors: list[Exception] = []
 
-    async def expire(scope: anyio.CancelScope) -> None:
-        nonlocal expired
-        await orchestrator.clock.sleep(seconds)
-        expired = True
+    async def run(scope: anyio.CancelScope) -> None:
+        try:
+            box.append(await fn())
+        except Exception as exc:  # re-raised below, not wrapped in an exception group
+            errors.append(exc)
         scope.cancel()
 
     async with anyio.create_task_group() as group:
-        group.start_soon(expire, group.cancel_scope)
-        box.append(await fn())
+        group.start_soon(run, group.cancel_scope)
+        await orchestrator.clock.sleep(seconds)
         group.cancel_scope.cancel()
-    if expired and not box:
+    if errors:
+        raise errors[0]
+    if not box:
         raise CallTimedOut
     return box[0]
