@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
+from ._core._cache_keys import task_input_hash as task_input_hash
 from ._core._clock import Clock as Clock
 from ._core._clock import SystemClock as SystemClock
 from ._core._clock import VirtualClock as VirtualClock
@@ -221,6 +222,7 @@ __all__ = (
     "states_table",
     "store_parameters",
     "task",
+    "task_input_hash",
     "unmapped",
     "wait",
     "wait_async",

@@ -123,3 +123,36 @@ async def test_a_background_run_computes_a_prefect_form_key_with_its_context() -
         await run_until_idle(orchestrator)
     assert (first.result(), second.result(), second.state.name) == (1, 1, "Cached")
     assert keys == [first.task_run_id, second.task_run_id]
+
+
+def test_task_input_hash_keys_by_task_and_arguments_and_skips_unpicklable_ones() -> None:
+    import threading
+
+    from orchestrator import task_input_hash
+
+    calls: list[object] = []
+
+    @task(cache_key_fn=task_input_hash, cache_expiration=timedelta(hours=1))
+    def hello(name: object) -> str:
+        calls.append(name)
+        return f"hello {name}"
+
+    @task(cache_key_fn=task_input_hash)
+    def other(name: object) -> str:
+        return f"other {name}"
+
+    lock = threading.Lock()
+    clock = VirtualClock()
+    orchestrator = Orchestrator(clock)
+    with orchestrator:
+        states = [hello(name, return_state=True) for name in ("a", "a", "b")]
+        assert other("a") == "other a"  # another task: its own key, no hit
+        unkeyed = [hello(lock, return_state=True) for _ in range(2)]
+        clock.advance(3601)
+        expired = hello("a", return_state=True)
+    assert [s.name for s in states] == ["Completed", "Cached", "Completed"]
+    assert [s.name for s in unkeyed] == ["Completed", "Completed"]  # not cached
+    assert expired.name == "Completed"
+    assert calls == ["a", "b", lock, lock, "a"]
+    assert task_input_hash(None, {"x": 1, "y": [2]}) == task_input_hash(None, {"y": [2], "x": 1})
+    assert task_input_hash(None, {"x": 1}) != task_input_hash(None, {"x": 2})
