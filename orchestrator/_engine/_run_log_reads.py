@@ -36,8 +36,9 @@ class RunLogReads(Facet):
         its ``run_log_level``, the newest ``run_log_limit`` of each run.
 
         Raises:
-            InvalidArgument: an id that is not a UUID, or a level that is neither an
-                integer >= 0 nor a level name; the error names the parameter.
+            InvalidArgument: an id that is neither a UUID nor its string form, or a level
+                that is neither an integer >= 0 nor a level name; the error names the
+                parameter.
         """
         task, flow, minimum = _check_selection(task_run_id, flow_run_id, level)
         return self._engine.run_logs.read(task_run_id=task, flow_run_id=flow, level=minimum)
@@ -51,7 +52,8 @@ class RunLogReads(Facet):
         counted here (lines below ``run_log_level`` are never kept, nor counted).
 
         Raises:
-            InvalidArgument: an id that is not a UUID, naming the parameter.
+            InvalidArgument: an id that is neither a UUID nor its string form, naming the
+                parameter.
         """
         task, flow, _ = _check_selection(task_run_id, flow_run_id, None)
         return self._engine.run_logs.dropped(task_run_id=task, flow_run_id=flow)
@@ -68,7 +70,8 @@ class RunLogReads(Facet):
         a logger: its lines go to ``orchestrator.runs`` and are not kept.
 
         Raises:
-            InvalidArgument: neither id, or an id that is not a UUID (naming it).
+            InvalidArgument: neither id, or an id that is neither a UUID nor its string
+                form (naming it).
         """
         if task_run_id is None and flow_run_id is None:
             raise wrong_value(
@@ -79,14 +82,14 @@ class RunLogReads(Facet):
         flow_name: str | None = None
         with engine.lock:
             if task_run_id is not None:
-                task_run_id = check_id(task_run_id, "task_run_id")
+                task_run_id = check_id(task_run_id, "task_run_id", text=True)
                 run = engine.store.get_task_run(task_run_id)
                 if run is not None:
                     task_name = run.name
                     if flow_run_id is None:
                         flow_run_id = run.flow_run_id
             if flow_run_id is not None:
-                flow_run_id = check_id(flow_run_id, "flow_run_id")
+                flow_run_id = check_id(flow_run_id, "flow_run_id", text=True)
                 flow_run = engine.store.get_flow_run(flow_run_id)
                 flow_name = None if flow_run is None else flow_run.name
         return RunLogger(
@@ -102,6 +105,6 @@ class RunLogReads(Facet):
 def _check_selection(
     task_run_id: object, flow_run_id: object, level: object
 ) -> tuple[uuid.UUID | None, uuid.UUID | None, int]:
-    task = None if task_run_id is None else check_id(task_run_id, "task_run_id")
-    flow = None if flow_run_id is None else check_id(flow_run_id, "flow_run_id")
+    task = None if task_run_id is None else check_id(task_run_id, "task_run_id", text=True)
+    flow = None if flow_run_id is None else check_id(flow_run_id, "flow_run_id", text=True)
     return task, flow, 0 if level is None else check_level(level, "level")
