@@ -26,6 +26,7 @@ from orchestrator import (
     read_logs,
     task,
 )
+from orchestrator._engine._current_run_logs import run_logger_for
 from orchestrator.testing import run_until_idle
 
 RUNS = "orchestrator.runs"
@@ -366,6 +367,32 @@ def test_a_run_logger_from_ids_logs_on_that_run_outside_it(orch: Orchestrator) -
     assert len(orch.read_logs()) == 2
     with pytest.raises(InvalidArgument, match="task_run_id"):
         orch.run_logger()
+
+
+def test_run_logger_for_and_exceptions_given_as_values(orch: Orchestrator) -> None:
+    @task
+    def noop() -> None:
+        return None
+
+    @flow
+    def wrapper() -> None:
+        noop()
+
+    with orch:
+        wrapper()
+    (flow_run,) = orch.read_flow_runs()
+    (task_run,) = orch.read_task_runs()
+    logger = run_logger_for(orch, task_run_id=task_run.id, flow_run_id=flow_run.id)
+    assert (logger.task_run_id, logger.flow_run_id) == (task_run.id, flow_run.id)
+    error = ValueError("bad hook")
+    logger.error("hook failed", exc_info=error)
+    logger.error("hook failed again", exc_info=(ValueError, error, None))
+    logger.error("no exception to show", exc_info=True)
+    first, second, third = messages(orch.read_logs(task_run_id=task_run.id))
+    assert first.splitlines()[0] == "hook failed"
+    assert first.splitlines()[-1] == "ValueError: bad hook"
+    assert second.splitlines() == ["hook failed again", "ValueError: bad hook"]
+    assert third == "no exception to show"
 
 
 def test_module_level_read_logs_reads_the_current_orchestrator(orch: Orchestrator) -> None:

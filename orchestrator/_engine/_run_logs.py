@@ -213,12 +213,13 @@ class RunLogs:
         with self._lock:
             by_run = self._by_run
             lines = by_run.pop(run_id, None)
-            if lines is not None and lines.flow_run_id is not None:
-                siblings = self._by_flow.get(lines.flow_run_id)
-                if siblings is not None:
-                    siblings.discard(run_id)
-                    if not siblings:
-                        del self._by_flow[lines.flow_run_id]
+            flow_run_id = None if lines is None else lines.flow_run_id
+            if flow_run_id is not None and flow_run_id != run_id:
+                # A task run in a flow run: it leaves the flow run's index.
+                siblings = self._by_flow[flow_run_id]
+                siblings.discard(run_id)
+                if not siblings:
+                    del self._by_flow[flow_run_id]
             if should_shrink(len(by_run), self._peak):
                 shrink(by_run)
                 self._peak = len(by_run)
