@@ -11,6 +11,7 @@ import pytest
 import orchestrator
 from orchestrator import (
     Completed,
+    FlowRun,
     InvalidArgument,
     MissingContextError,
     Orchestrator,
@@ -326,6 +327,24 @@ async def test_background_runs_log_on_their_task_runs(
     assert clock.now() == START.replace(second=30)
 
 
+@task
+def noop() -> None:
+    return None
+
+
+@flow
+def wrapper() -> None:
+    noop()
+
+
+def finished_flow_with_a_task(orch: Orchestrator) -> tuple[FlowRun, TaskRun]:
+    with orch:
+        wrapper()
+    (flow_run,) = orch.read_flow_runs()
+    (task_run,) = orch.read_task_runs()
+    return flow_run, task_run
+
+
 # -- outside any run ------------------------------------------------------------------------------
 
 
@@ -336,18 +355,7 @@ def test_outside_any_run_get_run_logger_says_where_to_call_it() -> None:
 
 
 def test_a_run_logger_from_ids_logs_on_that_run_outside_it(orch: Orchestrator) -> None:
-    @task
-    def noop() -> None:
-        return None
-
-    @flow
-    def wrapper() -> None:
-        noop()
-
-    with orch:
-        wrapper()
-    (flow_run,) = orch.read_flow_runs()
-    (task_run,) = orch.read_task_runs()
+    flow_run, task_run = finished_flow_with_a_task(orch)
     logger = orch.run_logger(task_run_id=task_run.id)
     assert isinstance(logger, RunLogger)
     assert isinstance(logger, logging.LoggerAdapter)
@@ -370,18 +378,7 @@ def test_a_run_logger_from_ids_logs_on_that_run_outside_it(orch: Orchestrator) -
 
 
 def test_run_logger_for_and_exceptions_given_as_values(orch: Orchestrator) -> None:
-    @task
-    def noop() -> None:
-        return None
-
-    @flow
-    def wrapper() -> None:
-        noop()
-
-    with orch:
-        wrapper()
-    (flow_run,) = orch.read_flow_runs()
-    (task_run,) = orch.read_task_runs()
+    flow_run, task_run = finished_flow_with_a_task(orch)
     logger = run_logger_for(orch, task_run_id=task_run.id, flow_run_id=flow_run.id)
     assert (logger.task_run_id, logger.flow_run_id) == (task_run.id, flow_run.id)
     error = ValueError("bad hook")
