@@ -1,4 +1,4 @@
-"""Display: runs, lists of runs, state histories, run history and decisions as tables.
+"""Display: runs, lists of runs, state histories, run history, decisions and logs as tables.
 
 Every helper returns a :class:`Table`, a frozen value that shows itself as aligned text
 (``str(table)``, and ``repr`` so a plain REPL prints the table) and as an HTML table
@@ -26,6 +26,7 @@ from ._core._states import State, StateType, default_state_name
 
 if TYPE_CHECKING:
     from ._core._events import Decision
+    from ._engine._run_logs import RunLog
     from ._store._history import HistoryBucket
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "decisions_table",
     "format_time",
     "history_table",
+    "logs_table",
     "run_table",
     "runs_table",
     "states_table",
@@ -336,3 +338,21 @@ def history_table(buckets: Iterable[HistoryBucket], *, title: str = "Run history
         state_column=2,
         row_states=tuple(row_states),
     )
+
+
+def logs_table(records: Iterable[RunLog], *, title: str = "Logs") -> Table:
+    """Return run log lines (from ``read_logs``), one row each, in the order given.
+
+    Columns: time, level name, run (the task run's short id, else the flow run's) and
+    the message (its first line and a cut in text; complete in HTML).
+    """
+    rows = tuple(
+        (
+            format_time(r.timestamp),
+            r.level_name,
+            _short(r.task_run_id if r.task_run_id is not None else r.flow_run_id),
+            r.message,
+        )
+        for r in records
+    )
+    return Table(title=title, columns=("time", "level", "run", "message"), rows=rows)

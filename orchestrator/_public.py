@@ -77,12 +77,17 @@ from ._core._tasks import task as task
 from ._display import Table as Table
 from ._display import decisions_table as decisions_table
 from ._display import history_table as history_table
+from ._display import logs_table as logs_table
 from ._display import run_table as run_table
 from ._display import runs_table as runs_table
 from ._display import states_table as states_table
+from ._engine._current_run_logs import get_run_logger as get_run_logger
+from ._engine._current_run_logs import read_logs as read_logs
 from ._engine._futures import TaskRunFuture as TaskRunFuture
 from ._engine._orchestrator import Orchestrator as Orchestrator
 from ._engine._orchestrator import OrchestratorStatistics as OrchestratorStatistics
+from ._engine._run_logger import RunLogger as RunLogger
+from ._engine._run_logs import RunLog as RunLog
 from ._engine._task_run_reads import Page as Page
 from ._engine._task_runs import CreatedTaskRun as CreatedTaskRun
 from ._engine._waiting import DoneAndNotDone as DoneAndNotDone
@@ -170,6 +175,8 @@ __all__ = (
     "Retention",
     "Retrying",
     "Rule",
+    "RunLog",
+    "RunLogger",
     "Running",
     "Scheduled",
     "SetStateStatus",
@@ -210,8 +217,11 @@ __all__ = (
     "exponential_backoff",
     "flow",
     "get_run_context",
+    "get_run_logger",
     "history_table",
+    "logs_table",
     "read_flow_run_parameters",
+    "read_logs",
     "read_parameters",
     "rule",
     "run_table",

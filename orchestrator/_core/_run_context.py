@@ -8,6 +8,10 @@ threads and tasks started inside inherit them and nothing is process-wide.
 
 A task run inside a flow sees its own :class:`TaskRunContext`; :func:`current_flow_context`
 still finds the enclosing flow's :class:`FlowRunContext` (its task runner, its flow run).
+
+A run whose task or flow says ``log_prints=True`` also captures ``print`` for its extent
+(see :mod:`._log_prints`): each print becomes an INFO line of the run's log. A task's
+``log_prints`` left at None follows the run it executes in (its flow's setting).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import attrs
 
 from ._current import CURRENT
 from ._errors import OrchestratorError
+from ._log_prints import PrintSink, capturing_prints, prints_captured
 
 if TYPE_CHECKING:
     from .._engine._orchestrator import Orchestrator
@@ -143,7 +148,8 @@ def run_context(context: RunContext) -> Iterator[RunContext]:
     if isinstance(context, TaskRunContext):
         task = _TASK.set(context)
         try:
-            yield context
+            with capturing_prints(_print_sink(context)):
+                yield context
         finally:
             _TASK.reset(task)
             CURRENT.reset(current)
@@ -151,8 +157,28 @@ def run_context(context: RunContext) -> Iterator[RunContext]:
         flow = _FLOW.set(context)
         task = _TASK.set(None)
         try:
-            yield context
+            with capturing_prints(_print_sink(context)):
+                yield context
         finally:
             _TASK.reset(task)
             _FLOW.reset(flow)
             CURRENT.reset(current)
+
+
+def _print_sink(context: RunContext) -> PrintSink | None:
+    """Where the run's prints go: its log if it captures them, else None (printed)."""
+    owner = context.task if isinstance(context, TaskRunContext) else context.flow
+    # getattr: the option is read off any task or flow object, with or without it.
+    setting = getattr(owner, "log_prints", None)
+    if not (prints_captured() if setting is None else setting is True):
+        return None
+
+    def log_print(text: str) -> None:
+        if isinstance(context, TaskRunContext):
+            logger = context.orchestrator.run_logger(task_run_id=context.task_run_id)
+        else:
+            logger = context.orchestrator.run_logger(flow_run_id=context.flow_run_id)
+        # stacklevel: the line is the print's (log_print, the print wrapper, the caller).
+        logger.info("%s", text, stacklevel=3)
+
+    return log_print

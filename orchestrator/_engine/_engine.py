@@ -50,6 +50,7 @@ from ._decisions import DecisionLog
 from ._invariants import check_engine
 from ._leases import PendingLeases
 from ._retention import RetentionIndex
+from ._run_logs import RunLogs
 from ._services import EngineServices
 from ._task_overrides import TaskOverrides
 from ._turns import SlotTurns, TagSignals
@@ -91,6 +92,8 @@ class Engine:
         scheduled_queue_size, retry_queue_size: default bounds of each task key's queues.
         keep_decisions: keep the decision log.
         retention: delete finished runs beyond these limits (None: keep everything).
+        run_log_limit, run_log_level: the most lines kept per run, and the least level
+            kept (see :class:`~._run_logs.RunLogs`).
     """
 
     def __init__(
@@ -103,6 +106,8 @@ class Engine:
         retry_queue_size: int,
         keep_decisions: bool,
         retention: Retention | None = None,
+        run_log_limit: int = 1000,
+        run_log_level: int = logging.INFO,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
@@ -119,6 +124,10 @@ class Engine:
         self.activity = Activity()
         self.observers: tuple[Observer, ...] = ()
         self.decisions = DecisionLog(keep=keep_decisions, default_policy=self._default_policy)
+        #: The lines runs logged, per run (forgotten with the run).
+        self.run_logs = RunLogs(
+            lock=self.lock, limit=run_log_limit, level=run_log_level, exists=self._run_exists
+        )
         self.signals = TagSignals()
         self.cache = CacheTable(on_change=self._table_changed)
         self.slots = SlotTable(on_free=self.signals.notify, on_change=self._table_changed)
@@ -215,6 +224,10 @@ class Engine:
         self.notify(lambda o: o.policy_table_changed(event))
 
     # -- reading -------------------------------------------------------------------------------
+    def _run_exists(self, run_id: uuid.UUID) -> bool:
+        store = self.store
+        return store.get_task_run(run_id) is not None or store.get_flow_run(run_id) is not None
+
     def task_run(self, task_run_id: uuid.UUID) -> TaskRun:
         """The task run with this id; :class:`ObjectNotFound` when there is none."""
         run = self.store.get_task_run(task_run_id)
@@ -269,6 +282,7 @@ class Engine:
         self.slots.release(run.id, run.tags)
         self.slots.forget_waiter(run.id)
         self.decisions.forget(run.id)
+        self.run_logs.forget(run.id)
         self.queues.discard(run.id)
         parameters_id = None if run.state is None else run.state.details.task_parameters_id
         if parameters_id is not None:
@@ -292,6 +306,7 @@ class Engine:
             self.work_pools.restore(run, filing)
             raise
         self.decisions.forget(run.id)
+        self.run_logs.forget(run.id)
         self.deployment_slots.release_all(run.id)
         self.deployment_slots.forget_waiter(run.id)
         self.notify(lambda o: o.flow_run_deleted(run))
@@ -405,3 +420,4 @@ class Engine:
         """Verify every index and cross-reference; raise AssertionError on the first problem."""
         with self.lock:
             check_engine(self)
+            self.run_logs.check_invariants()

@@ -13,6 +13,7 @@ live in the queues, futures and workers built on top.
 from __future__ import annotations
 
 import contextvars
+import logging
 import random
 import uuid
 from collections.abc import Iterable
@@ -50,6 +51,8 @@ from ._flow_run_extras import FlowRunExtras
 from ._flow_runs import FlowRuns
 from ._limits import ConcurrencyLimits
 from ._pools import WorkPools
+from ._run_log_reads import RunLogReads
+from ._run_logs import check_level
 from ._submitting import Submissions
 from ._task_overrides import TaskOverrides
 from ._task_run_reads import TaskRunReads
@@ -95,6 +98,7 @@ class Orchestrator(
     Claims,
     FlowRunExtras,
     Submissions,
+    RunLogReads,
 ):
     """An in-process workflow orchestrator: runs, states, policies and queues.
 
@@ -116,6 +120,12 @@ class Orchestrator(
             next due event (see :class:`orchestrator.testing.TimeSkipper`).
         retention: a :class:`Retention` to delete finished runs, oldest first, so a
             long-running process stays flat; None (the default) keeps every run.
+        run_log_limit: the most log lines kept per run (``get_run_logger()``, captured
+            prints); once a run has that many, each new line drops its oldest, and
+            ``count_dropped_logs`` counts those dropped.
+        run_log_level: the least level of the log lines kept (``logging.INFO`` by
+            default; a number or a level name). It does not change what goes on to the
+            stdlib logger ``orchestrator.runs``: its own level and handlers decide that.
 
     Retention applies to *top-level* runs (task runs without a flow run, flow runs
     that are not subflows) in the order their terminal states were committed; a run
@@ -153,6 +163,8 @@ class Orchestrator(
         keep_decisions: bool = True,
         autojump: bool = False,
         retention: Retention | None = None,
+        run_log_limit: int = 1000,
+        run_log_level: int | str = logging.INFO,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):  # Clock is abstract
             raise wrong_type("clock", clock, "an orchestrator Clock, such as VirtualClock()")
@@ -170,6 +182,8 @@ class Orchestrator(
         check_positive_int(retry_queue_size, "retry_queue_size")
         check_bool(keep_decisions, "keep_decisions")
         check_bool(autojump, "autojump")
+        check_positive_int(run_log_limit, "run_log_limit")
+        run_log_level = check_level(run_log_level, "run_log_level")
         if retention is not None:
             check_instance(
                 retention,
@@ -210,6 +224,8 @@ class Orchestrator(
             retry_queue_size=retry_queue_size,
             keep_decisions=keep_decisions,
             retention=retention,
+            run_log_limit=run_log_limit,
+            run_log_level=run_log_level,
         )
         self._autojump = autojump
         self._owned_skippers: list[TimeSkipper] = []
