@@ -130,7 +130,8 @@ def main() -> None:
         print(f"hook: {line}")
     for record in orchestrator.read_logs():
         print(f"log: {record.timestamp:%H:%M:%S} {record.level_name} {record.message}")
-    parse = next(run for run in orchestrator.read_task_runs() if run.task_key.endswith("parse_rows"))
+    runs = orchestrator.read_task_runs()
+    parse = next(run for run in runs if run.task_key.endswith("parse_rows"))
     print(f"parse_rows: {parse.state_name} after {parse.run_count} attempt")
 
 

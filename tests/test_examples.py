@@ -48,6 +48,7 @@ def test_every_example_is_smoke_tested() -> None:
     tested = {"quickstart", "retries", "concurrency", "caching", "background_tasks"}
     tested.add("flow_deployment")
     tested.add("flows")
+    tested.add("from_prefect")
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
 
@@ -198,4 +199,19 @@ def test_flows(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[-2:] == [
         "  flow etl (flow-run-d23f0824): Completed",
         "  subflow load_all (load-all): Completed",
+    ]
+
+
+def test_from_prefect(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_example("from_prefect", capsys)
+    assert lines == [
+        "report: {'rates': [1.08, 1.27], 'rows': 23, 'parse': 'Failed'}",
+        "virtual time: 0:00:30",  # two failures each, backed off 10 s then 20 s
+        "service calls: 7 (1 for the cached task)",
+        "hook: task load: Completed",
+        "hook: flow daily_report: Completed",
+        "log: 00:00:00 INFO report for EUR, GBP",
+        "log: 00:00:00 INFO greeting: hello marvin / hello marvin",  # a print, captured
+        "log: 00:00:30 INFO loading 3 rows",
+        "parse_rows: Failed after 1 attempt",
     ]

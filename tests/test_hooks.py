@@ -175,7 +175,12 @@ def test_a_raising_hook_is_logged_and_changes_nothing(caplog: pytest.LogCaptureF
     (record,) = [r for r in caplog.records if r.name == "orchestrator.runs"]
     assert "on_completion hook" in record.getMessage()
     assert "broken_hook" in record.getMessage()
-    assert str(run.id) in record.getMessage()
+    assert getattr(record, "task_run_id", None) == run.id  # the record names its run
+    # The line is kept on the run, with its traceback.
+    (line,) = orchestrator.read_logs(task_run_id=run.id)
+    assert line.level_name == "ERROR"
+    assert "broken_hook" in line.message
+    assert "RuntimeError: hook broke" in line.message
     assert record.exc_info is not None
     assert "hook broke" in str(record.exc_info[1])
 

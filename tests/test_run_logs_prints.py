@@ -13,10 +13,8 @@ import pytest
 from orchestrator import (
     Orchestrator,
     RunLog,
-    Task,
     TaskWorker,
     VirtualClock,
-    Workflow,
     flow,
     task,
 )
@@ -26,26 +24,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 RUNS = "orchestrator.runs"
 ORIGINAL_PRINT = builtins.print
-
-
-def printing_task(task_: Task[P, R], log_prints: bool | None) -> Task[P, R]:
-    """``task_`` with ``log_prints`` set, whether or not ``Task`` takes the option yet."""
-    options: dict[str, Any] = {"log_prints": log_prints}
-    try:
-        return task_.with_options(**options)
-    except TypeError:  # an older Task: the run context reads the attribute all the same
-        setattr(task_, "log_prints", log_prints)  # noqa: B010
-        return task_
-
-
-def printing_flow(flow_: Workflow[P, R], log_prints: bool) -> Workflow[P, R]:
-    """``flow_`` with ``log_prints`` set, whether or not ``Workflow`` takes the option yet."""
-    options: dict[str, Any] = {"log_prints": log_prints}
-    try:
-        return flow_.with_options(**options)
-    except TypeError:
-        setattr(flow_, "log_prints", log_prints)  # noqa: B010
-        return flow_
 
 
 @pytest.fixture
@@ -66,7 +44,7 @@ def kept(lines: list[RunLog]) -> list[tuple[str, str]]:
 def test_a_printing_task_logs_its_prints_instead(
     orch: Orchestrator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    @task
+    @task(log_prints=True)
     def report(n: int) -> int:
         print("rows:", n)
         print("a", "b", sep="-", end="!\n", flush=True)
@@ -74,7 +52,6 @@ def test_a_printing_task_logs_its_prints_instead(
         print("to stderr", file=sys.stderr)
         return n
 
-    report = printing_task(report, True)
     with orch:
         assert report(3) == 3
     (run,) = orch.read_task_runs()
@@ -105,11 +82,10 @@ def test_a_captured_print_reaches_caplog_from_the_printing_line(
 ) -> None:
     caplog.set_level(logging.INFO, logger=RUNS)
 
-    @task
+    @task(log_prints=True)
     def shout() -> None:
         print("hello", None, 3)
 
-    shout = printing_task(shout, True)
     with orch:
         shout()
     (record,) = (r for r in caplog.records if r.name == RUNS)
@@ -125,20 +101,17 @@ def test_a_printing_flows_tasks_follow_it_unless_they_say_otherwise(
     def follows() -> None:
         print("from the following task")
 
-    @task
+    @task(log_prints=False)
     def refuses() -> None:
         print("from the refusing task")
 
-    refuses = printing_task(refuses, False)
-
-    @flow
+    @flow(log_prints=True)
     def pipeline() -> None:
         print("from the flow")
         follows()
         refuses()
         print("flow again")
 
-    pipeline = printing_flow(pipeline, True)
     with orch:
         pipeline()
     (flow_run,) = orch.read_flow_runs()
@@ -154,11 +127,9 @@ def test_a_printing_flows_tasks_follow_it_unless_they_say_otherwise(
 def test_a_printing_task_in_a_quiet_flow_logs_only_its_own_prints(
     orch: Orchestrator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    @task
+    @task(log_prints=True)
     def loud() -> None:
         print("task print")
-
-    loud = printing_task(loud, True)
 
     @flow
     def quiet() -> None:
@@ -179,11 +150,10 @@ def test_prints_of_submitted_tasks_in_runner_threads_are_captured(
         print("squaring", n)
         return n * n
 
-    @flow
+    @flow(log_prints=True)
     def fan_out() -> list[int]:
         return [future.result() for future in [square.submit(n) for n in range(6)]]
 
-    fan_out = printing_flow(fan_out, True)
     with orch:
         assert fan_out() == [0, 1, 4, 9, 16, 25]
     assert sorted(line.message for line in orch.read_logs()) == [f"squaring {n}" for n in range(6)]
@@ -201,7 +171,7 @@ def test_other_threads_print_as_usual_while_a_run_captures(
         print("bystander")
         printed.set()
 
-    @task
+    @task(log_prints=True)
     def capturing() -> None:
         print("before")
         inside.set()
@@ -212,7 +182,6 @@ def test_other_threads_print_as_usual_while_a_run_captures(
         spawned.join()
         print("after")
 
-    capturing = printing_task(capturing, True)
     thread = threading.Thread(target=bystander)
     thread.start()
     with orch:
@@ -223,11 +192,10 @@ def test_other_threads_print_as_usual_while_a_run_captures(
 
 
 def test_print_arguments_print_refuses_are_refused_in_a_run_too(orch: Orchestrator) -> None:
-    @task
+    @task(log_prints=True)
     def wrong() -> None:
         print("x", sep=3)  # type: ignore[call-overload]
 
-    wrong = printing_task(wrong, True)
     with orch, pytest.raises(TypeError, match="sep must be None or a string"):
         wrong()
 
@@ -235,18 +203,16 @@ def test_print_arguments_print_refuses_are_refused_in_a_run_too(orch: Orchestrat
 async def test_a_worker_run_of_a_printing_task_logs_its_prints(
     orch: Orchestrator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    @task(task_key="prints.async")
+    @task(task_key="prints.async", log_prints=True)
     async def async_report(n: int) -> int:
         print("async", n)
         return n
 
-    @task(task_key="prints.sync")
+    @task(task_key="prints.sync", log_prints=True)
     def sync_report(n: int) -> int:
         print("sync", n)
         return n
 
-    async_report = printing_task(async_report, True)
-    sync_report = printing_task(sync_report, True)
     async with TaskWorker(async_report, sync_report, orchestrator=orch):
         first = orch.submit(async_report, 1)
         second = orch.submit(sync_report, 2)
@@ -263,12 +229,11 @@ async def test_an_async_printing_flow_captures_its_body_and_tasks(
     async def step() -> None:
         print("step")
 
-    @flow
+    @flow(log_prints=True)
     async def body() -> None:
         print("body")
         await step()
 
-    body = printing_flow(body, True)
     async with orch:
         await body()
     assert [line.message for line in orch.read_logs()] == ["body", "step"]

@@ -8,8 +8,9 @@ in. The hooks that state calls (``on_running``; ``on_completion``, ``on_failure`
 for flows ``on_cancellation`` and ``on_crashed``) run in order, in the run's context (so
 ``get_run_context()`` and ``get_run_logger()`` work in a hook), each with ``(task or
 flow, run record, state)``. An async hook is awaited (from plain code, on an event loop
-of its own). A hook that raises is logged on the run and the next hook still runs: a
-hook never changes a state.
+of its own). A hook that raises is logged on the run (kept with the run's log lines,
+with its traceback, and sent to the ``orchestrator.runs`` logger) and the next hook still
+runs: a hook never changes a state.
 
 :meth:`RunHooks.final_failure` asks a task's ``retry_condition_fn`` whether a failure
 with retries left may be retried, and when it says no (or raises) marks the Failed
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
     from .._core._hook_options import Hook, HookMethods
 
 __all__ = ["RunHooks"]
-
-logger: Final = logging.getLogger("orchestrator.runs")
 
 _FAILED: Final = StateType.FAILED
 _FINAL: Final = frozenset(
@@ -139,10 +138,8 @@ class RunHooks:
 
     def _report(self, hook: Hook, state: State, exc: Exception) -> None:
         owner = self._owner
-        logger.error(
-            "%s run %s: the %s hook %s of %s %r raised %r; the run stays %s",
-            owner.hook_owner,
-            _run_id(self._context),
+        self._logger().error(
+            "the %s hook %s of %s %r raised %r; the run stays %s",
             hook_name_for(state.type),
             _name_of(hook),
             owner.hook_owner,
@@ -151,6 +148,13 @@ class RunHooks:
             state.name,
             exc_info=exc,
         )
+
+    def _logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """The run's logger: a line on it is kept with the run and goes to ``orchestrator.runs``."""
+        context = self._context
+        if isinstance(context, TaskRunContext):
+            return context.orchestrator.run_logger(task_run_id=context.task_run_id)
+        return context.orchestrator.run_logger(flow_run_id=context.flow_run_id)
 
     # -- retry condition ----------------------------------------------------------------------
     def final_failure(self, proposal: State) -> State | None:
@@ -213,14 +217,8 @@ class RunHooks:
         )
 
     def _report_condition(self, why: str, error: Exception) -> None:
-        logger.error(
-            "task run %s: %s; the failure is final", _run_id(self._context), why, exc_info=error
-        )
+        self._logger().error("%s; the failure is final", why, exc_info=error)
 
 
 def _name_of(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
-
-
-def _run_id(context: RunContext) -> Any:
-    return context.task_run_id if isinstance(context, TaskRunContext) else context.flow_run_id
