@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
+from orchestrator._core import _indexes as indexes_module
 from orchestrator._core._indexes import SetIndex, SortedIndex
 
 
@@ -125,3 +129,87 @@ def test_set_index_files_values_by_key_and_drops_empty_sets() -> None:
         index.remove("x", b)
     index.clear()
     assert len(index) == 0
+
+
+# -- deferred filing against a plain model ------------------------------------------------------
+class SortedIndexMachine(RuleBasedStateMachine):
+    """Writes are noted and filed by the next read: every read answers as a plain dict would.
+
+    Small key ranges and a backlog floor patched low make runs move many times between
+    reads, and make the backlog file itself while nobody reads.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index: SortedIndex[int, Item] = SortedIndex()
+        self.model: dict[Item, int | None] = {}
+        self.items = [Item(f"v{seq}") for seq in range(12)]
+
+    def _seq(self, item: Item) -> int:
+        return self.items.index(item)
+
+    @rule(position=st.integers(0, 11), key=st.none() | st.integers(0, 5))
+    def add_or_move(self, position: int, key: int | None) -> None:
+        item = self.items[position]
+        if item in self.model:
+            self.index.move(self.model[item], key, position, item)
+        else:
+            self.index.add(key, position, item)
+        self.model[item] = key
+
+    @rule(position=st.integers(0, 11))
+    def remove(self, position: int) -> None:
+        item = self.items[position]
+        if item in self.model:
+            self.index.remove(self.model.pop(item), position, item)
+        else:
+            with pytest.raises(ValueError, match="not in list"):
+                self.index.remove(0, position, item)
+
+    @rule(position=st.integers(0, 11), key=st.none() | st.integers(0, 5))
+    def discard(self, position: int, key: int | None) -> None:
+        item = self.items[position]
+        was_there = item in self.model and self.model[item] == key
+        assert self.index.discard(key, position, item) is was_there
+        if was_there:
+            del self.model[item]
+
+    @rule(lo=st.none() | st.integers(0, 5), hi=st.none() | st.integers(0, 5))
+    def read(self, lo: int | None, hi: int | None) -> None:
+        keyed = sorted(
+            (key, self._seq(item), item) for item, key in self.model.items() if key is not None
+        )
+        within = [
+            item
+            for key, _, item in keyed
+            if (lo is None or key >= lo) and (hi is None or key <= hi)
+        ]
+        assert list(self.index.irange(lo, hi)) == within
+        assert self.index.count(lo, hi) == len(within)
+        nulls = sorted(self._seq(item) for item, key in self.model.items() if key is None)
+        assert [self._seq(item) for item in self.index.nulls()] == nulls
+        assert len(self.index) == len(self.model)
+
+
+@pytest.fixture
+def low_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(indexes_module, "_BACKLOG_FLOOR", 3)
+
+
+@pytest.mark.parametrize("floor", ["default", "low"])
+def test_deferred_filing_reads_as_a_plain_model(floor: str, request: pytest.FixtureRequest) -> None:
+    if floor == "low":
+        request.getfixturevalue("low_backlog")
+    run_state_machine_as_test(
+        SortedIndexMachine, settings=settings(max_examples=150, stateful_step_count=40)
+    )
+
+
+def test_an_iterator_is_not_disturbed_by_writes_made_while_it_is_alive() -> None:
+    index, items = build()
+    walk = index.irange()
+    assert next(walk).label == "b"
+    index.move(20, 1, 0, items["a"])  # noted, not filed: the walk goes on as it was
+    index.add(25, 9, Item("z"))
+    assert labels(walk) == ["a", "d", "e"]
+    assert labels(index.irange()) == ["a", "b", "d", "z", "e"]

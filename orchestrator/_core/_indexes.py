@@ -6,7 +6,11 @@ Two shapes cover every secondary index of the store:
   creation sequence of the value, unique per value, so equal keys keep a deterministic
   order and an entry is found again by bisection alone. Values whose key is ``None``
   live in a separate list ordered by ``seq`` so that every sort can place them last in
-  either direction.
+  either direction. Writes are paid for when the index is read: an insertion or a move
+  only notes the value's wanted key (a dict operation), and the next read (or removal)
+  files every noted value once, from where it is filed to where it is wanted, in one
+  batch. A value that moves four times between two reads is re-filed once; filing never
+  raises (the keys of one index are validated comparable where they come in).
 * :class:`SetIndex` maps a key to the set of values that have it (state type -> runs,
   task key -> runs, ...). Empty sets are dropped, so the key set is exactly the keys in
   use.
@@ -22,6 +26,7 @@ number of entries an operation yields.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, KeysView
 from operator import itemgetter
@@ -68,70 +73,132 @@ def shrink(container: dict[Any, Any] | set[Any]) -> None:
         container.update(values)
 
 
+#: A value's key when it has no entry (None is a key: it files the value among the nulls).
+_ABSENT: Final[Any] = object()
+#: Noted writes beyond this many (or a quarter of the entries, if more) are filed at once,
+#: so an index nobody reads holds a bounded backlog.
+_BACKLOG_FLOOR: Final = 4096
+
+
 @final
 class SortedIndex(Generic[K, V]):
     """Values ordered by ``(key, seq)``, with ``None`` keys kept apart in ``seq`` order.
 
     Keys must be mutually comparable (datetimes, strings or ints of one index); ``seq``
-    must be unique per value and stay the same while the value is indexed.
+    must be unique per value and stay the same while the value is indexed. Writes are
+    noted and filed by the next read (see the module docstring): ``n`` below counts the
+    entries, and the first read after ``m`` writes pays O(m log n) for them.
     """
 
-    __slots__ = ("_items", "_nulls")
+    __slots__ = ("_items", "_nulls", "_pending")
 
     def __init__(self) -> None:
         # Elements are (key, seq, value) and (seq, value); typed loosely because the
         # stubs require the element type itself to be orderable.
         self._items: SortedList[tuple[Any, ...]] = SortedList()
         self._nulls: SortedList[tuple[Any, ...]] = SortedList()
+        # value -> (the key it is filed under or _ABSENT, its seq, the key it wants or
+        # _ABSENT): the writes not filed yet.
+        self._pending: dict[V, tuple[Any, int, Any]] = {}
 
     def __len__(self) -> int:
-        """Return the number of entries, ``None`` keys included. O(1)."""
+        """Return the number of entries, ``None`` keys included."""
+        self._file()
         return len(self._items) + len(self._nulls)
 
     @property
     def null_count(self) -> int:
-        """The number of entries whose key is ``None``. O(1)."""
+        """The number of entries whose key is ``None``."""
+        self._file()
         return len(self._nulls)
 
+    # -- writes: noted, filed by the next read ---------------------------------------------------
     def add(self, key: K | None, seq: int, value: V) -> None:
-        """Insert ``value`` under ``key``. O(log n)."""
-        if key is None:
-            self._nulls.add((seq, value))
-        else:
-            self._items.add((key, seq, value))
+        """Insert ``value`` under ``key``. O(1) (filed by the next read)."""
+        pending = self._pending
+        noted = pending.get(value)
+        pending[value] = (_ABSENT if noted is None else noted[0], seq, key)
+        if len(pending) > _BACKLOG_FLOOR:
+            self._file_backlog()
 
     def remove(self, key: K | None, seq: int, value: V) -> None:
-        """Remove the entry of ``value`` under ``key``. O(log n).
+        """Remove the entry of ``value`` under ``key`` now. O(log n).
+
+        Removals (deletes) are rare and checked: they file the noted writes first.
 
         Raises:
             ValueError: no such entry.
         """
+        self._file()
         if key is None:
             self._nulls.remove((seq, value))
         else:
             self._items.remove((key, seq, value))
 
     def move(self, old: K | None, new: K | None, seq: int, value: V) -> None:
-        """Re-file ``value`` from key ``old`` to key ``new``. O(log n)."""
-        self.remove(old, seq, value)
-        self.add(new, seq, value)
+        """Re-file ``value`` from key ``old`` to key ``new``. O(1) (filed by the next read)."""
+        pending = self._pending
+        noted = pending.get(value)
+        if noted is None:
+            pending[value] = (old, seq, new)
+            if len(pending) > _BACKLOG_FLOOR:
+                self._file_backlog()
+        else:
+            pending[value] = (noted[0], seq, new)
 
     def update(self, entries: Iterable[tuple[K | None, int, V]]) -> None:
         """Insert many ``(key, seq, value)`` entries at once. O(m log m + n) for m entries.
 
         One sort in C; the fastest way to fill an index.
         """
+        self._file()
         entries = list(entries)
         items = [entry for entry in entries if entry[0] is not None]
         if len(items) < len(entries):
             self._nulls.update([(entry[1], entry[2]) for entry in entries if entry[0] is None])
         self._items.update(items)
 
+    def _file_backlog(self) -> None:
+        if len(self._pending) * 4 > len(self._items) + len(self._nulls):
+            self._file()
+
+    def _file(self) -> None:
+        """File every noted write: out of the key each value is filed under, into the one
+        it wants. Never raises."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = {}
+        items = self._items
+        nulls = self._nulls
+        to_items: list[tuple[Any, ...]] = []
+        to_nulls: list[tuple[Any, ...]] = []
+        for value, (filed, seq, wanted) in pending.items():
+            if filed is wanted:
+                continue  # back where it is filed
+            if filed is None:
+                nulls.discard((seq, value))
+            elif filed is not _ABSENT:
+                try:
+                    items.discard((filed, seq, value))
+                except TypeError:  # a key the others cannot be compared with
+                    self._discard_by_identity(seq, value)
+            if wanted is None:
+                to_nulls.append((seq, value))
+            elif wanted is not _ABSENT:
+                to_items.append((wanted, seq, value))
+        if to_items:
+            items.update(to_items)
+        if to_nulls:
+            nulls.update(to_nulls)
+
+    # -- reads: file first ------------------------------------------------------------------------
     def count(self, lo: K | None = None, hi: K | None = None, *, hi_inclusive: bool = True) -> int:
         """Return how many non-``None`` keys lie in ``[lo, hi]`` (or ``[lo, hi)``). O(log n).
 
         A bound of ``None`` means unbounded on that side.
         """
+        self._file()
         items = self._items
         start = 0 if lo is None else items.bisect_left((lo,))
         if hi is None:
@@ -153,8 +220,10 @@ class SortedIndex(Generic[K, V]):
         """Yield the values with a non-``None`` key in ``[lo, hi]`` (or ``[lo, hi)``).
 
         Ascending by ``(key, seq)``, or descending with ``reverse=True``. O(log n) to
-        start, O(1) amortised per value yielded.
+        start, O(1) amortised per value yielded. Writes made while the iterator is
+        alive do not disturb it (they are noted, not filed).
         """
+        self._file()
         maximum: tuple[Any, ...] | None = None
         if hi is not None:
             maximum = (hi, _AFTER) if hi_inclusive else (hi,)
@@ -172,18 +241,19 @@ class SortedIndex(Generic[K, V]):
 
         O(1) amortised per value.
         """
+        self._file()
         entries = reversed(self._nulls) if reverse else iter(self._nulls)
         return map(_SECOND, entries)
 
     def entries(self) -> Iterator[tuple[K | None, int, V]]:
         """Yield every ``(key, seq, value)``: keyed entries in order, then None keys. O(n)."""
-        for key, seq, value in self._items:
-            yield key, seq, value
-        for seq, value in self._nulls:
-            yield None, seq, value
+        self._file()
+        nulls = ((None, seq, value) for seq, value in self._nulls)
+        return itertools.chain(iter(self._items), nulls)
 
     def clear(self) -> None:
         """Remove every entry. O(n)."""
+        self._pending = {}
         self._items.clear()
         self._nulls.clear()
 
@@ -192,8 +262,10 @@ class SortedIndex(Generic[K, V]):
 
         For repairs after a failed change, so it never raises: when ``key`` cannot be
         compared with the index's keys, the entry of ``value`` with this ``seq`` is found
-        by a scan (O(n)) and removed whatever its key. O(log n) otherwise.
+        by a scan (O(n)) and removed whatever its key. O(log n) otherwise (after the noted
+        writes are filed).
         """
+        self._file()
         entries = self._nulls if key is None else self._items
         try:
             entries.remove((seq, value) if key is None else (key, seq, value))

@@ -17,14 +17,17 @@ A :class:`RunTable` keeps, for one kind of run (task or flow):
 The engine mutates runs in place. Before it does, it takes :meth:`RunTable.snapshot`
 (the indexed values); after, :meth:`RunTable.reindex` compares and re-files the run only
 in the indexes whose key changed. A state change alone costs two O(1) set moves; a
-changed time costs O(log n) in its sorted index. ``fixed`` attributes (a task run's
-identity) are indexed at insertion and never re-read: they must not change.
+changed time is noted in its sorted index (O(1)), which files it when next read: the
+value is checked orderable first (:func:`check_sort_key`), so filing never fails.
+``fixed`` attributes (a task run's identity) are indexed at insertion and never re-read:
+they must not change.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from operator import attrgetter
 from typing import Any, Final, Generic, TypeVar, final
 
@@ -32,7 +35,7 @@ from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._indexes import SetIndex, SortedIndex, should_shrink, shrink
 from .._core._models import FlowRun, TaskRun
 
-__all__ = ["SORTED_FIELDS", "RunTable", "state_key"]
+__all__ = ["SORTED_FIELDS", "RunTable", "check_sort_key", "state_key"]
 
 R = TypeVar("R", TaskRun, FlowRun)
 
@@ -151,7 +154,9 @@ class RunTable(Generic[R]):
             sorted_indexes = self.sorted
             sorted_indexes["id"].add(run.id.int, seq, run)
             for name in self.sorted_fields:
-                sorted_indexes[name].add(getattr(run, name), seq, run)
+                value = getattr(run, name)
+                check_sort_key(name, value)
+                sorted_indexes[name].add(value, seq, run)
             self._add_to_sets(run)
         except BaseException:
             # All or nothing: take the run out of the indexes it reached.
@@ -276,6 +281,7 @@ class RunTable(Generic[R]):
             if old is new or old == new:
                 continue
             if kind == _SORTED:
+                check_sort_key(name, new)
                 self.sorted[name].move(old, new, seq, run)
             elif kind == _SET:
                 self.sets[name].move(old, new, run)
@@ -404,6 +410,29 @@ class RunTable(Generic[R]):
                 self.untagged.discard(run)
         for name in self.fixed_set_fields:
             sets[name].discard(getattr(run, name), run)
+
+
+def check_sort_key(name: str, value: Any) -> None:
+    """Refuse a value its sorted index could not order, before it is noted there.
+
+    Sorted indexes file their writes when next read (see :mod:`orchestrator._core._indexes`),
+    where an unorderable key could no longer be refused: ``name`` takes a string, every
+    other sorted field an aware datetime (or None).
+
+    Raises:
+        TypeError: naming the field and the value (the change it came with is undone).
+    """
+    if value is None:
+        return
+    if name == "name":
+        if isinstance(value, str):
+            return
+        expected = "a string"
+    else:
+        if isinstance(value, datetime) and value.utcoffset() is not None:
+            return
+        expected = "an aware datetime or None"
+    raise TypeError(f"{name} must be {expected} to be indexed, got {value!r}")
 
 
 def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:
