@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from .._core._abandoned import AbandonedCall
     from .._core._clock import Clock
     from .._core._models import TaskRun
-    from .._engine._engine import Engine
     from .._engine._orchestrator import Orchestrator
     from .._store._results import ResultStore
 
@@ -94,7 +93,6 @@ class ClaimEndings:
     __slots__ = ()
 
     _orchestrator: Orchestrator
-    _engine: Engine
     _clock: Clock
     _results: ResultStore
 
@@ -104,9 +102,7 @@ class ClaimEndings:
             """Forget a claim once its run is done with (the executor provides it)."""
 
     def _propose(self, claim: Claim, proposal: State, current: State) -> OrchestrationResult | None:
-        # Straight to the engine: what ``set_task_run_state_if`` checks first (a State, a
-        # committed ``current``) holds for the proposals built here from committed states.
-        return self._engine.propose_if(claim.run.id, proposal, current=current)
+        return self._orchestrator.set_task_run_state_if(claim.run.id, proposal, current=current)
 
     def _after_final(self, claim: Claim, state: State | None) -> None:
         """Delete the stored parameters once the run is in a terminal state."""

@@ -98,7 +98,6 @@ class Executor(ClaimEndings, AbandonedCallRules):
         "_abandoned_calls",
         "_caller",
         "_clock",
-        "_engine",
         "_holding",
         "_lease_seconds",
         "_leases",
@@ -123,7 +122,6 @@ class Executor(ClaimEndings, AbandonedCallRules):
         lease_seconds: float,
     ) -> None:
         self._orchestrator = orchestrator
-        self._engine = orchestrator._engine
         self._clock = orchestrator.clock
         self._results = orchestrator.result_store
         self._leases = orchestrator.pending_leases
@@ -173,7 +171,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
                 task_run_id=run.id,
             ),
         )
-        result = self._engine.propose_if(run.id, proposal, current=state)
+        result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=state)
         if result is None or result.status is not _ACCEPT:
             return None  # claimed elsewhere, or moved on meanwhile
         committed = result.state
