@@ -89,7 +89,7 @@ def bench_transitions(runs: int = 20000) -> None:
             naive(run, new)
     baseline = (time.perf_counter() - t0) / (3 * runs) * 1e6
     print(f"transition_baseline_naive_dict: {baseline:.3f} us")
-    print(f"transition_ratio_over_naive: {median / baseline:.0f} x")
+    print(f"transition_ratio_over_naive: {median / baseline:.2f} x")
     orch.check_invariants()
 
 

@@ -15,6 +15,10 @@ figure is a median over repeats, measured in the same run as its baselines:
   consumer task (the bare hand-off, no state at all).
 * ``baseline_huey_immediate``: N calls of a huey task in immediate mode on its
   in-memory storage (``pip install huey``; skipped with a note when missing).
+* ``flow_submit_per_task`` / ``flow_direct_call_per_task``: a sync ``@flow`` submitting
+  1,000 no-op tasks to its task runner (and waiting for every future), and one calling
+  the task 1,000 times directly; the flow's duration per task (``bench/bench_flows.py``
+  prints them beside their thread-pool and plain-call baselines).
 * ``profile_*``: where the end-to-end time goes, from one cProfile run (shares of the
   profiled time, so the absolute numbers are inflated; compare the shares).
 """
@@ -32,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from bench_flows import make_flows, per_task_us
 
 from orchestrator import (
     Completed,
@@ -210,6 +215,23 @@ def bench_baselines(n: int, worker_us: float, drain_us: float) -> None:
     print(f"worker_target_15us_met: {'yes' if worker_us <= 15 else 'no'}")
 
 
+def bench_flow_tasks(n: int = 1000) -> None:
+    """Print the per-task cost of a flow of ``n`` submits and of ``n`` direct calls."""
+    submitting, calling = make_flows(n)
+
+    def submit_flow() -> None:
+        with Orchestrator():
+            submitting()
+
+    def call_flow() -> None:
+        with Orchestrator():
+            calling()
+
+    submit_flow()  # warm up imports and code paths
+    print(f"flow_submit_per_task: {per_task_us(submit_flow, n):.2f} us")
+    print(f"flow_direct_call_per_task: {per_task_us(call_flow, n):.2f} us")
+
+
 # -- where the time goes ----------------------------------------------------------------------
 AREAS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("store", lambda f, _: "/orchestrator/_store/" in f),
@@ -261,6 +283,7 @@ def main() -> None:
     print(f"tasks: {n} count")
     worker_us, drain_us = bench_worker(n)
     bench_baselines(n, worker_us, drain_us)
+    bench_flow_tasks()
     profile(n)
 
 

@@ -18,6 +18,7 @@ from orchestrator import (
     VirtualClock,
 )
 from orchestrator._core._tasks import task
+from orchestrator._engine import _submission as submission
 from orchestrator._engine._futures import TaskRunFuture
 from orchestrator._engine._orchestrator import Orchestrator
 from orchestrator._engine._submission import asubmit_task, submit_task
@@ -141,7 +142,8 @@ def test_a_failing_creation_deletes_the_stored_parameters(
         assert len(orch.result_store) == 1  # the parameters were stored first...
         raise RuntimeError("store is down")
 
-    monkeypatch.setattr(orch, "create_task_run", refuse)
+    # The creation a submission makes (its arguments are checked already).
+    monkeypatch.setattr(submission, "create_checked_task_run", refuse)
     with pytest.raises(RuntimeError, match="store is down"):
         orch.submit(add, 1)
     assert len(orch.result_store) == 0  # ...and removed again
@@ -153,7 +155,8 @@ def test_a_failing_creation_without_parameters_raises_as_is(
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("store is down")
 
-    monkeypatch.setattr(orch, "create_task_run", refuse)
+    # The creation a submission makes (its arguments are checked already).
+    monkeypatch.setattr(submission, "create_checked_task_run", refuse)
     with pytest.raises(RuntimeError, match="store is down"):
         orch.submit(ping)
     assert len(orch.result_store) == 0

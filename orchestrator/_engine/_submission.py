@@ -27,6 +27,7 @@ from .._core._states import State, StateDetails, StateType
 from .._core._tasks import Task
 from .._store._results import parameters_key
 from ._futures import TaskRunFuture
+from ._task_runs import create_checked_task_run
 
 if TYPE_CHECKING:
     from ._orchestrator import Orchestrator
@@ -125,16 +126,22 @@ def _create(
         key = parameters_key(parameters_id)
         store.write(key, parameters)
     try:
-        orchestrator.create_task_run(
+        # Every argument is well-formed by construction (see create_checked_task_run).
+        create_checked_task_run(
+            orchestrator._engine,
             task.task_key,
-            id=run_id,
+            flow_run_id=None,
             dynamic_key=f"{task.task_key}-{run_id.hex}",
             name=name,
+            id=run_id,
             state=proposal,
             cache_key=cache_key,
             cache_expiration=expiration,
+            task_version=None,
             policy=task.policy,
             tags=task.tags,
+            labels=None,
+            task_inputs=None,
         )
     except BaseException:
         if key is not None:

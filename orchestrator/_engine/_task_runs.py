@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._core._checks import (
     check_bool,
@@ -43,7 +43,10 @@ from ._facet import Facet, check_state
 from ._rollback import change_run
 from ._state_records import delete_run_state
 
-__all__ = ["CreatedTaskRun", "TaskRuns"]
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+__all__ = ["CreatedTaskRun", "TaskRuns", "create_checked_task_run"]
 
 # Shared by every run created without labels or inputs (records never mutate them).
 _NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
@@ -54,6 +57,79 @@ class CreatedTaskRun(NamedTuple):
 
     run: TaskRun
     created: bool
+
+
+def create_checked_task_run(
+    engine: Engine,
+    task_key: str,
+    *,
+    flow_run_id: uuid.UUID | None,
+    dynamic_key: str | None,
+    name: str | None,
+    id: uuid.UUID | None,
+    state: State | None,
+    cache_key: str | None,
+    cache_expiration: datetime | None,
+    task_version: str | None,
+    policy: TaskRunPolicy | None,
+    tags: frozenset[str],
+    labels: Mapping[str, str] | None,
+    task_inputs: Mapping[str, Any] | None,
+) -> CreatedTaskRun:
+    """:meth:`TaskRuns.create_task_run` once its arguments are known to be well-formed.
+
+    Submissions call it directly: everything they pass is checked where it is made (the
+    task's own fields when the task was built, the run name and cache key as they are
+    rendered), so checking it again on every submission would only cost time.
+    """
+    with engine.lock:
+        parent = None if flow_run_id is None else engine.flow_run(flow_run_id)
+        if dynamic_key is None:
+            dynamic_key = f"{task_key}-{engine.new_id().hex}"
+        existing = engine.store.find_task_run(flow_run_id, task_key, dynamic_key)
+        if existing is not None:
+            return CreatedTaskRun(existing, False)
+        if id is not None and engine.store.get_task_run(id) is not None:
+            raise ObjectAlreadyExists(
+                f"task run id {id} is already used by another run; omit id to get a new one"
+            )
+        if (
+            state is not None
+            and state.type is StateType.SCHEDULED
+            and state.details.deferred
+            and not engine.queues.has_room(task_key)
+        ):
+            raise engine.queues.full_error(task_key)
+        run_id = engine.new_id() if id is None else id
+        run_labels: Mapping[str, str] = _NO_ENTRIES
+        if parent is not None or labels:
+            merged_labels: dict[str, str] = {}
+            if parent is not None:
+                merged_labels.update(parent.labels)
+                merged_labels["orchestrator.flow.id"] = str(parent.flow_id)
+                merged_labels["orchestrator.flow-run.id"] = str(parent.id)
+            if labels:
+                merged_labels.update(labels)
+            run_labels = merged_labels or _NO_ENTRIES
+        now = engine.clock.now()
+        run = TaskRun(
+            id=run_id,
+            name=f"{task_key}-{run_id.hex[:4]}" if name is None else name,
+            task_key=task_key,
+            dynamic_key=dynamic_key,
+            flow_run_id=flow_run_id,
+            cache_key=cache_key,
+            cache_expiration=cache_expiration,
+            task_version=task_version,
+            empirical_policy=DEFAULT_TASK_POLICY if policy is None else policy,
+            tags=tags,
+            labels=run_labels,
+            task_inputs=dict(task_inputs) if task_inputs else _NO_ENTRIES,
+            created=now,
+            updated=now,
+        )
+        engine.insert_task_run(run, Pending() if state is None else state)
+        return CreatedTaskRun(run, True)
 
 
 class TaskRuns(Facet):
@@ -129,52 +205,22 @@ class TaskRuns(Facet):
             labels = check_mapping_of_str(labels, "labels")
         if task_inputs is not None:
             task_inputs = check_mapping(task_inputs, "task_inputs")
-        engine = self._engine
-        with engine.lock:
-            parent = None if flow_run_id is None else engine.flow_run(flow_run_id)
-            if dynamic_key is None:
-                dynamic_key = f"{task_key}-{engine.new_id().hex}"
-            existing = engine.store.find_task_run(flow_run_id, task_key, dynamic_key)
-            if existing is not None:
-                return CreatedTaskRun(existing, False)
-            if id is not None and engine.store.get_task_run(id) is not None:
-                raise ObjectAlreadyExists(
-                    f"task run id {id} is already used by another run; omit id to get a new one"
-                )
-            if (
-                state is not None
-                and state.type is StateType.SCHEDULED
-                and state.details.deferred
-                and not engine.queues.has_room(task_key)
-            ):
-                raise engine.queues.full_error(task_key)
-            run_id = engine.new_id() if id is None else id
-            merged_labels: dict[str, str] = {}
-            if parent is not None:
-                merged_labels.update(parent.labels)
-                merged_labels["orchestrator.flow.id"] = str(parent.flow_id)
-                merged_labels["orchestrator.flow-run.id"] = str(parent.id)
-            if labels:
-                merged_labels.update(labels)
-            now = engine.clock.now()
-            run = TaskRun(
-                id=run_id,
-                name=f"{task_key}-{run_id.hex[:4]}" if name is None else name,
-                task_key=task_key,
-                dynamic_key=dynamic_key,
-                flow_run_id=flow_run_id,
-                cache_key=cache_key,
-                cache_expiration=cache_expiration,
-                task_version=task_version,
-                empirical_policy=DEFAULT_TASK_POLICY if policy is None else policy,
-                tags=frozen_tags,
-                labels=merged_labels or _NO_ENTRIES,
-                task_inputs=dict(task_inputs) if task_inputs else _NO_ENTRIES,
-                created=now,
-                updated=now,
-            )
-            engine.insert_task_run(run, Pending() if state is None else state)
-            return CreatedTaskRun(run, True)
+        return create_checked_task_run(
+            self._engine,
+            task_key,
+            flow_run_id=flow_run_id,
+            dynamic_key=dynamic_key,
+            name=name,
+            id=id,
+            state=state,
+            cache_key=cache_key,
+            cache_expiration=cache_expiration,
+            task_version=task_version,
+            policy=policy,
+            tags=frozen_tags,
+            labels=labels,
+            task_inputs=task_inputs,
+        )
 
     def update_task_run(self, task_run_id: uuid.UUID, *, name: str) -> TaskRun:
         """Rename a task run (its name is the only field that is not bookkeeping).

@@ -70,6 +70,19 @@ _ACCEPT: Final = SetStateStatus.ACCEPT
 _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
 
 
+def _has_hooks(task: Task[..., Any]) -> bool:
+    """Whether running ``task`` calls anything around it: a state hook or a retry condition.
+
+    Read at each run, since hooks may be added to a task after it is served.
+    """
+    return bool(
+        task.on_running_hooks
+        or task.on_completion_hooks
+        or task.on_failure_hooks
+        or task.retry_condition_fn is not None
+    )
+
+
 @final
 class Executor(ClaimEndings, AbandonedCallRules):
     """Claims and executes runs of the given tasks; the engine of a TaskWorker.
@@ -239,6 +252,12 @@ class Executor(ClaimEndings, AbandonedCallRules):
         )
         started = await self._start(claim, task, context)
         if started is None:
+            return
+        if not _has_hooks(task):
+            # Nothing to call around the run: the plain path builds no RunHooks.
+            if started.type is _RUNNING:
+                claim.phase = RUNNING
+                self._finish(claim, await self._call_marked(claim, task, context))
             return
         hooks = RunHooks(
             task,
