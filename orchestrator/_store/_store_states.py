@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["StoreStates"]
 
+#: The history of a run the store does not hold (shared; never mutated).
+_NO_STATES: list[State] = []
+
 
 class StoreStates:
     """State-by-id reads and removals, and the undo steps of a failed commit."""
@@ -33,6 +36,11 @@ class StoreStates:
         _state_ids: StateIds
 
         def _count_states(self, delta: int, *, flow: bool) -> None: ...
+
+    def run_history(self, run: TaskRun | FlowRun, /) -> list[State]:
+        """Return the run's live history, oldest first (do not mutate; empty if unknown). O(1)."""
+        histories = self._task_run_states if isinstance(run, TaskRun) else self._flow_run_states
+        return histories.get(run.id, _NO_STATES)
 
     # -- states by id ---------------------------------------------------------------------
     def has_state_id(self, state_id: uuid.UUID, /) -> bool:
