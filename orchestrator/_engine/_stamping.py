@@ -50,9 +50,7 @@ def stamp(
         details = initial.details  # share equal details along the history (memory)
     state_id = proposed.id  # a client's id is kept, as in the reference
     if state_id is None:
-        state_id = new_id()
-        while store.has_state_id(state_id):  # a client took it first
-            state_id = new_id()
+        state_id = store.fresh_state_id(new_id)  # one no stored state has
     else:
         store.check_state_id(proposed)  # a rule may put a stored state in its place
     return State(

@@ -90,7 +90,7 @@ class Store(StoreQueries, StoreStates):
         self._flows: dict[uuid.UUID, Flow] = {}
         self._flows_by_name: dict[str, Flow] = {}
         self._deployments: dict[uuid.UUID, Deployment] = {}
-        self._state_ids = StateIds()
+        self._state_ids = StateIds(self._task_run_states, self._flow_run_states)
 
     # -- what the planner reads (the Catalog protocol) ------------------------------------
     @property

@@ -8,6 +8,7 @@ index (:mod:`._state_ids`) and the all-or-nothing commits need of them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._core._models import FlowRun, TaskRun
@@ -46,6 +47,13 @@ class StoreStates:
     def has_state_id(self, state_id: uuid.UUID, /) -> bool:
         """Return whether a stored state, of a task run or a flow run, has this id. O(1)."""
         return state_id in self._state_ids
+
+    def fresh_state_id(self, draw: Callable[[], uuid.UUID], /) -> uuid.UUID:
+        """Return a new id from ``draw`` for a state about to be stored. O(1).
+
+        No stored state has it; the store knows it as fresh when the state is appended.
+        """
+        return self._state_ids.fresh(draw)
 
     def check_state_id(self, state: State, /) -> None:
         """Refuse a state whose (client-chosen) id is already a stored state's. O(1).
