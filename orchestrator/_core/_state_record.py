@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final, final
 
 import attrs
@@ -109,9 +110,28 @@ class StateDetails:
     deployment_concurrency_lease_id: uuid.UUID | None = None
 
     def replace(self, **changes: Any) -> StateDetails:
-        """Return a copy with ``changes`` applied."""
-        return attrs.evolve(self, **changes)
+        """Return a copy with ``changes`` applied (``attrs.evolve``, at about half the cost).
 
+        Raises:
+            TypeError: a name in ``changes`` is not a field.
+        """
+        if not _DETAIL_NAMES.issuperset(changes):
+            return attrs.evolve(self, **changes)  # raises evolve's own TypeError
+        # The fields have no converters or validators: copy the slots, then set changes.
+        copy: StateDetails = _new_object(StateDetails)
+        for setter, value in zip(_DETAIL_SETTERS, _detail_values(self), strict=True):
+            setter(copy, value)
+        for name, value in changes.items():
+            _DETAIL_SETTER[name](copy, value)
+        return copy
+
+
+_new_object = object.__new__
+_DETAIL_FIELDS: Final = tuple(field.name for field in attrs.fields(StateDetails))
+_DETAIL_NAMES: Final = frozenset(_DETAIL_FIELDS)
+_DETAIL_SETTERS: Final = tuple(StateDetails.__dict__[name].__set__ for name in _DETAIL_FIELDS)
+_DETAIL_SETTER: Final = dict(zip(_DETAIL_FIELDS, _DETAIL_SETTERS, strict=True))
+_detail_values: Final = attrgetter(*_DETAIL_FIELDS)
 
 #: The details of a state that sets nothing; shared because details are immutable.
 EMPTY_DETAILS: Final = StateDetails()
@@ -250,7 +270,6 @@ class State:
             raise wrong_type("details", self.details, "a StateDetails, such as StateDetails()")
 
 
-_new_object = object.__new__
 # The slots' own setters, which a frozen class's __setattr__ refuses to use: building a
 # committed state with them skips the keyword parsing and the checks of __init__, about
 # half the cost of a commit's State (the proposal it copies was checked already).
