@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final, final
 
 import attrs
@@ -28,6 +29,7 @@ __all__ = [
     "StateDetails",
     "StateType",
     "default_state_name",
+    "stamped_state",
 ]
 
 
@@ -76,7 +78,7 @@ _DEFAULT_NAMES: Final = {t: default_state_name(t) for t in StateType}
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, weakref_slot=False)  # no weak references: 176 bytes, not 192
 class StateDetails:
     """Details attached to a state; every field defaults to "not set".
 
@@ -108,9 +110,28 @@ class StateDetails:
     deployment_concurrency_lease_id: uuid.UUID | None = None
 
     def replace(self, **changes: Any) -> StateDetails:
-        """Return a copy with ``changes`` applied."""
-        return attrs.evolve(self, **changes)
+        """Return a copy with ``changes`` applied (``attrs.evolve``, at about half the cost).
 
+        Raises:
+            TypeError: a name in ``changes`` is not a field.
+        """
+        if not _DETAIL_NAMES.issuperset(changes):
+            return attrs.evolve(self, **changes)  # raises evolve's own TypeError
+        # The fields have no converters or validators: copy the slots, then set changes.
+        copy: StateDetails = _new_object(StateDetails)
+        for setter, value in zip(_DETAIL_SETTERS, _detail_values(self), strict=True):
+            setter(copy, value)
+        for name, value in changes.items():
+            _DETAIL_SETTER[name](copy, value)
+        return copy
+
+
+_new_object = object.__new__
+_DETAIL_FIELDS: Final = tuple(field.name for field in attrs.fields(StateDetails))
+_DETAIL_NAMES: Final = frozenset(_DETAIL_FIELDS)
+_DETAIL_SETTERS: Final = tuple(StateDetails.__dict__[name].__set__ for name in _DETAIL_FIELDS)
+_DETAIL_SETTER: Final = dict(zip(_DETAIL_FIELDS, _DETAIL_SETTERS, strict=True))
+_detail_values: Final = attrgetter(*_DETAIL_FIELDS)
 
 #: The details of a state that sets nothing; shared because details are immutable.
 EMPTY_DETAILS: Final = StateDetails()
@@ -247,6 +268,40 @@ class State:
             raise _wrong_state_type(self.type)
         if self.details.__class__ is not StateDetails:
             raise wrong_type("details", self.details, "a StateDetails, such as StateDetails()")
+
+
+# The slots' own setters, which a frozen class's __setattr__ refuses to use: building a
+# committed state with them skips the keyword parsing and the checks of __init__, about
+# half the cost of a commit's State (the proposal it copies was checked already).
+_SET_TYPE, _SET_NAME, _SET_TIMESTAMP, _SET_MESSAGE, _SET_DATA, _SET_DETAILS, _SET_ID = (
+    State.__dict__[name].__set__
+    for name in ("type", "name", "timestamp", "message", "data", "details", "id")
+)
+
+
+def stamped_state(
+    type: StateType,
+    name: str,
+    timestamp: datetime,
+    message: str | None,
+    data: Any,
+    details: StateDetails,
+    id: uuid.UUID,
+) -> State:
+    """Return ``State(type=type, name=name, ...)`` for a commit, without ``__init__``'s checks.
+
+    Only for values taken from a checked proposal: ``type`` a StateType and ``details``
+    a StateDetails, as ``State.__init__`` would insist.
+    """
+    state: State = _new_object(State)
+    _SET_TYPE(state, type)
+    _SET_NAME(state, name)
+    _SET_TIMESTAMP(state, timestamp)
+    _SET_MESSAGE(state, message)
+    _SET_DATA(state, data)
+    _SET_DETAILS(state, details)
+    _SET_ID(state, id)
+    return state
 
 
 def _wrong_state_type(value: object) -> Exception:

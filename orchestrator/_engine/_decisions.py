@@ -1,16 +1,26 @@
 """The decision log: every proposal a run got, the rule that decided it and why.
 
 :class:`DecisionLog` keeps compact entries per run, since one is written on every
-proposal: a plain acceptance is just the committed state (its place in the history says
-the rest), anything else a :data:`~orchestrator._core._events.DecisionEntry` tuple. A
-:class:`~orchestrator.Decision` is built only when someone reads the log, or when an
+proposal. A *plain* acceptance (no rule decided, no reason, the name kept, committed at
+the proposal's time by the policy such a proposal goes through) is fully described by
+its committed state and that state's place in the history, so a run's log is one of:
+
+* a small int, ``2 * n + forced_first``, while the log reads exactly like the run's
+  history: entry ``i`` is the plain acceptance of ``history[i]`` for the first ``n``
+  states, only the first may be forced (as a creation in a state is). A run created in
+  a state and moved on through the core policy costs no list and no tuple;
+* otherwise a list whose items are the committed state of a plain, unforced acceptance
+  or a :data:`~orchestrator._core._events.DecisionEntry` tuple. A log leaves the int
+  form for good at its first other entry (written out from the history then).
+
+A :class:`~orchestrator.Decision` is built only when someone reads the log, or when an
 observer that wants decisions is subscribed.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import final
 
 from .._core._events import Decision, DecisionEntry, Observer, make_decision, notify
@@ -24,8 +34,12 @@ from .._rules._rule import Policy
 __all__ = ["DecisionLog"]
 
 Run = TaskRun | FlowRun
-#: The policy a plain proposal of ``state`` for ``run`` goes through (no force).
-DefaultPolicy = Callable[[Run, State], Policy]
+#: The policy a plain proposal of ``state`` for ``run`` goes through, forced or not.
+DefaultPolicy = Callable[[Run, State, bool], Policy]
+#: A run's live history, oldest first (the store's own list: read it, never change it).
+History = Callable[[Run], Sequence[State]]
+#: One run's log: ``2 * n + forced_first`` while it mirrors the history, else its entries.
+Log = int | list[DecisionEntry | State]
 
 
 @final
@@ -34,16 +48,18 @@ class DecisionLog:
 
     Args:
         keep: keep entries (off saves memory; observers are still told).
-        default_policy: which policy a plain proposal goes through, so that a plain
-            acceptance by that policy can be stored as just its state.
+        default_policy: which policy a plain proposal goes through, forced or not, so
+            that a plain acceptance by that policy can be stored without a tuple.
+        history: a run's live history, which a compact log reads its entries from.
     """
 
-    __slots__ = ("_by_run", "_default_policy", "_observers", "_peak", "keep")
+    __slots__ = ("_by_run", "_default_policy", "_history", "_observers", "_peak", "keep")
 
-    def __init__(self, *, keep: bool, default_policy: DefaultPolicy) -> None:
+    def __init__(self, *, keep: bool, default_policy: DefaultPolicy, history: History) -> None:
         self.keep = keep
         self._default_policy = default_policy
-        self._by_run: dict[uuid.UUID, list[DecisionEntry | State]] = {}
+        self._history = history
+        self._by_run: dict[uuid.UUID, Log] = {}
         self._peak = 0  # the most runs with entries since the last shrink
         self._observers: tuple[Observer, ...] = ()
 
@@ -67,54 +83,125 @@ class DecisionLog:
         state = result.state
         reason = getattr(result.details, "reason", None)
         decider = ctx.decider
-        entry: DecisionEntry | State
-        if (
+        forced = ctx.force
+        plain = (
             decider is None
             and result.status is SetStateStatus.ACCEPT
-            and not ctx.force
             and state is not None
             and state.timestamp is ctx.now
             and state.name == proposed.name
             and reason is None
-            and policy is self._default_policy(run, state)
+            and policy is self._default_policy(run, state, forced)
+        )
+        if plain and not forced:
+            assert state is not None  # plain
+            if self.keep and not self._mirrored(run, state, forced=False):
+                self._entries(run).append(state)
+            if self._observers:
+                self._tell(run, self._written_out(run, state, ctx.initial_type, False))
+            return
+        entry: DecisionEntry = (
+            ctx.now,
+            ctx.initial_type,
+            proposed.type,
+            proposed.name,
+            result.status,
+            state,
+            decider,
+            reason,
+            forced,
+            policy.name,
+        )
+        # A forced plain acceptance as a run's first entry (a creation in a state) is the
+        # one forced entry the int form holds: it reads back as this very tuple.
+        if self.keep and not (
+            plain
+            and ctx.initial is None
+            and state is not None
+            and state.type is proposed.type
+            and self._mirrored(run, state, forced=True)
         ):
-            entry = state
-        else:
-            entry = (
-                ctx.now,
-                ctx.initial_type,
-                proposed.type,
-                proposed.name,
-                result.status,
-                state,
-                decider,
-                reason,
-                ctx.force,
-                policy.name,
-            )
-        if self.keep:
-            log = self._by_run.get(run.id)
-            if log is None:
-                self._by_run[run.id] = [entry]
-                if len(self._by_run) > self._peak:
-                    self._peak = len(self._by_run)
-            else:
-                log.append(entry)
+            self._entries(run).append(entry)
         if self._observers:
-            decision = self._decision(run, entry, ctx.initial_type)
-            notify(self._observers, lambda o: o.decision_recorded(decision))
+            self._tell(run, entry)
+
+    def _mirrored(self, run: Run, state: State, *, forced: bool) -> bool:
+        """Count the plain acceptance of ``state`` if the run's log still mirrors its history.
+
+        True when it did (the log is its int form and stays so); False when the caller
+        must append the entry to the run's list.
+        """
+        by_run = self._by_run
+        log = by_run.get(run.id)
+        if log is None:
+            count = 0
+        elif isinstance(log, int) and not forced:
+            count = log >> 1
+        else:
+            return False
+        history = self._history(run)
+        # A proposal nested in another's commit can land in the history before the
+        # outer one is logged: then the history is no longer the log, and a list is kept.
+        if len(history) != count + 1 or history[count] is not state:
+            return False
+        if log is None:
+            by_run[run.id] = 2 + forced
+            self._grew()
+        else:
+            by_run[run.id] = log + 2
+        return True
+
+    def _entries(self, run: Run) -> list[DecisionEntry | State]:
+        """The run's log as a list, written out of its int form first if need be."""
+        by_run = self._by_run
+        log = by_run.get(run.id)
+        if isinstance(log, list):
+            return log
+        entries: list[DecisionEntry | State] = []
+        if log is not None:
+            count: int = log >> 1
+            history = self._history(run)
+            for position in range(count):
+                state = history[position]
+                if position == 0 and log & 1:
+                    entries.append(self._written_out(run, state, None, True))
+                else:
+                    entries.append(state)
+        by_run[run.id] = entries
+        if log is None:
+            self._grew()
+        return entries
+
+    def _grew(self) -> None:
+        if len(self._by_run) > self._peak:
+            self._peak = len(self._by_run)
+
+    def _tell(self, run: Run, entry: DecisionEntry) -> None:
+        decision = make_decision(run, entry)
+        notify(self._observers, lambda o: o.decision_recorded(decision))
 
     def read(self, run: Run, history: list[State]) -> list[Decision]:
         """Return ``run``'s decisions, oldest first (``history`` is its committed states)."""
+        log = self._by_run.get(run.id)
+        if log is None:
+            return []
+        if isinstance(log, int):
+            count: int = log >> 1
+            first_forced = bool(log & 1)
+            decisions = []
+            before: StateType | None = None
+            for position in range(count):
+                state = history[position]
+                forced = first_forced and position == 0
+                decisions.append(make_decision(run, self._written_out(run, state, before, forced)))
+                before = state.type
+            return decisions
         previous: dict[int, StateType | None] = {}
-        before: StateType | None = None
+        before = None
         for state in history:
             previous[id(state)] = before
             before = state.type
-        return [
-            self._decision(run, entry, previous.get(id(entry)))
-            for entry in self._by_run.get(run.id, ())
-        ]
+        return [self._decision(run, entry, previous.get(id(entry))) for entry in log]
 
     def forget(self, run_id: uuid.UUID) -> None:
         """Drop a run's entries (it was deleted); give memory back once most are gone."""
@@ -126,16 +213,18 @@ class DecisionLog:
 
     def __len__(self) -> int:
         """How many entries the log holds, over every run."""
-        return sum(len(entries) for entries in self._by_run.values())
+        return sum(log >> 1 if isinstance(log, int) else len(log) for log in self._by_run.values())
 
     def _decision(
         self, run: Run, entry: DecisionEntry | State, from_type: StateType | None
     ) -> Decision:
         if not isinstance(entry, State):
             return make_decision(run, entry)
-        return make_decision(run, self._written_out(run, entry, from_type))
+        return make_decision(run, self._written_out(run, entry, from_type, False))
 
-    def _written_out(self, run: Run, state: State, from_type: StateType | None) -> DecisionEntry:
+    def _written_out(
+        self, run: Run, state: State, from_type: StateType | None, forced: bool
+    ) -> DecisionEntry:
         """The full entry of a plain acceptance of ``state`` that moved from ``from_type``."""
         assert state.timestamp is not None  # committed states are stamped
         return (
@@ -147,22 +236,24 @@ class DecisionLog:
             state,
             None,
             None,
-            False,
-            self._default_policy(run, state).name,
+            forced,
+            self._default_policy(run, state, forced).name,
         )
 
     def before_state_deleted(self, run: Run, history: list[State], index: int) -> None:
         """Keep the log right when ``history[index]`` is about to leave ``run``'s history.
 
-        A plain entry reads the type it moved from off the history, so the entries of
-        that state and of the next one are written out in full first. O(entries of run).
+        A plain entry reads the type it moved from off the history (and a log in its int
+        form reads its states there), so the log is written out as a list first, and the
+        entries of that state and of the next one are written out in full. O(entries of
+        run).
         """
-        log = self._by_run.get(run.id)
-        if not log:
+        if not self._by_run.get(run.id):
             return
+        log = self._entries(run)
         moved_from: dict[int, StateType | None] = {}
         for position in range(index, min(index + 2, len(history))):
             moved_from[id(history[position])] = history[position - 1].type if position else None
         for position, entry in enumerate(log):
             if isinstance(entry, State) and id(entry) in moved_from:
-                log[position] = self._written_out(run, entry, moved_from[id(entry)])
+                log[position] = self._written_out(run, entry, moved_from[id(entry)], False)

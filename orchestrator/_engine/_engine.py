@@ -123,7 +123,9 @@ class Engine:
         #: What is executing now; workers report to it, time skipping reads it.
         self.activity = Activity()
         self.observers: tuple[Observer, ...] = ()
-        self.decisions = DecisionLog(keep=keep_decisions, default_policy=self._default_policy)
+        self.decisions = DecisionLog(
+            keep=keep_decisions, default_policy=self._default_policy, history=self.store.run_history
+        )
         #: The lines runs logged, per run (forgotten with the run).
         self.run_logs = RunLogs(
             lock=self.lock, limit=run_log_limit, level=run_log_level, exists=self._run_exists
@@ -326,10 +328,10 @@ class Engine:
         """The policy a flow-run proposal goes through."""
         return self.policies.minimal_flow if force else self.policies.flow
 
-    def _default_policy(self, run: TaskRun | FlowRun, state: State) -> Policy:
+    def _default_policy(self, run: TaskRun | FlowRun, state: State, force: bool) -> Policy:
         if isinstance(run, TaskRun):
-            return self.choose_task_policy(state, False)
-        return self.policies.flow
+            return self.choose_task_policy(state, force)
+        return self.choose_flow_policy(force)
 
     def propose(
         self,

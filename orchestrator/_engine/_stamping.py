@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Final
 
 from .._core._models import FlowRun, TaskRun
+from .._core._state_record import stamped_state
 from .._core._states import State, StateType
 from .._rules._bookkeeping import details_for_run
 from .._rules._context import TransitionContext
@@ -50,17 +51,15 @@ def stamp(
         details = initial.details  # share equal details along the history (memory)
     state_id = proposed.id  # a client's id is kept, as in the reference
     if state_id is None:
-        state_id = new_id()
-        while store.has_state_id(state_id):  # a client took it first
-            state_id = new_id()
+        state_id = store.fresh_state_id(new_id)  # one no stored state has
     else:
         store.check_state_id(proposed)  # a rule may put a stored state in its place
-    return State(
-        type=proposed.type,
-        name=proposed.name,
-        timestamp=timestamp,
-        message=proposed.message,
-        data=proposed.data,
-        details=details,
-        id=state_id,
+    return stamped_state(
+        proposed.type,
+        proposed.name,
+        timestamp,
+        proposed.message,
+        proposed.data,
+        details,
+        state_id,
     )

@@ -35,10 +35,9 @@ from ._state_ids import StateIds
 from ._store_queries import StoreQueries
 from ._store_states import StoreStates
 from ._table import RunTable
+from ._task_keys import TaskKey, TaskKeys
 
 __all__ = ["Store", "StoreStatistics"]
-
-_TaskKey = tuple[uuid.UUID | None, str, str]
 
 
 @final
@@ -82,7 +81,7 @@ class Store(StoreQueries, StoreStates):
             fixed_set_fields=("idempotency_key",),
             derived_sorted_fields=("effective_start_time",),
         )
-        self._task_keys: dict[_TaskKey, TaskRun] = {}
+        self._task_keys = TaskKeys()
         self._task_run_states: dict[uuid.UUID, list[State]] = {}
         self._flow_run_states: dict[uuid.UUID, list[State]] = {}
         self._task_run_state_count = 0
@@ -90,7 +89,7 @@ class Store(StoreQueries, StoreStates):
         self._flows: dict[uuid.UUID, Flow] = {}
         self._flows_by_name: dict[str, Flow] = {}
         self._deployments: dict[uuid.UUID, Deployment] = {}
-        self._state_ids = StateIds()
+        self._state_ids = StateIds(self._task_run_states, self._flow_run_states)
 
     # -- what the planner reads (the Catalog protocol) ------------------------------------
     @property
@@ -147,7 +146,7 @@ class Store(StoreQueries, StoreStates):
                 f"dynamic_key={key[2]!r} already exists"
             )
         self._task_table.add(run)  # raises ObjectAlreadyExists for a taken id
-        self._task_keys[key] = run
+        self._task_keys.add(run)
         self._task_run_states[run.id] = []
 
     def add_task_runs(self, runs: list[TaskRun] | tuple[TaskRun, ...]) -> None:
@@ -156,7 +155,7 @@ class Store(StoreQueries, StoreStates):
         Raises:
             ObjectAlreadyExists: an id or identity is taken (then nothing is inserted).
         """
-        keys: dict[_TaskKey, TaskRun] = {}
+        keys: dict[TaskKey, TaskRun] = {}
         ids: set[uuid.UUID] = set()
         for run in runs:
             key = (run.flow_run_id, run.task_key, run.dynamic_key)
@@ -170,7 +169,8 @@ class Store(StoreQueries, StoreStates):
             keys[key] = run
             ids.add(run.id)
         self._task_table.add_many(runs)
-        self._task_keys.update(keys)
+        for run in keys.values():
+            self._task_keys.add(run)
         for run in runs:
             self._task_run_states[run.id] = []
 
@@ -187,7 +187,7 @@ class Store(StoreQueries, StoreStates):
         self._state_ids.discard(self._state_ids.task, states)
         if self._task_table.needs_compaction():  # most runs are gone: give memory back
             self._task_table.compact()
-            shrink(self._task_keys)
+            self._task_keys.compact()
             shrink(self._task_run_states)
             self._state_ids.compact()
         return run
@@ -384,7 +384,7 @@ class Store(StoreQueries, StoreStates):
         for key, run in expected_keys.items():
             if self._task_keys.get(key) is not run:
                 raise AssertionError(f"identity index misses task run {run.id}")
-        if len(self._task_keys) != len(runs):
+        if len(self._task_keys) != len(runs) or sum(1 for _ in self._task_keys.runs()) != len(runs):
             raise AssertionError(
                 f"identity index has {len(self._task_keys)} entries for {len(runs)} task runs"
             )

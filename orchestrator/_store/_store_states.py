@@ -8,6 +8,7 @@ index (:mod:`._state_ids`) and the all-or-nothing commits need of them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._core._models import FlowRun, TaskRun
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from ._table import RunTable
 
 __all__ = ["StoreStates"]
+
+#: The history of a run the store does not hold (shared; never mutated).
+_NO_STATES: list[State] = []
 
 
 class StoreStates:
@@ -34,10 +38,22 @@ class StoreStates:
 
         def _count_states(self, delta: int, *, flow: bool) -> None: ...
 
+    def run_history(self, run: TaskRun | FlowRun, /) -> list[State]:
+        """Return the run's live history, oldest first (do not mutate; empty if unknown). O(1)."""
+        histories = self._task_run_states if isinstance(run, TaskRun) else self._flow_run_states
+        return histories.get(run.id, _NO_STATES)
+
     # -- states by id ---------------------------------------------------------------------
     def has_state_id(self, state_id: uuid.UUID, /) -> bool:
         """Return whether a stored state, of a task run or a flow run, has this id. O(1)."""
         return state_id in self._state_ids
+
+    def fresh_state_id(self, draw: Callable[[], uuid.UUID], /) -> uuid.UUID:
+        """Return a new id from ``draw`` for a state about to be stored. O(1).
+
+        No stored state has it; the store knows it as fresh when the state is appended.
+        """
+        return self._state_ids.fresh(draw)
 
     def check_state_id(self, state: State, /) -> None:
         """Refuse a state whose (client-chosen) id is already a stored state's. O(1).
