@@ -360,7 +360,10 @@ def test_memory_comes_back_after_the_runs_are_deleted(bulk: bool) -> None:
         0,
     )
     assert grown > 5_000_000
-    assert left < grown / 100, f"{left} of {grown} bytes still held"
+    # What stays is a constant, not a share of the runs: containers are shrunk until
+    # they are small (under COMPACT_FLOOR entries, a few hundred KiB in all), then kept.
+    # (Measured: the same ~200 KiB after 2,500 or 10,000 runs of each kind.)
+    assert left < grown / 100 + 256 * 1024, f"{left} of {grown} bytes still held"
     orch.check_invariants()
 
 

@@ -213,3 +213,29 @@ def test_an_iterator_is_not_disturbed_by_writes_made_while_it_is_alive() -> None
     index.add(25, 9, Item("z"))
     assert labels(walk) == ["a", "d", "e"]
     assert labels(index.irange()) == ["a", "b", "d", "z", "e"]
+
+
+def test_a_dormant_index_ignores_writes_and_builds_itself_at_the_first_read() -> None:
+    source_items = {label: Item(label) for label in "xyz"}
+    calls: list[int] = []
+
+    def source() -> list[tuple[int | None, int, Item]]:
+        calls.append(1)
+        return [
+            (30, 0, source_items["x"]),
+            (None, 1, source_items["y"]),
+            (10, 2, source_items["z"]),
+        ]
+
+    index: SortedIndex[int, Item] = SortedIndex(source)
+    dormant_at_first = index.dormant
+    index.add(5, 7, Item("ignored"))
+    index.move(30, 1, 0, source_items["x"])
+    index.remove(10, 2, source_items["z"])
+    assert index.discard(10, 2, source_items["z"]) is False
+    assert calls == []  # writes cost nothing while nobody has read
+    assert labels(index.irange()) == ["z", "x"]  # built from the source, as it is now
+    assert labels(index.nulls()) == ["y"]
+    assert (dormant_at_first, index.dormant, calls) == (True, False, [1])
+    index.move(30, 1, 0, source_items["x"])  # awake: writes are kept from now on
+    assert labels(index.irange()) == ["x", "z"]

@@ -10,7 +10,9 @@ Two shapes cover every secondary index of the store:
   only notes the value's wanted key (a dict operation), and the next read (or removal)
   files every noted value once, from where it is filed to where it is wanted, in one
   batch. A value that moves four times between two reads is re-filed once; filing never
-  raises (the keys of one index are validated comparable where they come in).
+  raises (the keys of one index are validated comparable where they come in). An index
+  given a source is dormant until first read: it costs nothing per write, and its first
+  read builds it from the source in one sort.
 * :class:`SetIndex` maps a key to the set of values that have it (state type -> runs,
   task key -> runs, ...). Empty sets are dropped, so the key set is exactly the keys in
   use.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator, KeysView
+from collections.abc import Callable, Iterable, Iterator, KeysView
 from operator import itemgetter
 from typing import Any, Final, Generic, TypeVar, final
 
@@ -90,9 +92,11 @@ class SortedIndex(Generic[K, V]):
     entries, and the first read after ``m`` writes pays O(m log n) for them.
     """
 
-    __slots__ = ("_items", "_nulls", "_pending")
+    __slots__ = ("_items", "_nulls", "_pending", "_source")
 
-    def __init__(self) -> None:
+    def __init__(
+        self, source: Callable[[], Iterable[tuple[K | None, int, V]]] | None = None
+    ) -> None:
         # Elements are (key, seq, value) and (seq, value); typed loosely because the
         # stubs require the element type itself to be orderable.
         self._items: SortedList[tuple[Any, ...]] = SortedList()
@@ -100,6 +104,14 @@ class SortedIndex(Generic[K, V]):
         # value -> (the key it is filed under or _ABSENT, its seq, the key it wants or
         # _ABSENT): the writes not filed yet.
         self._pending: dict[V, tuple[Any, int, Any]] = {}
+        # While not None the index is dormant: it holds nothing, ignores writes, and its
+        # first read builds it from every (key, seq, value) the source gives.
+        self._source = source
+
+    @property
+    def dormant(self) -> bool:
+        """Whether the index has never been read (it holds nothing until it is)."""
+        return self._source is not None
 
     def __len__(self) -> int:
         """Return the number of entries, ``None`` keys included."""
@@ -115,6 +127,8 @@ class SortedIndex(Generic[K, V]):
     # -- writes: noted, filed by the next read ---------------------------------------------------
     def add(self, key: K | None, seq: int, value: V) -> None:
         """Insert ``value`` under ``key``. O(1) (filed by the next read)."""
+        if self._source is not None:
+            return
         pending = self._pending
         noted = pending.get(value)
         pending[value] = (_ABSENT if noted is None else noted[0], seq, key)
@@ -127,8 +141,10 @@ class SortedIndex(Generic[K, V]):
         Removals (deletes) are rare and checked: they file the noted writes first.
 
         Raises:
-            ValueError: no such entry.
+            ValueError: no such entry (in an index that is awake).
         """
+        if self._source is not None:
+            return
         self._file()
         if key is None:
             self._nulls.remove((seq, value))
@@ -137,6 +153,8 @@ class SortedIndex(Generic[K, V]):
 
     def move(self, old: K | None, new: K | None, seq: int, value: V) -> None:
         """Re-file ``value`` from key ``old`` to key ``new``. O(1) (filed by the next read)."""
+        if self._source is not None:
+            return
         pending = self._pending
         noted = pending.get(value)
         if noted is None:
@@ -149,8 +167,10 @@ class SortedIndex(Generic[K, V]):
     def update(self, entries: Iterable[tuple[K | None, int, V]]) -> None:
         """Insert many ``(key, seq, value)`` entries at once. O(m log m + n) for m entries.
 
-        One sort in C; the fastest way to fill an index.
+        One sort in C; the fastest way to fill an index. A dormant index ignores them.
         """
+        if self._source is not None:
+            return
         self._file()
         entries = list(entries)
         items = [entry for entry in entries if entry[0] is not None]
@@ -164,7 +184,10 @@ class SortedIndex(Generic[K, V]):
 
     def _file(self) -> None:
         """File every noted write: out of the key each value is filed under, into the one
-        it wants. Never raises."""
+        it wants (or, the first time, build the index from its source). Never raises."""
+        if self._source is not None:
+            self._wake()
+            return
         pending = self._pending
         if not pending:
             return
@@ -191,6 +214,13 @@ class SortedIndex(Generic[K, V]):
             items.update(to_items)
         if to_nulls:
             nulls.update(to_nulls)
+
+    def _wake(self) -> None:
+        source = self._source
+        assert source is not None
+        self._source = None
+        self._pending = {}
+        self.update(source())
 
     # -- reads: file first ------------------------------------------------------------------------
     def count(self, lo: K | None = None, hi: K | None = None, *, hi_inclusive: bool = True) -> int:
@@ -255,7 +285,7 @@ class SortedIndex(Generic[K, V]):
         """Remove every entry. O(n)."""
         self._pending = {}
         self._items.clear()
-        self._nulls.clear()
+        self._nulls.clear()  # a dormant index stays dormant: its source is what it holds
 
     def discard(self, key: K | None, seq: int, value: V) -> bool:
         """Remove the entry of ``value`` under ``key`` if there is one; return whether there was.
@@ -263,8 +293,10 @@ class SortedIndex(Generic[K, V]):
         For repairs after a failed change, so it never raises: when ``key`` cannot be
         compared with the index's keys, the entry of ``value`` with this ``seq`` is found
         by a scan (O(n)) and removed whatever its key. O(log n) otherwise (after the noted
-        writes are filed).
+        writes are filed). A dormant index holds nothing: False.
         """
+        if self._source is not None:
+            return False
         self._file()
         entries = self._nulls if key is None else self._items
         try:

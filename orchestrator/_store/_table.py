@@ -25,6 +25,7 @@ they must not change.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -108,8 +109,11 @@ class RunTable(Generic[R]):
         self._next_seq = 0
         #: The most runs held at once since the last :meth:`compact`.
         self.peak = 0
+        # Dormant until a query reads them: an index nobody sorts or ranges by costs
+        # nothing per run (see SortedIndex).
         self.sorted: dict[str, SortedIndex[Any, R]] = {
-            name: SortedIndex() for name in ("id", *self.sorted_fields)
+            name: SortedIndex(functools.partial(self._sorted_entries, name))
+            for name in ("id", *self.sorted_fields)
         }
         self.sets: dict[str, SetIndex[Any, R]] = {
             name: SetIndex()
@@ -127,6 +131,14 @@ class RunTable(Generic[R]):
         # The state indexes' own dicts, for the hot path (see _move).
         self._type_sets: dict[str | None, set[R]] = self.sets["state_type"].raw
         self._name_sets: dict[str | None, set[R]] = self.sets["state_name"].raw
+
+    def _sorted_entries(self, name: str) -> list[tuple[Any, int, R]]:
+        """Every run's entry in the sorted index of ``name``: what wakes it. O(n)."""
+        seq = self.seq
+        if name == "id":
+            return [(run.id.int, seq[run], run) for run in self.runs.values()]
+        key = attrgetter(name)
+        return [(key(run), seq[run], run) for run in self.runs.values()]
 
     def __len__(self) -> int:
         """Return the number of runs. O(1)."""
@@ -332,6 +344,8 @@ class RunTable(Generic[R]):
 
     def _check_sorted(self, name: str, key: Any) -> None:
         index = self.sorted[name]
+        if index.dormant:
+            return  # it holds nothing yet; its first read builds it from the runs
         seen: dict[R, tuple[Any, int]] = {}
         previous: tuple[Any, ...] | None = None
         for entry_key, seq, run in index.entries():
