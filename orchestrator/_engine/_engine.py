@@ -39,7 +39,7 @@ from .._core._retention import Retention
 from .._core._states import State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
-from .._rules._context import TransitionContext, run_transition
+from .._rules._context import TransitionContext
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
 from .._store._results import ResultStore, parameters_key
@@ -360,12 +360,12 @@ class Engine:
             rng=self.random,
             force=force,
         )
-        rules = policy.compile(None if initial is None else initial.type, proposed.type)
+        plan = policy.plan(None if initial is None else initial.type, proposed.type)
         commit = self._commit_task if isinstance(run, TaskRun) else self._commit_flow
         error: Exception | None = None
         self._depth += 1
         try:
-            run_transition(rules, ctx, commit)
+            ctx.run_plan(plan, commit)
         except Exception as exc:
             error = exc
         finally:

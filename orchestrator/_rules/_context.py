@@ -13,14 +13,14 @@ method of the context, so only the context ever touches its private fields.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, final
+from typing import TYPE_CHECKING, Any, final
 
 import attrs
 
 from .._core._checks import check_optional_text, check_seconds, check_text, wrong_type
-from .._core._models import ConcurrencyLimit, FlowRun, TaskRun
+from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import (
     ACCEPTED,
     AbortDetails,
@@ -28,63 +28,18 @@ from .._core._outcomes import (
     Details,
     RejectDetails,
     SetStateStatus,
-    SlotOutcome,
     WaitDetails,
 )
 from .._core._states import State, StateType
+from ._plan import Exit, TransitionPlan
+from ._rule_services import RuleServices
 
 if TYPE_CHECKING:
-    import uuid
-
     from ._rule import Rule
 
 __all__ = ["Commit", "Run", "RuleServices", "TransitionContext", "run_transition"]
 
 Run = TaskRun | FlowRun
-
-
-class RuleServices(Protocol):
-    """What rules may read and do beyond the context: the orchestrator's policy tables.
-
-    The engine implements this over its own tables; tests can pass any object with
-    these methods. Every method is synchronous and runs under the engine's lock.
-    """
-
-    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun | None:
-        """Return a flow run, or None when it does not exist."""
-        ...
-
-    def lookup_cache(self, key: str, now: datetime) -> State | None:
-        """Return the state of the newest cache entry for ``key`` that is live at ``now``."""
-        ...
-
-    def insert_cache(self, key: str, expiration: datetime | None, state: State) -> None:
-        """Record ``state`` under ``key`` until ``expiration`` (forever if None)."""
-        ...
-
-    def acquire_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> SlotOutcome:
-        """Take one slot for ``run_id`` on every limited tag of ``tags``, all or nothing."""
-        ...
-
-    def release_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> None:
-        """Give back the slots ``run_id`` holds on ``tags`` (holding none is fine)."""
-        ...
-
-    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
-        """Return the limit on ``tag``, or None."""
-        ...
-
-    def enqueue(self, run: TaskRun, *, retry: bool) -> None:
-        """Put a deferred run on its task key's scheduled (or retry) queue."""
-        ...
-
-    def acquire_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> SlotOutcome:
-        """Take a slot of the deployment's concurrency limit for a flow run (if limited)."""
-        ...
-
-    def release_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> None:
-        """Give back the deployment slot the run holds (holding none is fine)."""
-        ...
 
 
 @final
@@ -302,15 +257,89 @@ class TransitionContext:
             self._proposed = attrs.evolve(proposed, details=proposed.details.replace(**changes))
 
     # -- driving (the engine's side) ------------------------------------------------------
-    def run_rules(self, rules: tuple[Rule, ...], commit: Commit) -> None:
-        """Internal: the body of :func:`run_transition`; the engine calls that, rules never.
+    def run_plan(self, plan: TransitionPlan, commit: Commit) -> None:
+        """Internal: the body of :func:`run_transition`; the engine calls it, rules never.
 
         Kept on the context so that only the context reads and writes its private fields.
+        While no ``before`` hook changes the outcome, every rule of ``plan`` enters the
+        transition unchanged, so only the hooks that exist run, and the exits are the
+        ones the plan lists; the first hook that changes the outcome (or raises) hands
+        the rest of the rules to the general walk, :meth:`_enter`.
         """
-        initial_type = self.initial_type
-        original_to = self.proposed_type
-        # (rule, the to-type it expects on exit, runs after, runs cleanup)
-        entered: list[tuple[Rule, StateType | None, bool, bool]] = []
+        initial = self.initial
+        original_to = plan.to_type
+        start = self._mutations
+        entered: list[Exit] | None = None
+        for position, item, before in plan.befores:
+            self._current_rule = item
+            try:
+                before(self)
+            except Exception as error:
+                self._fail(item.name, error)
+                entered = self._enter_rest(plan, position, original_to)
+                break
+            if self._mutations != start:
+                entered = self._enter_rest(plan, position, self.proposed_type)
+                break
+        self._current_rule = None
+
+        if self._proposed is not None and self.error is None:
+            try:
+                self._validated = commit(self)
+            except Exception as error:
+                self.commit_error = error
+                self._proposed = None
+                self._status = SetStateStatus.ABORT
+                self._details = AbortDetails(f"Error validating state: {error!r}")
+                self._validated = self.initial
+        else:
+            self._validated = self.initial
+        self._validated_done = True
+
+        if entered is None:
+            proposed = self._proposed
+            if (
+                self.error is None
+                and (None if proposed is None else proposed.type) is original_to
+                and self.initial is initial
+            ):
+                # Nothing changed the transition: the after hooks run, in reverse order.
+                first_error: BaseException | None = None
+                for after in plan.afters:
+                    try:
+                        after(self)
+                    except Exception as error:
+                        if first_error is None:
+                            first_error = error
+                if first_error is not None:
+                    raise first_error
+                return
+            self._exit(plan.entered, None if initial is None else initial.type)
+        else:
+            self._exit(entered, None if initial is None else initial.type)
+
+    def _enter_rest(
+        self, plan: TransitionPlan, position: int, expected: StateType | None
+    ) -> list[Exit]:
+        """The rule at ``position`` changed the outcome (or raised): walk the rest.
+
+        ``expected`` is the to-type that rule expects on exit. Returns every exit so far.
+        """
+        entered = plan.entered_before(position)
+        item = plan.rules[position]
+        _, has_after, has_cleanup = item.hook_overrides
+        if item.universal:
+            if has_after:
+                entered.append((item, None, True, False))
+        elif has_after or has_cleanup:
+            entered.append((item, expected, has_after, has_cleanup))
+        self._enter(plan.rules[position + 1 :], plan.to_type, entered)
+        return entered
+
+    def _enter(
+        self, rules: tuple[Rule, ...], original_to: StateType | None, entered: list[Exit]
+    ) -> None:
+        """Enter ``rules`` one by one, skipping those whose transition changed."""
         append = entered.append
         for item in rules:
             has_before, has_after, has_cleanup = item.hook_overrides
@@ -342,21 +371,13 @@ class TransitionContext:
                 append((item, expected, has_after, has_cleanup))
         self._current_rule = None
 
-        if self._proposed is not None and self.error is None:
-            try:
-                self._validated = commit(self)
-            except Exception as error:
-                self.commit_error = error
-                self._proposed = None
-                self._status = SetStateStatus.ABORT
-                self._details = AbortDetails(f"Error validating state: {error!r}")
-                self._validated = self.initial
-        else:
-            self._validated = self.initial
-        self._validated_done = True
+    def _exit(self, entered: Sequence[Exit], initial_type: StateType | None) -> None:
+        """Run the exits of the entered rules in reverse: after, or cleanup if fizzled.
+
+        Every exit runs; the first error (a ``before`` hook's, else an exit's) is raised.
+        """
         if not entered and self.error is None:
             return
-
         first_error: BaseException | None = self.error
         proposed = self._proposed
         final_to = None if proposed is None else proposed.type
@@ -398,13 +419,19 @@ class TransitionContext:
 Commit = Callable[[TransitionContext], State]
 
 
-def run_transition(rules: tuple[Rule, ...], ctx: TransitionContext, commit: Commit) -> None:
+def run_transition(
+    rules: tuple[Rule, ...] | TransitionPlan, ctx: TransitionContext, commit: Commit
+) -> None:
     """Enter ``rules``, commit the outcome with ``commit``, then exit the rules.
 
+    ``rules`` are the rules that take part in ``ctx``'s transition, in order, or their
+    :class:`~orchestrator._rules._plan.TransitionPlan` (what the engine passes).
     ``commit`` is called only when a proposal remains and no rule raised; it returns the
     committed state. Otherwise the current state stands. An exception from ``commit``
     becomes ABORT and ``ctx.commit_error`` (the commit must then leave nothing changed).
     Exceptions from ``after``/``cleanup`` hooks do not stop the unwinding; the first one
     is raised at the end, as is a ``before`` hook's error.
     """
-    ctx.run_rules(rules, commit)
+    if not isinstance(rules, TransitionPlan):
+        rules = TransitionPlan(tuple(rules), ctx.proposed_type)
+    ctx.run_plan(rules, commit)
