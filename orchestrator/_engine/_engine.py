@@ -349,7 +349,8 @@ class Engine:
         Raises:
             ObjectAlreadyExists: ``proposed`` has the id of a stored state (nothing changes).
         """
-        self.store.check_state_id(proposed)
+        if proposed.id is not None:  # a client's id (the check of None is a no-op)
+            self.store.check_state_id(proposed)
         initial = run.state
         ctx = TransitionContext(
             run=run,

@@ -51,7 +51,8 @@ class TransitionPlan:
             unchanged transition (None: it has nothing to run on exit).
         entered: the exits of every rule, when none of them changed the transition.
         afters: the ``after`` hooks to call, in calling (reversed) order, when nothing
-            changed, nothing raised and the commit went through.
+            changed, nothing raised and the commit went through (so the committed state
+            is of type ``to_type``): those of rules whose ``after_states`` hold it.
     """
 
     __slots__ = ("afters", "befores", "entered", "exits", "rules", "to_type")
@@ -75,8 +76,11 @@ class TransitionPlan:
         self.befores = tuple(befores)
         self.exits = tuple(exits)
         self.entered = tuple(exit for exit in exits if exit is not None)
+        # A rule's after_states say which committed types its after hook can act on.
         self.afters: tuple[Hook, ...] = tuple(
-            exit[0].after for exit in reversed(self.entered) if exit[2]
+            exit[0].after
+            for exit in reversed(self.entered)
+            if exit[2] and (to_type is None or to_type in exit[0].after_states)
         )
 
     def entered_before(self, position: int) -> list[Exit]:

@@ -54,6 +54,11 @@ class Rule:
     to_states: ClassVar[StateTypes] = ALL_STATE_TYPES
     #: A universal rule applies to every transition and never fizzles.
     universal: ClassVar[bool] = False
+    #: The committed state types after which ``after`` can do anything at all. A hint
+    #: for speed: when no rule changed the transition, the committed state has the
+    #: proposal's type, so a :class:`~._plan.TransitionPlan` to another type leaves
+    #: ``after`` out. ``after`` must still check for itself.
+    after_states: ClassVar[StateTypes] = ALL_STATE_TYPES
     #: Whether the class overrides ``before``, ``after`` and ``cleanup``, in that order;
     #: worked out for each subclass when it is created (never set it), so that
     #: ``run_transition`` can skip the hooks that do nothing.
