@@ -3,6 +3,7 @@ context runs it (the common unchanged case, and the fallback once a rule changes
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import ClassVar
 
@@ -21,10 +22,11 @@ from orchestrator import (
     TransitionContext,
     VirtualClock,
 )
+from orchestrator._core._outcomes import ACCEPTED
 from orchestrator._rules._context import run_transition
 from orchestrator._rules._plan import TransitionPlan
 from orchestrator._rules._rule import StateTypes
-from tests.helpers import REJECT, StubServices, commit, make_context, make_task_run
+from tests.helpers import ACCEPT, REJECT, StubServices, commit, make_context, make_task_run
 
 Log = list[str]
 
@@ -172,3 +174,30 @@ def test_rename_and_update_details_keep_every_other_field_of_the_proposal(
     assert ctx.proposed == attrs.evolve(
         proposal, name="Again", details=StateDetails(cache_key="other", deferred=True)
     )
+
+
+def test_the_engine_constructor_builds_the_same_context(
+    clock: VirtualClock, services: StubServices
+) -> None:
+    run, initial, proposal = make_task_run(), Pending(), Running()
+    rng = random.Random(3)
+    keywords = TransitionContext(
+        run=run, initial=initial, proposed=proposal, now=clock.now(), services=services, rng=rng
+    )
+    positional = TransitionContext.begin(run, initial, proposal, clock.now(), services, rng, False)
+    for ctx in (keywords, positional):
+        assert (ctx.run, ctx.initial, ctx.proposed, ctx.now) == (
+            run,
+            initial,
+            proposal,
+            clock.now(),
+        )
+        assert (ctx.services, ctx.random, ctx.parameters, ctx.force) == (services, rng, {}, False)
+        assert (ctx.validated, ctx.status, ctx.details, ctx.decider) == (
+            None,
+            ACCEPT,
+            ACCEPTED,
+            None,
+        )
+        assert (ctx.error, ctx.error_rule, ctx.commit_error) == (None, None, None)
+    assert positional.parameters is not keywords.parameters

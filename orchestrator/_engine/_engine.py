@@ -352,14 +352,8 @@ class Engine:
         if proposed.id is not None:  # a client's id (the check of None is a no-op)
             self.store.check_state_id(proposed)
         initial = run.state
-        ctx = TransitionContext(
-            run=run,
-            initial=initial,
-            proposed=proposed,
-            now=self.clock.now(),
-            services=self.services,
-            rng=self.random,
-            force=force,
+        ctx = TransitionContext.begin(
+            run, initial, proposed, self.clock.now(), self.services, self.random, force
         )
         plan = policy.plan(None if initial is None else initial.type, proposed.type)
         commit = self._commit_task if isinstance(run, TaskRun) else self._commit_flow

@@ -41,6 +41,9 @@ __all__ = ["Commit", "Run", "RuleServices", "TransitionContext", "run_transition
 Run = TaskRun | FlowRun
 
 
+_new_context = object.__new__
+
+
 @final
 class TransitionContext(TransitionDriver):
     """Everything a rule may see of one proposal, and the only ways to change it.
@@ -48,7 +51,7 @@ class TransitionContext(TransitionDriver):
     ``run`` is the live record (rules may update its counters, as the built-in rules
     do); ``initial``, ``proposed``, ``validated``, ``status`` and ``details`` are
     read-only and change only through the mutators, which refuse to work once the
-    outcome is committed. :meth:`run_rules` belongs to the engine (it is the body of
+    outcome is committed. :meth:`run_plan` belongs to the engine (it is the body of
     :func:`run_transition`); rules never call it.
     """
 
@@ -66,25 +69,67 @@ class TransitionContext(TransitionDriver):
         parameters: dict[str, Any] | None = None,
         force: bool = False,
     ) -> None:
+        rng = random.Random(0) if rng is None else rng
+        self._start(
+            run,
+            initial,
+            proposed,
+            now,
+            services,
+            rng,
+            {} if parameters is None else parameters,
+            force,
+        )
+
+    @classmethod
+    def begin(
+        cls,
+        run: Run,
+        initial: State | None,
+        proposed: State | None,
+        now: datetime,
+        services: RuleServices,
+        rng: random.Random,
+        force: bool,
+    ) -> TransitionContext:
+        """The engine's constructor: the same context, built from positional arguments.
+
+        Calling a class with keyword arguments costs more than twice as much as calling
+        it with positional ones, and the engine builds a context for every proposal.
+        """
+        ctx = _new_context(cls)
+        ctx._start(run, initial, proposed, now, services, rng, {}, force)
+        return ctx
+
+    def _start(
+        self,
+        run: Run,
+        initial: State | None,
+        proposed: State | None,
+        now: datetime,
+        services: RuleServices,
+        rng: random.Random,
+        parameters: dict[str, Any],
+        force: bool,
+    ) -> None:
         self.run = run
         self.initial = initial
         self._proposed = proposed
-        self._validated: State | None = None
+        self._validated = None
         self._validated_done = False
         self._status = SetStateStatus.ACCEPT
-        self._details: Details = ACCEPTED
+        self._details = ACCEPTED
         self._mutations = 0
-        self._current_rule: Rule | None = None
-        self._decider: Rule | str | None = None
+        self._current_rule = None
+        self._decider = None
         self.now = now
         self.services = services
-        self.random = random.Random(0) if rng is None else rng
-        self.parameters: dict[str, Any] = {} if parameters is None else parameters
+        self.random = rng
+        self.parameters = parameters
         self.force = force
-        self.error: BaseException | None = None
-        self.error_rule: str | None = None
-        #: What the commit raised (the outcome is then ABORT), or None.
-        self.commit_error: Exception | None = None
+        self.error = None
+        self.error_rule = None
+        self.commit_error = None
 
     # -- read-only views ----------------------------------------------------------------
     @property

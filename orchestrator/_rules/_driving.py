@@ -60,6 +60,7 @@ class TransitionDriver:
     _decider: Rule | str | None
     error: BaseException | None
     error_rule: str | None
+    #: What the commit raised (the outcome is then ABORT), or None.
     commit_error: Exception | None
 
     def run_plan(self, plan: TransitionPlan, commit: Commit) -> None:
