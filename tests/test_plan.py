@@ -8,7 +8,6 @@ import uuid
 from typing import ClassVar
 
 import attrs
-import pytest
 
 from orchestrator import (
     Pending,
@@ -133,24 +132,6 @@ def test_rules_ahead_of_a_change_fizzle_even_without_a_before_hook(
     assert log == ["reject.before", "ahead.cleanup"]
     assert ctx.validated is not None
     assert ctx.validated.type is StateType.SCHEDULED
-
-
-def test_an_after_hook_error_does_not_stop_the_others(
-    clock: VirtualClock, services: StubServices
-) -> None:
-    log: Log = []
-
-    class Broken(ExitOnly):
-        def after(self, ctx: TransitionContext) -> None:
-            super().after(ctx)
-            raise ValueError(self.label)
-
-    ctx = pending_to_running(clock, services)
-    rules = (Broken(log, "a"), Broken(log, "b"), ExitOnly(log, "c"))
-    with pytest.raises(ValueError, match="b"):
-        run_transition(rules, ctx, commit)
-    assert log == ["c.after", "b.after", "a.after"]
-    assert ctx.validated is ctx.run.state
 
 
 def test_rename_and_update_details_keep_every_other_field_of_the_proposal(
