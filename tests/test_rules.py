@@ -32,6 +32,7 @@ from orchestrator._core._outcomes import (
     OrchestrationResult,
     RejectDetails,
     WaitDetails,
+    new_result,
 )
 from orchestrator._core._states import ALL_STATE_TYPES
 from orchestrator._rules._context import run_transition
@@ -122,6 +123,16 @@ def test_details_round_trip_through_their_type_discriminator(details: object) ->
     assert rebuilt == details
     result = OrchestrationResult(state=None, status=SetStateStatus.ACCEPT, details=rebuilt)
     assert result.details is rebuilt
+
+
+def test_the_engine_builds_results_equal_to_the_constructor() -> None:
+    details = RejectDetails("why")
+    built = new_result(None, SetStateStatus.REJECT, details)
+    assert type(built) is OrchestrationResult
+    assert built == OrchestrationResult(state=None, status=SetStateStatus.REJECT, details=details)
+    assert hash(built) == hash(OrchestrationResult(None, SetStateStatus.REJECT, details))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.status = SetStateStatus.ACCEPT  # type: ignore[misc]
 
 
 # -- valid, invalid and fizzled rules ---------------------------------------------------------

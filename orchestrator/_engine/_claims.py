@@ -23,6 +23,7 @@ from ._leases import DEFAULT_LEASE_SECONDS, PendingLeases
 
 __all__ = ["Claims"]
 
+_COMMITTED: Final = "a committed State (run.state)"
 _CLAIM: Final = State(type=StateType.PENDING, name="Pending", details=StateDetails(deferred=True))
 
 
@@ -53,12 +54,18 @@ class Claims(Facet):
                 (with an id), or ``force`` not True or False.
             Exception: whatever a rule raised (see ``set_task_run_state``).
         """
-        task_run_id = check_id(task_run_id, "task_run_id", text=True)
+        # Workers call this three times per run: the checks are inlined for the plain
+        # case (a UUID, a State, a bool) and fall back to the checkers to refuse.
+        given: tuple[object, object] = (current, force)  # callers may pass anything
+        if task_run_id.__class__ is not uuid.UUID:
+            task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
-        check_instance(current, State, "current", expected="a committed State (run.state)")
+        if given[0].__class__ is not State:
+            check_instance(current, State, "current", expected=_COMMITTED)
         if current.id is None:
             raise wrong_value("current", current, "a committed state (with an id)")
-        check_bool(force, "force")
+        if given[1] is not False and given[1] is not True:
+            check_bool(force, "force")
         return self._engine.propose_if(task_run_id, state, current=current, force=force)
 
     def claim_task_run(

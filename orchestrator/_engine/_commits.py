@@ -52,7 +52,8 @@ def commit_task(engine: Engine, ctx: TransitionContext) -> State:
         undo_commit(store, run, before, counts, state)
         raise
     engine.slots.forget_waiter(run.id)
-    engine.notify(lambda o: o.task_run_state_committed(run, state))
+    if engine.observers:
+        engine.notify(lambda o: o.task_run_state_committed(run, state))
     if state.type in TERMINAL_TYPES and engine_logger.isEnabledFor(logging.INFO):
         log_end_state("task run", run, state)
     return state

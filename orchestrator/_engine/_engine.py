@@ -34,12 +34,12 @@ from .._core._clock import Clock
 from .._core._errors import ObjectNotFound
 from .._core._events import Observer, notify
 from .._core._models import FlowRun, TaskRun
-from .._core._outcomes import OrchestrationResult
+from .._core._outcomes import OrchestrationResult, new_result
 from .._core._retention import Retention
 from .._core._states import State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
-from .._rules._context import TransitionContext, run_transition
+from .._rules._context import TransitionContext
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
 from .._store._results import ResultStore, parameters_key
@@ -351,28 +351,23 @@ class Engine:
         Raises:
             ObjectAlreadyExists: ``proposed`` has the id of a stored state (nothing changes).
         """
-        self.store.check_state_id(proposed)
+        if proposed.id is not None:  # a client's id (the check of None is a no-op)
+            self.store.check_state_id(proposed)
         initial = run.state
-        ctx = TransitionContext(
-            run=run,
-            initial=initial,
-            proposed=proposed,
-            now=self.clock.now(),
-            services=self.services,
-            rng=self.random,
-            force=force,
+        ctx = TransitionContext.begin(
+            run, initial, proposed, self.clock.now(), self.services, self.random, force
         )
-        rules = policy.compile(None if initial is None else initial.type, proposed.type)
+        plan = policy.plan(None if initial is None else initial.type, proposed.type)
         commit = self._commit_task if isinstance(run, TaskRun) else self._commit_flow
         error: Exception | None = None
         self._depth += 1
         try:
-            run_transition(rules, ctx, commit)
+            ctx.run_plan(plan, commit)
         except Exception as exc:
             error = exc
         finally:
             self._depth -= 1
-        result = OrchestrationResult(ctx.validated, ctx.status, ctx.details)
+        result = new_result(ctx.validated, ctx.status, ctx.details)
         self.decisions.record(run, ctx, proposed, result, policy)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:

@@ -38,11 +38,22 @@ def details_for_run(
         if run.parent_task_run_id is not None:
             task_run_id = run.parent_task_run_id
     needs_time = scheduled_time is not None and details.scheduled_time is None
-    if details.flow_run_id == flow_run_id and details.task_run_id == task_run_id:
+    # Ids compared by identity first: they are mostly the run's own objects, and
+    # UUID.__eq__ (reached too when None meets a UUID) is a Python-level call.
+    flow, task = details.flow_run_id, details.task_run_id
+    if (
+        flow is flow_run_id
+        or (flow is not None and flow_run_id is not None and flow == flow_run_id)
+    ) and (
+        task is task_run_id
+        or (task is not None and task_run_id is not None and task == task_run_id)
+    ):
         return details.replace(scheduled_time=scheduled_time) if needs_time else details
     if details is EMPTY_DETAILS and not needs_time:
         shared = run._id_details
-        if shared is None or shared.task_run_id != task_run_id:
+        if shared is None or (
+            shared.task_run_id is not task_run_id and shared.task_run_id != task_run_id
+        ):
             shared = run._id_details = StateDetails(
                 flow_run_id=flow_run_id, task_run_id=task_run_id
             )

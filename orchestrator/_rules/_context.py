@@ -13,14 +13,12 @@ method of the context, so only the context ever touches its private fields.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, final
-
-import attrs
+from typing import TYPE_CHECKING, Any, final
 
 from .._core._checks import check_optional_text, check_seconds, check_text, wrong_type
-from .._core._models import ConcurrencyLimit, FlowRun, TaskRun
+from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import (
     ACCEPTED,
     AbortDetails,
@@ -28,14 +26,14 @@ from .._core._outcomes import (
     Details,
     RejectDetails,
     SetStateStatus,
-    SlotOutcome,
     WaitDetails,
 )
-from .._core._states import State, StateType
+from .._core._states import State, StateDetails, StateType
+from ._driving import Commit, TransitionDriver
+from ._plan import TransitionPlan
+from ._rule_services import RuleServices
 
 if TYPE_CHECKING:
-    import uuid
-
     from ._rule import Rule
 
 __all__ = ["Commit", "Run", "RuleServices", "TransitionContext", "run_transition"]
@@ -43,81 +41,21 @@ __all__ = ["Commit", "Run", "RuleServices", "TransitionContext", "run_transition
 Run = TaskRun | FlowRun
 
 
-class RuleServices(Protocol):
-    """What rules may read and do beyond the context: the orchestrator's policy tables.
-
-    The engine implements this over its own tables; tests can pass any object with
-    these methods. Every method is synchronous and runs under the engine's lock.
-    """
-
-    def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRun | None:
-        """Return a flow run, or None when it does not exist."""
-        ...
-
-    def lookup_cache(self, key: str, now: datetime) -> State | None:
-        """Return the state of the newest cache entry for ``key`` that is live at ``now``."""
-        ...
-
-    def insert_cache(self, key: str, expiration: datetime | None, state: State) -> None:
-        """Record ``state`` under ``key`` until ``expiration`` (forever if None)."""
-        ...
-
-    def acquire_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> SlotOutcome:
-        """Take one slot for ``run_id`` on every limited tag of ``tags``, all or nothing."""
-        ...
-
-    def release_slots(self, run_id: uuid.UUID, tags: frozenset[str]) -> None:
-        """Give back the slots ``run_id`` holds on ``tags`` (holding none is fine)."""
-        ...
-
-    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
-        """Return the limit on ``tag``, or None."""
-        ...
-
-    def enqueue(self, run: TaskRun, *, retry: bool) -> None:
-        """Put a deferred run on its task key's scheduled (or retry) queue."""
-        ...
-
-    def acquire_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> SlotOutcome:
-        """Take a slot of the deployment's concurrency limit for a flow run (if limited)."""
-        ...
-
-    def release_deployment_slot(self, run_id: uuid.UUID, deployment_id: uuid.UUID) -> None:
-        """Give back the deployment slot the run holds (holding none is fine)."""
-        ...
+_new_context = object.__new__
 
 
 @final
-class TransitionContext:
+class TransitionContext(TransitionDriver):
     """Everything a rule may see of one proposal, and the only ways to change it.
 
     ``run`` is the live record (rules may update its counters, as the built-in rules
     do); ``initial``, ``proposed``, ``validated``, ``status`` and ``details`` are
     read-only and change only through the mutators, which refuse to work once the
-    outcome is committed. :meth:`run_rules` belongs to the engine (it is the body of
+    outcome is committed. :meth:`run_plan` belongs to the engine (it is the body of
     :func:`run_transition`); rules never call it.
     """
 
-    __slots__ = (
-        "_current_rule",
-        "_decider",
-        "_details",
-        "_mutations",
-        "_proposed",
-        "_status",
-        "_validated",
-        "_validated_done",
-        "commit_error",
-        "error",
-        "error_rule",
-        "force",
-        "initial",
-        "now",
-        "parameters",
-        "random",
-        "run",
-        "services",
-    )
+    __slots__ = ("force", "now", "parameters", "random", "run", "services")
 
     def __init__(
         self,
@@ -131,25 +69,67 @@ class TransitionContext:
         parameters: dict[str, Any] | None = None,
         force: bool = False,
     ) -> None:
+        rng = random.Random(0) if rng is None else rng
+        self._start(
+            run,
+            initial,
+            proposed,
+            now,
+            services,
+            rng,
+            {} if parameters is None else parameters,
+            force,
+        )
+
+    @classmethod
+    def begin(
+        cls,
+        run: Run,
+        initial: State | None,
+        proposed: State | None,
+        now: datetime,
+        services: RuleServices,
+        rng: random.Random,
+        force: bool,
+    ) -> TransitionContext:
+        """The engine's constructor: the same context, built from positional arguments.
+
+        Calling a class with keyword arguments costs more than twice as much as calling
+        it with positional ones, and the engine builds a context for every proposal.
+        """
+        ctx = _new_context(cls)
+        ctx._start(run, initial, proposed, now, services, rng, {}, force)
+        return ctx
+
+    def _start(
+        self,
+        run: Run,
+        initial: State | None,
+        proposed: State | None,
+        now: datetime,
+        services: RuleServices,
+        rng: random.Random,
+        parameters: dict[str, Any],
+        force: bool,
+    ) -> None:
         self.run = run
         self.initial = initial
         self._proposed = proposed
-        self._validated: State | None = None
+        self._validated = None
         self._validated_done = False
         self._status = SetStateStatus.ACCEPT
-        self._details: Details = ACCEPTED
+        self._details = ACCEPTED
         self._mutations = 0
-        self._current_rule: Rule | None = None
-        self._decider: Rule | str | None = None
+        self._current_rule = None
+        self._decider = None
         self.now = now
         self.services = services
-        self.random = random.Random(0) if rng is None else rng
-        self.parameters: dict[str, Any] = {} if parameters is None else parameters
+        self.random = rng
+        self.parameters = parameters
         self.force = force
-        self.error: BaseException | None = None
-        self.error_rule: str | None = None
-        #: What the commit raised (the outcome is then ABORT), or None.
-        self.commit_error: Exception | None = None
+        self.error = None
+        self.error_rule = None
+        self.commit_error = None
 
     # -- read-only views ----------------------------------------------------------------
     @property
@@ -291,101 +271,16 @@ class TransitionContext:
         """
         self._check_open()
         check_text(name, "name")
-        if self._proposed is not None:
-            self._proposed = attrs.evolve(self._proposed, name=name)
+        proposed = self._proposed
+        if proposed is not None:
+            self._proposed = _with(proposed, name, proposed.details)
 
     def update_details(self, **changes: Any) -> None:
         """Change fields of the proposal's details; the transition stays the same."""
         self._check_open()
-        if self._proposed is not None:
-            proposed = self._proposed
-            self._proposed = attrs.evolve(proposed, details=proposed.details.replace(**changes))
-
-    # -- driving (the engine's side) ------------------------------------------------------
-    def run_rules(self, rules: tuple[Rule, ...], commit: Commit) -> None:
-        """Internal: the body of :func:`run_transition`; the engine calls that, rules never.
-
-        Kept on the context so that only the context reads and writes its private fields.
-        """
-        initial_type = self.initial_type
-        original_to = self.proposed_type
-        # (rule, the to-type it expects on exit, runs after, runs cleanup)
-        entered: list[tuple[Rule, StateType | None, bool, bool]] = []
-        append = entered.append
-        for item in rules:
-            has_before, has_after, has_cleanup = item.hook_overrides
-            if item.universal:
-                if has_before:
-                    self._current_rule = item
-                    try:
-                        item.before(self)
-                    except Exception as error:
-                        self._fail(item.name, error)
-                if has_after:
-                    append((item, None, True, False))
-                continue
-            proposed = self._proposed
-            if (None if proposed is None else proposed.type) is not original_to:
-                continue  # invalid: an earlier rule changed the transition
-            expected = original_to
-            if has_before:
-                mutations = self._mutations
-                self._current_rule = item
-                try:
-                    item.before(self)
-                except Exception as error:
-                    self._fail(item.name, error)
-                else:
-                    if self._mutations != mutations:
-                        expected = self.proposed_type
-            if has_after or has_cleanup:
-                append((item, expected, has_after, has_cleanup))
-        self._current_rule = None
-
-        if self._proposed is not None and self.error is None:
-            try:
-                self._validated = commit(self)
-            except Exception as error:
-                self.commit_error = error
-                self._proposed = None
-                self._status = SetStateStatus.ABORT
-                self._details = AbortDetails(f"Error validating state: {error!r}")
-                self._validated = self.initial
-        else:
-            self._validated = self.initial
-        self._validated_done = True
-        if not entered and self.error is None:
-            return
-
-        first_error: BaseException | None = self.error
         proposed = self._proposed
-        final_to = None if proposed is None else proposed.type
-        unchanged_initial = self.initial_type is initial_type
-        for item, expected, has_after, has_cleanup in reversed(entered):
-            try:
-                if item.universal:
-                    if self.error is None:
-                        item.after(self)
-                elif unchanged_initial and final_to is expected:
-                    if has_after:
-                        item.after(self)
-                elif has_cleanup:
-                    item.cleanup(self)
-            except Exception as error:
-                if first_error is None:
-                    first_error = error
-        if first_error is not None:
-            raise first_error
-
-    def _fail(self, rule_name: str, error: BaseException) -> None:
-        self._proposed = None
-        self._status = SetStateStatus.ABORT
-        self._details = AbortDetails(
-            f"Aborting orchestration due to error in {rule_name}: {error!r}"
-        )
-        self._decider = rule_name
-        self.error = error
-        self.error_rule = rule_name
+        if proposed is not None:
+            self._proposed = _with(proposed, proposed.name, proposed.details.replace(**changes))
 
     def __repr__(self) -> str:
         return (
@@ -393,18 +288,32 @@ class TransitionContext:
         )
 
 
-#: How the engine commits the outcome that stands once the rules have entered: called
-#: with the context, it records the proposal and returns the committed state.
-Commit = Callable[[TransitionContext], State]
+def _with(state: State, name: str, details: StateDetails) -> State:
+    """``state`` with another name or details (spelled out: cheaper than attrs.evolve)."""
+    return State(
+        type=state.type,
+        name=name,
+        timestamp=state.timestamp,
+        message=state.message,
+        data=state.data,
+        details=details,
+        id=state.id,
+    )
 
 
-def run_transition(rules: tuple[Rule, ...], ctx: TransitionContext, commit: Commit) -> None:
+def run_transition(
+    rules: tuple[Rule, ...] | TransitionPlan, ctx: TransitionContext, commit: Commit
+) -> None:
     """Enter ``rules``, commit the outcome with ``commit``, then exit the rules.
 
+    ``rules`` are the rules that take part in ``ctx``'s transition, in order, or their
+    :class:`~orchestrator._rules._plan.TransitionPlan` (what the engine passes).
     ``commit`` is called only when a proposal remains and no rule raised; it returns the
     committed state. Otherwise the current state stands. An exception from ``commit``
     becomes ABORT and ``ctx.commit_error`` (the commit must then leave nothing changed).
     Exceptions from ``after``/``cleanup`` hooks do not stop the unwinding; the first one
     is raised at the end, as is a ``before`` hook's error.
     """
-    ctx.run_rules(rules, commit)
+    if not isinstance(rules, TransitionPlan):
+        rules = TransitionPlan(tuple(rules), ctx.proposed_type)
+    ctx.run_plan(rules, commit)

@@ -29,6 +29,7 @@ from .._core._checks import check_text, wrong_type
 from .._core._errors import ArgumentTypeError
 from .._core._states import ALL_STATE_TYPES, StateType
 from ._context import TransitionContext
+from ._plan import TransitionPlan
 
 __all__ = [
     "Policy",
@@ -53,6 +54,11 @@ class Rule:
     to_states: ClassVar[StateTypes] = ALL_STATE_TYPES
     #: A universal rule applies to every transition and never fizzles.
     universal: ClassVar[bool] = False
+    #: The committed state types after which ``after`` can do anything at all. A hint
+    #: for speed: when no rule changed the transition, the committed state has the
+    #: proposal's type, so a :class:`~._plan.TransitionPlan` to another type leaves
+    #: ``after`` out. ``after`` must still check for itself.
+    after_states: ClassVar[StateTypes] = ALL_STATE_TYPES
     #: Whether the class overrides ``before``, ``after`` and ``cleanup``, in that order;
     #: worked out for each subclass when it is created (never set it), so that
     #: ``run_transition`` can skip the hooks that do nothing.
@@ -171,7 +177,7 @@ class Policy:
             TypeError), or a ``name`` that is not a non-empty string.
     """
 
-    __slots__ = ("_compiled", "name", "rules")
+    __slots__ = ("_compiled", "_plans", "name", "rules")
 
     def __init__(self, *rules: Rule, name: str = "Policy") -> None:
         for item in rules:
@@ -183,6 +189,7 @@ class Policy:
         self.rules: tuple[Rule, ...] = rules
         self.name = name
         self._compiled: dict[tuple[StateType | None, StateType | None], tuple[Rule, ...]] = {}
+        self._plans: dict[tuple[StateType | None, StateType | None], TransitionPlan] = {}
 
     def compile(self, from_type: StateType | None, to_type: StateType | None) -> tuple[Rule, ...]:
         """Return the rules that take part in ``from_type -> to_type``, in order."""
@@ -192,6 +199,14 @@ class Policy:
             compiled = tuple(r for r in self.rules if r.applies_to(from_type, to_type))
             self._compiled[key] = compiled
         return compiled
+
+    def plan(self, from_type: StateType | None, to_type: StateType | None) -> TransitionPlan:
+        """Return :meth:`compile`'s rules laid out to run (see :class:`TransitionPlan`)."""
+        key = (from_type, to_type)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = TransitionPlan(self.compile(from_type, to_type), to_type)
+        return plan
 
     def __add__(self, other: Policy | Rule) -> Policy:
         extra = other.rules if isinstance(other, Policy) else (other,)

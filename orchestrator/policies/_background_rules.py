@@ -79,6 +79,7 @@ class EnqueueScheduledTasks(Rule):
     """
 
     universal: ClassVar[bool] = True
+    after_states: ClassVar[StateTypes] = frozenset({StateType.SCHEDULED})
 
     def after(self, ctx: TransitionContext) -> None:
         """Enqueue the run when this transition committed a deferred SCHEDULED state."""

@@ -91,6 +91,7 @@ class ReleaseTaskConcurrencySlots(Rule):
     """
 
     universal: ClassVar[bool] = True
+    after_states: ClassVar[StateTypes] = frozenset([*StateType, None]) - _HOLDING
 
     def after(self, ctx: TransitionContext) -> None:
         """Release the run's slots on its tags."""

@@ -226,9 +226,10 @@ class CacheInsertion(Rule):
     def after(self, ctx: TransitionContext) -> None:
         """Insert the committed COMPLETED state into the cache."""
         validated = ctx.validated
-        if validated is None or validated is ctx.initial or _OVERSIZED_KEY in ctx.parameters:
+        if validated is None or validated is ctx.initial:
             return
         # Not fizzled, so the committed state is the COMPLETED this rule was compiled for.
         details = validated.details
-        if details.cache_key:
-            ctx.services.insert_cache(details.cache_key, details.cache_expiration, validated)
+        key = details.cache_key
+        if key and _OVERSIZED_KEY not in ctx.parameters:
+            ctx.services.insert_cache(key, details.cache_expiration, validated)
