@@ -157,10 +157,7 @@ class Activity:
         Use it as ``with activity.execution(): await call()`` around the call, in the
         task that makes it; tasks started inside belong to the execution too.
         """
-        execution = RunExecution(self._forget)
-        with self._lock:
-            self._in_loop[execution] = None
-        return execution
+        return RunExecution(self._in_loop, self._lock)
 
     @contextlib.contextmanager
     def execution_here(self) -> Iterator[None]:
@@ -183,7 +180,3 @@ class Activity:
             if not self._in_loop:
                 return ()
             return tuple(e for e in self._in_loop if e.thread == thread and e.root)
-
-    def _forget(self, execution: RunExecution) -> None:
-        with self._lock:
-            self._in_loop.pop(execution, None)

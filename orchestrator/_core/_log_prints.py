@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, final
 
-__all__ = ["capturing_prints", "prints_captured"]
+__all__ = ["PRINT_PATCH", "PRINT_SINK", "capturing_prints", "prints_captured"]
 
 #: Where a print in this context goes instead of standard output (None: it is printed).
 PrintSink = Callable[[str], None]
@@ -89,6 +89,13 @@ class _PrintPatch:
 
 
 _PATCH: Final = _PrintPatch()
+
+#: The context's print sink and the patch, for a caller that enters a capture without a
+#: generator (:func:`~orchestrator._core._run_context.run_context`, entered twice a run):
+#: set the sink, then ``acquire()`` the patch when it is not None; ``release()`` it after
+#: resetting the sink, as :func:`capturing_prints` does.
+PRINT_SINK: Final = _SINK
+PRINT_PATCH: Final = _PATCH
 
 
 def _capturing_print(*values: object, **options: object) -> None:

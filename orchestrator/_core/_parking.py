@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextvars import ContextVar, Token
 from typing import Final, TypeVar, final
 
@@ -62,7 +62,9 @@ class RunExecution:
     """One execution of a run's function in an event loop, and which of its tasks are parked.
 
     Args:
-        on_exit: called once the execution ends (the activity forgets it).
+        registry: where the execution is listed while it runs (the activity's), guarded
+            by ``lock``: listed now, taken out when it exits.
+        lock: the registry's lock.
 
     Attributes:
         root: the ``id`` of the task that calls the function (0 until entered).
@@ -70,14 +72,17 @@ class RunExecution:
         parked: ``id`` of each task of the execution that is parked now -> nesting depth.
     """
 
-    __slots__ = ("_on_exit", "_token", "parked", "root", "thread")
+    __slots__ = ("_lock", "_registry", "_token", "parked", "root", "thread")
 
-    def __init__(self, on_exit: Callable[[RunExecution], None]) -> None:
-        self._on_exit = on_exit
+    def __init__(self, registry: dict[RunExecution, None], lock: threading.Lock) -> None:
+        self._registry = registry
+        self._lock = lock
         self._token: Token[RunExecution | None] | None = None
         self.root = 0
         self.thread = 0
         self.parked: dict[int, int] = {}
+        with lock:
+            registry[self] = None
 
     def __enter__(self) -> RunExecution:
         self.root = current_task_key()
@@ -90,7 +95,8 @@ class RunExecution:
         self._token = None
         if token is not None:
             _EXECUTION.reset(token)
-        self._on_exit(self)
+        with self._lock:
+            self._registry.pop(self, None)
 
     def __repr__(self) -> str:
         return f"<RunExecution root={self.root:#x} parked={len(self.parked)}>"

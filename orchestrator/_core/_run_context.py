@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import contextvars
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 
-from ._current import CURRENT
+from ._current import CURRENT, Submitter
 from ._errors import OrchestratorError
-from ._log_prints import PrintSink, capturing_prints, prints_captured
+from ._log_prints import PRINT_PATCH, PRINT_SINK, PrintSink
 
 if TYPE_CHECKING:
     from .._engine._orchestrator import Orchestrator
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FlowRunContext",
     "MissingContextError",
+    "RunContextBlock",
     "TaskRunContext",
     "current_flow_context",
     "current_task_context",
@@ -136,42 +136,69 @@ def current_flow_context() -> FlowRunContext | None:
     return _FLOW.get()
 
 
-@contextmanager
-def run_context(context: RunContext) -> Iterator[RunContext]:
+def run_context(context: RunContext) -> RunContextBlock:
     """Run the block as part of ``context``'s run, on ``context.orchestrator``.
 
     Inside, :func:`get_run_context` returns ``context`` and the run's orchestrator is the
     current one. A flow run's context hides any task run's context of its caller (a
-    subflow called from a task is not that task).
+    subflow called from a task is not that task). ``with run_context(c) as entered``
+    gives ``c``.
     """
-    current = CURRENT.set(context.orchestrator)
-    if isinstance(context, TaskRunContext):
-        task = _TASK.set(context)
-        try:
-            with capturing_prints(_print_sink(context)):
-                yield context
-        finally:
-            _TASK.reset(task)
-            CURRENT.reset(current)
-    else:
-        flow = _FLOW.set(context)
-        task = _TASK.set(None)
-        try:
-            with capturing_prints(_print_sink(context)):
-                yield context
-        finally:
-            _TASK.reset(task)
+    return RunContextBlock(context)
+
+
+@final
+class RunContextBlock:
+    """The ``with`` block of :func:`run_context`; enter it once.
+
+    A class rather than a generator context manager: it is entered for every run a worker
+    executes, and sets and resets the context variables directly.
+    """
+
+    __slots__ = ("_context", "_current", "_flow", "_sink", "_sink_token", "_task")
+
+    _current: contextvars.Token[Submitter | None]
+    _flow: contextvars.Token[FlowRunContext | None] | None
+    _sink: PrintSink | None
+    _sink_token: contextvars.Token[PrintSink | None]
+    _task: contextvars.Token[TaskRunContext | None]
+
+    def __init__(self, context: RunContext) -> None:
+        self._context = context
+
+    def __enter__(self) -> RunContext:
+        context = self._context
+        owner = context.task if isinstance(context, TaskRunContext) else context.flow
+        # getattr: the option is read off any task or flow object, with or without it.
+        setting = getattr(owner, "log_prints", None)
+        captured = PRINT_SINK.get() is not None if setting is None else setting is True
+        sink = _print_sink(context) if captured else None
+        self._current = CURRENT.set(context.orchestrator)
+        if isinstance(context, TaskRunContext):
+            self._flow = None
+            self._task = _TASK.set(context)
+        else:
+            self._flow = _FLOW.set(context)
+            self._task = _TASK.set(None)
+        self._sink = sink
+        self._sink_token = PRINT_SINK.set(sink)
+        if sink is not None:
+            PRINT_PATCH.acquire()
+        return context
+
+    def __exit__(self, *exc_info: object) -> None:
+        PRINT_SINK.reset(self._sink_token)
+        if self._sink is not None:
+            PRINT_PATCH.release()
+        _TASK.reset(self._task)
+        flow = self._flow
+        if flow is not None:
             _FLOW.reset(flow)
-            CURRENT.reset(current)
+        CURRENT.reset(self._current)
 
 
-def _print_sink(context: RunContext) -> PrintSink | None:
-    """Where the run's prints go: its log if it captures them, else None (printed)."""
-    owner = context.task if isinstance(context, TaskRunContext) else context.flow
-    # getattr: the option is read off any task or flow object, with or without it.
-    setting = getattr(owner, "log_prints", None)
-    if not (prints_captured() if setting is None else setting is True):
-        return None
+def _print_sink(context: RunContext) -> PrintSink:
+    """The sink of a run that captures its prints: its log."""
 
     def log_print(text: str) -> None:
         if isinstance(context, TaskRunContext):

@@ -112,7 +112,7 @@ class AbandonedCallRules:
         The claim waits PENDING, like a claim waiting for its turn: stopping the worker
         hands it back.
         """
-        call = self._abandoned_calls.get(claim.run.id)
+        call = claim.previous_call  # looked up when the run was claimed
         if call is None or call.returned:
             return True
         with stoppable_wait(claim, self.waiting, self.stopping) as scope:

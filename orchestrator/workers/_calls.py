@@ -185,15 +185,20 @@ class Caller:
             call: Callable[[], Any] = functools.partial(task.call_with_parameters, parameters)
         else:
             call = task.fn
-        if context is not None:
-            call = _within_context(call, context, is_async=task.is_async)
         timeout = task.timeout_seconds
-        if task.is_async:
-            if timeout is None:
+        is_async = task.is_async
+        if is_async and timeout is None:
+            # The common case: entered here, in this task, with no wrapper to build.
+            if context is None:
                 return await call()
-            return await self._within(call, timeout)
-        if timeout is None:
+            with run_context(context):
+                return await call()
+        if context is not None:
+            call = _within_context(call, context, is_async=is_async)
+        if timeout is None:  # a sync call (an async one returned above)
             return await self._in_thread(call, False)
+        if is_async:
+            return await self._within(call, timeout)
         return await self._in_thread_within(call, timeout, on_abandon)
 
     async def _in_thread(self, call: Callable[[], T], abandon: bool) -> T:

@@ -63,6 +63,7 @@ class Claim:
         "details",
         "leased",
         "phase",
+        "previous_call",
         "released",
         "run",
         "running",
@@ -81,6 +82,9 @@ class Claim:
         self.leased = False  # whether the claim holds a lease (while waiting for a turn)
         self.released = False  # whether the executor is done with it
         self.abandoned: AbandonedCall | None = None  # its call, left running past its timeout
+        # A call of an earlier attempt still running past its timeout when the run was
+        # claimed: the run starts once it returns.
+        self.previous_call: AbandonedCall | None = None
         # The claim's details (deferred, parameters id, scheduled time, run ids) go on the
         # run's later proposals: a retry keeps its place on the queue and its parameters,
         # and the engine has nothing to fill in.

@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -43,13 +43,21 @@ import anyio.lowlevel
 from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._core._run_context import TaskRunContext
-from .._core._states import State, StateDetails, StateType
+from .._core._states import State, StateType
 from .._engine._run_hooks import RunHooks
 from .._store._results import read_parameters, should_try_to_read_parameters
-from ._abandoning import AbandonedCallRules, waits_for
-from ._calls import Caller, TimedOut
+from ._abandoning import AbandonedCallRules
+from ._calls import CallEnding, Caller, TimedOut, ignore_abandoned
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, stoppable_wait, why_stopped
 from ._failure_log import log_failed_call
+from ._proposals import (
+    claim_proposal,
+    completed_proposal,
+    failed_proposal,
+    has_hooks,
+    running_proposal,
+    timed_out_proposal,
+)
 from ._slots import RunSlots
 
 if TYPE_CHECKING:
@@ -63,24 +71,10 @@ __all__ = ["Executor"]
 logger: Final = logging.getLogger("orchestrator.workers")
 
 _SCHEDULED: Final = StateType.SCHEDULED
-_PENDING: Final = StateType.PENDING
 _RUNNING: Final = StateType.RUNNING
 _WAIT: Final = SetStateStatus.WAIT
 _ACCEPT: Final = SetStateStatus.ACCEPT
 _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
-
-
-def _has_hooks(task: Task[..., Any]) -> bool:
-    """Whether running ``task`` calls anything around it: a state hook or a retry condition.
-
-    Read at each run, since hooks may be added to a task after it is served.
-    """
-    return bool(
-        task.on_running_hooks
-        or task.on_completion_hooks
-        or task.on_failure_hooks
-        or task.retry_condition_fn is not None
-    )
 
 
 @final
@@ -96,6 +90,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
 
     __slots__ = (
         "_abandoned_calls",
+        "_activity",
         "_caller",
         "_clock",
         "_holding",
@@ -127,7 +122,8 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self._leases = orchestrator.pending_leases
         self._lease_seconds = lease_seconds
         self._tasks = tasks
-        self._caller = Caller(self._clock, orchestrator.activity, limit)
+        self._activity = orchestrator.activity
+        self._caller = Caller(self._clock, self._activity, limit)
         self.slots = RunSlots(limit)
         self.claims: dict[uuid.UUID, Claim] = {}
         self.waiting: set[Claim] = set()  # claims waiting for their turn (stop hands them back)
@@ -155,35 +151,23 @@ class Executor(ClaimEndings, AbandonedCallRules):
         state = run.state
         if state is None or state.type is not _SCHEDULED:
             return None
-        queued = state.details
-        abandoned = self._abandoned_calls.get(run.id)
-        # Everything the background rules would copy over is given, so they copy nothing.
-        proposal = State(
-            type=_PENDING,
-            name="Pending",
-            message=None if abandoned is None else waits_for(abandoned),
-            details=StateDetails(
-                deferred=True,
-                scheduled_time=queued.scheduled_time,
-                task_parameters_id=queued.task_parameters_id,
-                refresh_cache=queued.refresh_cache,
-                flow_run_id=run.flow_run_id,
-                task_run_id=run.id,
-            ),
-        )
-        result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=state)
+        run_id = run.id
+        abandoned = self._abandoned_calls.get(run_id)
+        proposal = claim_proposal(run, state, abandoned)
+        result = self._orchestrator.set_task_run_state_if(run_id, proposal, current=state)
         if result is None or result.status is not _ACCEPT:
             return None  # claimed elsewhere, or moved on meanwhile
         committed = result.state
         assert committed is not None  # an accepted proposal commits a state
         claim = Claim(run, committed, committed.timestamp or self._clock.now())
-        self.claims[run.id] = claim
+        claim.previous_call = abandoned
+        self.claims[run_id] = claim
         key = run.task_key
         in_flight = self.in_flight.get(key)
         if in_flight is None:  # a run of a key this worker does not serve (execute_task_run)
             in_flight = self.in_flight[key] = {}
             self.finished.setdefault(key, 0)
-        in_flight[run.id] = claim.started
+        in_flight[run_id] = claim.started
         return claim
 
     def release_claim(self, claim: Claim) -> None:
@@ -197,13 +181,17 @@ class Executor(ClaimEndings, AbandonedCallRules):
         run = claim.run
         key = run.task_key
         self.finished[key] += 1
-        if self.claims.get(run.id) is not claim:
-            return  # superseded by a newer claim on the same run: that one is in flight
-        del self.claims[run.id]
-        self.in_flight[key].pop(run.id, None)
+        run_id = run.id
+        claims = self.claims
+        current = claims.pop(run_id, None)
+        if current is not claim:
+            if current is not None:  # superseded by a newer claim on the same run: in flight
+                claims[run_id] = current
+            return
+        self.in_flight[key].pop(run_id, None)
         if claim.leased:
             claim.leased = False
-            self._leases.release(run.id)
+            self._leases.release(run_id)
 
     # -- executing --------------------------------------------------------------------------
     async def execute(self, claim: Claim) -> None:
@@ -242,7 +230,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         parameters = self._parameters(claim, task)
         if parameters is None:
             return
-        if not await self._after_abandoned_call(claim):
+        if claim.previous_call is not None and not await self._after_abandoned_call(claim):
             return
         context = TaskRunContext(
             orchestrator=self._orchestrator,
@@ -253,11 +241,11 @@ class Executor(ClaimEndings, AbandonedCallRules):
         started = await self._start(claim, task, context)
         if started is None:
             return
-        if not _has_hooks(task):
+        if not has_hooks(task):
             # Nothing to call around the run: the plain path builds no RunHooks.
             if started.type is _RUNNING:
                 claim.phase = RUNNING
-                self._finish(claim, await self._call_marked(claim, task, context))
+                self._finish(claim, await self._call(claim, task, context))
             return
         hooks = RunHooks(
             task,
@@ -270,7 +258,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
             return
         claim.phase = RUNNING
         await hooks.started_async()
-        proposal = await self._call_marked(claim, task, context)
+        proposal = await self._call(claim, task, context)
         proposal = await hooks.final_failure_async(proposal) or proposal
         await hooks.finished_async(self._finish(claim, proposal))
 
@@ -307,8 +295,8 @@ class Executor(ClaimEndings, AbandonedCallRules):
         instead (Cached on a cache hit); None when this worker no longer holds the run.
         """
         run = claim.run
-        proposal = self._running_proposal(claim, task, context)
-        result = self._propose(claim, proposal, claim.state)
+        proposal = running_proposal(claim, task, context)
+        result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=claim.state)
         while result is not None and result.status is _WAIT:
             if not await self._wait_for_turn(claim, result):
                 self._hand_back(claim, "the task worker stopped while the run waited for its turn")
@@ -339,88 +327,44 @@ class Executor(ClaimEndings, AbandonedCallRules):
             await self._orchestrator.wait_for_turn(claim.run.id, result)
         return not scope.cancelled_caught
 
-    def _running_proposal(
-        self, claim: Claim, task: Task[..., Any], context: TaskRunContext
-    ) -> State:
-        run = claim.run
-        cache_key = run.cache_key
-        if cache_key is None and task.cache_key_fn is not None:
-            cache_key = task.cache_key(context.parameters, context)
-        # The run's own flag (set at submission) wins over the served task's.
-        refresh = bool(task.refresh_cache or claim.details.refresh_cache)
-        if cache_key is None and not refresh:
-            return State(type=_RUNNING, name="Running", details=claim.details)
-        details = claim.details.replace(
-            cache_key=cache_key, refresh_cache=True if refresh else None
-        )
-        return State(type=_RUNNING, name="Running", details=details)
-
     # -- calling ----------------------------------------------------------------------------
     async def _call(self, claim: Claim, task: Task[..., Any], context: TaskRunContext) -> State:
-        """Call the function; return the proposal that reports how it went."""
-        try:
-            value = await self._caller.call(
-                self._orchestrator.task_overrides.stand_in(task, claim.run),
-                context.parameters,
-                functools.partial(self._left_running, claim),
-                context,
-            )
-        except TimedOut:
-            message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"
-            return State(
-                type=StateType.FAILED,
-                name="TimedOut",
-                message=message,
-                data=TimeoutError(message),
-                details=claim.details,
-            )
-        except Exception as exc:
-            return State(
-                type=StateType.FAILED,
-                name="Failed",
-                message=f"Task run encountered an exception: {exc!r}",
-                data=exc,
-                details=claim.details,
-            )
-        return self._completed(claim, task, value)
+        """Call the function; return the proposal that reports how it went.
 
-    def _completed(self, claim: Claim, task: Task[..., Any], value: Any) -> State:
-        run = claim.run
-        cache_key = claim.running.details.cache_key if claim.running is not None else None
-        if cache_key is None:
-            return State(type=StateType.COMPLETED, name="Completed", data=value)
-        expiration = run.cache_expiration
-        if task.cache_expiration is not None:
-            expiration = self._clock.now() + task.cache_expiration
-        details = StateDetails(cache_key=cache_key, cache_expiration=expiration)
-        return State(type=StateType.COMPLETED, name="Completed", data=value, details=details)
+        The call is marked as the run's execution in this event loop: time skipping holds
+        the virtual clock while this task, or a task started from it, awaits anything but
+        the orchestrator (see :mod:`orchestrator._core._parking`).
+        """
+        called = self._orchestrator.task_overrides.stand_in(task, claim.run)
+        # Only a sync call with a timeout can be left running.
+        if called.is_async or called.timeout_seconds is None:
+            on_abandon: Callable[[CallEnding], None] = ignore_abandoned
+        else:
+            on_abandon = functools.partial(self._left_running, claim)
+        try:
+            with self._activity.execution():
+                value = await self._caller.call(called, context.parameters, on_abandon, context)
+        except TimedOut:
+            return timed_out_proposal(claim, task)
+        except Exception as exc:
+            return failed_proposal(claim, exc)
+        return completed_proposal(claim, task, value, self._clock)
 
     # -- finishing ----------------------------------------------------------------------------
     def _finish(self, claim: Claim, proposal: State) -> State | None:
         """Propose how the call went; return the state committed (None: dropped)."""
         running = claim.running
         assert running is not None  # _call runs only after a RUNNING commit
-        result = self._propose(claim, proposal, running)
+        run = claim.run
+        result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=running)
         claim.phase = DONE
         if result is None:
             logger.warning(
                 "task run %s moved on while it executed; its outcome (%s) was dropped",
-                claim.run.id,
+                run.id,
                 proposal.name,
             )
             return None
-        log_failed_call(claim.run, proposal, result.state)
+        log_failed_call(run, proposal, result.state)
         self._after_final(claim, result.state)
         return result.state
-
-    # -- marking the execution for time skipping ------------------------------------------------
-    async def _call_marked(
-        self, claim: Claim, task: Task[..., Any], context: TaskRunContext
-    ) -> State:
-        """:meth:`_call`, marked as the run's execution in this event loop.
-
-        Time skipping holds the virtual clock while this task, or a task started from it,
-        awaits anything but the orchestrator (see :mod:`orchestrator._core._parking`).
-        """
-        with self._orchestrator.activity.execution():
-            return await self._call(claim, task, context)

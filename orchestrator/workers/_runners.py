@@ -15,13 +15,17 @@ lost between the two.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import sys
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, final
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
 
-from .._core._wakeup import Waiter
+from .._core._wakeup import Waiter, current_async_library
 
 if TYPE_CHECKING:
     from .._queues._registry import MultiQueue
@@ -29,6 +33,18 @@ if TYPE_CHECKING:
     from ._execution import Executor
 
 __all__ = ["RunnerPool"]
+
+
+def _loop_checkpoint() -> Callable[[], Awaitable[None]]:
+    """The running event loop's own checkpoint, as ``anyio.lowlevel.checkpoint()`` would call.
+
+    Looked up once per runner: anyio looks up the backend at every call, and a busy
+    runner yields once per run.
+    """
+    if current_async_library() == "trio":
+        checkpoint: Callable[[], Awaitable[None]] = sys.modules["trio"].lowlevel.checkpoint
+        return checkpoint
+    return functools.partial(asyncio.sleep, 0)
 
 
 @final
@@ -128,6 +144,7 @@ class RunnerPool:
         slots = executor.slots
         idle = self._idle
         holding = False  # whether this runner holds a slot (from the intake, or kept)
+        checkpoint = _loop_checkpoint()
         try:
             while not self._closed:
                 runner.waiter = waiter = Waiter.for_current_task()
@@ -149,7 +166,7 @@ class RunnerPool:
                     if claim is not None:
                         # Others' turn; a cancellation here hands the claim back (below).
                         runner.claim = claim
-                        await anyio.lowlevel.checkpoint()
+                        await checkpoint()
                         runner.claim = None
                 holding = False
                 slots.release()

@@ -1,0 +1,121 @@
+"""The states a task worker proposes for a run it executes: claim, start, and how it went.
+
+Each proposal carries what the policies would otherwise fill in or copy over: the
+claim's details (deferred, the parameters id, the scheduled time, the run ids) go on the
+run's later proposals, so a retry keeps its place on the queue and its parameters, and
+the engine has nothing to add. Nothing here proposes anything: the executor
+(:mod:`orchestrator.workers._execution`) does, through the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from .._core._states import State, StateDetails, StateType
+from ._abandoning import waits_for
+
+if TYPE_CHECKING:
+    from .._core._abandoned import AbandonedCall
+    from .._core._clock import Clock
+    from .._core._models import TaskRun
+    from .._core._run_context import TaskRunContext
+    from .._core._tasks import Task
+    from ._claims import Claim
+
+__all__ = [
+    "claim_proposal",
+    "completed_proposal",
+    "failed_proposal",
+    "has_hooks",
+    "running_proposal",
+    "timed_out_proposal",
+]
+
+_PENDING: Final = StateType.PENDING
+_RUNNING: Final = StateType.RUNNING
+_COMPLETED: Final = StateType.COMPLETED
+_FAILED: Final = StateType.FAILED
+
+
+def has_hooks(task: Task[..., Any]) -> bool:
+    """Whether running ``task`` calls anything around it: a state hook or a retry condition.
+
+    Read at each run, since hooks may be added to a task after it is served.
+    """
+    return bool(
+        task.on_running_hooks
+        or task.on_completion_hooks
+        or task.on_failure_hooks
+        or task.retry_condition_fn is not None
+    )
+
+
+def claim_proposal(run: TaskRun, queued: State, abandoned: AbandonedCall | None) -> State:
+    """``Pending(deferred=True)`` claiming ``run``, queued in ``queued``.
+
+    Everything the background rules would copy over is given, so they copy nothing;
+    ``abandoned`` (an earlier attempt's call still running) is named in the message.
+    """
+    details = queued.details
+    return State(
+        type=_PENDING,
+        name="Pending",
+        message=None if abandoned is None else waits_for(abandoned),
+        details=StateDetails(
+            deferred=True,
+            scheduled_time=details.scheduled_time,
+            task_parameters_id=details.task_parameters_id,
+            refresh_cache=details.refresh_cache,
+            flow_run_id=run.flow_run_id,
+            task_run_id=run.id,
+        ),
+    )
+
+
+def running_proposal(claim: Claim, task: Task[..., Any], context: TaskRunContext) -> State:
+    """Running, with the run's cache key and its refresh flag when it has them."""
+    cache_key = claim.run.cache_key
+    if cache_key is None and task.cache_key_fn is not None:
+        cache_key = task.cache_key(context.parameters, context)
+    # The run's own flag (set at submission) wins over the served task's.
+    refresh = bool(task.refresh_cache or claim.details.refresh_cache)
+    if cache_key is None and not refresh:
+        return State(type=_RUNNING, name="Running", details=claim.details)
+    details = claim.details.replace(cache_key=cache_key, refresh_cache=True if refresh else None)
+    return State(type=_RUNNING, name="Running", details=details)
+
+
+def timed_out_proposal(claim: Claim, task: Task[..., Any]) -> State:
+    """Failed as "TimedOut": the call ran past the task's timeout."""
+    message = f"Task run exceeded its timeout of {task.timeout_seconds:g} s"
+    return State(
+        type=_FAILED,
+        name="TimedOut",
+        message=message,
+        data=TimeoutError(message),
+        details=claim.details,
+    )
+
+
+def failed_proposal(claim: Claim, exc: Exception) -> State:
+    """Failed: the function raised ``exc``."""
+    return State(
+        type=_FAILED,
+        name="Failed",
+        message=f"Task run encountered an exception: {exc!r}",
+        data=exc,
+        details=claim.details,
+    )
+
+
+def completed_proposal(claim: Claim, task: Task[..., Any], value: Any, clock: Clock) -> State:
+    """Completed with ``value``, with the cache key and expiration when the run is cached."""
+    running = claim.running
+    cache_key = running.details.cache_key if running is not None else None
+    if cache_key is None:
+        return State(type=_COMPLETED, name="Completed", data=value)
+    expiration = claim.run.cache_expiration
+    if task.cache_expiration is not None:
+        expiration = clock.now() + task.cache_expiration
+    details = StateDetails(cache_key=cache_key, cache_expiration=expiration)
+    return State(type=_COMPLETED, name="Completed", data=value, details=details)
