@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from operator import attrgetter
+from typing import Any, Final
+
+import attrs
 
 from .._core._models import FlowRun, TaskRun
 from .._core._states import EMPTY_DETAILS, TERMINAL_TYPES, State, StateDetails, StateType
 
-__all__ = ["apply_bookkeeping", "details_for_run"]
+__all__ = ["apply_bookkeeping", "committed_details", "details_for_run"]
 
 _RUNNING = StateType.RUNNING
 _SCHEDULED = StateType.SCHEDULED
+
+_FIELDS: Final = tuple(field.name for field in attrs.fields(StateDetails))
+#: Every field of a StateDetails as one tuple, in field order (what attrs' __eq__ compares).
+_values: Final = attrgetter(*_FIELDS)
+#: The slots' own setters (a frozen class's __setattr__ refuses), in field order.
+_SETTERS: Final = tuple(StateDetails.__dict__[name].__set__ for name in _FIELDS)
+_FLOW: Final = _FIELDS.index("flow_run_id")
+_TASK: Final = _FIELDS.index("task_run_id")
+_TIME: Final = _FIELDS.index("scheduled_time")
+_new_object = object.__new__
 
 
 def details_for_run(
@@ -63,6 +77,59 @@ def details_for_run(
             flow_run_id=flow_run_id, task_run_id=task_run_id, scheduled_time=scheduled_time
         )
     return details.replace(flow_run_id=flow_run_id, task_run_id=task_run_id)
+
+
+def committed_details(
+    run: TaskRun | FlowRun,
+    details: StateDetails,
+    scheduled_time: datetime | None,
+    initial: StateDetails | None,
+) -> StateDetails:
+    """Return ``details_for_run(run, details, scheduled_time)``, or ``initial`` when equal.
+
+    The stamping's form: one pass that shares the current state's details along the
+    history when the committed ones would equal them (a claim that copies the scheduled
+    time builds nothing), and builds any other result once, without ``replace``.
+    """
+    flow_run_id: uuid.UUID | None
+    task_run_id: uuid.UUID | None
+    if isinstance(run, TaskRun):
+        flow_run_id, task_run_id = run.flow_run_id, run.id
+    else:
+        flow_run_id, task_run_id = run.id, details.task_run_id
+        if run.parent_task_run_id is not None:
+            task_run_id = run.parent_task_run_id
+    needs_time = scheduled_time is not None and details.scheduled_time is None
+    flow, task = details.flow_run_id, details.task_run_id
+    same_ids = (
+        flow is flow_run_id
+        or (flow is not None and flow_run_id is not None and flow == flow_run_id)
+    ) and (
+        task is task_run_id
+        or (task is not None and task_run_id is not None and task == task_run_id)
+    )
+    if not needs_time and (same_ids or details is EMPTY_DETAILS):
+        result = details_for_run(run, details)
+        if (
+            initial is not None
+            and result is not run._id_details
+            and result is not initial
+            and result == initial
+        ):
+            return initial  # share equal details along the history (memory)
+        return result
+    values: list[Any] = list(_values(details))
+    if not same_ids:
+        values[_FLOW] = flow_run_id
+        values[_TASK] = task_run_id
+    if needs_time:
+        values[_TIME] = scheduled_time
+    if initial is not None and tuple(values) == _values(initial):
+        return initial
+    built: StateDetails = _new_object(StateDetails)
+    for setter, value in zip(_SETTERS, values, strict=True):
+        setter(built, value)
+    return built
 
 
 def apply_bookkeeping(
