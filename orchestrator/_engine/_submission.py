@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._core._checks_objects import check_optional_datetime
 from .._core._errors import ArgumentTypeError, QueueFull
@@ -33,13 +33,6 @@ if TYPE_CHECKING:
     from ._orchestrator import Orchestrator
 
 __all__ = ["asubmit_task", "submit_task"]
-
-
-#: The proposal of a run without parameters, due now: shared, since proposals are values
-#: (the engine commits a new, stamped state).
-_DEFERRED_NOW: Final = State(
-    type=StateType.SCHEDULED, name="Scheduled", details=StateDetails(deferred=True)
-)
 
 
 class _Submission(NamedTuple):
@@ -103,23 +96,22 @@ def _create(
 ) -> TaskRunFuture[Any]:
     run_id, parameters_id, parameters, name, scheduled_time, cache_key, expiration = submission
     store = orchestrator.result_store
-    refresh = True if task.refresh_cache else None
-    if parameters_id is None and scheduled_time is None and refresh is None:
-        proposal = _DEFERRED_NOW
-    else:
-        # Built directly rather than through Scheduled(): this is the hot path.
-        proposal = State(
-            type=StateType.SCHEDULED,
-            name="Scheduled",
+    # Built directly rather than through Scheduled(): this is the hot path. The details
+    # carry the run's id already, as the committed state's must: stamping then keeps
+    # them as they are instead of copying them to fill it in.
+    proposal = State(
+        type=StateType.SCHEDULED,
+        name="Scheduled",
+        details=StateDetails(
+            task_run_id=run_id,
+            deferred=True,
+            scheduled_time=scheduled_time,
+            task_parameters_id=parameters_id,
             # refresh_cache travels with the run: the worker may serve another copy of
             # the task than the one submitted (with_options(refresh_cache=True)).
-            details=StateDetails(
-                deferred=True,
-                scheduled_time=scheduled_time,
-                task_parameters_id=parameters_id,
-                refresh_cache=refresh,
-            ),
-        )
+            refresh_cache=True if task.refresh_cache else None,
+        ),
+    )
     key = None
     if parameters_id is not None:
         # Bound parameters are a fresh dict with string keys: stored as they are.
