@@ -15,7 +15,7 @@ from typing import Final
 from .._core._models import FlowRun, TaskRun
 from .._core._state_record import stamped_state
 from .._core._states import State, StateType
-from .._rules._bookkeeping import committed_details
+from .._rules._bookkeeping import details_for_run
 from .._rules._context import TransitionContext
 from .._store._store import Store
 
@@ -39,7 +39,7 @@ def stamp(
     assert proposed is not None  # run_transition commits only a remaining proposal
     timestamp = ctx.now if proposed.timestamp is None else proposed.timestamp
     initial = ctx.initial
-    details = committed_details(
+    details = details_for_run(
         run,
         proposed.details,
         timestamp if proposed.type is _SCHEDULED else None,

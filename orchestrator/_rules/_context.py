@@ -45,6 +45,7 @@ Run = TaskRun | FlowRun
 
 
 _new_context = object.__new__
+_Random = random.Random
 
 
 @final
@@ -60,6 +61,13 @@ class TransitionContext(TransitionDriver):
 
     __slots__ = ("force", "now", "parameters", "random", "run", "services")
 
+    run: Run
+    now: datetime
+    services: RuleServices
+    random: _Random
+    parameters: dict[str, Any]
+    force: bool
+
     def __init__(
         self,
         *,
@@ -68,21 +76,16 @@ class TransitionContext(TransitionDriver):
         proposed: State | None,
         now: datetime,
         services: RuleServices,
-        rng: random.Random | None = None,
+        rng: _Random | None = None,
         parameters: dict[str, Any] | None = None,
         force: bool = False,
     ) -> None:
         rng = random.Random(0) if rng is None else rng
-        self._start(
-            run,
-            initial,
-            proposed,
-            now,
-            services,
-            rng,
-            {} if parameters is None else parameters,
-            force,
-        )
+        made = TransitionContext.begin(run, initial, proposed, now, services, rng, force)
+        if parameters is not None:
+            made.parameters = parameters
+        for name in _CONTEXT_SLOTS:
+            setattr(self, name, getattr(made, name))
 
     @classmethod
     def begin(
@@ -92,47 +95,35 @@ class TransitionContext(TransitionDriver):
         proposed: State | None,
         now: datetime,
         services: RuleServices,
-        rng: random.Random,
+        rng: _Random,
         force: bool,
     ) -> TransitionContext:
         """The engine's constructor: the same context, built from positional arguments.
 
         Calling a class with keyword arguments costs more than twice as much as calling
-        it with positional ones, and the engine builds a context for every proposal.
+        it with positional ones, and the engine builds a context for every proposal
+        (each field is set here, in one call; ``__init__`` copies them).
         """
         ctx = _new_context(cls)
-        ctx._start(run, initial, proposed, now, services, rng, {}, force)
+        ctx.run = run
+        ctx.initial = initial
+        ctx._proposed = proposed
+        ctx._validated = None
+        ctx._validated_done = False
+        ctx._status = SetStateStatus.ACCEPT
+        ctx._details = ACCEPTED
+        ctx._mutations = 0
+        ctx._current_rule = None
+        ctx._decider = None
+        ctx.now = now
+        ctx.services = services
+        ctx.random = rng
+        ctx.parameters = {}
+        ctx.force = force
+        ctx.error = None
+        ctx.error_rule = None
+        ctx.commit_error = None
         return ctx
-
-    def _start(
-        self,
-        run: Run,
-        initial: State | None,
-        proposed: State | None,
-        now: datetime,
-        services: RuleServices,
-        rng: random.Random,
-        parameters: dict[str, Any],
-        force: bool,
-    ) -> None:
-        self.run = run
-        self.initial = initial
-        self._proposed = proposed
-        self._validated = None
-        self._validated_done = False
-        self._status = SetStateStatus.ACCEPT
-        self._details = ACCEPTED
-        self._mutations = 0
-        self._current_rule = None
-        self._decider = None
-        self.now = now
-        self.services = services
-        self.random = rng
-        self.parameters = parameters
-        self.force = force
-        self.error = None
-        self.error_rule = None
-        self.commit_error = None
 
     # -- read-only views ----------------------------------------------------------------
     @property
@@ -289,6 +280,10 @@ class TransitionContext(TransitionDriver):
         return (
             f"<TransitionContext {self.initial_type} -> {self.proposed_type} {self._status.name}>"
         )
+
+
+#: Every field of a context, for ``__init__`` to copy from the one ``begin`` builds.
+_CONTEXT_SLOTS: Final = (*TransitionDriver.__slots__, *TransitionContext.__slots__)
 
 
 def _with(state: State, name: str, details: StateDetails) -> State:
