@@ -424,7 +424,11 @@ class Engine:
             if run is None:
                 return None
             now_state = run.state
-            if now_state is None or now_state.id != expected:
+            if now_state is None:
+                return None
+            now_id = now_state.id
+            # Identity first: mostly the very id object (UUID.__eq__ is a Python call).
+            if now_id is not expected and now_id != expected:
                 return None
             return self.propose(
                 run, state, force=force, policy=self.choose_task_policy(state, force)

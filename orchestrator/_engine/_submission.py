@@ -39,6 +39,7 @@ class _Submission(NamedTuple):
     """Everything needed to create the run, computed before anything is changed."""
 
     run_id: uuid.UUID
+    run_hex: str
     parameters_id: uuid.UUID | None
     parameters: dict[str, Any]
     name: str
@@ -64,9 +65,10 @@ def _prepare(
     # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.
     new_id = orchestrator.new_id
     run_id = new_id()
+    run_hex = run_id.hex  # a Python-level property: read once
     name = None if task.task_run_name is None else task.render_run_name(parameters)
     if name is None:
-        name = f"{task.name}-{run_id.hex[:8]}"
+        name = f"{task.name}-{run_hex[:8]}"
     cache_key = None
     if task.cache_key_fn is not None:
         # The run does not exist yet: a context's task_run cannot be read here.
@@ -82,6 +84,7 @@ def _prepare(
             cache_expiration = None  # past the year 9999: the entry never expires
     return _Submission(
         run_id,
+        run_hex,
         new_id() if task.takes_parameters else None,
         parameters,
         name,
@@ -94,7 +97,9 @@ def _prepare(
 def _create(
     orchestrator: Orchestrator, task: Task[..., Any], submission: _Submission
 ) -> TaskRunFuture[Any]:
-    run_id, parameters_id, parameters, name, scheduled_time, cache_key, expiration = submission
+    run_id, run_hex, parameters_id, parameters, name, scheduled_time, cache_key, expiration = (
+        submission
+    )
     store = orchestrator.result_store
     # Built directly rather than through Scheduled(): this is the hot path. The details
     # carry the run's id already, as the committed state's must: stamping then keeps
@@ -123,7 +128,7 @@ def _create(
             orchestrator._engine,
             task.task_key,
             flow_run_id=None,
-            dynamic_key=f"{task.task_key}-{run_id.hex}",
+            dynamic_key=f"{task.task_key}-{run_hex}",
             name=name,
             id=run_id,
             state=proposal,
