@@ -63,14 +63,35 @@ def _make(
     details: StateDetails | None,
     timestamp: datetime | None,
 ) -> State:
-    return State(
-        type=state_type,
-        name=_DEFAULT_NAMES[state_type] if name is None else name,
-        message=message,
-        data=data,
-        details=EMPTY_DETAILS if details is None else details,
-        timestamp=timestamp,
-    )
+    if details is None:
+        details = EMPTY_DETAILS
+    elif details.__class__ is not StateDetails:  # State.__init__ refuses it, naming it
+        return State(  # type: ignore[unreachable]  # the annotation may lie
+            type=state_type,
+            name=_DEFAULT_NAMES[state_type] if name is None else name,
+            message=message,
+            data=data,
+            details=details,
+            timestamp=timestamp,
+        )
+    # The slots set directly: the keyword call of State.__init__ costs about twice as
+    # much, and its checks (a StateType, a StateDetails) hold here by construction.
+    state: State = _new_state(State)
+    _set_type(state, state_type)
+    _set_name(state, _DEFAULT_NAMES[state_type] if name is None else name)
+    _set_timestamp(state, timestamp)
+    _set_message(state, message)
+    _set_data(state, data)
+    _set_details(state, details)
+    _set_id(state, None)
+    return state
+
+
+_new_state = object.__new__
+_set_type, _set_name, _set_timestamp, _set_message, _set_data, _set_details, _set_id = (
+    State.__dict__[field].__set__
+    for field in ("type", "name", "timestamp", "message", "data", "details", "id")
+)
 
 
 def Scheduled(  # noqa: N802 - state constructors read as state names
