@@ -252,9 +252,11 @@ class Engine:
 
         When a rule or the commit raises, the run is removed again and the error raised.
         """
-        self.store.check_state_id(initial)
+        if initial.id is not None:  # a client's id (the check of None is a no-op)
+            self.store.check_state_id(initial)
         self.store.add_task_run(run)
-        self.notify(lambda o: o.task_run_created(run))
+        if self.observers:  # no closure or call to tell nobody (every creation)
+            self.notify(lambda o: o.task_run_created(run))
         policy = self.choose_task_policy(initial, True)
         try:
             self.propose(

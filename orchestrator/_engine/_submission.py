@@ -63,7 +63,7 @@ def _prepare(
     if scheduled_time is not None:
         scheduled_time = check_optional_datetime(scheduled_time, "scheduled_time")
     # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.
-    new_id = orchestrator.new_id
+    new_id = orchestrator._engine.new_id  # Orchestrator.new_id, without its wrapper call
     run_id = new_id()
     run_hex = run_id.hex  # a Python-level property: read once
     name = None if task.task_run_name is None else task.render_run_name(parameters)
@@ -100,7 +100,6 @@ def _create(
     run_id, run_hex, parameters_id, parameters, name, scheduled_time, cache_key, expiration = (
         submission
     )
-    store = orchestrator.result_store
     # Built directly rather than through Scheduled(): this is the hot path. The details
     # carry the run's id already, as the committed state's must: stamping then keeps
     # them as they are instead of copying them to fill it in.
@@ -121,7 +120,7 @@ def _create(
     if parameters_id is not None:
         # Bound parameters are a fresh dict with string keys: stored as they are.
         key = parameters_key(parameters_id)
-        store.write(key, parameters)
+        orchestrator.result_store.write(key, parameters)
     try:
         # Every argument is well-formed by construction (see create_checked_task_run).
         create_checked_task_run(
@@ -142,7 +141,7 @@ def _create(
         )
     except BaseException:
         if key is not None:
-            store.delete(key, missing_ok=True)
+            orchestrator.result_store.delete(key, missing_ok=True)
         raise
     return TaskRunFuture(orchestrator, run_id)
 
