@@ -18,12 +18,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .._core._checks_objects import check_optional_datetime
 from .._core._errors import ArgumentTypeError, QueueFull
 from .._core._run_context import TaskRunContext
-from .._core._states import State, StateDetails, StateType
+from .._core._states import StateDetails, StateType, make_state
 from .._core._tasks import Task
 from .._store._results import parameters_key
 from ._futures import TaskRunFuture
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from ._orchestrator import Orchestrator
 
 __all__ = ["asubmit_task", "submit_task"]
+
+
+_SCHEDULED: Final = StateType.SCHEDULED
 
 
 class _Submission(NamedTuple):
@@ -103,10 +106,12 @@ def _create(
     # Built directly rather than through Scheduled(): this is the hot path. The details
     # carry the run's id already, as the committed state's must: stamping then keeps
     # them as they are instead of copying them to fill it in.
-    proposal = State(
-        type=StateType.SCHEDULED,
-        name="Scheduled",
-        details=StateDetails(
+    proposal = make_state(
+        _SCHEDULED,
+        "Scheduled",
+        None,
+        None,
+        StateDetails(
             task_run_id=run_id,
             deferred=True,
             scheduled_time=scheduled_time,
@@ -115,6 +120,7 @@ def _create(
             # the task than the one submitted (with_options(refresh_cache=True)).
             refresh_cache=True if task.refresh_cache else None,
         ),
+        None,
     )
     key = None
     if parameters_id is not None:
