@@ -36,6 +36,11 @@ __all__ = ["asubmit_task", "submit_task"]
 
 
 _SCHEDULED: Final = StateType.SCHEDULED
+#: The proposal of a run without parameters, due now: shared, since proposals are values
+#: (the engine commits a new, stamped state).
+_DEFERRED_NOW: Final = make_state(
+    _SCHEDULED, "Scheduled", None, None, StateDetails(deferred=True), None
+)
 
 
 class _Submission(NamedTuple):
@@ -103,25 +108,29 @@ def _create(
     run_id, run_hex, parameters_id, parameters, name, scheduled_time, cache_key, expiration = (
         submission
     )
-    # Built directly rather than through Scheduled(): this is the hot path. The details
-    # carry the run's id already, as the committed state's must: stamping then keeps
-    # them as they are instead of copying them to fill it in.
-    proposal = make_state(
-        _SCHEDULED,
-        "Scheduled",
-        None,
-        None,
-        StateDetails(
-            task_run_id=run_id,
-            deferred=True,
-            scheduled_time=scheduled_time,
-            task_parameters_id=parameters_id,
-            # refresh_cache travels with the run: the worker may serve another copy of
-            # the task than the one submitted (with_options(refresh_cache=True)).
-            refresh_cache=True if task.refresh_cache else None,
-        ),
-        None,
-    )
+    refresh = True if task.refresh_cache else None
+    if parameters_id is None and scheduled_time is None and refresh is None:
+        proposal = _DEFERRED_NOW  # shared: stamping copies it once, adding the run's id
+    else:
+        # Built directly rather than through Scheduled(): this is the hot path. The
+        # details carry the run's id already, as the committed state's must: stamping
+        # then keeps them as they are instead of copying them to fill it in.
+        proposal = make_state(
+            _SCHEDULED,
+            "Scheduled",
+            None,
+            None,
+            StateDetails(
+                task_run_id=run_id,
+                deferred=True,
+                scheduled_time=scheduled_time,
+                task_parameters_id=parameters_id,
+                # refresh_cache travels with the run: the worker may serve another copy
+                # of the task than the one submitted (with_options(refresh_cache=True)).
+                refresh_cache=refresh,
+            ),
+            None,
+        )
     key = None
     if parameters_id is not None:
         # Bound parameters are a fresh dict with string keys: stored as they are.
