@@ -34,7 +34,7 @@ from .._core._clock import Clock
 from .._core._errors import ObjectNotFound
 from .._core._events import Observer, notify
 from .._core._models import FlowRun, TaskRun
-from .._core._outcomes import OrchestrationResult, new_result
+from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
 from .._core._states import State, StateType
 from .._pools._work_pools import WorkPoolTable
@@ -387,7 +387,7 @@ class Engine:
             error = exc
         finally:
             self._depth -= 1
-        result = new_result(ctx.validated, ctx.status, ctx.details)
+        result = ctx.result()
         self.decisions.record(run, ctx, proposed, result, policy)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:

@@ -27,9 +27,11 @@ from .._core._outcomes import (
     AbortDetails,
     AcceptDetails,
     Details,
+    OrchestrationResult,
     RejectDetails,
     SetStateStatus,
     WaitDetails,
+    new_result,
 )
 from .._core._states import State, StateDetails, StateType
 from ._driving import Commit, TransitionDriver
@@ -135,6 +137,14 @@ class TransitionContext(TransitionDriver):
     def validated(self) -> State | None:
         """The committed state (or the unchanged current one); None before commit."""
         return self._validated
+
+    def result(self) -> OrchestrationResult:
+        """The outcome as an OrchestrationResult: validated state, status and details.
+
+        One call for the engine, which returns it from every proposal (reading the
+        three properties and building the result would be four).
+        """
+        return new_result(self._validated, self._status, self._details)
 
     @property
     def decided_by(self) -> str | None:
