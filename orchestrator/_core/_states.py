@@ -50,12 +50,13 @@ __all__ = [
     "Suspended",
     "TimedOut",
     "default_state_name",
+    "make_state",
 ]
 
 _DEFAULT_NAMES: Final = {t: default_state_name(t) for t in StateType}
 
 
-def _make(
+def make_state(
     state_type: StateType,
     name: str | None,
     message: str | None,
@@ -63,14 +64,37 @@ def _make(
     details: StateDetails | None,
     timestamp: datetime | None,
 ) -> State:
-    return State(
-        type=state_type,
-        name=_DEFAULT_NAMES[state_type] if name is None else name,
-        message=message,
-        data=data,
-        details=EMPTY_DETAILS if details is None else details,
-        timestamp=timestamp,
-    )
+    """Return an uncommitted ``State`` of ``state_type`` (named by default when ``name``
+    is None, with no details when ``details`` is None): what every constructor builds."""
+    if details is None:
+        details = EMPTY_DETAILS
+    elif details.__class__ is not StateDetails:  # State.__init__ refuses it, naming it
+        return State(  # type: ignore[unreachable]  # the annotation may lie
+            type=state_type,
+            name=_DEFAULT_NAMES[state_type] if name is None else name,
+            message=message,
+            data=data,
+            details=details,
+            timestamp=timestamp,
+        )
+    # The slots set directly: the keyword call of State.__init__ costs about twice as
+    # much, and its checks (a StateType, a StateDetails) hold here by construction.
+    state: State = _new_state(State)
+    _set_type(state, state_type)
+    _set_name(state, _DEFAULT_NAMES[state_type] if name is None else name)
+    _set_timestamp(state, timestamp)
+    _set_message(state, message)
+    _set_data(state, data)
+    _set_details(state, details)
+    _set_id(state, None)
+    return state
+
+
+_new_state = object.__new__
+_set_type, _set_name, _set_timestamp, _set_message, _set_data, _set_details, _set_id = (
+    State.__dict__[field].__set__
+    for field in ("type", "name", "timestamp", "message", "data", "details", "id")
+)
 
 
 def Scheduled(  # noqa: N802 - state constructors read as state names
@@ -93,7 +117,7 @@ def Scheduled(  # noqa: N802 - state constructors read as state names
             scheduled_time=scheduled_time if scheduled_time is not None else base.scheduled_time,
             deferred=deferred or base.deferred,
         )
-    return _make(StateType.SCHEDULED, name, message, None, base, timestamp)
+    return make_state(StateType.SCHEDULED, name, message, None, base, timestamp)
 
 
 def AwaitingRetry(  # noqa: N802
@@ -137,7 +161,7 @@ def Pending(  # noqa: N802
     """
     if deferred:
         details = (EMPTY_DETAILS if details is None else details).replace(deferred=deferred)
-    return _make(StateType.PENDING, name, message, None, details, timestamp)
+    return make_state(StateType.PENDING, name, message, None, details, timestamp)
 
 
 def Running(  # noqa: N802
@@ -148,14 +172,14 @@ def Running(  # noqa: N802
     timestamp: datetime | None = None,
 ) -> State:
     """A RUNNING proposal."""
-    return _make(StateType.RUNNING, name, message, None, details, timestamp)
+    return make_state(StateType.RUNNING, name, message, None, details, timestamp)
 
 
 def Retrying(  # noqa: N802
     *, message: str | None = None, details: StateDetails | None = None
 ) -> State:
     """A RUNNING proposal named "Retrying"."""
-    return _make(StateType.RUNNING, "Retrying", message, None, details, None)
+    return make_state(StateType.RUNNING, "Retrying", message, None, details, None)
 
 
 def Completed(  # noqa: N802
@@ -167,7 +191,7 @@ def Completed(  # noqa: N802
     timestamp: datetime | None = None,
 ) -> State:
     """A COMPLETED proposal carrying the result ``data``."""
-    return _make(StateType.COMPLETED, name, message, data, details, timestamp)
+    return make_state(StateType.COMPLETED, name, message, data, details, timestamp)
 
 
 def Cached(  # noqa: N802
@@ -177,7 +201,7 @@ def Cached(  # noqa: N802
     details: StateDetails | None = None,
 ) -> State:
     """A COMPLETED proposal named "Cached"."""
-    return _make(StateType.COMPLETED, "Cached", message, data, details, None)
+    return make_state(StateType.COMPLETED, "Cached", message, data, details, None)
 
 
 def Failed(  # noqa: N802
@@ -189,14 +213,14 @@ def Failed(  # noqa: N802
     timestamp: datetime | None = None,
 ) -> State:
     """A FAILED proposal; ``data`` is usually the exception that failed the run."""
-    return _make(StateType.FAILED, name, message, data, details, timestamp)
+    return make_state(StateType.FAILED, name, message, data, details, timestamp)
 
 
 def TimedOut(  # noqa: N802
     data: Any = None, *, message: str | None = None, details: StateDetails | None = None
 ) -> State:
     """A FAILED proposal named "TimedOut"."""
-    return _make(StateType.FAILED, "TimedOut", message, data, details, None)
+    return make_state(StateType.FAILED, "TimedOut", message, data, details, None)
 
 
 def Crashed(  # noqa: N802
@@ -207,7 +231,7 @@ def Crashed(  # noqa: N802
     timestamp: datetime | None = None,
 ) -> State:
     """A CRASHED proposal: the infrastructure or the worker failed, not the user code."""
-    return _make(StateType.CRASHED, None, message, data, details, timestamp)
+    return make_state(StateType.CRASHED, None, message, data, details, timestamp)
 
 
 def Cancelled(  # noqa: N802
@@ -217,7 +241,7 @@ def Cancelled(  # noqa: N802
     timestamp: datetime | None = None,
 ) -> State:
     """A CANCELLED proposal."""
-    return _make(StateType.CANCELLED, None, message, None, details, timestamp)
+    return make_state(StateType.CANCELLED, None, message, None, details, timestamp)
 
 
 def Cancelling(  # noqa: N802
@@ -227,7 +251,7 @@ def Cancelling(  # noqa: N802
     timestamp: datetime | None = None,
 ) -> State:
     """A CANCELLING proposal: cancellation requested, infrastructure being torn down."""
-    return _make(StateType.CANCELLING, None, message, None, details, timestamp)
+    return make_state(StateType.CANCELLING, None, message, None, details, timestamp)
 
 
 def Paused(  # noqa: N802
@@ -246,7 +270,7 @@ def Paused(  # noqa: N802
         base = base.replace(
             pause_timeout=pause_timeout, pause_reschedule=reschedule, pause_key=pause_key
         )
-    return _make(StateType.PAUSED, name, message, None, base, timestamp)
+    return make_state(StateType.PAUSED, name, message, None, base, timestamp)
 
 
 def Suspended(  # noqa: N802

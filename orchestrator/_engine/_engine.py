@@ -34,7 +34,7 @@ from .._core._clock import Clock
 from .._core._errors import ObjectNotFound
 from .._core._events import Observer, notify
 from .._core._models import FlowRun, TaskRun
-from .._core._outcomes import OrchestrationResult, new_result
+from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
 from .._core._states import State, StateType
 from .._pools._work_pools import WorkPoolTable
@@ -69,6 +69,8 @@ _UUID_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET: Final = (4 << 76) | (0x8000 << 48)
 _new_object = object.__new__
 _set_attribute = object.__setattr__
+#: Read once: an enum member read through its class is a Python-level call in 3.11.
+_SAFE_UNKNOWN: Final = uuid.SafeUUID.unknown
 
 
 class Policies(NamedTuple):
@@ -177,7 +179,7 @@ class Engine:
         value = (self._ids.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
         new = _new_object(uuid.UUID)
         _set_attribute(new, "int", value)
-        _set_attribute(new, "is_safe", uuid.SafeUUID.unknown)
+        _set_attribute(new, "is_safe", _SAFE_UNKNOWN)
         return new
 
     def subscribe(self, observer: Observer) -> None:
@@ -246,16 +248,20 @@ class Engine:
 
     # -- inserting and removing runs ---------------------------------------------------------
     def insert_task_run(self, run: TaskRun, initial: State) -> None:
-        """Add ``run`` and commit ``initial`` with force; all or nothing.
+        """Add ``run`` and commit ``initial`` with force, at ``run.created``; all or nothing.
 
         When a rule or the commit raises, the run is removed again and the error raised.
         """
-        self.store.check_state_id(initial)
+        if initial.id is not None:  # a client's id (the check of None is a no-op)
+            self.store.check_state_id(initial)
         self.store.add_task_run(run)
-        self.notify(lambda o: o.task_run_created(run))
+        if self.observers:  # no closure or call to tell nobody (every creation)
+            self.notify(lambda o: o.task_run_created(run))
         policy = self.choose_task_policy(initial, True)
         try:
-            self.propose(run, initial, force=True, policy=policy, raise_commit_error=True)
+            self.propose(
+                run, initial, force=True, policy=policy, raise_commit_error=True, now=run.created
+            )
         except BaseException:
             self.remove_task_run(run)
             raise
@@ -329,9 +335,14 @@ class Engine:
         return self.policies.minimal_flow if force else self.policies.flow
 
     def _default_policy(self, run: TaskRun | FlowRun, state: State, force: bool) -> Policy:
+        # choose_task_policy and choose_flow_policy spelled out: the decision log asks
+        # this on every proposal.
+        policies = self.policies
         if isinstance(run, TaskRun):
-            return self.choose_task_policy(state, force)
-        return self.choose_flow_policy(force)
+            if state.details.deferred and state.type in (_SCHEDULED, _PENDING):
+                return policies.background_task
+            return policies.minimal_task if force else policies.task
+        return policies.minimal_flow if force else policies.flow
 
     def propose(
         self,
@@ -341,12 +352,15 @@ class Engine:
         force: bool,
         policy: Policy,
         raise_commit_error: bool = False,
+        now: datetime | None = None,
     ) -> OrchestrationResult:
         """Run ``policy`` on ``proposed`` for ``run``; the caller holds the lock.
 
         A commit that raises changes nothing and makes the outcome ABORT; with
         ``raise_commit_error`` its exception is raised instead (after the decision is
-        recorded), for creations, which have no outcome to return.
+        recorded), for creations, which have no outcome to return. ``now`` is the
+        proposal's time when the caller has just read the clock (a creation's first
+        state is committed at the run's creation time); the clock is read otherwise.
 
         Raises:
             ObjectAlreadyExists: ``proposed`` has the id of a stored state (nothing changes).
@@ -355,7 +369,13 @@ class Engine:
             self.store.check_state_id(proposed)
         initial = run.state
         ctx = TransitionContext.begin(
-            run, initial, proposed, self.clock.now(), self.services, self.random, force
+            run,
+            initial,
+            proposed,
+            self.clock.now() if now is None else now,
+            self.services,
+            self.random,
+            force,
         )
         plan = policy.plan(None if initial is None else initial.type, proposed.type)
         commit = self._commit_task if isinstance(run, TaskRun) else self._commit_flow
@@ -367,7 +387,7 @@ class Engine:
             error = exc
         finally:
             self._depth -= 1
-        result = new_result(ctx.validated, ctx.status, ctx.details)
+        result = ctx.result()
         self.decisions.record(run, ctx, proposed, result, policy)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:
@@ -406,7 +426,11 @@ class Engine:
             if run is None:
                 return None
             now_state = run.state
-            if now_state is None or now_state.id != expected:
+            if now_state is None:
+                return None
+            now_id = now_state.id
+            # Identity first: mostly the very id object (UUID.__eq__ is a Python call).
+            if now_id is not expected and now_id != expected:
                 return None
             return self.propose(
                 run, state, force=force, policy=self.choose_task_policy(state, force)

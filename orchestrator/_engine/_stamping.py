@@ -38,17 +38,13 @@ def stamp(
     proposed = ctx.proposed
     assert proposed is not None  # run_transition commits only a remaining proposal
     timestamp = ctx.now if proposed.timestamp is None else proposed.timestamp
-    details = details_for_run(
-        run, proposed.details, timestamp if proposed.type is _SCHEDULED else None
-    )
     initial = ctx.initial
-    if (
-        initial is not None
-        and details is not run._id_details
-        and details is not initial.details
-        and details == initial.details
-    ):
-        details = initial.details  # share equal details along the history (memory)
+    details = details_for_run(
+        run,
+        proposed.details,
+        timestamp if proposed.type is _SCHEDULED else None,
+        None if initial is None else initial.details,
+    )
     state_id = proposed.id  # a client's id is kept, as in the reference
     if state_id is None:
         state_id = store.fresh_state_id(new_id)  # one no stored state has

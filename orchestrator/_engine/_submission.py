@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from .._core._checks_objects import check_optional_datetime
 from .._core._errors import ArgumentTypeError, QueueFull
 from .._core._run_context import TaskRunContext
-from .._core._states import State, StateDetails, StateType
+from .._core._states import StateDetails, StateType, make_state
 from .._core._tasks import Task
 from .._store._results import parameters_key
 from ._futures import TaskRunFuture
@@ -35,10 +35,11 @@ if TYPE_CHECKING:
 __all__ = ["asubmit_task", "submit_task"]
 
 
+_SCHEDULED: Final = StateType.SCHEDULED
 #: The proposal of a run without parameters, due now: shared, since proposals are values
 #: (the engine commits a new, stamped state).
-_DEFERRED_NOW: Final = State(
-    type=StateType.SCHEDULED, name="Scheduled", details=StateDetails(deferred=True)
+_DEFERRED_NOW: Final = make_state(
+    _SCHEDULED, "Scheduled", None, None, StateDetails(deferred=True), None
 )
 
 
@@ -46,6 +47,7 @@ class _Submission(NamedTuple):
     """Everything needed to create the run, computed before anything is changed."""
 
     run_id: uuid.UUID
+    run_hex: str
     parameters_id: uuid.UUID | None
     parameters: dict[str, Any]
     name: str
@@ -69,11 +71,12 @@ def _prepare(
     if scheduled_time is not None:
         scheduled_time = check_optional_datetime(scheduled_time, "scheduled_time")
     # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.
-    new_id = orchestrator.new_id
+    new_id = orchestrator._engine.new_id  # Orchestrator.new_id, without its wrapper call
     run_id = new_id()
+    run_hex = run_id.hex  # a Python-level property: read once
     name = None if task.task_run_name is None else task.render_run_name(parameters)
     if name is None:
-        name = f"{task.name}-{run_id.hex[:8]}"
+        name = f"{task.name}-{run_hex[:8]}"
     cache_key = None
     if task.cache_key_fn is not None:
         # The run does not exist yet: a context's task_run cannot be read here.
@@ -89,6 +92,7 @@ def _prepare(
             cache_expiration = None  # past the year 9999: the entry never expires
     return _Submission(
         run_id,
+        run_hex,
         new_id() if task.takes_parameters else None,
         parameters,
         name,
@@ -101,37 +105,44 @@ def _prepare(
 def _create(
     orchestrator: Orchestrator, task: Task[..., Any], submission: _Submission
 ) -> TaskRunFuture[Any]:
-    run_id, parameters_id, parameters, name, scheduled_time, cache_key, expiration = submission
-    store = orchestrator.result_store
+    run_id, run_hex, parameters_id, parameters, name, scheduled_time, cache_key, expiration = (
+        submission
+    )
     refresh = True if task.refresh_cache else None
     if parameters_id is None and scheduled_time is None and refresh is None:
-        proposal = _DEFERRED_NOW
+        proposal = _DEFERRED_NOW  # shared: stamping copies it once, adding the run's id
     else:
-        # Built directly rather than through Scheduled(): this is the hot path.
-        proposal = State(
-            type=StateType.SCHEDULED,
-            name="Scheduled",
-            # refresh_cache travels with the run: the worker may serve another copy of
-            # the task than the one submitted (with_options(refresh_cache=True)).
-            details=StateDetails(
+        # Built directly rather than through Scheduled(): this is the hot path. The
+        # details carry the run's id already, as the committed state's must: stamping
+        # then keeps them as they are instead of copying them to fill it in.
+        proposal = make_state(
+            _SCHEDULED,
+            "Scheduled",
+            None,
+            None,
+            StateDetails(
+                task_run_id=run_id,
                 deferred=True,
                 scheduled_time=scheduled_time,
                 task_parameters_id=parameters_id,
+                # refresh_cache travels with the run: the worker may serve another copy
+                # of the task than the one submitted (with_options(refresh_cache=True)).
                 refresh_cache=refresh,
             ),
+            None,
         )
     key = None
     if parameters_id is not None:
         # Bound parameters are a fresh dict with string keys: stored as they are.
         key = parameters_key(parameters_id)
-        store.write(key, parameters)
+        orchestrator.result_store.write(key, parameters)
     try:
         # Every argument is well-formed by construction (see create_checked_task_run).
         create_checked_task_run(
             orchestrator._engine,
             task.task_key,
             flow_run_id=None,
-            dynamic_key=f"{task.task_key}-{run_id.hex}",
+            dynamic_key=f"{task.task_key}-{run_hex}",
             name=name,
             id=run_id,
             state=proposal,
@@ -145,7 +156,7 @@ def _create(
         )
     except BaseException:
         if key is not None:
-            store.delete(key, missing_ok=True)
+            orchestrator.result_store.delete(key, missing_ok=True)
         raise
     return TaskRunFuture(orchestrator, run_id)
 

@@ -263,12 +263,16 @@ class TaskRuns(Facet):
             Exception: whatever a rule raised; the outcome was ABORT and nothing was
                 committed (the decision log has it).
         """
-        task_run_id = check_id(task_run_id, "task_run_id", text=True)
+        if task_run_id.__class__ is not uuid.UUID:  # the check's call only when it can matter
+            task_run_id = check_id(task_run_id, "task_run_id", text=True)
         check_state(state)
-        check_bool(force, "force")
-        with self._engine.lock:
-            run = self._engine.task_run(task_run_id)
-            engine = self._engine
+        if force is not False and force is not True:  # user input: the annotation may lie
+            check_bool(force, "force")  # type: ignore[unreachable]
+        engine = self._engine
+        with engine.lock:
+            run = engine.store.get_task_run(task_run_id)
+            if run is None:
+                run = engine.task_run(task_run_id)  # raises ObjectNotFound
             return engine.propose(
                 run, state, force=force, policy=engine.choose_task_policy(state, force)
             )

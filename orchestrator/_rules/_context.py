@@ -15,7 +15,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, final
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Final, final
+
+import attrs
 
 from .._core._checks import check_optional_text, check_seconds, check_text, wrong_type
 from .._core._models import FlowRun, TaskRun
@@ -24,9 +27,11 @@ from .._core._outcomes import (
     AbortDetails,
     AcceptDetails,
     Details,
+    OrchestrationResult,
     RejectDetails,
     SetStateStatus,
     WaitDetails,
+    new_result,
 )
 from .._core._states import State, StateDetails, StateType
 from ._driving import Commit, TransitionDriver
@@ -42,6 +47,7 @@ Run = TaskRun | FlowRun
 
 
 _new_context = object.__new__
+_Random = random.Random
 
 
 @final
@@ -57,6 +63,13 @@ class TransitionContext(TransitionDriver):
 
     __slots__ = ("force", "now", "parameters", "random", "run", "services")
 
+    run: Run
+    now: datetime
+    services: RuleServices
+    random: _Random
+    parameters: dict[str, Any]
+    force: bool
+
     def __init__(
         self,
         *,
@@ -65,21 +78,16 @@ class TransitionContext(TransitionDriver):
         proposed: State | None,
         now: datetime,
         services: RuleServices,
-        rng: random.Random | None = None,
+        rng: _Random | None = None,
         parameters: dict[str, Any] | None = None,
         force: bool = False,
     ) -> None:
         rng = random.Random(0) if rng is None else rng
-        self._start(
-            run,
-            initial,
-            proposed,
-            now,
-            services,
-            rng,
-            {} if parameters is None else parameters,
-            force,
-        )
+        made = TransitionContext.begin(run, initial, proposed, now, services, rng, force)
+        if parameters is not None:
+            made.parameters = parameters
+        for name in _CONTEXT_SLOTS:
+            setattr(self, name, getattr(made, name))
 
     @classmethod
     def begin(
@@ -89,47 +97,35 @@ class TransitionContext(TransitionDriver):
         proposed: State | None,
         now: datetime,
         services: RuleServices,
-        rng: random.Random,
+        rng: _Random,
         force: bool,
     ) -> TransitionContext:
         """The engine's constructor: the same context, built from positional arguments.
 
         Calling a class with keyword arguments costs more than twice as much as calling
-        it with positional ones, and the engine builds a context for every proposal.
+        it with positional ones, and the engine builds a context for every proposal
+        (each field is set here, in one call; ``__init__`` copies them).
         """
         ctx = _new_context(cls)
-        ctx._start(run, initial, proposed, now, services, rng, {}, force)
+        ctx.run = run
+        ctx.initial = initial
+        ctx._proposed = proposed
+        ctx._validated = None
+        ctx._validated_done = False
+        ctx._status = SetStateStatus.ACCEPT
+        ctx._details = ACCEPTED
+        ctx._mutations = 0
+        ctx._current_rule = None
+        ctx._decider = None
+        ctx.now = now
+        ctx.services = services
+        ctx.random = rng
+        ctx.parameters = {}
+        ctx.force = force
+        ctx.error = None
+        ctx.error_rule = None
+        ctx.commit_error = None
         return ctx
-
-    def _start(
-        self,
-        run: Run,
-        initial: State | None,
-        proposed: State | None,
-        now: datetime,
-        services: RuleServices,
-        rng: random.Random,
-        parameters: dict[str, Any],
-        force: bool,
-    ) -> None:
-        self.run = run
-        self.initial = initial
-        self._proposed = proposed
-        self._validated = None
-        self._validated_done = False
-        self._status = SetStateStatus.ACCEPT
-        self._details = ACCEPTED
-        self._mutations = 0
-        self._current_rule = None
-        self._decider = None
-        self.now = now
-        self.services = services
-        self.random = rng
-        self.parameters = parameters
-        self.force = force
-        self.error = None
-        self.error_rule = None
-        self.commit_error = None
 
     # -- read-only views ----------------------------------------------------------------
     @property
@@ -141,6 +137,14 @@ class TransitionContext(TransitionDriver):
     def validated(self) -> State | None:
         """The committed state (or the unchanged current one); None before commit."""
         return self._validated
+
+    def result(self) -> OrchestrationResult:
+        """The outcome as an OrchestrationResult: validated state, status and details.
+
+        One call for the engine, which returns it from every proposal (reading the
+        three properties and building the result would be four).
+        """
+        return new_result(self._validated, self._status, self._details)
 
     @property
     def decided_by(self) -> str | None:
@@ -288,17 +292,30 @@ class TransitionContext(TransitionDriver):
         )
 
 
+#: Every field of a context, for ``__init__`` to copy from the one ``begin`` builds.
+_CONTEXT_SLOTS: Final = (*TransitionDriver.__slots__, *TransitionContext.__slots__)
+
+
 def _with(state: State, name: str, details: StateDetails) -> State:
-    """``state`` with another name or details (spelled out: cheaper than attrs.evolve)."""
-    return State(
-        type=state.type,
-        name=name,
-        timestamp=state.timestamp,
-        message=state.message,
-        data=state.data,
-        details=details,
-        id=state.id,
-    )
+    """``state`` with another name or details, copied slot by slot.
+
+    Cheaper than ``attrs.evolve`` or ``State.__init__``: ``state`` was checked, ``name``
+    is checked text and ``details`` a StateDetails, so ``__init__``'s checks would pass.
+    """
+    copy: State = _new_state(State)
+    for setter, value in zip(_STATE_SETTERS, _state_values(state), strict=True):
+        setter(copy, value)
+    _set_name(copy, name)
+    _set_details(copy, details)
+    return copy
+
+
+_STATE_FIELDS: Final = tuple(field.name for field in attrs.fields(State))
+_STATE_SETTERS: Final = tuple(State.__dict__[name].__set__ for name in _STATE_FIELDS)
+_state_values: Final = attrgetter(*_STATE_FIELDS)
+_set_name: Final = State.__dict__["name"].__set__
+_set_details: Final = State.__dict__["details"].__set__
+_new_state = object.__new__
 
 
 def run_transition(
