@@ -10,7 +10,7 @@ A :class:`RunTable` keeps, for one kind of run (task or flow):
   (keyed by the type's string value: enum hashing is slow), ``state_name`` and the
   table's reference attributes (task key, flow run id, deployment id, ...);
 * the tag index (tag -> runs) and the set of untagged runs;
-* set indexes that no hot path reads (``state_name``, the tags, the untagged runs and the
+* set indexes that no hot path reads (the state ones, the tags, the untagged runs and the
   ``sleeping`` fields) are dormant until a query first reads them, then built from the
   runs in one pass: until then they cost nothing per run or per write;
 * optionally, a sorted index per *derived* attribute: a read-only property computed from
@@ -82,6 +82,7 @@ class RunTable(Generic[R]):
         "_name_index",
         "_name_sets",
         "_next_seq",
+        "_type_index",
         "_type_sets",
         "_untagged",
         "fixed_set_fields",
@@ -124,7 +125,7 @@ class RunTable(Generic[R]):
         self.sets: dict[str, SetIndex[Any, R]] = {
             name: SetIndex(functools.partial(self._set_entries, name) if asleep else None)
             for name, asleep in (
-                ("state_type", False),
+                ("state_type", True),
                 ("state_name", True),
                 *((name, name in sleeping) for name in (*set_fields, *fixed_set_fields)),
             )
@@ -140,7 +141,8 @@ class RunTable(Generic[R]):
         )
         self._getter = attrgetter(*self._fields)
         # The state indexes' own dicts, for the hot path (see _move).
-        self._type_sets: dict[str | None, set[R]] = self.sets["state_type"].raw
+        self._type_index: SetIndex[Any, R] = self.sets["state_type"]
+        self._type_sets: dict[str | None, set[R]] = self._type_index.raw
         self._name_index: SetIndex[Any, R] = self.sets["state_name"]
         self._name_sets: dict[str | None, set[R]] = self._name_index.raw
 
@@ -154,6 +156,8 @@ class RunTable(Generic[R]):
 
     def _set_entries(self, name: str) -> list[tuple[Any, R]]:
         """Every run's entry in the set index of ``name``: what wakes it. O(n)."""
+        if name == "state_type":  # keyed by the type's value (see state_key)
+            return [(state_key(run.state_type), run) for run in self.runs.values()]
         key = attrgetter(name)
         return [(key(run), run) for run in self.runs.values()]
 
@@ -307,7 +311,7 @@ class RunTable(Generic[R]):
         if state is not state0:
             key0 = None if state0 is None else state0.type._value_
             key1 = None if state is None else state.type._value_
-            if key0 is not key1:
+            if key0 is not key1 and not self._type_index.dormant:
                 _move(self._type_sets, key0, key1, run)
             name0 = None if state0 is None else state0.name
             name1 = None if state is None else state.name
