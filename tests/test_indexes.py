@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -239,3 +241,35 @@ def test_a_dormant_index_ignores_writes_and_builds_itself_at_the_first_read() ->
     assert (dormant_at_first, index.dormant, calls) == (True, False, [1])
     index.move(30, 1, 0, source_items["x"])  # awake: writes are kept from now on
     assert labels(index.irange()) == ["x", "z"]
+
+
+@pytest.mark.parametrize("first_read", ["get", "size", "contains", "len", "keys"])
+def test_a_dormant_set_index_ignores_writes_and_builds_itself_at_the_first_read(
+    first_read: str,
+) -> None:
+    a, b, c = Item("a"), Item("b"), Item("c")
+    calls: list[int] = []
+
+    def source() -> list[tuple[str | None, Item]]:
+        calls.append(1)
+        return [("x", a), ("x", b), (None, c)]
+
+    index: SetIndex[str | None, Item] = SetIndex(source)
+    index.add("y", Item("ignored"))
+    index.move("x", "y", a)
+    index.remove("x", b)
+    assert index.discard(None, c) is False
+    assert (index.dormant, calls, index.as_dict()) == (True, [], {})  # nothing held yet
+    reads: dict[str, Callable[[], object]] = {
+        "get": lambda: index.get("q"),
+        "size": lambda: index.size("q"),
+        "contains": lambda: "q" in index,
+        "len": lambda: len(index),
+        "keys": lambda: index.keys(),
+    }
+    reads[first_read]()
+    assert (index.dormant, calls) == (False, [1])
+    assert index.as_dict() == {"x": frozenset({a, b}), None: frozenset({c})}
+    index.move("x", "y", a)  # awake: writes are kept from now on
+    assert index.as_dict() == {"x": frozenset({b}), "y": frozenset({a}), None: frozenset({c})}
+    assert calls == [1]

@@ -17,6 +17,9 @@ from orchestrator._store._store import Store, StoreStatistics
 from orchestrator.filters import (
     FlowRunSort,
     TaskRunFilter,
+    TaskRunFilterFlowRunId,
+    TaskRunFilterState,
+    TaskRunFilterTaskKey,
     TaskRunSort,
 )
 from tests.strategies import (
@@ -174,6 +177,33 @@ def test_reindex_follows_state_time_name_and_tag_changes() -> None:
     assert numbers(store.query_task_runs(task_runs=TaskRunFilter(name="renamed"))) == [1]
 
 
+def test_set_indexes_sleep_until_a_query_reads_them_and_then_answer_exactly() -> None:
+    store = sample_store()
+    table = store.task_table
+    asleep = [name for name, index in table.sets.items() if index.dormant]
+    assert asleep == ["state_type", "state_name", "task_key", "flow_run_id"]
+    assert table.tags.dormant
+    run = store.task_runs[rid(4)]
+    commit(store, run, S.RUNNING, at(220))  # a write while asleep files nothing
+    store.check_invariants()
+
+    def matching(**criteria: Any) -> list[int]:
+        return sorted(numbers(store.query_task_runs(task_runs=TaskRunFilter(**criteria))))
+
+    # The first read builds each index from the runs as they are now.
+    assert matching(state=TaskRunFilterState(type=S.RUNNING)) == [2, 4]
+    assert matching(state=TaskRunFilterState(name="AwaitingRetry")) == [6]
+    assert matching(task_key=TaskRunFilterTaskKey(any_="extract")) == [1, 4, 6]
+    assert matching(tags="etl") == [1, 2, 6]
+    assert matching(flow_run_id=TaskRunFilterFlowRunId(is_null_=True)) == [4, 5]
+    assert not table.sets["state_type"].dormant
+    assert not table.sets["state_name"].dormant
+    commit(store, run, S.COMPLETED, at(230))  # awake: kept from now on
+    store.check_invariants()
+    assert matching(state=TaskRunFilterState(type=S.RUNNING)) == [2]
+    assert matching(state=TaskRunFilterState(name="Completed")) == [1, 4]
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
@@ -194,8 +224,12 @@ def test_check_invariants_names_what_was_changed_behind_the_stores_back(
     tamper: Any, message: str
 ) -> None:
     store = sample_store()
-    for index in store.task_table.sorted.values():
+    table = store.task_table
+    for index in table.sorted.values():
         index.count()  # a read builds a dormant index: from then on it is kept and checked
+    for set_index in (*table.sets.values(), table.tags):
+        len(set_index)  # the same for the set indexes that sleep
+    assert len(table.untagged) == 2  # load-1 and bg-1 have no tags
     store.check_invariants()
     tamper(store.task_runs[rid(1)])
     with pytest.raises(AssertionError, match=message):

@@ -15,7 +15,7 @@ Two shapes cover every secondary index of the store:
   read builds it from the source in one sort.
 * :class:`SetIndex` maps a key to the set of values that have it (state type -> runs,
   task key -> runs, ...). Empty sets are dropped, so the key set is exactly the keys in
-  use.
+  use. One given a source sleeps until first read, as a sorted index does.
 
 Python's dicts and sets never give memory back when entries are deleted; a container
 that once held a million runs keeps a table sized for them. :func:`shrink` rebuilds one
@@ -30,18 +30,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator, KeysView
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import Any, Final, Generic, TypeVar, final
 
 from sortedcontainers import SortedList
+
+from ._set_index import SetIndex, shrink
 
 __all__ = ["COMPACT_FLOOR", "SetIndex", "SortedIndex", "shrink", "should_shrink"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-_EMPTY: Final[frozenset[Any]] = frozenset()
 # Sorts after every int sequence number: (key, _AFTER) bounds all entries with ``key``.
 _AFTER: Final = math.inf
 _SECOND: Final = itemgetter(1)
@@ -57,22 +58,6 @@ def should_shrink(size: int, peak: int) -> bool:
     rebuilding then costs O(size), paid for by the 3/4 peak deletions before it.
     """
     return peak > COMPACT_FLOOR and size * 4 < peak
-
-
-def shrink(container: dict[Any, Any] | set[Any]) -> None:
-    """Rebuild ``container`` in place so that its memory fits what it holds now. O(n).
-
-    A dict keeps its insertion order; both keep their identity, so references to them
-    stay valid.
-    """
-    if isinstance(container, dict):
-        items = list(container.items())
-        container.clear()
-        container.update(items)
-    else:
-        values = list(container)
-        container.clear()
-        container.update(values)
 
 
 #: A value's key when it has no entry (None is a key: it files the value among the nulls).
@@ -314,104 +299,3 @@ class SortedIndex(Generic[K, V]):
                     del entries[position]
                     return True
         return False
-
-
-@final
-class SetIndex(Generic[K, V]):
-    """A map from a key to the set of values that have it; empty sets are dropped.
-
-    ``None`` is an ordinary key here ("no flow run", "no state").
-    """
-
-    __slots__ = ("_sets",)
-
-    def __init__(self) -> None:
-        self._sets: dict[K, set[V]] = {}
-
-    def __len__(self) -> int:
-        """Return the number of keys in use. O(1)."""
-        return len(self._sets)
-
-    def __contains__(self, key: object) -> bool:
-        """Return whether some value has ``key``. O(1)."""
-        return key in self._sets
-
-    def add(self, key: K, value: V) -> None:
-        """File ``value`` under ``key``. O(1)."""
-        values = self._sets.get(key)
-        if values is None:
-            self._sets[key] = {value}
-        else:
-            values.add(value)
-
-    def remove(self, key: K, value: V) -> None:
-        """Remove ``value`` from ``key``'s set, dropping the set when it empties. O(1).
-
-        Raises:
-            KeyError: ``value`` is not filed under ``key``.
-        """
-        values = self._sets[key]
-        values.remove(value)
-        if not values:
-            del self._sets[key]
-
-    def move(self, old: K, new: K, value: V) -> None:
-        """Re-file ``value`` from ``old`` to ``new``. O(1)."""
-        sets = self._sets
-        values = sets[old]
-        values.remove(value)
-        if not values:
-            del sets[old]
-        target = sets.get(new)
-        if target is None:
-            sets[new] = {value}
-        else:
-            target.add(value)
-
-    def shrink(self) -> None:
-        """Rebuild the map and its sets in place to fit what they hold now. O(n)."""
-        for values in self._sets.values():
-            shrink(values)
-        shrink(self._sets)
-
-    @property
-    def raw(self) -> dict[K, set[V]]:
-        """The underlying map (live). Only for hot paths that inline :meth:`move`."""
-        return self._sets
-
-    def get(self, key: K) -> frozenset[V] | set[V]:
-        """Return the values under ``key`` (live; do not mutate). O(1)."""
-        return self._sets.get(key, _EMPTY)
-
-    def size(self, key: K) -> int:
-        """Return how many values have ``key``. O(1)."""
-        values = self._sets.get(key)
-        return 0 if values is None else len(values)
-
-    def keys(self) -> KeysView[K]:
-        """Return the keys in use (a live view). O(1)."""
-        return self._sets.keys()
-
-    def as_dict(self) -> dict[K, frozenset[V]]:
-        """Return a frozen copy of the whole map, for invariant checks. O(n)."""
-        return {key: frozenset(values) for key, values in self._sets.items()}
-
-    def clear(self) -> None:
-        """Remove every entry. O(1)."""
-        self._sets.clear()
-
-    def discard(self, key: K, value: V) -> bool:
-        """Remove ``value`` from ``key``'s set if it is there; return whether it was. O(1).
-
-        Never raises (an unhashable ``key`` files nothing), for repairs after a failed change.
-        """
-        try:
-            values = self._sets.get(key)
-        except TypeError:
-            return False
-        if values is None or value not in values:
-            return False
-        values.remove(value)
-        if not values:
-            del self._sets[key]
-        return True

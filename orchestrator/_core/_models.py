@@ -232,7 +232,7 @@ class _RunTimes:
 
 
 @final
-@attrs.define(eq=False, kw_only=True)
+@attrs.define(eq=False, kw_only=True, weakref_slot=False)  # no weak references: 8 bytes less
 class TaskRun(_RunTimes):
     """One execution of a task, with its current state and bookkeeping.
 
@@ -278,7 +278,7 @@ class TaskRun(_RunTimes):
 
 
 @final
-@attrs.define(eq=False, kw_only=True)
+@attrs.define(eq=False, kw_only=True, weakref_slot=False)  # no weak references: 8 bytes less
 class FlowRun(_RunTimes):
     """One execution of a flow: the parent of task runs, or a job for a process worker.
 

@@ -73,7 +73,10 @@ class Store(StoreQueries, StoreStates):
 
     def __init__(self) -> None:
         self._task_table: RunTable[TaskRun] = RunTable(
-            "task run", (), fixed_set_fields=("task_key", "flow_run_id")
+            "task run",
+            (),
+            fixed_set_fields=("task_key", "flow_run_id"),
+            sleeping=("task_key", "flow_run_id"),
         )
         self._flow_table: RunTable[FlowRun] = RunTable(
             "flow run",

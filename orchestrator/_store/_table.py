@@ -10,6 +10,9 @@ A :class:`RunTable` keeps, for one kind of run (task or flow):
   (keyed by the type's string value: enum hashing is slow), ``state_name`` and the
   table's reference attributes (task key, flow run id, deployment id, ...);
 * the tag index (tag -> runs) and the set of untagged runs;
+* set indexes that no hot path reads (the state ones, the tags, the untagged runs and the
+  ``sleeping`` fields) are dormant until a query first reads them, then built from the
+  runs in one pass: until then they cost nothing per run or per write;
 * optionally, a sorted index per *derived* attribute: a read-only property computed from
   other fields (a flow run's ``effective_start_time``), re-filed like any other sorted
   value when it changes and never written back by :meth:`RunTable.restore`.
@@ -68,6 +71,7 @@ class RunTable(Generic[R]):
         set_fields: mutable equality attributes with a set index.
         fixed_set_fields: equality attributes indexed once at insertion.
         derived_sorted_fields: read-only (computed) attributes with a sorted index.
+        sleeping: set and fixed set fields whose index sleeps until first read.
     """
 
     __slots__ = (
@@ -75,9 +79,12 @@ class RunTable(Generic[R]):
         "_fields",
         "_getter",
         "_kinds",
+        "_name_index",
         "_name_sets",
         "_next_seq",
+        "_type_index",
         "_type_sets",
+        "_untagged",
         "fixed_set_fields",
         "kind",
         "peak",
@@ -88,7 +95,6 @@ class RunTable(Generic[R]):
         "sorted",
         "sorted_fields",
         "tags",
-        "untagged",
     )
 
     def __init__(
@@ -97,6 +103,7 @@ class RunTable(Generic[R]):
         set_fields: tuple[str, ...],
         fixed_set_fields: tuple[str, ...] = (),
         derived_sorted_fields: tuple[str, ...] = (),
+        sleeping: tuple[str, ...] = (),
     ) -> None:
         self.kind = kind
         #: Every sortable attribute with a sorted index, besides ``id``.
@@ -116,11 +123,16 @@ class RunTable(Generic[R]):
             for name in ("id", *self.sorted_fields)
         }
         self.sets: dict[str, SetIndex[Any, R]] = {
-            name: SetIndex()
-            for name in ("state_type", "state_name", *set_fields, *fixed_set_fields)
+            name: SetIndex(functools.partial(self._set_entries, name) if asleep else None)
+            for name, asleep in (
+                ("state_type", True),
+                ("state_name", True),
+                *((name, name in sleeping) for name in (*set_fields, *fixed_set_fields)),
+            )
         }
-        self.tags: SetIndex[str, R] = SetIndex()
-        self.untagged: set[R] = set()
+        self.tags: SetIndex[str, R] = SetIndex(self._tag_entries)
+        # None while dormant (see the untagged property).
+        self._untagged: set[R] | None = None
         self._fields: tuple[str, ...] = (*self.sorted_fields, *set_fields, "tags")
         self._kinds: tuple[int, ...] = (
             *(_SORTED for _ in self.sorted_fields),
@@ -129,8 +141,10 @@ class RunTable(Generic[R]):
         )
         self._getter = attrgetter(*self._fields)
         # The state indexes' own dicts, for the hot path (see _move).
-        self._type_sets: dict[str | None, set[R]] = self.sets["state_type"].raw
-        self._name_sets: dict[str | None, set[R]] = self.sets["state_name"].raw
+        self._type_index: SetIndex[Any, R] = self.sets["state_type"]
+        self._type_sets: dict[str | None, set[R]] = self._type_index.raw
+        self._name_index: SetIndex[Any, R] = self.sets["state_name"]
+        self._name_sets: dict[str | None, set[R]] = self._name_index.raw
 
     def _sorted_entries(self, name: str) -> list[tuple[Any, int, R]]:
         """Every run's entry in the sorted index of ``name``: what wakes it. O(n)."""
@@ -139,6 +153,25 @@ class RunTable(Generic[R]):
             return [(run.id.int, seq[run], run) for run in self.runs.values()]
         key = attrgetter(name)
         return [(key(run), seq[run], run) for run in self.runs.values()]
+
+    def _set_entries(self, name: str) -> list[tuple[Any, R]]:
+        """Every run's entry in the set index of ``name``: what wakes it. O(n)."""
+        if name == "state_type":  # keyed by the type's value (see state_key)
+            return [(state_key(run.state_type), run) for run in self.runs.values()]
+        key = attrgetter(name)
+        return [(key(run), run) for run in self.runs.values()]
+
+    def _tag_entries(self) -> list[tuple[str, R]]:
+        """Every (tag, run) pair: what wakes the tag index. O(n)."""
+        return [(tag, run) for run in self.runs.values() for tag in run.tags]
+
+    @property
+    def untagged(self) -> set[R]:
+        """The runs without tags (live; do not mutate). Built when first read. O(1) after."""
+        untagged = self._untagged
+        if untagged is None:
+            untagged = self._untagged = {run for run in self.runs.values() if not run.tags}
+        return untagged
 
     def __len__(self) -> int:
         """Return the number of runs. O(1)."""
@@ -242,7 +275,8 @@ class RunTable(Generic[R]):
         """
         shrink(self.runs)
         shrink(self.seq)
-        shrink(self.untagged)
+        if self._untagged is not None:
+            shrink(self._untagged)
         for index in self.sets.values():
             index.shrink()
         self.tags.shrink()
@@ -252,15 +286,15 @@ class RunTable(Generic[R]):
         if tags:
             for tag in tags:
                 self.tags.add(tag, run)
-        else:
-            self.untagged.add(run)
+        elif self._untagged is not None:
+            self._untagged.add(run)
 
     def _remove_tags(self, run: R, tags: frozenset[str]) -> None:
         if tags:
             for tag in tags:
                 self.tags.remove(tag, run)
-        else:
-            self.untagged.remove(run)
+        elif self._untagged is not None:
+            self._untagged.remove(run)
 
     # -- the hot path -------------------------------------------------------------------
     def snapshot(self, run: R) -> tuple[Any, tuple[Any, ...]]:
@@ -277,11 +311,11 @@ class RunTable(Generic[R]):
         if state is not state0:
             key0 = None if state0 is None else state0.type._value_
             key1 = None if state is None else state.type._value_
-            if key0 is not key1:
+            if key0 is not key1 and not self._type_index.dormant:
                 _move(self._type_sets, key0, key1, run)
             name0 = None if state0 is None else state0.name
             name1 = None if state is None else state.name
-            if name0 != name1:
+            if name0 != name1 and not self._name_index.dormant:
                 _move(self._name_sets, name0, name1, run)
         rest = self._getter(run)
         if rest != rest0:
@@ -333,13 +367,17 @@ class RunTable(Generic[R]):
                 tags.setdefault(tag, set()).add(run)
             if not run.tags:
                 untagged.add(run)
+        # A dormant index holds nothing yet: its first read builds it from the runs.
         for name, index in self.sets.items():
-            _compare_sets(f"{kind} index {name!r}", expected[name], index.as_dict())
-        _compare_sets(f"{kind} tag index", tags, self.tags.as_dict())
-        if untagged != self.untagged:
+            if not index.dormant:
+                _compare_sets(f"{kind} index {name!r}", expected[name], index.as_dict())
+        if not self.tags.dormant:
+            _compare_sets(f"{kind} tag index", tags, self.tags.as_dict())
+        held = self._untagged
+        if held is not None and untagged != held:
             raise AssertionError(
-                f"{kind} untagged set differs: missing {_ids(untagged - self.untagged)}, "
-                f"extra {_ids(self.untagged - untagged)}"
+                f"{kind} untagged set differs: missing {_ids(untagged - held)}, "
+                f"extra {_ids(held - untagged)}"
             )
 
     def _check_sorted(self, name: str, key: Any) -> None:
@@ -421,7 +459,8 @@ class RunTable(Generic[R]):
             else:
                 for tag in value:
                     self.tags.discard(tag, run)
-                self.untagged.discard(run)
+                if self._untagged is not None:
+                    self._untagged.discard(run)
         for name in self.fixed_set_fields:
             sets[name].discard(getattr(run, name), run)
 
