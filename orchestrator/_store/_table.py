@@ -38,6 +38,7 @@ from typing import Any, Final, Generic, TypeVar, final
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._indexes import SetIndex, SortedIndex, should_shrink, shrink
 from .._core._models import FlowRun, TaskRun
+from ._table_checks import check_table, state_key
 
 __all__ = ["SORTED_FIELDS", "RunTable", "check_sort_key", "state_key"]
 
@@ -55,11 +56,6 @@ SORTED_FIELDS: Final = (
 _SORTED: Final = 0
 _SET: Final = 1
 _TAGS: Final = 2
-
-
-def state_key(state_type: Any) -> str | None:
-    """Return the ``state_type`` index key of a StateType (its value) or None."""
-    return None if state_type is None else str(state_type._value_)
 
 
 @final
@@ -337,81 +333,12 @@ class RunTable(Generic[R]):
 
     # -- checks -------------------------------------------------------------------------
     def check(self) -> None:
-        """Recompute every index from ``runs`` and compare. O(n log n).
+        """Recompute every index from ``runs`` and compare (:func:`check_table`). O(n log n).
 
         Raises:
             AssertionError: naming the index, the run and both values on a difference.
         """
-        kind = self.kind
-        if len(self.seq) != len(self.runs):
-            raise AssertionError(
-                f"{kind}s: {len(self.seq)} sequence numbers for {len(self.runs)} runs"
-            )
-        for run_id, run in self.runs.items():
-            if run.id != run_id:
-                raise AssertionError(f"{kind} filed under id {run_id} has id {run.id}")
-            if run not in self.seq:
-                raise AssertionError(f"{kind} {run_id} has no sequence number")
-        self._check_sorted("id", lambda run: run.id.int)
-        for name in self.sorted_fields:
-            self._check_sorted(name, attrgetter(name))
-        expected: dict[str, dict[Any, set[R]]] = {name: {} for name in self.sets}
-        tags: dict[str, set[R]] = {}
-        untagged: set[R] = set()
-        for run in self.runs.values():
-            expected["state_type"].setdefault(state_key(run.state_type), set()).add(run)
-            expected["state_name"].setdefault(run.state_name, set()).add(run)
-            for name in (*self.set_fields, *self.fixed_set_fields):
-                expected[name].setdefault(getattr(run, name), set()).add(run)
-            for tag in run.tags:
-                tags.setdefault(tag, set()).add(run)
-            if not run.tags:
-                untagged.add(run)
-        # A dormant index holds nothing yet: its first read builds it from the runs.
-        for name, index in self.sets.items():
-            if not index.dormant:
-                _compare_sets(f"{kind} index {name!r}", expected[name], index.as_dict())
-        if not self.tags.dormant:
-            _compare_sets(f"{kind} tag index", tags, self.tags.as_dict())
-        held = self._untagged
-        if held is not None and untagged != held:
-            raise AssertionError(
-                f"{kind} untagged set differs: missing {_ids(untagged - held)}, "
-                f"extra {_ids(held - untagged)}"
-            )
-
-    def _check_sorted(self, name: str, key: Any) -> None:
-        index = self.sorted[name]
-        if index.dormant:
-            return  # it holds nothing yet; its first read builds it from the runs
-        seen: dict[R, tuple[Any, int]] = {}
-        previous: tuple[Any, ...] | None = None
-        for entry_key, seq, run in index.entries():
-            if run in seen:
-                raise AssertionError(f"{self.kind} {run.id} is twice in sorted index {name!r}")
-            seen[run] = (entry_key, seq)
-            if run.id not in self.runs:
-                raise AssertionError(
-                    f"sorted index {name!r} holds {self.kind} {run.id}, which is not in the table"
-                )
-            actual = key(run)
-            if entry_key != actual:
-                raise AssertionError(
-                    f"sorted index {name!r} files {self.kind} {run.id} under {entry_key!r}, "
-                    f"but its {name} is {actual!r}"
-                )
-            if seq != self.seq[run]:
-                raise AssertionError(
-                    f"sorted index {name!r} files {self.kind} {run.id} with sequence {seq}, "
-                    f"expected {self.seq[run]}"
-                )
-            current = (True, seq) if entry_key is None else (False, entry_key, seq)
-            if previous is not None and previous[0] == current[0] and previous >= current:
-                raise AssertionError(f"sorted index {name!r} is out of order")
-            previous = current
-        missing = [run.id for run in self.runs.values() if run not in seen]
-        if missing:
-            raise AssertionError(f"sorted index {name!r} lacks {self.kind}s {missing}")
+        check_table(self)
 
     # -- undoing a change that failed part-way ------------------------------------------
     def restore(self, run: R, before: tuple[Any, tuple[Any, ...]]) -> None:
@@ -500,19 +427,3 @@ def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:
         sets[new] = {run}
     else:
         target.add(run)
-
-
-def _ids(runs: Iterable[Any]) -> list[uuid.UUID]:
-    return sorted(run.id for run in runs)
-
-
-def _compare_sets(
-    what: str, expected: dict[Any, set[Any]], actual: dict[Any, frozenset[Any]]
-) -> None:
-    for key in sorted(expected.keys() | actual.keys(), key=repr):
-        want = expected.get(key, set())
-        have = actual.get(key, frozenset())
-        if want != have:
-            raise AssertionError(
-                f"{what}, key {key!r}: missing {_ids(want - have)}, extra {_ids(have - want)}"
-            )
