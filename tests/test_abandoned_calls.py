@@ -70,6 +70,13 @@ async def until_idle(orch: Orchestrator) -> None:
         await changed.wait(seen)
 
 
+#: The timeout of the system-clock tests' blocking task: its first call blocks until
+#: released and is abandoned at this deadline; the retry returns at once, but its call
+#: (a worker thread) must start and finish within it too. 0.05 s was too short for a
+#: loaded machine (a retry timed out under load in CI); 0.5 s keeps the tests quick.
+FIRST_CALL_TIMEOUT = 0.5
+
+
 def blocking_task(probe: Probe, release: threading.Event, timeout: float, retries: int) -> Any:
     """A sync task whose first call blocks until ``release`` is set; later ones return."""
 
@@ -91,7 +98,7 @@ def blocking_task(probe: Probe, release: threading.Event, timeout: float, retrie
 async def test_a_retry_waits_for_the_abandoned_call(workers: int, limit: int) -> None:
     orch = Orchestrator()
     probe, release = Probe(), threading.Event()
-    blocking = blocking_task(probe, release, timeout=0.05, retries=1)
+    blocking = blocking_task(probe, release, timeout=FIRST_CALL_TIMEOUT, retries=1)
     commits = Commits(orch)
     with anyio.fail_after(BOUND):
         async with anyio.create_task_group() as group:
@@ -270,7 +277,7 @@ async def test_a_worker_leaves_without_waiting_and_the_rule_still_holds(how: str
     # call before a second worker runs it.
     orch = Orchestrator()
     probe, release = Probe(), threading.Event()
-    blocking = blocking_task(probe, release, timeout=0.05, retries=1)
+    blocking = blocking_task(probe, release, timeout=FIRST_CALL_TIMEOUT, retries=1)
     commits = Commits(orch)
     with anyio.fail_after(BOUND):
         first = TaskWorker(blocking, orchestrator=orch, limit=1)
@@ -299,7 +306,7 @@ async def test_a_worker_leaves_without_waiting_and_the_rule_still_holds(how: str
 async def test_a_waiting_retry_is_handed_back_when_its_worker_stops() -> None:
     orch = Orchestrator()
     probe, release = Probe(), threading.Event()
-    blocking = blocking_task(probe, release, timeout=0.05, retries=1)
+    blocking = blocking_task(probe, release, timeout=FIRST_CALL_TIMEOUT, retries=1)
     commits = Commits(orch)
     with anyio.fail_after(BOUND):
         async with TaskWorker(blocking, orchestrator=orch, limit=2):
