@@ -37,7 +37,10 @@ noop_task = task(noop)
 
 
 def make_flows(n: int) -> tuple[Callable[[], None], Callable[[], None]]:
-    """A flow submitting ``n`` no-op tasks, and one calling it ``n`` times."""
+    """Run a flow submitting ``n`` no-op tasks, and one calling it ``n`` times.
+
+    Returns two functions, each running its flow once on a fresh orchestrator.
+    """
 
     @flow
     def submitting() -> None:
@@ -50,7 +53,15 @@ def make_flows(n: int) -> tuple[Callable[[], None], Callable[[], None]]:
         for _ in range(n):
             noop_task()
 
-    return submitting, calling
+    def submit_flow() -> None:
+        with Orchestrator():
+            submitting()
+
+    def call_flow() -> None:
+        with Orchestrator():
+            calling()
+
+    return submit_flow, call_flow
 
 
 def per_task_us(run: Callable[[], None], n: int) -> float:
@@ -65,15 +76,7 @@ def per_task_us(run: Callable[[], None], n: int) -> float:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    submitting, calling = make_flows(n)
-
-    def submit_flow() -> None:
-        with Orchestrator():
-            submitting()
-
-    def call_flow() -> None:
-        with Orchestrator():
-            calling()
+    submit_flow, call_flow = make_flows(n)
 
     def plain() -> None:
         for _ in range(n):

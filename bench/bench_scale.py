@@ -30,9 +30,9 @@ import sys
 import time
 
 import anyio
+from bench_worker import Finished  # the bench folder is the script's own (sys.path[0])
 
-from orchestrator import Observer, Orchestrator, State, TaskRun, task
-from orchestrator._core._states import TERMINAL_TYPES
+from orchestrator import Orchestrator, task
 from orchestrator.workers import TaskWorker
 
 SMALL = 10_000
@@ -43,20 +43,6 @@ SMALL_REPEATS = 3
 @task(task_key="bench.scale_noop")
 async def noop() -> None:
     return None
-
-
-class _Finished(Observer):
-    """Sets ``done`` once ``expected`` runs have reached a terminal state."""
-
-    def __init__(self, expected: int) -> None:
-        self.left = expected
-        self.done = anyio.Event()
-
-    def task_run_state_committed(self, run: TaskRun, state: State) -> None:
-        if state.type in TERMINAL_TYPES:
-            self.left -= 1
-            if not self.left:
-                self.done.set()
 
 
 def rss_bytes() -> int:
@@ -79,7 +65,7 @@ async def submit_and_drain(n: int, keep_decisions: bool) -> tuple[float, float, 
     for _ in range(n):
         orchestrator.submit(noop)
     submitted = time.perf_counter()
-    finished = _Finished(n)
+    finished = Finished(n)
     orchestrator.subscribe(finished)
     worker = TaskWorker(noop, orchestrator=orchestrator, limit=10)
     async with anyio.create_task_group() as group:

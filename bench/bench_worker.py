@@ -65,7 +65,7 @@ def sync_noop() -> None:
     return None
 
 
-class _Finished(Observer):
+class Finished(Observer):
     """Sets ``done`` once ``expected`` runs have reached a terminal state."""
 
     def __init__(self, expected: int) -> None:
@@ -86,7 +86,7 @@ async def submit_and_drain(job: Any, n: int) -> tuple[float, float]:
     for _ in range(n):
         orchestrator.submit(job)
     submitted = time.perf_counter()
-    finished = _Finished(n)
+    finished = Finished(n)
     orchestrator.subscribe(finished)
     worker = TaskWorker(job, orchestrator=orchestrator, limit=10)
     async with anyio.create_task_group() as group:
@@ -129,7 +129,7 @@ def engine_only(n: int) -> float:
     orchestrator = Orchestrator(scheduled_queue_size=n + 1)
     for _ in range(n):
         orchestrator.submit(noop)
-    orchestrator.subscribe(_Finished(n))  # as in the drain, which waits through it
+    orchestrator.subscribe(Finished(n))  # as in the drain, which waits through it
     queue = orchestrator.multi_queue([noop.task_key])
     started = time.perf_counter()
     for _ in range(n):
@@ -217,16 +217,7 @@ def bench_baselines(n: int, worker_us: float, drain_us: float) -> None:
 
 def bench_flow_tasks(n: int = 1000) -> None:
     """Print the per-task cost of a flow of ``n`` submits and of ``n`` direct calls."""
-    submitting, calling = make_flows(n)
-
-    def submit_flow() -> None:
-        with Orchestrator():
-            submitting()
-
-    def call_flow() -> None:
-        with Orchestrator():
-            calling()
-
+    submit_flow, call_flow = make_flows(n)
     submit_flow()  # warm up imports and code paths
     print(f"flow_submit_per_task: {per_task_us(submit_flow, n):.2f} us")
     print(f"flow_direct_call_per_task: {per_task_us(call_flow, n):.2f} us")
