@@ -49,12 +49,12 @@ RUNNING_NAMES = frozenset({"Running", "Retrying"})
 
 
 async def test_exactly_once_under_stress() -> None:
-    # 4 workers over 3 keys and 20k runs: successes, failures with retries, timeouts,
+    # 4 workers over 3 keys and 10k runs: successes, failures with retries, timeouts,
     # cache hits and a tag limit. Retry delays are 0; a timing-out run moves the clock
     # past its own deadline, so no one has to drive the clock.
     clock = VirtualClock()
     orch = Orchestrator(
-        clock, seed=11, scheduled_queue_size=20_000, keep_decisions=False, slot_wait_seconds=3600
+        clock, seed=11, scheduled_queue_size=10_000, keep_decisions=False, slot_wait_seconds=3600
     )
     orch.create_concurrency_limit("stress", 3)
     calls: Counter[tuple[str, int]] = Counter()
@@ -85,9 +85,9 @@ async def test_exactly_once_under_stress() -> None:
         return i
 
     jobs: dict[str, tuple[Task[[int], Any], int]] = {
-        "a": (job_a, 8000),
-        "b": (job_b, 6000),
-        "c": (job_c, 6000),
+        "a": (job_a, 4000),
+        "b": (job_b, 3000),
+        "c": (job_c, 3000),
     }
     futures: dict[tuple[str, int], TaskRunFuture[Any]] = {}
     for name, (job, count) in jobs.items():
