@@ -80,7 +80,7 @@ MAY_IMPORT: Final[dict[str, set[str]]] = {
 #: Imports that break the table on purpose: (importing module, imported module) -> why.
 #: They are left out of the cycle check too.
 LISTED_EXCEPTIONS: Final[dict[tuple[str, str], str]] = {
-    ("orchestrator._core._tasks", "orchestrator._flows._task_calls"): (
+    ("orchestrator._core._task_call", "orchestrator._flows._task_calls"): (
         "calling a task runs it as a task run, imported lazily"
     ),
     ("orchestrator._core._task_submission", "orchestrator._flows._task_calls"): (

@@ -38,7 +38,9 @@ Wording: a few calls document a wording older than this vocabulary (tests match 
 The numeric checks take ``expected`` to replace the "what to pass" phrase and
 ``context`` to add where the value sits (``"for tag 'db'"``); the logic stays shared.
 
-Checks of values that are not scalars (datetimes, mappings, collections of ids, call
+The two refusal builders and the predicates every check shares (:func:`is_integer`,
+:func:`is_number`, :func:`is_finite`) live in ``_check_basics``; this module re-exports
+them. Checks of values that are not scalars (datetimes, mappings, collections of ids, call
 arguments, instances of a class) live beside this module, in ``_checks_objects``.
 
 Checks that belong to one feature (a job template, a filter field, a command line) stay
@@ -52,8 +54,9 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Final, TypeGuard
+from typing import Final
 
+from ._check_basics import is_finite, is_integer, is_number, wrong_type, wrong_value
 from ._errors import ArgumentTypeError, ArgumentValueError
 
 __all__ = [
@@ -100,64 +103,6 @@ UNSET: Final = Unset.UNSET
 
 #: The tags of everything created without tags (one shared empty set).
 NO_TAGS: Final[frozenset[str]] = frozenset()
-
-
-# -- the two kinds of refusal -------------------------------------------------------------------
-def _message(name: str, value: object, expected: str, context: str, bare_string: bool) -> str:
-    got = f"not the string {value!r}" if bare_string else f"got {value!r}"
-    where = f" {context}" if context else ""
-    return f"{name} must be {expected}, {got}{where}"
-
-
-def wrong_type(
-    name: str, value: object, expected: str, *, context: str = "", bare_string: bool = False
-) -> ArgumentTypeError:
-    """Return the error refusing ``value`` as a kind of value ``name`` never takes.
-
-    ``expected`` says what to pass (``"an integer >= 0"``); ``context`` is appended after
-    the value (``"for tag 'db'"``); ``bare_string`` says the value is a string given
-    where a collection of strings belongs. The caller raises it: ``raise wrong_type(...)``.
-
-    Example:
-        >>> str(wrong_type("limit", "3", "None or an integer >= 0"))
-        "limit must be None or an integer >= 0, got '3'"
-        >>> str(wrong_type("tags", "db", "a collection of strings", bare_string=True))
-        "tags must be a collection of strings, not the string 'db'"
-    """
-    return ArgumentTypeError(_message(name, value, expected, context, bare_string))
-
-
-def wrong_value(
-    name: str, value: object, expected: str, *, context: str = ""
-) -> ArgumentValueError:
-    """Return the error refusing ``value``: the right kind, but out of range or malformed.
-
-    The error is an :class:`~orchestrator.ArgumentValueError`, so also a ``ValueError``.
-
-    Example:
-        >>> str(wrong_value("limit", -1, "None or an integer >= 0"))
-        'limit must be None or an integer >= 0, got -1'
-    """
-    return ArgumentValueError(_message(name, value, expected, context, False))
-
-
-# -- predicates ---------------------------------------------------------------------------------
-def is_integer(value: object) -> TypeGuard[int]:
-    """Return whether ``value`` is an ``int`` (subclasses included) and not a ``bool``."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: object) -> TypeGuard[float]:
-    """Return whether ``value`` is an ``int`` or a ``float`` and not a ``bool`` (NaN is one)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def is_finite(value: float) -> bool:
-    """Return whether a number is finite and has a float form (``10**400`` has none)."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 # -- flags --------------------------------------------------------------------------------------

@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, ParamSpec, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, final, overload
 
 from . import _hook_options as hook_opts
 from . import _task_options as opts
 from ._checks import check_bool, check_optional_bool, check_tags, check_text
 from ._errors import ArgumentTypeError
 from ._models import TaskRunPolicy
+from ._task_call import TaskCall
 from ._task_function import TaskFunction
 from ._task_submission import TaskSubmission
 
 if TYPE_CHECKING:
-    from .._engine._futures import TaskRunFuture
     from ._hook_options import Hook, Hooks, RetryCondition
-    from ._state_record import State
     from ._task_options import CacheKeyFunction, RetryDelaySpec, RunNameSpec
 
 __all__ = ["Task", "task"]
@@ -72,7 +71,7 @@ _OPTION_NAMES: Final = (
 
 
 @final
-class Task(TaskSubmission[P, R], TaskFunction[P, R], hook_opts.HookMethods):
+class Task(TaskCall[P, R], TaskSubmission[P, R], TaskFunction[P, R], hook_opts.HookMethods):
     """A function with the options its background runs are orchestrated with.
 
     Build one with the :func:`task` decorator. Every option is checked here, so a bad
@@ -299,57 +298,6 @@ class Task(TaskSubmission[P, R], TaskFunction[P, R], hook_opts.HookMethods):
         merged = dict(self._options)
         merged.update({k: v for k, v in given.items() if v is not _UNSET})
         return Task(self.fn, **merged)
-
-    # -- calling -----------------------------------------------------------------------------
-    @overload
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
-
-    @overload
-    def __call__(
-        self: Task[..., Coroutine[Any, Any, Any]],
-        *args: Any,
-        return_state: Literal[True],
-        wait_for: Iterable[TaskRunFuture[Any]] | None = None,
-        **kwargs: Any,
-    ) -> Coroutine[Any, Any, State]: ...
-
-    @overload
-    def __call__(
-        self,
-        *args: Any,
-        return_state: Literal[True],
-        wait_for: Iterable[TaskRunFuture[Any]] | None = None,
-        **kwargs: Any,
-    ) -> State: ...
-
-    @overload
-    def __call__(
-        self,
-        *args: Any,
-        return_state: Literal[False] = False,
-        wait_for: Iterable[TaskRunFuture[Any]] | None,
-        **kwargs: Any,
-    ) -> R: ...
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the task now as a task run, and return its value.
-
-        As in Prefect 3: the run executes inline (a sync task in this thread; an async
-        task returns a coroutine to await), on the current orchestrator or on a fresh
-        default one, attached to the flow run when called inside a flow, with the task's
-        retries, cache, tag limits and timeout. Two keywords are the call's own:
-        ``return_state=True`` returns the final State instead of the value, and
-        ``wait_for=[futures]`` waits for other runs first. ``task.fn`` is the plain
-        function.
-
-        Raises:
-            TypeError: the arguments do not fit the signature (nothing is created).
-            Exception: the task's own exception when the run ends Failed.
-            UnfinishedRun: an upstream run did not complete (the run is NotReady).
-        """
-        from .._flows._task_calls import call_task
-
-        return call_task(self, args, kwargs)
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, key={self.task_key!r}, retries={self.retries})"

@@ -10,7 +10,9 @@ future waiters, task stand-ins). Parts get narrow handles (a table, the lock, a
 A proposal goes one way: pick the policy, run its rules with
 :func:`~orchestrator._rules._context.run_transition`, commit (``commit_task`` or ``commit_flow``
 in ``_commits.py``, which also files a flow run in its work queue and mirrors a subflow's
-state onto its parent task run), record the decision, notify observers.
+state onto its parent task run), record the decision, notify observers. Inserting a run
+with its first state and removing one with everything filed under it are the functions
+of ``_run_lifecycle.py``, which the engine has as its methods.
 
 Everything here is synchronous and runs under ``lock`` (a re-entrant lock, so an
 observer or a rule's service may call back into the engine). No awaits, no I/O: a
@@ -42,9 +44,9 @@ from .._queues._registry import TaskQueues
 from .._rules._context import TransitionContext
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
-from .._store._results import ResultStore, parameters_key
+from .._store._results import ResultStore
 from .._store._store import Store
-from ..filters import TaskRunFilter
+from . import _run_lifecycle
 from ._commits import commit_flow, commit_task
 from ._decisions import DecisionLog
 from ._invariants import check_engine
@@ -246,78 +248,11 @@ class Engine:
             raise ObjectNotFound("flow run", flow_run_id, "check the id, or whether it was deleted")
         return run
 
-    # -- inserting and removing runs ---------------------------------------------------------
-    def insert_task_run(self, run: TaskRun, initial: State) -> None:
-        """Add ``run`` and commit ``initial`` with force, at ``run.created``; all or nothing.
-
-        When a rule or the commit raises, the run is removed again and the error raised.
-        """
-        if initial.id is not None:  # a client's id (the check of None is a no-op)
-            self.store.check_state_id(initial)
-        self.store.add_task_run(run)
-        if self.observers:  # no closure or call to tell nobody (every creation)
-            self.notify(lambda o: o.task_run_created(run))
-        policy = self.choose_task_policy(initial, True)
-        try:
-            self.propose(
-                run, initial, force=True, policy=policy, raise_commit_error=True, now=run.created
-            )
-        except BaseException:
-            self.remove_task_run(run)
-            raise
-
-    def insert_flow_run(self, run: FlowRun, initial: State) -> None:
-        """Add ``run`` and commit ``initial`` through the minimal flow policy; all or nothing."""
-        self.store.check_state_id(initial)
-        self.store.add_flow_run(run)
-        self.notify(lambda o: o.flow_run_created(run))
-        policy = self.policies.minimal_flow
-        try:
-            self.propose(run, initial, force=True, policy=policy, raise_commit_error=True)
-        except BaseException:
-            self.remove_flow_run(run)
-            raise
-
-    def remove_task_run(self, run: TaskRun) -> None:
-        """Delete a task run with its states, slots, decisions and queue entry.
-
-        The queue entry goes too, so its key's room comes back at once (and a submitter
-        waiting for room wakes); so do the parameters stored for a submitted run.
-
-        Only the store's removal can fail, and it changes nothing when it does.
-        """
-        self.store.remove_task_run(run.id)
-        self.slots.release(run.id, run.tags)
-        self.slots.forget_waiter(run.id)
-        self.decisions.forget(run.id)
-        self.run_logs.forget(run.id)
-        self.queues.discard(run.id)
-        parameters_id = None if run.state is None else run.state.details.task_parameters_id
-        if parameters_id is not None:
-            self.results.delete(parameters_key(parameters_id), missing_ok=True)
-        self.notify(lambda o: o.task_run_deleted(run))
-
-    def remove_flow_run(self, run: FlowRun) -> None:
-        """Delete a flow run with its states, decisions and task runs.
-
-        Each run's removal is all or nothing. Should one fail, the orchestrator stays
-        consistent: the task runs removed before it are gone, the rest and the flow run
-        (filed in its work queue as before) remain, and calling this again finishes the job.
-        """
-        children = self.store.query_task_runs(task_runs=TaskRunFilter(flow_run_id=[run.id]))
-        for child in children:
-            self.remove_task_run(child)
-        filing = self.work_pools.unfile(run)
-        try:
-            self.store.remove_flow_run(run.id)
-        except BaseException:
-            self.work_pools.restore(run, filing)
-            raise
-        self.decisions.forget(run.id)
-        self.run_logs.forget(run.id)
-        self.deployment_slots.release_all(run.id)
-        self.deployment_slots.forget_waiter(run.id)
-        self.notify(lambda o: o.flow_run_deleted(run))
+    # -- inserting and removing runs (functions of _run_lifecycle.py, as methods) -------------
+    insert_task_run = _run_lifecycle.insert_task_run
+    insert_flow_run = _run_lifecycle.insert_flow_run
+    remove_task_run = _run_lifecycle.remove_task_run
+    remove_flow_run = _run_lifecycle.remove_flow_run
 
     # -- the transition path -------------------------------------------------------------------
     def choose_task_policy(self, proposed: State, force: bool) -> Policy:

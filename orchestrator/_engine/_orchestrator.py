@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import ParamSpec, TypeVar, final
 
-import attrs
-
 from .. import policies as _policies
 from .._core._abandoned import AbandonedCalls
 from .._core._activity import Activity
@@ -39,7 +37,6 @@ from .._core._current import CURRENT, Submitter, current
 from .._core._errors import ArgumentValueError
 from .._core._events import Observer
 from .._core._retention import Retention
-from .._core._states import StateType
 from .._queues._registry import MultiQueue, TaskQueues
 from .._rules._rule import Policy
 from .._store._results import ResultStore
@@ -49,6 +46,7 @@ from ._deployments import Deployments
 from ._engine import Engine, Policies
 from ._flow_run_extras import FlowRunExtras
 from ._flow_runs import FlowRuns
+from ._inspection import Inspection, OrchestratorStatistics
 from ._limits import ConcurrencyLimits
 from ._pools import WorkPools
 from ._run_log_reads import RunLogReads
@@ -66,27 +64,6 @@ R = TypeVar("R")
 
 
 @final
-@attrs.frozen(kw_only=True)
-class OrchestratorStatistics:
-    """Counts describing an orchestrator at one moment.
-
-    ``task_run_states`` and ``flow_run_states`` count the states held in the runs'
-    histories (every run's, current states included): deleting a run frees its history.
-    ``observers`` includes the orchestrator's own (future waiters, retention).
-    """
-
-    task_runs: int
-    flow_runs: int
-    task_runs_by_state: dict[StateType | None, int]
-    decisions: int
-    concurrency_limits: int
-    cache_entries: int
-    observers: int
-    task_run_states: int
-    flow_run_states: int
-
-
-@final
 class Orchestrator(
     TaskRuns,
     TaskRunReads,
@@ -99,6 +76,7 @@ class Orchestrator(
     FlowRunExtras,
     Submissions,
     RunLogReads,
+    Inspection,
 ):
     """An in-process workflow orchestrator: runs, states, policies and queues.
 
@@ -371,37 +349,6 @@ class Orchestrator(
             InvalidArgument: no keys, a repeated or empty key, or a bare string.
         """
         return MultiQueue(task_keys, queues=self._engine.queues)
-
-    # -- checks ---------------------------------------------------------------------------------
-    def check_invariants(self) -> None:
-        """Verify every index and cross-reference; raise AssertionError on the first problem.
-
-        Checks the store's secondary indexes against its primary tables, the slot and
-        cache tables, the queues, that every run's state is the last of its history, and
-        that every slot holder is a task run that is RUNNING or CANCELLING (no leaks).
-        """
-        self._engine.check_invariants()
-
-    def statistics(self) -> OrchestratorStatistics:
-        """Return counts of runs (by state), their states, decisions, limits, cache, observers."""
-        engine = self._engine
-        with engine.lock:
-            store = engine.store
-            stored = store.statistics()
-            by_state: dict[StateType | None, int] = {}
-            for run in store.task_runs.values():
-                by_state[run.state_type] = by_state.get(run.state_type, 0) + 1
-            return OrchestratorStatistics(
-                task_runs=len(store.task_runs),
-                flow_runs=len(store.flow_runs),
-                task_runs_by_state=by_state,
-                decisions=len(engine.decisions),
-                concurrency_limits=len(engine.slots.all()),
-                cache_entries=engine.cache.statistics().entries,
-                observers=len(engine.observers),
-                task_run_states=stored.task_run_states,
-                flow_run_states=stored.flow_run_states,
-            )
 
     @property
     def abandoned_calls(self) -> AbandonedCalls:

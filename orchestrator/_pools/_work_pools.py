@@ -19,15 +19,16 @@ Selecting the runs to hand a worker costs O(q log n + k) for q queues and k runs
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final, final
 
-from .._core._errors import InvalidArgument, ObjectNotFound
+from .._core._errors import InvalidArgument
 from .._core._indexes import SetIndex, SortedIndex
 from .._core._models import FlowRun, WorkPool, WorkQueue
 from .._core._states import StateType
 from .._core._wakeup import Signal
+from ._pool_lookups import PoolLookups
 
 __all__ = ["DEFAULT_QUEUE_NAME", "WorkPoolTable"]
 
@@ -45,7 +46,7 @@ _ACTIVE: Final = 1
 
 
 @final
-class WorkPoolTable:
+class WorkPoolTable(PoolLookups):
     """Pools, queues and the per-queue run indexes (see the module docstring).
 
     Attributes:
@@ -218,47 +219,7 @@ class WorkPoolTable:
         key = (pool, queue)
         return key in self._due or self._active.size(key) > 0
 
-    # -- lookups that refuse what does not exist ------------------------------------------------
-    def pool(self, name: str) -> WorkPool:
-        """The pool named ``name``; :class:`ObjectNotFound` naming the pools there are."""
-        pool = self.pools.get(name)
-        if pool is None:
-            known = ", ".join(repr(n) for n in self.pools) or "none"
-            raise ObjectNotFound("work pool", repr(name), f"create it first (pools: {known})")
-        return pool
-
-    def queue(self, pool_name: str, name: str) -> WorkQueue:
-        """The queue ``name`` of pool ``pool_name``; :class:`ObjectNotFound` if one is missing."""
-        self.pool(pool_name)
-        queue = self.queues[pool_name].get(name)
-        if queue is None:
-            raise ObjectNotFound(
-                "work queue", repr(name), f"work pool {pool_name!r} has no queue by that name"
-            )
-        return queue
-
-    def run_queue(self, pool_name: str, queue_name: str | None) -> str:
-        """The queue a run of ``pool_name`` goes to (the default one for None); both must exist."""
-        if pool_name not in self.pools:
-            known = ", ".join(repr(n) for n in self.pools) or "none"
-            raise ObjectNotFound("work pool", repr(pool_name), f"create it first (pools: {known})")
-        queue = self.pools[pool_name].default_queue_name if queue_name is None else queue_name
-        if queue not in self.queues[pool_name]:
-            raise ObjectNotFound(
-                "work queue", repr(queue), f"work pool {pool_name!r} has no queue by that name"
-            )
-        return queue
-
-    def polled_queues(
-        self, pool_name: str, names: Collection[str] | None
-    ) -> tuple[WorkPool, list[WorkQueue]]:
-        """The pool and, best first, the queues a worker polls (every queue for None)."""
-        pool = self.pool(pool_name)
-        if names is not None:
-            for name in names:
-                self.queue(pool_name, name)
-        return pool, self.ordered_queues(pool_name, names)
-
+    # -- lookups that refuse what does not exist: see PoolLookups -----------------------------
     def refuse_busy_queue(self, pool: str, queue: str, what: str) -> None:
         """Refuse to delete ``what`` while the queue still has runs waiting or in flight."""
         if self.has_runs(pool, queue):
@@ -267,12 +228,6 @@ class WorkPoolTable:
                 f"are scheduled, pending or running in queue {queue!r}; let them finish or "
                 "cancel them first"
             )
-
-    def ordered_queues(self, pool: str, names: Collection[str] | None = None) -> list[WorkQueue]:
-        """Return a pool's queues (those in ``names``, if given) by priority, then age."""
-        queues = self.queues.get(pool, {})
-        chosen = queues.values() if names is None else [q for n, q in queues.items() if n in names]
-        return sorted(chosen, key=lambda queue: queue.priority)
 
     def due_runs(
         self,

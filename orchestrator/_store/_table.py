@@ -23,7 +23,8 @@ in the indexes whose key changed. A state change alone costs two O(1) set moves;
 changed time is noted in its sorted index (O(1)), which files it when next read: the
 value is checked orderable first (:func:`check_sort_key`), so filing never fails.
 ``fixed`` attributes (a task run's identity) are indexed at insertion and never re-read:
-they must not change.
+they must not change. Which values a sorted index accepts and what a dormant index is
+built from are in :mod:`orchestrator._store._table_entries`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from operator import attrgetter
 from typing import Any, Final, Generic, TypeVar, final
 
@@ -39,6 +39,7 @@ from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._indexes import SetIndex, SortedIndex, should_shrink, shrink
 from .._core._models import FlowRun, TaskRun
 from ._table_checks import check_table, state_key
+from ._table_entries import check_sort_key, set_entries, sorted_entries, tag_entries
 
 __all__ = ["SORTED_FIELDS", "RunTable", "check_sort_key", "state_key"]
 
@@ -115,18 +116,18 @@ class RunTable(Generic[R]):
         # Dormant until a query reads them: an index nobody sorts or ranges by costs
         # nothing per run (see SortedIndex).
         self.sorted: dict[str, SortedIndex[Any, R]] = {
-            name: SortedIndex(functools.partial(self._sorted_entries, name))
+            name: SortedIndex(functools.partial(sorted_entries, self, name))
             for name in ("id", *self.sorted_fields)
         }
         self.sets: dict[str, SetIndex[Any, R]] = {
-            name: SetIndex(functools.partial(self._set_entries, name) if asleep else None)
+            name: SetIndex(functools.partial(set_entries, self, name) if asleep else None)
             for name, asleep in (
                 ("state_type", True),
                 ("state_name", True),
                 *((name, name in sleeping) for name in (*set_fields, *fixed_set_fields)),
             )
         }
-        self.tags: SetIndex[str, R] = SetIndex(self._tag_entries)
+        self.tags: SetIndex[str, R] = SetIndex(functools.partial(tag_entries, self))
         # None while dormant (see the untagged property).
         self._untagged: set[R] | None = None
         self._fields: tuple[str, ...] = (*self.sorted_fields, *set_fields, "tags")
@@ -141,25 +142,6 @@ class RunTable(Generic[R]):
         self._type_sets: dict[str | None, set[R]] = self._type_index.raw
         self._name_index: SetIndex[Any, R] = self.sets["state_name"]
         self._name_sets: dict[str | None, set[R]] = self._name_index.raw
-
-    def _sorted_entries(self, name: str) -> list[tuple[Any, int, R]]:
-        """Every run's entry in the sorted index of ``name``: what wakes it. O(n)."""
-        seq = self.seq
-        if name == "id":
-            return [(run.id.int, seq[run], run) for run in self.runs.values()]
-        key = attrgetter(name)
-        return [(key(run), seq[run], run) for run in self.runs.values()]
-
-    def _set_entries(self, name: str) -> list[tuple[Any, R]]:
-        """Every run's entry in the set index of ``name``: what wakes it. O(n)."""
-        if name == "state_type":  # keyed by the type's value (see state_key)
-            return [(state_key(run.state_type), run) for run in self.runs.values()]
-        key = attrgetter(name)
-        return [(key(run), run) for run in self.runs.values()]
-
-    def _tag_entries(self) -> list[tuple[str, R]]:
-        """Every (tag, run) pair: what wakes the tag index. O(n)."""
-        return [(tag, run) for run in self.runs.values() for tag in run.tags]
 
     @property
     def untagged(self) -> set[R]:
@@ -390,29 +372,6 @@ class RunTable(Generic[R]):
                     self._untagged.discard(run)
         for name in self.fixed_set_fields:
             sets[name].discard(getattr(run, name), run)
-
-
-def check_sort_key(name: str, value: Any) -> None:
-    """Refuse a value its sorted index could not order, before it is noted there.
-
-    Sorted indexes file their writes when next read (see :mod:`orchestrator._core._indexes`),
-    where an unorderable key could no longer be refused: ``name`` takes a string, every
-    other sorted field an aware datetime (or None).
-
-    Raises:
-        TypeError: naming the field and the value (the change it came with is undone).
-    """
-    if value is None:
-        return
-    if name == "name":
-        if isinstance(value, str):
-            return
-        expected = "a string"
-    else:
-        if isinstance(value, datetime) and value.utcoffset() is not None:
-            return
-        expected = "an aware datetime or None"
-    raise TypeError(f"{name} must be {expected} to be indexed, got {value!r}")
 
 
 def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:

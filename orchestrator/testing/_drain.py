@@ -41,19 +41,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, NoReturn, final
 
 import anyio
-import attrs
 
 from .._core._checks import check_bool, check_optional_seconds, check_positive_int
 from .._core._checks_objects import check_choice, check_instance
 from .._core._clock import VirtualClock
 from .._core._errors import (
-    OrchestratorError,
     OrchestratorTimeout,
     TaskRunFailed,
     WorkerError,
@@ -61,7 +58,6 @@ from .._core._errors import (
 from .._core._events import Observer
 from .._core._states import TERMINAL_TYPES, State, StateType
 from .._core._wakeup import Signal, current_async_library, wait_for_any
-from .._display import format_time
 from .._engine._autojump import (
     TimeSkipper,
     active_time_skipper,
@@ -70,6 +66,7 @@ from .._engine._autojump import (
     wait_until_idle,
 )
 from .._engine._orchestrator import Orchestrator
+from ._drain_results import DrainResult, DrainStalled, TaskFailure
 from ._stall import WaitingRun, explain_waiting, waiting_runs
 
 if TYPE_CHECKING:
@@ -86,71 +83,6 @@ __all__ = [
 ]
 
 _FAILED_TYPES: Final = frozenset({StateType.FAILED, StateType.CRASHED})
-
-
-@final
-@attrs.frozen(kw_only=True)
-class TaskFailure:
-    """A task run that ended FAILED or CRASHED while a drain ran.
-
-    Attributes:
-        run_id, name, task_key: which run.
-        state: its final state (the exception, if any, is in ``state.data``).
-    """
-
-    run_id: uuid.UUID
-    name: str
-    task_key: str
-    state: State
-
-    @property
-    def exception(self) -> Exception | None:
-        """The exception the run failed with, or None when its state holds none."""
-        data = self.state.data
-        return data if isinstance(data, Exception) else None
-
-    def describe(self) -> str:
-        """Return one line: which run ended in which state, when, and with what message."""
-        line = (
-            f"task run {self.name!r} ({self.run_id}) ended {self.state.name} "
-            f"at {format_time(self.state.timestamp)}"
-        )
-        if self.state.message:
-            line += f": {self.state.message}"
-        return line
-
-
-@final
-@attrs.frozen(kw_only=True)
-class DrainResult:
-    """What a drain did.
-
-    Attributes:
-        started, ended: the orchestrator's clock when the drain began and returned.
-        jumps: how many times the drain moved the virtual clock.
-        finished: task runs that reached a terminal state during the drain.
-        failures: those that ended FAILED or CRASHED, in the order they did (only
-            filled with ``fail_fast=False``; otherwise the first one was raised).
-    """
-
-    started: datetime
-    ended: datetime
-    jumps: int
-    finished: int
-    failures: tuple[TaskFailure, ...]
-
-
-@final
-class DrainStalled(OrchestratorError):
-    """Raised by the drain helpers when unfinished task runs cannot progress.
-
-    Attributes:
-        waiting: every unfinished task run, with why it waits; ``str(error)`` lists them.
-    """
-
-    def __init__(self, message: str, waiting: Sequence[WaitingRun]) -> None:
-        super().__init__(message)
-        self.waiting: tuple[WaitingRun, ...] = tuple(waiting)
 
 
 @final
