@@ -7,6 +7,6 @@ passed as arguments.
 
 May import: ``_core``, ``_rules``, ``_store``, ``_queues``, ``_pools``, ``policies``,
 ``filters``, ``_engine`` and ``_display``; it sits beside ``workers`` and neither imports
-the other. ``_core._tasks`` reaches it lazily (a listed exception): calling a task runs
+the other. ``_core._task_call`` reaches it lazily (a listed exception): calling a task runs
 it here.
 """
