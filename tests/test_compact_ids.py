@@ -1,4 +1,4 @@
-"""State ids held as ints inside State behave as the UUIDs they stand for."""
+"""State ids held as ints and derived dynamic keys behave as the values they stand for."""
 
 from __future__ import annotations
 
@@ -64,4 +64,38 @@ def test_committed_states_are_found_by_their_uuid() -> None:
         assert state.id is not None
         assert orch.read_task_run_state(state.id) == state
     assert orch.read_task_run_state(mine).id == mine
+    orch.check_invariants()
+
+
+def test_a_drawn_dynamic_key_is_derived_from_the_run_id_and_finds_the_run() -> None:
+    orch = Orchestrator(clock=VirtualClock(), seed=1)
+    run = orch.create_task_run("t").run
+    assert run.dynamic_key == f"t-{run.id.hex}"
+    assert run.dynamic_key == run.dynamic_key
+    again = orch.create_task_run("t", dynamic_key=run.dynamic_key)
+    assert again.run is run
+    assert not again.created
+    assert orch.create_task_run("other", dynamic_key=run.dynamic_key).created
+    assert orch.create_task_run("t", dynamic_key=run.dynamic_key.upper()).created
+    orch.check_invariants()
+    orch.delete_task_run(run.id)
+    assert orch.create_task_run("t", dynamic_key=run.dynamic_key).created
+    orch.check_invariants()
+
+
+def test_a_key_of_the_drawn_form_chosen_by_the_caller_is_idempotent() -> None:
+    orch = Orchestrator(clock=VirtualClock(), seed=1)
+    run_id = uuid.UUID(int=12345)
+    key = f"t-{run_id.hex}"
+    first = orch.create_task_run("t", id=run_id, dynamic_key=key)
+    assert first.created
+    assert first.run.dynamic_key == key
+    second = orch.create_task_run("t", id=run_id, dynamic_key=key)
+    assert not second.created
+    assert second.run is first.run
+    restored = copy.copy(first.run)
+    assert restored.dynamic_key == key
+    assert attrs.evolve(first.run, name="x").dynamic_key == key
+    with pytest.raises(Exception, match="already used"):
+        orch.create_task_run("t", id=run_id)
     orch.check_invariants()
