@@ -52,19 +52,22 @@ class StateIdSlot:
     writing it (``__init__``, ``attrs.evolve``, unpickling) stores the int. None stays None.
     """
 
-    __slots__ = ("_slot",)
+    __slots__ = ("_delete", "_get", "_set")
 
     def __init__(self, slot: Any) -> None:
-        self._slot = slot  # the slot's own member descriptor
+        # The slot's own member descriptor's methods, bound once.
+        self._get = slot.__get__
+        self._set = slot.__set__
+        self._delete = slot.__delete__
 
     def __get__(self, state: object, owner: type | None = None) -> Any:
         if state is None:
             return self
-        value = self._slot.__get__(state, owner)
+        value = self._get(state, owner)
+        if value is None:  # a proposal's, the commonest read
+            return None
         if value.__class__ is int:
             return uuid_from_int(value)
-        if value is None:
-            return None
         return value.value  # an _OtherId
 
     def __set__(self, state: object, value: object) -> None:
@@ -72,10 +75,10 @@ class StateIdSlot:
             value = value.int
         elif value is not None:
             value = _OtherId(value)
-        self._slot.__set__(state, value)
+        self._set(state, value)
 
     def __delete__(self, state: object) -> None:
-        self._slot.__delete__(state)
+        self._delete(state)
 
 
 def state_id_key(state_id: object) -> Any:

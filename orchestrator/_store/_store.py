@@ -152,13 +152,15 @@ class Store(StoreQueries, StoreStates):
             ObjectAlreadyExists: its id, or its (flow_run_id, task_key, dynamic_key), is taken.
         """
         key = (run.flow_run_id, run.task_key, run.dynamic_key)
-        if self.find_task_run(*key) is not None:
+        drawn = has_drawn_key(run)
+        # A drawn key is the run's own: only a chosen key already filed can clash with it.
+        if (key in self._task_keys) if drawn else (self.find_task_run(*key) is not None):
             raise ObjectAlreadyExists(
                 f"a task run with flow_run_id={key[0]}, task_key={key[1]!r} and "
                 f"dynamic_key={key[2]!r} already exists"
             )
         self._task_table.add(run)  # raises ObjectAlreadyExists for a taken id
-        if not has_drawn_key(run):
+        if not drawn:
             self._task_keys.add(run)
         self._task_run_states[run.id] = []
 
