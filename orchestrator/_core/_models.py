@@ -26,10 +26,12 @@ from ._checks import (
     wrong_type,
     wrong_value,
 )
+from ._drawn_keys import DRAWN_KEY, DynamicKeySlot
 from ._errors import ArgumentValueError
 from ._states import State, StateDetails, StateType
 
 __all__ = [
+    "DRAWN_KEY",
     "MAX_RETRY_DELAYS",
     "ConcurrencyLimit",
     "Deployment",
@@ -40,6 +42,7 @@ __all__ = [
     "TaskRunPolicy",
     "WorkPool",
     "WorkQueue",
+    "has_drawn_key",
 ]
 
 #: The most retry delays a policy may list.
@@ -422,3 +425,14 @@ class ConcurrencyLimit:
     active_slots: frozenset[uuid.UUID] = frozenset()
     created: datetime
     updated: datetime
+
+
+# A drawn dynamic key is derived when read, not kept (see ._drawn_keys).
+_KEY_SLOT: Final = TaskRun.__dict__["dynamic_key"]
+_held_key: Final = _KEY_SLOT.__get__
+TaskRun.dynamic_key = DynamicKeySlot(_KEY_SLOT)  # type: ignore[assignment,misc]
+
+
+def has_drawn_key(run: TaskRun) -> bool:
+    """Whether ``run``'s dynamic key is a drawn one, derived from its id (:data:`DRAWN_KEY`)."""
+    return _held_key(run, TaskRun) is DRAWN_KEY

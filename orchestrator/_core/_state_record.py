@@ -20,6 +20,7 @@ import attrs
 
 from ._checks import wrong_type
 from ._errors import TaskRunFailed, UnfinishedRun
+from ._held_ids import StateIdSlot, state_id_key
 
 __all__ = [
     "ALL_STATE_TYPES",
@@ -29,7 +30,9 @@ __all__ = [
     "StateDetails",
     "StateType",
     "default_state_name",
+    "held_id",
     "stamped_state",
+    "state_key",
 ]
 
 
@@ -270,13 +273,39 @@ class State:
             raise wrong_type("details", self.details, "a StateDetails, such as StateDetails()")
 
 
+_ID_SLOT: Final = State.__dict__["id"]
+_get_id_slot: Final = _ID_SLOT.__get__
+State.id = StateIdSlot(_ID_SLOT)  # type: ignore[assignment]
+
+
+def held_id(state: State) -> Any:
+    """What ``state`` holds for its id: an int for a plain UUID, None, or another form.
+
+    For :func:`stamped_state` to copy a proposal's id as it is, UUID never built.
+    """
+    return _get_id_slot(state, State)
+
+
+def state_key(state: State) -> Any:
+    """The key of ``state``'s id in the store's index: the int of a plain UUID id.
+
+    Equal for two states exactly when their ids are equal; None for no id. Does not
+    build the UUID, unlike reading ``state.id``.
+    """
+    value = _get_id_slot(state, State)
+    if value.__class__ is int or value is None:
+        return value
+    return state_id_key(value.value)  # an id held as given
+
+
 # The slots' own setters, which a frozen class's __setattr__ refuses to use: building a
 # committed state with them skips the keyword parsing and the checks of __init__, about
 # half the cost of a commit's State (the proposal it copies was checked already).
-_SET_TYPE, _SET_NAME, _SET_TIMESTAMP, _SET_MESSAGE, _SET_DATA, _SET_DETAILS, _SET_ID = (
+_SET_TYPE, _SET_NAME, _SET_TIMESTAMP, _SET_MESSAGE, _SET_DATA, _SET_DETAILS = (
     State.__dict__[name].__set__
-    for name in ("type", "name", "timestamp", "message", "data", "details", "id")
+    for name in ("type", "name", "timestamp", "message", "data", "details")
 )
+_SET_ID: Final = _ID_SLOT.__set__
 
 
 def stamped_state(
@@ -286,12 +315,13 @@ def stamped_state(
     message: str | None,
     data: Any,
     details: StateDetails,
-    id: uuid.UUID,
+    id: Any,
 ) -> State:
     """Return ``State(type=type, name=name, ...)`` for a commit, without ``__init__``'s checks.
 
     Only for values taken from a checked proposal: ``type`` a StateType and ``details``
-    a StateDetails, as ``State.__init__`` would insist.
+    a StateDetails, as ``State.__init__`` would insist. ``id`` is what a state holds for
+    its id (:func:`held_id`; a fresh id's int), which ``state.id`` reads back as a UUID.
     """
     state: State = _new_object(State)
     _SET_TYPE(state, type)

@@ -39,7 +39,7 @@ def commit_task(engine: Engine, ctx: TransitionContext) -> State:
     append it to the history, tell the observers; undo it all if a step raises."""
     run = ctx.run
     assert isinstance(run, TaskRun)
-    state = stamp(run, ctx, engine.new_id, engine.store)
+    state = stamp(run, ctx, engine.new_id_int, engine.store)
     store = engine.store
     before = store.snapshot_task_run(run)
     counts = run.run_count, run.total_run_time, run.updated
@@ -65,7 +65,7 @@ def commit_flow(engine: Engine, ctx: TransitionContext) -> State:
     onto its parent task run."""
     run = ctx.run
     assert isinstance(run, FlowRun)
-    state = stamp(run, ctx, engine.new_id, engine.store)
+    state = stamp(run, ctx, engine.new_id_int, engine.store)
     store = engine.store
     before = store.snapshot_flow_run(run)
     policy = run.empirical_policy

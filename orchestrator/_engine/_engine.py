@@ -38,6 +38,7 @@ from .._core._events import Observer, notify
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
+from .._core._state_record import state_key
 from .._core._states import State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
@@ -183,6 +184,13 @@ class Engine:
         _set_attribute(new, "int", value)
         _set_attribute(new, "is_safe", _SAFE_UNKNOWN)
         return new
+
+    def new_id_int(self) -> int:
+        """The 128-bit int of a version-4 UUID from the seeded source (a state's id).
+
+        Draws what :meth:`new_id` draws; no UUID object is built.
+        """
+        return (self._ids.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
 
     def subscribe(self, observer: Observer) -> None:
         """Report every committed change to ``observer`` from now on."""
@@ -355,7 +363,7 @@ class Engine:
         States are compared by id (a committed state's id never changes). Returns None,
         proposing nothing, when the run is gone or has moved on from ``current``.
         """
-        expected = current.id
+        expected = state_key(current)
         with self.lock:
             run = self.store.get_task_run(task_run_id)
             if run is None:
@@ -363,9 +371,8 @@ class Engine:
             now_state = run.state
             if now_state is None:
                 return None
-            now_id = now_state.id
-            # Identity first: mostly the very id object (UUID.__eq__ is a Python call).
-            if now_id is not expected and now_id != expected:
+            # The ids' keys (ints), without building either UUID.
+            if state_key(now_state) != expected:
                 return None
             return self.propose(
                 run, state, force=force, policy=self.choose_task_policy(state, force)

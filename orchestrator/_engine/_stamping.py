@@ -8,12 +8,11 @@ has it), or a fresh one from the engine's seeded source that no stored state has
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Final
 
 from .._core._models import FlowRun, TaskRun
-from .._core._state_record import stamped_state
+from .._core._state_record import held_id, stamped_state
 from .._core._states import State, StateType
 from .._rules._bookkeeping import details_for_run
 from .._rules._context import TransitionContext
@@ -27,10 +26,12 @@ _SCHEDULED: Final = StateType.SCHEDULED
 def stamp(
     run: TaskRun | FlowRun,
     ctx: TransitionContext,
-    new_id: Callable[[], uuid.UUID],
+    new_id: Callable[[], int],
     store: Store,
 ) -> State:
     """Return the state to commit for ``ctx``'s remaining proposal (see the module docstring).
+
+    ``new_id`` draws a fresh state id as its 128-bit int (the engine's ``new_id_int``).
 
     Raises:
         ObjectAlreadyExists: the proposal's id is a stored state's.
@@ -45,7 +46,7 @@ def stamp(
         timestamp if proposed.type is _SCHEDULED else None,
         None if initial is None else initial.details,
     )
-    state_id = proposed.id  # a client's id is kept, as in the reference
+    state_id = held_id(proposed)  # a client's id is kept, as in the reference
     if state_id is None:
         state_id = store.fresh_state_id(new_id)  # one no stored state has
     else:

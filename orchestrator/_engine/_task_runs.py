@@ -30,7 +30,7 @@ from .._core._checks_objects import (
     check_optional_datetime,
 )
 from .._core._errors import ObjectAlreadyExists
-from .._core._models import DEFAULT_TASK_POLICY, TaskRun, TaskRunPolicy
+from .._core._models import DEFAULT_TASK_POLICY, DRAWN_KEY, TaskRun, TaskRunPolicy
 from .._core._outcomes import OrchestrationResult
 from .._core._states import Pending, State, StateType
 from ..filters import (
@@ -84,11 +84,10 @@ def create_checked_task_run(
     """
     with engine.lock:
         parent = None if flow_run_id is None else engine.flow_run(flow_run_id)
-        if dynamic_key is None:
-            dynamic_key = f"{task_key}-{engine.new_id().hex}"
-        existing = engine.store.find_task_run(flow_run_id, task_key, dynamic_key)
-        if existing is not None:
-            return CreatedTaskRun(existing, False)
+        if dynamic_key is not None:
+            existing = engine.store.find_task_run(flow_run_id, task_key, dynamic_key)
+            if existing is not None:
+                return CreatedTaskRun(existing, False)
         if id is not None and engine.store.get_task_run(id) is not None:
             raise ObjectAlreadyExists(
                 f"task run id {id} is already used by another run; omit id to get a new one"
@@ -101,6 +100,9 @@ def create_checked_task_run(
         ):
             raise engine.queues.full_error(task_key)
         run_id = engine.new_id() if id is None else id
+        if dynamic_key is None or dynamic_key == f"{task_key}-{run_id.hex}":
+            # The drawn form, "<task key>-<run id hex>", is derived from the run, not kept.
+            dynamic_key = DRAWN_KEY
         run_labels: Mapping[str, str] = _NO_ENTRIES
         if parent is not None or labels:
             merged_labels: dict[str, str] = {}

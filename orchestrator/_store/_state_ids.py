@@ -8,8 +8,9 @@ Finding the state itself is then a scan of one run's history, which is short.
 
 The index is built on first need. Until then it is empty and every stored state's id
 is a *fresh* draw (:meth:`StateIds.fresh`: 122 random bits from the engine's seeded
-source), which no other state can have, so nothing needs filing; the engine's own
-commits never look an id up. The first id chosen by someone else (a client's state
+source, as the int a state holds for its id), which no other state can have, so
+nothing needs filing; the engine's own commits never look an id up (nor build the
+UUID of a state id). The first id chosen by someone else (a client's state
 id, a state stored directly), and the first read or deletion of a state by id, file
 every stored state once, O(states); from then on the index is kept as every commit
 goes. A store that only ever commits fresh ids saves a dict entry per state.
@@ -22,7 +23,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import final
 
 from .._core._errors import ObjectAlreadyExists
+from .._core._held_ids import state_id_key, uuid_from_int
 from .._core._indexes import shrink
+from .._core._state_record import state_key
 from .._core._states import State
 
 __all__ = ["StateIds"]
@@ -47,8 +50,8 @@ class StateIds:
         self._task_histories = task_histories
         self._flow_histories = flow_histories
         self._built = False
-        # The last fresh id handed out and not stored yet.
-        self._fresh: uuid.UUID | None = None
+        # The last fresh id (its int) handed out and not stored yet.
+        self._fresh: int | None = None
 
     @property
     def built(self) -> bool:
@@ -74,14 +77,16 @@ class StateIds:
                     table[state.id] = run_id
         self._built = True
 
-    def fresh(self, draw: Callable[[], uuid.UUID]) -> uuid.UUID:
-        """Return a new id from ``draw`` that no stored state has. O(1).
+    def fresh(self, draw: Callable[[], int]) -> int:
+        """Return a new id (a UUID's int) from ``draw`` that no stored state has. O(1).
 
         Until the index is built no stored id can be a fresh draw's, so none is looked up.
         """
         state_id = draw()
         if self._built:
-            while state_id in self.task or state_id in self.flow:  # a client took it first
+            while (
+                uuid_from_int(state_id) in self.task or uuid_from_int(state_id) in self.flow
+            ):  # a client took it first
                 state_id = draw()
         self._fresh = state_id
         return state_id
@@ -115,13 +120,13 @@ class StateIds:
             ValueError: the state has no id (it was never committed); nothing changes.
             ObjectAlreadyExists: its id is taken by another state; nothing changes.
         """
-        state_id = state.id
-        if state_id is None:
-            raise ValueError(f"only committed states are stored, and {state!r} has no id")
-        if state_id is self._fresh:
+        if state_key(state) is self._fresh is not None:  # the int, no UUID built
             self._fresh = None
             if not self._built:
                 return  # a fresh draw needs no filing until the index is built
+        state_id = state.id
+        if state_id is None:
+            raise ValueError(f"only committed states are stored, and {state!r} has no id")
         self.check_free(state_id)
         table[state_id] = run_id
 
@@ -158,9 +163,10 @@ class StateIds:
         if run_id is None:
             return None
         history = histories[run_id]
+        key = state_id_key(state_id)  # compared without building the states' UUIDs
         for index in range(len(history) - 1, -1, -1):
             state = history[index]
-            if state.id == state_id:
+            if state_key(state) == key:
                 if remove:
                     del history[index]
                     del table[state_id]

@@ -28,14 +28,14 @@ import attrs
 
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._indexes import shrink
-from .._core._models import Deployment, Flow, FlowRun, TaskRun
+from .._core._models import Deployment, Flow, FlowRun, TaskRun, has_drawn_key
 from .._core._states import State
 from ._sources import Catalog
 from ._state_ids import StateIds
 from ._store_queries import StoreQueries
 from ._store_states import StoreStates
 from ._table import RunTable
-from ._task_keys import TaskKey, TaskKeys
+from ._task_keys import TaskKey, TaskKeys, drawn_key_run
 
 __all__ = ["Store", "StoreStatistics"]
 
@@ -133,8 +133,17 @@ class Store(StoreQueries, StoreStates):
     def find_task_run(
         self, flow_run_id: uuid.UUID | None, task_key: str, dynamic_key: str
     ) -> TaskRun | None:
-        """Return the task run with this identity (``flow_run_id`` may be None), or None. O(1)."""
-        return self._task_keys.get((flow_run_id, task_key, dynamic_key))
+        """Return the task run with this identity (``flow_run_id`` may be None), or None. O(1).
+
+        A run whose dynamic key was drawn (``"<task key>-<id hex>"``, derived from the run
+        and not filed in the identity index) is found through the id in the key.
+        """
+        run = self._task_keys.get((flow_run_id, task_key, dynamic_key))
+        if run is None and len(dynamic_key) == len(task_key) + 33:
+            run = drawn_key_run(self._task_table.runs, task_key, dynamic_key)
+            if run is None or run.flow_run_id != flow_run_id:
+                return None
+        return run
 
     def add_task_run(self, run: TaskRun) -> None:
         """Insert a task run (with an empty state history). O(log n).
@@ -143,13 +152,16 @@ class Store(StoreQueries, StoreStates):
             ObjectAlreadyExists: its id, or its (flow_run_id, task_key, dynamic_key), is taken.
         """
         key = (run.flow_run_id, run.task_key, run.dynamic_key)
-        if key in self._task_keys:
+        drawn = has_drawn_key(run)
+        # A drawn key is the run's own: only a chosen key already filed can clash with it.
+        if (key in self._task_keys) if drawn else (self.find_task_run(*key) is not None):
             raise ObjectAlreadyExists(
                 f"a task run with flow_run_id={key[0]}, task_key={key[1]!r} and "
                 f"dynamic_key={key[2]!r} already exists"
             )
         self._task_table.add(run)  # raises ObjectAlreadyExists for a taken id
-        self._task_keys.add(run)
+        if not drawn:
+            self._task_keys.add(run)
         self._task_run_states[run.id] = []
 
     def add_task_runs(self, runs: list[TaskRun] | tuple[TaskRun, ...]) -> None:
@@ -164,7 +176,7 @@ class Store(StoreQueries, StoreStates):
             key = (run.flow_run_id, run.task_key, run.dynamic_key)
             if run.id in self._task_table.runs or run.id in ids:
                 raise ObjectAlreadyExists(f"task run {run.id} already exists")
-            if key in self._task_keys or key in keys:
+            if self.find_task_run(*key) is not None or key in keys:
                 raise ObjectAlreadyExists(
                     f"a task run with flow_run_id={key[0]}, task_key={key[1]!r} and "
                     f"dynamic_key={key[2]!r} already exists"
@@ -173,7 +185,8 @@ class Store(StoreQueries, StoreStates):
             ids.add(run.id)
         self._task_table.add_many(runs)
         for run in keys.values():
-            self._task_keys.add(run)
+            if not has_drawn_key(run):
+                self._task_keys.add(run)
         for run in runs:
             self._task_run_states[run.id] = []
 
@@ -184,7 +197,8 @@ class Store(StoreQueries, StoreStates):
             ObjectNotFound: no such task run.
         """
         run = self._task_table.remove(task_run_id)
-        del self._task_keys[(run.flow_run_id, run.task_key, run.dynamic_key)]
+        if not has_drawn_key(run):
+            del self._task_keys[(run.flow_run_id, run.task_key, run.dynamic_key)]
         states = self._task_run_states.pop(task_run_id)
         self._task_run_state_count -= len(states)
         self._state_ids.discard(self._state_ids.task, states)
@@ -384,12 +398,15 @@ class Store(StoreQueries, StoreStates):
         expected_keys = {(r.flow_run_id, r.task_key, r.dynamic_key): r for r in runs.values()}
         if len(expected_keys) != len(runs):
             raise AssertionError("two task runs share an identity key")
+        filed = 0  # runs with a drawn dynamic key are found by id, not filed
         for key, run in expected_keys.items():
-            if self._task_keys.get(key) is not run:
+            if self.find_task_run(*key) is not run:
                 raise AssertionError(f"identity index misses task run {run.id}")
-        if len(self._task_keys) != len(runs) or sum(1 for _ in self._task_keys.runs()) != len(runs):
+            filed += not has_drawn_key(run)
+        if len(self._task_keys) != filed or sum(1 for _ in self._task_keys.runs()) != filed:
             raise AssertionError(
-                f"identity index has {len(self._task_keys)} entries for {len(runs)} task runs"
+                f"identity index has {len(self._task_keys)} entries for {filed} task runs "
+                "with a chosen dynamic key"
             )
         for name, states, table in (
             ("task run", self._task_run_states, self._task_table),

@@ -48,8 +48,8 @@ class StoreStates:
         """Return whether a stored state, of a task run or a flow run, has this id. O(1)."""
         return state_id in self._state_ids
 
-    def fresh_state_id(self, draw: Callable[[], uuid.UUID], /) -> uuid.UUID:
-        """Return a new id from ``draw`` for a state about to be stored. O(1).
+    def fresh_state_id(self, draw: Callable[[], int], /) -> int:
+        """Return a new id (a UUID's int) from ``draw`` for a state about to be stored. O(1).
 
         No stored state has it; the store knows it as fresh when the state is appended.
         """

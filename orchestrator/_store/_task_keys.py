@@ -10,13 +10,13 @@ a dict by ``(flow_run_id, task_key)``, which folds back into the run when one is
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import final
 
 from .._core._indexes import shrink
-from .._core._models import TaskRun
+from .._core._models import TaskRun, has_drawn_key
 
-__all__ = ["TaskKey", "TaskKeys"]
+__all__ = ["TaskKey", "TaskKeys", "drawn_key_run"]
 
 #: A task run's identity: (flow_run_id, task_key, dynamic_key).
 TaskKey = tuple[uuid.UUID | None, str, str]
@@ -99,3 +99,28 @@ class TaskKeys:
     def compact(self) -> None:
         """Rebuild the map so its memory fits what it holds (after mass deletes). O(n)."""
         shrink(self._by_dynamic_key)
+
+
+def drawn_key_run(
+    runs: Mapping[uuid.UUID, TaskRun], task_key: str, dynamic_key: str
+) -> TaskRun | None:
+    """The run of ``runs`` (by id) whose drawn dynamic key is ``dynamic_key``, or None. O(1).
+
+    ``dynamic_key`` must spell ``"<task_key>-<32 lower-case hex digits>"``, the digits the
+    run's id, and that run's key must be a drawn one of that task key.
+    """
+    if len(dynamic_key) != len(task_key) + 33 or dynamic_key[-33] != "-":
+        return None
+    hex_id = dynamic_key[-32:]
+    if not dynamic_key.startswith(task_key):
+        return None
+    try:
+        value = int(hex_id, 16)
+    except ValueError:
+        return None
+    if f"{value:032x}" != hex_id:  # int() also takes signs, "_" and capitals
+        return None
+    run = runs.get(uuid.UUID(int=value))
+    if run is None or run.task_key != task_key or not has_drawn_key(run):
+        return None
+    return run
