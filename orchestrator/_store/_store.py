@@ -32,6 +32,8 @@ from .._core._models import Deployment, Flow, FlowRun, TaskRun, has_drawn_key
 from .._core._states import State
 from ._sources import Catalog
 from ._state_ids import StateIds
+from ._store_checks import StoreChecks
+from ._store_objects import StoreObjects
 from ._store_queries import StoreQueries
 from ._store_states import StoreStates
 from ._table import RunTable
@@ -54,7 +56,7 @@ class StoreStatistics:
 
 
 @final
-class Store(StoreQueries, StoreStates):
+class Store(StoreQueries, StoreStates, StoreObjects, StoreChecks):
     """Tables, indexes and state histories of one orchestrator (see the module docstring)."""
 
     __slots__ = (
@@ -317,65 +319,6 @@ class Store(StoreQueries, StoreStates):
         """Return whether some flow run has this task run as its parent task. O(1)."""
         return task_run_id in self._flow_table.sets["parent_task_run_id"]
 
-    # -- flows and deployments ----------------------------------------------------------
-    def add_flow(self, flow: Flow) -> None:
-        """Insert a flow. O(1).
-
-        Raises:
-            ObjectAlreadyExists: its id or its name is taken.
-        """
-        if flow.id in self._flows:
-            raise ObjectAlreadyExists(f"flow {flow.id} already exists")
-        if flow.name in self._flows_by_name:
-            raise ObjectAlreadyExists(f"a flow named {flow.name!r} already exists")
-        self._flows[flow.id] = flow
-        self._flows_by_name[flow.name] = flow
-
-    def get_flow(self, flow_id: uuid.UUID, /) -> Flow | None:
-        """Return the flow with this id, or None. O(1)."""
-        return self._flows.get(flow_id)
-
-    def get_flow_by_name(self, name: str, /) -> Flow | None:
-        """Return the flow with this name, or None. O(1)."""
-        return self._flows_by_name.get(name)
-
-    def remove_flow(self, flow_id: uuid.UUID) -> Flow:
-        """Remove a flow and return it (its runs and deployments are left alone).
-
-        Raises:
-            ObjectNotFound: no such flow.
-        """
-        flow = self._flows.pop(flow_id, None)
-        if flow is None:
-            raise ObjectNotFound("flow", flow_id)
-        del self._flows_by_name[flow.name]
-        return flow
-
-    def add_deployment(self, deployment: Deployment) -> None:
-        """Insert a deployment. O(1).
-
-        Raises:
-            ObjectAlreadyExists: its id is taken.
-        """
-        if deployment.id in self._deployments:
-            raise ObjectAlreadyExists(f"deployment {deployment.id} already exists")
-        self._deployments[deployment.id] = deployment
-
-    def get_deployment(self, deployment_id: uuid.UUID, /) -> Deployment | None:
-        """Return the deployment with this id, or None. O(1)."""
-        return self._deployments.get(deployment_id)
-
-    def remove_deployment(self, deployment_id: uuid.UUID) -> Deployment:
-        """Remove a deployment and return it (its flow runs are left alone).
-
-        Raises:
-            ObjectNotFound: no such deployment.
-        """
-        deployment = self._deployments.pop(deployment_id, None)
-        if deployment is None:
-            raise ObjectNotFound("deployment", deployment_id)
-        return deployment
-
     def _as_catalog(self) -> Catalog:
         return self
 
@@ -384,59 +327,6 @@ class Store(StoreQueries, StoreStates):
             self._flow_run_state_count += delta
         else:
             self._task_run_state_count += delta
-
-    # -- self-checks ----------------------------------------------------------------------
-    def check_invariants(self) -> None:
-        """Recompute every secondary index from the primary dicts and compare.
-
-        Raises:
-            AssertionError: with a message naming the index, the record and the values.
-        """
-        self._task_table.check()
-        self._flow_table.check()
-        runs = self._task_table.runs
-        expected_keys = {(r.flow_run_id, r.task_key, r.dynamic_key): r for r in runs.values()}
-        if len(expected_keys) != len(runs):
-            raise AssertionError("two task runs share an identity key")
-        filed = 0  # runs with a drawn dynamic key are found by id, not filed
-        for key, run in expected_keys.items():
-            if self.find_task_run(*key) is not run:
-                raise AssertionError(f"identity index misses task run {run.id}")
-            filed += not has_drawn_key(run)
-        if len(self._task_keys) != filed or sum(1 for _ in self._task_keys.runs()) != filed:
-            raise AssertionError(
-                f"identity index has {len(self._task_keys)} entries for {filed} task runs "
-                "with a chosen dynamic key"
-            )
-        for name, states, table in (
-            ("task run", self._task_run_states, self._task_table),
-            ("flow run", self._flow_run_states, self._flow_table),
-        ):
-            if states.keys() != table.runs.keys():
-                raise AssertionError(
-                    f"{name} state histories: missing {sorted(table.runs.keys() - states.keys())}, "
-                    f"extra {sorted(states.keys() - table.runs.keys())}"
-                )
-        for name, counted, histories in (
-            ("task run", self._task_run_state_count, self._task_run_states),
-            ("flow run", self._flow_run_state_count, self._flow_run_states),
-        ):
-            actual = sum(map(len, histories.values()))
-            if counted != actual:
-                raise AssertionError(
-                    f"{name} state count is {counted}, the histories hold {actual}"
-                )
-        self._state_ids.check(self._task_run_states, self._flow_run_states)
-        if {f.name: f for f in self._flows.values()} != self._flows_by_name:
-            raise AssertionError("flows-by-name index differs from the flows")
-        for flow_id, flow in self._flows.items():
-            if flow.id != flow_id:
-                raise AssertionError(f"flow filed under {flow_id} has id {flow.id}")
-        for deployment_id, deployment in self._deployments.items():
-            if deployment.id != deployment_id:
-                raise AssertionError(
-                    f"deployment filed under {deployment_id} has id {deployment.id}"
-                )
 
     def statistics(self) -> StoreStatistics:
         """Return how many records the store holds. O(1)."""
