@@ -24,7 +24,7 @@ from ._checks import (
     wrong_value,
 )
 from ._errors import ArgumentTypeError, ArgumentValueError
-from ._models import TaskRunPolicy, normalise_retry_delays
+from ._run_policies import TaskRunPolicy, normalise_retry_delays
 
 if TYPE_CHECKING:
     from ._run_context import TaskRunContext

@@ -30,8 +30,9 @@ from .._core._checks_objects import (
     check_optional_datetime,
 )
 from .._core._errors import ObjectAlreadyExists
-from .._core._models import DEFAULT_TASK_POLICY, DRAWN_KEY, TaskRun, TaskRunPolicy
+from .._core._models import DRAWN_KEY, TaskRun, TaskRunPolicy
 from .._core._outcomes import OrchestrationResult
+from .._core._run_policies import DEFAULT_TASK_POLICY
 from .._core._states import Pending, State, StateType
 from ..filters import (
     DeploymentFilter,
