@@ -189,7 +189,7 @@ class TaskQueues:
         run_id = run.id
         state = self._state
         with state.lock:
-            heaps = state.heaps_for(run.task_key)
+            heaps = state.by_key.get(run.task_key) or state.heaps_for(run.task_key)
             entry = Entry(run_id, state_id, heaps, retry)
             by_run = state.by_run
             old = by_run.get(run_id)

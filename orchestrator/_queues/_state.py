@@ -197,12 +197,13 @@ class QueueState:
 
     def take(self, heaps: KeyHeaps, now: datetime) -> TaskRun | None:
         """Pop the first due, valid run of one key, retry part first."""
-        run = self._take_from(heaps.retry, now)
+        run = self.take_from(heaps.retry, now)
         if run is None:
-            run = self._take_from(heaps.scheduled, now)
+            run = self.take_from(heaps.scheduled, now)
         return run
 
-    def _take_from(self, heap: list[Item], now: datetime) -> TaskRun | None:
+    def take_from(self, heap: list[Item], now: datetime) -> TaskRun | None:
+        """Pop the first due, valid run of one part (``heap``); None when none is due."""
         by_run = self.by_run
         heappop = heapq.heappop
         while heap:
