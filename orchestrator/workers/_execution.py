@@ -72,6 +72,7 @@ logger: Final = logging.getLogger("orchestrator.workers")
 
 _SCHEDULED: Final = StateType.SCHEDULED
 _RUNNING: Final = StateType.RUNNING
+_FAILED: Final = StateType.FAILED
 _WAIT: Final = SetStateStatus.WAIT
 _ACCEPT: Final = SetStateStatus.ACCEPT
 _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
@@ -97,6 +98,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         "_lease_seconds",
         "_leases",
         "_orchestrator",
+        "_overrides",
         "_results",
         "_tasks",
         "abandoned",
@@ -123,6 +125,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self._lease_seconds = lease_seconds
         self._tasks = tasks
         self._activity = orchestrator.activity
+        self._overrides = orchestrator.task_overrides  # the engine's one registry
         self._caller = Caller(self._clock, self._activity, limit)
         self.slots = RunSlots(limit)
         self.claims: dict[uuid.UUID, Claim] = {}
@@ -335,7 +338,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         the virtual clock while this task, or a task started from it, awaits anything but
         the orchestrator (see :mod:`orchestrator._core._parking`).
         """
-        called = self._orchestrator.task_overrides.stand_in(task, claim.run)
+        called = self._overrides.stand_in(task, claim.run)
         # Only a sync call with a timeout can be left running.
         if called.is_async or called.timeout_seconds is None:
             on_abandon: Callable[[CallEnding], None] = ignore_abandoned
@@ -365,6 +368,9 @@ class Executor(ClaimEndings, AbandonedCallRules):
                 proposal.name,
             )
             return None
-        log_failed_call(run, proposal, result.state)
-        self._after_final(claim, result.state)
-        return result.state
+        state = result.state
+        if proposal.type is _FAILED:
+            log_failed_call(run, proposal, state)
+        if claim.details.task_parameters_id is not None:  # else nothing to delete
+            self._after_final(claim, state)
+        return state

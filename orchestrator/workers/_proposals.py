@@ -9,7 +9,10 @@ the engine has nothing to add. Nothing here proposes anything: the executor
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
+
+import attrs
 
 from .._core._states import State, StateDetails, StateType
 from ._abandoning import waits_for
@@ -37,6 +40,25 @@ _COMPLETED: Final = StateType.COMPLETED
 _FAILED: Final = StateType.FAILED
 
 
+#: The detail fields a claim copies from the queued state or sets itself.
+_CLAIM_FIELDS: Final = frozenset(
+    {
+        "deferred",
+        "scheduled_time",
+        "task_parameters_id",
+        "refresh_cache",
+        "flow_run_id",
+        "task_run_id",
+    }
+)
+_UNCLAIMED: Final = tuple(
+    field for field in attrs.fields(StateDetails) if field.name not in _CLAIM_FIELDS
+)
+#: Reads every other field of a StateDetails, as a tuple; a claim leaves them all unset.
+_unclaimed_fields: Final = attrgetter(*(field.name for field in _UNCLAIMED))
+_UNCLAIMED_DEFAULTS: Final = tuple(field.default for field in _UNCLAIMED)
+
+
 def has_hooks(task: Task[..., Any]) -> bool:
     """Whether running ``task`` calls anything around it: a state hook or a retry condition.
 
@@ -57,18 +79,28 @@ def claim_proposal(run: TaskRun, queued: State, abandoned: AbandonedCall | None)
     ``abandoned`` (an earlier attempt's call still running) is named in the message.
     """
     details = queued.details
-    return State(
-        type=_PENDING,
-        name="Pending",
-        message=None if abandoned is None else waits_for(abandoned),
-        details=StateDetails(
+    if not (
+        details.deferred is True
+        and details.task_run_id == run.id
+        and details.flow_run_id == run.flow_run_id
+        and _unclaimed_fields(details) == _UNCLAIMED_DEFAULTS
+    ):
+        # The queued state carries more than a claim does (or lacks its ids): build the
+        # claim's own details. Otherwise they are the same value, shared (details are
+        # immutable): the common case, a run queued by submit, builds none.
+        details = StateDetails(
             deferred=True,
             scheduled_time=details.scheduled_time,
             task_parameters_id=details.task_parameters_id,
             refresh_cache=details.refresh_cache,
             flow_run_id=run.flow_run_id,
             task_run_id=run.id,
-        ),
+        )
+    return State(
+        type=_PENDING,
+        name="Pending",
+        message=None if abandoned is None else waits_for(abandoned),
+        details=details,
     )
 
 
