@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._core._states import State, StateDetails, StateType
+from .._core._states import State, StateDetails, StateType, make_state
 from ._abandoning import waits_for
 
 if TYPE_CHECKING:
@@ -38,6 +38,10 @@ _PENDING: Final = StateType.PENDING
 _RUNNING: Final = StateType.RUNNING
 _COMPLETED: Final = StateType.COMPLETED
 _FAILED: Final = StateType.FAILED
+
+#: The proposal of a call that returned None, without a cache key: shared, since
+#: proposals are values.
+_COMPLETED_NONE: Final = make_state(_COMPLETED, "Completed", None, None, None, None)
 
 
 #: The detail fields a claim copies from the queued state or sets itself.
@@ -96,12 +100,9 @@ def claim_proposal(run: TaskRun, queued: State, abandoned: AbandonedCall | None)
             flow_run_id=run.flow_run_id,
             task_run_id=run.id,
         )
-    return State(
-        type=_PENDING,
-        name="Pending",
-        message=None if abandoned is None else waits_for(abandoned),
-        details=details,
-    )
+    # make_state: the slots set directly, at about half the cost of State(...).
+    message = None if abandoned is None else waits_for(abandoned)
+    return make_state(_PENDING, "Pending", message, None, details, None)
 
 
 def running_proposal(claim: Claim, task: Task[..., Any], context: TaskRunContext) -> State:
@@ -112,9 +113,9 @@ def running_proposal(claim: Claim, task: Task[..., Any], context: TaskRunContext
     # The run's own flag (set at submission) wins over the served task's.
     refresh = bool(task.refresh_cache or claim.details.refresh_cache)
     if cache_key is None and not refresh:
-        return State(type=_RUNNING, name="Running", details=claim.details)
+        return make_state(_RUNNING, "Running", None, None, claim.details, None)
     details = claim.details.replace(cache_key=cache_key, refresh_cache=True if refresh else None)
-    return State(type=_RUNNING, name="Running", details=details)
+    return make_state(_RUNNING, "Running", None, None, details, None)
 
 
 def timed_out_proposal(claim: Claim, task: Task[..., Any]) -> State:
@@ -145,7 +146,9 @@ def completed_proposal(claim: Claim, task: Task[..., Any], value: Any, clock: Cl
     running = claim.running
     cache_key = running.details.cache_key if running is not None else None
     if cache_key is None:
-        return State(type=_COMPLETED, name="Completed", data=value)
+        if value is None:
+            return _COMPLETED_NONE  # shared: the engine commits a new, stamped state
+        return make_state(_COMPLETED, "Completed", None, value, None, None)
     expiration = claim.run.cache_expiration
     if task.cache_expiration is not None:
         expiration = clock.now() + task.cache_expiration
