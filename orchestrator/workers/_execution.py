@@ -104,7 +104,6 @@ class Executor(ClaimEndings, AbandonedCallRules):
         "abandoned",
         "claims",
         "finished",
-        "in_flight",
         "slots",
         "stopping",
         "waiting",
@@ -130,7 +129,8 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self.slots = RunSlots(limit)
         self.claims: dict[uuid.UUID, Claim] = {}
         self.waiting: set[Claim] = set()  # claims waiting for their turn (stop hands them back)
-        self.in_flight: dict[str, dict[uuid.UUID, datetime]] = {key: {} for key in tasks}
+        #: Runs finished per task key: every served key, then any other key claimed (in
+        #: the order first claimed).
         self.finished: dict[str, int] = dict.fromkeys(tasks, 0)
         self.stopping = False
         self._abandoned_calls = orchestrator.abandoned_calls
@@ -166,12 +166,20 @@ class Executor(ClaimEndings, AbandonedCallRules):
         claim.previous_call = abandoned
         self.claims[run_id] = claim
         key = run.task_key
-        in_flight = self.in_flight.get(key)
-        if in_flight is None:  # a run of a key this worker does not serve (execute_task_run)
-            in_flight = self.in_flight[key] = {}
-            self.finished.setdefault(key, 0)
-        in_flight[run_id] = claim.started
+        if key not in self.finished:  # a run of a key this worker does not serve (execute_task_run)
+            self.finished[key] = 0
         return claim
+
+    @property
+    def in_flight(self) -> dict[str, dict[uuid.UUID, datetime]]:
+        """The runs held now, per task key (every key of ``finished``): run id -> when claimed.
+
+        Read from the claims when asked (a status), rather than kept up to date per run.
+        """
+        in_flight: dict[str, dict[uuid.UUID, datetime]] = {key: {} for key in self.finished}
+        for run_id, claim in self.claims.items():
+            in_flight[claim.run.task_key][run_id] = claim.started
+        return in_flight
 
     def release_claim(self, claim: Claim) -> None:
         """Forget a claim once its run is done with, and count it finished.
@@ -191,7 +199,6 @@ class Executor(ClaimEndings, AbandonedCallRules):
             if current is not None:  # superseded by a newer claim on the same run: in flight
                 claims[run_id] = current
             return
-        self.in_flight[key].pop(run_id, None)
         if claim.leased:
             claim.leased = False
             self._leases.release(run_id)
