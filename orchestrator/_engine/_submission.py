@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
 from .._core._checks_objects import check_optional_datetime
 from .._core._errors import ArgumentTypeError, QueueFull
@@ -43,17 +43,19 @@ _DEFERRED_NOW: Final = make_state(
 )
 
 
-class _Submission(NamedTuple):
-    """Everything needed to create the run, computed before anything is changed."""
-
-    run_id: uuid.UUID
-    run_hex: str
-    parameters_id: uuid.UUID | None
-    parameters: dict[str, Any]
-    name: str
-    scheduled_time: datetime | None
-    cache_key: str | None
-    cache_expiration: datetime | None
+#: Everything needed to create the run, computed before anything is changed: the run id,
+#: its hex, the parameters id, the parameters, the name, the scheduled time, the cache key
+#: and its expiration. A plain tuple: a NamedTuple's constructor is a Python call per submit.
+_Submission = tuple[
+    uuid.UUID,
+    str,
+    uuid.UUID | None,
+    dict[str, Any],
+    str,
+    datetime | None,
+    str | None,
+    datetime | None,
+]
 
 
 def _prepare(
@@ -90,7 +92,7 @@ def _prepare(
             cache_expiration = orchestrator.clock.now() + task.cache_expiration
         except OverflowError:
             cache_expiration = None  # past the year 9999: the entry never expires
-    return _Submission(
+    return (
         run_id,
         run_hex,
         new_id() if task.takes_parameters else None,
