@@ -237,9 +237,12 @@ class Executor(ClaimEndings, AbandonedCallRules):
                 f"{served}); serve the task with that key to run it",
             )
             return
-        parameters = self._parameters(claim, task)
-        if parameters is None:
-            return
+        if task.takes_parameters:
+            parameters = self._parameters(claim, task)
+            if parameters is None:
+                return
+        else:  # nothing to read or bind (what _parameters returns for it)
+            parameters = _NO_PARAMETERS
         if claim.previous_call is not None and not await self._after_abandoned_call(claim):
             return
         context = TaskRunContext(
