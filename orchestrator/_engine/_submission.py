@@ -69,7 +69,10 @@ def _prepare(
         raise ArgumentTypeError(
             f"submit takes a task made with @task, got {task!r}; decorate the function first"
         )
-    parameters = task.bind_parameters(*args, **kwargs)
+    if args or kwargs or task.takes_parameters:
+        parameters = task.bind_parameters(*args, **kwargs)
+    else:  # no arguments for no parameters: what binding returns, without the call
+        parameters = {}
     if scheduled_time is not None:
         scheduled_time = check_optional_datetime(scheduled_time, "scheduled_time")
     # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.

@@ -83,10 +83,13 @@ def claim_proposal(run: TaskRun, queued: State, abandoned: AbandonedCall | None)
     ``abandoned`` (an earlier attempt's call still running) is named in the message.
     """
     details = queued.details
+    run_id = run.id
+    flow_run_id = run.flow_run_id
     if not (
         details.deferred is True
-        and details.task_run_id == run.id
-        and details.flow_run_id == run.flow_run_id
+        # Identity first: mostly the very id objects (UUID.__eq__ is a Python call).
+        and (details.task_run_id is run_id or details.task_run_id == run_id)
+        and (details.flow_run_id is flow_run_id or details.flow_run_id == flow_run_id)
         and _unclaimed_fields(details) == _UNCLAIMED_DEFAULTS
     ):
         # The queued state carries more than a claim does (or lacks its ids): build the
@@ -97,8 +100,8 @@ def claim_proposal(run: TaskRun, queued: State, abandoned: AbandonedCall | None)
             scheduled_time=details.scheduled_time,
             task_parameters_id=details.task_parameters_id,
             refresh_cache=details.refresh_cache,
-            flow_run_id=run.flow_run_id,
-            task_run_id=run.id,
+            flow_run_id=flow_run_id,
+            task_run_id=run_id,
         )
     # make_state: the slots set directly, at about half the cost of State(...).
     message = None if abandoned is None else waits_for(abandoned)
