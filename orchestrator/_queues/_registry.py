@@ -192,9 +192,9 @@ class TaskQueues:
             heaps = state.by_key.get(run.task_key) or state.heaps_for(run.task_key)
             entry = Entry(run_id, state_id, heaps, retry)
             by_run = state.by_run
-            old = by_run.get(run_id)
-            by_run[run_id] = entry
-            if old is not None:
+            old = by_run.setdefault(run_id, entry)  # one hash of the id when not queued yet
+            if old is not entry:
+                by_run[run_id] = entry
                 state.left(old)
             if retry:
                 heaps.retry_count += 1

@@ -208,14 +208,17 @@ class QueueState:
         heappop = heapq.heappop
         while heap:
             due, _, entry = heap[0]
-            run_id = entry.run_id
-            if by_run.get(run_id) is not entry:
-                heappop(heap)  # dead: discarded, or replaced by a newer put
-                continue
             if due > now:
+                # Nothing is due: the heap is ordered by due time. A dead item on top
+                # stays until it is due, compacted, or popped by next_due.
                 return None
             heappop(heap)
-            del by_run[run_id]
+            run_id = entry.run_id
+            live = by_run.pop(run_id, None)  # one hash of the id for a live entry
+            if live is not entry:  # dead: discarded, or replaced by a newer put
+                if live is not None:
+                    by_run[run_id] = live  # the newer entry stays queued
+                continue
             self.left(entry)
             run = self.lookup(run_id)
             if run is not None:
