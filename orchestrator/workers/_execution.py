@@ -127,7 +127,9 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self._overrides = orchestrator.task_overrides  # the engine's one registry
         self._caller = Caller(self._clock, self._activity, limit)
         self.slots = RunSlots(limit)
-        self.claims: dict[uuid.UUID, Claim] = {}
+        #: The claims held, by their run id's 128-bit int (an int hashes without a Python
+        #: call; a UUID's hash is one).
+        self.claims: dict[int, Claim] = {}
         self.waiting: set[Claim] = set()  # claims waiting for their turn (stop hands them back)
         #: Runs finished per task key: every served key, then any other key claimed (in
         #: the order first claimed).
@@ -164,7 +166,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         assert committed is not None  # an accepted proposal commits a state
         claim = Claim(run, committed, committed.timestamp or self._clock.now())
         claim.previous_call = abandoned
-        self.claims[run_id] = claim
+        self.claims[run_id.int] = claim
         key = run.task_key
         if key not in self.finished:  # a run of a key this worker does not serve (execute_task_run)
             self.finished[key] = 0
@@ -177,8 +179,9 @@ class Executor(ClaimEndings, AbandonedCallRules):
         Read from the claims when asked (a status), rather than kept up to date per run.
         """
         in_flight: dict[str, dict[uuid.UUID, datetime]] = {key: {} for key in self.finished}
-        for run_id, claim in self.claims.items():
-            in_flight[claim.run.task_key][run_id] = claim.started
+        for claim in self.claims.values():
+            run = claim.run
+            in_flight[run.task_key][run.id] = claim.started
         return in_flight
 
     def release_claim(self, claim: Claim) -> None:
@@ -194,10 +197,11 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self.finished[key] += 1
         run_id = run.id
         claims = self.claims
-        current = claims.pop(run_id, None)
+        number = run_id.int
+        current = claims.pop(number, None)
         if current is not claim:
             if current is not None:  # superseded by a newer claim on the same run: in flight
-                claims[run_id] = current
+                claims[number] = current
             return
         if claim.leased:
             claim.leased = False
