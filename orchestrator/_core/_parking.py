@@ -85,7 +85,14 @@ class RunExecution:
             registry[self] = None
 
     def __enter__(self) -> RunExecution:
-        self.root = current_task_key()
+        if "trio" in sys.modules:
+            self.root = current_task_key()
+        else:  # asyncio only: current_task_key's asyncio branch, without its call
+            try:
+                task = asyncio.current_task()
+            except RuntimeError:  # no running loop in this thread
+                task = None
+            self.root = 0 if task is None else id(task)
         self.thread = threading.get_ident()
         self._token = _EXECUTION.set(self)
         return self

@@ -157,10 +157,10 @@ class RunContextBlock:
 
     __slots__ = ("_context", "_current", "_flow", "_sink", "_sink_token", "_task")
 
-    _current: contextvars.Token[Submitter | None]
+    _current: contextvars.Token[Submitter | None] | None
     _flow: contextvars.Token[FlowRunContext | None] | None
     _sink: PrintSink | None
-    _sink_token: contextvars.Token[PrintSink | None]
+    _sink_token: contextvars.Token[PrintSink | None] | None
     _task: contextvars.Token[TaskRunContext | None]
 
     def __init__(self, context: RunContext) -> None:
@@ -168,33 +168,42 @@ class RunContextBlock:
 
     def __enter__(self) -> RunContext:
         context = self._context
-        owner = context.task if isinstance(context, TaskRunContext) else context.flow
+        is_task = context.__class__ is TaskRunContext
+        owner = context.task if is_task else context.flow  # type: ignore[union-attr]
         # getattr: the option is read off any task or flow object, with or without it.
         setting = getattr(owner, "log_prints", None)
-        captured = PRINT_SINK.get() is not None if setting is None else setting is True
+        outer_sink = PRINT_SINK.get()
+        captured = outer_sink is not None if setting is None else setting is True
         sink = _print_sink(context) if captured else None
-        self._current = CURRENT.set(context.orchestrator)
-        if isinstance(context, TaskRunContext):
+        # A variable that already holds the value is left alone (no token, no reset):
+        # the same values inside and after, one copy of the context less per run.
+        orchestrator = context.orchestrator
+        self._current = None if CURRENT.get() is orchestrator else CURRENT.set(orchestrator)
+        if is_task:
             self._flow = None
-            self._task = _TASK.set(context)
+            self._task = _TASK.set(context)  # type: ignore[arg-type]
         else:
-            self._flow = _FLOW.set(context)
+            self._flow = _FLOW.set(context)  # type: ignore[arg-type]
             self._task = _TASK.set(None)
         self._sink = sink
-        self._sink_token = PRINT_SINK.set(sink)
+        self._sink_token = None if sink is outer_sink else PRINT_SINK.set(sink)
         if sink is not None:
             PRINT_PATCH.acquire()
         return context
 
     def __exit__(self, *exc_info: object) -> None:
-        PRINT_SINK.reset(self._sink_token)
+        sink_token = self._sink_token
+        if sink_token is not None:
+            PRINT_SINK.reset(sink_token)
         if self._sink is not None:
             PRINT_PATCH.release()
         _TASK.reset(self._task)
         flow = self._flow
         if flow is not None:
             _FLOW.reset(flow)
-        CURRENT.reset(self._current)
+        current = self._current
+        if current is not None:
+            CURRENT.reset(current)
 
 
 def _print_sink(context: RunContext) -> PrintSink:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
 from .._core._checks_objects import check_optional_datetime
 from .._core._errors import ArgumentTypeError, QueueFull
@@ -43,17 +43,19 @@ _DEFERRED_NOW: Final = make_state(
 )
 
 
-class _Submission(NamedTuple):
-    """Everything needed to create the run, computed before anything is changed."""
-
-    run_id: uuid.UUID
-    run_hex: str
-    parameters_id: uuid.UUID | None
-    parameters: dict[str, Any]
-    name: str
-    scheduled_time: datetime | None
-    cache_key: str | None
-    cache_expiration: datetime | None
+#: Everything needed to create the run, computed before anything is changed: the run id,
+#: its hex, the parameters id, the parameters, the name, the scheduled time, the cache key
+#: and its expiration. A plain tuple: a NamedTuple's constructor is a Python call per submit.
+_Submission = tuple[
+    uuid.UUID,
+    str,
+    uuid.UUID | None,
+    dict[str, Any],
+    str,
+    datetime | None,
+    str | None,
+    datetime | None,
+]
 
 
 def _prepare(
@@ -67,7 +69,10 @@ def _prepare(
         raise ArgumentTypeError(
             f"submit takes a task made with @task, got {task!r}; decorate the function first"
         )
-    parameters = task.bind_parameters(*args, **kwargs)
+    if args or kwargs or task.takes_parameters:
+        parameters = task.bind_parameters(*args, **kwargs)
+    else:  # no arguments for no parameters: what binding returns, without the call
+        parameters = {}
     if scheduled_time is not None:
         scheduled_time = check_optional_datetime(scheduled_time, "scheduled_time")
     # Ids come from the orchestrator's seeded source, so a seeded run is reproducible.
@@ -90,7 +95,7 @@ def _prepare(
             cache_expiration = orchestrator.clock.now() + task.cache_expiration
         except OverflowError:
             cache_expiration = None  # past the year 9999: the entry never expires
-    return _Submission(
+    return (
         run_id,
         run_hex,
         new_id() if task.takes_parameters else None,

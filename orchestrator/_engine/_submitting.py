@@ -51,7 +51,8 @@ class Submissions(Facet):
             QueueFull: the task key's queue is full (nothing is created); from async code
                 use :meth:`asubmit`, which waits for room.
         """
-        return submit_task(cast("Orchestrator", self), task, args, kwargs)
+        # self is the Orchestrator this facet belongs to; no typing.cast, which is a call.
+        return submit_task(self, task, args, kwargs)  # type: ignore[arg-type]
 
     @overload
     def schedule(

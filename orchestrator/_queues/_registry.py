@@ -189,12 +189,13 @@ class TaskQueues:
         run_id = run.id
         state = self._state
         with state.lock:
-            heaps = state.heaps_for(run.task_key)
+            heaps = state.by_key.get(run.task_key) or state.heaps_for(run.task_key)
             entry = Entry(run_id, state_id, heaps, retry)
             by_run = state.by_run
-            old = by_run.get(run_id)
-            by_run[run_id] = entry
-            if old is not None:
+            number = run_id.int
+            old = by_run.setdefault(number, entry)  # one lookup when not queued yet
+            if old is not entry:
+                by_run[number] = entry
                 state.left(old)
             if retry:
                 heaps.retry_count += 1
@@ -206,9 +207,12 @@ class TaskQueues:
 
     def discard(self, run_id: uuid.UUID) -> bool:
         """Remove the entry of ``run_id``; return False when it had none. O(1) amortised."""
+        given: object = run_id  # callers may pass anything
+        if not isinstance(given, uuid.UUID):
+            return False  # not a run id: never queued
         state = self._state
         with state.lock:
-            entry = state.by_run.pop(run_id, None)
+            entry = state.by_run.pop(run_id.int, None)
             if entry is None:
                 return False
             state.left(entry)
@@ -216,7 +220,7 @@ class TaskQueues:
 
     def __contains__(self, run_id: object) -> bool:
         """True when ``run_id`` has an entry (possibly stale). O(1)."""
-        return run_id in self._state.by_run
+        return isinstance(run_id, uuid.UUID) and run_id.int in self._state.by_run
 
     def __len__(self) -> int:
         """Entries across all keys. O(1)."""

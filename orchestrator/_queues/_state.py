@@ -160,7 +160,9 @@ class QueueState:
         self.default_retry_size = default_retry_size
         self.lock = threading.Lock()
         self.by_key: dict[str, KeyHeaps] = {}
-        self.by_run: dict[uuid.UUID, Entry] = {}
+        #: Run id's 128-bit int -> its live entry (an int hashes in C; a UUID's hash is a
+        #: Python call).
+        self.by_run: dict[int, Entry] = {}
         self.sequence = itertools.count()
 
     def heaps_for(self, task_key: str) -> KeyHeaps:
@@ -192,29 +194,33 @@ class QueueState:
                 heaps.room.notify()  # never blocks: safe under the lock
         if len(heap) > 2 * live + COMPACT_SLACK:
             by_run = self.by_run
-            heap[:] = [item for item in heap if by_run.get(item[2].run_id) is item[2]]
+            heap[:] = [item for item in heap if by_run.get(item[2].run_id.int) is item[2]]
             heapq.heapify(heap)
 
     def take(self, heaps: KeyHeaps, now: datetime) -> TaskRun | None:
         """Pop the first due, valid run of one key, retry part first."""
-        run = self._take_from(heaps.retry, now)
+        run = self.take_from(heaps.retry, now)
         if run is None:
-            run = self._take_from(heaps.scheduled, now)
+            run = self.take_from(heaps.scheduled, now)
         return run
 
-    def _take_from(self, heap: list[Item], now: datetime) -> TaskRun | None:
+    def take_from(self, heap: list[Item], now: datetime) -> TaskRun | None:
+        """Pop the first due, valid run of one part (``heap``); None when none is due."""
         by_run = self.by_run
         heappop = heapq.heappop
         while heap:
             due, _, entry = heap[0]
-            run_id = entry.run_id
-            if by_run.get(run_id) is not entry:
-                heappop(heap)  # dead: discarded, or replaced by a newer put
-                continue
             if due > now:
+                # Nothing is due: the heap is ordered by due time. A dead item on top
+                # stays until it is due, compacted, or popped by next_due.
                 return None
             heappop(heap)
-            del by_run[run_id]
+            run_id = entry.run_id
+            live = by_run.pop(run_id.int, None)  # one lookup for a live entry
+            if live is not entry:  # dead: discarded, or replaced by a newer put
+                if live is not None:
+                    by_run[run_id.int] = live  # the newer entry stays queued
+                continue
             self.left(entry)
             run = self.lookup(run_id)
             if run is not None:
@@ -230,7 +236,7 @@ class QueueState:
         by_run = self.by_run
         earliest: datetime | None = None
         for heap in (heaps.retry, heaps.scheduled):
-            while heap and by_run.get(heap[0][2].run_id) is not heap[0][2]:
+            while heap and by_run.get(heap[0][2].run_id.int) is not heap[0][2]:
                 heapq.heappop(heap)
             if heap and (earliest is None or heap[0][0] < earliest):
                 earliest = heap[0][0]
@@ -250,7 +256,7 @@ class QueueState:
                 part = "retry" if retry else "scheduled"
                 for index in range(1, len(heap)):
                     assert heap[(index - 1) // 2] <= heap[index], f"{key!r} {part}: not a heap"
-                live = [e for _, _, e in heap if by_run.get(e.run_id) is e]
+                live = [e for _, _, e in heap if by_run.get(e.run_id.int) is e]
                 assert len(live) == count, f"{key!r} {part}: {len(live)} live, count {count}"
                 assert all(e.heaps is heaps and e.retry is retry for e in live), (
                     f"{key!r} {part}: an entry records another queue or part"

@@ -231,12 +231,18 @@ class MultiQueue:
         keys = self._heaps
         count = len(keys)
         earliest: datetime | None = None
+        take_from = state.take_from
         with state.lock:
             index = self._next
             for _ in range(count):
                 heaps = keys[index]
                 index = index + 1 if index + 1 < count else 0
-                run = state.take(heaps, now)
+                # As state.take, inlined (one call less per run); an empty retry part
+                # is skipped without a call.
+                retry = heaps.retry
+                run = take_from(retry, now) if retry else None
+                if run is None:
+                    run = take_from(heaps.scheduled, now)
                 if run is not None:
                     self._next = index
                     return run, None

@@ -36,7 +36,7 @@ import anyio
 import anyio.to_thread
 
 from .._core._clock import Clock, SystemClock
-from .._core._run_context import RunContext, run_context
+from .._core._run_context import RunContext, RunContextBlock, run_context
 
 if TYPE_CHECKING:
     from .._core._activity import Activity
@@ -191,7 +191,7 @@ class Caller:
             # The common case: entered here, in this task, with no wrapper to build.
             if context is None:
                 return await call()
-            with run_context(context):
+            with RunContextBlock(context):  # run_context(context), one call less
                 return await call()
         if context is not None:
             call = _within_context(call, context, is_async=is_async)

@@ -72,6 +72,7 @@ logger: Final = logging.getLogger("orchestrator.workers")
 
 _SCHEDULED: Final = StateType.SCHEDULED
 _RUNNING: Final = StateType.RUNNING
+_FAILED: Final = StateType.FAILED
 _WAIT: Final = SetStateStatus.WAIT
 _ACCEPT: Final = SetStateStatus.ACCEPT
 _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
@@ -97,12 +98,12 @@ class Executor(ClaimEndings, AbandonedCallRules):
         "_lease_seconds",
         "_leases",
         "_orchestrator",
+        "_overrides",
         "_results",
         "_tasks",
         "abandoned",
         "claims",
         "finished",
-        "in_flight",
         "slots",
         "stopping",
         "waiting",
@@ -123,11 +124,15 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self._lease_seconds = lease_seconds
         self._tasks = tasks
         self._activity = orchestrator.activity
+        self._overrides = orchestrator.task_overrides  # the engine's one registry
         self._caller = Caller(self._clock, self._activity, limit)
         self.slots = RunSlots(limit)
-        self.claims: dict[uuid.UUID, Claim] = {}
+        #: The claims held, by their run id's 128-bit int (an int hashes without a Python
+        #: call; a UUID's hash is one).
+        self.claims: dict[int, Claim] = {}
         self.waiting: set[Claim] = set()  # claims waiting for their turn (stop hands them back)
-        self.in_flight: dict[str, dict[uuid.UUID, datetime]] = {key: {} for key in tasks}
+        #: Runs finished per task key: every served key, then any other key claimed (in
+        #: the order first claimed).
         self.finished: dict[str, int] = dict.fromkeys(tasks, 0)
         self.stopping = False
         self._abandoned_calls = orchestrator.abandoned_calls
@@ -161,14 +166,23 @@ class Executor(ClaimEndings, AbandonedCallRules):
         assert committed is not None  # an accepted proposal commits a state
         claim = Claim(run, committed, committed.timestamp or self._clock.now())
         claim.previous_call = abandoned
-        self.claims[run_id] = claim
+        self.claims[run_id.int] = claim
         key = run.task_key
-        in_flight = self.in_flight.get(key)
-        if in_flight is None:  # a run of a key this worker does not serve (execute_task_run)
-            in_flight = self.in_flight[key] = {}
-            self.finished.setdefault(key, 0)
-        in_flight[run_id] = claim.started
+        if key not in self.finished:  # a run of a key this worker does not serve (execute_task_run)
+            self.finished[key] = 0
         return claim
+
+    @property
+    def in_flight(self) -> dict[str, dict[uuid.UUID, datetime]]:
+        """The runs held now, per task key (every key of ``finished``): run id -> when claimed.
+
+        Read from the claims when asked (a status), rather than kept up to date per run.
+        """
+        in_flight: dict[str, dict[uuid.UUID, datetime]] = {key: {} for key in self.finished}
+        for claim in self.claims.values():
+            run = claim.run
+            in_flight[run.task_key][run.id] = claim.started
+        return in_flight
 
     def release_claim(self, claim: Claim) -> None:
         """Forget a claim once its run is done with, and count it finished.
@@ -183,12 +197,12 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self.finished[key] += 1
         run_id = run.id
         claims = self.claims
-        current = claims.pop(run_id, None)
+        number = run_id.int
+        current = claims.pop(number, None)
         if current is not claim:
             if current is not None:  # superseded by a newer claim on the same run: in flight
-                claims[run_id] = current
+                claims[number] = current
             return
-        self.in_flight[key].pop(run_id, None)
         if claim.leased:
             claim.leased = False
             self._leases.release(run_id)
@@ -227,9 +241,12 @@ class Executor(ClaimEndings, AbandonedCallRules):
                 f"{served}); serve the task with that key to run it",
             )
             return
-        parameters = self._parameters(claim, task)
-        if parameters is None:
-            return
+        if task.takes_parameters:
+            parameters = self._parameters(claim, task)
+            if parameters is None:
+                return
+        else:  # nothing to read or bind (what _parameters returns for it)
+            parameters = _NO_PARAMETERS
         if claim.previous_call is not None and not await self._after_abandoned_call(claim):
             return
         context = TaskRunContext(
@@ -335,7 +352,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         the virtual clock while this task, or a task started from it, awaits anything but
         the orchestrator (see :mod:`orchestrator._core._parking`).
         """
-        called = self._orchestrator.task_overrides.stand_in(task, claim.run)
+        called = self._overrides.stand_in(task, claim.run)
         # Only a sync call with a timeout can be left running.
         if called.is_async or called.timeout_seconds is None:
             on_abandon: Callable[[CallEnding], None] = ignore_abandoned
@@ -365,6 +382,9 @@ class Executor(ClaimEndings, AbandonedCallRules):
                 proposal.name,
             )
             return None
-        log_failed_call(run, proposal, result.state)
-        self._after_final(claim, result.state)
-        return result.state
+        state = result.state
+        if proposal.type is _FAILED:
+            log_failed_call(run, proposal, state)
+        if claim.details.task_parameters_id is not None:  # else nothing to delete
+            self._after_final(claim, state)
+        return state

@@ -15,10 +15,9 @@ lost between the two.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import sys
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, final
 
 import anyio
@@ -44,7 +43,18 @@ def _loop_checkpoint() -> Callable[[], Awaitable[None]]:
     if current_async_library() == "trio":
         checkpoint: Callable[[], Awaitable[None]] = sys.modules["trio"].lowlevel.checkpoint
         return checkpoint
-    return functools.partial(asyncio.sleep, 0)
+    return _asyncio_yield
+
+
+@types.coroutine
+def _asyncio_yield() -> Generator[None, None, None]:
+    """Give the other asyncio tasks a turn: what ``asyncio.sleep(0)`` does, in one frame.
+
+    A bare ``yield`` makes the task's step schedule the next one with ``call_soon``,
+    exactly as ``sleep(0)`` does through its inner ``__sleep0``; a pending cancellation
+    is thrown in here the same way.
+    """
+    yield
 
 
 @final

@@ -213,7 +213,7 @@ class TaskWorker(TaskWorkerBase):
         if not isinstance(task_run, TaskRun):
             raise ArgumentTypeError(f"execute_task_run takes a TaskRun, got {task_run!r}")
         executor = self._executor
-        if task_run.id in executor.claims:
+        if task_run.id.int in executor.claims:
             logger.info("task run %s is already being executed by this worker", task_run.id)
             return
         run = self._orchestrator.read_task_run(task_run.id)
