@@ -84,10 +84,16 @@ def check_state(value: object, name: str = "state") -> State:
         _check_time(value.timestamp, f"{name}.timestamp")
     if value.message is not None and not isinstance(value.message, str):
         raise wrong_type(f"{name}.message", value.message, "None or a string")
-    if value.id is not None and not isinstance(value.id, uuid.UUID):
-        raise wrong_type(f"{name}.id", value.id, "None or a UUID")
+    state_id = value.id  # read once
+    if state_id is not None and not isinstance(state_id, uuid.UUID):
+        raise wrong_type(f"{name}.id", state_id, "None or a UUID")
     details = value.details
-    if details is not EMPTY_DETAILS:
+    # The common cases without a call: the shared empty details, or details of exactly
+    # StateDetails that pass the fast check (the field-by-field check, and the field's
+    # name for its message, only for the rest).
+    if details is not EMPTY_DETAILS and (
+        type(details) is not StateDetails or not _plainly_valid(details)
+    ):
         _check_details(details, f"{name}.details")
     return value
 
