@@ -31,7 +31,6 @@ from .._core._outcomes import (
     RejectDetails,
     SetStateStatus,
     WaitDetails,
-    new_result,
 )
 from .._core._states import State, StateDetails, StateType
 from ._driving import Commit, TransitionDriver
@@ -47,6 +46,11 @@ Run = TaskRun | FlowRun
 
 
 _new_context = object.__new__
+_new_result = object.__new__
+# The result's slot setters (a frozen class's __init__ costs more than twice as much).
+_set_result_state = OrchestrationResult.__dict__["state"].__set__
+_set_result_status = OrchestrationResult.__dict__["status"].__set__
+_set_result_details = OrchestrationResult.__dict__["details"].__set__
 _Random = random.Random
 
 
@@ -128,15 +132,48 @@ class TransitionContext(TransitionDriver):
         return ctx
 
     # -- read-only views ----------------------------------------------------------------
-    @property
-    def proposed(self) -> State | None:
-        """The proposal as it stands (None once a rule nullified it)."""
-        return self._proposed
+    # The plain views read a slot through a getter written in C (``attrgetter``), not a
+    # Python function: every proposal reads them several times (the stamping, the
+    # decision log, the built-in rules), and a Python call costs many times a slot read.
+    # They stay read-only (a property with no setter); the type checker sees the
+    # ordinary properties below.
+    if TYPE_CHECKING:
 
-    @property
-    def validated(self) -> State | None:
-        """The committed state (or the unchanged current one); None before commit."""
-        return self._validated
+        @property
+        def proposed(self) -> State | None:
+            """The proposal as it stands (None once a rule nullified it)."""
+
+        @property
+        def validated(self) -> State | None:
+            """The committed state (or the unchanged current one); None before commit."""
+
+        @property
+        def decider(self) -> Rule | str | None:
+            """What last changed the outcome: a rule, the name of a rule that raised, or None."""
+
+        @property
+        def status(self) -> SetStateStatus:
+            """The outcome's status so far."""
+
+        @property
+        def details(self) -> Details:
+            """The outcome's details so far."""
+
+    else:
+        proposed = property(
+            attrgetter("_proposed"),
+            doc="The proposal as it stands (None once a rule nullified it).",
+        )
+        validated = property(
+            attrgetter("_validated"),
+            doc="The committed state (or the unchanged current one); None before commit.",
+        )
+        decider = property(
+            attrgetter("_decider"),
+            doc="What last changed the outcome: a rule, the name of a rule that raised, or None.",
+        )
+        status = property(attrgetter("_status"), doc="The outcome's status so far.")
+        details = property(attrgetter("_details"), doc="The outcome's details so far.")
 
     def result(self) -> OrchestrationResult:
         """The outcome as an OrchestrationResult: validated state, status and details.
@@ -144,7 +181,12 @@ class TransitionContext(TransitionDriver):
         One call for the engine, which returns it from every proposal (reading the
         three properties and building the result would be four).
         """
-        return new_result(self._validated, self._status, self._details)
+        # new_result's body, spelled out here: one Python call fewer per proposal.
+        result = _new_result(OrchestrationResult)
+        _set_result_state(result, self._validated)
+        _set_result_status(result, self._status)
+        _set_result_details(result, self._details)
+        return result
 
     @property
     def decided_by(self) -> str | None:
@@ -153,21 +195,6 @@ class TransitionContext(TransitionDriver):
         if decider is None or isinstance(decider, str):
             return decider
         return decider.name
-
-    @property
-    def decider(self) -> Rule | str | None:
-        """What last changed the outcome: a rule, the name of a rule that raised, or None."""
-        return self._decider
-
-    @property
-    def status(self) -> SetStateStatus:
-        """The outcome's status so far."""
-        return self._status
-
-    @property
-    def details(self) -> Details:
-        """The outcome's details so far."""
-        return self._details
 
     @property
     def initial_type(self) -> StateType | None:
@@ -281,7 +308,8 @@ class TransitionContext(TransitionDriver):
 
     def update_details(self, **changes: Any) -> None:
         """Change fields of the proposal's details; the transition stays the same."""
-        self._check_open()
+        if self._validated_done:  # the check without a call on the way through
+            self._check_open()
         proposed = self._proposed
         if proposed is not None:
             self._proposed = _with(proposed, proposed.name, proposed.details.replace(**changes))

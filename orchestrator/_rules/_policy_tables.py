@@ -328,7 +328,10 @@ class SlotTable:
 
     def forget_waiter(self, run_id: uuid.UUID) -> None:
         """Take ``run_id`` out of every waiter queue (its state changed, or it is gone). O(tags)."""
-        waiting = self._waiting.pop(run_id, None)
+        waiting_runs = self._waiting
+        if not waiting_runs:  # mostly: no run waits (and a run id hashes in Python)
+            return
+        waiting = waiting_runs.pop(run_id, None)
         if waiting is not None:
             self._leave_queues(run_id, waiting)
 

@@ -203,10 +203,11 @@ class Policy:
     def plan(self, from_type: StateType | None, to_type: StateType | None) -> TransitionPlan:
         """Return :meth:`compile`'s rules laid out to run (see :class:`TransitionPlan`)."""
         key = (from_type, to_type)
-        plan = self._plans.get(key)
-        if plan is None:
+        try:
+            return self._plans[key]  # a subscript, not a call: asked on every proposal
+        except KeyError:
             plan = self._plans[key] = TransitionPlan(self.compile(from_type, to_type), to_type)
-        return plan
+            return plan
 
     def __add__(self, other: Policy | Rule) -> Policy:
         extra = other.rules if isinstance(other, Policy) else (other,)

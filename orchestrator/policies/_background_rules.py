@@ -6,6 +6,7 @@ from typing import ClassVar, Final, final
 
 import attrs
 
+from .._core._models import TaskRun
 from .._core._states import StateType
 from .._rules._context import TransitionContext
 from .._rules._rule import Rule, StateTypes
@@ -87,4 +88,7 @@ class EnqueueScheduledTasks(Rule):
         if validated is None or validated is ctx.initial:
             return
         if validated.type is StateType.SCHEDULED and validated.details.deferred:
-            ctx.services.enqueue(ctx.task_run, retry=validated.name == "AwaitingRetry")
+            run = ctx.run
+            if type(run) is not TaskRun:  # the property's check, without its call
+                run = ctx.task_run  # refuses a flow run
+            ctx.services.enqueue(run, retry=validated.name == "AwaitingRetry")

@@ -14,6 +14,7 @@ from typing import ClassVar, Final, final
 import attrs
 
 from .._core._checks import check_seconds
+from .._core._models import TaskRun
 from .._core._outcomes import SlotWait
 from .._core._states import StateType
 from .._rules._context import TransitionContext
@@ -50,7 +51,9 @@ class SecureTaskConcurrencySlots(Rule):
 
     def before(self, ctx: TransitionContext) -> None:
         """Acquire the run's slots, or abort or wait."""
-        run = ctx.task_run
+        run = ctx.run
+        if type(run) is not TaskRun:  # the property's check, without its call
+            run = ctx.task_run  # refuses a flow run
         tags = run.tags
         if not tags:
             return
@@ -95,11 +98,13 @@ class ReleaseTaskConcurrencySlots(Rule):
 
     def after(self, ctx: TransitionContext) -> None:
         """Release the run's slots on its tags."""
+        run = ctx.run
+        tags = run.tags
+        if not tags:  # most runs: no tag, so no slot to give back
+            return
         if ctx.proposed is None:
             return
         validated = ctx.validated
         if validated is None or validated.type in _HOLDING:
             return
-        run = ctx.run
-        if run.tags:
-            ctx.services.release_slots(run.id, run.tags)
+        ctx.services.release_slots(run.id, tags)

@@ -12,6 +12,7 @@ import attrs
 
 from .._core._checks import check_positive_int
 from .._core._errors import ObjectNotFound
+from .._core._models import TaskRun
 from .._core._states import TERMINAL_TYPES, Paused, StateType
 from .._rules._context import TransitionContext
 from .._rules._rule import Rule, StateTypes
@@ -120,7 +121,9 @@ class PreventRunningTasksFromStoppedFlows(Rule):
 
     def before(self, ctx: TransitionContext) -> None:
         """Check the parent flow run's state."""
-        run = ctx.task_run
+        run = ctx.run
+        if type(run) is not TaskRun:  # the property's check, without its call
+            run = ctx.task_run  # refuses a flow run
         if run.flow_run_id is None:
             return
         flow_run = ctx.services.read_flow_run(run.flow_run_id)
@@ -181,7 +184,9 @@ class UpdateFlowRunTrackerOnTasks(Rule):
 
     def after(self, ctx: TransitionContext) -> None:
         """Copy the flow run's run count onto the task run."""
-        run = ctx.task_run
+        run = ctx.run
+        if type(run) is not TaskRun:  # the property's check, without its call
+            run = ctx.task_run  # refuses a flow run
         if run.flow_run_id is None:
             return
         flow_run = ctx.services.read_flow_run(run.flow_run_id)

@@ -120,9 +120,9 @@ class WaitForScheduledTime(Rule):
         scheduled_time = initial.details.scheduled_time
         if scheduled_time is None:
             return
-        delay = (scheduled_time - ctx.now).total_seconds()
-        if delay > 0:
-            ctx.wait(delay, "Scheduled time is in the future")
+        now = ctx.now
+        if scheduled_time > now:  # what a positive delay means, without building it
+            ctx.wait((scheduled_time - now).total_seconds(), "Scheduled time is in the future")
 
 
 @final
