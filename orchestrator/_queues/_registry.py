@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, final
 
 from .._core._clock import Clock
 from .._core._errors import InvalidArgument, QueueFull
+from .._core._state_record import state_key
 from ._records import TaskQueuesStatistics, TaskQueueStatistics
 from ._state import Entry, KeyHeaps, QueueState, RunLookup, check_key, check_size
 from ._views import MultiQueue, TaskQueue
@@ -184,7 +185,7 @@ class TaskQueues:
             state_id = None
             due = self.clock.now()
         else:
-            state_id = run_state.id
+            state_id = state_key(run_state)  # its id's key: no UUID built
             due = run_state.details.scheduled_time or run_state.timestamp or self.clock.now()
         run_id = run.id
         state = self._state

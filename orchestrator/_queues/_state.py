@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final, final
 
 from .._core._checks import check_optional_count, check_text
+from .._core._state_record import state_key
 from .._core._wakeup import Signal
 from ._records import TaskQueueStatistics
 
@@ -63,10 +64,10 @@ class Entry:
 
     __slots__ = ("heaps", "retry", "run_id", "state_id")
 
-    def __init__(
-        self, run_id: uuid.UUID, state_id: uuid.UUID | None, heaps: KeyHeaps, retry: bool
-    ) -> None:
+    def __init__(self, run_id: uuid.UUID, state_id: object, heaps: KeyHeaps, retry: bool) -> None:
         self.run_id = run_id
+        #: The key of the queued state's id (``state_key``): the run is live while its
+        #: current state has the same key.
         self.state_id = state_id
         self.heaps = heaps
         self.retry = retry
@@ -225,7 +226,7 @@ class QueueState:
             run = self.lookup(run_id)
             if run is not None:
                 state = run.state
-                if (None if state is None else state.id) == entry.state_id:
+                if (None if state is None else state_key(state)) == entry.state_id:
                     entry.heaps.delivered += 1
                     return run
             entry.heaps.dropped += 1  # stale: deleted, claimed elsewhere or moved on
