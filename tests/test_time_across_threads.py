@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator import Orchestrator, VirtualClock
 from orchestrator._core._wakeup import Signal
-from orchestrator._engine._autojump import active_time_skipper
+from orchestrator._engine._autojump import TimeSkipper, active_time_skipper
 from orchestrator._engine._drive_time import drive_time, drive_time_async
 from orchestrator._engine._foreign_loop import foreign_loop, run_sync_counted
 
@@ -42,7 +42,9 @@ def in_threads(*targets: Callable[[], object]) -> None:
         except BaseException as error:  # reported to the test below
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    # Daemon threads: a thread that hangs fails the test below and cannot keep the
+    # test process from exiting.
+    threads = [threading.Thread(target=run, args=(target,), daemon=True) for target in targets]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -238,4 +240,45 @@ async def test_an_async_call_is_driven_from_a_helper_thread() -> None:
         assert await run_sync_counted(orchestrator.activity, sync_sleep) == at(1860)
     assert times == [at(600), at(1200), at(1800)]
     assert clock.now() == at(1860)
+    assert active_time_skipper(orchestrator) is None
+
+
+def test_a_call_that_joins_while_the_skipper_starts_keeps_it_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The second call joins in the instant between the skipper registering and the
+    # first call's start() returning: both calls must count, so the first one leaving
+    # does not stop the skipper under the second (whose sleep would never end).
+    orchestrator = autojumping()
+    joined = threading.Event()
+    original = TimeSkipper._register
+
+    def register_then_let_another_call_join(skipper: TimeSkipper) -> None:
+        original(skipper)
+        if not joined.is_set():
+            joined.set()
+            second.start()
+            entered.wait(5)
+
+    entered = threading.Event()
+    release = threading.Event()
+    times: dict[str, datetime] = {}
+
+    def second_call() -> None:
+        with drive_time(orchestrator), orchestrator.activity.counted():
+            entered.set()
+            release.wait(5)
+            orchestrator.clock.sleep_blocking(600)
+            times["second"] = orchestrator.clock.now()
+
+    second = threading.Thread(target=second_call, daemon=True)
+    monkeypatch.setattr(TimeSkipper, "_register", register_then_let_another_call_join)
+    with drive_time(orchestrator):
+        assert entered.is_set()
+    # The first call has left; the second still needs the skipper to reach its time.
+    assert active_time_skipper(orchestrator) is not None
+    release.set()
+    second.join(10)
+    assert not second.is_alive(), "the second call's sleep was never woken"
+    assert times == {"second": at(600)}
     assert active_time_skipper(orchestrator) is None

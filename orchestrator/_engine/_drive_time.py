@@ -66,6 +66,11 @@ class _SharedDriver:
 
     def start(self) -> bool:
         """Start the skipper; False (nothing started) when another one drives the clock."""
+        # Counted before the skipper registers: from then on another call can join it,
+        # and its join must not be overwritten (the first leave would stop the skipper
+        # under the other call, whose sleep would then never end).
+        with self._lock:
+            self._users += 1
         portal_manager = anyio.from_thread.start_blocking_portal()
         portal = portal_manager.__enter__()
         try:
@@ -77,7 +82,6 @@ class _SharedDriver:
                 return False  # another call's skipper won the race
             raise
         self._portal = portal_manager
-        self._users = 1
         return True
 
     def join(self) -> bool:
