@@ -17,6 +17,7 @@ from typing import Final
 from .._core._checks import check_bool, check_id, check_seconds, wrong_value
 from .._core._checks_objects import check_instance
 from .._core._outcomes import OrchestrationResult, SetStateStatus
+from .._core._state_record import held_id
 from .._core._states import State, StateDetails, StateType
 from ._facet import Facet, check_state
 from ._leases import DEFAULT_LEASE_SECONDS, PendingLeases
@@ -62,7 +63,7 @@ class Claims(Facet):
         check_state(state)
         if given[0].__class__ is not State:
             check_instance(current, State, "current", expected=_COMMITTED)
-        if current.id is None:
+        if held_id(current) is None:  # no UUID built to test for None
             raise wrong_value("current", current, "a committed state (with an id)")
         if given[1] is not False and given[1] is not True:
             check_bool(force, "force")

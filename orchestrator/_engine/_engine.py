@@ -38,7 +38,7 @@ from .._core._events import Observer, notify
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
-from .._core._state_record import state_key
+from .._core._state_record import held_id, state_key
 from .._core._states import State, StateType
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
@@ -308,7 +308,7 @@ class Engine:
         Raises:
             ObjectAlreadyExists: ``proposed`` has the id of a stored state (nothing changes).
         """
-        if proposed.id is not None:  # a client's id (the check of None is a no-op)
+        if held_id(proposed) is not None:  # a client's id (the check of None is a no-op)
             self.store.check_state_id(proposed)
         initial = run.state
         ctx = TransitionContext.begin(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._core._models import FlowRun, TaskRun
+from .._core._state_record import held_id
 from .._core._states import State
 from .._store._results import parameters_key
 from ..filters import TaskRunFilter
@@ -29,7 +30,7 @@ def insert_task_run(engine: Engine, run: TaskRun, initial: State) -> None:
 
     When a rule or the commit raises, the run is removed again and the error raised.
     """
-    if initial.id is not None:  # a client's id (the check of None is a no-op)
+    if held_id(initial) is not None:  # a client's id (the check of None is a no-op)
         engine.store.check_state_id(initial)
     engine.store.add_task_run(run)
     if engine.observers:  # no closure or call to tell nobody (every creation)
