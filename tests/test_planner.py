@@ -96,11 +96,25 @@ PLAN_CASES: list[tuple[str, TaskRunFilter, TaskRunSort, int | None, QueryPlan]] 
         QueryPlan("walk", "name", 91, predicate=True, prefilter=True),
     ),
     (
-        "a rare key fetches its set",
+        "a rare key walks its partition untested",
         TaskRunFilter(task_key="rare"),
         TaskRunSort.EXPECTED_START_TIME_DESC,
         10,
-        QueryPlan("candidates", "set", 3, predicate=False),
+        QueryPlan("walk", "task_key=rare/expected_start_time", 3, predicate=False),
+    ),
+    (
+        "a common key walks its partition, touching only the rows it returns",
+        TaskRunFilter(task_key="key-7"),
+        TaskRunSort.EXPECTED_START_TIME_DESC,
+        10,
+        QueryPlan("walk", "task_key=key-7/expected_start_time", 10, predicate=False),
+    ),
+    (
+        "a key and a state walk the key's partition, screening by the state",
+        TaskRunFilter(task_key="key-7", state=S.COMPLETED),
+        TaskRunSort.NAME_ASC,
+        5,
+        QueryPlan("walk", "task_key=key-7/name", 46, predicate=True, prefilter=True),
     ),
     (
         "a range on the sort key walks the range untested",

@@ -35,7 +35,7 @@ import attrs
 from .._core._indexes import SortedIndex
 from .._core._models import FlowRun, TaskRun
 from ._criteria import Criterion
-from ._sources import FULL, Bounds, Catalog, Source, analyse
+from ._sources import FULL, Analysis, Bounds, Catalog, Source, analyse
 from ._table import RunTable
 
 __all__ = ["QueryPlan", "count", "iterate", "plan", "select"]
@@ -109,6 +109,11 @@ def plan(
     # The smallest single-set source screens walked rows by set membership, in C.
     members = min((s for s in others if s.container is not None), key=_size, default=None)
     walk_cost = walk_rows * (PREFILTERED_ROW_COST if members is not None else 1.0)
+    partitioned = _partition_walk(table, analysis, crit, cat, sort, bounds, need, offset, limit)
+    if partitioned is not None and partitioned[0].estimated_rows * partitioned[2] < min(
+        walk_cost, cand_cost
+    ):
+        return partitioned[0], partitioned[1]
     if walk_cost <= cand_cost:
         # Bounds or membership stand in for the filter when the filter is exactly that
         # range, null test or set; otherwise every surviving row is tested.
@@ -135,6 +140,68 @@ def plan(
 
     label = "all" if source is None else source.field or "set"
     return QueryPlan("candidates", label, cand_cost // 2, predicate), run_candidates
+
+
+def _partition_walk(
+    table: RunTable[R],
+    analysis: Analysis[R],
+    crit: Criterion,
+    cat: Catalog,
+    sort: tuple[str, bool],
+    bounds: Bounds,
+    need: int | None,
+    offset: int,
+    limit: int | None,
+) -> tuple[QueryPlan, Callable[[], list[R]], float] | None:
+    """The walk of one partition's sorted index, with its cost per row, if one applies.
+
+    For a filter with one exact value on a partition field: the rows of that value in
+    sort order, inside the bounds; it touches ``min(span, need * n / s)`` rows, ``s`` the
+    smallest other source (``need`` when there is none).
+    """
+    field, descending = sort
+    found = _partition_of(table, analysis, field)
+    if found is None:
+        return None
+    source, label, index = found
+    span = index.count(bounds.lo, bounds.hi) if bounds.values else 0
+    if bounds.nulls:
+        span += index.null_count
+    others = [s for s in analysis.sources if s is not source and s.field != field]
+    rows = span
+    if need is not None:
+        selective = min((s.size for s in others), default=0)
+        rows = min(span, math.ceil(need * len(table) / max(1, selective)) if others else need)
+    members = min((s for s in others if s.container is not None), key=_size, default=None)
+    # The index stands in for the filter when the filter is exactly this value.
+    exact = analysis.everything or (analysis.exact and analysis.sources[0] is source)
+    container = None if members is None else members.container
+    row_cost = PREFILTERED_ROW_COST if exact or container is not None else 1.0
+
+    def run_walk() -> list[R]:
+        walked = _walk(index, bounds, descending)
+        if container is not None:
+            walked = filter(container.__contains__, walked)
+        return _filter(walked, None if exact else crit, cat, offset, limit)
+
+    plan = QueryPlan("walk", label, rows, not exact, container is not None)
+    return plan, run_walk, row_cost
+
+
+def _partition_of(
+    table: RunTable[R], analysis: Analysis[R], field: str
+) -> tuple[Source[R], str, SortedIndex[Any, R]] | None:
+    """The smallest single-value partition source with an index on ``field`` (woken now)."""
+    for source in sorted(analysis.sources, key=_size):
+        if source.partition is None:
+            continue
+        part, value = source.partition
+        partitioned = table.partitions.get(part, field)
+        if partitioned is None:
+            continue
+        index = partitioned.get(value)
+        return None if index is None else (source, f"{part}={value}/{field}", index)
+    return None
 
 
 def select(

@@ -41,7 +41,7 @@ from ._criteria import (
     OfFlow,
     Range,
 )
-from ._table import RunTable, state_key
+from ._table import PARTITION_FIELDS, RunTable, state_key
 
 __all__ = ["EAGER_FLOW_RUNS", "FULL", "Analysis", "Bounds", "Catalog", "Source", "analyse"]
 
@@ -84,7 +84,9 @@ class Source(Generic[R]):
     """Candidate rows from one index: at most ``size`` rows (exactly, if ``exact``).
 
     ``field`` names the sorted index a range source comes from; ``container`` is the
-    set itself when the source is one set, so a walk can test membership in C.
+    set itself when the source is one set, so a walk can test membership in C;
+    ``partition`` is ``(field, value)`` when the source is the runs with one value of a
+    partition field, whose partitioned indexes a walk can use.
     """
 
     size: int
@@ -93,6 +95,7 @@ class Source(Generic[R]):
     distinct: bool = True
     field: str | None = None
     container: AbstractSet[R] | None = None
+    partition: tuple[str, Any] | None = None
 
 
 @final
@@ -205,7 +208,10 @@ def _primitive(crit: Criterion, table: RunTable[R], cat: Catalog) -> Source[R] |
         if attribute in table.sets:
             index = table.sets[attribute]
             keys = [state_key(v) for v in crit.values] if attribute == "state_type" else crit.values
-            return _sets_source([index.get(key) for key in keys])
+            source = _sets_source([index.get(key) for key in keys])
+            if len(keys) == 1 and attribute in PARTITION_FIELDS:
+                return attrs.evolve(source, partition=(attribute, next(iter(keys))))
+            return source
         if attribute in table.sorted:
             sorted_index = table.sorted[attribute]
             values = crit.values

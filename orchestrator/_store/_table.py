@@ -10,6 +10,8 @@ A :class:`RunTable` keeps, for one kind of run (task or flow):
   (keyed by the type's string value: enum hashing is slow), ``state_name`` and the
   table's reference attributes (task key, flow run id, deployment id, ...);
 * the tag index (tag -> runs) and the set of untagged runs;
+* per partition field (:data:`PARTITION_FIELDS`) and sortable attribute, a sorted index
+  per value (:mod:`orchestrator._store._partitions`), asleep until a query wakes it;
 * set indexes that no hot path reads (the state ones, the tags, the untagged runs and the
   ``sleeping`` fields) are dormant until a query first reads them, then built from the
   runs in one pass: until then they cost nothing per run or per write;
@@ -38,10 +40,17 @@ from typing import Any, Final, Generic, TypeVar, final
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._indexes import SetIndex, SortedIndex, should_shrink, shrink
 from .._core._models import FlowRun, TaskRun
+from ._partitions import TablePartitions
 from ._table_checks import check_table, state_key
-from ._table_entries import check_sort_key, set_entries, sorted_entries, tag_entries
+from ._table_entries import (
+    check_sort_key,
+    partition_entries,
+    set_entries,
+    sorted_entries,
+    tag_entries,
+)
 
-__all__ = ["SORTED_FIELDS", "RunTable", "check_sort_key", "state_key"]
+__all__ = ["PARTITION_FIELDS", "SORTED_FIELDS", "RunTable", "check_sort_key", "state_key"]
 
 R = TypeVar("R", TaskRun, FlowRun)
 
@@ -53,6 +62,10 @@ SORTED_FIELDS: Final = (
     "start_time",
     "end_time",
 )
+
+#: Equality fields whose runs also get a sorted index per value and sortable field (see
+#: :mod:`orchestrator._store._partitions`), when the table has an index on them.
+PARTITION_FIELDS: Final = ("task_key", "flow_id", "deployment_id", "work_queue_name")
 
 _SORTED: Final = 0
 _SET: Final = 1
@@ -84,6 +97,7 @@ class RunTable(Generic[R]):
         "_untagged",
         "fixed_set_fields",
         "kind",
+        "partitions",
         "peak",
         "runs",
         "seq",
@@ -137,6 +151,14 @@ class RunTable(Generic[R]):
             _TAGS,
         )
         self._getter = attrgetter(*self._fields)
+        indexed = (*set_fields, *fixed_set_fields)
+        #: Per partition value sorted indexes, asleep until a query wakes them.
+        self.partitions: TablePartitions[R] = TablePartitions(
+            tuple(name for name in PARTITION_FIELDS if name in indexed),
+            ("id", *self.sorted_fields),
+            self._fields,
+            lambda part, field: functools.partial(partition_entries, self, part, field),
+        )
         # The state indexes' own dicts, for the hot path (see _move).
         self._type_index: SetIndex[Any, R] = self.sets["state_type"]
         self._type_sets: dict[str | None, set[R]] = self._type_index.raw
@@ -181,6 +203,8 @@ class RunTable(Generic[R]):
                 check_sort_key(name, value)
                 sorted_indexes[name].add(value, seq, run)
             self._add_to_sets(run)
+            if self.partitions.awake:
+                self.partitions.add(run, seq, self._getter(run))
         except BaseException:
             # All or nothing: take the run out of the indexes it reached.
             self._discard(run, self.snapshot(run))
@@ -205,6 +229,9 @@ class RunTable(Generic[R]):
             self.sorted[name].update([(getter(run), seq, run) for run, seq in batch])
         for run, _ in batch:
             self._add_to_sets(run)
+        if self.partitions.awake:
+            for run, seq in batch:
+                self.partitions.add(run, seq, self._getter(run))
 
     def _add_to_sets(self, run: R) -> None:
         state = run.state
@@ -233,6 +260,8 @@ class RunTable(Generic[R]):
             self.sets["state_name"].remove(run.state_name, run)
             for name in (*self.set_fields, *self.fixed_set_fields):
                 self.sets[name].remove(getattr(run, name), run)
+            if self.partitions.awake:
+                self.partitions.remove(run, seq, self._getter(run))
             self._remove_tags(run, run.tags)
         except BaseException:
             # All or nothing: file the run again wherever it was taken out.
@@ -312,6 +341,8 @@ class RunTable(Generic[R]):
             else:
                 self._remove_tags(run, old)
                 self._add_tags(run, new)
+        if self.partitions.awake:
+            self.partitions.reindex(run, seq, rest0, rest)
 
     # -- checks -------------------------------------------------------------------------
     def check(self) -> None:
@@ -351,6 +382,8 @@ class RunTable(Generic[R]):
         for name in self.sorted_fields:
             sorted_indexes[name].add(getattr(run, name), seq, run)
         self._add_to_sets(run)
+        if self.partitions.awake:
+            self.partitions.add(run, seq, self._getter(run))
 
     def _discard(self, run: R, values: tuple[Any, tuple[Any, ...]]) -> None:
         """Take ``run`` out of every index under the keys of ``values`` where it is filed."""
@@ -372,6 +405,8 @@ class RunTable(Generic[R]):
                     self._untagged.discard(run)
         for name in self.fixed_set_fields:
             sets[name].discard(getattr(run, name), run)
+        if self.partitions.awake:
+            self.partitions.discard(run, seq, rest)
 
 
 def _move(sets: dict[Any, set[Any]], old: Any, new: Any, run: Any) -> None:

@@ -1,18 +1,20 @@
 """Checking a :class:`~orchestrator._store._table.RunTable` against its runs.
 
 :func:`check_table` recomputes every awake index of a table from its ``runs`` and
-compares, naming the index, the run and both values on the first difference. A dormant
-index holds nothing to compare: its first read builds it from the runs.
+compares, naming the index, the run and both values on the first difference, the awake
+partitioned indexes included. A dormant index holds nothing to compare: its first read
+builds it from the runs.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._partitions import PartitionedIndex
     from ._table import RunTable
 
 __all__ = ["check_table", "state_key"]
@@ -60,6 +62,8 @@ def check_table(table: RunTable[Any]) -> None:
             _compare_sets(f"{kind} index {name!r}", expected[name], index.as_dict())
     if not table.tags.dormant:
         _compare_sets(f"{kind} tag index", tags, table.tags.as_dict())
+    for partitioned in table.partitions.awake:
+        _check_partitioned(table, partitioned)
     held = table._untagged
     if held is not None and untagged != held:
         raise AssertionError(
@@ -100,6 +104,38 @@ def _check_sorted(table: RunTable[Any], name: str, key: Any) -> None:
     missing = [run.id for run in table.runs.values() if run not in seen]
     if missing:
         raise AssertionError(f"sorted index {name!r} lacks {table.kind}s {missing}")
+
+
+def _check_partitioned(table: RunTable[Any], index: PartitionedIndex[Any]) -> None:
+    name = index.name
+    part = attrgetter(index.part)
+    key: Callable[[Any], Any] = (
+        (lambda run: run.id.int) if index.field == "id" else attrgetter(index.field)
+    )
+    seen: set[Any] = set()
+    for partition, sorted_index in index.parts.items():
+        if not len(sorted_index):
+            raise AssertionError(f"partitioned index {name!r} keeps {partition!r} empty")
+        previous: tuple[Any, ...] | None = None
+        for entry_key, seq, run in sorted_index.entries():
+            if run in seen:
+                raise AssertionError(f"{table.kind} {run.id} is twice in index {name!r}")
+            seen.add(run)
+            if run.id not in table.runs or table.runs[run.id] is not run:
+                raise AssertionError(f"index {name!r} holds {table.kind} {run.id}: not a table run")
+            actual = (part(run), key(run), table.seq[run])
+            if (partition, entry_key, seq) != actual:
+                raise AssertionError(
+                    f"index {name!r} files {table.kind} {run.id} under "
+                    f"{(partition, entry_key, seq)!r}, expected {actual!r}"
+                )
+            current = (True, seq) if entry_key is None else (False, entry_key, seq)
+            if previous is not None and previous[0] == current[0] and previous >= current:
+                raise AssertionError(f"partition {partition!r} of index {name!r} is out of order")
+            previous = current
+    missing = [run.id for run in table.runs.values() if run not in seen]
+    if missing:
+        raise AssertionError(f"index {name!r} lacks {table.kind}s {missing}")
 
 
 def _ids(runs: Iterable[Any]) -> list[uuid.UUID]:

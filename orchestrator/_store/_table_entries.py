@@ -2,7 +2,8 @@
 
 :func:`check_sort_key` refuses a value a sorted index could not order, before the table
 notes it there. :func:`sorted_entries`, :func:`set_entries` and :func:`tag_entries` list
-every run's entries in one index of a table: what a dormant index is built from when a
+every run's entries in one index of a table, :func:`partition_entries` in one
+partitioned index: what a dormant index is built from when a
 query first reads it (see :class:`~orchestrator._core._indexes.SortedIndex` and
 :class:`~orchestrator._core._set_index.SetIndex`).
 """
@@ -19,7 +20,14 @@ from ._table_checks import state_key
 if TYPE_CHECKING:
     from ._table import RunTable
 
-__all__ = ["check_sort_key", "set_entries", "sorted_entries", "tag_entries"]
+__all__ = [
+    "check_sort_key",
+    "partition_entries",
+    "set_entries",
+    "sort_key_of",
+    "sorted_entries",
+    "tag_entries",
+]
 
 R = TypeVar("R", TaskRun, FlowRun)
 
@@ -31,6 +39,21 @@ def sorted_entries(table: RunTable[R], name: str) -> list[tuple[Any, int, R]]:
         return [(run.id.int, seq[run], run) for run in table.runs.values()]
     key = attrgetter(name)
     return [(key(run), seq[run], run) for run in table.runs.values()]
+
+
+def sort_key_of(name: str, run: Any) -> Any:
+    """The key ``run`` is filed under in the sorted index of ``name`` (an id as its int)."""
+    return run.id.int if name == "id" else getattr(run, name)
+
+
+def partition_entries(table: RunTable[R], part: str, name: str) -> list[tuple[Any, Any, int, R]]:
+    """Every run's entry in the partitioned index of ``part``/``name``: what wakes it. O(n)."""
+    seq = table.seq
+    group = attrgetter(part)
+    if name == "id":
+        return [(group(run), run.id.int, seq[run], run) for run in table.runs.values()]
+    key = attrgetter(name)
+    return [(group(run), key(run), seq[run], run) for run in table.runs.values()]
 
 
 def set_entries(table: RunTable[R], name: str) -> list[tuple[Any, R]]:

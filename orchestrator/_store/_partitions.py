@@ -1,0 +1,203 @@
+"""Partitioned sorted indexes: one :class:`SortedIndex` per value of an equality field.
+
+A :class:`PartitionedIndex` of a :class:`~orchestrator._store._table.RunTable` keeps,
+for a *partition* field (a task run's ``task_key``, a flow run's ``flow_id``, ...) and a
+sortable field, a dict from each partition value to a sorted index of the runs with that
+value, laid out like the table's own sorted indexes (``(key, seq, run)`` entries, None
+keys apart, writes noted and filed by the next read). A query ``task_key = K`` sorted by
+``expected_start_time`` with a limit then walks the runs of ``K`` only: O(log n + k) for
+the ``k`` rows it returns, wherever in the table they lie.
+
+It sleeps until the first query that can use it (:meth:`PartitionedIndex.wake`, from
+every run of the table in one pass); until then it holds nothing and the table does not
+call it on writes. Once awake the table files every add, move and removal in it. A run
+whose partition value changes (a flow run's work queue) leaves its old partition (filed
+there at once) and is noted in its new one; a partition left empty is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar, final
+
+from .._core._indexes import SortedIndex
+
+__all__ = ["PartitionedIndex", "TablePartitions"]
+
+V = TypeVar("V")
+
+
+@final
+class PartitionedIndex(Generic[V]):
+    """Values grouped by a partition key, each group sorted by ``(key, seq)``.
+
+    Args:
+        part: the partition field's name.
+        field: the sortable field's name.
+        source: every ``(partition value, key, seq, value)`` the index should hold; called
+            once, by :meth:`wake`.
+    """
+
+    __slots__ = ("_source", "field", "part", "parts")
+
+    def __init__(
+        self, part: str, field: str, source: Callable[[], Iterable[tuple[Any, Any, int, V]]]
+    ) -> None:
+        self.part = part
+        self.field = field
+        #: Partition value -> the sorted index of its values (empty partitions dropped).
+        self.parts: dict[Any, SortedIndex[Any, V]] = {}
+        self._source: Callable[[], Iterable[tuple[Any, Any, int, V]]] | None = source
+
+    @property
+    def name(self) -> str:
+        """``part/field``, for messages."""
+        return f"{self.part}/{self.field}"
+
+    @property
+    def dormant(self) -> bool:
+        """Whether the index has not been woken yet (it holds nothing until it is)."""
+        return self._source is not None
+
+    def wake(self) -> None:
+        """Build every partition from the source: O(n log n) once, then kept by writes."""
+        source = self._source
+        if source is None:
+            return
+        self._source = None
+        grouped: dict[Any, list[tuple[Any, int, V]]] = {}
+        for partition, key, seq, value in source():
+            entries = grouped.get(partition)
+            if entries is None:
+                grouped[partition] = [(key, seq, value)]
+            else:
+                entries.append((key, seq, value))
+        for partition, entries in grouped.items():
+            index: SortedIndex[Any, V] = SortedIndex()
+            index.update(entries)
+            self.parts[partition] = index
+
+    def get(self, partition: Any) -> SortedIndex[Any, V] | None:
+        """Return the sorted index of ``partition``'s values, or None if it has none."""
+        return self.parts.get(partition)
+
+    def add(self, partition: Any, key: Any, seq: int, value: V) -> None:
+        """File ``value`` under ``key`` in ``partition``. O(1) (noted)."""
+        index = self.parts.get(partition)
+        if index is None:
+            index = self.parts[partition] = SortedIndex()
+        index.add(key, seq, value)
+
+    def remove(self, partition: Any, key: Any, seq: int, value: V) -> None:
+        """Take ``value`` out of ``partition`` now. O(log n).
+
+        Raises:
+            KeyError: no such partition.
+            ValueError: no such entry.
+        """
+        index = self.parts[partition]
+        index.remove(key, seq, value)
+        if not len(index):
+            del self.parts[partition]
+
+    def move(
+        self, partition: Any, new_partition: Any, old: Any, new: Any, seq: int, value: V
+    ) -> None:
+        """Re-file ``value`` from ``(partition, old)`` to ``(new_partition, new)``.
+
+        O(1) (noted) within one partition; O(log n) to leave a partition.
+        """
+        if partition is new_partition or partition == new_partition:
+            self.parts[partition].move(old, new, seq, value)
+            return
+        self.remove(partition, old, seq, value)
+        self.add(new_partition, new, seq, value)
+
+    def discard(self, partition: Any, key: Any, seq: int, value: V) -> None:
+        """Take ``value`` out of ``partition`` if it is filed there; never raises."""
+        try:
+            index = self.parts.get(partition)
+        except TypeError:  # an unhashable value a failed change left
+            return
+        if index is not None and index.discard(key, seq, value) and not len(index):
+            del self.parts[partition]
+
+    def entries(self) -> Iterator[tuple[Any, Any, int, V]]:
+        """Yield every ``(partition, key, seq, value)``, each partition in order. O(n)."""
+        for partition, index in self.parts.items():
+            for key, seq, value in index.entries():
+                yield partition, key, seq, value
+
+
+@final
+class TablePartitions(Generic[V]):
+    """Every partitioned index of one table, and the writes the table passes on to them.
+
+    Args:
+        parts: the table's partition fields.
+        sort_fields: the sortable fields (``id`` included); one index per pair.
+        fields: the table's snapshot fields, in snapshot order (where a value of a
+            snapshot is read from; other fields are fixed, read from the run).
+        source: ``(part, field) -> entries`` that wakes one index.
+    """
+
+    __slots__ = ("_positions", "awake", "indexes")
+
+    def __init__(
+        self,
+        parts: tuple[str, ...],
+        sort_fields: tuple[str, ...],
+        fields: tuple[str, ...],
+        source: Callable[[str, str], Callable[[], Iterable[tuple[Any, Any, int, V]]]],
+    ) -> None:
+        self.indexes: dict[tuple[str, str], PartitionedIndex[V]] = {
+            (part, field): PartitionedIndex(part, field, source(part, field))
+            for part in parts
+            for field in sort_fields
+        }
+        #: The indexes woken so far: the only ones writes reach (empty: writes cost a test).
+        self.awake: list[PartitionedIndex[V]] = []
+        self._positions = {name: position for position, name in enumerate(fields)}
+
+    def get(self, part: str, field: str) -> PartitionedIndex[V] | None:
+        """Return the index of ``part``/``field`` (woken now if asleep), or None if none."""
+        index = self.indexes.get((part, field))
+        if index is not None and index.dormant:
+            index.wake()
+            self.awake.append(index)
+        return index
+
+    def _value(self, name: str, value: Any, rest: tuple[Any, ...]) -> Any:
+        position = self._positions.get(name)
+        if position is not None:
+            return rest[position]
+        return value.id.int if name == "id" else getattr(value, name)
+
+    def add(self, value: V, seq: int, rest: tuple[Any, ...]) -> None:
+        """File a new ``value`` (whose snapshot values are ``rest``) in every awake index."""
+        get = self._value
+        for index in self.awake:
+            index.add(get(index.part, value, rest), get(index.field, value, rest), seq, value)
+
+    def remove(self, value: V, seq: int, rest: tuple[Any, ...]) -> None:
+        """Take ``value`` (filed under ``rest``) out of every awake index now."""
+        get = self._value
+        for index in self.awake:
+            index.remove(get(index.part, value, rest), get(index.field, value, rest), seq, value)
+
+    def reindex(self, value: V, seq: int, rest0: tuple[Any, ...], rest: tuple[Any, ...]) -> None:
+        """Re-file ``value`` whose snapshot values went from ``rest0`` to ``rest``."""
+        get = self._value
+        for index in self.awake:
+            part, field = index.part, index.field
+            part0, part1 = get(part, value, rest0), get(part, value, rest)
+            key0, key1 = get(field, value, rest0), get(field, value, rest)
+            if (part0 is part1 or part0 == part1) and (key0 is key1 or key0 == key1):
+                continue
+            index.move(part0, part1, key0, key1, seq, value)
+
+    def discard(self, value: V, seq: int, rest: tuple[Any, ...]) -> None:
+        """Take ``value`` out of every awake index under ``rest`` where it is; never raises."""
+        get = self._value
+        for index in self.awake:
+            index.discard(get(index.part, value, rest), get(index.field, value, rest), seq, value)
