@@ -136,9 +136,8 @@ def bench_size(label: str, size: int) -> tuple[float, float]:
         return store.query_task_runs(task_runs=KEY_FILTER, sort=SORT, limit=10)
 
     key_plan = store.plan_task_runs(task_runs=KEY_FILTER, sort=SORT, limit=10)[0]
-    print(
-        f"query_key_plan_{label}: {key_plan.strategy} {key_plan.index} rows={key_plan.estimated_rows}"
-    )
+    rows = key_plan.estimated_rows
+    print(f"query_key_plan_{label}: {key_plan.strategy} {key_plan.index} rows={rows}")
     state_time = median_us(query, number=200)
     key_time = median_us(by_key, number=200)
     print(f"query_{label}: {state_time:.1f} us")

@@ -1,7 +1,7 @@
 """Partitioned sorted indexes: one :class:`SortedIndex` per value of an equality field.
 
 A :class:`PartitionedIndex` of a :class:`~orchestrator._store._table.RunTable` keeps,
-for a *partition* field (a task run's ``task_key``, a flow run's ``flow_id``, ...) and a
+for a *partition* field (a task run's ``task_key``, a flow run's ``work_queue_name``, ...) and a
 sortable field, a dict from each partition value to a sorted index of the runs with that
 value, laid out like the table's own sorted indexes (``(key, seq, run)`` entries, None
 keys apart, writes noted and filed by the next read). A query ``task_key = K`` sorted by
@@ -17,12 +17,22 @@ there at once) and is noted in its new one; a partition left empty is dropped.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from .._core._indexes import SortedIndex
+from ._table_entries import partition_entries
 
-__all__ = ["PartitionedIndex", "TablePartitions"]
+if TYPE_CHECKING:
+    from ._table import RunTable
+
+__all__ = ["PARTITION_FIELDS", "PartitionedIndex", "TablePartitions"]
+
+#: Equality fields whose runs also get a sorted index per value and sortable field, in a
+#: table with an index on them (a flow run's ``flow_id`` is reached through its flow,
+#: never by an exact value, so it has none).
+PARTITION_FIELDS: Final = ("task_key", "deployment_id", "work_queue_name")
 
 V = TypeVar("V")
 
@@ -133,27 +143,26 @@ class PartitionedIndex(Generic[V]):
 class TablePartitions(Generic[V]):
     """Every partitioned index of one table, and the writes the table passes on to them.
 
+    One index per partition field of ``table`` (those of :data:`PARTITION_FIELDS` it has
+    a set index on) and sortable field (``id`` included).
+
     Args:
-        parts: the table's partition fields.
-        sort_fields: the sortable fields (``id`` included); one index per pair.
+        table: the table, its fields and sorted fields set.
         fields: the table's snapshot fields, in snapshot order (where a value of a
             snapshot is read from; other fields are fixed, read from the run).
-        source: ``(part, field) -> entries`` that wakes one index.
     """
 
     __slots__ = ("_positions", "awake", "indexes")
 
-    def __init__(
-        self,
-        parts: tuple[str, ...],
-        sort_fields: tuple[str, ...],
-        fields: tuple[str, ...],
-        source: Callable[[str, str], Callable[[], Iterable[tuple[Any, Any, int, V]]]],
-    ) -> None:
+    def __init__(self, table: RunTable[Any], fields: tuple[str, ...]) -> None:
+        indexed = (*table.set_fields, *table.fixed_set_fields)
         self.indexes: dict[tuple[str, str], PartitionedIndex[V]] = {
-            (part, field): PartitionedIndex(part, field, source(part, field))
-            for part in parts
-            for field in sort_fields
+            (part, field): PartitionedIndex(
+                part, field, functools.partial(partition_entries, table, part, field)
+            )
+            for part in PARTITION_FIELDS
+            if part in indexed
+            for field in ("id", *table.sorted_fields)
         }
         #: The indexes woken so far: the only ones writes reach (empty: writes cost a test).
         self.awake: list[PartitionedIndex[V]] = []

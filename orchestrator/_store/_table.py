@@ -40,15 +40,9 @@ from typing import Any, Final, Generic, TypeVar, final
 from .._core._errors import ObjectAlreadyExists, ObjectNotFound
 from .._core._indexes import SetIndex, SortedIndex, should_shrink, shrink
 from .._core._models import FlowRun, TaskRun
-from ._partitions import TablePartitions
+from ._partitions import PARTITION_FIELDS, TablePartitions
 from ._table_checks import check_table, state_key
-from ._table_entries import (
-    check_sort_key,
-    partition_entries,
-    set_entries,
-    sorted_entries,
-    tag_entries,
-)
+from ._table_entries import check_sort_key, set_entries, sorted_entries, tag_entries
 
 __all__ = ["PARTITION_FIELDS", "SORTED_FIELDS", "RunTable", "check_sort_key", "state_key"]
 
@@ -62,10 +56,6 @@ SORTED_FIELDS: Final = (
     "start_time",
     "end_time",
 )
-
-#: Equality fields whose runs also get a sorted index per value and sortable field (see
-#: :mod:`orchestrator._store._partitions`), when the table has an index on them.
-PARTITION_FIELDS: Final = ("task_key", "flow_id", "deployment_id", "work_queue_name")
 
 _SORTED: Final = 0
 _SET: Final = 1
@@ -151,14 +141,8 @@ class RunTable(Generic[R]):
             _TAGS,
         )
         self._getter = attrgetter(*self._fields)
-        indexed = (*set_fields, *fixed_set_fields)
-        #: Per partition value sorted indexes, asleep until a query wakes them.
-        self.partitions: TablePartitions[R] = TablePartitions(
-            tuple(name for name in PARTITION_FIELDS if name in indexed),
-            ("id", *self.sorted_fields),
-            self._fields,
-            lambda part, field: functools.partial(partition_entries, self, part, field),
-        )
+        #: Sorted indexes per partition value, asleep until a query wakes them.
+        self.partitions: TablePartitions[R] = TablePartitions(self, self._fields)
         # The state indexes' own dicts, for the hot path (see _move).
         self._type_index: SetIndex[Any, R] = self.sets["state_type"]
         self._type_sets: dict[str | None, set[R]] = self._type_index.raw
