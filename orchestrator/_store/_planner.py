@@ -2,8 +2,8 @@
 
 A query is one criterion tree (``_criteria``) over a :class:`~orchestrator._store._table.RunTable`.
 ``_sources`` analyses it: the candidate sets the indexes offer, with their sizes, and
-the bounds the filter puts on each sortable attribute. The planner then chooses between
-two plans by estimated rows touched (one unit is one predicate test in Python, about a
+the bounds the filter puts on each sortable attribute. The planner then chooses among
+plans by estimated rows touched (one unit is one predicate test in Python, about a
 microsecond):
 
 * *walk*: iterate the sort's index in order, inside the filter's bounds on the sort key
@@ -14,6 +14,13 @@ microsecond):
   membership in it, which runs in C and costs a quarter of a unit per row.
 * *candidates*: fetch the smallest source, test each row, sort the matches (a heap of
   ``offset + limit`` when there is a limit): about ``2 * size`` units.
+* *partition walk*: when the filter has one exact value on a partition field (a task
+  key, ...), walk that value's own sorted index of the sort key
+  (:mod:`~orchestrator._store._partitions`) inside the bounds, testing the rest of the
+  filter: ``min(span in the partition, (offset + limit) * n / s)`` rows, ``s`` the
+  smallest other source (``offset + limit`` when there is none), at a quarter of a unit
+  each when the value is the whole filter or a set screens them. The plan names the index
+  ``field=value/sort key``; it runs only when strictly cheaper than the other two.
 
 The cheaper one runs. A filtered, sorted, limited query therefore costs O(log n + k):
 ``k`` is the limit divided by the filter's selectivity when walking, or the size of the
@@ -52,7 +59,8 @@ PREFILTERED_ROW_COST: Final = 0.25
 class QueryPlan:
     """How a query will run: ``strategy`` is "walk", "candidates" or "empty".
 
-    ``index`` names the sorted index walked or the source fetched ("all" for every row),
+    ``index`` names the sorted index walked (``"task_key=K/name"`` for one partition's
+    index) or the source fetched ("all" for every row),
     ``estimated_rows`` the rows the plan expects to touch, ``predicate`` whether each
     row is tested against the filter, and ``prefilter`` whether a walk first screens rows
     by membership in a candidate set.
