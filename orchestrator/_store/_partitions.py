@@ -8,9 +8,10 @@ keys apart, writes noted and filed by the next read). A query ``task_key = K`` s
 ``expected_start_time`` with a limit then walks the runs of ``K`` only: O(log n + k) for
 the ``k`` rows it returns, wherever in the table they lie.
 
-It sleeps until the first query that can use it (:meth:`PartitionedIndex.wake`, from
-every run of the table in one pass); until then it holds nothing and the table does not
-call it on writes. Once awake the table files every add, move and removal in it. A run
+It does not exist until the first query that can use it: :meth:`TablePartitions.get`
+creates it then and builds it from every run of the table in one pass
+(:meth:`PartitionedIndex.wake`); until then the table pays nothing for it, on creation or
+on writes. Once awake the table files every add, move and removal in it. A run
 whose partition value changes (a flow run's work queue) leaves its old partition (filed
 there at once) and is noted in its new one; a partition left empty is dropped.
 """
@@ -144,7 +145,8 @@ class TablePartitions(Generic[V]):
     """Every partitioned index of one table, and the writes the table passes on to them.
 
     One index per partition field of ``table`` (those of :data:`PARTITION_FIELDS` it has
-    a set index on) and sortable field (``id`` included).
+    a set index on) and sortable field (``id`` included), each created and built by the
+    first :meth:`get` that asks for it.
 
     Args:
         table: the table, its fields and sorted fields set.
@@ -152,28 +154,39 @@ class TablePartitions(Generic[V]):
             snapshot is read from; other fields are fixed, read from the run).
     """
 
-    __slots__ = ("_positions", "awake", "indexes")
+    __slots__ = ("_fields", "_positions", "_table", "awake", "indexes")
 
     def __init__(self, table: RunTable[Any], fields: tuple[str, ...]) -> None:
-        indexed = (*table.set_fields, *table.fixed_set_fields)
-        self.indexes: dict[tuple[str, str], PartitionedIndex[V]] = {
-            (part, field): PartitionedIndex(
-                part, field, functools.partial(partition_entries, table, part, field)
-            )
-            for part in PARTITION_FIELDS
-            if part in indexed
-            for field in ("id", *table.sorted_fields)
-        }
-        #: The indexes woken so far: the only ones writes reach (empty: writes cost a test).
+        # Nothing is built until a query asks for an index: a table costs the same to
+        # create whether or not it is ever queried by partition.
+        self._table = table
+        self._fields = fields
+        self._positions: dict[str, int] = {}
+        #: The indexes woken so far, by (partition field, sortable field).
+        self.indexes: dict[tuple[str, str], PartitionedIndex[V]] = {}
+        #: The same, as a list: the only ones writes reach (empty: writes cost a test).
         self.awake: list[PartitionedIndex[V]] = []
-        self._positions = {name: position for position, name in enumerate(fields)}
 
     def get(self, part: str, field: str) -> PartitionedIndex[V] | None:
         """Return the index of ``part``/``field`` (woken now if asleep), or None if none."""
         index = self.indexes.get((part, field))
-        if index is not None and index.dormant:
-            index.wake()
-            self.awake.append(index)
+        if index is not None:
+            return index
+        table = self._table
+        if (
+            part not in PARTITION_FIELDS
+            or part not in (*table.set_fields, *table.fixed_set_fields)
+            or field not in ("id", *table.sorted_fields)
+        ):
+            return None
+        if not self._positions:
+            self._positions = {name: position for position, name in enumerate(self._fields)}
+        index = PartitionedIndex(
+            part, field, functools.partial(partition_entries, table, part, field)
+        )
+        index.wake()
+        self.indexes[part, field] = index
+        self.awake.append(index)
         return index
 
     def _value(self, name: str, value: Any, rest: tuple[Any, ...]) -> Any:
