@@ -8,10 +8,11 @@ keys apart, writes noted and filed by the next read). A query ``task_key = K`` s
 ``expected_start_time`` with a limit then walks the runs of ``K`` only: O(log n + k) for
 the ``k`` rows it returns, wherever in the table they lie.
 
-It does not exist until the first query that can use it: :meth:`TablePartitions.get`
-creates it then and builds it from every run of the table in one pass
-(:meth:`PartitionedIndex.wake`); until then the table pays nothing for it, on creation or
-on writes. Once awake the table files every add, move and removal in it. A run
+It does not exist until the first query that can use it (:meth:`TablePartitions.get`
+creates it), and each partition is built by the first query of its value, from the runs
+of the table's equality index for that value (:meth:`PartitionedIndex.get`): until then
+the table pays nothing for it, on creation or on writes, and a query pays for the one
+partition it reads. Once built, a partition is kept by every add, move and removal. A run
 whose partition value changes (a flow run's work queue) leaves its old partition (filed
 there at once) and is noted in its new one; a partition left empty is dropped.
 """
@@ -19,7 +20,7 @@ there at once) and is noted in its new one; a partition left empty is dropped.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from .._core._indexes import SortedIndex
@@ -42,71 +43,62 @@ V = TypeVar("V")
 class PartitionedIndex(Generic[V]):
     """Values grouped by a partition key, each group sorted by ``(key, seq)``.
 
+    A partition is built by the first :meth:`get` of its value, from ``source``: until
+    then writes to it are ignored (it holds nothing), after that it is kept by them.
+
     Args:
         part: the partition field's name.
         field: the sortable field's name.
-        source: every ``(partition value, key, seq, value)`` the index should hold; called
-            once, by :meth:`wake`.
+        source: ``value -> every (key, seq, value) entry of that partition`` now.
     """
 
     __slots__ = ("_source", "field", "part", "parts")
 
     def __init__(
-        self, part: str, field: str, source: Callable[[], Iterable[tuple[Any, Any, int, V]]]
+        self, part: str, field: str, source: Callable[[Any], list[tuple[Any, int, V]]]
     ) -> None:
         self.part = part
         self.field = field
-        #: Partition value -> the sorted index of its values (empty partitions dropped).
+        #: Partition value -> the sorted index of its values: the partitions built so far
+        #: (one that empties is dropped, and built again when next asked for).
         self.parts: dict[Any, SortedIndex[Any, V]] = {}
-        self._source: Callable[[], Iterable[tuple[Any, Any, int, V]]] | None = source
+        self._source = source
 
     @property
     def name(self) -> str:
         """``part/field``, for messages."""
         return f"{self.part}/{self.field}"
 
-    @property
-    def dormant(self) -> bool:
-        """Whether the index has not been woken yet (it holds nothing until it is)."""
-        return self._source is not None
-
-    def wake(self) -> None:
-        """Build every partition from the source: O(n log n) once, then kept by writes."""
-        source = self._source
-        if source is None:
-            return
-        self._source = None
-        grouped: dict[Any, list[tuple[Any, int, V]]] = {}
-        for partition, key, seq, value in source():
-            entries = grouped.get(partition)
-            if entries is None:
-                grouped[partition] = [(key, seq, value)]
-            else:
-                entries.append((key, seq, value))
-        for partition, entries in grouped.items():
-            index: SortedIndex[Any, V] = SortedIndex()
-            index.update(entries)
-            self.parts[partition] = index
-
     def get(self, partition: Any) -> SortedIndex[Any, V] | None:
-        """Return the sorted index of ``partition``'s values, or None if it has none."""
-        return self.parts.get(partition)
+        """Return the sorted index of ``partition``'s values, or None if it has none.
 
-    def add(self, partition: Any, key: Any, seq: int, value: V) -> None:
-        """File ``value`` under ``key`` in ``partition``. O(1) (noted)."""
+        O(m log m) the first time for a partition of m values (built from the source),
+        O(1) after.
+        """
         index = self.parts.get(partition)
         if index is None:
+            entries = self._source(partition)
+            if not entries:
+                return None
             index = self.parts[partition] = SortedIndex()
-        index.add(key, seq, value)
+            index.update(entries)
+        return index
+
+    def add(self, partition: Any, key: Any, seq: int, value: V) -> None:
+        """File ``value`` under ``key`` in ``partition`` if it is built. O(1) (noted)."""
+        index = self.parts.get(partition)
+        if index is not None:
+            index.add(key, seq, value)
 
     def remove(self, partition: Any, key: Any, seq: int, value: V) -> None:
-        """Take ``value`` out of ``partition`` now. O(log n).
+        """Take ``value`` out of ``partition`` now, if it is built. O(log n).
 
         Raises:
-            KeyError: no such partition.
             ValueError: no such entry.
         """
-        index = self.parts[partition]
+        index = self.parts.get(partition)
+        if index is None:
+            return
         index.remove(key, seq, value)
         if not len(index):
             del self.parts[partition]
@@ -119,7 +111,9 @@ class PartitionedIndex(Generic[V]):
         O(1) (noted) within one partition; O(log n) to leave a partition.
         """
         if partition is new_partition or partition == new_partition:
-            self.parts[partition].move(old, new, seq, value)
+            index = self.parts.get(partition)
+            if index is not None:
+                index.move(old, new, seq, value)
             return
         self.remove(partition, old, seq, value)
         self.add(new_partition, new, seq, value)
@@ -184,7 +178,6 @@ class TablePartitions(Generic[V]):
         index = PartitionedIndex(
             part, field, functools.partial(partition_entries, table, part, field)
         )
-        index.wake()
         self.indexes[part, field] = index
         self.awake.append(index)
         return index

@@ -46,14 +46,17 @@ def sort_key_of(name: str, run: Any) -> Any:
     return run.id.int if name == "id" else getattr(run, name)
 
 
-def partition_entries(table: RunTable[R], part: str, name: str) -> list[tuple[Any, Any, int, R]]:
-    """Every run's entry in the partitioned index of ``part``/``name``: what wakes it. O(n)."""
+def partition_entries(
+    table: RunTable[R], part: str, name: str, value: Any
+) -> list[tuple[Any, int, R]]:
+    """The entries of the runs whose ``part`` is ``value`` in their partitioned index of
+    ``name``: what builds that partition. O(m) for m such runs."""
     seq = table.seq
-    group = attrgetter(part)
+    runs = table.sets[part].get(value)
     if name == "id":
-        return [(group(run), run.id.int, seq[run], run) for run in table.runs.values()]
+        return [(run.id.int, seq[run], run) for run in runs]
     key = attrgetter(name)
-    return [(group(run), key(run), seq[run], run) for run in table.runs.values()]
+    return [(key(run), seq[run], run) for run in runs]
 
 
 def set_entries(table: RunTable[R], name: str) -> list[tuple[Any, R]]:
