@@ -44,11 +44,10 @@ _DEFERRED_NOW: Final = make_state(
 
 
 #: Everything needed to create the run, computed before anything is changed: the run id,
-#: its hex, the parameters id, the parameters, the name, the scheduled time, the cache key
+#: the parameters id, the parameters, the name, the scheduled time, the cache key
 #: and its expiration. A plain tuple: a NamedTuple's constructor is a Python call per submit.
 _Submission = tuple[
     uuid.UUID,
-    str,
     uuid.UUID | None,
     dict[str, Any],
     str,
@@ -97,7 +96,6 @@ def _prepare(
             cache_expiration = None  # past the year 9999: the entry never expires
     return (
         run_id,
-        run_hex,
         new_id() if task.takes_parameters else None,
         parameters,
         name,
@@ -110,9 +108,7 @@ def _prepare(
 def _create(
     orchestrator: Orchestrator, task: Task[..., Any], submission: _Submission
 ) -> TaskRunFuture[Any]:
-    run_id, run_hex, parameters_id, parameters, name, scheduled_time, cache_key, expiration = (
-        submission
-    )
+    run_id, parameters_id, parameters, name, scheduled_time, cache_key, expiration = submission
     refresh = True if task.refresh_cache else None
     if parameters_id is None and scheduled_time is None and refresh is None:
         proposal = _DEFERRED_NOW  # shared: stamping copies it once, adding the run's id
@@ -147,7 +143,9 @@ def _create(
             orchestrator._engine,
             task.task_key,
             flow_run_id=None,
-            dynamic_key=f"{task.task_key}-{run_hex}",
+            # None: the run's key is drawn, "<task key>-<run id hex>", derived from the
+            # run when read (not built here only to be parsed back and dropped).
+            dynamic_key=None,
             name=name,
             id=run_id,
             state=proposal,

@@ -84,10 +84,10 @@ class StateIds:
         """
         state_id = draw()
         if self._built:
-            while (
-                uuid_from_int(state_id) in self.task or uuid_from_int(state_id) in self.flow
-            ):  # a client took it first
+            taken = uuid_from_int(state_id)
+            while taken in self.task or taken in self.flow:  # a client took it first
                 state_id = draw()
+                taken = uuid_from_int(state_id)
         self._fresh = state_id
         return state_id
 
