@@ -17,6 +17,7 @@ import attrs
 
 from .._core._models import FlowRun, TaskRun
 from .._core._states import TERMINAL_TYPES, State, StateType
+from .._journal._records import StateCommitted
 from .._rules._bookkeeping import apply_bookkeeping
 from .._rules._context import TransitionContext
 from ._end_logging import engine_logger, log_end_state
@@ -48,6 +49,8 @@ def commit_task(engine: Engine, ctx: TransitionContext) -> State:
         run.updated = ctx.now
         store.reindex_task_run(run, before)
         store.append_task_run_state(run.id, state)
+        if engine.journal is not None:  # before the observers; a failure undoes it all
+            engine.journal.append(StateCommitted(run, state))
     except BaseException:
         undo_commit(store, run, before, counts, state)
         raise

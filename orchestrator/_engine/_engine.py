@@ -27,6 +27,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, NamedTuple, final
 
@@ -40,6 +41,7 @@ from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
 from .._core._state_record import held_id, state_key
 from .._core._states import State, StateType
+from .._journal._writer import CountingRandom, JournalFile, JournalLock, JournalWriter
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
 from .._rules._context import TransitionContext
@@ -113,13 +115,22 @@ class Engine:
         retention: Retention | None = None,
         run_log_limit: int = 1000,
         run_log_level: int = logging.INFO,
+        journal: JournalFile | None = None,
     ) -> None:
-        self.lock = threading.RLock()
         self.clock = clock
         self.seed = seed
-        self._ids = random.Random(seed)
-        #: The jitter source rules draw from.
-        self.random = random.Random(seed + 1)
+        #: Where every change is appended (None: not journaled, and no cost at all).
+        self.journal: JournalWriter | None = None
+        if journal is None:
+            self.lock: AbstractContextManager[bool] = threading.RLock()
+            self._ids = random.Random(seed)
+            #: The jitter source rules draw from.
+            self.random = random.Random(seed + 1)
+        else:
+            self._ids = ids = CountingRandom(seed)
+            self.random = jitter = CountingRandom(seed + 1)
+            self.journal = JournalWriter(journal, clock=clock, seed=seed, ids=ids, jitter=jitter)
+            self.lock = JournalLock(self.journal)
         self.policies = policies
         self.store = Store()
         self.work_pools = WorkPoolTable()

@@ -1,0 +1,91 @@
+"""The records of an orchestrator's journal: one change each, in commit order.
+
+The engine appends a record when it makes a change (see :mod:`._writer`); restoring
+applies them in order (see :mod:`._replay`). A record holds the objects it changes as
+they were right after the change: the writer encodes it at once, so the encoded text is
+the copy and later changes of the live objects never reach it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+import attrs
+
+from .._core._models import TaskRun
+from .._core._states import State
+
+__all__ = [
+    "RECORD_TYPES",
+    "Record",
+    "RunImage",
+    "RunRemoved",
+    "StateCommitted",
+    "StateDeleted",
+    "TaskRunAdded",
+    "TaskRunImage",
+]
+
+
+@attrs.frozen
+class TaskRunAdded:
+    """A task run entered the store (with no state yet; its first commit follows)."""
+
+    run: TaskRun
+
+
+@attrs.frozen
+class TaskRunImage:
+    """A task run with its whole history, as a snapshot holds it (``run.state`` is the
+    last of ``states``)."""
+
+    run: TaskRun
+    states: tuple[State, ...]
+
+
+@attrs.frozen
+class StateCommitted:
+    """A state was committed to a run: the run as the commit left it, and the state.
+
+    ``run.state`` is ``state`` (replay makes it the same object as the history's last).
+    """
+
+    run: TaskRun
+    state: State
+
+
+@attrs.frozen
+class RunImage:
+    """A run's fields changed without a new state (a rename, an update)."""
+
+    run: TaskRun
+
+
+@attrs.frozen
+class RunRemoved:
+    """A run was deleted with its states (``flow``: a flow run, else a task run)."""
+
+    run_id: uuid.UUID
+    flow: bool
+
+
+@attrs.frozen
+class StateDeleted:
+    """One past state was deleted from its run's history."""
+
+    state_id: uuid.UUID
+    flow: bool
+
+
+Record = TaskRunAdded | TaskRunImage | StateCommitted | RunImage | RunRemoved | StateDeleted
+
+#: Every record class, for the codec's registry of attrs classes it may rebuild.
+RECORD_TYPES: Final = (
+    TaskRunAdded,
+    TaskRunImage,
+    StateCommitted,
+    RunImage,
+    RunRemoved,
+    StateDeleted,
+)

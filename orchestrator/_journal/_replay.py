@@ -1,0 +1,80 @@
+"""Applying journal records to a fresh engine's store, not through the policies.
+
+Restore decodes every record in order and hands it to :func:`apply_record`, which
+changes the store as the original change did: a run added, a run's fields and state
+replaced by its image after a commit, a run or a past state removed. The indexes are
+those the store's own adds and re-files build. Queues, slots and leases are not
+replayed: recovery (``_engine/_restore.py``) rebuilds what a restored engine needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._core._models import TaskRun
+from .._store._store import Store
+from ._records import (
+    Record,
+    RunImage,
+    RunRemoved,
+    StateCommitted,
+    StateDeleted,
+    TaskRunAdded,
+    TaskRunImage,
+)
+
+__all__ = ["apply_record"]
+
+
+def _copy_into(live: TaskRun, image: TaskRun) -> None:
+    """Give ``live`` every field of ``image`` (private ones too), keeping the object."""
+    state: Any = image.__getstate__()
+    live.__setstate__(state)  # type: ignore[attr-defined]
+
+
+def apply_record(store: Store, record: Record) -> None:
+    """Apply one decoded record to ``store``.
+
+    Raises:
+        ObjectNotFound, ObjectAlreadyExists: the record does not fit the store (the
+            journal is inconsistent; restore reports it as corrupted).
+    """
+    if isinstance(record, StateCommitted):
+        image = record.run
+        live = store.get_task_run(image.id)
+        if live is None:
+            store.task_run_states(image.id)  # raises ObjectNotFound
+            return
+        before = store.snapshot_task_run(live)
+        _copy_into(live, image)
+        live.state = record.state
+        store.reindex_task_run(live, before)
+        store.append_task_run_state(live.id, record.state)
+    elif isinstance(record, TaskRunAdded):
+        store.add_task_run(record.run)
+    elif isinstance(record, TaskRunImage):
+        run = record.run
+        run.state = record.states[-1] if record.states else None
+        store.add_task_run(run)
+        for state in record.states:
+            store.append_task_run_state(run.id, state)
+    elif isinstance(record, RunImage):
+        image = record.run
+        live = store.get_task_run(image.id)
+        if live is None:
+            store.task_run_states(image.id)  # raises ObjectNotFound
+            return
+        before = store.snapshot_task_run(live)
+        current = live.state
+        _copy_into(live, image)
+        live.state = current
+        store.reindex_task_run(live, before)
+    elif isinstance(record, RunRemoved):
+        if record.flow:
+            store.remove_flow_run(record.run_id)
+        else:
+            store.remove_task_run(record.run_id)
+    elif isinstance(record, StateDeleted):
+        store.remove_run_state(record.state_id, flow=record.flow)
+    else:  # pragma: no cover - the codec rebuilds only record classes
+        raise TypeError(f"not a journal record: {record!r}")
