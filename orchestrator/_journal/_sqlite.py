@@ -1,0 +1,401 @@
+"""The journal file: an SQLite database in WAL mode, owned by one process at a time.
+
+Layout (``FORMAT`` 1)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)      format, release, and the engine's values
+    snapshot(seq INTEGER PRIMARY KEY, record TEXT)   the image the last compaction wrote
+    log(seq INTEGER PRIMARY KEY, record TEXT)        every record appended since
+
+Reading the journal back yields the snapshot's records, then the log's, each in ``seq``
+order. :meth:`SQLiteJournal.commit` writes records and meta values in one SQLite
+transaction; :meth:`SQLiteJournal.compact` replaces snapshot and log in one, so a crash
+at any point leaves either the old journal or the new one (SQLite's atomic commit; an
+incomplete transaction at the end of the WAL is discarded when the file is next opened).
+
+Ownership: ``fcntl.flock`` on ``<path>.lock``, which holds the owner's pid as text. The
+operating system frees the lock when its owner exits or is killed; a lock file left
+behind is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, final
+
+from ._codec import Codec
+from ._errors import JournalCorrupted, JournalError, JournalVersionError
+from ._lock import free_lock, take_lock
+from ._options import SYNCHRONOUS, Durability, checked_options, current_release, release_key
+from ._serializers import PickleSerializer, Serializer
+
+__all__ = ["FORMAT", "SQLiteJournal"]
+
+#: The file format this release writes and reads.
+FORMAT: Final = 1
+
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS snapshot (seq INTEGER PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, record TEXT NOT NULL)",
+)
+
+
+@final
+class SQLiteJournal:
+    """A journal file and its options; opening it is the orchestrator's business.
+
+    Args:
+        path: the SQLite file (created if missing); ``<path>.lock`` is its lock file.
+        durability: ``"normal"`` (each call committed before it returns; survives a
+            process crash), ``"full"`` (also survives power loss) or ``"batch"``
+            (commits grouped by ``batch_size`` records or ``batch_window`` seconds: a
+            crash loses at most that window).
+        serializer: for values the codec has no tag for, such as results and
+            parameters (default: :class:`PickleSerializer`, which makes the journal as
+            trusted as code; :class:`JsonSerializer` stores JSON values only).
+        batch_window: in ``"batch"`` mode, the longest a record waits for its commit.
+        batch_size: in ``"batch"`` mode, the most records a commit waits for.
+        keep_decisions: journal the decision log too.
+        compact_threshold: compact once the log holds this many records (None: never
+            on its own).
+
+    Raises:
+        ArgumentTypeError, ArgumentValueError: a bad option, named; nothing is opened.
+    """
+
+    __slots__ = (
+        "_batch_size",
+        "_batch_window",
+        "_broken",
+        "_codec",
+        "_compact_threshold",
+        "_connection",
+        "_durability",
+        "_keep_decisions",
+        "_lock_fd",
+        "_log_count",
+        "_path",
+        "_serializer",
+    )
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Durability = "normal",
+        serializer: Serializer | None = None,
+        batch_window: float = 0.05,
+        batch_size: int = 1000,
+        keep_decisions: bool = True,
+        compact_threshold: int | None = 100_000,
+    ) -> None:
+        self._path = checked_options(
+            path,
+            durability,
+            serializer,
+            batch_window,
+            batch_size,
+            keep_decisions,
+            compact_threshold,
+        )
+        self._durability: Durability = durability
+        self._serializer: Serializer = PickleSerializer() if serializer is None else serializer
+        self._codec = Codec(self._serializer)
+        self._batch_window = float(batch_window)
+        self._batch_size = batch_size
+        self._keep_decisions = keep_decisions
+        self._compact_threshold = compact_threshold
+        self._connection: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._broken: BaseException | None = None
+        self._log_count = 0
+
+    # -- options ------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The journal's file."""
+        return self._path
+
+    @property
+    def durability(self) -> Durability:
+        """``"normal"``, ``"full"`` or ``"batch"``."""
+        return self._durability
+
+    @property
+    def batch(self) -> bool:
+        """Whether commits are grouped (``durability="batch"``)."""
+        return self._durability == "batch"
+
+    @property
+    def serializer(self) -> Serializer:
+        """The serializer of values the codec has no tag for."""
+        return self._serializer
+
+    @property
+    def codec(self) -> Codec:
+        """The codec of this journal's records (register more classes on it before use)."""
+        return self._codec
+
+    @property
+    def batch_window(self) -> float:
+        """In batch mode, the longest a record waits for its commit, in seconds."""
+        return self._batch_window
+
+    @property
+    def batch_size(self) -> int:
+        """In batch mode, the most records a commit waits for."""
+        return self._batch_size
+
+    @property
+    def keep_decisions(self) -> bool:
+        """Whether the decision log is journaled."""
+        return self._keep_decisions
+
+    @property
+    def compact_threshold(self) -> int | None:
+        """The log's size that triggers a compaction (None: never automatic)."""
+        return self._compact_threshold
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this object holds the file open (and its lock)."""
+        return self._connection is not None
+
+    @property
+    def log_count(self) -> int:
+        """Records in the log since the last compaction."""
+        return self._log_count
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else "closed"
+        return f"SQLiteJournal({self._path!r}, durability={self._durability!r}, {state})"
+
+    # -- opening and closing --------------------------------------------------------------
+    def open(self) -> bool:
+        """Take the lock, open the file (creating it if missing) and check it.
+
+        Returns:
+            True when the journal was created now (there is nothing to restore).
+
+        Raises:
+            JournalLocked: another process (or journal object) owns the file.
+            JournalVersionError: an unknown format, or a file from a newer release.
+            JournalCorrupted: the file is not an SQLite database or fails its check.
+            JournalError: the journal is already open, or the file cannot be opened.
+        """
+        if self._connection is not None:
+            raise JournalError(f"the journal {self._path!r} is already open")
+        self._lock_fd = take_lock(self._path)
+        try:
+            connection = self._connect()
+            try:
+                created = self._prepare(connection)
+                (count,) = connection.execute("SELECT count(*) FROM log").fetchone()
+            except BaseException:
+                connection.close()
+                raise
+        except BaseException:
+            self._free_lock()
+            raise
+        self._connection = connection
+        self._broken = None
+        self._log_count = count
+        return created
+
+    def close(self) -> None:
+        """Close the file and free the lock; closing a closed journal does nothing."""
+        connection, self._connection = self._connection, None
+        try:
+            if connection is not None:
+                connection.close()
+        finally:
+            self._free_lock()
+
+    def _free_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            free_lock(fd)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise self._error("cannot be opened", error) from error
+        try:
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(f"the journal {self._path!r} cannot use WAL mode ({mode})")
+            connection.execute(f"PRAGMA synchronous={SYNCHRONOUS[self._durability]}")
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
+        except sqlite3.Error as error:
+            connection.close()
+            raise self._error("cannot be read", error) from error
+        except BaseException:
+            connection.close()
+            raise
+        if problems != ["ok"]:
+            connection.close()
+            raise JournalCorrupted("; ".join(map(str, problems[:5])), path=self._path)
+        return connection
+
+    def _prepare(self, connection: sqlite3.Connection) -> bool:
+        try:
+            tables = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_schema WHERE type='table'")
+            }
+            if not tables:
+                connection.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA:
+                    connection.execute(statement)
+                connection.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("format", str(FORMAT)), ("release", current_release())],
+                )
+                connection.execute("COMMIT")
+                return True
+            if "meta" not in tables:
+                raise JournalVersionError(
+                    f"{self._path!r} is an SQLite file but not a journal (it has no meta table)"
+                )
+            meta = dict(connection.execute("SELECT key, value FROM meta"))
+        except sqlite3.Error as error:
+            raise self._error("cannot be read", error) from error
+        found = meta.get("format")
+        if found != str(FORMAT):
+            raise JournalVersionError(
+                f"the journal {self._path!r} has format {found!r}; this release reads "
+                f"format {FORMAT!r} only"
+            )
+        release, ours = meta.get("release", "0"), current_release()
+        if release_key(release) > release_key(ours):
+            raise JournalVersionError(
+                f"the journal {self._path!r} was written by release {release}, newer than "
+                f"this one ({ours}); open it with that release or a later one"
+            )
+        if not {"snapshot", "log"} <= tables:
+            raise JournalCorrupted("its snapshot or log table is missing", path=self._path)
+        return False
+
+    def _error(self, what: str, error: sqlite3.Error) -> JournalError:
+        name = getattr(error, "sqlite_errorname", "")
+        if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or name.startswith("SQLITE_CORRUPT"):
+            return JournalCorrupted(f"{error}", path=self._path)
+        return JournalError(f"the journal {self._path!r} {what}: {error}")
+
+    # -- writing ------------------------------------------------------------------------
+    def _writable(self) -> sqlite3.Connection:
+        connection = self._connection
+        if connection is None:
+            raise JournalError(f"the journal {self._path!r} is not open")
+        if self._broken is not None:
+            raise JournalError(
+                f"the journal {self._path!r} failed a write ({self._broken}); "
+                "reopen it to continue from its last commit"
+            )
+        return connection
+
+    def _fail(self, connection: sqlite3.Connection, error: BaseException) -> JournalError:
+        self._broken = error
+        try:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the write failed already; the file keeps its last commit
+        return JournalError(f"the journal {self._path!r} could not be written: {error}")
+
+    def commit(self, records: Iterable[str], meta: Mapping[str, str] | None = None) -> None:
+        """Append ``records`` to the log and set ``meta`` values, in one SQLite transaction.
+
+        Raises:
+            JournalError: the journal is closed, or the write failed; after a failed
+                write every later one fails too (the file keeps its last commit).
+        """
+        connection = self._writable()
+        added = 0
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for record in records:
+                connection.execute("INSERT INTO log (record) VALUES (?)", (record,))
+                added += 1
+            if meta:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items()
+                )
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._fail(connection, error) from error
+        self._log_count += added
+
+    def compact(self, records: Iterable[str], meta: Mapping[str, str] | None = None) -> None:
+        """Replace the snapshot with ``records`` and empty the log, in one transaction.
+
+        A crash before the commit leaves the journal as it was. If iterating ``records``
+        raises, nothing changes and the error propagates (the journal stays usable).
+
+        Raises:
+            JournalError: as :meth:`commit`.
+        """
+        connection = self._writable()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("DELETE FROM snapshot")
+            try:
+                for record in records:
+                    connection.execute("INSERT INTO snapshot (record) VALUES (?)", (record,))
+            except sqlite3.Error:
+                raise
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("DELETE FROM log")
+            if meta:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items()
+                )
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._fail(connection, error) from error
+        self._log_count = 0
+
+    def set_meta(self, values: Mapping[str, str]) -> None:
+        """Set meta values (text) in their own transaction; see :meth:`commit`."""
+        self.commit((), values)
+
+    # -- reading ------------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        """Every meta value: ``format``, ``release`` and what the engine keeps there."""
+        connection = self._writable()
+        try:
+            return dict(connection.execute("SELECT key, value FROM meta"))
+        except sqlite3.Error as error:
+            raise self._error("cannot be read", error) from error
+
+    def load(self) -> list[Any]:
+        """Decode every record, the snapshot's then the log's, each in ``seq`` order.
+
+        All are decoded before any is returned, so a bad record never leaves a caller
+        with part of a journal.
+
+        Raises:
+            JournalCorrupted: a record cannot be decoded (naming its table and seq), or
+                SQLite finds a damaged page.
+        """
+        connection = self._writable()
+        decode = self._codec.decode
+        loaded: list[Any] = []
+        for table in ("snapshot", "log"):
+            seq = None
+            try:
+                rows = connection.execute(f"SELECT seq, record FROM {table} ORDER BY seq")
+                for row_seq, text in rows:
+                    seq = row_seq
+                    loaded.append(decode(text))
+            except sqlite3.Error as error:
+                raise self._error("cannot be read", error) from error
+            except Exception as error:
+                reason = f"{type(error).__name__}: {error}"
+                raise JournalCorrupted(reason, path=self._path, table=table, seq=seq) from error
+        return loaded
