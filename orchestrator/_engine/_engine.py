@@ -41,7 +41,9 @@ from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
 from .._core._state_record import held_id, state_key
 from .._core._states import State, StateType
-from .._journal._writer import CountingRandom, JournalFile, JournalLock, JournalWriter
+from .._journal._errors import JournalError
+from .._journal._sqlite import SQLiteJournal
+from .._journal._writer import CountingRandom, JournalLock, JournalWriter
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
 from .._rules._context import TransitionContext
@@ -115,7 +117,7 @@ class Engine:
         retention: Retention | None = None,
         run_log_limit: int = 1000,
         run_log_level: int = logging.INFO,
-        journal: JournalFile | None = None,
+        journal: SQLiteJournal | None = None,
     ) -> None:
         self.clock = clock
         self.seed = seed
@@ -350,6 +352,8 @@ class Engine:
             raise error
         if raise_commit_error and ctx.commit_error is not None:
             raise ctx.commit_error
+        if self.journal is not None and isinstance(ctx.commit_error, JournalError):
+            raise ctx.commit_error  # the change was undone: the caller must know
         return result
 
     def tidy(self, now: datetime) -> None:

@@ -1,14 +1,16 @@
 """An orchestrator's journal: opening it, restoring from it, compacting and closing it.
 
-``Orchestrator(journal=...)`` takes a journal file object (a path once the SQLite file
-layer is in); :func:`journal_file` checks it. After the engine is built with the
-journal's seed, :func:`start_journal` restores it (``_restore.py``) and arranges for the
-journal to be closed when the orchestrator is garbage collected or the interpreter
-exits, with a ResourceWarning when it was not closed explicitly.
+``Orchestrator(journal=...)`` takes a path or a :class:`SQLiteJournal`;
+:func:`open_journal` opens it (taking its lock) and teaches its codec the engine's
+records. After the engine is built with the journal's seed, :func:`start_journal`
+restores it (``_restore.py``) and arranges for the journal to be closed when the
+orchestrator is garbage collected or the interpreter exits, with a ResourceWarning when
+it was not closed explicitly.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -16,27 +18,31 @@ from typing import Any
 
 from .._core._checks import wrong_type
 from .._journal._records import Record, TaskRunImage
-from .._journal._writer import JournalFile, JournalWriter
+from .._journal._sqlite import SQLiteJournal
+from .._journal._writer import JournalWriter, register_records
 from ._engine import Engine
 from ._restore import restore
 
-__all__ = ["close_journal", "compact_journal", "journal_file", "saved_seed", "start_journal"]
-
-_METHODS = ("encode", "decode", "meta", "records", "write", "replace", "close")
+__all__ = ["close_journal", "compact_journal", "open_journal", "saved_seed", "start_journal"]
 
 
-def journal_file(journal: object) -> JournalFile:
-    """``journal`` as a journal file.
+def open_journal(journal: object) -> SQLiteJournal:
+    """Open ``journal`` (a path or an :class:`SQLiteJournal`) for an orchestrator.
 
     Raises:
-        ArgumentTypeError: ``journal`` is not a journal file.
+        ArgumentTypeError: ``journal`` is neither.
+        JournalError: the file cannot be opened (locked, newer, corrupted).
     """
-    if not all(callable(getattr(journal, name, None)) for name in _METHODS):
-        raise wrong_type("journal", journal, "a journal file, such as SQLiteJournal(path)")
-    return journal  # type: ignore[return-value]
+    if isinstance(journal, str | os.PathLike):
+        journal = SQLiteJournal(journal)
+    if not isinstance(journal, SQLiteJournal):
+        raise wrong_type("journal", journal, "a path or an SQLiteJournal(path, ...)")
+    register_records(journal.codec)
+    journal.open()
+    return journal
 
 
-def saved_seed(file: JournalFile) -> int | None:
+def saved_seed(file: SQLiteJournal) -> int | None:
     """The seed a journal was written with, or None for a new journal."""
     seed = file.meta().get("seed")
     return None if seed is None else int(seed)
@@ -46,8 +52,8 @@ def _closed_by_collection(writer: JournalWriter) -> None:
     if writer.closed:
         return
     warnings.warn(
-        "an orchestrator's journal was not closed: call orchestrator.close() or use "
-        "'with Orchestrator(journal=...) as orchestrator:'",
+        f"the journal {writer.file.path!r} of an orchestrator was not closed: call "
+        "orchestrator.close() or use 'with Orchestrator(journal=...) as orchestrator:'",
         ResourceWarning,
         stacklevel=2,
     )
@@ -61,13 +67,19 @@ def start_journal(owner: Any, engine: Engine) -> Any:
     """
     writer = engine.journal
     assert writer is not None
-    with engine.lock:
-        restore(engine)
+    writer.image = lambda: image_records(engine)
+    try:
+        with engine.lock:
+            restore(engine)
+    except BaseException:
+        writer.closed = True
+        writer.file.close()
+        raise
     return weakref.finalize(owner, _closed_by_collection, writer)
 
 
 def close_journal(engine: Engine) -> None:
-    """Flush and close ``engine``'s journal (idempotent; nothing without one)."""
+    """Commit and close ``engine``'s journal (idempotent; nothing without one)."""
     writer = engine.journal
     if writer is not None:
         with engine.lock:
@@ -84,10 +96,6 @@ def image_records(engine: Engine) -> Iterator[Record]:
 def compact_journal(engine: Engine) -> None:
     """Replace the journal's snapshot and log with the engine's image, atomically."""
     writer = engine.journal
-    if writer is None:
-        return
-    with engine.lock:
-        writer.flush()
-        file = writer.file
-        texts = [file.encode(record) for record in image_records(engine)]
-        file.replace(texts, writer.meta())
+    if writer is not None:
+        with engine.lock:
+            writer.compact()

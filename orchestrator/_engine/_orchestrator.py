@@ -50,7 +50,7 @@ from ._inspection import Inspection, OrchestratorStatistics
 from ._journaling import (
     close_journal,
     compact_journal,
-    journal_file,
+    open_journal,
     saved_seed,
     start_journal,
 )
@@ -187,7 +187,7 @@ class Orchestrator(
                 f"autojump needs a VirtualClock; {clock!r} cannot jump: pass "
                 "Orchestrator(VirtualClock(), autojump=True), or leave autojump False"
             )
-        file = None if journal is None else journal_file(journal)
+        file = None if journal is None else open_journal(journal)
         if file is not None:
             seed = saved_seed(file) or seed
         if seed is None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .._core._clock import VirtualClock
 from .._core._models import TaskRun
 from .._core._states import AwaitingRetry, Crashed, State, StateDetails, StateType
-from .._journal._replay import apply_record
+from ._replay import apply_record
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -49,8 +49,8 @@ def restore(engine: Engine) -> int:
     file = writer.file
     meta = file.meta()
     count = 0
-    for text in file.records():
-        apply_record(engine.store, file.decode(text))
+    for record in file.load():
+        apply_record(engine.store, record)
         count += 1
     _resume_sources(engine, meta)
     if count:

@@ -13,39 +13,39 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from types import MappingProxyType, TracebackType
+from typing import Any
 
-from .._core._clock import Clock
-from ._records import Record
+from .._core._clock import Clock, SystemClock
+from .._core._drawn_keys import DRAWN_KEY
+from .._core._models import TaskRun, has_drawn_key
+from ._codec import Codec
+from ._errors import JournalError
+from ._records import RECORD_TYPES, Record
+from ._sqlite import SQLiteJournal
 
-__all__ = ["CountingRandom", "JournalFile", "JournalLock", "JournalWriter"]
+__all__ = ["CountingRandom", "JournalLock", "JournalWriter", "register_records", "task_run_fields"]
 
 
-class JournalFile(Protocol):
-    """What the writer and restore need of a journal file (SQLite, or one in memory)."""
+def task_run_fields(run: TaskRun) -> dict[str, Any]:
+    """A task run's fields for the codec: the drawn-key marker kept, and the read-only
+    empty mappings runs share given as plain dicts (they restore as dicts)."""
+    getstate: Callable[[], dict[str, Any]] = run.__getstate__  # type: ignore[assignment]
+    fields = dict(getstate())
+    if has_drawn_key(run):
+        fields["dynamic_key"] = DRAWN_KEY
+    for name in ("labels", "task_inputs"):
+        if fields[name].__class__ is MappingProxyType:
+            fields[name] = dict(fields[name])
+    return fields
 
-    def encode(self, record: Record) -> str:
-        """The record as text (raises when a value in it cannot be serialised)."""
 
-    def decode(self, text: str) -> Record:
-        """The record a text of :meth:`encode` holds."""
-
-    def meta(self) -> Mapping[str, str]:
-        """The meta values last written."""
-
-    def records(self) -> Iterator[str]:
-        """Every record in order: the snapshot's, then the log's."""
-
-    def write(self, records: Sequence[str], meta: Mapping[str, str]) -> None:
-        """Append ``records`` and set ``meta`` in one transaction."""
-
-    def replace(self, records: Sequence[str], meta: Mapping[str, str]) -> None:
-        """Make ``records`` the snapshot and empty the log, in one transaction."""
-
-    def close(self) -> None:
-        """Flush and close the file."""
+def register_records(codec: Codec) -> None:
+    """Teach ``codec`` the record classes (and how a task run's fields are encoded)."""
+    codec.register(TaskRun, task_run_fields)
+    for cls in RECORD_TYPES:
+        codec.register(cls)
 
 
 class CountingRandom(random.Random):
@@ -77,31 +77,37 @@ class CountingRandom(random.Random):
 
 
 class JournalWriter:
-    """Collects a call's records as encoded text and writes them when the call ends.
+    """Collects a call's records as encoded text and commits them when the call ends.
 
     Args:
-        file: the journal file.
+        file: the open journal file.
         clock: the engine's clock (a virtual clock's position is saved).
         seed: the engine's seed (saved).
         ids, jitter: the engine's counting random sources.
+        image: the records of the engine as it is now, for compaction.
     """
 
     def __init__(
         self,
-        file: JournalFile,
+        file: SQLiteJournal,
         *,
         clock: Clock,
         seed: int,
         ids: CountingRandom,
         jitter: CountingRandom,
+        image: Callable[[], Iterable[Record]] | None = None,
     ) -> None:
         self.file = file
+        self.image = image
+        self._encode = file.codec.encode
         self._clock = clock
         self._seed = seed
         self._ids = ids
         self._jitter = jitter
         self._pending: list[str] = []
-        #: The error that broke the journal; every later write raises it again.
+        self._system = SystemClock()
+        self._first_pending = 0.0
+        #: The error that broke the journal; every later write raises JournalError.
         self.broken: BaseException | None = None
         self.closed = False
 
@@ -109,14 +115,19 @@ class JournalWriter:
         """Encode ``record`` now and keep it for this call's transaction.
 
         Raises:
-            Exception: the journal is broken or closed, or a value cannot be serialised
-                (nothing is kept; the caller undoes its change).
+            JournalError: the journal is broken or closed, or a value cannot be
+                serialised (JournalSerializationError); nothing is kept, and the caller
+                undoes its change.
         """
-        if self.broken is not None:
-            raise RuntimeError(f"the journal failed earlier and takes no writes: {self.broken}")
-        if self.closed:
-            raise RuntimeError("the journal is closed: open the orchestrator again")
-        self._pending.append(self.file.encode(record))
+        if self.broken is not None or self.closed:
+            why = "is closed" if self.closed else f"failed earlier ({self.broken})"
+            raise JournalError(
+                f"the journal {self.file.path!r} {why} and takes no more changes; "
+                "open a new orchestrator on it to restore its last committed state"
+            )
+        if not self._pending:
+            self._first_pending = self._system.timestamp()
+        self._pending.append(self._encode(record, where=type(record).__name__))
 
     def meta(self) -> dict[str, str]:
         """The meta values as they stand now."""
@@ -128,18 +139,47 @@ class JournalWriter:
             self._jitter.touched = False
         return values
 
-    def flush(self) -> None:
-        """Write the pending records and the meta in one transaction.
+    def flush(self, *, force: bool = False) -> None:
+        """Commit the pending records and the meta in one transaction.
+
+        In batch mode the records wait (unless ``force``) until there are
+        ``batch_size`` of them or the first has waited ``batch_window`` seconds.
+        Compacts when the log reaches the file's threshold.
 
         Raises:
-            Exception: the file refused the transaction; the journal is broken from now on.
+            JournalError: the file refused the transaction; the journal is broken.
         """
-        if not self._pending or self.closed:
+        pending = self._pending
+        if not pending or self.closed:
             return
-        records, self._pending = self._pending, []
+        file = self.file
+        if (
+            file.batch
+            and not force
+            and len(pending) < file.batch_size
+            and self._system.timestamp() - self._first_pending < file.batch_window
+        ):
+            return
+        self._pending = []
         try:
-            self.file.write(records, self.meta())
+            file.commit(pending, self.meta())
         except BaseException as exc:
+            self.broken = exc
+            raise
+        threshold = file.compact_threshold
+        if threshold is not None and file.log_count >= threshold:
+            self.compact()
+
+    def compact(self) -> None:
+        """Write the engine's image as the snapshot and empty the log, atomically."""
+        self.flush(force=True)
+        if self.image is None or self.closed:
+            return
+        encode = self._encode
+        texts = [encode(record, where=type(record).__name__) for record in self.image()]
+        try:
+            self.file.compact(texts, self.meta())
+        except JournalError as exc:
             self.broken = exc
             raise
 
@@ -148,12 +188,12 @@ class JournalWriter:
         self._pending.clear()
 
     def close(self) -> None:
-        """Flush and close the file (idempotent)."""
+        """Commit what is pending and close the file (idempotent)."""
         if self.closed:
             return
         try:
             if self.broken is None:
-                self.flush()
+                self.flush(force=True)
         finally:
             self.closed = True
             self.file.close()

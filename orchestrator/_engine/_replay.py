@@ -9,11 +9,8 @@ replayed: recovery (``_engine/_restore.py``) rebuilds what a restored engine nee
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._core._models import TaskRun
-from .._store._store import Store
-from ._records import (
+from .._journal._records import (
     Record,
     RunImage,
     RunRemoved,
@@ -22,14 +19,15 @@ from ._records import (
     TaskRunAdded,
     TaskRunImage,
 )
+from .._journal._writer import task_run_fields
+from .._store._store import Store
 
 __all__ = ["apply_record"]
 
 
 def _copy_into(live: TaskRun, image: TaskRun) -> None:
     """Give ``live`` every field of ``image`` (private ones too), keeping the object."""
-    state: Any = image.__getstate__()
-    live.__setstate__(state)  # type: ignore[attr-defined]
+    live.__setstate__(task_run_fields(image))  # type: ignore[attr-defined]
 
 
 def apply_record(store: Store, record: Record) -> None:
