@@ -71,6 +71,7 @@ def start_journal(owner: Any, engine: Engine) -> Any:
     try:
         with engine.lock:
             restore(engine)
+            writer.flush(force=True)  # the seed of a new journal, the recovery's records
     except BaseException:
         writer.closed = True
         writer.file.close()

@@ -142,7 +142,9 @@ class JournalWriter:
     def flush(self, *, force: bool = False) -> None:
         """Commit the pending records and the meta in one transaction.
 
-        In batch mode the records wait (unless ``force``) until there are
+        With ``force`` the meta is committed even with no records (the clock's
+        position at close, the seed of a new journal). In batch mode the records wait
+        (unless ``force``) until there are
         ``batch_size`` of them or the first has waited ``batch_window`` seconds.
         Compacts when the log reaches the file's threshold.
 
@@ -150,7 +152,7 @@ class JournalWriter:
             JournalError: the file refused the transaction; the journal is broken.
         """
         pending = self._pending
-        if not pending or self.closed:
+        if self.closed or not (pending or force):
             return
         file = self.file
         if (
