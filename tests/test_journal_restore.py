@@ -247,9 +247,9 @@ def test_a_failed_commit_raises_and_the_last_committed_call_is_what_restores(
     original = Orchestrator(VirtualClock(), journal=journal_path)
     run = original.create_task_run("k").run
     original.set_task_run_state(run.id, Running())
-    writer = original._engine.journal  # noqa: SLF001 - the disk goes away
+    writer = original._engine.journal
     assert writer is not None
-    connection = writer.file._connection  # noqa: SLF001
+    connection = writer.file._connection
     assert connection is not None
     connection.close()
     with pytest.raises(JournalError):
