@@ -37,8 +37,10 @@ from orchestrator import (
     TaskRun,
     TaskRunPolicy,
     VirtualClock,
+    task,
 )
 from orchestrator.filters import TaskRunFilter, TaskRunFilterState, TaskRunSort
+from orchestrator.testing import run_until_idle_sync
 
 _ACTIVE = (StateType.PENDING, StateType.RUNNING)
 
@@ -305,3 +307,26 @@ def test_an_unclosed_journal_warns_when_collected(journal_path: Path) -> None:
 def test_a_journal_of_the_wrong_type_is_refused() -> None:
     with pytest.raises(TypeError, match="journal"):
         Orchestrator(journal=42)
+
+
+@task
+def add(x: int, y: int) -> int:
+    """A background task for the drain after a restore."""
+    return x + y
+
+
+def test_submitted_runs_and_their_parameters_survive_and_drain_after_a_restore(
+    journal_path: Path,
+) -> None:
+    with Orchestrator(VirtualClock(), journal=journal_path) as original:
+        for number in range(3):
+            original.submit(add, number, 10)
+    with Orchestrator(VirtualClock(), journal=journal_path) as restored:
+        assert len(restored.result_store) == 3  # the parameters came back
+        run_until_idle_sync(restored, add)
+        runs = restored.read_task_runs()
+        assert sorted(run.state.data for run in runs if run.state is not None) == [10, 11, 12]
+        restored.check_invariants()
+    with Orchestrator(VirtualClock(), journal=journal_path) as again:
+        assert {run.state.name for run in again.read_task_runs() if run.state} == {"Completed"}
+        assert len(again.result_store) == 0  # the parameters went with the finished runs

@@ -10,6 +10,7 @@ it was not closed explicitly.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 import weakref
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._core._checks import wrong_type
-from .._journal._records import Record, TaskRunImage
+from .._journal._records import Record, ResultDeleted, ResultWritten, TaskRunImage
 from .._journal._sqlite import SQLiteJournal
 from .._journal._writer import JournalWriter, register_records
 from ._engine import Engine
@@ -71,12 +72,23 @@ def start_journal(owner: Any, engine: Engine) -> Any:
     try:
         with engine.lock:
             restore(engine)
+            engine.results.on_change = functools.partial(_result_changed, engine, writer)
             writer.flush(force=True)  # the seed of a new journal, the recovery's records
     except BaseException:
         writer.closed = True
         writer.file.close()
         raise
     return weakref.finalize(owner, _closed_by_collection, writer)
+
+
+def _result_changed(
+    engine: Engine, writer: JournalWriter, key: str, value: Any, deleted: bool
+) -> None:
+    """Journal a result store write or delete (under the engine's lock, so it is
+    committed with the call that made it, or at once from a worker's thread)."""
+    record = ResultDeleted(key) if deleted else ResultWritten(key, value)
+    with engine.lock:
+        writer.append(record, where=f"the result store value {key!r}")
 
 
 def close_journal(engine: Engine) -> None:
@@ -92,6 +104,8 @@ def image_records(engine: Engine) -> Iterator[Record]:
     store = engine.store
     for run in store.task_runs.values():
         yield TaskRunImage(run, tuple(store.task_run_states(run.id)))
+    for key, value in engine.results.entries():
+        yield ResultWritten(key, value)
 
 
 def compact_journal(engine: Engine) -> None:

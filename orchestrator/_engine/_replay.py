@@ -12,6 +12,8 @@ from __future__ import annotations
 from .._core._models import TaskRun
 from .._journal._records import (
     Record,
+    ResultDeleted,
+    ResultWritten,
     RunImage,
     RunRemoved,
     StateCommitted,
@@ -20,6 +22,7 @@ from .._journal._records import (
     TaskRunImage,
 )
 from .._journal._writer import task_run_fields
+from .._store._results import ResultStore
 from .._store._store import Store
 
 __all__ = ["apply_record"]
@@ -30,8 +33,8 @@ def _copy_into(live: TaskRun, image: TaskRun) -> None:
     live.__setstate__(task_run_fields(image))  # type: ignore[attr-defined]
 
 
-def apply_record(store: Store, record: Record) -> None:
-    """Apply one decoded record to ``store``.
+def apply_record(store: Store, results: ResultStore, record: Record) -> None:
+    """Apply one decoded record to ``store`` and ``results`` (which tells no journal).
 
     Raises:
         ObjectNotFound, ObjectAlreadyExists: the record does not fit the store (the
@@ -72,6 +75,10 @@ def apply_record(store: Store, record: Record) -> None:
             store.remove_flow_run(record.run_id)
         else:
             store.remove_task_run(record.run_id)
+    elif isinstance(record, ResultWritten):
+        results.write(record.key, record.value)
+    elif isinstance(record, ResultDeleted):
+        results.delete(record.key, missing_ok=True)
     elif isinstance(record, StateDeleted):
         store.remove_run_state(record.state_id, flow=record.flow)
     else:  # pragma: no cover - the codec rebuilds only record classes

@@ -50,7 +50,7 @@ def restore(engine: Engine) -> int:
     meta = file.meta()
     count = 0
     for record in file.load():
-        apply_record(engine.store, record)
+        apply_record(engine.store, engine.results, record)
         count += 1
     _resume_sources(engine, meta)
     if count:

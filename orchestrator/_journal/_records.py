@@ -9,7 +9,7 @@ the copy and later changes of the live objects never reach it.
 from __future__ import annotations
 
 import uuid
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -19,6 +19,8 @@ from .._core._states import State
 __all__ = [
     "RECORD_TYPES",
     "Record",
+    "ResultDeleted",
+    "ResultWritten",
     "RunImage",
     "RunRemoved",
     "StateCommitted",
@@ -78,10 +80,36 @@ class StateDeleted:
     flow: bool
 
 
-Record = TaskRunAdded | TaskRunImage | StateCommitted | RunImage | RunRemoved | StateDeleted
+@attrs.frozen
+class ResultWritten:
+    """A value was stored in the result store (parameters of a submitted run, a result)."""
+
+    key: str
+    value: Any
+
+
+@attrs.frozen
+class ResultDeleted:
+    """A value was deleted from the result store."""
+
+    key: str
+
+
+Record = (
+    ResultWritten
+    | ResultDeleted
+    | TaskRunAdded
+    | TaskRunImage
+    | StateCommitted
+    | RunImage
+    | RunRemoved
+    | StateDeleted
+)
 
 #: Every record class, for the codec's registry of attrs classes it may rebuild.
 RECORD_TYPES: Final = (
+    ResultWritten,
+    ResultDeleted,
     TaskRunAdded,
     TaskRunImage,
     StateCommitted,

@@ -111,8 +111,10 @@ class JournalWriter:
         self.broken: BaseException | None = None
         self.closed = False
 
-    def append(self, record: Record) -> None:
+    def append(self, record: Record, *, where: str | None = None) -> None:
         """Encode ``record`` now and keep it for this call's transaction.
+
+        ``where`` names what the record holds in an error (its class by default).
 
         Raises:
             JournalError: the journal is broken or closed, or a value cannot be
@@ -127,7 +129,8 @@ class JournalWriter:
             )
         if not self._pending:
             self._first_pending = self._system.timestamp()
-        self._pending.append(self._encode(record, where=type(record).__name__))
+        what = type(record).__name__ if where is None else where
+        self._pending.append(self._encode(record, where=what))
 
     def meta(self) -> dict[str, str]:
         """The meta values as they stand now."""
