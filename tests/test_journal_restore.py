@@ -25,6 +25,7 @@ from orchestrator import (
     AwaitingRetry,
     Completed,
     Failed,
+    FlowRun,
     JournalError,
     Orchestrator,
     Pending,
@@ -77,9 +78,31 @@ def run_fields(orchestrator: Orchestrator, run: TaskRun) -> dict[str, Any]:
     }
 
 
+def flow_run_fields(orchestrator: Orchestrator, run: FlowRun) -> dict[str, Any]:
+    """Everything a user reads of one flow run, its history included."""
+    state = run.state
+    assert state is not None
+    return {
+        "name": run.name,
+        "flow_id": run.flow_id,
+        "parameters": dict(run.parameters),
+        "tags": run.tags,
+        "state": (state.id, state.type, state.name, state.timestamp, state.details),
+        "run_count": run.run_count,
+        "times": (run.expected_start_time, run.start_time, run.end_time),
+        "updated": run.updated,
+        "history": [
+            (s.id, s.type, s.name, s.timestamp) for s in orchestrator.read_flow_run_states(run.id)
+        ],
+    }
+
+
 def observe(orchestrator: Orchestrator) -> dict[str, Any]:
     """Every read the comparison makes: runs, query orders and counts by state."""
     runs = {run.id: run_fields(orchestrator, run) for run in orchestrator.read_task_runs()}
+    runs.update(
+        (run.id, flow_run_fields(orchestrator, run)) for run in orchestrator.read_flow_runs()
+    )
     orders = {
         sort: [run.id for run in orchestrator.read_task_runs(sort=sort)]
         for sort in (TaskRunSort.ID_DESC, TaskRunSort.NAME_ASC, TaskRunSort.NAME_DESC)
@@ -123,12 +146,46 @@ _STEP = st.one_of(
     st.tuples(st.just("delete_state"), st.integers(0, 20), st.integers(0, 5)),
     st.tuples(st.just("tick"), st.floats(0, 100)),
     st.tuples(st.just("compact")),
+    st.tuples(st.just("flow_run"), st.sampled_from([None, "pending", "running", "scheduled"])),
+    st.tuples(st.just("flow_propose"), st.integers(0, 20), _PROPOSALS, st.booleans()),
+    st.tuples(st.just("flow_rename"), st.integers(0, 20), st.sampled_from(["p", "q"])),
+    st.tuples(st.just("flow_delete"), st.integers(0, 20)),
+    st.tuples(st.just("child"), st.integers(0, 20)),
 )
 
 
-def _apply(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...]) -> None:
-    runs = sorted(orchestrator.read_task_runs(), key=lambda run: run.created)
+def _apply_flow(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...]) -> None:
     kind = step[0]
+    if kind == "flow_run":
+        flow = orchestrator.create_flow("f")
+        state = None if step[1] is None else _proposal(step[1], clock)
+        if step[1] == "scheduled":
+            state = Scheduled(clock.now())
+        orchestrator.create_flow_run(flow.id, state=state, parameters={"n": 1})
+        return
+    runs = sorted(orchestrator.read_flow_runs(), key=lambda run: run.created)
+    if not runs:
+        return
+    run = runs[step[1] % len(runs)]
+    if kind == "flow_propose":
+        proposal = _proposal(step[2], clock)
+        if proposal.type is StateType.SCHEDULED:
+            proposal = Scheduled(clock.now())
+        orchestrator.set_flow_run_state(run.id, proposal, force=step[3])
+    elif kind == "flow_rename":
+        orchestrator.update_flow_run(run.id, name=step[2])
+    elif kind == "flow_delete":
+        orchestrator.delete_flow_run(run.id)
+    else:
+        orchestrator.create_task_run("child", flow_run_id=run.id)
+
+
+def _apply(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...]) -> None:
+    kind = step[0]
+    if kind.startswith("flow") or kind == "child":
+        _apply_flow(orchestrator, clock, step)
+        return
+    runs = sorted(orchestrator.read_task_runs(), key=lambda run: run.created)
     if kind == "create":
         _, key, first, retried = step
         policy = TaskRunPolicy(retries=1) if retried else None

@@ -81,6 +81,8 @@ def commit_flow(engine: Engine, ctx: TransitionContext) -> State:
         if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
             run.empirical_policy = attrs.evolve(policy, resuming=False)
         engine.work_pools.file(run)
+        if engine.journal is not None:  # before the observers; a failure undoes it all
+            engine.journal.append(StateCommitted(run, state))
     except BaseException:
         run.empirical_policy = policy
         undo_commit(store, run, before, counts, state)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._core._checks import wrong_type
-from .._journal._records import Record, ResultDeleted, ResultWritten, TaskRunImage
+from .._journal._records import FlowAdded, Record, ResultDeleted, ResultWritten, RunHistory
 from .._journal._sqlite import SQLiteJournal
 from .._journal._writer import JournalWriter, register_records
 from ._engine import Engine
@@ -102,8 +102,12 @@ def close_journal(engine: Engine) -> None:
 def image_records(engine: Engine) -> Iterator[Record]:
     """The records that rebuild ``engine``'s store as it is now (a snapshot's)."""
     store = engine.store
+    for flow in store.flows.values():
+        yield FlowAdded(flow)
+    for flow_run in store.flow_runs.values():
+        yield RunHistory(flow_run, tuple(store.flow_run_states(flow_run.id)))
     for run in store.task_runs.values():
-        yield TaskRunImage(run, tuple(store.task_run_states(run.id)))
+        yield RunHistory(run, tuple(store.task_run_states(run.id)))
     for key, value in engine.results.entries():
         yield ResultWritten(key, value)
 

@@ -1,85 +1,121 @@
-"""Applying journal records to a fresh engine's store, not through the policies.
+"""Applying journal records to a fresh engine's tables, not through the policies.
 
 Restore decodes every record in order and hands it to :func:`apply_record`, which
-changes the store as the original change did: a run added, a run's fields and state
-replaced by its image after a commit, a run or a past state removed. The indexes are
-those the store's own adds and re-files build. Queues, slots and leases are not
-replayed: recovery (``_engine/_restore.py``) rebuilds what a restored engine needs.
+changes the engine's store, work-queue filing and result store as the original change
+did: a flow or run added, a run's fields and state replaced by its image after a
+commit, a run or a past state removed, a result written or deleted. The indexes are
+those the store's own adds and re-files build. Task queues, slots and leases are not
+replayed: recovery (``_restore.py``) rebuilds what a restored engine needs.
 """
 
 from __future__ import annotations
 
-from .._core._models import TaskRun
+from typing import TYPE_CHECKING
+
+from .._core._models import FlowRun, TaskRun
 from .._journal._records import (
+    FlowAdded,
     Record,
     ResultDeleted,
     ResultWritten,
+    RunAdded,
+    RunHistory,
     RunImage,
     RunRemoved,
     StateCommitted,
     StateDeleted,
-    TaskRunAdded,
-    TaskRunImage,
 )
-from .._journal._writer import task_run_fields
-from .._store._results import ResultStore
-from .._store._store import Store
+from .._journal._writer import run_fields
+
+if TYPE_CHECKING:
+    from ._engine import Engine
 
 __all__ = ["apply_record"]
 
 
-def _copy_into(live: TaskRun, image: TaskRun) -> None:
-    """Give ``live`` every field of ``image`` (private ones too), keeping the object."""
-    live.__setstate__(task_run_fields(image))  # type: ignore[attr-defined]
+def _live(engine: Engine, image: TaskRun | FlowRun) -> TaskRun | FlowRun:
+    store = engine.store
+    live = (
+        store.get_task_run(image.id) if isinstance(image, TaskRun) else store.get_flow_run(image.id)
+    )
+    if live is None:
+        raise ValueError(f"the journal changes run {image.id}, which it never added")
+    return live
 
 
-def apply_record(store: Store, results: ResultStore, record: Record) -> None:
-    """Apply one decoded record to ``store`` and ``results`` (which tells no journal).
+def _copy_into(engine: Engine, image: TaskRun | FlowRun, state: object) -> TaskRun | FlowRun:
+    """Give the stored run every field of ``image`` (private ones too) and re-file it.
+
+    ``state`` is the run's state object afterwards: the committed one (the last of its
+    history) rather than the image's own copy.
+    """
+    store = engine.store
+    live = _live(engine, image)
+    if isinstance(live, TaskRun):
+        before = store.snapshot_task_run(live)
+    else:
+        before = store.snapshot_flow_run(live)
+    live.__setstate__(run_fields(image))  # type: ignore[union-attr]
+    live.state = state  # type: ignore[assignment]
+    if isinstance(live, TaskRun):
+        store.reindex_task_run(live, before)
+    else:
+        store.reindex_flow_run(live, before)
+        engine.work_pools.file(live)
+    return live
+
+
+def _add(engine: Engine, run: TaskRun | FlowRun) -> None:
+    if isinstance(run, TaskRun):
+        engine.store.add_task_run(run)
+    else:
+        engine.store.add_flow_run(run)
+        engine.work_pools.file(run)
+
+
+def _append(engine: Engine, run: TaskRun | FlowRun, state: object) -> None:
+    if isinstance(run, TaskRun):
+        engine.store.append_task_run_state(run.id, state)  # type: ignore[arg-type]
+    else:
+        engine.store.append_flow_run_state(run.id, state)  # type: ignore[arg-type]
+
+
+def apply_record(engine: Engine, record: Record) -> None:
+    """Apply one decoded record to ``engine``'s tables (telling no journal or observer).
 
     Raises:
-        ObjectNotFound, ObjectAlreadyExists: the record does not fit the store (the
+        ValueError, ObjectNotFound, ObjectAlreadyExists: the record does not fit (the
             journal is inconsistent; restore reports it as corrupted).
     """
+    store = engine.store
     if isinstance(record, StateCommitted):
-        image = record.run
-        live = store.get_task_run(image.id)
-        if live is None:
-            store.task_run_states(image.id)  # raises ObjectNotFound
-            return
-        before = store.snapshot_task_run(live)
-        _copy_into(live, image)
-        live.state = record.state
-        store.reindex_task_run(live, before)
-        store.append_task_run_state(live.id, record.state)
-    elif isinstance(record, TaskRunAdded):
-        store.add_task_run(record.run)
-    elif isinstance(record, TaskRunImage):
+        live = _copy_into(engine, record.run, record.state)
+        _append(engine, live, record.state)
+    elif isinstance(record, RunImage):
+        _copy_into(engine, record.run, _live(engine, record.run).state)
+    elif isinstance(record, RunAdded):
+        _add(engine, record.run)
+    elif isinstance(record, RunHistory):
         run = record.run
         run.state = record.states[-1] if record.states else None
-        store.add_task_run(run)
+        _add(engine, run)
         for state in record.states:
-            store.append_task_run_state(run.id, state)
-    elif isinstance(record, RunImage):
-        image = record.run
-        live = store.get_task_run(image.id)
-        if live is None:
-            store.task_run_states(image.id)  # raises ObjectNotFound
-            return
-        before = store.snapshot_task_run(live)
-        current = live.state
-        _copy_into(live, image)
-        live.state = current
-        store.reindex_task_run(live, before)
+            _append(engine, run, state)
+    elif isinstance(record, ResultWritten):
+        engine.results.write(record.key, record.value)
+    elif isinstance(record, ResultDeleted):
+        engine.results.delete(record.key, missing_ok=True)
     elif isinstance(record, RunRemoved):
         if record.flow:
+            flow_run = store.get_flow_run(record.run_id)
+            if flow_run is not None:
+                engine.work_pools.unfile(flow_run)
             store.remove_flow_run(record.run_id)
         else:
             store.remove_task_run(record.run_id)
-    elif isinstance(record, ResultWritten):
-        results.write(record.key, record.value)
-    elif isinstance(record, ResultDeleted):
-        results.delete(record.key, missing_ok=True)
     elif isinstance(record, StateDeleted):
         store.remove_run_state(record.state_id, flow=record.flow)
+    elif isinstance(record, FlowAdded):
+        store.add_flow(record.flow)
     else:  # pragma: no cover - the codec rebuilds only record classes
         raise TypeError(f"not a journal record: {record!r}")

@@ -11,7 +11,8 @@ once and without waiting for a lease:
 * a PENDING (claimed) background run goes back on its retry queue, due now;
 * a RUNNING background run with retries left is retried at once (AwaitingRetry due now,
   the attempt counted), else it ends Crashed;
-* any other PENDING or RUNNING task run ends Crashed (nothing would drive it again).
+* any other PENDING or RUNNING task run ends Crashed (nothing would drive it again);
+* a PENDING or RUNNING flow run ends Crashed (its process is gone).
 
 Recovery proposals go through the engine, forced, so they are journaled and logged in
 the decision log like any other change.
@@ -50,7 +51,7 @@ def restore(engine: Engine) -> int:
     meta = file.meta()
     count = 0
     for record in file.load():
-        apply_record(engine.store, engine.results, record)
+        apply_record(engine, record)
         count += 1
     _resume_sources(engine, meta)
     if count:
@@ -84,6 +85,15 @@ def _retries_left(run: TaskRun) -> bool:
 def recover(engine: Engine) -> None:
     """Treat every run the dead process held as a dead worker's (see the module)."""
     now = engine.clock.now()
+    for flow_run in list(engine.store.flow_runs.values()):
+        flow_state = flow_run.state
+        if flow_state is not None and flow_state.type in (StateType.PENDING, StateType.RUNNING):
+            engine.propose(
+                flow_run,
+                Crashed(message=_CRASH_MESSAGE),
+                force=True,
+                policy=engine.policies.minimal_flow,
+            )
     for run in list(engine.store.task_runs.values()):
         state = run.state
         if state is None:

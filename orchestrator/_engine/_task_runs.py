@@ -34,7 +34,6 @@ from .._core._models import DRAWN_KEY, TaskRun, TaskRunPolicy
 from .._core._outcomes import OrchestrationResult
 from .._core._run_policies import DEFAULT_TASK_POLICY
 from .._core._states import Pending, State, StateType
-from .._journal._records import RunImage
 from ..filters import (
     DeploymentFilter,
     FlowFilter,
@@ -42,7 +41,7 @@ from ..filters import (
     TaskRunFilter,
 )
 from ._facet import Facet, check_state
-from ._rollback import change_run
+from ._rollback import journal_change
 from ._state_records import delete_run_state
 
 if TYPE_CHECKING:
@@ -237,14 +236,7 @@ class TaskRuns(Facet):
         check_text(name, "name")
         with self._engine.lock:
             run = self._engine.task_run(task_run_id)
-            old_name, old_updated = run.name, run.updated
-            change_run(self._engine.store, run, {"name": name}, self._engine.clock.now())
-            if self._engine.journal is not None:
-                try:
-                    self._engine.journal.append(RunImage(run))
-                except BaseException:
-                    change_run(self._engine.store, run, {"name": old_name}, old_updated)
-                    raise
+            journal_change(self._engine, run, {"name": name})
             self._engine.notify(lambda o: o.task_run_updated(run, {"name": name}))
             return run
 

@@ -13,11 +13,12 @@ from typing import Any, Final
 
 import attrs
 
-from .._core._models import TaskRun
+from .._core._models import Flow, FlowRun, TaskRun
 from .._core._states import State
 
 __all__ = [
     "RECORD_TYPES",
+    "FlowAdded",
     "Record",
     "ResultDeleted",
     "ResultWritten",
@@ -25,24 +26,31 @@ __all__ = [
     "RunRemoved",
     "StateCommitted",
     "StateDeleted",
-    "TaskRunAdded",
-    "TaskRunImage",
+    "RunAdded",
+    "RunHistory",
 ]
 
 
 @attrs.frozen
-class TaskRunAdded:
-    """A task run entered the store (with no state yet; its first commit follows)."""
+class FlowAdded:
+    """A flow was created."""
 
-    run: TaskRun
+    flow: Flow
 
 
 @attrs.frozen
-class TaskRunImage:
-    """A task run with its whole history, as a snapshot holds it (``run.state`` is the
-    last of ``states``)."""
+class RunAdded:
+    """A task or flow run entered the store (with no state yet; its first commit follows)."""
 
-    run: TaskRun
+    run: TaskRun | FlowRun
+
+
+@attrs.frozen
+class RunHistory:
+    """A run with its whole history, as a snapshot holds it (``run.state`` is the last
+    of ``states``)."""
+
+    run: TaskRun | FlowRun
     states: tuple[State, ...]
 
 
@@ -53,7 +61,7 @@ class StateCommitted:
     ``run.state`` is ``state`` (replay makes it the same object as the history's last).
     """
 
-    run: TaskRun
+    run: TaskRun | FlowRun
     state: State
 
 
@@ -61,7 +69,7 @@ class StateCommitted:
 class RunImage:
     """A run's fields changed without a new state (a rename, an update)."""
 
-    run: TaskRun
+    run: TaskRun | FlowRun
 
 
 @attrs.frozen
@@ -98,8 +106,9 @@ class ResultDeleted:
 Record = (
     ResultWritten
     | ResultDeleted
-    | TaskRunAdded
-    | TaskRunImage
+    | FlowAdded
+    | RunAdded
+    | RunHistory
     | StateCommitted
     | RunImage
     | RunRemoved
@@ -110,8 +119,9 @@ Record = (
 RECORD_TYPES: Final = (
     ResultWritten,
     ResultDeleted,
-    TaskRunAdded,
-    TaskRunImage,
+    FlowAdded,
+    RunAdded,
+    RunHistory,
     StateCommitted,
     RunImage,
     RunRemoved,

@@ -19,31 +19,32 @@ from typing import Any
 
 from .._core._clock import Clock, SystemClock
 from .._core._drawn_keys import DRAWN_KEY
-from .._core._models import TaskRun, has_drawn_key
+from .._core._models import FlowRun, TaskRun, has_drawn_key
 from ._codec import Codec
 from ._errors import JournalError
 from ._records import RECORD_TYPES, Record
 from ._sqlite import SQLiteJournal
 
-__all__ = ["CountingRandom", "JournalLock", "JournalWriter", "register_records", "task_run_fields"]
+__all__ = ["CountingRandom", "JournalLock", "JournalWriter", "register_records", "run_fields"]
 
 
-def task_run_fields(run: TaskRun) -> dict[str, Any]:
-    """A task run's fields for the codec: the drawn-key marker kept, and the read-only
-    empty mappings runs share given as plain dicts (they restore as dicts)."""
+def run_fields(run: TaskRun | FlowRun) -> dict[str, Any]:
+    """A run's fields for the codec: a task run's drawn-key marker kept, and the
+    read-only empty mappings runs share given as plain dicts (they restore as dicts)."""
     getstate: Callable[[], dict[str, Any]] = run.__getstate__  # type: ignore[assignment]
     fields = dict(getstate())
-    if has_drawn_key(run):
+    if isinstance(run, TaskRun) and has_drawn_key(run):
         fields["dynamic_key"] = DRAWN_KEY
-    for name in ("labels", "task_inputs"):
-        if fields[name].__class__ is MappingProxyType:
-            fields[name] = dict(fields[name])
+    for name, value in fields.items():
+        if value.__class__ is MappingProxyType:
+            fields[name] = dict(value)
     return fields
 
 
 def register_records(codec: Codec) -> None:
     """Teach ``codec`` the record classes (and how a task run's fields are encoded)."""
-    codec.register(TaskRun, task_run_fields)
+    codec.register(TaskRun, run_fields)
+    codec.register(FlowRun, run_fields)
     for cls in RECORD_TYPES:
         codec.register(cls)
 
