@@ -213,7 +213,7 @@ def _apply(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...
 
 
 @settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

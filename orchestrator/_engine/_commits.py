@@ -50,7 +50,7 @@ def commit_task(engine: Engine, ctx: TransitionContext) -> State:
         store.reindex_task_run(run, before)
         store.append_task_run_state(run.id, state)
         if engine.journal is not None:  # before the observers; a failure undoes it all
-            engine.journal.append(StateCommitted(run, state))
+            engine.journal.append(StateCommitted.of(run, state))
     except BaseException:
         undo_commit(store, run, before, counts, state)
         raise
@@ -82,7 +82,7 @@ def commit_flow(engine: Engine, ctx: TransitionContext) -> State:
             run.empirical_policy = attrs.evolve(policy, resuming=False)
         engine.work_pools.file(run)
         if engine.journal is not None:  # before the observers; a failure undoes it all
-            engine.journal.append(StateCommitted(run, state))
+            engine.journal.append(StateCommitted.of(run, state))
     except BaseException:
         run.empirical_policy = policy
         undo_commit(store, run, before, counts, state)

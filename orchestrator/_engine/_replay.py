@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .._core._models import FlowRun, TaskRun
 from .._journal._records import (
+    COMMITTED_FIELDS,
     FlowAdded,
     Record,
     ResultDeleted,
@@ -80,6 +81,37 @@ def _append(engine: Engine, run: TaskRun | FlowRun, state: object) -> None:
         engine.store.append_flow_run_state(run.id, state)  # type: ignore[arg-type]
 
 
+def _set_bookkeeping(run: TaskRun | FlowRun, record: StateCommitted) -> None:
+    for name, value in zip(COMMITTED_FIELDS, record.values, strict=True):
+        if value is not None or name != "flow_run_run_count":
+            setattr(run, name, value)
+    run.state = record.state
+
+
+def _commit(engine: Engine, record: StateCommitted) -> None:
+    """Set a run's bookkeeping and state as a commit left them, and append the state."""
+    store = engine.store
+    if record.flow:
+        flow_run = store.get_flow_run(record.run_id)
+        if flow_run is None:
+            raise ValueError(f"the journal commits to run {record.run_id}, never added")
+        before = store.snapshot_flow_run(flow_run)
+        _set_bookkeeping(flow_run, record)
+        if record.policy is not None:
+            flow_run.empirical_policy = record.policy
+        store.reindex_flow_run(flow_run, before)
+        store.append_flow_run_state(flow_run.id, record.state)
+        engine.work_pools.file(flow_run)
+        return
+    run = store.get_task_run(record.run_id)
+    if run is None:
+        raise ValueError(f"the journal commits to run {record.run_id}, never added")
+    before = store.snapshot_task_run(run)
+    _set_bookkeeping(run, record)
+    store.reindex_task_run(run, before)
+    store.append_task_run_state(run.id, record.state)
+
+
 def apply_record(engine: Engine, record: Record) -> None:
     """Apply one decoded record to ``engine``'s tables (telling no journal or observer).
 
@@ -89,8 +121,7 @@ def apply_record(engine: Engine, record: Record) -> None:
     """
     store = engine.store
     if isinstance(record, StateCommitted):
-        live = _copy_into(engine, record.run, record.state)
-        _append(engine, live, record.state)
+        _commit(engine, record)
     elif isinstance(record, RunImage):
         _copy_into(engine, record.run, _live(engine, record.run).state)
     elif isinstance(record, RunAdded):

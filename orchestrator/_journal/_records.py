@@ -13,10 +13,11 @@ from typing import Any, Final
 
 import attrs
 
-from .._core._models import Flow, FlowRun, TaskRun
+from .._core._models import Flow, FlowRun, FlowRunPolicy, TaskRun
 from .._core._states import State
 
 __all__ = [
+    "COMMITTED_FIELDS",
     "RECORD_TYPES",
     "FlowAdded",
     "Record",
@@ -54,15 +55,70 @@ class RunHistory:
     states: tuple[State, ...]
 
 
+#: The run fields a commit changes (its bookkeeping), in :class:`StateCommitted` order;
+#: a flow run has no ``flow_run_run_count`` (None in the record).
+COMMITTED_FIELDS: Final = (
+    "run_count",
+    "flow_run_run_count",
+    "total_run_time",
+    "updated",
+    "expected_start_time",
+    "next_scheduled_start_time",
+    "start_time",
+    "end_time",
+)
+
+
 @attrs.frozen
 class StateCommitted:
-    """A state was committed to a run: the run as the commit left it, and the state.
+    """A state was committed to a run, with the bookkeeping the commit left.
 
-    ``run.state`` is ``state`` (replay makes it the same object as the history's last).
+    ``values`` holds the run's :data:`COMMITTED_FIELDS` after the commit; ``policy`` a
+    flow run's policy (flow rules change it), None for a task run. Only these change in
+    a commit (rules change no other field), so the record stays small.
     """
 
-    run: TaskRun | FlowRun
+    run_id: uuid.UUID
+    flow: bool
     state: State
+    values: tuple[Any, ...]
+    policy: FlowRunPolicy | None = None
+
+    @classmethod
+    def of(cls, run: TaskRun | FlowRun, state: State) -> StateCommitted:
+        """The record of ``state`` committed to ``run`` (read from the run now)."""
+        if isinstance(run, TaskRun):
+            return cls(
+                run.id,
+                False,
+                state,
+                (
+                    run.run_count,
+                    run.flow_run_run_count,
+                    run.total_run_time,
+                    run.updated,
+                    run.expected_start_time,
+                    run.next_scheduled_start_time,
+                    run.start_time,
+                    run.end_time,
+                ),
+            )
+        return cls(
+            run.id,
+            True,
+            state,
+            (
+                run.run_count,
+                None,
+                run.total_run_time,
+                run.updated,
+                run.expected_start_time,
+                run.next_scheduled_start_time,
+                run.start_time,
+                run.end_time,
+            ),
+            run.empirical_policy,
+        )
 
 
 @attrs.frozen
