@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,22 @@ def observe(orchestrator: Orchestrator) -> dict[str, Any]:
         )
         for kind in StateType
     }
-    return {"runs": runs, "orders": orders, "counts": counts}
+    limits = [
+        (limit.id, limit.tag, limit.concurrency_limit, limit.active_slots, limit.updated)
+        for limit in orchestrator.read_concurrency_limits()
+    ]
+    cache = orchestrator._engine.cache
+    entries = {
+        key: [(entry.expiration, entry.state.id) for entry in cache.entries(key)]
+        for key in cache.cache_keys()
+    }
+    return {
+        "runs": runs,
+        "orders": orders,
+        "counts": counts,
+        "limits": limits,
+        "cache": entries,
+    }
 
 
 _PROPOSALS = st.sampled_from(["pending", "running", "completed", "failed", "scheduled", "retry"])
@@ -124,8 +140,9 @@ def _proposal(kind: str, clock: VirtualClock) -> State:
         return Pending()
     if kind == "running":
         return Running()
-    if kind == "completed":
-        return Completed()
+    if kind == "completed":  # cached for a minute: entries are added and pruned
+        expiry = clock.now() + timedelta(seconds=60)
+        return Completed(details=StateDetails(cache_key="ck", cache_expiration=expiry))
     if kind == "failed":
         return Failed(message="boom")
     if kind == "scheduled":
@@ -151,7 +168,23 @@ _STEP = st.one_of(
     st.tuples(st.just("flow_rename"), st.integers(0, 20), st.sampled_from(["p", "q"])),
     st.tuples(st.just("flow_delete"), st.integers(0, 20)),
     st.tuples(st.just("child"), st.integers(0, 20)),
+    st.tuples(st.just("limit"), st.sampled_from(["a", "b"]), st.integers(0, 2)),
+    st.tuples(st.just("unlimit"), st.sampled_from(["a", "b"])),
+    st.tuples(st.just("reset"), st.sampled_from(["a", "b"])),
 )
+
+
+def _apply_limit(orchestrator: Orchestrator, step: tuple[Any, ...]) -> None:
+    kind, tag = step[0], step[1]
+    if kind == "limit":
+        orchestrator.create_concurrency_limit(tag, step[2])
+        return
+    if tag not in {limit.tag for limit in orchestrator.read_concurrency_limits()}:
+        return
+    if kind == "unlimit":
+        orchestrator.delete_concurrency_limit(tag)
+    else:
+        orchestrator.reset_concurrency_limit(tag)
 
 
 def _apply_flow(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...]) -> None:
@@ -185,6 +218,9 @@ def _apply(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...
     if kind.startswith("flow") or kind == "child":
         _apply_flow(orchestrator, clock, step)
         return
+    if kind in ("limit", "unlimit", "reset"):
+        _apply_limit(orchestrator, step)
+        return
     runs = sorted(orchestrator.read_task_runs(), key=lambda run: run.created)
     if kind == "create":
         _, key, first, retried = step
@@ -192,7 +228,9 @@ def _apply(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...
         state = None if first is None else _proposal(first, clock)
         if first == "pending":
             state = Pending()
-        orchestrator.create_task_run(key, state=state, policy=policy, tags={key})
+        orchestrator.create_task_run(
+            key, state=state, policy=policy, tags={key}, cache_key="ck" if key == "b" else None
+        )
     elif kind == "tick":
         clock.advance(step[1])
     elif kind == "compact":
@@ -246,8 +284,10 @@ def test_a_restored_orchestrator_answers_as_the_original(
                 assert again == fields
         for sort in (TaskRunSort.ID_DESC, TaskRunSort.NAME_ASC):
             assert after["orders"][sort] == before["orders"][sort]
+        assert after["cache"] == before["cache"]
         if not active:
             assert after["counts"] == before["counts"]
+            assert after["limits"] == before["limits"]
             assert restored.new_id() == original.new_id()  # the id source resumed
     finally:
         restored.close()

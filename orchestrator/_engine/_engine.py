@@ -42,6 +42,7 @@ from .._core._retention import Retention
 from .._core._state_record import held_id, state_key
 from .._core._states import State, StateType
 from .._journal._errors import JournalError
+from .._journal._records import TableChanged
 from .._journal._sqlite import SQLiteJournal
 from .._journal._writer import CountingRandom, JournalLock, JournalWriter
 from .._pools._work_pools import WorkPoolTable
@@ -49,6 +50,7 @@ from .._queues._registry import TaskQueues
 from .._rules._context import TransitionContext
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
+from .._rules._table_events import CacheEntryAdded, CacheEntryPruned
 from .._store._results import ResultStore
 from .._store._store import Store
 from . import _run_lifecycle
@@ -158,7 +160,7 @@ class Engine:
             default_retry_size=retry_queue_size,
         )
         #: Deployment concurrency: one limit per limited deployment, keyed by its id's text.
-        self.deployment_slots = SlotTable()
+        self.deployment_slots = SlotTable(on_change=self._deployment_slots_changed)
         self.services = EngineServices(
             self.store, self.cache, self.slots, self.queues, self.deployment_slots
         )
@@ -248,7 +250,14 @@ class Engine:
                 self.time_skipper = None
 
     def _table_changed(self, event: object) -> None:
+        if self.journal is not None:
+            cache = isinstance(event, CacheEntryAdded | CacheEntryPruned)
+            self.journal.append(TableChanged("cache" if cache else "slots", event))
         self.notify(lambda o: o.policy_table_changed(event))
+
+    def _deployment_slots_changed(self, event: object) -> None:
+        if self.journal is not None:
+            self.journal.append(TableChanged("deployment_slots", event))
 
     # -- reading -------------------------------------------------------------------------------
     def _run_exists(self, run_id: uuid.UUID) -> bool:

@@ -23,6 +23,7 @@ from .._journal._sqlite import SQLiteJournal
 from .._journal._writer import JournalWriter, register_records
 from ._engine import Engine
 from ._restore import restore
+from ._table_replay import TABLE_EVENT_TYPES, table_image
 
 __all__ = ["close_journal", "compact_journal", "open_journal", "saved_seed", "start_journal"]
 
@@ -39,6 +40,8 @@ def open_journal(journal: object) -> SQLiteJournal:
     if not isinstance(journal, SQLiteJournal):
         raise wrong_type("journal", journal, "a path or an SQLiteJournal(path, ...)")
     register_records(journal.codec)
+    for event_class in TABLE_EVENT_TYPES:
+        journal.codec.register(event_class)
     journal.open()
     return journal
 
@@ -108,6 +111,7 @@ def image_records(engine: Engine) -> Iterator[Record]:
         yield RunHistory(flow_run, tuple(store.flow_run_states(flow_run.id)))
     for run in store.task_runs.values():
         yield RunHistory(run, tuple(store.task_run_states(run.id)))
+    yield from table_image(engine)
     for key, value in engine.results.entries():
         yield ResultWritten(key, value)
 

@@ -25,8 +25,10 @@ from .._journal._records import (
     RunRemoved,
     StateCommitted,
     StateDeleted,
+    TableChanged,
 )
 from .._journal._writer import run_fields
+from ._table_replay import apply_table_change
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -146,6 +148,8 @@ def apply_record(engine: Engine, record: Record) -> None:
             store.remove_task_run(record.run_id)
     elif isinstance(record, StateDeleted):
         store.remove_run_state(record.state_id, flow=record.flow)
+    elif isinstance(record, TableChanged):
+        apply_table_change(engine, record)
     elif isinstance(record, FlowAdded):
         store.add_flow(record.flow)
     else:  # pragma: no cover - the codec rebuilds only record classes

@@ -50,9 +50,13 @@ def restore(engine: Engine) -> int:
     file = writer.file
     meta = file.meta()
     count = 0
-    for record in file.load():
-        apply_record(engine, record)
-        count += 1
+    writer.muted = True
+    try:
+        for record in file.load():
+            apply_record(engine, record)
+            count += 1
+    finally:
+        writer.muted = False
     _resume_sources(engine, meta)
     if count:
         recover(engine)
@@ -94,6 +98,7 @@ def recover(engine: Engine) -> None:
                 force=True,
                 policy=engine.policies.minimal_flow,
             )
+            engine.deployment_slots.release_all(flow_run.id)
     for run in list(engine.store.task_runs.values()):
         state = run.state
         if state is None:
@@ -116,3 +121,4 @@ def recover(engine: Engine) -> None:
         else:
             proposal = Crashed(message=_CRASH_MESSAGE)
         engine.propose(run, proposal, force=True, policy=engine.choose_task_policy(proposal, True))
+        engine.slots.release_all(run.id)  # the dead process's slots

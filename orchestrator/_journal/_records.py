@@ -27,6 +27,7 @@ __all__ = [
     "RunRemoved",
     "StateCommitted",
     "StateDeleted",
+    "TableChanged",
     "RunAdded",
     "RunHistory",
 ]
@@ -159,8 +160,19 @@ class ResultDeleted:
     key: str
 
 
+@attrs.frozen
+class TableChanged:
+    """A policy table changed: ``table`` is ``"cache"``, ``"slots"`` (tag concurrency)
+    or ``"deployment_slots"``; ``event`` is the table's own change record (the engine
+    registers those classes with the codec)."""
+
+    table: str
+    event: Any
+
+
 Record = (
-    ResultWritten
+    TableChanged
+    | ResultWritten
     | ResultDeleted
     | FlowAdded
     | RunAdded
@@ -175,6 +187,7 @@ Record = (
 RECORD_TYPES: Final = (
     ResultWritten,
     ResultDeleted,
+    TableChanged,
     FlowAdded,
     RunAdded,
     RunHistory,

@@ -111,6 +111,8 @@ class JournalWriter:
         #: The error that broke the journal; every later write raises JournalError.
         self.broken: BaseException | None = None
         self.closed = False
+        #: True while restoring: the changes replayed are in the journal already.
+        self.muted = False
 
     def append(self, record: Record, *, where: str | None = None) -> None:
         """Encode ``record`` now and keep it for this call's transaction.
@@ -122,6 +124,8 @@ class JournalWriter:
                 serialised (JournalSerializationError); nothing is kept, and the caller
                 undoes its change.
         """
+        if self.muted:
+            return
         if self.broken is not None or self.closed:
             why = "is closed" if self.closed else f"failed earlier ({self.broken})"
             raise JournalError(
