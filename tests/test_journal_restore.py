@@ -427,3 +427,59 @@ def test_submitted_runs_and_their_parameters_survive_and_drain_after_a_restore(
     with Orchestrator(VirtualClock(), journal=journal_path) as again:
         assert {run.state.name for run in again.read_task_runs() if run.state} == {"Completed"}
         assert len(again.result_store) == 0  # the parameters went with the finished runs
+
+
+def _objects(orchestrator: Orchestrator) -> dict[str, Any]:
+    """What a user reads of pools, queues, deployments and the runs due in a pool."""
+    pools = orchestrator.read_work_pools()
+    return {
+        "pools": [
+            (p.id, p.name, p.concurrency_limit, p.is_paused, p.updated, dict(p.base_job_template))
+            for p in pools
+        ],
+        "queues": [
+            (q.id, q.name, q.priority, q.concurrency_limit, q.is_paused, q.updated)
+            for p in pools
+            for q in orchestrator.read_work_queues(p.name)
+        ],
+        "deployments": [
+            (d.id, d.name, d.work_pool_name, d.work_queue_name, d.tags, d.updated)
+            for d in orchestrator.read_deployments()
+        ],
+        "limits": [
+            (limit.tag, limit.concurrency_limit) for limit in orchestrator.read_concurrency_limits()
+        ],
+    }
+
+
+def test_pools_queues_and_deployments_are_restored(journal_path: Path) -> None:
+    clock = VirtualClock()
+    with Orchestrator(clock, journal=journal_path) as original:
+        flow = original.create_flow("etl")
+        original.create_work_pool("pool", concurrency_limit=3)
+        original.create_work_queue("pool", "fast", priority=1)
+        original.create_work_queue("pool", "slow")
+        deployment = original.create_deployment(
+            flow.id, "nightly", work_pool_name="pool", work_queue_name="slow", concurrency_limit=1
+        )
+        run = original.create_flow_run_from_deployment(deployment.id, state=Scheduled(clock.now()))
+        clock.advance(5)
+        original.update_work_queue("pool", "slow", name="slower", is_paused=True)
+        original.update_work_pool("pool", is_paused=True)
+        original.update_deployment(deployment.id, tags=["night"])
+        other = original.create_deployment(flow.id, "gone")
+        original.delete_deployment(other.id)
+        original.create_work_pool("empty")
+        original.delete_work_pool("empty")
+        before = _objects(original)
+        run_before = flow_run_fields(original, original.read_flow_run(run.id))
+
+    with Orchestrator(VirtualClock(), journal=journal_path) as restored:
+        restored.check_invariants()
+        assert _objects(restored) == before
+        assert flow_run_fields(restored, restored.read_flow_run(run.id)) == run_before
+        assert restored.read_flow_run(run.id).work_queue_name == "slower"
+        restored.compact_journal()
+    with Orchestrator(VirtualClock(), journal=journal_path) as compacted:
+        compacted.check_invariants()
+        assert _objects(compacted) == before

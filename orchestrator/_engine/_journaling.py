@@ -22,6 +22,7 @@ from .._journal._records import FlowAdded, Record, ResultDeleted, ResultWritten,
 from .._journal._sqlite import SQLiteJournal
 from .._journal._writer import JournalWriter, register_records
 from ._engine import Engine
+from ._object_journal import objects_image
 from ._restore import restore
 from ._table_replay import TABLE_EVENT_TYPES, table_image
 
@@ -107,6 +108,7 @@ def image_records(engine: Engine) -> Iterator[Record]:
     store = engine.store
     for flow in store.flows.values():
         yield FlowAdded(flow)
+    yield from objects_image(engine)
     for flow_run in store.flow_runs.values():
         yield RunHistory(flow_run, tuple(store.flow_run_states(flow_run.id)))
     for run in store.task_runs.values():

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING
 from .._core._models import FlowRun, TaskRun
 from .._journal._records import (
     COMMITTED_FIELDS,
+    DeploymentImage,
+    DeploymentRemoved,
     FlowAdded,
+    PoolsImage,
     Record,
     ResultDeleted,
     ResultWritten,
@@ -28,6 +31,7 @@ from .._journal._records import (
     TableChanged,
 )
 from .._journal._writer import run_fields
+from ._object_journal import apply_deployment, apply_pools
 from ._table_replay import apply_table_change
 
 if TYPE_CHECKING:
@@ -148,6 +152,10 @@ def apply_record(engine: Engine, record: Record) -> None:
             store.remove_task_run(record.run_id)
     elif isinstance(record, StateDeleted):
         store.remove_run_state(record.state_id, flow=record.flow)
+    elif isinstance(record, PoolsImage):
+        apply_pools(engine, record)
+    elif isinstance(record, DeploymentImage | DeploymentRemoved):
+        apply_deployment(engine, record)
     elif isinstance(record, TableChanged):
         apply_table_change(engine, record)
     elif isinstance(record, FlowAdded):

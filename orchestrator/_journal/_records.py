@@ -13,13 +13,24 @@ from typing import Any, Final
 
 import attrs
 
-from .._core._models import Flow, FlowRun, FlowRunPolicy, TaskRun
+from .._core._models import (
+    Deployment,
+    Flow,
+    FlowRun,
+    FlowRunPolicy,
+    TaskRun,
+    WorkPool,
+    WorkQueue,
+)
 from .._core._states import State
 
 __all__ = [
     "COMMITTED_FIELDS",
     "RECORD_TYPES",
+    "DeploymentImage",
+    "DeploymentRemoved",
     "FlowAdded",
+    "PoolsImage",
     "Record",
     "ResultDeleted",
     "ResultWritten",
@@ -161,6 +172,28 @@ class ResultDeleted:
 
 
 @attrs.frozen
+class PoolsImage:
+    """Every work pool and work queue, after a change of any (they change rarely)."""
+
+    pools: tuple[WorkPool, ...]
+    queues: tuple[WorkQueue, ...]
+
+
+@attrs.frozen
+class DeploymentImage:
+    """A deployment as a creation or an update left it."""
+
+    deployment: Deployment
+
+
+@attrs.frozen
+class DeploymentRemoved:
+    """A deployment was deleted."""
+
+    deployment_id: uuid.UUID
+
+
+@attrs.frozen
 class TableChanged:
     """A policy table changed: ``table`` is ``"cache"``, ``"slots"`` (tag concurrency)
     or ``"deployment_slots"``; ``event`` is the table's own change record (the engine
@@ -171,7 +204,10 @@ class TableChanged:
 
 
 Record = (
-    TableChanged
+    PoolsImage
+    | DeploymentImage
+    | DeploymentRemoved
+    | TableChanged
     | ResultWritten
     | ResultDeleted
     | FlowAdded
@@ -188,6 +224,9 @@ RECORD_TYPES: Final = (
     ResultWritten,
     ResultDeleted,
     TableChanged,
+    PoolsImage,
+    DeploymentImage,
+    DeploymentRemoved,
     FlowAdded,
     RunAdded,
     RunHistory,
