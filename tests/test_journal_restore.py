@@ -471,6 +471,7 @@ def test_pools_queues_and_deployments_are_restored(journal_path: Path) -> None:
         original.delete_deployment(other.id)
         original.create_work_pool("empty")
         original.delete_work_pool("empty")
+        original.configure_task_key("k", scheduled_size=5, retry_size=2)
         before = _objects(original)
         run_before = flow_run_fields(original, original.read_flow_run(run.id))
 
@@ -479,7 +480,10 @@ def test_pools_queues_and_deployments_are_restored(journal_path: Path) -> None:
         assert _objects(restored) == before
         assert flow_run_fields(restored, restored.read_flow_run(run.id)) == run_before
         assert restored.read_flow_run(run.id).work_queue_name == "slower"
+        bounds = restored.task_queues.for_key("k")
+        assert (bounds.scheduled_size, bounds.retry_size) == (5, 2)
         restored.compact_journal()
     with Orchestrator(VirtualClock(), journal=journal_path) as compacted:
         compacted.check_invariants()
         assert _objects(compacted) == before
+        assert compacted.task_queues.for_key("k").scheduled_size == 5

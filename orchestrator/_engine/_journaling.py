@@ -18,7 +18,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._core._checks import wrong_type
-from .._journal._records import FlowAdded, Record, ResultDeleted, ResultWritten, RunHistory
+from .._journal._records import (
+    FlowAdded,
+    Record,
+    ResultDeleted,
+    ResultWritten,
+    RunHistory,
+    TaskKeyConfigured,
+)
 from .._journal._sqlite import SQLiteJournal
 from .._journal._writer import JournalWriter, register_records
 from ._engine import Engine
@@ -26,7 +33,14 @@ from ._object_journal import objects_image
 from ._restore import restore
 from ._table_replay import TABLE_EVENT_TYPES, table_image
 
-__all__ = ["close_journal", "compact_journal", "open_journal", "saved_seed", "start_journal"]
+__all__ = [
+    "configure_task_key",
+    "close_journal",
+    "compact_journal",
+    "open_journal",
+    "saved_seed",
+    "start_journal",
+]
 
 
 def open_journal(journal: object) -> SQLiteJournal:
@@ -95,6 +109,24 @@ def _result_changed(
         writer.append(record, where=f"the result store value {key!r}")
 
 
+def configure_task_key(
+    engine: Engine, task_key: str, scheduled_size: int | None, retry_size: int | None
+) -> None:
+    """Set the bounds of ``task_key``'s queues, journaled (under the lock) when journaled."""
+    if engine.journal is None:
+        engine.queues.configure_task_key(
+            task_key, scheduled_size=scheduled_size, retry_size=retry_size
+        )
+        return
+    with engine.lock:
+        engine.queues.configure_task_key(
+            task_key, scheduled_size=scheduled_size, retry_size=retry_size
+        )
+        queue = engine.queues.for_key(task_key)
+        record = TaskKeyConfigured(task_key, queue.scheduled_size, queue.retry_size)
+        engine.journal.append(record)
+
+
 def close_journal(engine: Engine) -> None:
     """Commit and close ``engine``'s journal (idempotent; nothing without one)."""
     writer = engine.journal
@@ -114,6 +146,9 @@ def image_records(engine: Engine) -> Iterator[Record]:
     for run in store.task_runs.values():
         yield RunHistory(run, tuple(store.task_run_states(run.id)))
     yield from table_image(engine)
+    for task_key in engine.queues.task_keys:
+        queue = engine.queues.for_key(task_key)
+        yield TaskKeyConfigured(task_key, queue.scheduled_size, queue.retry_size)
     for key, value in engine.results.entries():
         yield ResultWritten(key, value)
 

@@ -50,6 +50,7 @@ from ._inspection import Inspection, OrchestratorStatistics
 from ._journaling import (
     close_journal,
     compact_journal,
+    configure_task_key,
     open_journal,
     saved_seed,
     start_journal,
@@ -375,9 +376,7 @@ class Orchestrator(
     ) -> None:
         """Set the bounds of one task key's queues (None keeps the default)."""
         check_text(task_key, "task_key")
-        self._engine.queues.configure_task_key(
-            task_key, scheduled_size=scheduled_size, retry_size=retry_size
-        )
+        configure_task_key(self._engine, task_key, scheduled_size, retry_size)
 
     def multi_queue(self, task_keys: Iterable[str]) -> MultiQueue:
         """Return a :class:`MultiQueue` over these task keys' queues.

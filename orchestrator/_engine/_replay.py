@@ -29,6 +29,7 @@ from .._journal._records import (
     StateCommitted,
     StateDeleted,
     TableChanged,
+    TaskKeyConfigured,
 )
 from .._journal._writer import run_fields
 from ._object_journal import apply_deployment, apply_pools
@@ -152,6 +153,10 @@ def apply_record(engine: Engine, record: Record) -> None:
             store.remove_task_run(record.run_id)
     elif isinstance(record, StateDeleted):
         store.remove_run_state(record.state_id, flow=record.flow)
+    elif isinstance(record, TaskKeyConfigured):
+        engine.queues.configure_task_key(
+            record.task_key, scheduled_size=record.scheduled_size, retry_size=record.retry_size
+        )
     elif isinstance(record, PoolsImage):
         apply_pools(engine, record)
     elif isinstance(record, DeploymentImage | DeploymentRemoved):

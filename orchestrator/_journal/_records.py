@@ -39,6 +39,7 @@ __all__ = [
     "StateCommitted",
     "StateDeleted",
     "TableChanged",
+    "TaskKeyConfigured",
     "RunAdded",
     "RunHistory",
 ]
@@ -194,6 +195,15 @@ class DeploymentRemoved:
 
 
 @attrs.frozen
+class TaskKeyConfigured:
+    """The bounds of one task key's queues were set (the sizes in force after it)."""
+
+    task_key: str
+    scheduled_size: int
+    retry_size: int
+
+
+@attrs.frozen
 class TableChanged:
     """A policy table changed: ``table`` is ``"cache"``, ``"slots"`` (tag concurrency)
     or ``"deployment_slots"``; ``event`` is the table's own change record (the engine
@@ -204,7 +214,8 @@ class TableChanged:
 
 
 Record = (
-    PoolsImage
+    TaskKeyConfigured
+    | PoolsImage
     | DeploymentImage
     | DeploymentRemoved
     | TableChanged
@@ -224,6 +235,7 @@ RECORD_TYPES: Final = (
     ResultWritten,
     ResultDeleted,
     TableChanged,
+    TaskKeyConfigured,
     PoolsImage,
     DeploymentImage,
     DeploymentRemoved,
