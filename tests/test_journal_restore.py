@@ -76,6 +76,7 @@ def run_fields(orchestrator: Orchestrator, run: TaskRun) -> dict[str, Any]:
             (s.id, s.type, s.name, s.timestamp, s.message)
             for s in orchestrator.read_task_run_states(run.id)
         ],
+        "decisions": orchestrator.read_decisions(run.id),
     }
 
 
@@ -95,6 +96,7 @@ def flow_run_fields(orchestrator: Orchestrator, run: FlowRun) -> dict[str, Any]:
         "history": [
             (s.id, s.type, s.name, s.timestamp) for s in orchestrator.read_flow_run_states(run.id)
         ],
+        "decisions": orchestrator.read_decisions(run.id),
     }
 
 
@@ -279,6 +281,7 @@ def test_a_restored_orchestrator_answers_as_the_original(
             if run_id in active:
                 # recovered: the history so far is kept, one recovery state follows
                 assert again["history"][:-1] == fields["history"]
+                assert again["decisions"][:-1] == fields["decisions"]
                 assert again["state"][1] in (StateType.SCHEDULED, StateType.CRASHED)
             else:
                 assert again == fields

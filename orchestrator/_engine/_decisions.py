@@ -203,6 +203,17 @@ class DecisionLog:
             before = state.type
         return [self._decision(run, entry, previous.get(id(entry))) for entry in log]
 
+    def restore_entry(self, run_id: uuid.UUID, entry: DecisionEntry) -> None:
+        """Append a full entry to a run's log (a journal's restore; kept when ``keep``)."""
+        if not self.keep:
+            return
+        log = self._by_run.get(run_id)
+        if not isinstance(log, list):
+            assert log is None, "a restored run's log is in full form"
+            log = self._by_run[run_id] = []
+            self._grew()
+        log.append(entry)
+
     def forget(self, run_id: uuid.UUID) -> None:
         """Drop a run's entries (it was deleted); give memory back once most are gone."""
         by_run = self._by_run

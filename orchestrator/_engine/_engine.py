@@ -55,6 +55,7 @@ from .._store._results import ResultStore
 from .._store._store import Store
 from . import _run_lifecycle
 from ._commits import commit_flow, commit_task
+from ._decision_journal import journal_decision
 from ._decisions import DecisionLog
 from ._invariants import check_engine
 from ._leases import PendingLeases
@@ -354,6 +355,8 @@ class Engine:
             self._depth -= 1
         result = ctx.result()
         self.decisions.record(run, ctx, proposed, result, policy)
+        if self.journal is not None and self.journal.keep_decisions:
+            journal_decision(self, run, ctx, proposed, result, policy)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:
             self.tidy(now)

@@ -28,6 +28,7 @@ from .._journal._records import (
 )
 from .._journal._sqlite import SQLiteJournal
 from .._journal._writer import JournalWriter, register_records
+from ._decision_journal import decisions_image
 from ._engine import Engine
 from ._object_journal import objects_image
 from ._restore import restore
@@ -146,6 +147,8 @@ def image_records(engine: Engine) -> Iterator[Record]:
     for run in store.task_runs.values():
         yield RunHistory(run, tuple(store.task_run_states(run.id)))
     yield from table_image(engine)
+    if engine.journal is not None and engine.journal.keep_decisions:
+        yield from decisions_image(engine)
     for task_key in engine.queues.task_keys:
         queue = engine.queues.for_key(task_key)
         yield TaskKeyConfigured(task_key, queue.scheduled_size, queue.retry_size)

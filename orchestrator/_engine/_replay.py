@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .._core._models import FlowRun, TaskRun
 from .._journal._records import (
     COMMITTED_FIELDS,
+    DecisionMade,
     DeploymentImage,
     DeploymentRemoved,
     FlowAdded,
@@ -32,6 +33,7 @@ from .._journal._records import (
     TaskKeyConfigured,
 )
 from .._journal._writer import run_fields
+from ._decision_journal import apply_decision
 from ._object_journal import apply_deployment, apply_pools
 from ._table_replay import apply_table_change
 
@@ -151,8 +153,11 @@ def apply_record(engine: Engine, record: Record) -> None:
             store.remove_flow_run(record.run_id)
         else:
             store.remove_task_run(record.run_id)
+        engine.decisions.forget(record.run_id)
     elif isinstance(record, StateDeleted):
         store.remove_run_state(record.state_id, flow=record.flow)
+    elif isinstance(record, DecisionMade):
+        apply_decision(engine, record)
     elif isinstance(record, TaskKeyConfigured):
         engine.queues.configure_task_key(
             record.task_key, scheduled_size=record.scheduled_size, retry_size=record.retry_size

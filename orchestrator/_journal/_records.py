@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import attrs
 
+from .._core._events import Decision
 from .._core._models import (
     Deployment,
     Flow,
@@ -26,6 +27,7 @@ from .._core._states import State
 
 __all__ = [
     "COMMITTED_FIELDS",
+    "DecisionMade",
     "RECORD_TYPES",
     "DeploymentImage",
     "DeploymentRemoved",
@@ -195,6 +197,13 @@ class DeploymentRemoved:
 
 
 @attrs.frozen
+class DecisionMade:
+    """A proposal was decided (journaled when the journal keeps decisions)."""
+
+    decision: Decision
+
+
+@attrs.frozen
 class TaskKeyConfigured:
     """The bounds of one task key's queues were set (the sizes in force after it)."""
 
@@ -214,7 +223,8 @@ class TableChanged:
 
 
 Record = (
-    TaskKeyConfigured
+    DecisionMade
+    | TaskKeyConfigured
     | PoolsImage
     | DeploymentImage
     | DeploymentRemoved
@@ -236,6 +246,7 @@ RECORD_TYPES: Final = (
     ResultDeleted,
     TableChanged,
     TaskKeyConfigured,
+    DecisionMade,
     PoolsImage,
     DeploymentImage,
     DeploymentRemoved,

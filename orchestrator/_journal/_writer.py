@@ -19,7 +19,9 @@ from typing import Any
 
 from .._core._clock import Clock, SystemClock
 from .._core._drawn_keys import DRAWN_KEY
+from .._core._events import Decision
 from .._core._models import FlowRun, TaskRun, has_drawn_key
+from .._core._outcomes import SetStateStatus
 from ._codec import Codec
 from ._errors import JournalError
 from ._records import RECORD_TYPES, Record
@@ -45,7 +47,7 @@ def register_records(codec: Codec) -> None:
     """Teach ``codec`` the record classes (and how a task run's fields are encoded)."""
     codec.register(TaskRun, run_fields)
     codec.register(FlowRun, run_fields)
-    for cls in RECORD_TYPES:
+    for cls in (*RECORD_TYPES, Decision, SetStateStatus):
         codec.register(cls)
 
 
@@ -113,6 +115,8 @@ class JournalWriter:
         self.closed = False
         #: True while restoring: the changes replayed are in the journal already.
         self.muted = False
+        #: Whether decisions are journaled (the file's option).
+        self.keep_decisions = file.keep_decisions
 
     def append(self, record: Record, *, where: str | None = None) -> None:
         """Encode ``record`` now and keep it for this call's transaction.
