@@ -11,6 +11,7 @@ that recovery down, and what a failed journal write does.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from orchestrator import (
     Completed,
     Failed,
     FlowRun,
+    JournalCorrupted,
     JournalError,
     Orchestrator,
     Pending,
@@ -490,3 +492,20 @@ def test_pools_queues_and_deployments_are_restored(journal_path: Path) -> None:
         compacted.check_invariants()
         assert _objects(compacted) == before
         assert compacted.task_queues.for_key("k").scheduled_size == 5
+
+
+def test_a_record_that_does_not_fit_is_reported_and_nothing_is_half_loaded(
+    journal_path: Path,
+) -> None:
+    with Orchestrator(VirtualClock(), journal=journal_path) as original:
+        run = original.create_task_run("k").run
+        original.delete_task_run(run.id)
+    connection = sqlite3.connect(journal_path)
+    with connection:  # the deletion now comes first: it removes a run never added
+        connection.execute("UPDATE log SET seq = -1 WHERE seq = (SELECT max(seq) FROM log)")
+    connection.close()
+    with pytest.raises(JournalCorrupted, match="does not fit"):
+        Orchestrator(VirtualClock(), journal=journal_path)
+    # the lock was freed: the file can be opened again (and fails the same way)
+    with pytest.raises(JournalCorrupted):
+        Orchestrator(VirtualClock(), journal=journal_path)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .._core._clock import VirtualClock
 from .._core._models import TaskRun
 from .._core._states import AwaitingRetry, Crashed, State, StateDetails, StateType
+from .._journal._errors import JournalCorrupted, JournalError
 from ._replay import apply_record
 
 if TYPE_CHECKING:
@@ -43,7 +44,10 @@ def restore(engine: Engine) -> int:
     """Rebuild ``engine`` from its journal and recover; return how many records were read.
 
     The caller holds the engine's lock and has just built the engine with the journal's
-    seed. Raises whatever the file or the codec raises for a bad record.
+    seed; the orchestrator being built is dropped when this raises.
+
+    Raises:
+        JournalCorrupted: a record cannot be read or does not fit what came before.
     """
     writer = engine.journal
     assert writer is not None
@@ -55,6 +59,11 @@ def restore(engine: Engine) -> int:
         for record in file.load():
             apply_record(engine, record)
             count += 1
+    except JournalError:
+        raise
+    except Exception as error:
+        reason = f"record {count + 1} (counting the snapshot's first) does not fit: {error!r}"
+        raise JournalCorrupted(reason, path=file.path) from error
     finally:
         writer.muted = False
     _resume_sources(engine, meta)
