@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -509,3 +510,25 @@ def test_a_record_that_does_not_fit_is_reported_and_nothing_is_half_loaded(
     # the lock was freed: the file can be opened again (and fails the same way)
     with pytest.raises(JournalCorrupted):
         Orchestrator(VirtualClock(), journal=journal_path)
+
+
+def test_a_batch_is_committed_when_its_window_ends_without_another_call(
+    journal_path: Path,
+) -> None:
+    journal = SQLiteJournal(journal_path, durability="batch", batch_window=0.05)
+    with Orchestrator(VirtualClock(), journal=journal) as original:
+        original.create_task_run("k")
+
+        def committed() -> int:
+            connection = sqlite3.connect(journal_path)
+            try:
+                (count,) = connection.execute("SELECT count(*) FROM log").fetchone()
+            finally:
+                connection.close()
+            return int(count)
+
+        assert committed() == 0  # waiting for its window
+        for thread in threading.enumerate():
+            if thread.name == "journal batch":
+                thread.join(timeout=10)
+        assert committed() > 0

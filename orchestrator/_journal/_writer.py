@@ -11,6 +11,7 @@ let a restore resume the id and jitter sources and a virtual clock.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 from collections.abc import Callable, Iterable
@@ -28,6 +29,8 @@ from ._records import RECORD_TYPES, Record
 from ._sqlite import SQLiteJournal
 
 __all__ = ["CountingRandom", "JournalLock", "JournalWriter", "register_records", "run_fields"]
+
+_logger = logging.getLogger("orchestrator")
 
 
 def run_fields(run: TaskRun | FlowRun) -> dict[str, Any]:
@@ -117,6 +120,11 @@ class JournalWriter:
         self.muted = False
         #: Whether decisions are journaled (the file's option).
         self.keep_decisions = file.keep_decisions
+        #: The engine's lock (set by :class:`JournalLock`), which a batch's timed
+        #: commit takes.
+        self.lock: JournalLock | None = None
+        self._timed = False
+        self._closing = threading.Event()  # wakes a batch's timer at close
 
     def append(self, record: Record, *, where: str | None = None) -> None:
         """Encode ``record`` now and keep it for this call's transaction.
@@ -173,6 +181,11 @@ class JournalWriter:
             and len(pending) < file.batch_size
             and self._system.timestamp() - self._first_pending < file.batch_window
         ):
+            if not self._timed:  # commit the batch when its window ends, calls or not
+                self._timed = True
+                threading.Thread(
+                    target=self._commit_after_window, name="journal batch", daemon=True
+                ).start()
             return
         self._pending = []
         try:
@@ -183,6 +196,27 @@ class JournalWriter:
         threshold = file.compact_threshold
         if threshold is not None and file.log_count >= threshold:
             self.compact()
+
+    def _commit_after_window(self) -> None:
+        """Wait out the batch's window (real time), then commit it under the lock.
+
+        Closing the journal ends the wait (close commits the batch itself).
+        """
+        if self._closing.wait(self.file.batch_window):
+            return
+        lock = self.lock
+        if lock is None:
+            return
+        with lock:
+            self._timed = False
+            if not self._pending:
+                return
+            try:
+                self.flush(force=True)
+            except Exception:
+                _logger.exception(
+                    "a batch of the journal %r could not be committed", self.file.path
+                )
 
     def compact(self) -> None:
         """Write the engine's image as the snapshot and empty the log, atomically."""
@@ -205,6 +239,7 @@ class JournalWriter:
         """Commit what is pending and close the file (idempotent)."""
         if self.closed:
             return
+        self._closing.set()
         try:
             if self.broken is None:
                 self.flush(force=True)
@@ -226,6 +261,7 @@ class JournalLock:
         self._lock = threading.RLock()
         self._depth = 0
         self._writer = writer
+        writer.lock = self
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock (as ``threading.RLock.acquire``)."""
