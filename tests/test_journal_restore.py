@@ -532,3 +532,17 @@ def test_a_batch_is_committed_when_its_window_ends_without_another_call(
             if thread.name == "journal batch":
                 thread.join(timeout=10)
         assert committed() > 0
+
+
+def test_the_log_is_compacted_at_its_threshold_and_restores_the_same(journal_path: Path) -> None:
+    journal = SQLiteJournal(journal_path, compact_threshold=10)
+    with Orchestrator(VirtualClock(), journal=journal) as original:
+        for _ in range(20):
+            run = original.create_task_run("k").run
+            original.set_task_run_state(run.id, Running())
+            original.set_task_run_state(run.id, Completed())
+        assert journal.log_count < 10
+        before = observe(original)
+    with Orchestrator(VirtualClock(), journal=journal_path) as restored:
+        restored.check_invariants()
+        assert observe(restored) == before
