@@ -260,13 +260,18 @@ def _apply(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(steps=st.lists(_STEP, max_size=30))
+@given(
+    steps=st.lists(_STEP, max_size=30),
+    threshold=st.sampled_from([None, 7]),
+    durability=st.sampled_from(["normal", "batch"]),
+)
 def test_a_restored_orchestrator_answers_as_the_original(
-    journal_path: Path, steps: list[tuple[Any, ...]]
+    journal_path: Path, steps: list[tuple[Any, ...]], threshold: int | None, durability: Any
 ) -> None:
     journal_path.unlink(missing_ok=True)
     clock = VirtualClock()
-    original = Orchestrator(clock, journal=journal_path)
+    journal = SQLiteJournal(journal_path, compact_threshold=threshold, durability=durability)
+    original = Orchestrator(clock, journal=journal)
     for step in steps:
         _apply(original, clock, step)
     before = observe(original)
