@@ -55,9 +55,12 @@ def journal_decision(
     result: OrchestrationResult,
     policy: Policy,
 ) -> None:
-    """Journal the decision just recorded (the caller checked there is a journal)."""
+    """Journal the decision just recorded, when both the journal and the orchestrator
+    keep decisions (the caller checked there is a journal)."""
     journal = engine.journal
     assert journal is not None
+    if not (journal.keep_decisions and engine.decisions.keep):
+        return
     state = result.state
     reason = getattr(result.details, "reason", None)
     if _plain(engine, run, ctx, proposed, state, reason, policy) and result.status is _ACCEPT:
