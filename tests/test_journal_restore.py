@@ -260,13 +260,18 @@ def _apply(orchestrator: Orchestrator, clock: VirtualClock, step: tuple[Any, ...
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(steps=st.lists(_STEP, max_size=30))
+@given(
+    steps=st.lists(_STEP, max_size=30),
+    threshold=st.sampled_from([None, 7]),
+    durability=st.sampled_from(["normal", "batch"]),
+)
 def test_a_restored_orchestrator_answers_as_the_original(
-    journal_path: Path, steps: list[tuple[Any, ...]]
+    journal_path: Path, steps: list[tuple[Any, ...]], threshold: int | None, durability: Any
 ) -> None:
     journal_path.unlink(missing_ok=True)
     clock = VirtualClock()
-    original = Orchestrator(clock, journal=journal_path)
+    journal = SQLiteJournal(journal_path, compact_threshold=threshold, durability=durability)
+    original = Orchestrator(clock, journal=journal)
     for step in steps:
         _apply(original, clock, step)
     before = observe(original)
@@ -532,3 +537,17 @@ def test_a_batch_is_committed_when_its_window_ends_without_another_call(
             if thread.name == "journal batch":
                 thread.join(timeout=10)
         assert committed() > 0
+
+
+def test_the_log_is_compacted_at_its_threshold_and_restores_the_same(journal_path: Path) -> None:
+    journal = SQLiteJournal(journal_path, compact_threshold=10)
+    with Orchestrator(VirtualClock(), journal=journal) as original:
+        for _ in range(20):
+            run = original.create_task_run("k").run
+            original.set_task_run_state(run.id, Running())
+            original.set_task_run_state(run.id, Completed())
+        assert journal.log_count < 10
+        before = observe(original)
+    with Orchestrator(VirtualClock(), journal=journal_path) as restored:
+        restored.check_invariants()
+        assert observe(restored) == before

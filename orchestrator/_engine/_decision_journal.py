@@ -14,16 +14,37 @@ from typing import TYPE_CHECKING
 
 from .._core._events import Decision, DecisionEntry, make_decision
 from .._core._models import FlowRun, TaskRun
-from .._core._outcomes import OrchestrationResult
+from .._core._outcomes import OrchestrationResult, SetStateStatus
 from .._core._states import State, make_state
-from .._journal._records import DecisionMade
+from .._journal._records import DecisionMade, PlainDecision
 from .._rules._context import TransitionContext
 from .._rules._rule import Policy
 
 if TYPE_CHECKING:
     from ._engine import Engine
 
-__all__ = ["apply_decision", "decisions_image", "journal_decision"]
+__all__ = ["apply_decision", "apply_plain_decision", "decisions_image", "journal_decision"]
+
+_ACCEPT = SetStateStatus.ACCEPT
+
+
+def _plain(
+    engine: Engine,
+    run: TaskRun | FlowRun,
+    ctx: TransitionContext,
+    proposed: State,
+    state: State | None,
+    reason: object,
+    policy: Policy,
+) -> bool:
+    """Whether the decision log keeps this decision as the committed state itself."""
+    if ctx.force or ctx.decider is not None or reason is not None or state is None:
+        return False
+    if state.timestamp is not ctx.now or state.name != proposed.name:
+        return False
+    if isinstance(run, TaskRun):
+        return policy is engine.choose_task_policy(state, False)
+    return policy is engine.policies.flow
 
 
 def journal_decision(
@@ -34,18 +55,27 @@ def journal_decision(
     result: OrchestrationResult,
     policy: Policy,
 ) -> None:
-    """Journal the decision just recorded (the caller checked there is a journal)."""
+    """Journal the decision just recorded, when both the journal and the orchestrator
+    keep decisions (the caller checked there is a journal)."""
     journal = engine.journal
     assert journal is not None
+    if not (journal.keep_decisions and engine.decisions.keep):
+        return
+    state = result.state
+    reason = getattr(result.details, "reason", None)
+    if _plain(engine, run, ctx, proposed, state, reason, policy) and result.status is _ACCEPT:
+        # what the decision log keeps as the state itself (most decisions): a marker
+        journal.append(PlainDecision(run.id, isinstance(run, FlowRun)))
+        return
     entry: DecisionEntry = (
         ctx.now,
         ctx.initial_type,
         proposed.type,
         proposed.name,
         result.status,
-        result.state,
+        state,
         ctx.decider,
-        getattr(result.details, "reason", None),
+        reason,
         ctx.force,
         policy.name,
     )
@@ -73,6 +103,15 @@ def apply_decision(engine: Engine, record: DecisionMade) -> None:
         decision.policy,
     )
     engine.decisions.restore_entry(decision.run_id, entry)
+
+
+def apply_plain_decision(engine: Engine, record: PlainDecision) -> None:
+    """Put a plain acceptance back in its run's log, as the state it committed."""
+    store = engine.store
+    run = store.get_flow_run(record.run_id) if record.flow else store.get_task_run(record.run_id)
+    if run is None or run.state is None:
+        raise ValueError(f"a decision of run {record.run_id}, which has no state")
+    engine.decisions.restore_entry(record.run_id, run.state)
 
 
 def decisions_image(engine: Engine) -> Iterator[DecisionMade]:

@@ -203,8 +203,9 @@ class DecisionLog:
             before = state.type
         return [self._decision(run, entry, previous.get(id(entry))) for entry in log]
 
-    def restore_entry(self, run_id: uuid.UUID, entry: DecisionEntry) -> None:
-        """Append a full entry to a run's log (a journal's restore; kept when ``keep``)."""
+    def restore_entry(self, run_id: uuid.UUID, entry: DecisionEntry | State) -> None:
+        """Append an entry to a run's log in list form (a journal's restore; kept when
+        ``keep``): a full entry, or a plain acceptance's committed state."""
         if not self.keep:
             return
         log = self._by_run.get(run_id)

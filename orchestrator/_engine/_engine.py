@@ -355,7 +355,7 @@ class Engine:
             self._depth -= 1
         result = ctx.result()
         self.decisions.record(run, ctx, proposed, result, policy)
-        if self.journal is not None and self.journal.keep_decisions:
+        if self.journal is not None:
             journal_decision(self, run, ctx, proposed, result, policy)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:

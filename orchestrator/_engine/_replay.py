@@ -19,6 +19,7 @@ from .._journal._records import (
     DeploymentImage,
     DeploymentRemoved,
     FlowAdded,
+    PlainDecision,
     PoolsImage,
     Record,
     ResultDeleted,
@@ -33,7 +34,7 @@ from .._journal._records import (
     TaskKeyConfigured,
 )
 from .._journal._writer import run_fields
-from ._decision_journal import apply_decision
+from ._decision_journal import apply_decision, apply_plain_decision
 from ._object_journal import apply_deployment, apply_pools
 from ._table_replay import apply_table_change
 
@@ -121,6 +122,22 @@ def _commit(engine: Engine, record: StateCommitted) -> None:
     store.append_task_run_state(run.id, record.state)
 
 
+def _delete_state(engine: Engine, record: StateDeleted) -> None:
+    """Take a past state out of its run's history, keeping the decision log right."""
+    store = engine.store
+    flow = record.flow
+    run_id = store.state_run_id(record.state_id, flow=flow)
+    run = None
+    if run_id is not None:
+        run = store.get_flow_run(run_id) if flow else store.get_task_run(run_id)
+    if run is None:
+        raise ValueError(f"the journal deletes state {record.state_id}, which no run has")
+    history = store.flow_run_states(run.id) if flow else store.task_run_states(run.id)
+    index = next(i for i, state in enumerate(history) if state.id == record.state_id)
+    engine.decisions.before_state_deleted(run, history, index)
+    store.remove_run_state(record.state_id, flow=flow)
+
+
 def apply_record(engine: Engine, record: Record) -> None:
     """Apply one decoded record to ``engine``'s tables (telling no journal or observer).
 
@@ -155,7 +172,9 @@ def apply_record(engine: Engine, record: Record) -> None:
             store.remove_task_run(record.run_id)
         engine.decisions.forget(record.run_id)
     elif isinstance(record, StateDeleted):
-        store.remove_run_state(record.state_id, flow=record.flow)
+        _delete_state(engine, record)
+    elif isinstance(record, PlainDecision):
+        apply_plain_decision(engine, record)
     elif isinstance(record, DecisionMade):
         apply_decision(engine, record)
     elif isinstance(record, TaskKeyConfigured):

@@ -17,7 +17,8 @@ A record is encoded to JSON with tags for what JSON has no word for::
 
 Only exact types are tagged (a ``dict`` subclass, a ``datetime`` with a ``ZoneInfo``, an
 unregistered class all go through the serializer, so they come back as they were). An
-attrs record is encoded with its ``__getstate__`` and rebuilt without ``__init__``
+attrs record is encoded with its ``__getstate__`` (leaving out a field that holds its
+class's default object itself) and rebuilt without ``__init__``
 (``object.__new__`` then ``__setstate__``): frozen classes, private fields and the
 held-int state ids round-trip, and no validator or converter runs twice. A task run
 holding :data:`DRAWN_KEY` is encoded with the marker, not the key derived from it.
@@ -90,6 +91,7 @@ class _Refused(Exception):
         self.path: list[str] = []
 
 
+_NO_DEFAULT: Final = object()
 _DUMPS: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _B64: Final = base64.b64encode
 _UNB64: Final = base64.b64decode
@@ -106,7 +108,15 @@ class Codec:
             :data:`CORE_CLASSES`); :meth:`register` adds more.
     """
 
-    __slots__ = ("_classes", "_encoders", "_fields", "_getstate", "_serializer", "_tags")
+    __slots__ = (
+        "_classes",
+        "_defaults",
+        "_encoders",
+        "_fields",
+        "_getstate",
+        "_serializer",
+        "_tags",
+    )
 
     def __init__(
         self, serializer: Serializer | None = None, classes: Iterable[type] = CORE_CLASSES
@@ -115,6 +125,7 @@ class Codec:
         self._classes: dict[str, type] = {}
         self._getstate: dict[type, GetState] = {}
         self._fields: dict[type, frozenset[str]] = {}
+        self._defaults: dict[type, dict[str, Any]] = {}
         self._encoders: dict[type, Callable[[Any], Any]] = {
             list: self._list,
             tuple: self._tuple,
@@ -173,6 +184,12 @@ class Codec:
                 getstate = _task_run_state if cls is TaskRun else _default_getstate
             self._getstate[cls] = getstate
             self._fields[cls] = frozenset(field.name for field in attrs.fields(cls))
+            self._defaults[cls] = {
+                field.name: field.default
+                for field in attrs.fields(cls)
+                if field.default is not attrs.NOTHING
+                and not isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+            }
             self._encoders[cls] = self._attrs
 
     # -- encoding ---------------------------------------------------------------------
@@ -266,8 +283,15 @@ class Codec:
     def _attrs(self, value: Any) -> Any:
         cls = value.__class__
         encode = self._encode
+        default = self._defaults[cls].get
         fields = {}
         for name, item in self._getstate[cls](value).items():
+            if item is default(name, _NO_DEFAULT):
+                continue  # left out: decoding puts the very same default object back
+            kind = item.__class__
+            if kind is str or kind is int or kind is float or kind is bool or item is None:
+                fields[name] = item
+                continue
             try:
                 fields[name] = encode(item)
             except _Refused as refused:
@@ -311,6 +335,8 @@ class Codec:
         if fields.__class__ is not dict:
             raise ValueError(f"the fields of a {cls.__qualname__} are not an object")
         names = self._fields[cls]
+        if len(fields) != len(names):
+            fields = {**self._defaults[cls], **fields}
         if fields.keys() != names:
             unknown = sorted(fields.keys() - names)
             missing = sorted(names - fields.keys())

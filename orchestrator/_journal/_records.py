@@ -32,6 +32,7 @@ __all__ = [
     "DeploymentImage",
     "DeploymentRemoved",
     "FlowAdded",
+    "PlainDecision",
     "PoolsImage",
     "Record",
     "ResultDeleted",
@@ -204,6 +205,15 @@ class DecisionMade:
 
 
 @attrs.frozen
+class PlainDecision:
+    """The run's last commit was a plain acceptance (by its default policy, unforced,
+    with no rule speaking): the decision reads back from the state, as the log keeps it."""
+
+    run_id: uuid.UUID
+    flow: bool
+
+
+@attrs.frozen
 class TaskKeyConfigured:
     """The bounds of one task key's queues were set (the sizes in force after it)."""
 
@@ -224,6 +234,7 @@ class TableChanged:
 
 Record = (
     DecisionMade
+    | PlainDecision
     | TaskKeyConfigured
     | PoolsImage
     | DeploymentImage
@@ -247,6 +258,7 @@ RECORD_TYPES: Final = (
     TableChanged,
     TaskKeyConfigured,
     DecisionMade,
+    PlainDecision,
     PoolsImage,
     DeploymentImage,
     DeploymentRemoved,

@@ -394,8 +394,21 @@ class SQLiteJournal:
                     seq = row_seq
                     loaded.append(decode(text))
             except sqlite3.Error as error:
-                raise self._error("cannot be read", error) from error
+                seq = _row_after(connection, table, seq)  # the row that could not be read
+                reason = f"{type(error).__name__}: {error}"
+                raise JournalCorrupted(reason, path=self._path, table=table, seq=seq) from error
             except Exception as error:
                 reason = f"{type(error).__name__}: {error}"
                 raise JournalCorrupted(reason, path=self._path, table=table, seq=seq) from error
         return loaded
+
+
+def _row_after(connection: sqlite3.Connection, table: str, seq: int | None) -> int | None:
+    """The seq of the row after ``seq`` (the first if None), or None if it cannot be told."""
+    try:
+        (found,) = connection.execute(
+            f"SELECT min(seq) FROM {table} WHERE seq > ?", (-1 if seq is None else seq,)
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    return found if isinstance(found, int) else None

@@ -187,15 +187,19 @@ class JournalWriter:
                     target=self._commit_after_window, name="journal batch", daemon=True
                 ).start()
             return
-        self._pending = []
-        try:
-            file.commit(pending, self.meta())
-        except BaseException as exc:
-            self.broken = exc
-            raise
+        self._commit()
         threshold = file.compact_threshold
         if threshold is not None and file.log_count >= threshold:
             self.compact()
+
+    def _commit(self) -> None:
+        """Commit the pending records (maybe none) and the meta in one transaction."""
+        pending, self._pending = self._pending, []
+        try:
+            self.file.commit(pending, self.meta())
+        except BaseException as exc:
+            self.broken = exc
+            raise
 
     def _commit_after_window(self) -> None:
         """Wait out the batch's window (real time), then commit it under the lock.
@@ -220,9 +224,10 @@ class JournalWriter:
 
     def compact(self) -> None:
         """Write the engine's image as the snapshot and empty the log, atomically."""
-        self.flush(force=True)
         if self.image is None or self.closed:
             return
+        if self._pending:
+            self._commit()  # the image includes them; committed first all the same
         encode = self._encode
         texts = [encode(record, where=type(record).__name__) for record in self.image()]
         try:
