@@ -1,11 +1,13 @@
 """The processes of the journal crash test: submit into a journal, drain from it.
 
 Run as ``python -m tests.journal_jobs submit PATH COUNT [virtual]`` or
-``python -m tests.journal_jobs drain PATH [virtual]``. The task appends its run id to the
-file named by ``JOURNAL_JOBS_EXECUTIONS`` (opened with O_APPEND, one write per call), so
+``python -m tests.journal_jobs drain PATH [virtual]``, or
+``python -m tests.journal_jobs flows PATH COUNT`` (run flow runs until COUNT completed).
+The task appends its run id to the file named by ``JOURNAL_JOBS_EXECUTIONS``
+(opened with O_APPEND, one write per call), so
 the test counts executions across processes. A drain prints one JSON line when it has
 opened the journal (the completed run ids and the clock it found), then ``completed N``
-after each run it completes, then ``drained``.
+after each run it completes, then ``drained``; ``flows`` prints the same for flow runs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import anyio
 
 from orchestrator import (
+    FlowRunContext,
     Observer,
     Orchestrator,
     State,
@@ -26,6 +29,7 @@ from orchestrator import (
     TaskRun,
     TaskRunContext,
     VirtualClock,
+    flow,
     get_run_context,
     task,
 )
@@ -48,6 +52,19 @@ def record() -> None:
     finally:
         os.close(descriptor)
     time.sleep(0.002)
+
+
+@flow
+def record_flow() -> None:
+    """A flow run that records its id, then runs :func:`record` as a task run of its own."""
+    context = get_run_context()
+    assert isinstance(context, FlowRunContext)
+    descriptor = os.open(os.environ[EXECUTIONS], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(descriptor, f"{context.flow_run_id}\n".encode())
+    finally:
+        os.close(descriptor)
+    record()
 
 
 class Completions(Observer):
@@ -107,12 +124,29 @@ async def drain(path: str, virtual: bool) -> None:
     print("drained", flush=True)
 
 
+def flows(path: str, count: int) -> None:
+    """Run :func:`record_flow` until ``count`` flow runs completed in the journal."""
+    with open_orchestrator(path, False) as orchestrator:
+        runs = orchestrator.read_flow_runs()
+        found: dict[str, Any] = {
+            "completed": [str(run.id) for run in runs if run.state_type is StateType.COMPLETED],
+            "other": {str(run.id): str(run.state_type) for run in runs},
+        }
+        print(json.dumps(found), flush=True)
+        for number in range(len(found["completed"]), count):
+            record_flow()
+            print(f"completed {number + 1}", flush=True)
+    print("drained", flush=True)
+
+
 def main(argv: list[str]) -> None:
     """Run the command ``argv`` names (see the module's docstring)."""
     command, path, *rest = argv
     virtual = "virtual" in rest
     if command == "submit":
         submit(path, int(rest[0]), virtual)
+    elif command == "flows":
+        flows(path, int(rest[0]))
     else:
         anyio.run(drain, path, virtual)
 

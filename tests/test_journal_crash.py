@@ -67,9 +67,11 @@ def finish(process: subprocess.Popen[str]) -> str:
     return out
 
 
-def drain_and_kill(folder: Path, *args: str) -> None:
-    """Drain in a process and SIGKILL it once ``KILL_AFTER`` completions are committed."""
-    process = start(folder, "drain", *args)
+def drain_and_kill(
+    folder: Path, *args: str, command: str = "drain", after: int = KILL_AFTER
+) -> None:
+    """Drain in a process and SIGKILL it once ``after`` completions are committed."""
+    process = start(folder, command, *args)
     guard = threading.Timer(DEADLINE, process.kill)  # a hung drain cannot hang the test
     guard.start()
     try:
@@ -78,10 +80,10 @@ def drain_and_kill(folder: Path, *args: str) -> None:
         for line in process.stdout:
             if line.startswith("completed"):
                 seen = int(line.split()[1])
-                if seen >= KILL_AFTER:
+                if seen >= after:
                     os.kill(process.pid, signal.SIGKILL)
                     break
-        assert seen >= KILL_AFTER, "the drain ended before the kill"
+        assert seen >= after, "the drain ended before the kill"
     finally:
         guard.cancel()
         process.kill()
@@ -148,3 +150,33 @@ def test_a_virtual_clock_resumes_where_it_stopped(folder: Path) -> None:
         assert resumed.now() >= VIRTUAL_START + timedelta(seconds=3 * HOUR)
         last = max(run.state.timestamp for run in runs if run.state and run.state.timestamp)
         assert resumed.now() >= last
+
+
+FLOW_RUNS = 200
+
+
+def test_flow_runs_in_a_killed_process_end_crashed_and_completed_ones_stay(folder: Path) -> None:
+    journal = str(folder / "runs.db")
+    drain_and_kill(folder, journal, str(FLOW_RUNS), command="flows", after=KILL_AFTER // 3)
+    before_kill = executions(folder)
+    out = finish(start(folder, "flows", journal, str(FLOW_RUNS))).splitlines()
+    assert out[-1] == "drained"
+    found = json.loads(out[0])
+    completed = set(found["completed"])
+    assert KILL_AFTER // 3 - 1 <= len(completed) < FLOW_RUNS
+    # The one flow run in flight at the kill (if its creation was committed) ended Crashed.
+    unfinished = {run: kind for run, kind in found["other"].items() if run not in completed}
+    assert len(unfinished) <= 1
+    assert set(unfinished.values()) <= {str(StateType.CRASHED)}
+    after = executions(folder)[len(before_kill) :]
+    assert not completed & set(after)  # no completed flow run ran again
+    assert max(Counter(before_kill + after).values()) == 1
+    with final_runs(folder) as orchestrator:
+        flow_runs = orchestrator.read_flow_runs()
+        kinds = Counter(run.state_type for run in flow_runs)
+        assert kinds[StateType.COMPLETED] == FLOW_RUNS
+        assert set(kinds) <= {StateType.COMPLETED, StateType.CRASHED}
+        finished = {run.id for run in flow_runs if run.state_type is StateType.COMPLETED}
+        task_runs = [run for run in orchestrator.read_task_runs() if run.flow_run_id in finished]
+        assert len(task_runs) == FLOW_RUNS
+        assert {run.state_type for run in task_runs} == {StateType.COMPLETED}
