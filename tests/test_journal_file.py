@@ -11,13 +11,14 @@ is tested in ``test_journal_codec.py``.
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,23 @@ def journal(path: Path) -> Iterator[SQLiteJournal]:
     opened.close()
 
 
+def write(
+    journal: SQLiteJournal, values: Iterable[Any], meta: dict[str, str] | None = None
+) -> None:
+    """Commit ``values`` (as records) in one log row."""
+    journal.commit(body(journal, values), len(list(values)), 0, None, meta)
+
+
+def body(journal: SQLiteJournal, values: Iterable[Any]) -> bytes:
+    """The bytes of a row holding ``values``."""
+    return journal.wire.body([journal.codec.tree(value) for value in values])
+
+
 def test_records_and_meta_come_back_in_order_after_a_reopen(path: Path) -> None:
     first = SQLiteJournal(path, durability="full")
     assert first.open() is True
-    codec = first.codec
-    first.commit([codec.encode(n) for n in range(3)], {"clock": "2026-01-01T00:00:00+00:00"})
-    first.commit([codec.encode(("four", uuid.UUID(int=4)))])
+    write(first, range(3), {"clock": "2026-01-01T00:00:00+00:00"})
+    write(first, [("four", uuid.UUID(int=4))])
     assert first.log_count == 4
     first.close()
     first.close()  # idempotent
@@ -68,29 +80,29 @@ def test_records_and_meta_come_back_in_order_after_a_reopen(path: Path) -> None:
 
 
 def test_compaction_replaces_snapshot_and_log_at_once(journal: SQLiteJournal) -> None:
-    encode = journal.codec.encode
-    journal.commit([encode(n) for n in range(5)])
-    journal.compact([encode("image")], {"ids_drawn": "7"})
+    write(journal, range(5))
+    journal.compact([body(journal, ["image"])], {"ids_drawn": "7"})
     assert journal.log_count == 0
-    journal.commit([encode("after")])
-    assert journal.load() == ["image", "after"]
     assert journal.meta()["ids_drawn"] == "7"
+    write(journal, ["after"])
+    assert journal.load() == ["image", "after"]
+    assert journal.meta()["ids_drawn"] == "0"  # the last row's
 
-    def failing() -> Iterator[str]:
-        yield encode("half")
+    def failing() -> Iterator[bytes]:
+        yield body(journal, ["half"])
         raise RuntimeError("the image could not be built")
 
     with pytest.raises(RuntimeError):
         journal.compact(failing())
     assert journal.load() == ["image", "after"]  # unchanged, and still writable
-    journal.commit([encode("more")])
+    write(journal, ["more"])
     assert journal.load() == ["image", "after", "more"]
 
 
 def test_a_closed_journal_refuses_writes(path: Path) -> None:
     journal = SQLiteJournal(path)
     with pytest.raises(JournalError, match="not open"):
-        journal.commit(["1"])
+        journal.commit(b"", 1, 0)
 
 
 @pytest.mark.parametrize(
@@ -199,10 +211,12 @@ from orchestrator._journal._sqlite import SQLiteJournal
 journal = SQLiteJournal(sys.argv[1])
 journal.open()
 wal = sys.argv[1] + "-wal"
+def write(values):
+    journal.commit(journal.wire.body([journal.codec.tree(v) for v in values]), len(values), 0)
 for n in range(5):
-    journal.commit([journal.codec.encode(["small", n])])
+    write([("small", n)])
 print(os.path.getsize(wal), flush=True)
-journal.commit([journal.codec.encode(["big", n, "x" * 2000]) for n in range(150)])
+write([("big", n, f"{n:05d}" * 400) for n in range(150)])  # distinct: no sharing
 print(os.path.getsize(wal), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -222,7 +236,7 @@ def test_a_torn_final_transaction_is_dropped_whole(path: Path) -> None:
     assert wal.stat().st_size == after  # nothing checkpointed it
     with wal.open("r+b") as torn:
         torn.truncate((before + after) // 2)  # a crash in the middle of its write
-    assert open_and_load(path) == [["small", n] for n in range(5)]
+    assert open_and_load(path) == [("small", n) for n in range(5)]
 
 
 @pytest.mark.parametrize("fill", [b"\xff", b"#", b"\x00"])
@@ -232,8 +246,7 @@ def test_bytes_overwritten_in_the_middle_are_reported_never_half_read(
 ) -> None:
     journal = SQLiteJournal(path)
     journal.open()
-    encode = journal.codec.encode
-    journal.commit([encode({"n": n, "pad": "p" * 150}) for n in range(2000)])
+    write(journal, [{"n": n, "pad": f"{n:05d}" * 30} for n in range(2000)])
     journal.close()  # checkpoints the WAL into the file
     size = path.stat().st_size
     assert size > 300_000
@@ -256,17 +269,27 @@ def open_and_load(path: Path) -> list[Any]:
 
 @pytest.mark.parametrize(
     "damage",
-    ['\'{"$a": "Nope", "f": {}}\'', "'[1, 2'", "CAST(x'ff22' AS TEXT)", '\'{"$v": "!!"}\''],
+    [
+        pickle.dumps(({"$a": "Nope", "f": {}},)),  # an unknown class
+        pickle.dumps(({"$v": "!!"},)),  # a value that is not base64
+        pickle.dumps((1, 2))[:-3],  # cut short
+        b"\xff\x22",  # not a row at all
+        pickle.dumps((uuid.UUID(int=1),)),  # names a class: refused, never unpickled
+        "[1, 2]",  # text, not a row
+    ],
 )
-def test_a_record_that_cannot_be_read_is_reported_by_table_and_seq(path: Path, damage: str) -> None:
+def test_a_record_that_cannot_be_read_is_reported_by_table_and_seq(
+    path: Path, damage: bytes | str
+) -> None:
     journal = SQLiteJournal(path)
     journal.open()
-    journal.commit([journal.codec.encode(n) for n in range(5)])
+    for n in range(5):
+        write(journal, [n])
     journal.close()
     with sqlite3.connect(path) as raw:
-        raw.execute(f"UPDATE log SET record = {damage} WHERE seq = 3")
+        raw.execute("UPDATE log SET body = ? WHERE seq = 3", (damage,))
     raw.close()
-    with pytest.raises(JournalCorrupted, match="log record 3 of the journal") as caught:
+    with pytest.raises(JournalCorrupted, match="log row 3 of the journal") as caught:
         open_and_load(path)
     assert caught.value.table == "log"
     assert caught.value.seq == 3

@@ -17,7 +17,6 @@ import attrs
 
 from .._core._models import FlowRun, TaskRun
 from .._core._states import TERMINAL_TYPES, State, StateType
-from .._journal._records import StateCommitted
 from .._rules._bookkeeping import apply_bookkeeping
 from .._rules._context import TransitionContext
 from ._end_logging import engine_logger, log_end_state
@@ -50,7 +49,7 @@ def commit_task(engine: Engine, ctx: TransitionContext) -> State:
         store.reindex_task_run(run, before)
         store.append_task_run_state(run.id, state)
         if engine.journal is not None:  # before the observers; a failure undoes it all
-            engine.journal.append(StateCommitted.of(run, state))
+            engine.journal.append_commit(run, state)
     except BaseException:
         undo_commit(store, run, before, counts, state)
         raise
@@ -82,7 +81,7 @@ def commit_flow(engine: Engine, ctx: TransitionContext) -> State:
             run.empirical_policy = attrs.evolve(policy, resuming=False)
         engine.work_pools.file(run)
         if engine.journal is not None:  # before the observers; a failure undoes it all
-            engine.journal.append(StateCommitted.of(run, state))
+            engine.journal.append_commit(run, state)
     except BaseException:
         run.empirical_policy = policy
         undo_commit(store, run, before, counts, state)

@@ -10,41 +10,28 @@ little larger), and a deleted run's decisions go with it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from .._core._events import Decision, DecisionEntry, make_decision
 from .._core._models import FlowRun, TaskRun
-from .._core._outcomes import OrchestrationResult, SetStateStatus
+from .._core._outcomes import OrchestrationResult
 from .._core._states import State, make_state
-from .._journal._records import DecisionMade, PlainDecision
+from .._journal._records import DecisionMade, MirroredDecisions, PlainDecision
 from .._rules._context import TransitionContext
 from .._rules._rule import Policy
+from ._decisions import FULL, PLAIN_CREATION
 
 if TYPE_CHECKING:
     from ._engine import Engine
 
-__all__ = ["apply_decision", "apply_plain_decision", "decisions_image", "journal_decision"]
-
-_ACCEPT = SetStateStatus.ACCEPT
-
-
-def _plain(
-    engine: Engine,
-    run: TaskRun | FlowRun,
-    ctx: TransitionContext,
-    proposed: State,
-    state: State | None,
-    reason: object,
-    policy: Policy,
-) -> bool:
-    """Whether the decision log keeps this decision as the committed state itself."""
-    if ctx.force or ctx.decider is not None or reason is not None or state is None:
-        return False
-    if state.timestamp is not ctx.now or state.name != proposed.name:
-        return False
-    if isinstance(run, TaskRun):
-        return policy is engine.choose_task_policy(state, False)
-    return policy is engine.policies.flow
+__all__ = [
+    "apply_decision",
+    "apply_mirrored",
+    "apply_plain_decision",
+    "decisions_image",
+    "journal_decision",
+]
 
 
 def journal_decision(
@@ -54,19 +41,20 @@ def journal_decision(
     proposed: State,
     result: OrchestrationResult,
     policy: Policy,
+    kind: int,
 ) -> None:
-    """Journal the decision just recorded, when both the journal and the orchestrator
-    keep decisions (the caller checked there is a journal)."""
+    """Journal the decision just recorded (``kind`` as the decision log's ``record``
+    returned it), when both the journal and the orchestrator keep decisions (the
+    caller checked there is a journal)."""
     journal = engine.journal
     assert journal is not None
     if not (journal.keep_decisions and engine.decisions.keep):
         return
+    if kind != FULL:  # what the log keeps as the state itself (most decisions): a mark
+        journal.plain_decision(run, forced=kind == PLAIN_CREATION)
+        return
     state = result.state
     reason = getattr(result.details, "reason", None)
-    if _plain(engine, run, ctx, proposed, state, reason, policy) and result.status is _ACCEPT:
-        # what the decision log keeps as the state itself (most decisions): a marker
-        journal.append(PlainDecision(run.id, isinstance(run, FlowRun)))
-        return
     entry: DecisionEntry = (
         ctx.now,
         ctx.initial_type,
@@ -102,7 +90,11 @@ def apply_decision(engine: Engine, record: DecisionMade) -> None:
         decision.forced,
         decision.policy,
     )
-    engine.decisions.restore_entry(decision.run_id, entry)
+    store = engine.store
+    run = store.get_task_run(decision.run_id) or store.get_flow_run(decision.run_id)
+    if run is None:
+        raise ValueError(f"a decision of run {decision.run_id}, which the journal never added")
+    engine.decisions.restore_entry(run, entry)
 
 
 def apply_plain_decision(engine: Engine, record: PlainDecision) -> None:
@@ -111,16 +103,26 @@ def apply_plain_decision(engine: Engine, record: PlainDecision) -> None:
     run = store.get_flow_run(record.run_id) if record.flow else store.get_task_run(record.run_id)
     if run is None or run.state is None:
         raise ValueError(f"a decision of run {record.run_id}, which has no state")
-    engine.decisions.restore_entry(record.run_id, run.state)
+    engine.decisions.restore_plain(run, run.state, forced=record.forced)
 
 
-def decisions_image(engine: Engine) -> Iterator[DecisionMade]:
-    """Every run's decisions, for a compaction's snapshot (after the runs)."""
+def apply_mirrored(engine: Engine, record: MirroredDecisions) -> None:
+    """Give a run back its decision log in the compact form a snapshot kept."""
+    engine.decisions.restore_mirrored(record.run_id, record.log)
+
+
+def decisions_image(engine: Engine) -> Iterator[DecisionMade | MirroredDecisions]:
+    """Every run's decisions, for a compaction's snapshot (after the runs): one record
+    for a log that mirrors its run's history, else one per decision."""
     store = engine.store
     decisions = engine.decisions
-    for flow_run in store.flow_runs.values():
-        for decision in decisions.read(flow_run, store.flow_run_states(flow_run.id)):
-            yield DecisionMade(decision)
-    for run in store.task_runs.values():
-        for decision in decisions.read(run, store.task_run_states(run.id)):
+    runs: Iterator[TaskRun | FlowRun] = chain(store.flow_runs.values(), store.task_runs.values())
+    for run in runs:
+        flow = run.__class__ is FlowRun
+        log = decisions.mirrored_log(run.id)
+        if log is not None:
+            yield MirroredDecisions(run.id, flow, log)
+            continue
+        history = store.flow_run_states(run.id) if flow else store.task_run_states(run.id)
+        for decision in decisions.read(run, history):
             yield DecisionMade(decision)

@@ -354,9 +354,9 @@ class Engine:
         finally:
             self._depth -= 1
         result = ctx.result()
-        self.decisions.record(run, ctx, proposed, result, policy)
+        kind = self.decisions.record(run, ctx, proposed, result, policy)
         if self.journal is not None:
-            journal_decision(self, run, ctx, proposed, result, policy)
+            journal_decision(self, run, ctx, proposed, result, policy, kind)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:
             self.tidy(now)

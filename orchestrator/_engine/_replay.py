@@ -19,6 +19,7 @@ from .._journal._records import (
     DeploymentImage,
     DeploymentRemoved,
     FlowAdded,
+    MirroredDecisions,
     PlainDecision,
     PoolsImage,
     Record,
@@ -34,7 +35,7 @@ from .._journal._records import (
     TaskKeyConfigured,
 )
 from .._journal._writer import run_fields
-from ._decision_journal import apply_decision, apply_plain_decision
+from ._decision_journal import apply_decision, apply_mirrored, apply_plain_decision
 from ._object_journal import apply_deployment, apply_pools
 from ._table_replay import apply_table_change
 
@@ -148,6 +149,10 @@ def apply_record(engine: Engine, record: Record) -> None:
     store = engine.store
     if isinstance(record, StateCommitted):
         _commit(engine, record)
+        if record.plain:
+            apply_plain_decision(
+                engine, PlainDecision(record.run_id, record.flow, record.plain == 2)
+            )
     elif isinstance(record, RunImage):
         _copy_into(engine, record.run, _live(engine, record.run).state)
     elif isinstance(record, RunAdded):
@@ -175,6 +180,8 @@ def apply_record(engine: Engine, record: Record) -> None:
         _delete_state(engine, record)
     elif isinstance(record, PlainDecision):
         apply_plain_decision(engine, record)
+    elif isinstance(record, MirroredDecisions):
+        apply_mirrored(engine, record)
     elif isinstance(record, DecisionMade):
         apply_decision(engine, record)
     elif isinstance(record, TaskKeyConfigured):

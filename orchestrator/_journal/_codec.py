@@ -13,6 +13,7 @@ A record is encoded to JSON with tags for what JSON has no word for::
     a registered Enum               {"$e": "Class", "v": value}
     a registered attrs class        {"$a": "Class", "f": {field: value, ...}}
     DRAWN_KEY                       {"$k": "drawn"}
+    a value outside its slot's type {"$o": value}  (the wire's positional records)
     anything else                   {"$v": base64 of the serializer's bytes}
 
 Only exact types are tagged (a ``dict`` subclass, a ``datetime`` with a ``ZoneInfo``, an
@@ -53,7 +54,7 @@ from .._core._state_record import State, StateDetails, StateType
 from ._errors import JournalSerializationError
 from ._serializers import PickleSerializer, Serializer
 
-__all__ = ["CORE_CLASSES", "Codec"]
+__all__ = ["CORE_CLASSES", "Codec", "Other", "Refused"]
 
 #: The records of ``_core`` every codec knows: runs, states, their parts, and the rest.
 CORE_CLASSES: Final[tuple[type, ...]] = (
@@ -81,7 +82,7 @@ def _task_run_state(run: TaskRun) -> dict[str, Any]:
     return state
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A value the serializer refused, with the path to it (built on the way out)."""
 
     def __init__(self, value: object, reason: str) -> None:
@@ -89,6 +90,17 @@ class _Refused(Exception):
         self.value_type = f"{type(value).__module__}.{type(value).__qualname__}"
         self.reason = reason
         self.path: list[str] = []
+
+
+@final
+class Other:
+    """A value a positional record found in a slot not of the slot's usual type
+    (``{"$o": value}``), kept apart so the record's decoder takes it as it is."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 _NO_DEFAULT: Final = object()
@@ -149,6 +161,7 @@ class Codec:
             "$e": self._decode_enum,
             "$a": self._decode_attrs,
             "$v": self._decode_opaque,
+            "$o": _decode_other,
         }
         for cls in classes:
             self.register(cls)
@@ -206,12 +219,39 @@ class Codec:
         """
         try:
             return _DUMPS(self._encode(value))
-        except _Refused as refused:
-            path = "".join(reversed(refused.path))
-            at = f"{where} at {path}" if path else where
-            raise JournalSerializationError(at, refused.value_type, refused.reason) from (
-                refused.__cause__
-            )
+        except Refused as refused:
+            raise self.refusal(refused, where) from refused.__cause__
+
+    def tree(self, value: Any) -> Any:
+        """Return ``value`` as JSON values (lists, dicts, strings, numbers, None).
+
+        Raises:
+            Refused: a value inside that the serializer refuses (see :meth:`refusal`).
+        """
+        return self._encode(value)
+
+    @staticmethod
+    def refusal(refused: Refused, where: str) -> JournalSerializationError:
+        """The error to raise for ``refused``, naming ``where`` and the path inside."""
+        path = "".join(reversed(refused.path))
+        at = f"{where} at {path}" if path else where
+        return JournalSerializationError(at, refused.value_type, refused.reason)
+
+    def untag(self, value: Any) -> Any:
+        """Return the value :meth:`tree` turned into ``value`` (its tags decoded).
+
+        Raises:
+            ValueError: an unknown tag or class, or fields a class does not have; any
+                error of the serializer's ``loads`` is raised as it is.
+        """
+        cls = value.__class__
+        if cls is dict:
+            untag = self.untag
+            return self._hook({key: untag(item) for key, item in value.items()})
+        if cls is list:
+            untag = self.untag
+            return [untag(item) for item in value]
+        return value
 
     def _encode(self, value: Any) -> Any:
         cls = value.__class__
@@ -226,10 +266,10 @@ class Codec:
         try:
             data = self._serializer.dumps(value)
         except Exception as error:  # whatever the serializer raises for a value it refuses
-            refused = _Refused(value, f"{type(error).__name__}: {error}")
+            refused = Refused(value, f"{type(error).__name__}: {error}")
             raise refused from error
         if data.__class__ is not bytes:
-            raise _Refused(value, f"the serializer returned a {type(data).__name__}, not bytes")
+            raise Refused(value, f"the serializer returned a {type(data).__name__}, not bytes")
         return {"$v": _B64(data).decode("ascii")}
 
     def _items(self, values: Iterable[Any], tag: str | None) -> list[Any]:
@@ -238,7 +278,7 @@ class Codec:
         for index, item in enumerate(values):
             try:
                 out.append(encode(item))
-            except _Refused as refused:
+            except Refused as refused:
                 refused.path.append(f"[{index}]" if tag is None else "{...}")
                 raise
         return out
@@ -261,7 +301,7 @@ class Codec:
         for key, item in value.items():
             try:
                 pairs.append([encode(key), encode(item)])
-            except _Refused as refused:
+            except Refused as refused:
                 refused.path.append(f"[{key!r}]")
                 raise
         return {"$m": pairs}
@@ -275,7 +315,7 @@ class Codec:
     def _enum(self, value: enum.Enum) -> Any:
         try:
             inner = self._encode(value.value)
-        except _Refused as refused:
+        except Refused as refused:
             refused.path.append(".value")
             raise
         return {"$e": value.__class__.__qualname__, "v": inner}
@@ -294,7 +334,7 @@ class Codec:
                 continue
             try:
                 fields[name] = encode(item)
-            except _Refused as refused:
+            except Refused as refused:
                 refused.path.append(f".{name}")
                 raise
         return {"$a": cls.__qualname__, "f": fields}
@@ -403,6 +443,10 @@ def _decode_frozenset(obj: dict[str, Any]) -> Any:
 
 def _decode_dict(obj: dict[str, Any]) -> Any:
     return dict(obj["$m"])
+
+
+def _decode_other(obj: dict[str, Any]) -> Any:
+    return Other(obj["$o"])
 
 
 def _decode_drawn(obj: dict[str, Any]) -> Any:

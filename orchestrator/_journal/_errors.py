@@ -58,14 +58,14 @@ class JournalCorrupted(JournalError):
 
     Attributes:
         path: the journal's path.
-        table: ``"snapshot"`` or ``"log"`` when one record is to blame, else None.
-        seq: that record's sequence number in its table, else None.
+        table: ``"snapshot"`` or ``"log"`` when one row is to blame, else None.
+        seq: that row's sequence number in its table, else None.
     """
 
     def __init__(
         self, message: str, *, path: str, table: str | None = None, seq: int | None = None
     ) -> None:
-        where = f"{table} record {seq} of " if seq is not None else ""
+        where = f"{table} row {seq} of " if seq is not None else ""
         super().__init__(f"{where}the journal {path!r} is corrupted: {message}")
         self.path = path
         self.table = table

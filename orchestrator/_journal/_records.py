@@ -28,6 +28,7 @@ from .._core._states import State
 __all__ = [
     "COMMITTED_FIELDS",
     "DecisionMade",
+    "MirroredDecisions",
     "RECORD_TYPES",
     "DeploymentImage",
     "DeploymentRemoved",
@@ -91,7 +92,9 @@ class StateCommitted:
 
     ``values`` holds the run's :data:`COMMITTED_FIELDS` after the commit; ``policy`` a
     flow run's policy (flow rules change it), None for a task run. Only these change in
-    a commit (rules change no other field), so the record stays small.
+    a commit (rules change no other field), so the record stays small. ``plain`` says
+    the decision that follows was a plain acceptance (1; 2: a forced one creating the
+    run), folded into this record (0: none folded).
     """
 
     run_id: uuid.UUID
@@ -99,6 +102,7 @@ class StateCommitted:
     state: State
     values: tuple[Any, ...]
     policy: FlowRunPolicy | None = None
+    plain: int = 0
 
     @classmethod
     def of(cls, run: TaskRun | FlowRun, state: State) -> StateCommitted:
@@ -206,11 +210,23 @@ class DecisionMade:
 
 @attrs.frozen
 class PlainDecision:
-    """The run's last commit was a plain acceptance (by its default policy, unforced,
-    with no rule speaking): the decision reads back from the state, as the log keeps it."""
+    """The run's last commit was a plain acceptance (by its default policy, with no rule
+    speaking; ``forced``: a creation in a state): the decision reads back from the
+    state, as the log keeps it."""
 
     run_id: uuid.UUID
     flow: bool
+    forced: bool = False
+
+
+@attrs.frozen
+class MirroredDecisions:
+    """A run's decisions are the plain acceptances of its history (a snapshot's form of
+    the decision log's compact ``log``: ``2 * count + forced_first``)."""
+
+    run_id: uuid.UUID
+    flow: bool
+    log: int
 
 
 @attrs.frozen
@@ -235,6 +251,7 @@ class TableChanged:
 Record = (
     DecisionMade
     | PlainDecision
+    | MirroredDecisions
     | TaskKeyConfigured
     | PoolsImage
     | DeploymentImage
@@ -259,6 +276,7 @@ RECORD_TYPES: Final = (
     TaskKeyConfigured,
     DecisionMade,
     PlainDecision,
+    MirroredDecisions,
     PoolsImage,
     DeploymentImage,
     DeploymentRemoved,

@@ -3,14 +3,19 @@
 Layout (``FORMAT`` 1)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)      format, release, and the engine's values
-    snapshot(seq INTEGER PRIMARY KEY, record TEXT)   the image the last compaction wrote
-    log(seq INTEGER PRIMARY KEY, record TEXT)        every record appended since
+    snapshot(seq INTEGER PRIMARY KEY, body BLOB)     the image the last compaction wrote
+    log(seq INTEGER PRIMARY KEY, count INTEGER, ids INTEGER, clock TEXT, body BLOB)
 
+A body is a row of records in the wire's form (see :mod:`._wire`). A log row is one public call's
+changes (a batch's, in batch mode), with how many records it holds and the id source's
+draws and a virtual clock's position after it, so most commits are a single INSERT.
 Reading the journal back yields the snapshot's records, then the log's, each in ``seq``
-order. :meth:`SQLiteJournal.commit` writes records and meta values in one SQLite
+order. :meth:`SQLiteJournal.commit` writes a row (and meta values) in one SQLite
 transaction; :meth:`SQLiteJournal.compact` replaces snapshot and log in one, so a crash
 at any point leaves either the old journal or the new one (SQLite's atomic commit; an
 incomplete transaction at the end of the WAL is discarded when the file is next opened).
+The file is created with incremental auto-vacuum, and a compaction hands the pages it
+freed back to the file system.
 
 Ownership: ``fcntl.flock`` on ``<path>.lock``, which holds the owner's pid as text. The
 operating system frees the lock when its owner exits or is killed; a lock file left
@@ -19,6 +24,7 @@ behind is harmless.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -29,17 +35,24 @@ from ._errors import JournalCorrupted, JournalError, JournalVersionError
 from ._lock import free_lock, take_lock
 from ._options import SYNCHRONOUS, Durability, checked_options, current_release, release_key
 from ._serializers import PickleSerializer, Serializer
+from ._wire import Wire
 
-__all__ = ["FORMAT", "SQLiteJournal"]
+__all__ = ["FORMAT", "SNAPSHOT_ROW", "SQLiteJournal"]
 
 #: The file format this release writes and reads.
 FORMAT: Final = 1
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS snapshot (seq INTEGER PRIMARY KEY, record TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS snapshot (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
+    " ids INTEGER NOT NULL, clock TEXT, body BLOB NOT NULL)",
 )
+_WAL_LIMIT: Final = 64 * 1024 * 1024  # bytes a checkpointed WAL file is cut back to
+_INSERT_ROW: Final = "INSERT INTO log (count, ids, clock, body) VALUES (?, ?, ?, ?)"
+_SET_META: Final = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+#: Records per snapshot row.
+SNAPSHOT_ROW: Final = 1000
 
 
 @final
@@ -78,6 +91,7 @@ class SQLiteJournal:
         "_log_count",
         "_path",
         "_serializer",
+        "_wire",
     )
 
     def __init__(
@@ -103,6 +117,7 @@ class SQLiteJournal:
         self._durability: Durability = durability
         self._serializer: Serializer = PickleSerializer() if serializer is None else serializer
         self._codec = Codec(self._serializer)
+        self._wire = Wire(self._codec)
         self._batch_window = float(batch_window)
         self._batch_size = batch_size
         self._keep_decisions = keep_decisions
@@ -137,6 +152,11 @@ class SQLiteJournal:
     def codec(self) -> Codec:
         """The codec of this journal's records (register more classes on it before use)."""
         return self._codec
+
+    @property
+    def wire(self) -> Wire:
+        """The wire form of this journal's records (built on :attr:`codec`)."""
+        return self._wire
 
     @property
     def batch_window(self) -> float:
@@ -192,7 +212,7 @@ class SQLiteJournal:
             connection = self._connect()
             try:
                 created = self._prepare(connection)
-                (count,) = connection.execute("SELECT count(*) FROM log").fetchone()
+                (count,) = connection.execute("SELECT total(count) FROM log").fetchone()
             except BaseException:
                 connection.close()
                 raise
@@ -201,7 +221,7 @@ class SQLiteJournal:
             raise
         self._connection = connection
         self._broken = None
-        self._log_count = count
+        self._log_count = int(count)
         return created
 
     def close(self) -> None:
@@ -224,10 +244,13 @@ class SQLiteJournal:
         except sqlite3.Error as error:
             raise self._error("cannot be opened", error) from error
         try:
+            # Only a new file takes it (before WAL mode writes its first page).
+            connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise JournalError(f"the journal {self._path!r} cannot use WAL mode ({mode})")
             connection.execute(f"PRAGMA synchronous={SYNCHRONOUS[self._durability]}")
+            connection.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
             problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
         except sqlite3.Error as error:
             connection.close()
@@ -306,33 +329,40 @@ class SQLiteJournal:
             pass  # the write failed already; the file keeps its last commit
         return JournalError(f"the journal {self._path!r} could not be written: {error}")
 
-    def commit(self, records: Iterable[str], meta: Mapping[str, str] | None = None) -> None:
-        """Append ``records`` to the log and set ``meta`` values, in one SQLite transaction.
+    def commit(
+        self,
+        body: bytes,
+        count: int,
+        ids: int,
+        clock: str | None = None,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Append one row to the log (``count`` records as the wire's ``body``, with the
+        id source's draws and a virtual clock's position after them) and set ``meta``
+        values, in one SQLite transaction (one statement when there is no meta).
 
         Raises:
             JournalError: the journal is closed, or the write failed; after a failed
                 write every later one fails too (the file keeps its last commit).
         """
         connection = self._writable()
-        added = 0
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            for record in records:
-                connection.execute("INSERT INTO log (record) VALUES (?)", (record,))
-                added += 1
-            if meta:
-                connection.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items()
-                )
-            connection.execute("COMMIT")
+            if not meta:
+                connection.execute(_INSERT_ROW, (count, ids, clock, body))
+            else:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute(_INSERT_ROW, (count, ids, clock, body))
+                connection.executemany(_SET_META, meta.items())
+                connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._fail(connection, error) from error
-        self._log_count += added
+        self._log_count += count
 
-    def compact(self, records: Iterable[str], meta: Mapping[str, str] | None = None) -> None:
-        """Replace the snapshot with ``records`` and empty the log, in one transaction.
+    def compact(self, bodies: Iterable[bytes], meta: Mapping[str, str] | None = None) -> None:
+        """Replace the snapshot with ``bodies`` (rows of records) and empty the
+        log, in one transaction, then give the freed pages back.
 
-        A crash before the commit leaves the journal as it was. If iterating ``records``
+        A crash before the commit leaves the journal as it was. If iterating ``bodies``
         raises, nothing changes and the error propagates (the journal stays usable).
 
         Raises:
@@ -343,8 +373,8 @@ class SQLiteJournal:
             connection.execute("BEGIN IMMEDIATE")
             connection.execute("DELETE FROM snapshot")
             try:
-                for record in records:
-                    connection.execute("INSERT INTO snapshot (record) VALUES (?)", (record,))
+                for body in bodies:
+                    connection.execute("INSERT INTO snapshot (body) VALUES (?)", (body,))
             except sqlite3.Error:
                 raise
             except BaseException:
@@ -352,26 +382,44 @@ class SQLiteJournal:
                 raise
             connection.execute("DELETE FROM log")
             if meta:
-                connection.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items()
-                )
+                connection.executemany(_SET_META, meta.items())
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._fail(connection, error) from error
         self._log_count = 0
+        # Give the freed pages back (nothing is lost if SQLite cannot); executescript
+        # steps the pragma to its end, where execute frees one page.
+        with contextlib.suppress(sqlite3.Error):
+            connection.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
 
     def set_meta(self, values: Mapping[str, str]) -> None:
-        """Set meta values (text) in their own transaction; see :meth:`commit`."""
-        self.commit((), values)
+        """Set meta values (text) in their own transaction."""
+        connection = self._writable()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(_SET_META, values.items())
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._fail(connection, error) from error
 
     # -- reading ------------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
-        """Every meta value: ``format``, ``release`` and what the engine keeps there."""
+        """Every meta value: ``format``, ``release`` and what the engine keeps there
+        (``ids_drawn`` and ``clock`` as the last log row left them)."""
         connection = self._writable()
         try:
-            return dict(connection.execute("SELECT key, value FROM meta"))
+            values = dict(connection.execute("SELECT key, value FROM meta"))
+            last = connection.execute(
+                "SELECT ids, clock FROM log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
         except sqlite3.Error as error:
             raise self._error("cannot be read", error) from error
+        if last is not None:
+            ids, clock = last
+            values["ids_drawn"] = str(ids)
+            if clock is not None:
+                values["clock"] = clock
+        return values
 
     def load(self) -> list[Any]:
         """Decode every record, the snapshot's then the log's, each in ``seq`` order.
@@ -380,19 +428,19 @@ class SQLiteJournal:
         with part of a journal.
 
         Raises:
-            JournalCorrupted: a record cannot be decoded (naming its table and seq), or
+            JournalCorrupted: a row cannot be decoded (naming its table and seq), or
                 SQLite finds a damaged page.
         """
         connection = self._writable()
-        decode = self._codec.decode
+        decode = self._wire.load
         loaded: list[Any] = []
         for table in ("snapshot", "log"):
             seq = None
             try:
-                rows = connection.execute(f"SELECT seq, record FROM {table} ORDER BY seq")
-                for row_seq, text in rows:
+                rows = connection.execute(f"SELECT seq, body FROM {table} ORDER BY seq")
+                for row_seq, body in rows:
                     seq = row_seq
-                    loaded.append(decode(text))
+                    loaded += decode(body)
             except sqlite3.Error as error:
                 seq = _row_after(connection, table, seq)  # the row that could not be read
                 reason = f"{type(error).__name__}: {error}"

@@ -18,19 +18,21 @@ from collections.abc import Callable, Iterable
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from .._core._clock import Clock, SystemClock
+from .._core._clock import Clock
 from .._core._drawn_keys import DRAWN_KEY
 from .._core._events import Decision
 from .._core._models import FlowRun, TaskRun, has_drawn_key
 from .._core._outcomes import SetStateStatus
+from .._core._states import State
 from ._codec import Codec
 from ._errors import JournalError
-from ._records import RECORD_TYPES, Record
-from ._sqlite import SQLiteJournal
+from ._records import RECORD_TYPES, PlainDecision, Record, StateCommitted
+from ._sqlite import SNAPSHOT_ROW, SQLiteJournal
 
 __all__ = ["CountingRandom", "JournalLock", "JournalWriter", "register_records", "run_fields"]
 
 _logger = logging.getLogger("orchestrator")
+_GETRANDBITS = random.Random.getrandbits
 
 
 def run_fields(run: TaskRun | FlowRun) -> dict[str, Any]:
@@ -74,7 +76,7 @@ class CountingRandom(random.Random):
         """Draw ``k`` bits, counted."""
         self.draws += 1
         self.touched = True
-        return super().getrandbits(k)
+        return _GETRANDBITS(self, k)
 
     def random(self) -> float:
         """Draw a float in [0, 1), counted."""
@@ -105,14 +107,17 @@ class JournalWriter:
     ) -> None:
         self.file = file
         self.image = image
-        self._encode = file.codec.encode
+        self._tree = file.wire.tree
+        self._commit_tree = file.wire.commit_tree
         self._clock = clock
         self._seed = seed
+        self._seed_saved = False
+        self._last_clock: str | None = None
         self._ids = ids
         self._jitter = jitter
-        self._pending: list[str] = []
-        self._system = SystemClock()
-        self._first_pending = 0.0
+        self._pending: list[Any] = []
+        self._batch = file.batch
+        self._batch_size = file.batch_size
         #: The error that broke the journal; every later write raises JournalError.
         self.broken: BaseException | None = None
         self.closed = False
@@ -127,7 +132,7 @@ class JournalWriter:
         self._closing = threading.Event()  # wakes a batch's timer at close
 
     def append(self, record: Record, *, where: str | None = None) -> None:
-        """Encode ``record`` now and keep it for this call's transaction.
+        """Encode ``record`` now (as JSON values) and keep it for this call's transaction.
 
         ``where`` names what the record holds in an error (its class by default).
 
@@ -144,16 +149,50 @@ class JournalWriter:
                 f"the journal {self.file.path!r} {why} and takes no more changes; "
                 "open a new orchestrator on it to restore its last committed state"
             )
-        if not self._pending:
-            self._first_pending = self._system.timestamp()
         what = type(record).__name__ if where is None else where
-        self._pending.append(self._encode(record, where=what))
+        self._pending.append(self._tree(record, what))
 
-    def meta(self) -> dict[str, str]:
-        """The meta values as they stand now."""
-        values = {"seed": str(self._seed), "ids_drawn": str(self._ids.draws)}
-        if self._clock.is_virtual:
-            values["clock"] = self._clock.now().isoformat()
+    def append_commit(self, run: TaskRun | FlowRun, state: State) -> None:
+        """Append the :class:`StateCommitted` record of ``state`` committed to ``run``
+        (encoded straight from the run; see :meth:`append`)."""
+        if self.muted:
+            return
+        if self.broken is not None or self.closed:
+            self.append(StateCommitted.of(run, state))  # raises as append does
+            return
+        self._pending.append(self._commit_tree(run, state))
+
+    def plain_decision(self, run: TaskRun | FlowRun, *, forced: bool) -> None:
+        """Append a :class:`PlainDecision` of ``run``: a mark on the run's commit when
+        that is the last record (most are), else a record of its own."""
+        pending = self._pending
+        if pending and not self.muted:
+            last = pending[-1]
+            if (
+                last.__class__ is tuple
+                and last[0] == 1
+                and len(last) == 19
+                and last[1] == run.id.int
+            ):
+                pending[-1] = (*last, 2 if forced else 1)
+                return
+        self.append(PlainDecision(run.id, isinstance(run, FlowRun), forced))
+
+    def _clock_text(self) -> str | None:
+        return self._clock.now().isoformat() if self._clock.is_virtual else None
+
+    def meta(self, *, whole: bool = False) -> dict[str, str]:
+        """The meta values a commit must also set: the seed once, the jitter source's
+        state when it was drawn from; with ``whole`` (a compaction's) the id draws and
+        the clock too (the log's rows hold them otherwise)."""
+        values = {}
+        if whole or not self._seed_saved:
+            values["seed"] = str(self._seed)
+        if whole:
+            values["ids_drawn"] = str(self._ids.draws)
+            clock = self._clock_text()
+            if clock is not None:
+                values["clock"] = clock
         if self._jitter.touched:
             values["jitter"] = json.dumps(self._jitter.getstate())
             self._jitter.touched = False
@@ -164,9 +203,9 @@ class JournalWriter:
 
         With ``force`` the meta is committed even with no records (the clock's
         position at close, the seed of a new journal). In batch mode the records wait
-        (unless ``force``) until there are
-        ``batch_size`` of them or the first has waited ``batch_window`` seconds.
-        Compacts when the log reaches the file's threshold.
+        (unless ``force``) until there are ``batch_size`` of them, or until a timer
+        started with the first of them ends after ``batch_window`` seconds and commits
+        them. Compacts when the log reaches the file's threshold.
 
         Raises:
             JournalError: the file refused the transaction; the journal is broken.
@@ -175,12 +214,7 @@ class JournalWriter:
         if self.closed or not (pending or force):
             return
         file = self.file
-        if (
-            file.batch
-            and not force
-            and len(pending) < file.batch_size
-            and self._system.timestamp() - self._first_pending < file.batch_window
-        ):
+        if self._batch and not force and len(pending) < self._batch_size:
             if not self._timed:  # commit the batch when its window ends, calls or not
                 self._timed = True
                 threading.Thread(
@@ -195,11 +229,18 @@ class JournalWriter:
     def _commit(self) -> None:
         """Commit the pending records (maybe none) and the meta in one transaction."""
         pending, self._pending = self._pending, []
+        clock = self._clock_text()
+        meta = self.meta()
+        if not (pending or meta) and clock == self._last_clock:
+            return  # nothing to say (a close with nothing new)
         try:
-            self.file.commit(pending, self.meta())
+            body = self.file.wire.body(pending)
+            self.file.commit(body, len(pending), self._ids.draws, clock, meta)
         except BaseException as exc:
             self.broken = exc
             raise
+        self._seed_saved = True
+        self._last_clock = clock
 
     def _commit_after_window(self) -> None:
         """Wait out the batch's window (real time), then commit it under the lock.
@@ -228,13 +269,22 @@ class JournalWriter:
             return
         if self._pending:
             self._commit()  # the image includes them; committed first all the same
-        encode = self._encode
-        texts = [encode(record, where=type(record).__name__) for record in self.image()]
+        tree, body = self._tree, self.file.wire.body
+        bodies: list[bytes] = []
+        chunk: list[Any] = []
+        for record in self.image():
+            chunk.append(tree(record, type(record).__name__))
+            if len(chunk) == SNAPSHOT_ROW:
+                bodies.append(body(chunk))
+                chunk = []
+        if chunk:
+            bodies.append(body(chunk))
         try:
-            self.file.compact(texts, self.meta())
+            self.file.compact(bodies, self.meta(whole=True))
         except JournalError as exc:
             self.broken = exc
             raise
+        self._seed_saved = True
 
     def discard_pending(self) -> None:
         """Forget the records of a call that is being undone."""
