@@ -31,6 +31,7 @@ from .._core._models import TaskRun
 from .._core._states import AwaitingRetry, Crashed, State, StateDetails, StateType
 from .._journal._errors import JournalCorrupted, JournalError
 from .._journal._records import RunHistory
+from .._journal._writer import CountingRandom
 from ._replay import apply_record
 
 if TYPE_CHECKING:
@@ -97,11 +98,20 @@ def _history(record: RunHistory) -> list[State]:
 
 def _resume_sources(engine: Engine, meta: Any) -> None:
     """Advance the id source past the ids drawn, and give jitter and clock their state."""
-    ids: random.Random = engine._ids
+    ids: CountingRandom = engine._ids  # type: ignore[assignment]
     drawn = int(meta.get("ids_drawn", "0"))
-    draw = ids.getrandbits
-    for _ in range(drawn):
-        draw(128)
+    done = 0
+    saved = meta.get("ids_state")  # where it stood at the last compaction
+    if saved is not None:
+        done, (version, internal, gauss) = json.loads(saved)
+        if done <= drawn:
+            ids.setstate((version, tuple(internal), gauss))
+        else:  # pragma: no cover - a compaction is never ahead of the log's rows
+            done = 0
+    draw = random.Random.getrandbits
+    for _ in range(drawn - done):
+        draw(ids, 128)
+    ids.draws = drawn
     jitter = meta.get("jitter")
     if jitter is not None:
         version, internal, gauss = json.loads(jitter)

@@ -35,7 +35,7 @@ from ._errors import JournalCorrupted, JournalError, JournalVersionError
 from ._lock import free_lock, take_lock
 from ._options import SYNCHRONOUS, Durability, checked_options, current_release, release_key
 from ._serializers import PickleSerializer, Serializer
-from ._wire import Wire
+from ._wire import LAYOUTS, Wire
 
 __all__ = ["FORMAT", "SNAPSHOT_ROW", "SQLiteJournal"]
 
@@ -275,7 +275,11 @@ class SQLiteJournal:
                     connection.execute(statement)
                 connection.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("format", str(FORMAT)), ("release", current_release())],
+                    [
+                        ("format", str(FORMAT)),
+                        ("release", current_release()),
+                        ("layout", LAYOUTS),
+                    ],
                 )
                 connection.execute("COMMIT")
                 return True
@@ -297,6 +301,12 @@ class SQLiteJournal:
             raise JournalVersionError(
                 f"the journal {self._path!r} was written by release {release}, newer than "
                 f"this one ({ours}); open it with that release or a later one"
+            )
+        if meta.get("layout") != LAYOUTS:
+            raise JournalVersionError(
+                f"the journal {self._path!r} records runs and states with fields this "
+                f"release does not have (layout {meta.get('layout')!r}, this release's is "
+                f"{LAYOUTS!r}); open it with the release that wrote it ({release})"
             )
         if not {"snapshot", "log"} <= tables:
             raise JournalCorrupted("its snapshot or log table is missing", path=self._path)

@@ -11,13 +11,13 @@ they are written as short tuples rather than the codec's tagged objects::
     (4, kind, run, (state, ...))                               RunHistory
     (5, run_id, flow, log)                                     MirroredDecisions
 
-A run or a state's details is a list of ``index, value`` pairs (see
-:mod:`._layouts`); a state inside a run is ``(type, name, timestamp, message, data,
-details, id)``. Values are written by the kind of their field: a UUID as its 128-bit
-int, a UTC datetime as microseconds since the epoch (``True`` for a commit's time that
-is the committed state's own); anything else, and any value not of its field's usual
-type, goes through the codec (``{"$o": ...}`` marks the latter). Every other record is
-the codec's tagged object.
+A run or a state's details is the tuple of its fields (see :mod:`._layouts`); a state
+inside a run is ``(type, name, timestamp, message, data, details, id)``. Values are
+written by the kind of their field: a UUID as its 128-bit int, a UTC datetime as
+microseconds since the epoch (``True`` for a commit's time that is the committed
+state's own), a run's tags as a tuple, an empty mapping as ``()``, a drawn key as 0;
+anything else, and any value not of its field's usual type, goes through the codec
+(``{"$o": ...}`` marks the latter). Every other record is the codec's tagged object.
 
 A row (a call's records) is stored in pickle's format, restricted to those plain
 values (tuples, lists, dicts, numbers, strings): it is read back by an unpickler that
@@ -37,11 +37,12 @@ from typing import Any, Final, final
 
 import attrs
 
+from .._core._drawn_keys import DRAWN_KEY
 from .._core._held_ids import uuid_from_int
 from .._core._models import FlowRun, TaskRun, TaskRunPolicy
 from .._core._state_record import EMPTY_DETAILS, State, StateDetails, StateType, stamped_state
 from ._codec import Codec, Other, Refused
-from ._layouts import REQUIRED, Layout, raw_slot
+from ._layouts import Layout, raw_slot, signature
 from ._records import (
     COMMITTED_FIELDS,
     MirroredDecisions,
@@ -51,7 +52,11 @@ from ._records import (
     StateCommitted,
 )
 
-__all__ = ["Wire"]
+__all__ = ["LAYOUTS", "Wire"]
+
+#: The digest of the classes' field orders the wire's tuples follow (see
+#: :func:`~._layouts.signature`); a journal written with others is refused.
+LAYOUTS: Final = signature((State, StateDetails, TaskRun, FlowRun, TaskRunPolicy))
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -62,6 +67,8 @@ _RECENT_DETAILS: Final = 256  # decoded details kept for sharing
 _STATE_TYPES: Final = tuple(StateType)
 _STATE_TYPE_CODES: Final = {member: code for code, member in enumerate(_STATE_TYPES)}
 _PROTOCOL: Final = 5
+_NOTHING: Final = object()
+_MAPPINGS: Final = (dict, MappingProxyType)
 _held: Final = raw_slot(State, "id").__get__
 
 
@@ -84,8 +91,14 @@ class Wire:
         "_details",
         "_encoded",
         "_flow_run",
+        "_last_details",
         "_last_micros",
+        "_last_micros_read",
+        "_last_pairs",
         "_last_time",
+        "_last_time_read",
+        "_policies",
+        "_policy",
         "_recent_details",
         "_set_id",
         "_task_run",
@@ -97,7 +110,7 @@ class Wire:
         self._untag = untag = codec.untag
         uuid_kind = (self._uuid, self._decode_uuid, None)
         time_kind = (self._time, self._decode_time, None)
-        map_kind = (self._mapping, untag, None)
+        map_kind = (self._mapping, self._decode_mapping, None)
         held = raw_slot(State, "id").__set__
         id_setter = State.__dict__["id"].__set__
 
@@ -125,6 +138,9 @@ class Wire:
             **{name: time_kind for name in COMMITTED_FIELDS if name.endswith("time")},
             **dict.fromkeys(("updated", "created", "cache_expiration"), time_kind),
             **dict.fromkeys(("labels", "task_inputs", "parameters", "job_variables"), map_kind),
+            "tags": (self._tags, self._decode_tags, None),
+            "empirical_policy": (self._run_policy, self._decode_policy, None),
+            "dynamic_key": (self._key, self._decode_key, None),
         }
         layouts = []
         for cls in (TaskRun, FlowRun):
@@ -132,13 +148,20 @@ class Wire:
             kinds = {name: kind for name, kind in run_kinds.items() if name in fields}
             layouts.append(Layout(cls, kinds, self._any, untag, skip=("state",)))
         self._task_run, self._flow_run = layouts
+        self._policy = Layout(TaskRunPolicy, {}, self._any, untag)
+        self._policies: dict[tuple[Any, ...], TaskRunPolicy] = {}
         self._recent_details: dict[tuple[Any, ...], StateDetails] = {}
         # The last time encoded with its micros; trees of immutable objects many records
         # share (a run's states' details, a task's policy), by identity. Each entry keeps
         # its object alive, so no new object is mistaken for it.
-        self._last_time: object = REQUIRED
+        self._last_time: object = _NOTHING
         self._last_micros: Any = None
         self._encoded: dict[int, tuple[object, Any]] = {}
+        # The last details and time decoded, and what they were decoded from.
+        self._last_pairs: object = _NOTHING
+        self._last_details: Any = None
+        self._last_micros_read: object = _NOTHING
+        self._last_time_read: Any = None
         self._decoders: dict[int, Callable[[tuple[Any, ...]], Any]] = {
             1: self._decode_committed,
             2: self._decode_plain,
@@ -238,12 +261,17 @@ class Wire:
         cls = value.__class__
         if cls is str or cls is int or cls is float or cls is bool or value is None:
             return value
-        if cls is TaskRunPolicy:  # immutable, and shared by a task's runs
-            found = self._encoded.get(id(value))
-            if found is not None and found[0] is value:
-                return found[1]
-            return self._remember(value, self._codec.tree(value))
         return self._codec.tree(value)
+
+    def _run_policy(self, value: Any) -> Any:
+        """A run's policy: a task run's as its fields' tuple (remembered: a task's runs
+        share one), a flow run's through the codec."""
+        if value.__class__ is not TaskRunPolicy:
+            return self._any(value)
+        found = self._encoded.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        return self._remember(value, self._policy.encode(value))
 
     def _other(self, value: Any) -> Any:
         return {"$o": self._any(value)}
@@ -264,9 +292,21 @@ class Wire:
         return None if value is None else self._other(value)
 
     def _mapping(self, value: Any) -> Any:
+        if not value and value.__class__ in _MAPPINGS:
+            return ()
         if value.__class__ is MappingProxyType:
             value = dict(value)
         return self._codec.tree(value)
+
+    def _tags(self, value: Any) -> Any:
+        if value.__class__ is frozenset and all(tag.__class__ is str for tag in value):
+            return tuple(value)
+        return self._other(value)
+
+    def _key(self, value: Any) -> Any:
+        if value.__class__ is str:
+            return value
+        return 0 if value is DRAWN_KEY else self._other(value)
 
     def _state_values(self, state: Any) -> tuple[Any, ...]:
         """A state's ``type, name, timestamp, message, data, details, id``."""
@@ -355,8 +395,15 @@ class Wire:
     def _decode_details(self, pairs: Any) -> Any:
         """Details, shared with the last ones decoded from equal values (a run's states
         mostly carry the same details, as the engine shares them)."""
-        if pairs.__class__ is not list:
+        if pairs is self._last_pairs:  # one tree, shared by the states that share it
+            return self._last_details
+        if pairs.__class__ is not tuple:
             return self._untag(pairs).value
+        self._last_pairs = pairs
+        self._last_details = self._details_of(pairs)
+        return self._last_details
+
+    def _details_of(self, pairs: tuple[Any, ...]) -> Any:
         try:
             key = (*pairs, *map(type, pairs))  # types too: 1, 1.0 and True are equal
             found = self._recent_details.get(key)
@@ -399,6 +446,32 @@ class Wire:
             tree[19] if len(tree) == 20 else 0,
         )
 
+    def _decode_policy(self, value: Any) -> Any:
+        """A run's policy; a task's runs share one (as the original's did)."""
+        if value.__class__ is not tuple:
+            return self._untag(value)
+        try:
+            key = (*value, *map(type, value))
+            found = self._policies.get(key)
+        except TypeError:  # a value that is not hashable: decoded apart
+            return self._policy.build(value)
+        if found is None:
+            if len(self._policies) >= _REMEMBERED:
+                self._policies.clear()
+            found = self._policies[key] = self._policy.build(value)
+        return found
+
+    def _decode_mapping(self, value: Any) -> Any:
+        return {} if value == () else self._untag(value)
+
+    def _decode_tags(self, value: Any) -> Any:
+        return frozenset(value) if value.__class__ is tuple else self._untag(value).value
+
+    def _decode_key(self, value: Any) -> Any:
+        if value.__class__ is str:
+            return value
+        return DRAWN_KEY if value == 0 else self._untag(value).value
+
     def _decode_uuid(self, value: Any) -> Any:
         if value.__class__ is int:
             return uuid_from_int(value)
@@ -406,7 +479,12 @@ class Wire:
 
     def _decode_time(self, value: Any) -> Any:
         if value.__class__ is int:
-            return _EPOCH + _MICROSECOND * value
+            if value == self._last_micros_read:  # one time, shared as the original did
+                return self._last_time_read
+            when = _EPOCH + _MICROSECOND * value
+            self._last_micros_read = value
+            self._last_time_read = when
+            return when
         return None if value is None else self._untag(value).value
 
     def _decode_plain(self, tree: tuple[Any, ...]) -> PlainDecision:

@@ -190,6 +190,8 @@ class JournalWriter:
             values["seed"] = str(self._seed)
         if whole:
             values["ids_drawn"] = str(self._ids.draws)
+            # where the id source stood then, so a restore need not draw them all again
+            values["ids_state"] = json.dumps([self._ids.draws, self._ids.getstate()])
             clock = self._clock_text()
             if clock is not None:
                 values["clock"] = clock
