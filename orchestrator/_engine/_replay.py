@@ -10,11 +10,11 @@ replayed: recovery (``_restore.py``) rebuilds what a restored engine needs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._core._models import FlowRun, TaskRun
+from .._core._states import State
 from .._journal._records import (
-    COMMITTED_FIELDS,
     DecisionMade,
     DeploymentImage,
     DeploymentRemoved,
@@ -42,7 +42,7 @@ from ._table_replay import apply_table_change
 if TYPE_CHECKING:
     from ._engine import Engine
 
-__all__ = ["apply_record"]
+__all__ = ["Replay", "apply_record"]
 
 
 def _live(engine: Engine, image: TaskRun | FlowRun) -> TaskRun | FlowRun:
@@ -85,22 +85,30 @@ def _add(engine: Engine, run: TaskRun | FlowRun) -> None:
         engine.work_pools.file(run)
 
 
-def _append(engine: Engine, run: TaskRun | FlowRun, state: object) -> None:
-    if isinstance(run, TaskRun):
-        engine.store.append_task_run_state(run.id, state)  # type: ignore[arg-type]
-    else:
-        engine.store.append_flow_run_state(run.id, state)  # type: ignore[arg-type]
+def _append(engine: Engine, run: TaskRun | FlowRun, state: State) -> None:
+    engine.store.append_restored_state(run.id, state, flow=run.__class__ is FlowRun)
 
 
 def _set_bookkeeping(run: TaskRun | FlowRun, record: StateCommitted) -> None:
-    for name, value in zip(COMMITTED_FIELDS, record.values, strict=True):
-        if value is not None or name != "flow_run_run_count":
-            setattr(run, name, value)
+    """Give ``run`` the fields a commit left (:data:`COMMITTED_FIELDS`) and its state."""
+    (
+        run.run_count,
+        parent_count,
+        run.total_run_time,
+        run.updated,
+        run.expected_start_time,
+        run.next_scheduled_start_time,
+        run.start_time,
+        run.end_time,
+    ) = record.values
+    if parent_count is not None:  # a flow run has none
+        run.flow_run_run_count = parent_count  # type: ignore[union-attr]
     run.state = record.state
 
 
-def _commit(engine: Engine, record: StateCommitted) -> None:
-    """Set a run's bookkeeping and state as a commit left them, and append the state."""
+def _commit(engine: Engine, record: StateCommitted) -> TaskRun | FlowRun:
+    """Set a run's bookkeeping and state as a commit left them, and append the state;
+    return the run."""
     store = engine.store
     if record.flow:
         flow_run = store.get_flow_run(record.run_id)
@@ -111,16 +119,17 @@ def _commit(engine: Engine, record: StateCommitted) -> None:
         if record.policy is not None:
             flow_run.empirical_policy = record.policy
         store.reindex_flow_run(flow_run, before)
-        store.append_flow_run_state(flow_run.id, record.state)
+        store.append_restored_state(flow_run.id, record.state, flow=True)
         engine.work_pools.file(flow_run)
-        return
+        return flow_run
     run = store.get_task_run(record.run_id)
     if run is None:
         raise ValueError(f"the journal commits to run {record.run_id}, never added")
     before = store.snapshot_task_run(run)
     _set_bookkeeping(run, record)
     store.reindex_task_run(run, before)
-    store.append_task_run_state(run.id, record.state)
+    store.append_restored_state(run.id, record.state, flow=False)
+    return run
 
 
 def _delete_state(engine: Engine, record: StateDeleted) -> None:
@@ -147,12 +156,10 @@ def apply_record(engine: Engine, record: Record) -> None:
             journal is inconsistent; restore reports it as corrupted).
     """
     store = engine.store
-    if isinstance(record, StateCommitted):
-        _commit(engine, record)
-        if record.plain:
-            apply_plain_decision(
-                engine, PlainDecision(record.run_id, record.flow, record.plain == 2)
-            )
+    if record.__class__ is StateCommitted:
+        run = _commit(engine, record)
+        if record.plain:  # the plain decision folded into it
+            engine.decisions.restore_plain(run, record.state, forced=record.plain == 2)
     elif isinstance(record, RunImage):
         _copy_into(engine, record.run, _live(engine, record.run).state)
     elif isinstance(record, RunAdded):
@@ -198,3 +205,70 @@ def apply_record(engine: Engine, record: Record) -> None:
         store.add_flow(record.flow)
     else:  # pragma: no cover - the codec rebuilds only record classes
         raise TypeError(f"not a journal record: {record!r}")
+
+
+class Replay:
+    """Applies a journal's records in order, in bulk where the order allows.
+
+    A snapshot's consecutive task runs go into the store together
+    (:meth:`~orchestrator._store._store.Store.restore_task_runs`), and the commits to a
+    task run are re-filed in the store's indexes once, not once each: the run is noted
+    with its fields before the first, and re-filed before any other kind of record is
+    applied (that one may read the indexes) or at :meth:`finish`.
+    """
+
+    __slots__ = ("_engine", "_histories", "_unfiled")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._histories: list[tuple[TaskRun, list[State]]] = []
+        self._unfiled: dict[object, tuple[TaskRun, Any]] = {}
+
+    def apply(self, record: Record) -> None:
+        """Apply one record (see :func:`apply_record` for what it raises)."""
+        cls = record.__class__
+        if cls is StateCommitted and not record.flow:  # type: ignore[union-attr]
+            self._flush_histories()
+            self._commit_task(record)  # type: ignore[arg-type]
+            return
+        if cls is RunHistory and record.run.__class__ is TaskRun:  # type: ignore[union-attr]
+            self._file()
+            run: TaskRun = record.run  # type: ignore[union-attr]
+            states = list(record.states)  # type: ignore[union-attr]
+            run.state = states[-1] if states else None
+            self._histories.append((run, states))
+            return
+        self._flush_histories()
+        if cls is not RunAdded:  # an addition reads no index another run is in
+            self._file()
+        apply_record(self._engine, record)
+
+    def finish(self) -> None:
+        """Apply what is held back."""
+        self._flush_histories()
+        self._file()
+
+    def _commit_task(self, record: StateCommitted) -> None:
+        store = self._engine.store
+        run = store.get_task_run(record.run_id)
+        if run is None:
+            raise ValueError(f"the journal commits to run {record.run_id}, never added")
+        unfiled = self._unfiled
+        if run.id not in unfiled:
+            unfiled[run.id] = (run, store.snapshot_task_run(run))
+        _set_bookkeeping(run, record)
+        store.append_restored_state(run.id, record.state, flow=False)
+        if record.plain:  # the plain decision folded into it
+            self._engine.decisions.restore_plain(run, record.state, forced=record.plain == 2)
+
+    def _file(self) -> None:
+        if self._unfiled:
+            store = self._engine.store
+            for run, before in self._unfiled.values():
+                store.reindex_task_run(run, before)
+            self._unfiled.clear()
+
+    def _flush_histories(self) -> None:
+        if self._histories:
+            self._engine.store.restore_task_runs(self._histories)
+            self._histories = []

@@ -30,9 +30,8 @@ from .._core._clock import VirtualClock
 from .._core._models import TaskRun
 from .._core._states import AwaitingRetry, Crashed, State, StateDetails, StateType
 from .._journal._errors import JournalCorrupted, JournalError
-from .._journal._records import RunHistory
 from .._journal._writer import CountingRandom
-from ._replay import apply_record
+from ._replay import Replay
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -61,19 +60,11 @@ def restore(engine: Engine) -> int:
     collecting = gc.isenabled()
     gc.disable()  # millions of new objects, none of them garbage: no collection passes
     try:
-        histories: list[tuple[TaskRun, list[State]]] = []
+        replay = Replay(engine)
         for record in file.load():
-            if record.__class__ is RunHistory and record.run.__class__ is TaskRun:
-                histories.append((record.run, _history(record)))
-                count += 1
-                continue
-            if histories:
-                engine.store.restore_task_runs(histories)
-                histories = []
-            apply_record(engine, record)
+            replay.apply(record)
             count += 1
-        if histories:
-            engine.store.restore_task_runs(histories)
+        replay.finish()
     except JournalError:
         raise
     except Exception as error:
@@ -87,13 +78,6 @@ def restore(engine: Engine) -> int:
     if count:
         recover(engine)
     return count
-
-
-def _history(record: RunHistory) -> list[State]:
-    """A snapshot's task run's states, the run's ``state`` set to the last."""
-    states = list(record.states)
-    record.run.state = states[-1] if states else None
-    return states
 
 
 def _resume_sources(engine: Engine, meta: Any) -> None:

@@ -9,7 +9,7 @@ the copy and later changes of the live objects never reach it.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -86,9 +86,11 @@ COMMITTED_FIELDS: Final = (
 )
 
 
-@attrs.frozen
-class StateCommitted:
+class StateCommitted(NamedTuple):
     """A state was committed to a run, with the bookkeeping the commit left.
+
+    (A named tuple, not an attrs class: a log holds a million of them, and the wire
+    writes them itself.)
 
     ``values`` holds the run's :data:`COMMITTED_FIELDS` after the commit; ``policy`` a
     flow run's policy (flow rules change it), None for a task run. Only these change in
@@ -283,7 +285,6 @@ RECORD_TYPES: Final = (
     FlowAdded,
     RunAdded,
     RunHistory,
-    StateCommitted,
     RunImage,
     RunRemoved,
     StateDeleted,

@@ -425,25 +425,29 @@ class Wire:
         return self._untag(pairs)  # the codec's tagged object
 
     def _decode_committed(self, tree: tuple[Any, ...]) -> StateCommitted:
-        if not 19 <= len(tree) <= 20:
-            raise ValueError("a committed state's record has the wrong length")
-        state = self._state(*tree[3:10])
+        plain = tree[19] if len(tree) == 20 else 0
+        (_, run_id, flow, kind, name, when, message, data, details, held, count,
+         parent_count, total, updated, expected, following, start, end,
+         policy) = tree[:19]  # fmt: skip
+        state = self._state(kind, name, when, message, data, details, held)
         now = state.timestamp
-        count, parent_count, total = tree[10:13]
-        untag = self._untag
-        decode_time = self._decode_time
+        time, untag = self._decode_time, self._untag
         return StateCommitted(
-            self._decode_uuid(tree[1]),
-            tree[2],
+            self._decode_uuid(run_id),
+            flow,
             state,
             (
-                untag(count),
-                untag(parent_count),
-                untag(total),
-                *(now if value is True else decode_time(value) for value in tree[13:18]),
+                count if count.__class__ is int else untag(count),
+                parent_count if parent_count.__class__ is int else untag(parent_count),
+                total if total.__class__ is float else untag(total),
+                now if updated is True else time(updated),
+                now if expected is True else time(expected),
+                now if following is True else time(following),
+                now if start is True else time(start),
+                now if end is True else time(end),
             ),
-            untag(tree[18]),
-            tree[19] if len(tree) == 20 else 0,
+            None if policy is None else untag(policy),
+            plain,
         )
 
     def _decode_policy(self, value: Any) -> Any:

@@ -323,6 +323,30 @@ class Store(StoreQueries, StoreStates, StoreObjects, StoreChecks):
         states.append(state)
         self._flow_run_state_count += 1
 
+    def append_restored_state(self, run_id: uuid.UUID, state: State, *, flow: bool) -> None:
+        """Append a state a journal restores to a task run's (or a flow run's) history.
+
+        It was checked when it was first committed, so its id is filed only if the
+        state-id index is built (see ``_state_ids``). O(1).
+
+        Raises:
+            ObjectNotFound: no such run.
+        """
+        ids = self._state_ids
+        if flow:
+            states = self._flow_run_states.get(run_id)
+            if states is None:
+                raise ObjectNotFound("flow run", run_id)
+            ids.add_restored(ids.flow, run_id, (state,))
+            self._flow_run_state_count += 1
+        else:
+            states = self._task_run_states.get(run_id)
+            if states is None:
+                raise ObjectNotFound("task run", run_id)
+            ids.add_restored(ids.task, run_id, (state,))
+            self._task_run_state_count += 1
+        states.append(state)
+
     def flow_run_states(self, flow_run_id: uuid.UUID) -> list[State]:
         """Return a copy of the flow run's states in commit order.
 
