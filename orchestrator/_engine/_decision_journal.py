@@ -20,7 +20,6 @@ from .._core._states import State, make_state
 from .._journal._records import DecisionMade, MirroredDecisions, PlainDecision
 from .._rules._context import TransitionContext
 from .._rules._rule import Policy
-from ._decisions import FULL, PLAIN_CREATION
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -41,17 +40,13 @@ def journal_decision(
     proposed: State,
     result: OrchestrationResult,
     policy: Policy,
-    kind: int,
 ) -> None:
-    """Journal the decision just recorded (``kind`` as the decision log's ``record``
-    returned it), when both the journal and the orchestrator keep decisions (the
-    caller checked there is a journal)."""
+    """Journal a decision the decision log keeps in full, when the journal keeps
+    decisions (the caller checked there is a journal; a plain one it journals as a
+    mark, see ``JournalWriter.plain_decision``)."""
     journal = engine.journal
     assert journal is not None
-    if not (journal.keep_decisions and engine.decisions.keep):
-        return
-    if kind != FULL:  # what the log keeps as the state itself (most decisions): a mark
-        journal.plain_decision(run, forced=kind == PLAIN_CREATION)
+    if not journal.keep_decisions:
         return
     state = result.state
     reason = getattr(result.details, "reason", None)

@@ -56,7 +56,7 @@ from .._store._store import Store
 from . import _run_lifecycle
 from ._commits import commit_flow, commit_task
 from ._decision_journal import journal_decision
-from ._decisions import DecisionLog
+from ._decisions import FULL, PLAIN_CREATION, DecisionLog
 from ._invariants import check_engine
 from ._leases import PendingLeases
 from ._retention import RetentionIndex
@@ -135,6 +135,7 @@ class Engine:
             self._ids = ids = CountingRandom(seed)
             self.random = jitter = CountingRandom(seed + 1)
             self.journal = JournalWriter(journal, clock=clock, seed=seed, ids=ids, jitter=jitter)
+            self.journal.keep_decisions = journal.keep_decisions and keep_decisions
             self.lock = JournalLock(self.journal)
         self.policies = policies
         self.store = Store()
@@ -356,7 +357,10 @@ class Engine:
         result = ctx.result()
         kind = self.decisions.record(run, ctx, proposed, result, policy)
         if self.journal is not None:
-            journal_decision(self, run, ctx, proposed, result, policy, kind)
+            if kind == FULL:
+                journal_decision(self, run, ctx, proposed, result, policy)
+            else:  # kept as the committed state (most decisions): a mark on the commit
+                self.journal.plain_decision(run, kind == PLAIN_CREATION)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:
             self.tidy(now)

@@ -60,8 +60,8 @@ class Layout:
         cls: the attrs class (slotted).
         kinds: the kind of each field that is not encoded generically.
         generic: the encoder of every other field's value that is not plain.
-        generic_decode: the decoder of those values (a field's own decoder is not
-            called for None, which decodes as None).
+        generic_decode: the decoder of those values (a field's own encoder and
+            decoder are not called for None, which stays None).
         skip: fields :attr:`encode_without` writes as None (a snapshot's run, whose
             state is the last of the states beside it).
     """
@@ -127,8 +127,9 @@ def _encoder(
         elif encoders[index] is None:
             lines.append(f"            plain if (plain := {item}).__class__ in PLAIN")
             lines.append("            else generic(plain),")
-        else:
-            lines.append(f"            encode{index}({item}),")
+        else:  # a field's own encoder is not called for None either
+            lines.append(f"            None if (given := {item}) is None")
+            lines.append(f"            else encode{index}(given),")
     lines += ["        )", "    except Refused:", "        return traced(value)"]
     return lines
 

@@ -234,11 +234,11 @@ class Wire:
                 count if count.__class__ is int else self._any(count),
                 parent_count if parent_count.__class__ is int else self._any(parent_count),
                 total if total.__class__ is float else self._any(total),
-                True if updated is now else time(updated),
-                True if expected is now else time(expected),
-                True if following is now else time(following),
-                True if start is now else time(start),
-                True if end is now else time(end),
+                True if updated is now else None if updated is None else time(updated),
+                True if expected is now else None if expected is None else time(expected),
+                True if following is now else None if following is None else time(following),
+                True if start is now else None if start is None else time(start),
+                True if end is now else None if end is None else time(end),
                 policy,
             )
         except Refused as refused:

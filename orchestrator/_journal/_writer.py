@@ -123,7 +123,8 @@ class JournalWriter:
         self.closed = False
         #: True while restoring: the changes replayed are in the journal already.
         self.muted = False
-        #: Whether decisions are journaled (the file's option).
+        #: Whether decisions are journaled (the file's option; the engine turns it off
+        #: when it keeps none).
         self.keep_decisions = file.keep_decisions
         #: The engine's lock (set by :class:`JournalLock`), which a batch's timed
         #: commit takes.
@@ -162,9 +163,12 @@ class JournalWriter:
             return
         self._pending.append(self._commit_tree(run, state))
 
-    def plain_decision(self, run: TaskRun | FlowRun, *, forced: bool) -> None:
-        """Append a :class:`PlainDecision` of ``run``: a mark on the run's commit when
-        that is the last record (most are), else a record of its own."""
+    def plain_decision(self, run: TaskRun | FlowRun, forced: bool) -> None:
+        """Append a :class:`PlainDecision` of ``run`` (when decisions are kept): a mark
+        on the run's commit when that is the last record (most are), else a record of
+        its own."""
+        if not self.keep_decisions:
+            return
         pending = self._pending
         if pending and not self.muted:
             last = pending[-1]
@@ -337,7 +341,9 @@ class JournalLock:
             self._lock.release()
 
     def __enter__(self) -> bool:
-        return self.acquire()
+        self._lock.acquire()
+        self._depth += 1
+        return True
 
     def __exit__(
         self,
@@ -345,4 +351,10 @@ class JournalLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.release()
+        # release(), written out: every engine call passes here
+        try:
+            if self._depth == 1 and self._writer._pending:
+                self._writer.flush()
+        finally:
+            self._depth -= 1
+            self._lock.release()
