@@ -42,15 +42,13 @@ from .._core._retention import Retention
 from .._core._state_record import held_id, state_key
 from .._core._states import State, StateType
 from .._journal._errors import JournalError
-from .._journal._records import TableChanged
 from .._journal._sqlite import SQLiteJournal
-from .._journal._writer import CountingRandom, JournalLock, JournalWriter
+from .._journal._writer import JournalWriter, journaled_sources
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
 from .._rules._context import TransitionContext
 from .._rules._policy_tables import CacheTable, SlotTable
 from .._rules._rule import Policy
-from .._rules._table_events import CacheEntryAdded, CacheEntryPruned
 from .._store._results import ResultStore
 from .._store._store import Store
 from . import _run_lifecycle
@@ -62,6 +60,7 @@ from ._leases import PendingLeases
 from ._retention import RetentionIndex
 from ._run_logs import RunLogs
 from ._services import EngineServices
+from ._table_replay import deployment_slots_changed, table_changed
 from ._task_overrides import TaskOverrides
 from ._turns import SlotTurns, TagSignals
 from ._waiters import FutureWaiters
@@ -132,11 +131,9 @@ class Engine:
             #: The jitter source rules draw from.
             self.random = random.Random(seed + 1)
         else:
-            self._ids = ids = CountingRandom(seed)
-            self.random = jitter = CountingRandom(seed + 1)
-            self.journal = JournalWriter(journal, clock=clock, seed=seed, ids=ids, jitter=jitter)
-            self.journal.keep_decisions = journal.keep_decisions and keep_decisions
-            self.lock = JournalLock(self.journal)
+            self.journal, self.lock, self._ids, self.random = journaled_sources(
+                journal, clock, seed, keep_decisions=keep_decisions
+            )
         self.policies = policies
         self.store = Store()
         self.work_pools = WorkPoolTable()
@@ -153,8 +150,9 @@ class Engine:
             lock=self.lock, limit=run_log_limit, level=run_log_level, exists=self._run_exists
         )
         self.signals = TagSignals()
-        self.cache = CacheTable(on_change=self._table_changed)
-        self.slots = SlotTable(on_free=self.signals.notify, on_change=self._table_changed)
+        changed = functools.partial(table_changed, self)
+        self.cache = CacheTable(on_change=changed)
+        self.slots = SlotTable(on_free=self.signals.notify, on_change=changed)
         self.queues = TaskQueues(
             clock,
             lookup=self.store.get_task_run,
@@ -162,7 +160,9 @@ class Engine:
             default_retry_size=retry_queue_size,
         )
         #: Deployment concurrency: one limit per limited deployment, keyed by its id's text.
-        self.deployment_slots = SlotTable(on_change=self._deployment_slots_changed)
+        self.deployment_slots = SlotTable(
+            on_change=functools.partial(deployment_slots_changed, self)
+        )
         self.services = EngineServices(
             self.store, self.cache, self.slots, self.queues, self.deployment_slots
         )
@@ -250,16 +250,6 @@ class Engine:
         with self.lock:
             if self.time_skipper is skipper:
                 self.time_skipper = None
-
-    def _table_changed(self, event: object) -> None:
-        if self.journal is not None:
-            cache = isinstance(event, CacheEntryAdded | CacheEntryPruned)
-            self.journal.append(TableChanged("cache" if cache else "slots", event))
-        self.notify(lambda o: o.policy_table_changed(event))
-
-    def _deployment_slots_changed(self, event: object) -> None:
-        if self.journal is not None:
-            self.journal.append(TableChanged("deployment_slots", event))
 
     # -- reading -------------------------------------------------------------------------------
     def _run_exists(self, run_id: uuid.UUID) -> bool:

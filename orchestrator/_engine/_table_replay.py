@@ -30,7 +30,13 @@ from .._rules._table_events import (
 if TYPE_CHECKING:
     from ._engine import Engine
 
-__all__ = ["TABLE_EVENT_TYPES", "apply_table_change", "table_image"]
+__all__ = [
+    "TABLE_EVENT_TYPES",
+    "apply_table_change",
+    "deployment_slots_changed",
+    "table_changed",
+    "table_image",
+]
 
 #: The change records the codec must know.
 TABLE_EVENT_TYPES: Final = (
@@ -107,3 +113,17 @@ def table_image(engine: Engine) -> Iterator[TableChanged]:
                     tag=limit.tag, active_slots=tuple(sorted(limit.active_slots)), at=limit.updated
                 ),
             )
+
+
+def table_changed(engine: Engine, event: object) -> None:
+    """A cache or tag-slot table changed: journal it, then tell the observers."""
+    if engine.journal is not None:
+        cache = isinstance(event, CacheEntryAdded | CacheEntryPruned)
+        engine.journal.append(TableChanged("cache" if cache else "slots", event))
+    engine.notify(lambda o: o.policy_table_changed(event))
+
+
+def deployment_slots_changed(engine: Engine, event: object) -> None:
+    """The deployment slot table changed: journal it."""
+    if engine.journal is not None:
+        engine.journal.append(TableChanged("deployment_slots", event))

@@ -51,6 +51,23 @@ from .._core._models import (
     has_drawn_key,
 )
 from .._core._state_record import State, StateDetails, StateType
+from ._codec_tags import (
+    Other,
+    Refused,
+    decode_datetime,
+    decode_dict,
+    decode_drawn,
+    decode_frozenset,
+    decode_other,
+    decode_set,
+    decode_timedelta,
+    decode_tuple,
+    decode_uuid,
+    default_getstate,
+    drawn,
+    timedelta_tag,
+    uuid_tag,
+)
 from ._errors import JournalSerializationError
 from ._serializers import PickleSerializer, Serializer
 
@@ -76,31 +93,10 @@ GetState = Callable[[Any], dict[str, Any]]
 
 
 def _task_run_state(run: TaskRun) -> dict[str, Any]:
-    state: dict[str, Any] = _default_getstate(run)
+    state: dict[str, Any] = default_getstate(run)
     if has_drawn_key(run):
         state["dynamic_key"] = DRAWN_KEY
     return state
-
-
-class Refused(Exception):
-    """A value the serializer refused, with the path to it (built on the way out)."""
-
-    def __init__(self, value: object, reason: str) -> None:
-        super().__init__(reason)
-        self.value_type = f"{type(value).__module__}.{type(value).__qualname__}"
-        self.reason = reason
-        self.path: list[str] = []
-
-
-@final
-class Other:
-    """A value a positional record found in a slot not of the slot's usual type
-    (``{"$o": value}``), kept apart so the record's decoder takes it as it is."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
 
 
 _NO_DEFAULT: Final = object()
@@ -144,24 +140,24 @@ class Codec:
             dict: self._dict,
             set: self._set,
             frozenset: self._frozenset,
-            uuid.UUID: _uuid,
+            uuid.UUID: uuid_tag,
             datetime: self._datetime,
-            timedelta: _timedelta,
-            type(DRAWN_KEY): _drawn,
+            timedelta: timedelta_tag,
+            type(DRAWN_KEY): drawn,
         }
         self._tags: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "$u": _decode_uuid,
-            "$dt": _decode_datetime,
-            "$td": _decode_timedelta,
-            "$t": _decode_tuple,
-            "$s": _decode_set,
-            "$fs": _decode_frozenset,
-            "$m": _decode_dict,
-            "$k": _decode_drawn,
+            "$u": decode_uuid,
+            "$dt": decode_datetime,
+            "$td": decode_timedelta,
+            "$t": decode_tuple,
+            "$s": decode_set,
+            "$fs": decode_frozenset,
+            "$m": decode_dict,
+            "$k": decode_drawn,
             "$e": self._decode_enum,
             "$a": self._decode_attrs,
             "$v": self._decode_opaque,
-            "$o": _decode_other,
+            "$o": decode_other,
         }
         for cls in classes:
             self.register(cls)
@@ -194,7 +190,7 @@ class Codec:
             self._encoders[cls] = self._enum
         else:
             if getstate is None:
-                getstate = _task_run_state if cls is TaskRun else _default_getstate
+                getstate = _task_run_state if cls is TaskRun else default_getstate
             self._getstate[cls] = getstate
             self._fields[cls] = frozenset(field.name for field in attrs.fields(cls))
             self._defaults[cls] = {
@@ -395,61 +391,3 @@ class Codec:
 
     def _decode_opaque(self, obj: dict[str, Any]) -> Any:
         return self._serializer.loads(_UNB64(obj["$v"], validate=True))
-
-
-def _default_getstate(value: Any) -> dict[str, Any]:
-    state: dict[str, Any] = value.__getstate__()
-    if state.__class__ is not dict:
-        raise TypeError(f"{type(value).__qualname__}.__getstate__() did not return a dict")
-    return state
-
-
-def _uuid(value: uuid.UUID) -> Any:
-    return {"$u": value.hex}
-
-
-def _timedelta(value: timedelta) -> Any:
-    return {"$td": [value.days, value.seconds, value.microseconds]}
-
-
-def _drawn(value: object) -> Any:
-    return {"$k": "drawn"}
-
-
-def _decode_uuid(obj: dict[str, Any]) -> Any:
-    return uuid.UUID(hex=obj["$u"])
-
-
-def _decode_datetime(obj: dict[str, Any]) -> Any:
-    return datetime.fromisoformat(obj["$dt"])
-
-
-def _decode_timedelta(obj: dict[str, Any]) -> Any:
-    days, seconds, microseconds = obj["$td"]
-    return timedelta(days=days, seconds=seconds, microseconds=microseconds)
-
-
-def _decode_tuple(obj: dict[str, Any]) -> Any:
-    return tuple(obj["$t"])
-
-
-def _decode_set(obj: dict[str, Any]) -> Any:
-    return set(obj["$s"])
-
-
-def _decode_frozenset(obj: dict[str, Any]) -> Any:
-    return frozenset(obj["$fs"])
-
-
-def _decode_dict(obj: dict[str, Any]) -> Any:
-    return dict(obj["$m"])
-
-
-def _decode_other(obj: dict[str, Any]) -> Any:
-    return Other(obj["$o"])
-
-
-def _decode_drawn(obj: dict[str, Any]) -> Any:
-    if obj["$k"] != "drawn":
-        raise ValueError(f"unknown key marker {obj['$k']!r}")
-    return DRAWN_KEY

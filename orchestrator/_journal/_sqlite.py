@@ -31,24 +31,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, final
 
 from ._codec import Codec
-from ._errors import JournalCorrupted, JournalError, JournalVersionError
+from ._errors import JournalCorrupted, JournalError
 from ._lock import free_lock, take_lock
-from ._options import SYNCHRONOUS, Durability, checked_options, current_release, release_key
+from ._options import SYNCHRONOUS, Durability, checked_options
 from ._serializers import PickleSerializer, Serializer
-from ._wire import LAYOUTS, Wire
+from ._sqlite_file import FORMAT, connect, prepare, sqlite_error
+from ._wire import Wire
 
 __all__ = ["FORMAT", "SNAPSHOT_ROW", "SQLiteJournal"]
 
-#: The file format this release writes and reads.
-FORMAT: Final = 1
-
-_SCHEMA: Final = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS snapshot (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
-    " ids INTEGER NOT NULL, clock TEXT, body BLOB NOT NULL)",
-)
-_WAL_LIMIT: Final = 64 * 1024 * 1024  # bytes a checkpointed WAL file is cut back to
 _INSERT_ROW: Final = "INSERT INTO log (count, ids, clock, body) VALUES (?, ?, ?, ?)"
 _SET_META: Final = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 #: Records per snapshot row.
@@ -239,84 +230,13 @@ class SQLiteJournal:
             free_lock(fd)
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as error:
-            raise self._error("cannot be opened", error) from error
-        try:
-            # Only a new file takes it (before WAL mode writes its first page).
-            connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise JournalError(f"the journal {self._path!r} cannot use WAL mode ({mode})")
-            connection.execute(f"PRAGMA synchronous={SYNCHRONOUS[self._durability]}")
-            connection.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
-            problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
-        except sqlite3.Error as error:
-            connection.close()
-            raise self._error("cannot be read", error) from error
-        except BaseException:
-            connection.close()
-            raise
-        if problems != ["ok"]:
-            connection.close()
-            raise JournalCorrupted("; ".join(map(str, problems[:5])), path=self._path)
-        return connection
+        return connect(self._path, SYNCHRONOUS[self._durability])
 
     def _prepare(self, connection: sqlite3.Connection) -> bool:
-        try:
-            tables = {
-                row[0]
-                for row in connection.execute("SELECT name FROM sqlite_schema WHERE type='table'")
-            }
-            if not tables:
-                connection.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA:
-                    connection.execute(statement)
-                connection.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("format", str(FORMAT)),
-                        ("release", current_release()),
-                        ("layout", LAYOUTS),
-                    ],
-                )
-                connection.execute("COMMIT")
-                return True
-            if "meta" not in tables:
-                raise JournalVersionError(
-                    f"{self._path!r} is an SQLite file but not a journal (it has no meta table)"
-                )
-            meta = dict(connection.execute("SELECT key, value FROM meta"))
-        except sqlite3.Error as error:
-            raise self._error("cannot be read", error) from error
-        found = meta.get("format")
-        if found != str(FORMAT):
-            raise JournalVersionError(
-                f"the journal {self._path!r} has format {found!r}; this release reads "
-                f"format {FORMAT!r} only"
-            )
-        release, ours = meta.get("release", "0"), current_release()
-        if release_key(release) > release_key(ours):
-            raise JournalVersionError(
-                f"the journal {self._path!r} was written by release {release}, newer than "
-                f"this one ({ours}); open it with that release or a later one"
-            )
-        if meta.get("layout") != LAYOUTS:
-            raise JournalVersionError(
-                f"the journal {self._path!r} records runs and states with fields this "
-                f"release does not have (layout {meta.get('layout')!r}, this release's is "
-                f"{LAYOUTS!r}); open it with the release that wrote it ({release})"
-            )
-        if not {"snapshot", "log"} <= tables:
-            raise JournalCorrupted("its snapshot or log table is missing", path=self._path)
-        return False
+        return prepare(connection, self._path)
 
     def _error(self, what: str, error: sqlite3.Error) -> JournalError:
-        name = getattr(error, "sqlite_errorname", "")
-        if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or name.startswith("SQLITE_CORRUPT"):
-            return JournalCorrupted(f"{error}", path=self._path)
-        return JournalError(f"the journal {self._path!r} {what}: {error}")
+        return sqlite_error(self._path, what, error)
 
     # -- writing ------------------------------------------------------------------------
     def _writable(self) -> sqlite3.Connection:

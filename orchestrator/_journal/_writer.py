@@ -29,7 +29,14 @@ from ._errors import JournalError
 from ._records import RECORD_TYPES, PlainDecision, Record, StateCommitted
 from ._sqlite import SNAPSHOT_ROW, SQLiteJournal
 
-__all__ = ["CountingRandom", "JournalLock", "JournalWriter", "register_records", "run_fields"]
+__all__ = [
+    "CountingRandom",
+    "JournalLock",
+    "JournalWriter",
+    "journaled_sources",
+    "register_records",
+    "run_fields",
+]
 
 _logger = logging.getLogger("orchestrator")
 _GETRANDBITS = random.Random.getrandbits
@@ -358,3 +365,16 @@ class JournalLock:
         finally:
             self._depth -= 1
             self._lock.release()
+
+
+def journaled_sources(
+    file: SQLiteJournal, clock: Clock, seed: int, *, keep_decisions: bool
+) -> tuple[JournalWriter, JournalLock, CountingRandom, CountingRandom]:
+    """What a journaled engine writes and draws through: the writer on ``file``, the
+    engine's lock (which commits a call's records), and its counted id and jitter
+    sources (seeded ``seed`` and ``seed + 1``); decisions are journaled when both the
+    file and the engine (``keep_decisions``) keep them."""
+    ids, jitter = CountingRandom(seed), CountingRandom(seed + 1)
+    writer = JournalWriter(file, clock=clock, seed=seed, ids=ids, jitter=jitter)
+    writer.keep_decisions = file.keep_decisions and keep_decisions
+    return writer, JournalLock(writer), ids, jitter
