@@ -42,7 +42,6 @@ from .._core._state_record import EMPTY_DETAILS, State, StateDetails, StateType
 from ._codec import Codec, Refused
 from ._layouts import Layout, raw_slot, signature
 from ._records import (
-    COMMITTED_FIELDS,
     MirroredDecisions,
     PlainDecision,
     RunAdded,
@@ -115,7 +114,10 @@ class Wire(WireReading):
             "state": (self._a_state, self._decode_state, None),
             **dict.fromkeys(("id", "flow_run_id", "flow_id", "deployment_id"), uuid_kind),
             "parent_task_run_id": uuid_kind,
-            **{name: time_kind for name in COMMITTED_FIELDS if name.endswith("time")},
+            **dict.fromkeys(
+                ("expected_start_time", "next_scheduled_start_time", "start_time", "end_time"),
+                time_kind,
+            ),
             **dict.fromkeys(("updated", "created", "cache_expiration"), time_kind),
             **dict.fromkeys(("labels", "task_inputs", "parameters", "job_variables"), map_kind),
             "tags": (self._tags, self._decode_tags, None),

@@ -104,6 +104,7 @@ class WireReading:
         self, kind: Any, name: Any, when: Any, message: Any, data: Any, details: Any, held: Any
     ) -> State:
         untag = self._untag
+        plain_id = held is None or held.__class__ is int  # as a state holds it
         state = stamped_state(
             STATE_TYPES[kind] if kind.__class__ is int else untag(kind).value,
             name if name.__class__ is str else untag(name),
@@ -111,9 +112,10 @@ class WireReading:
             message if message is None or message.__class__ is str else untag(message),
             None if data is None else untag(data),
             EMPTY_DETAILS if details == 0 else self._decode_details(details),
-            None,
+            held if plain_id else None,
         )
-        self._set_id(state, held)
+        if not plain_id:
+            self._set_id(state, held)
         return state
 
     def _decode_details(self, pairs: Any) -> Any:
