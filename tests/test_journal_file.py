@@ -182,7 +182,11 @@ def test_a_second_journal_object_in_the_same_process_is_refused(journal: SQLiteJ
 # -- versions -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("key", "value", "message"),
-    [("format", "2", "format '2'"), ("release", "999.0.0", "newer than this one")],
+    [
+        ("format", "2", "format '2'"),
+        ("release", "999.0.0", "newer than this one"),
+        ("layout", "0123456789abcdef", "fields this release does not have"),
+    ],
 )
 def test_an_unknown_format_or_a_newer_release_is_refused(
     journal: SQLiteJournal, key: str, value: str, message: str
