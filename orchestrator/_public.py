@@ -100,6 +100,15 @@ from ._flows._mapping import unmapped as unmapped
 from ._flows._task_runners import ThreadPoolTaskRunner as ThreadPoolTaskRunner
 from ._flows._workflow import Workflow as Workflow
 from ._flows._workflow import flow as flow
+from ._journal._errors import JournalCorrupted as JournalCorrupted
+from ._journal._errors import JournalError as JournalError
+from ._journal._errors import JournalLocked as JournalLocked
+from ._journal._errors import JournalSerializationError as JournalSerializationError
+from ._journal._errors import JournalVersionError as JournalVersionError
+from ._journal._serializers import JsonSerializer as JsonSerializer
+from ._journal._serializers import PickleSerializer as PickleSerializer
+from ._journal._serializers import Serializer as Serializer
+from ._journal._sqlite import SQLiteJournal as SQLiteJournal
 from ._pools._job_config import BaseJobConfiguration as BaseJobConfiguration
 from ._pools._process_config import ProcessJobConfiguration as ProcessJobConfiguration
 from ._queues._registry import MultiQueue as MultiQueue
@@ -150,6 +159,12 @@ __all__ = (
     "HistoryStateCount",
     "HistoryTooLarge",
     "InvalidArgument",
+    "JournalCorrupted",
+    "JournalError",
+    "JournalLocked",
+    "JournalSerializationError",
+    "JournalVersionError",
+    "JsonSerializer",
     "Late",
     "MissingContextError",
     "MultiQueue",
@@ -165,6 +180,7 @@ __all__ = (
     "Page",
     "Paused",
     "Pending",
+    "PickleSerializer",
     "Policy",
     "ProcessJobConfiguration",
     "ProcessWorker",
@@ -178,7 +194,9 @@ __all__ = (
     "RunLog",
     "RunLogger",
     "Running",
+    "SQLiteJournal",
     "Scheduled",
+    "Serializer",
     "SetStateStatus",
     "SlotWait",
     "State",

@@ -40,7 +40,16 @@ PACKAGE_DIR: Final = Path(__file__).resolve().parent.parent / PACKAGE
 FACE: Final = "__init__"
 
 #: Every wing below the engine, which the engine and everything above it may import.
-BELOW_THE_ENGINE: Final = {"_core", "_rules", "_store", "_queues", "_pools", "policies", "filters"}
+BELOW_THE_ENGINE: Final = {
+    "_core",
+    "_rules",
+    "_store",
+    "_queues",
+    "_pools",
+    "_journal",
+    "policies",
+    "filters",
+}
 
 # The layer table: for each wing, the other wings its modules may import (a wing may
 # always import its own modules). A wing on the same level as another may not import it.
@@ -55,6 +64,8 @@ MAY_IMPORT: Final[dict[str, set[str]]] = {
     "_queues": {"_core"},
     # work pools, work queues, job templating
     "_pools": {"_core"},
+    # the journal's file: errors, serializers, the JSON codec, the SQLite file
+    "_journal": {"_core"},
     # public: the built-in rules and policies
     "policies": {"_core", "_rules"},
     # public: filters and sort orders for queries

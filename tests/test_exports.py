@@ -59,9 +59,11 @@ def test_classes_not_meant_for_subclassing_are_final() -> None:
         "BaseJobConfiguration",
         "Clock",
         "InvalidArgument",
+        "JournalError",
         "Observer",
         "OrchestratorError",
         "Rule",
+        "Serializer",
     }
     for name in orchestrator.__all__:
         value = getattr(orchestrator, name)

@@ -41,6 +41,11 @@ class DynamicKeySlot:
     def __init__(self, slot: Any) -> None:
         self._slot = slot  # the slot's own member descriptor
 
+    @property
+    def raw(self) -> Any:
+        """The slot's own member descriptor (the key or marker the run holds)."""
+        return self._slot
+
     def __get__(self, run: Any, owner: type | None = None) -> Any:
         if run is None:
             return self

@@ -52,9 +52,11 @@ class StateIdSlot:
     writing it (``__init__``, ``attrs.evolve``, unpickling) stores the int. None stays None.
     """
 
-    __slots__ = ("_delete", "_get", "_set")
+    __slots__ = ("_delete", "_get", "_set", "raw")
 
     def __init__(self, slot: Any) -> None:
+        #: The slot's own member descriptor (what the state holds, unconverted).
+        self.raw = slot
         # The slot's own member descriptor's methods, bound once.
         self._get = slot.__get__
         self._set = slot.__set__

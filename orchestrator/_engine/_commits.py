@@ -48,6 +48,8 @@ def commit_task(engine: Engine, ctx: TransitionContext) -> State:
         run.updated = ctx.now
         store.reindex_task_run(run, before)
         store.append_task_run_state(run.id, state)
+        if engine.journal is not None:  # before the observers; a failure undoes it all
+            engine.journal.append_commit(run, state)
     except BaseException:
         undo_commit(store, run, before, counts, state)
         raise
@@ -78,6 +80,8 @@ def commit_flow(engine: Engine, ctx: TransitionContext) -> State:
         if policy.resuming and (state.type is _RUNNING or state.type in TERMINAL_TYPES):
             run.empirical_policy = attrs.evolve(policy, resuming=False)
         engine.work_pools.file(run)
+        if engine.journal is not None:  # before the observers; a failure undoes it all
+            engine.journal.append_commit(run, state)
     except BaseException:
         run.empirical_policy = policy
         undo_commit(store, run, before, counts, state)

@@ -31,7 +31,11 @@ from .._core._states import State, StateType
 from .._rules._context import TransitionContext
 from .._rules._rule import Policy
 
-__all__ = ["DecisionLog"]
+__all__ = ["FULL", "PLAIN", "PLAIN_CREATION", "DecisionLog"]
+
+#: What :meth:`DecisionLog.record` saw: a decision kept in full, a plain acceptance,
+#: a plain forced acceptance creating a run in its first state.
+FULL, PLAIN, PLAIN_CREATION = 0, 1, 2
 
 Run = TaskRun | FlowRun
 #: The policy a plain proposal of ``state`` for ``run`` goes through, forced or not.
@@ -78,8 +82,13 @@ class DecisionLog:
         proposed: State,
         result: OrchestrationResult,
         policy: Policy,
-    ) -> None:
-        """Log what ``policy`` decided on ``proposed`` for ``run`` (the caller holds the lock)."""
+    ) -> int:
+        """Log what ``policy`` decided on ``proposed`` for ``run`` (the caller holds the lock).
+
+        Returns :data:`PLAIN` for a plain acceptance, :data:`PLAIN_CREATION` for a forced
+        one creating the run in its first state (both kept as the committed state), else
+        :data:`FULL`.
+        """
         state = result.state
         reason = getattr(result.details, "reason", None)
         decider = ctx.decider
@@ -99,7 +108,7 @@ class DecisionLog:
                 self._entries(run).append(state)
             if self._observers:
                 self._tell(run, self._written_out(run, state, ctx.initial_type, False))
-            return
+            return PLAIN
         entry: DecisionEntry = (
             ctx.now,
             ctx.initial_type,
@@ -114,16 +123,16 @@ class DecisionLog:
         )
         # A forced plain acceptance as a run's first entry (a creation in a state) is the
         # one forced entry the int form holds: it reads back as this very tuple.
+        creation = (
+            plain and ctx.initial is None and state is not None and state.type is proposed.type
+        )
         if self.keep and not (
-            plain
-            and ctx.initial is None
-            and state is not None
-            and state.type is proposed.type
-            and self._mirrored(run, state, forced=True)
+            creation and state is not None and self._mirrored(run, state, forced=True)
         ):
             self._entries(run).append(entry)
         if self._observers:
             self._tell(run, entry)
+        return PLAIN_CREATION if creation else FULL
 
     def _mirrored(self, run: Run, state: State, *, forced: bool) -> bool:
         """Count the plain acceptance of ``state`` if the run's log still mirrors its history.
@@ -202,6 +211,30 @@ class DecisionLog:
             previous[id(state)] = before
             before = state.type
         return [self._decision(run, entry, previous.get(id(entry))) for entry in log]
+
+    def restore_entry(self, run: Run, entry: DecisionEntry) -> None:
+        """Append a full entry to ``run``'s log (a journal's restore; kept when ``keep``)."""
+        if self.keep:
+            self._entries(run).append(entry)
+
+    def restore_plain(self, run: Run, state: State, *, forced: bool) -> None:
+        """Log the plain acceptance of ``state``, just appended to ``run``'s history (a
+        journal's restore; ``forced``: the run's creation in it), as :meth:`record` did."""
+        if not self.keep or self._mirrored(run, state, forced=forced):
+            return
+        entries = self._entries(run)
+        entries.append(self._written_out(run, state, None, True) if forced else state)
+
+    def mirrored_log(self, run_id: uuid.UUID) -> int | None:
+        """A run's log in its compact form (``2 * count + forced_first``), else None."""
+        log = self._by_run.get(run_id)
+        return log if isinstance(log, int) else None
+
+    def restore_mirrored(self, run_id: uuid.UUID, log: int) -> None:
+        """Give a run the compact log :meth:`mirrored_log` read (a journal's restore)."""
+        if self.keep:
+            self._by_run[run_id] = log
+            self._grew()
 
     def forget(self, run_id: uuid.UUID) -> None:
         """Drop a run's entries (it was deleted); give memory back once most are gone."""

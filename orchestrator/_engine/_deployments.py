@@ -41,6 +41,7 @@ from ..filters import DeploymentFilter
 from ._deployment_limits import drop_concurrency_limit, set_concurrency_limit
 from ._facet import Facet
 from ._flow_run_create import new_flow_run
+from ._object_journal import journal_deployment, journal_deployment_removed
 from ._pools import add_queue
 
 __all__ = ["Deployments"]
@@ -122,6 +123,7 @@ class Deployments(Facet):
                 updated=now,
                 **values,
             )
+            journal_deployment(self._engine, deployment)
             self._engine.store.add_deployment(deployment)
             if concurrency_limit is not None:
                 self._engine.deployment_slots.upsert(str(deployment.id), concurrency_limit, now=now)
@@ -246,6 +248,7 @@ class Deployments(Facet):
             if not isinstance(concurrency_limit, Unset):
                 set_concurrency_limit(self._engine, deployment, concurrency_limit, now)
             deployment.updated = now
+            journal_deployment(self._engine, deployment)
             return deployment
 
     def delete_deployment(self, deployment_id: uuid.UUID) -> None:
@@ -256,7 +259,7 @@ class Deployments(Facet):
         """
         deployment_id = check_id(deployment_id, "deployment_id", text=True)
         with self._engine.lock:
-            self._deployment(deployment_id)
+            journal_deployment_removed(self._engine, self._deployment(deployment_id))
             self._engine.store.remove_deployment(deployment_id)
             drop_concurrency_limit(self._engine, deployment_id)
 

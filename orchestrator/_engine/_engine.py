@@ -27,6 +27,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, NamedTuple, final
 
@@ -40,6 +41,9 @@ from .._core._outcomes import OrchestrationResult
 from .._core._retention import Retention
 from .._core._state_record import held_id, state_key
 from .._core._states import State, StateType
+from .._journal._errors import JournalError
+from .._journal._sqlite import SQLiteJournal
+from .._journal._writer import JournalWriter, journaled_sources
 from .._pools._work_pools import WorkPoolTable
 from .._queues._registry import TaskQueues
 from .._rules._context import TransitionContext
@@ -49,12 +53,14 @@ from .._store._results import ResultStore
 from .._store._store import Store
 from . import _run_lifecycle
 from ._commits import commit_flow, commit_task
-from ._decisions import DecisionLog
+from ._decision_journal import journal_decision
+from ._decisions import FULL, PLAIN_CREATION, DecisionLog
 from ._invariants import check_engine
 from ._leases import PendingLeases
 from ._retention import RetentionIndex
 from ._run_logs import RunLogs
 from ._services import EngineServices
+from ._table_replay import deployment_slots_changed, table_changed
 from ._task_overrides import TaskOverrides
 from ._turns import SlotTurns, TagSignals
 from ._waiters import FutureWaiters
@@ -113,13 +119,21 @@ class Engine:
         retention: Retention | None = None,
         run_log_limit: int = 1000,
         run_log_level: int = logging.INFO,
+        journal: SQLiteJournal | None = None,
     ) -> None:
-        self.lock = threading.RLock()
         self.clock = clock
         self.seed = seed
-        self._ids = random.Random(seed)
-        #: The jitter source rules draw from.
-        self.random = random.Random(seed + 1)
+        #: Where every change is appended (None: not journaled, and no cost at all).
+        self.journal: JournalWriter | None = None
+        if journal is None:
+            self.lock: AbstractContextManager[bool] = threading.RLock()
+            self._ids = random.Random(seed)
+            #: The jitter source rules draw from.
+            self.random = random.Random(seed + 1)
+        else:
+            self.journal, self.lock, self._ids, self.random = journaled_sources(
+                journal, clock, seed, keep_decisions=keep_decisions
+            )
         self.policies = policies
         self.store = Store()
         self.work_pools = WorkPoolTable()
@@ -136,8 +150,9 @@ class Engine:
             lock=self.lock, limit=run_log_limit, level=run_log_level, exists=self._run_exists
         )
         self.signals = TagSignals()
-        self.cache = CacheTable(on_change=self._table_changed)
-        self.slots = SlotTable(on_free=self.signals.notify, on_change=self._table_changed)
+        changed = functools.partial(table_changed, self)
+        self.cache = CacheTable(on_change=changed)
+        self.slots = SlotTable(on_free=self.signals.notify, on_change=changed)
         self.queues = TaskQueues(
             clock,
             lookup=self.store.get_task_run,
@@ -145,7 +160,9 @@ class Engine:
             default_retry_size=retry_queue_size,
         )
         #: Deployment concurrency: one limit per limited deployment, keyed by its id's text.
-        self.deployment_slots = SlotTable()
+        self.deployment_slots = SlotTable(
+            on_change=functools.partial(deployment_slots_changed, self)
+        )
         self.services = EngineServices(
             self.store, self.cache, self.slots, self.queues, self.deployment_slots
         )
@@ -233,9 +250,6 @@ class Engine:
         with self.lock:
             if self.time_skipper is skipper:
                 self.time_skipper = None
-
-    def _table_changed(self, event: object) -> None:
-        self.notify(lambda o: o.policy_table_changed(event))
 
     # -- reading -------------------------------------------------------------------------------
     def _run_exists(self, run_id: uuid.UUID) -> bool:
@@ -331,7 +345,12 @@ class Engine:
         finally:
             self._depth -= 1
         result = ctx.result()
-        self.decisions.record(run, ctx, proposed, result, policy)
+        kind = self.decisions.record(run, ctx, proposed, result, policy)
+        if self.journal is not None:
+            if kind == FULL:
+                journal_decision(self, run, ctx, proposed, result, policy)
+            else:  # kept as the committed state (most decisions): a mark on the commit
+                self.journal.plain_decision(run, kind == PLAIN_CREATION)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:
             self.tidy(now)
@@ -339,6 +358,8 @@ class Engine:
             raise error
         if raise_commit_error and ctx.commit_error is not None:
             raise ctx.commit_error
+        if self.journal is not None and isinstance(ctx.commit_error, JournalError):
+            raise ctx.commit_error  # the change was undone: the caller must know
         return result
 
     def tidy(self, now: datetime) -> None:

@@ -23,6 +23,7 @@ from .._core._errors import ArgumentValueError, ObjectNotFound
 from .._core._models import FlowRun
 from .._core._outcomes import AbortDetails, OrchestrationResult, SetStateStatus
 from .._core._states import Running, Scheduled, StateType
+from .._journal._records import RunImage
 from .._store._history import HistoryBucket, flow_run_history
 from ..filters import (
     DeploymentFilter,
@@ -189,6 +190,8 @@ class FlowRunExtras(Facet):
             )
             if run_input and response_key is not None and result.status is SetStateStatus.ACCEPT:
                 run.inputs[response_key] = copy.deepcopy(dict(run_input))
+                if engine.journal is not None:
+                    engine.journal.append(RunImage(run))
             return result
 
     def read_flow_run_input(self, flow_run_id: uuid.UUID, key: str) -> Any:

@@ -35,6 +35,7 @@ from .._core._errors import ObjectNotFound
 from .._core._models import Flow, FlowRun, FlowRunPolicy
 from .._core._outcomes import OrchestrationResult
 from .._core._states import State
+from .._journal._records import FlowAdded
 from .._pools._pool_checks import check_job_variables
 from ..filters import (
     DeploymentFilter,
@@ -48,7 +49,7 @@ from ._facet import Facet, check_state
 from ._flow_run_create import new_flow_run
 from ._flow_run_extras import job_variables_change
 from ._pool_runs import runs_in_pools
-from ._rollback import change_run
+from ._rollback import journal_change
 from ._state_records import delete_run_state, read_run_state
 
 __all__ = ["FlowRuns"]
@@ -78,6 +79,8 @@ class FlowRuns(Facet):
                 tags=frozen_tags,
                 created=self._engine.clock.now(),
             )
+            if self._engine.journal is not None:  # first: the add cannot fail now
+                self._engine.journal.append(FlowAdded(flow))
             self._engine.store.add_flow(flow)
             return flow
 
@@ -295,7 +298,7 @@ class FlowRuns(Facet):
             if new_labels is not None:
                 merged = {**run.labels, **new_labels}
                 changes["labels"] = {k: v for k, v in merged.items() if v is not None}
-            change_run(self._engine.store, run, changes, self._engine.clock.now())
+            journal_change(self._engine, run, changes)
             self._engine.notify(lambda o: o.flow_run_updated(run, changes))
             return run
 

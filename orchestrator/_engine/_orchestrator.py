@@ -47,6 +47,14 @@ from ._engine import Engine, Policies
 from ._flow_run_extras import FlowRunExtras
 from ._flow_runs import FlowRuns
 from ._inspection import Inspection, OrchestratorStatistics
+from ._journaling import (
+    close_journal,
+    compact_journal,
+    configure_task_key,
+    open_journal,
+    saved_seed,
+    start_journal,
+)
 from ._limits import ConcurrencyLimits
 from ._pools import WorkPools
 from ._run_log_reads import RunLogReads
@@ -104,6 +112,10 @@ class Orchestrator(
         run_log_level: the least level of the log lines kept (``logging.INFO`` by
             default; a number or a level name). It does not change what goes on to the
             stdlib logger ``orchestrator.runs``: its own level and handlers decide that.
+        journal: a journal file: every change is written to it before the call that
+            made it returns, and an orchestrator opened on a journal that holds changes
+            is restored from it (with the journal's seed). Close it with :meth:`close`
+            or ``with Orchestrator(journal=...) as orchestrator:``.
 
     Retention applies to *top-level* runs (task runs without a flow run, flow runs
     that are not subflows) in the order their terminal states were committed; a run
@@ -143,6 +155,7 @@ class Orchestrator(
         retention: Retention | None = None,
         run_log_limit: int = 1000,
         run_log_level: int | str = logging.INFO,
+        journal: object = None,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):  # Clock is abstract
             raise wrong_type("clock", clock, "an orchestrator Clock, such as VirtualClock()")
@@ -175,6 +188,9 @@ class Orchestrator(
                 f"autojump needs a VirtualClock; {clock!r} cannot jump: pass "
                 "Orchestrator(VirtualClock(), autojump=True), or leave autojump False"
             )
+        file = None if journal is None else open_journal(journal)
+        if file is not None:
+            seed = saved_seed(file) or seed
         if seed is None:
             seed = random.SystemRandom().getrandbits(64)
         policies = Policies(
@@ -204,7 +220,10 @@ class Orchestrator(
             retention=retention,
             run_log_limit=run_log_limit,
             run_log_level=run_log_level,
+            journal=file,
         )
+        if file is not None:
+            self._finalizer = start_journal(self, self._engine)
         self._autojump = autojump
         self._owned_skippers: list[TimeSkipper] = []
         self._tokens: list[contextvars.Token[Submitter | None]] = []
@@ -302,6 +321,25 @@ class Orchestrator(
         tb: TracebackType | None,
     ) -> None:
         CURRENT.reset(self._tokens.pop())
+        if not self._tokens and self._engine.journal is not None:
+            self.close()
+
+    # -- the journal ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush and close the journal (idempotent; nothing to do without a journal).
+
+        A closed journaled orchestrator takes no more changes (they raise).
+        """
+        if self._engine.journal is not None:
+            close_journal(self._engine)
+            self._finalizer.detach()
+
+    def compact_journal(self) -> None:
+        """Write the journal's snapshot of everything now and empty its log, atomically.
+
+        A crash part-way leaves the journal as it was. Nothing happens without a journal.
+        """
+        compact_journal(self._engine)
 
     async def __aenter__(self) -> Orchestrator:
         self.__enter__()
@@ -338,9 +376,7 @@ class Orchestrator(
     ) -> None:
         """Set the bounds of one task key's queues (None keeps the default)."""
         check_text(task_key, "task_key")
-        self._engine.queues.configure_task_key(
-            task_key, scheduled_size=scheduled_size, retry_size=retry_size
-        )
+        configure_task_key(self._engine, task_key, scheduled_size, retry_size)
 
     def multi_queue(self, task_keys: Iterable[str]) -> MultiQueue:
         """Return a :class:`MultiQueue` over these task keys' queues.

@@ -40,6 +40,7 @@ from .._pools._pool_checks import (
 from .._pools._work_pools import DEFAULT_QUEUE_NAME, WorkPoolTable
 from ._engine import Engine
 from ._facet import Facet
+from ._object_journal import journal_pools
 
 __all__ = ["WorkPools", "add_queue"]
 
@@ -108,6 +109,7 @@ class WorkPools(Facet):
             table.pools[name] = pool
             table.queues[name] = {}
             add_queue(self._engine, pool, DEFAULT_QUEUE_NAME, 1, None, False)
+            journal_pools(self._engine)
             return pool
 
     def read_work_pool(self, name: str) -> WorkPool:
@@ -174,6 +176,7 @@ class WorkPools(Facet):
             if not isinstance(is_paused, Unset):
                 pool.is_paused = is_paused
             pool.updated = self._engine.clock.now()
+            journal_pools(self._engine)
             self._engine.work_pools.notify(name)
             return pool
 
@@ -200,6 +203,7 @@ class WorkPools(Facet):
                 self._engine.work_pools.refuse_busy_queue(name, queue, "work pool")
             del table.queues[name]
             del table.pools[name]
+            journal_pools(self._engine)
             table.notify(name)
 
     # -- what workers ask ---------------------------------------------------------------------
@@ -303,4 +307,5 @@ def add_queue(
         updated=now,
     )
     engine.work_pools.queues[pool.name][name] = queue
+    journal_pools(engine)
     return queue

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .._core._models import FlowRun, TaskRun
 from .._core._states import State
+from .._journal._records import RunImage
 from .._store._store import Store
 
-__all__ = ["Counts", "change_run", "undo_commit"]
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+__all__ = ["Counts", "change_run", "journal_change", "undo_commit"]
 
 #: A run's bookkeeping that the store's snapshot does not hold: run count, total run
 #: time and ``updated`` (taken inline on the hot path: ``run.run_count, ...``).
@@ -61,3 +66,20 @@ def change_run(
         for name, value in saved.items():
             setattr(run, name, value)
         raise
+
+
+def journal_change(engine: Engine, run: TaskRun | FlowRun, changes: Mapping[str, object]) -> None:
+    """:func:`change_run` at the engine's time, journaled; all or nothing.
+
+    When the journal refuses the change, the run gets its old values back and the
+    journal's error is raised.
+    """
+    saved = {name: getattr(run, name) for name in changes}
+    updated = run.updated
+    change_run(engine.store, run, changes, engine.clock.now())
+    if engine.journal is not None:
+        try:
+            engine.journal.append(RunImage(run))
+        except BaseException:
+            change_run(engine.store, run, saved, updated)
+            raise

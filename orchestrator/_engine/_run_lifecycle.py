@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .._core._models import FlowRun, TaskRun
 from .._core._state_record import held_id
 from .._core._states import State
+from .._journal._records import RunAdded, RunRemoved
 from .._store._results import parameters_key
 from ..filters import TaskRunFilter
 
@@ -33,6 +34,12 @@ def insert_task_run(engine: Engine, run: TaskRun, initial: State) -> None:
     if held_id(initial) is not None:  # a client's id (the check of None is a no-op)
         engine.store.check_state_id(initial)
     engine.store.add_task_run(run)
+    if engine.journal is not None:
+        try:
+            engine.journal.append(RunAdded(run))
+        except BaseException:
+            engine.store.remove_task_run(run.id)
+            raise
     if engine.observers:  # no closure or call to tell nobody (every creation)
         engine.notify(lambda o: o.task_run_created(run))
     policy = engine.choose_task_policy(initial, True)
@@ -49,6 +56,12 @@ def insert_flow_run(engine: Engine, run: FlowRun, initial: State) -> None:
     """Add ``run`` and commit ``initial`` through the minimal flow policy; all or nothing."""
     engine.store.check_state_id(initial)
     engine.store.add_flow_run(run)
+    if engine.journal is not None:
+        try:
+            engine.journal.append(RunAdded(run))
+        except BaseException:
+            engine.store.remove_flow_run(run.id)
+            raise
     engine.notify(lambda o: o.flow_run_created(run))
     policy = engine.policies.minimal_flow
     try:
@@ -64,8 +77,13 @@ def remove_task_run(engine: Engine, run: TaskRun) -> None:
     The queue entry goes too, so its key's room comes back at once (and a submitter
     waiting for room wakes); so do the parameters stored for a submitted run.
 
-    Only the store's removal can fail, and it changes nothing when it does.
+    Only the store's removal and the journal's append can fail, and they change nothing
+    when they do.
     """
+    if engine.journal is not None:
+        if run.id not in engine.store.task_runs:
+            engine.store.remove_task_run(run.id)  # raises ObjectNotFound
+        engine.journal.append(RunRemoved(run.id, flow=False))
     engine.store.remove_task_run(run.id)
     engine.slots.release(run.id, run.tags)
     engine.slots.forget_waiter(run.id)
@@ -88,6 +106,10 @@ def remove_flow_run(engine: Engine, run: FlowRun) -> None:
     children = engine.store.query_task_runs(task_runs=TaskRunFilter(flow_run_id=[run.id]))
     for child in children:
         engine.remove_task_run(child)
+    if engine.journal is not None:
+        if run.id not in engine.store.flow_runs:
+            engine.store.remove_flow_run(run.id)  # raises ObjectNotFound
+        engine.journal.append(RunRemoved(run.id, flow=True))
     filing = engine.work_pools.unfile(run)
     try:
         engine.store.remove_flow_run(run.id)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import heapq
 import logging
-import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Final, final
 
@@ -124,7 +124,7 @@ class RunLogs:
     def __init__(
         self,
         *,
-        lock: threading.RLock,
+        lock: AbstractContextManager[bool],
         limit: int,
         level: int,
         exists: Callable[[uuid.UUID], bool],

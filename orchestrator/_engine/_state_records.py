@@ -18,6 +18,7 @@ import uuid
 from .._core._checks import check_id, wrong_value
 from .._core._errors import ObjectNotFound
 from .._core._states import State
+from .._journal._records import StateDeleted
 from ._engine import Engine
 
 __all__ = ["delete_run_state", "read_run_state"]
@@ -81,5 +82,7 @@ def delete_run_state(engine: Engine, state_id: object, *, flow: bool) -> None:
             )
         history = store.flow_run_states(run_id) if flow else store.task_run_states(run_id)
         index = next(i for i, state in enumerate(history) if state.id == checked)
+        if engine.journal is not None:
+            engine.journal.append(StateDeleted(checked, flow=flow))
         engine.decisions.before_state_deleted(run, history, index)
         store.remove_run_state(checked, flow=flow)

@@ -41,7 +41,7 @@ from ..filters import (
     TaskRunFilter,
 )
 from ._facet import Facet, check_state
-from ._rollback import change_run
+from ._rollback import journal_change
 from ._state_records import delete_run_state
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ class TaskRuns(Facet):
         check_text(name, "name")
         with self._engine.lock:
             run = self._engine.task_run(task_run_id)
-            change_run(self._engine.store, run, {"name": name}, self._engine.clock.now())
+            journal_change(self._engine, run, {"name": name})
             self._engine.notify(lambda o: o.task_run_updated(run, {"name": name}))
             return run
 

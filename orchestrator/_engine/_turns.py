@@ -19,9 +19,9 @@ so no freed slot goes unnoticed.
 from __future__ import annotations
 
 import functools
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, final
 
@@ -132,7 +132,11 @@ class SlotTurns:
     __slots__ = ("_by_tag", "_clock", "_lock", "_signals", "_slots")
 
     def __init__(
-        self, slots: SlotTable, signals: TagSignals, lock: threading.RLock, clock: Clock
+        self,
+        slots: SlotTable,
+        signals: TagSignals,
+        lock: AbstractContextManager[bool],
+        clock: Clock,
     ) -> None:
         self._slots = slots
         self._signals = signals

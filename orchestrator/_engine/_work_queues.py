@@ -21,8 +21,10 @@ from .._core._checks import (
 )
 from .._core._errors import InvalidArgument, ObjectAlreadyExists
 from .._core._models import WorkQueue
+from .._journal._records import RunImage
 from .._pools._pool_checks import check_priority, first_free_priority, give_priority
 from ._facet import Facet
+from ._object_journal import journal_deployment, journal_pools
 from ._pools import add_queue
 
 __all__ = ["WorkQueues"]
@@ -77,6 +79,7 @@ class WorkQueues(Facet):
                 priority = first_free_priority(q.priority for q in queues.values())
             queue = add_queue(self._engine, pool, name, priority, concurrency_limit, is_paused)
             give_priority(queues.values(), queue, priority, queue.created)
+            journal_pools(self._engine)
             self._engine.work_pools.notify(work_pool_name)
             return queue
 
@@ -163,6 +166,7 @@ class WorkQueues(Facet):
             if not isinstance(is_paused, Unset):
                 queue.is_paused = is_paused
             queue.updated = now
+            journal_pools(self._engine)
             pools.notify(work_pool_name)
             return queue
 
@@ -196,6 +200,7 @@ class WorkQueues(Facet):
                 )
             self._engine.work_pools.refuse_busy_queue(work_pool_name, name, "work queue")
             del self._engine.work_pools.queues[work_pool_name][name]
+            journal_pools(self._engine)
 
     def _rename(self, pool: str, old: str, new: str, now: datetime) -> None:
         """Re-key queue ``old`` of ``pool`` as ``new`` with its runs and deployments."""
@@ -209,3 +214,8 @@ class WorkQueues(Facet):
             if deployment.work_pool_name == pool and deployment.work_queue_name == old:
                 deployment.work_queue_name = new
                 deployment.updated = now
+                journal_deployment(self._engine, deployment)
+        journal = self._engine.journal
+        if journal is not None:
+            for run in runs:
+                journal.append(RunImage(run))

@@ -169,6 +169,10 @@ class CacheTable:
                 self._on_change(CacheEntryPruned(key=key, now=now, count=count))
         return dropped
 
+    def cache_keys(self) -> tuple[str, ...]:
+        """Every key with an entry (for a journal's image)."""
+        return tuple(self._entries)
+
     def entries(self, key: str) -> tuple[CacheEntry, ...]:
         """Return the entries of ``key``, oldest first, expired ones not yet pruned included."""
         return tuple(self._entries.get(key, {}).values())

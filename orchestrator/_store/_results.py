@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
@@ -72,9 +72,12 @@ class ResultStore:
         False
     """
 
-    __slots__ = ("_deletes", "_lock", "_reads", "_values", "_writes")
+    __slots__ = ("_deletes", "_lock", "_reads", "_values", "_writes", "on_change")
 
     def __init__(self) -> None:
+        #: Told ``(key, value, deleted)`` before each write or delete (a journaled
+        #: orchestrator's journal); when it raises, nothing changes.
+        self.on_change: Callable[[str, Any, bool], None] | None = None
         self._values: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._writes = 0
@@ -88,6 +91,8 @@ class ResultStore:
             InvalidArgument: ``key`` is not a non-empty string.
         """
         check_text(key, "a result store key")
+        if self.on_change is not None:
+            self.on_change(key, value, False)
         with self._lock:
             self._values[key] = value
             self._writes += 1
@@ -126,12 +131,19 @@ class ResultStore:
             ObjectNotFound: nothing is stored under ``key`` and ``missing_ok`` is False.
         """
         check_text(key, "a result store key")
+        if self.on_change is not None and key in self._values:
+            self.on_change(key, None, True)
         with self._lock:
             if self._values.pop(key, _MISSING) is _MISSING:
                 if missing_ok:
                     return
                 raise ObjectNotFound("result", key, "it was never written, or it was deleted")
             self._deletes += 1
+
+    def entries(self) -> list[tuple[str, Any]]:
+        """Every ``(key, value)`` stored now (a copy of the list, for a journal's image)."""
+        with self._lock:
+            return list(self._values.items())
 
     def __len__(self) -> int:
         return len(self._values)

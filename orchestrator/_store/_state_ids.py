@@ -130,6 +130,20 @@ class StateIds:
         self.check_free(state_id)
         table[state_id] = run_id
 
+    def add_restored(
+        self, table: dict[uuid.UUID, uuid.UUID], run_id: uuid.UUID, states: Iterable[State]
+    ) -> None:
+        """File a restored run's ``states``, checked when they were first committed: only
+        if the index is built (until then they count as fresh draws). O(len(states)).
+
+        Raises:
+            ObjectAlreadyExists: an id is taken (the states before it are filed).
+        """
+        if self._built:
+            for state in states:
+                self.check_free(state.id)
+                table[state.id] = run_id  # type: ignore[index]
+
     def discard(self, table: dict[uuid.UUID, uuid.UUID], states: Iterable[State]) -> None:
         """Forget ``states`` (a deleted run's history) in ``table``. O(len(states))."""
         if not self._built:

@@ -21,7 +21,7 @@ criterion and let the planner (``_planner``) pick an index walk or a candidate s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, final
 
 import attrs
@@ -178,7 +178,9 @@ class Store(StoreQueries, StoreStates, StoreObjects, StoreChecks):
             key = (run.flow_run_id, run.task_key, run.dynamic_key)
             if run.id in self._task_table.runs or run.id in ids:
                 raise ObjectAlreadyExists(f"task run {run.id} already exists")
-            if self.find_task_run(*key) is not None or key in keys:
+            # A drawn key is the run's own: only a chosen key already filed can clash.
+            taken = (key in self._task_keys) if has_drawn_key(run) else self.find_task_run(*key)
+            if taken or key in keys:
                 raise ObjectAlreadyExists(
                     f"a task run with flow_run_id={key[0]}, task_key={key[1]!r} and "
                     f"dynamic_key={key[2]!r} already exists"
@@ -191,6 +193,23 @@ class Store(StoreQueries, StoreStates, StoreObjects, StoreChecks):
                 self._task_keys.add(run)
         for run in runs:
             self._task_run_states[run.id] = []
+
+    def restore_task_runs(self, histories: Sequence[tuple[TaskRun, list[State]]]) -> None:
+        """Insert task runs with their whole histories, as a journal's snapshot holds
+        them (each run's ``state`` the last of its states). O(n log n) for n runs.
+
+        The states were checked when they were committed, so their ids are filed only
+        if the state-id index is built (see ``_state_ids``).
+
+        Raises:
+            ObjectAlreadyExists: an id or identity is taken (then nothing is inserted).
+        """
+        self.add_task_runs([run for run, _ in histories])
+        table = self._state_ids.task
+        for run, states in histories:
+            self._task_run_states[run.id] = states
+            self._task_run_state_count += len(states)
+            self._state_ids.add_restored(table, run.id, states)
 
     def remove_task_run(self, task_run_id: uuid.UUID) -> TaskRun:
         """Remove a task run and its states; return it. O(log n).
@@ -303,6 +322,30 @@ class Store(StoreQueries, StoreStates, StoreObjects, StoreChecks):
         self._state_ids.add(self._state_ids.flow, flow_run_id, state)
         states.append(state)
         self._flow_run_state_count += 1
+
+    def append_restored_state(self, run_id: uuid.UUID, state: State, *, flow: bool) -> None:
+        """Append a state a journal restores to a task run's (or a flow run's) history.
+
+        It was checked when it was first committed, so its id is filed only if the
+        state-id index is built (see ``_state_ids``). O(1).
+
+        Raises:
+            ObjectNotFound: no such run.
+        """
+        ids = self._state_ids
+        if flow:
+            states = self._flow_run_states.get(run_id)
+            if states is None:
+                raise ObjectNotFound("flow run", run_id)
+            ids.add_restored(ids.flow, run_id, (state,))
+            self._flow_run_state_count += 1
+        else:
+            states = self._task_run_states.get(run_id)
+            if states is None:
+                raise ObjectNotFound("task run", run_id)
+            ids.add_restored(ids.task, run_id, (state,))
+            self._task_run_state_count += 1
+        states.append(state)
 
     def flow_run_states(self, flow_run_id: uuid.UUID) -> list[State]:
         """Return a copy of the flow run's states in commit order.
