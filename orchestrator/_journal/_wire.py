@@ -218,7 +218,9 @@ class Wire(WireReading):
                 policy,
             )
         except Refused as refused:
-            raise self._codec.refusal(refused, "StateCommitted") from refused.__cause__
+            kind = "task" if run.__class__ is TaskRun else "flow"
+            where = f"the {state.name} state of {kind} run {run.name!r} ({run.id})"
+            raise self._codec.refusal(refused, where) from refused.__cause__
 
     def body(self, trees: Sequence[Any]) -> bytes:
         """The bytes of a row holding ``trees``."""

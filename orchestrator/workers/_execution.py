@@ -45,6 +45,7 @@ from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._core._run_context import TaskRunContext
 from .._core._states import State, StateType
 from .._engine._run_hooks import RunHooks
+from .._journal._errors import JournalSerializationError
 from .._store._results import read_parameters, should_try_to_read_parameters
 from ._abandoning import AbandonedCallRules
 from ._calls import CallEnding, Caller, TimedOut, ignore_abandoned
@@ -57,6 +58,7 @@ from ._proposals import (
     has_hooks,
     running_proposal,
     timed_out_proposal,
+    unjournaled_proposal,
 )
 from ._slots import RunSlots
 
@@ -373,7 +375,11 @@ class Executor(ClaimEndings, AbandonedCallRules):
         running = claim.running
         assert running is not None  # _call runs only after a RUNNING commit
         run = claim.run
-        result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=running)
+        try:
+            result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=running)
+        except JournalSerializationError as exc:  # the value cannot be kept: the run fails
+            proposal = unjournaled_proposal(exc)
+            result = self._orchestrator.set_task_run_state_if(run.id, proposal, current=running)
         claim.phase = DONE
         if result is None:
             logger.warning(

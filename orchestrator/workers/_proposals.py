@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._core._states import State, StateDetails, StateType, make_state
+from .._core._states import Failed, State, StateDetails, StateType, make_state
 from ._abandoning import waits_for
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = [
     "has_hooks",
     "running_proposal",
     "timed_out_proposal",
+    "unjournaled_proposal",
 ]
 
 _PENDING: Final = StateType.PENDING
@@ -157,3 +158,14 @@ def completed_proposal(claim: Claim, task: Task[..., Any], value: Any, clock: Cl
         expiration = clock.now() + task.cache_expiration
     details = StateDetails(cache_key=cache_key, cache_expiration=expiration)
     return State(type=_COMPLETED, name="Completed", data=value, details=details)
+
+
+def unjournaled_proposal(error: Exception) -> State:
+    """Failed, for a run whose outcome the journal's serializer cannot store (``error``
+    names the run and the value)."""
+    return Failed(
+        message=(
+            f"{error}; return a value the journal's serializer can store, or give the "
+            "journal another serializer"
+        ),
+    )
