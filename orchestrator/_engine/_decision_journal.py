@@ -15,11 +15,8 @@ from typing import TYPE_CHECKING
 
 from .._core._events import Decision, DecisionEntry, make_decision
 from .._core._models import FlowRun, TaskRun
-from .._core._outcomes import OrchestrationResult
-from .._core._states import State, make_state
+from .._core._states import make_state
 from .._journal._records import DecisionMade, MirroredDecisions, PlainDecision
-from .._rules._context import TransitionContext
-from .._rules._rule import Policy
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -33,36 +30,14 @@ __all__ = [
 ]
 
 
-def journal_decision(
-    engine: Engine,
-    run: TaskRun | FlowRun,
-    ctx: TransitionContext,
-    proposed: State,
-    result: OrchestrationResult,
-    policy: Policy,
-) -> None:
-    """Journal a decision the decision log keeps in full, when the journal keeps
-    decisions (the caller checked there is a journal; a plain one it journals as a
-    mark, see ``JournalWriter.plain_decision``)."""
+def journal_decision(engine: Engine, run: TaskRun | FlowRun, entry: DecisionEntry) -> None:
+    """Journal a decision the decision log keeps in full (``entry``), when the journal
+    keeps decisions (the caller checked there is a journal; a plain one it journals as
+    a mark, see ``JournalWriter.plain_decision``)."""
     journal = engine.journal
     assert journal is not None
-    if not journal.keep_decisions:
-        return
-    state = result.state
-    reason = getattr(result.details, "reason", None)
-    entry: DecisionEntry = (
-        ctx.now,
-        ctx.initial_type,
-        proposed.type,
-        proposed.name,
-        result.status,
-        state,
-        ctx.decider,
-        reason,
-        ctx.force,
-        policy.name,
-    )
-    journal.append(DecisionMade(make_decision(run, entry)))
+    if journal.keep_decisions:
+        journal.append(DecisionMade(make_decision(run, entry)))
 
 
 def apply_decision(engine: Engine, record: DecisionMade) -> None:

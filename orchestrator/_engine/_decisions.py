@@ -31,11 +31,11 @@ from .._core._states import State, StateType
 from .._rules._context import TransitionContext
 from .._rules._rule import Policy
 
-__all__ = ["FULL", "PLAIN", "PLAIN_CREATION", "DecisionLog"]
+__all__ = ["PLAIN", "PLAIN_CREATION", "DecisionLog"]
 
-#: What :meth:`DecisionLog.record` saw: a decision kept in full, a plain acceptance,
-#: a plain forced acceptance creating a run in its first state.
-FULL, PLAIN, PLAIN_CREATION = 0, 1, 2
+#: What :meth:`DecisionLog.record` saw, when not a decision to keep in full: a plain
+#: acceptance, a plain forced acceptance creating a run in its first state.
+PLAIN, PLAIN_CREATION = 1, 2
 
 Run = TaskRun | FlowRun
 #: The policy a plain proposal of ``state`` for ``run`` goes through, forced or not.
@@ -82,12 +82,12 @@ class DecisionLog:
         proposed: State,
         result: OrchestrationResult,
         policy: Policy,
-    ) -> int:
+    ) -> int | DecisionEntry:
         """Log what ``policy`` decided on ``proposed`` for ``run`` (the caller holds the lock).
 
         Returns :data:`PLAIN` for a plain acceptance, :data:`PLAIN_CREATION` for a forced
         one creating the run in its first state (both kept as the committed state), else
-        :data:`FULL`.
+        the decision's full entry.
         """
         state = result.state
         reason = getattr(result.details, "reason", None)
@@ -132,7 +132,7 @@ class DecisionLog:
             self._entries(run).append(entry)
         if self._observers:
             self._tell(run, entry)
-        return PLAIN_CREATION if creation else FULL
+        return PLAIN_CREATION if creation else entry
 
     def _mirrored(self, run: Run, state: State, *, forced: bool) -> bool:
         """Count the plain acceptance of ``state`` if the run's log still mirrors its history.

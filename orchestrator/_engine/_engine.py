@@ -54,7 +54,7 @@ from .._store._store import Store
 from . import _run_lifecycle
 from ._commits import commit_flow, commit_task
 from ._decision_journal import journal_decision
-from ._decisions import FULL, PLAIN_CREATION, DecisionLog
+from ._decisions import PLAIN_CREATION, DecisionLog
 from ._invariants import check_engine
 from ._leases import PendingLeases
 from ._retention import RetentionIndex
@@ -345,12 +345,12 @@ class Engine:
         finally:
             self._depth -= 1
         result = ctx.result()
-        kind = self.decisions.record(run, ctx, proposed, result, policy)
+        kept = self.decisions.record(run, ctx, proposed, result, policy)
         if self.journal is not None:
-            if kind == FULL:
-                journal_decision(self, run, ctx, proposed, result, policy)
+            if kept.__class__ is tuple:  # a decision kept in full
+                journal_decision(self, run, kept)
             else:  # kept as the committed state (most decisions): a mark on the commit
-                self.journal.plain_decision(run, kind == PLAIN_CREATION)
+                self.journal.plain_decision(run, kept == PLAIN_CREATION)
         now = ctx.now
         if (now >= self.cache.next_expiry or now >= self.retention.due) and not self._depth:
             self.tidy(now)

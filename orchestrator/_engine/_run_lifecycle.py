@@ -11,6 +11,8 @@ methods ``insert_task_run``, ``insert_flow_run``, ``remove_task_run`` and
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._core._models import FlowRun, TaskRun
@@ -34,12 +36,7 @@ def insert_task_run(engine: Engine, run: TaskRun, initial: State) -> None:
     if held_id(initial) is not None:  # a client's id (the check of None is a no-op)
         engine.store.check_state_id(initial)
     engine.store.add_task_run(run)
-    if engine.journal is not None:
-        try:
-            engine.journal.append(RunAdded(run))
-        except BaseException:
-            engine.store.remove_task_run(run.id)
-            raise
+    _journal_addition(engine, run, engine.store.remove_task_run)
     if engine.observers:  # no closure or call to tell nobody (every creation)
         engine.notify(lambda o: o.task_run_created(run))
     policy = engine.choose_task_policy(initial, True)
@@ -52,16 +49,23 @@ def insert_task_run(engine: Engine, run: TaskRun, initial: State) -> None:
         raise
 
 
-def insert_flow_run(engine: Engine, run: FlowRun, initial: State) -> None:
-    """Add ``run`` and commit ``initial`` through the minimal flow policy; all or nothing."""
-    engine.store.check_state_id(initial)
-    engine.store.add_flow_run(run)
+def _journal_addition(
+    engine: Engine, run: TaskRun | FlowRun, remove: Callable[[uuid.UUID], object]
+) -> None:
+    """Journal the addition of ``run``; if that fails, ``remove`` it again and raise."""
     if engine.journal is not None:
         try:
             engine.journal.append(RunAdded(run))
         except BaseException:
-            engine.store.remove_flow_run(run.id)
+            remove(run.id)
             raise
+
+
+def insert_flow_run(engine: Engine, run: FlowRun, initial: State) -> None:
+    """Add ``run`` and commit ``initial`` through the minimal flow policy; all or nothing."""
+    engine.store.check_state_id(initial)
+    engine.store.add_flow_run(run)
+    _journal_addition(engine, run, engine.store.remove_flow_run)
     engine.notify(lambda o: o.flow_run_created(run))
     policy = engine.policies.minimal_flow
     try:
