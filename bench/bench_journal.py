@@ -33,21 +33,19 @@ from pathlib import Path
 from typing import Literal
 
 import anyio
+from bench_worker import Finished  # the bench folder is the script's own (sys.path[0])
 
 from orchestrator import (
     Completed,
-    Observer,
     Orchestrator,
     Pending,
     Running,
     Scheduled,
     SQLiteJournal,
     State,
-    TaskRun,
     VirtualClock,
     task,
 )
-from orchestrator._core._states import TERMINAL_TYPES
 from orchestrator.workers import TaskWorker
 
 Mode = Literal["memory", "normal", "full", "batch"]
@@ -60,21 +58,6 @@ RESTORE_RUNS = 100_000
 async def noop() -> None:
     """Nothing at all: the figure is the orchestration's."""
     return None
-
-
-class Finished(Observer):
-    """Sets ``done`` once ``expected`` runs have reached a terminal state."""
-
-    def __init__(self, expected: int) -> None:
-        self.left = expected
-        self.done = anyio.Event()
-
-    def task_run_state_committed(self, run: TaskRun, state: State) -> None:
-        """Count a terminal state."""
-        if state.type in TERMINAL_TYPES:
-            self.left -= 1
-            if not self.left:
-                self.done.set()
 
 
 def journal_for(mode: Mode, folder: Path, name: str) -> SQLiteJournal | None:
