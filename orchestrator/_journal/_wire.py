@@ -121,6 +121,7 @@ class Wire(WireReading):
             **dict.fromkeys(("updated", "created", "cache_expiration"), time_kind),
             **dict.fromkeys(("labels", "task_inputs", "parameters", "job_variables"), map_kind),
             "tags": (self._tags, self._decode_tags, None),
+            "_id_details": (self._run_details, self._decode_run_details, None),
             "empirical_policy": (self._run_policy, self._decode_policy, None),
             "dynamic_key": (self._key, self._decode_key, None),
         }
@@ -314,6 +315,10 @@ class Wire(WireReading):
         if state.__class__ is State:
             return self._state_values(state)
         return None if state is None else self._other(state)
+
+    def _run_details(self, details: Any) -> Any:
+        """A run's own details (which its states share, so written once in a row)."""
+        return 0 if details is EMPTY_DETAILS else self._state_details(details)
 
     def _state_details(self, details: Any) -> Any:
         found = self._encoded.get(id(details))

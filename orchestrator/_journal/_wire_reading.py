@@ -118,6 +118,9 @@ class WireReading:
             self._set_id(state, held)
         return state
 
+    def _decode_run_details(self, pairs: Any) -> Any:
+        return EMPTY_DETAILS if pairs == 0 else self._decode_details(pairs)
+
     def _decode_details(self, pairs: Any) -> Any:
         """Details, shared with the last ones decoded from equal values (a run's states
         mostly carry the same details, as the engine shares them)."""
