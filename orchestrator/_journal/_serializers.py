@@ -1,7 +1,7 @@
 """Serializers: how the journal turns user values (results, parameters, errors) into bytes.
 
-The package's own records (runs, states, flows, ...) are written by the JSON codec; every
-other value, such as a task's result, a run's parameters or the exception in a Failed
+The package's own records (runs, states, flows, ...) are written by the wire and the
+codec as plain values; every other value, such as a task's result, a run's parameters or the exception in a Failed
 state, goes through the journal's :class:`Serializer`.
 
 Trust: :class:`PickleSerializer`, the default, can store nearly any value, and reading a

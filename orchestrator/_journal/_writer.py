@@ -2,8 +2,8 @@
 
 The engine holds ``journal: JournalWriter | None``; None costs nothing. Each change is
 appended as a record when it is made, before observers are told, and encoded at once
-(the encoded text is the copy). The records of one public call are written to the file
-in one transaction when the call's outermost hold of the engine's lock is released
+into plain values (they are the copy). The records of one public call are written to
+the file as one row when the call's outermost hold of the engine's lock is released
 (:class:`JournalLock`, used only when journaled), together with the meta values that
 let a restore resume the id and jitter sources and a virtual clock.
 """
@@ -92,7 +92,8 @@ class CountingRandom(random.Random):
 
 
 class JournalWriter:
-    """Collects a call's records as encoded text and commits them when the call ends.
+    """Collects a call's records, encoded as plain values, and commits them as one row
+    when the call ends.
 
     Args:
         file: the open journal file.
@@ -140,7 +141,7 @@ class JournalWriter:
         self._closing = threading.Event()  # wakes a batch's timer at close
 
     def append(self, record: Record, *, where: str | None = None) -> None:
-        """Encode ``record`` now (as JSON values) and keep it for this call's transaction.
+        """Encode ``record`` now (as plain values) and keep it for this call's row.
 
         ``where`` names what the record holds in an error (its class by default).
 
