@@ -1,8 +1,8 @@
 """Serializers: how the journal turns user values (results, parameters, errors) into bytes.
 
 The package's own records (runs, states, flows, ...) are written by the wire and the
-codec as plain values; every other value, such as a task's result, a run's parameters or the exception in a Failed
-state, goes through the journal's :class:`Serializer`.
+codec as plain values; every other value, such as a task's result, a run's parameters or
+the exception in a Failed state, goes through the journal's :class:`Serializer`.
 
 Trust: :class:`PickleSerializer`, the default, can store nearly any value, and reading a
 pickled value runs code, so a journal written with it is as trusted as code: open only
