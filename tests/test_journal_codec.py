@@ -129,12 +129,14 @@ def fields(record: Any) -> dict[str, Any]:
 
 
 # -- the codec ------------------------------------------------------------------------------
+@settings(deadline=None)
 @given(values)
 def test_a_value_comes_back_equal_and_of_the_same_types(value: Any) -> None:
     codec = Codec()
     assert same(codec.decode(codec.encode(value)), value)
 
 
+@settings(deadline=None)
 @given(states)
 def test_a_state_with_details_comes_back_equal(state: State) -> None:
     codec = Codec()
@@ -144,7 +146,7 @@ def test_a_state_with_details_comes_back_equal(state: State) -> None:
     assert back.details == state.details
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(task_runs)
 def test_a_task_run_comes_back_with_every_field_and_its_drawn_key(run: TaskRun) -> None:
     codec = Codec()

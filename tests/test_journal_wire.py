@@ -66,7 +66,7 @@ def same_state(left: State | None, right: State | None) -> bool:
     return bool(left == right and left.id == right.id and left.details == right.details)
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=60)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=60, deadline=None)
 @given(task_runs)
 def test_a_task_run_added_comes_back_with_every_field(run: TaskRun) -> None:
     back = round_trip(RunAdded(run)).run
@@ -76,7 +76,7 @@ def test_a_task_run_added_comes_back_with_every_field(run: TaskRun) -> None:
     assert mine == theirs
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=60)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=60, deadline=None)
 @given(task_runs, st.lists(states, max_size=3))
 def test_a_snapshots_run_history_comes_back_with_its_states(
     run: TaskRun, history: list[State]
@@ -90,7 +90,7 @@ def test_a_snapshots_run_history_comes_back_with_its_states(
     assert mine == theirs
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=80)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=80, deadline=None)
 @given(
     st.uuids(),
     st.booleans(),
