@@ -106,9 +106,12 @@ def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: floa
     box: list[T] = []
     errors: list[BaseException] = []
 
+    activity = orchestrator.activity
+
     def in_thread() -> None:
         try:
-            with orchestrator.activity.counted():  # real work: holds virtual time
+            with activity.counted():  # real work: holds virtual time
+                activity.end()  # the count begun for the thread's start, now the block's
                 box.append(fn())
         except BaseException as exc:  # handed to the caller below
             errors.append(exc)
@@ -121,7 +124,14 @@ def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: floa
     helper = threading.Thread(
         target=context.run, args=(in_thread,), name="orchestrator-call", daemon=True
     )
-    helper.start()
+    # Counted from before the thread starts: until it runs, time skipping would see
+    # nothing executing and could jump past the call's timeout.
+    activity.begin()
+    try:
+        helper.start()
+    except BaseException:
+        activity.end()
+        raise
     sleep = functools.partial(orchestrator.clock.sleep, seconds)
     block_on(orchestrator.activity, wait_for_any, [(done, seen)], sleep)
     if done.generation == seen:
