@@ -1,0 +1,25 @@
+"""Executors: where task functions run when they leave the orchestrating process.
+
+Holds the executor seam (``Executor``, ``RemoteCall``, ``ExecutorLost``, in
+``_base.py``), the stdlib process pool (``ProcessPoolExecutor``) and the Dask executor
+(``DaskExecutor``, importing ``distributed`` only when one is made). Orchestration
+(states, policies, queues, slots) never leaves the process: only the call does.
+
+May import: ``_core`` only.
+
+Start with ``_base.py``.
+"""
+
+from __future__ import annotations
+
+from ._base import Executor as Executor
+from ._base import ExecutorLost as ExecutorLost
+from ._base import RemoteCall as RemoteCall
+from ._base import remote_traceback as remote_traceback
+
+__all__ = (
+    "Executor",
+    "ExecutorLost",
+    "RemoteCall",
+    "remote_traceback",
+)
