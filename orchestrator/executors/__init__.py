@@ -16,10 +16,12 @@ from ._base import Executor as Executor
 from ._base import ExecutorLost as ExecutorLost
 from ._base import RemoteCall as RemoteCall
 from ._base import remote_traceback as remote_traceback
+from ._process_pool import ProcessPoolExecutor as ProcessPoolExecutor
 
 __all__ = (
     "Executor",
     "ExecutorLost",
+    "ProcessPoolExecutor",
     "RemoteCall",
     "remote_traceback",
 )

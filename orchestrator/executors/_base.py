@@ -42,7 +42,13 @@ from typing import Any, Final, Generic, ParamSpec, Protocol, Self, TypeVar, fina
 from .._core._errors import OrchestratorError
 from .._core._wakeup import Waiter
 
-__all__ = ["Executor", "ExecutorLost", "RemoteCall", "remote_traceback"]
+__all__ = [
+    "Executor",
+    "ExecutorLost",
+    "RemoteCall",
+    "attach_remote_traceback",
+    "remote_traceback",
+]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -75,6 +81,16 @@ def remote_traceback(exc: BaseException) -> str:
     """
     text = getattr(exc, _REMOTE_TRACEBACK, "")
     return text if isinstance(text, str) else ""
+
+
+def attach_remote_traceback(exc: BaseException, text: str) -> None:
+    """Attach ``text``, the traceback where ``exc`` was raised, for :func:`remote_traceback`.
+
+    It travels with ``exc`` when pickled (in its ``__dict__``). An exception type whose
+    instances take no attribute carries none.
+    """
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(exc, _REMOTE_TRACEBACK, text)
 
 
 def _no_cancel() -> bool:
@@ -203,9 +219,7 @@ class RemoteCall(Generic[T]):
                 ``exc`` so :func:`remote_traceback` finds it.
         """
         if remote_traceback:
-            # An exception type with slots takes no attribute: it then carries no text.
-            with contextlib.suppress(AttributeError, TypeError):
-                setattr(exc, _REMOTE_TRACEBACK, remote_traceback)
+            attach_remote_traceback(exc, remote_traceback)
         return self._settle(_ERROR, None, exc)
 
     def set_lost(self, reason: str) -> bool:
