@@ -196,8 +196,8 @@ class RemoteCall(Generic[T]):
         """Call ``callback(self)`` once the call is settled (at once, if it is).
 
         The callback runs in whichever thread settles the call (an executor's thread, a
-        Dask client's thread, the event loop): it must be quick and thread-safe. An
-        exception it raises is ignored.
+        Dask client's thread, the event loop), before :meth:`result` returns to anyone
+        awaiting it: it must be quick and thread-safe. An exception it raises is logged.
         """
         with self._lock:
             if self._outcome == _PENDING:
@@ -240,10 +240,12 @@ class RemoteCall(Generic[T]):
             self._cancel = _no_cancel
             callbacks, self._callbacks = self._callbacks, []
             waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.wake()
+        # Callbacks first: whoever awaits the result sees them done (an abandoned call's
+        # ending is recorded before its caller can look).
         for callback in callbacks:
             _call_back(callback, self)
+        for waiter in waiters:
+            waiter.wake()
         return True
 
     def __repr__(self) -> str:

@@ -37,10 +37,13 @@ import anyio.to_thread
 
 from .._core._clock import Clock, SystemClock
 from .._core._run_context import RunContext, RunContextBlock, run_context
+from ..executors._base import RemoteCall
+from ..executors._shipping import pack_call, run_shipped, unpack_result
 
 if TYPE_CHECKING:
     from .._core._activity import Activity
     from .._core._tasks import Task
+    from ..executors._base import Executor
 
 __all__ = ["CallEnding", "Caller", "TimedOut", "ignore_abandoned"]
 
@@ -148,13 +151,21 @@ class Caller:
         limit: the most sync calls at once (None: no limit).
     """
 
-    __slots__ = ("_activity", "_clock", "_limit", "_threads")
+    __slots__ = ("_activity", "_clock", "_executor", "_limit", "_threads")
 
-    def __init__(self, clock: Clock, activity: Activity, limit: int | None) -> None:
+    def __init__(
+        self, clock: Clock, activity: Activity, limit: int | None, executor: Executor | None = None
+    ) -> None:
         self._clock = clock
         self._activity = activity
         self._limit = limit
+        self._executor = executor
         self._threads: anyio.CapacityLimiter | None = None  # made in the event loop
+
+    @property
+    def remote(self) -> bool:
+        """Whether calls go to an executor (where they cannot be interrupted)."""
+        return self._executor is not None
 
     def reset(self) -> None:
         """Make a fresh thread limiter for the running event loop."""
@@ -181,6 +192,9 @@ class Caller:
             TimedOut: the call ran past the task's ``timeout_seconds``.
             Exception: whatever the function raised.
         """
+        executor = self._executor
+        if executor is not None:
+            return await self._remote(executor, task, parameters, on_abandon)
         if parameters:
             call: Callable[[], Any] = functools.partial(task.call_with_parameters, parameters)
         else:
@@ -253,6 +267,52 @@ class Caller:
                 on_abandon(ending)  # the thread ends the activity when the call returns
             else:
                 activity.end()
+
+    async def _remote(
+        self,
+        executor: Executor,
+        task: Task[..., Any],
+        parameters: Mapping[str, Any],
+        on_abandon: Callable[[CallEnding], None],
+    ) -> Any:
+        """Run the call in ``executor``, for at most the task's timeout; then leave it running.
+
+        Counted on the activity from the hand-off until the remote call is settled, like a
+        thread (virtual time holds still meanwhile). A call the caller stops waiting for
+        (its timeout, or the caller cancelled) is asked to cancel, and if it may still run
+        ``on_abandon`` gets its :class:`CallEnding`, finished when the call is settled.
+        """
+        payload = pack_call(task, parameters)  # a pickling error names the task or parameter
+        activity = self._activity
+        ending = CallEnding()
+        ending.start()
+        activity.begin()
+        try:
+            remote = executor.submit(run_shipped, payload)
+        except BaseException:
+            ending.finish()
+            activity.end()
+            raise
+
+        def settled(_: RemoteCall[bytes]) -> None:
+            if ending.finish():  # abandoned: the event loop no longer waits for it
+                activity.end()
+
+        remote.add_done_callback(settled)
+        timeout = task.timeout_seconds
+        try:
+            if timeout is None:
+                packed = await remote.result()
+            else:
+                packed = await self._within(remote.result, timeout)
+        finally:
+            if ending.leave():
+                remote.cancel()  # a call not started yet is dropped (and then settled)
+                if not ending.returned:
+                    on_abandon(ending)  # the callback ends the activity when it is settled
+            else:
+                activity.end()
+        return unpack_result(packed)
 
     async def _within(self, call: Callable[[], Awaitable[T]], seconds: float) -> T:
         """Await ``call()``, cancelled after ``seconds`` on the clock (then TimedOut)."""

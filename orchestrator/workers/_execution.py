@@ -46,6 +46,7 @@ from .._core._run_context import TaskRunContext
 from .._core._states import State, StateType
 from .._engine._run_hooks import RunHooks
 from .._store._results import read_parameters, should_try_to_read_parameters
+from ..executors._base import ExecutorLost
 from ._abandoning import AbandonedCallRules
 from ._calls import CallEnding, Caller, TimedOut, ignore_abandoned
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, stoppable_wait, why_stopped
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from .._core._models import TaskRun
     from .._core._tasks import Task
     from .._engine._orchestrator import Orchestrator
+    from ..executors._base import Executor as CallExecutor
 
 __all__ = ["Executor"]
 
@@ -87,6 +89,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         tasks: the served tasks by key.
         limit: the most runs held at once (None: no limit).
         lease_seconds: how long a claim waiting for its turn stays leased past the wait.
+        executor: where task functions run (None: the event loop and worker threads).
     """
 
     __slots__ = (
@@ -116,6 +119,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         *,
         limit: int | None,
         lease_seconds: float,
+        executor: CallExecutor | None = None,
     ) -> None:
         self._orchestrator = orchestrator
         self._clock = orchestrator.clock
@@ -125,7 +129,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self._tasks = tasks
         self._activity = orchestrator.activity
         self._overrides = orchestrator.task_overrides  # the engine's one registry
-        self._caller = Caller(self._clock, self._activity, limit)
+        self._caller = Caller(self._clock, self._activity, limit, executor)
         self.slots = RunSlots(limit)
         #: The claims held, by their run id's 128-bit int (an int hashes without a Python
         #: call; a UUID's hash is one).
@@ -353,16 +357,19 @@ class Executor(ClaimEndings, AbandonedCallRules):
         the orchestrator (see :mod:`orchestrator._core._parking`).
         """
         called = self._overrides.stand_in(task, claim.run)
-        # Only a sync call with a timeout can be left running.
-        if called.is_async or called.timeout_seconds is None:
-            on_abandon: Callable[[CallEnding], None] = ignore_abandoned
+        caller = self._caller
+        # Only a sync call with a timeout, or a remote call, can be left running.
+        if caller.remote or not (called.is_async or called.timeout_seconds is None):
+            on_abandon: Callable[[CallEnding], None] = functools.partial(self._left_running, claim)
         else:
-            on_abandon = functools.partial(self._left_running, claim)
+            on_abandon = ignore_abandoned
         try:
             with self._activity.execution():
-                value = await self._caller.call(called, context.parameters, on_abandon, context)
+                value = await caller.call(called, context.parameters, on_abandon, context)
         except TimedOut:
             return timed_out_proposal(claim, task)
+        except ExecutorLost as exc:
+            return self._crash_proposal(claim, f"the executor lost the call: {exc}")
         except Exception as exc:
             return failed_proposal(claim, exc)
         return completed_proposal(claim, task, value, self._clock)

@@ -11,7 +11,7 @@ from .._core._errors import ArgumentTypeError, ArgumentValueError
 from .._core._tasks import Task
 from .._core._wakeup import current_async_library
 
-__all__ = ["Post", "check_tasks", "loop_poster"]
+__all__ = ["Post", "check_executor", "check_tasks", "loop_poster"]
 
 #: Runs a callback in the worker's event loop, soon; safe from any thread and from a
 #: signal handler.
@@ -63,3 +63,20 @@ def check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
     if not by_key:
         raise ArgumentValueError("a TaskWorker needs at least one task to serve")
     return by_key
+
+
+def check_executor(executor: object) -> None:
+    """Refuse an ``executor`` that is neither None nor has ``submit`` and ``close``.
+
+    Raises:
+        ArgumentTypeError: not None, and not an :class:`orchestrator.executors.Executor`.
+    """
+    if executor is None:
+        return
+    if not callable(getattr(executor, "submit", None)) or not callable(
+        getattr(executor, "close", None)
+    ):
+        raise ArgumentTypeError(
+            f"executor must be None or an orchestrator.executors.Executor (with submit and "
+            f"close), such as ProcessPoolExecutor(), got {executor!r}"
+        )

@@ -1,0 +1,347 @@
+"""Task runs in a real process pool: what a user sees is what they see in-process.
+
+Every test here hands task functions to one real ``ProcessPoolExecutor`` (2 spawned
+processes, shared by the module): the functions run in other pids; retries, a tag limit
+of 1, a timeout, a cache hit and an unpicklable result behave as in threads; a pool
+process killed mid-run crashes the runs it held, which retry and complete on a fresh
+pool, and the worker keeps serving. The tasks are defined here, at module level, so the
+pool processes import them by reference; they talk to the test through files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from orchestrator import Orchestrator, VirtualClock, task
+from orchestrator.executors import ExecutorLost, ProcessPoolExecutor, RemoteCall
+from orchestrator.testing import run_until_idle, run_until_idle_sync
+from orchestrator.workers import TaskWorker
+from tests.worker_helpers import names, outcome
+
+#: The most real seconds a test here may take (the first one also starts the pool).
+BOUND = 30.0
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ProcessPoolExecutor]:
+    with ProcessPoolExecutor(2) as executor:
+        yield executor
+
+
+def _count(path: Path) -> int:
+    """Append a line to ``path``; return how many lines it now has (the attempt)."""
+    with path.open("a") as file:
+        file.write(f"{os.getpid()}\n")
+    return len(path.read_text().splitlines())
+
+
+@task
+def whose_pid(x: int) -> tuple[int, int]:
+    return x, os.getpid()
+
+
+@task
+async def whose_pid_async(x: int) -> tuple[int, int]:
+    await anyio.lowlevel.checkpoint()
+    return x, os.getpid()
+
+
+@task(retries=2, retry_delay_seconds=0)
+def flaky(path: Path) -> int:
+    attempt = _count(path)
+    if attempt < 3:
+        raise ValueError(f"attempt {attempt} failed")
+    return attempt
+
+
+@task
+def broken(x: int) -> int:
+    raise KeyError(f"no such thing: {x}")
+
+
+@task(tags=["db"])
+def exclusive(path: Path, x: int) -> int:
+    with path.open("a") as file:
+        file.write(f"start {x}\n")
+    time.sleep(0.2)
+    with path.open("a") as file:
+        file.write(f"end {x}\n")
+    return x
+
+
+@task(timeout_seconds=0.5)
+def slow(seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+@task(cache_key_fn=lambda context, parameters: f"cached-{parameters['x']}")
+def cached(path: Path, x: int) -> int:
+    _count(path)
+    return x * 10
+
+
+@task
+def lock_maker() -> Any:
+    return threading.Lock()
+
+
+@task
+def takes(value: Any) -> str:
+    return "took it"
+
+
+@task(retries=1, retry_delay_seconds=0)
+def dies_once(path: Path) -> int:
+    """Kills its own pool process on its first attempt, after a moment."""
+    attempt = _count(path)
+    if attempt == 1:
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return attempt
+
+
+@task(retries=1, retry_delay_seconds=0)
+def bystander(path: Path, started: Path) -> int:
+    """Runs long on its first attempt (it is in the pool when a neighbour dies)."""
+    attempt = _count(path)
+    started.write_text("started")
+    if attempt == 1:
+        time.sleep(3)
+    return attempt
+
+
+async def test_runs_in_the_pool_processes(pool: ProcessPoolExecutor) -> None:
+    orch = Orchestrator()
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(whose_pid, whose_pid_async, orchestrator=orch, executor=pool):
+            futures = [orch.submit(whose_pid, n) for n in range(4)]
+            futures.append(orch.submit(whose_pid_async, 4))
+            results = [await outcome(future) for future in futures]
+    assert [x for x, _ in results] == [0, 1, 2, 3, 4]
+    pids = {pid for _, pid in results}
+    assert os.getpid() not in pids
+    assert 1 <= len(pids) <= 2
+
+
+async def test_retries_and_the_remote_traceback(pool: ProcessPoolExecutor, tmp_path: Path) -> None:
+    orch = Orchestrator()
+    attempts = tmp_path / "attempts"
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(flaky, broken, orchestrator=orch, executor=pool):
+            future = orch.submit(flaky, attempts)
+            assert await outcome(future) == 3
+            failing = orch.submit(broken, 7)
+            await failing.wait_async()
+    assert [n for n in names(orch, future) if n != "Pending"] == [
+        "Scheduled",
+        "Running",
+        "AwaitingRetry",
+        "Retrying",
+        "AwaitingRetry",
+        "Retrying",
+        "Completed",
+    ]
+    state = failing.state
+    assert state.name == "Failed"
+    assert state.message is not None
+    assert state.message.startswith(
+        "Task run encountered an exception: KeyError('no such thing: 7')"
+    )
+    # The traceback where it was raised, in the pool process, is in the message.
+    assert "Remote traceback:" in state.message
+    assert 'raise KeyError(f"no such thing: {x}")' in state.message
+
+
+async def test_a_tag_limit_of_one_holds_across_processes(
+    pool: ProcessPoolExecutor, tmp_path: Path
+) -> None:
+    orch = Orchestrator()
+    orch.create_concurrency_limit("db", 1)
+    log = tmp_path / "log"
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(exclusive, orchestrator=orch, executor=pool):
+            futures = [orch.submit(exclusive, log, n) for n in range(3)]
+            assert sorted([await outcome(future) for future in futures]) == [0, 1, 2]
+    lines = log.read_text().splitlines()
+    # Never two at once: each start is followed by its own end.
+    assert [line.split()[0] for line in lines] == ["start", "end"] * 3
+    assert all(lines[i].split()[1] == lines[i + 1].split()[1] for i in range(0, 6, 2))
+
+
+async def test_a_timeout_ends_the_run_timed_out_and_the_worker_serves_on(
+    pool: ProcessPoolExecutor,
+) -> None:
+    orch = Orchestrator()
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(slow, whose_pid, orchestrator=orch, executor=pool) as worker:
+            late = orch.submit(slow, 1.5)
+            await late.wait_async()
+            assert late.state.name == "TimedOut"
+            # The call is left running in its process, holding the worker's slot.
+            assert list(worker.status().abandoned) == [late.task_run_id]
+            assert (await outcome(orch.submit(whose_pid, 1)))[0] == 1
+            assert await outcome(orch.submit(slow, 0.0)) == "done"
+
+
+async def test_a_cache_hit_does_not_call_the_pool(
+    pool: ProcessPoolExecutor, tmp_path: Path
+) -> None:
+    orch = Orchestrator()
+    calls = tmp_path / "calls"
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(cached, orchestrator=orch, executor=pool):
+            first = orch.submit(cached, calls, 4)
+            assert await outcome(first) == 40
+            second = orch.submit(cached, calls, 4)
+            assert await outcome(second) == 40
+    assert second.state.name == "Cached"
+    assert len(calls.read_text().splitlines()) == 1
+
+
+async def test_what_cannot_be_pickled_fails_its_run_only(pool: ProcessPoolExecutor) -> None:
+    orch = Orchestrator()
+
+    @task
+    def local(x: int) -> int:
+        return x
+
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(
+            lock_maker, takes, local, whose_pid, orchestrator=orch, executor=pool
+        ):
+            result = orch.submit(lock_maker)
+            argument = orch.submit(takes, threading.Lock())
+            local_run = orch.submit(local, 1)
+            for future in (result, argument, local_run):
+                await future.wait_async()
+            assert (await outcome(orch.submit(whose_pid, 2)))[0] == 2
+    assert result.state.name == "Failed"
+    assert "the result of task 'lock_maker' cannot be pickled" in str(result.state.message)
+    assert "parameter 'value' of task 'takes' cannot be pickled" in str(argument.state.message)
+    assert "is a lambda or is defined inside a function" in str(local_run.state.message)
+
+
+async def test_a_pool_process_killed_mid_run_crashes_its_runs_which_retry(
+    pool: ProcessPoolExecutor, tmp_path: Path
+) -> None:
+    orch = Orchestrator()
+    dying, standing, started = tmp_path / "dying", tmp_path / "standing", tmp_path / "started"
+    pools_before = pool.pools_started
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(bystander, dies_once, whose_pid, orchestrator=orch, executor=pool):
+            other = orch.submit(bystander, standing, started)
+            victim = orch.submit(dies_once, dying)
+            assert await outcome(victim) == 2
+            assert await outcome(other) == 2
+            # The worker keeps serving, on a fresh pool.
+            assert (await outcome(orch.submit(whose_pid, 3)))[0] == 3
+    assert pool.pools_started == pools_before + 1
+    for future in (victim, other):
+        states = orch.read_task_run_states(future.task_run_id)
+        crashed = [state for state in states if state.name == "AwaitingRetry"]
+        assert len(crashed) == 1
+        assert str(crashed[0].message).startswith(
+            "Crashed: the executor lost the call: a process of the pool died"
+        )
+        assert states[-1].name == "Completed"
+    assert len(dying.read_text().splitlines()) == 2  # one call per attempt, no more
+    assert len(standing.read_text().splitlines()) == 2
+
+
+async def test_a_killed_run_without_retries_ends_crashed(tmp_path: Path) -> None:
+    orch = Orchestrator()
+    once = dies_once.with_options(retries=0)
+    with ProcessPoolExecutor(1) as own, anyio.fail_after(BOUND):
+        async with TaskWorker(once, orchestrator=orch, executor=own):
+            future = orch.submit(once, tmp_path / "dying")
+            await future.wait_async()
+    assert future.state.name == "Crashed"
+
+
+async def test_virtual_time_stands_still_while_a_call_runs_remotely(
+    pool: ProcessPoolExecutor,
+) -> None:
+    clock = VirtualClock()
+    orch = Orchestrator(clock=clock, autojump=True)
+    start = clock.now()
+    with anyio.fail_after(BOUND):
+        async with orch, TaskWorker(slow, orchestrator=orch, executor=pool):
+            # 0.3 real seconds, under a 0.5 s timeout: virtual time must not jump past it.
+            future = orch.submit(slow, 0.3)
+            assert await outcome(future) == "done"
+    assert clock.now() == start
+
+
+def test_run_until_idle_sync_takes_an_executor(pool: ProcessPoolExecutor) -> None:
+    orch = Orchestrator(clock=VirtualClock())
+    future = orch.submit(whose_pid, 5)
+    run_until_idle_sync(orch, whose_pid, executor=pool, timeout=BOUND)
+    x, pid = future.result()
+    assert x == 5
+    assert pid != os.getpid()
+
+
+async def test_run_until_idle_serves_tasks_with_an_executor(pool: ProcessPoolExecutor) -> None:
+    orch = Orchestrator()
+    future = orch.submit(whose_pid, 6)
+    await run_until_idle(orch, whose_pid, executor=pool, timeout=BOUND)
+    assert future.result()[1] != os.getpid()
+
+
+async def test_the_task_worker_fixture_takes_an_executor(
+    pool: ProcessPoolExecutor, orchestrator: Orchestrator, task_worker: Any
+) -> None:
+    await task_worker(whose_pid, executor=pool)
+    future = orchestrator.submit(whose_pid, 7)
+    with anyio.fail_after(BOUND):
+        x, pid = await outcome(future)
+    assert (x, pid != os.getpid()) == (7, True)
+
+
+# -- the executor on its own ----------------------------------------------------------------------
+async def test_a_broken_pool_ends_every_call_lost_and_is_replaced() -> None:
+    with ProcessPoolExecutor(2) as own, anyio.fail_after(BOUND):
+        sleeping: RemoteCall[None] = own.submit(time.sleep, 5)
+        pid = await own.submit(os.getpid).result()
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ExecutorLost, match="a process of the pool died"):
+            await sleeping.result()
+        assert await own.submit(sum, [1, 2]).result() == 3
+        assert own.pools_started == 2
+    with pytest.raises(ExecutorLost, match="closed"):
+        own.submit(sum, [1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_workers": 0}, "max_workers must be None or an integer >= 1, got 0"),
+        ({"max_workers": "2"}, "max_workers must be None or an integer >= 1, got '2'"),
+        ({"context": "fork"}, "context must be 'spawn' or 'forkserver', got 'fork'"),
+    ],
+)
+def test_bad_options_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ProcessPoolExecutor(**kwargs)
+
+
+def test_a_worker_refuses_what_is_not_an_executor() -> None:
+    orch = Orchestrator()
+    with pytest.raises(
+        TypeError, match=re.escape("executor must be None or an orchestrator.executors")
+    ):
+        TaskWorker(whose_pid, orchestrator=orch, executor=object())  # type: ignore[arg-type]
