@@ -115,6 +115,9 @@ from ._store._results import ResultStore as ResultStore
 from ._store._results import read_parameters as read_parameters
 from ._store._results import should_try_to_read_parameters as should_try_to_read_parameters
 from ._store._results import store_parameters as store_parameters
+from .executors import Executor as Executor
+from .executors import ExecutorLost as ExecutorLost
+from .executors import ProcessPoolExecutor as ProcessPoolExecutor
 from .workers import TaskWorker as TaskWorker
 from .workers import TaskWorkerStatus as TaskWorkerStatus
 from .workers import serve as serve
@@ -141,6 +144,8 @@ __all__ = (
     "Decision",
     "Deployment",
     "DoneAndNotDone",
+    "Executor",
+    "ExecutorLost",
     "Failed",
     "Flow",
     "FlowRun",
@@ -167,6 +172,7 @@ __all__ = (
     "Pending",
     "Policy",
     "ProcessJobConfiguration",
+    "ProcessPoolExecutor",
     "ProcessWorker",
     "ProcessWorkerResult",
     "QueueFull",

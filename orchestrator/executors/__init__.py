@@ -12,6 +12,8 @@ Start with ``_base.py``.
 
 from __future__ import annotations
 
+import contextlib
+
 from ._base import Executor as Executor
 from ._base import ExecutorLost as ExecutorLost
 from ._base import RemoteCall as RemoteCall
@@ -25,3 +27,16 @@ __all__ = (
     "RemoteCall",
     "remote_traceback",
 )
+
+
+def _rewrite_module_names() -> None:
+    # Show the executors as ``orchestrator.executors.X`` in reprs and docs.
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith(f"{__name__}."):
+            with contextlib.suppress(AttributeError, TypeError):
+                obj.__module__ = __name__
+
+
+_rewrite_module_names()
+del _rewrite_module_names
