@@ -115,6 +115,7 @@ from ._store._results import ResultStore as ResultStore
 from ._store._results import read_parameters as read_parameters
 from ._store._results import should_try_to_read_parameters as should_try_to_read_parameters
 from ._store._results import store_parameters as store_parameters
+from .executors import DaskExecutor as DaskExecutor
 from .executors import Executor as Executor
 from .executors import ExecutorLost as ExecutorLost
 from .executors import ProcessPoolExecutor as ProcessPoolExecutor
@@ -141,6 +142,7 @@ __all__ = (
     "ConcurrencyLimit",
     "Crashed",
     "CreatedTaskRun",
+    "DaskExecutor",
     "Decision",
     "Deployment",
     "DoneAndNotDone",

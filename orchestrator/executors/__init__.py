@@ -18,9 +18,11 @@ from ._base import Executor as Executor
 from ._base import ExecutorLost as ExecutorLost
 from ._base import RemoteCall as RemoteCall
 from ._base import remote_traceback as remote_traceback
+from ._dask import DaskExecutor as DaskExecutor
 from ._process_pool import ProcessPoolExecutor as ProcessPoolExecutor
 
 __all__ = (
+    "DaskExecutor",
     "Executor",
     "ExecutorLost",
     "ProcessPoolExecutor",
