@@ -88,6 +88,19 @@ def slow(seconds: float) -> str:
     return "done"
 
 
+@task(timeout_seconds=0.5, retries=1, retry_delay_seconds=0)
+def slow_once(path: Path) -> int:
+    """Runs past its timeout on its first attempt; logs when each attempt starts and ends."""
+    attempt = _count(path.with_suffix(".attempts"))
+    with path.open("a") as file:
+        file.write(f"start {attempt}\n")
+    if attempt == 1:
+        time.sleep(1.5)
+    with path.open("a") as file:
+        file.write(f"end {attempt}\n")
+    return attempt
+
+
 @task(cache_key_fn=lambda context, parameters: f"cached-{parameters['x']}")
 def cached(path: Path, x: int) -> int:
     _count(path)
@@ -195,6 +208,22 @@ async def test_a_timeout_ends_the_run_timed_out_and_the_worker_serves_on(
             assert list(worker.status().abandoned) == [late.task_run_id]
             assert (await outcome(orch.submit(whose_pid, 1)))[0] == 1
             assert await outcome(orch.submit(slow, 0.0)) == "done"
+
+
+async def test_a_timed_out_attempt_is_retried_only_after_its_call_returned(
+    pool: ProcessPoolExecutor, tmp_path: Path
+) -> None:
+    orch = Orchestrator()
+    log = tmp_path / "log"
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(slow_once, orchestrator=orch, executor=pool):
+            future = orch.submit(slow_once, log)
+            assert await outcome(future) == 2
+    # The first call ran on after its timeout; the retry started after it returned.
+    assert log.read_text().splitlines() == ["start 1", "end 1", "start 2", "end 2"]
+    states = [name for name in names(orch, future) if name != "Pending"]
+    assert states[:3] == ["Scheduled", "Running", "AwaitingRetry"]
+    assert states[-1] == "Completed"
 
 
 async def test_a_cache_hit_does_not_call_the_pool(

@@ -20,6 +20,16 @@ returns; :mod:`orchestrator.workers._abandoning` keeps the run from starting aga
 meanwhile. Under a :class:`~orchestrator.TimeSkipper` a running thread counts as busy,
 so virtual time holds still and its virtual timeout cannot pass before it returns; on
 the system clock the timeout passes in real time.
+
+With an executor (:class:`orchestrator.executors.Executor`: a process pool, a Dask
+cluster) every call, sync or async, goes there instead, shipped as bytes by
+:mod:`orchestrator.executors._shipping` (a task or value that cannot be pickled fails
+the call with a message naming it). It counts on the activity like a thread, from the
+hand-off until the remote call is settled, and a timeout or a cancelled caller leaves it
+running exactly as a thread call is left (a call not started yet is dropped instead).
+The run's context is not shipped: inside a remote function ``get_run_context()`` has no
+run. A call whose executing process died raises
+:class:`~orchestrator.executors.ExecutorLost`.
 """
 
 from __future__ import annotations

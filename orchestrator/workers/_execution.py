@@ -18,7 +18,10 @@ Every step goes through the engine; nothing is decided here that a policy decide
    inside the run's :class:`~orchestrator.TaskRunContext`, so ``get_run_context()``
    gives the run (its ``run_count`` is the attempt) and ``Orchestrator.current()`` is
    this worker's orchestrator, whatever the caller had entered. A timeout
-   fails the run as "TimedOut".
+   fails the run as "TimedOut". A worker given an executor hands every call to it
+   instead, after the claim, the slot, the tag limits and the cache lookup above; a
+   call whose executing process died (:class:`~orchestrator.executors.ExecutorLost`)
+   crashes the run, retried per its policy as when a worker dies.
 4. **Finish.** Propose Completed (the result, with its cache key and expiration) or
    Failed (the exception); the core policy turns a failure with retries left into
    AwaitingRetry, which the engine queues for when it is due. A terminal state deletes
