@@ -33,7 +33,7 @@ def local_cluster() -> Iterator[tuple[LocalCluster, Client]]:
         n_workers=WORKERS,
         processes=True,
         threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: None would still bind the default 8787
         silence_logs=logging.CRITICAL,
         scheduler_kwargs={"allowed_failures": 0},
     )
