@@ -10,6 +10,7 @@ pool processes import them by reference; they talk to the test through files.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -26,7 +27,7 @@ import pytest
 from orchestrator import Orchestrator, VirtualClock, task
 from orchestrator.executors import ExecutorLost, ProcessPoolExecutor, RemoteCall
 from orchestrator.testing import run_until_idle, run_until_idle_sync
-from orchestrator.workers import TaskWorker
+from orchestrator.workers import TaskWorker, serve
 from tests.worker_helpers import names, outcome
 
 #: The most real seconds a test here may take (the first one also starts the pool).
@@ -374,3 +375,15 @@ def test_a_worker_refuses_what_is_not_an_executor() -> None:
         TypeError, match=re.escape("executor must be None or an orchestrator.executors")
     ):
         TaskWorker(whose_pid, orchestrator=orch, executor=object())  # type: ignore[arg-type]
+
+
+async def test_serve_takes_an_executor(pool: ProcessPoolExecutor) -> None:
+    orch = Orchestrator()
+    future = orch.submit(whose_pid, 8)
+    with anyio.fail_after(BOUND):
+        async with anyio.create_task_group() as group:
+            worker = await group.start(
+                functools.partial(serve, whose_pid, orchestrator=orch, executor=pool)
+            )
+            assert (await outcome(future))[1] != os.getpid()
+            worker.stop()
