@@ -95,6 +95,7 @@ from ._engine._waiting import as_completed as as_completed
 from ._engine._waiting import as_completed_async as as_completed_async
 from ._engine._waiting import wait as wait
 from ._engine._waiting import wait_async as wait_async
+from ._flows._executor_runner import ExecutorTaskRunner as ExecutorTaskRunner
 from ._flows._mapping import TaskRunFutureList as TaskRunFutureList
 from ._flows._mapping import unmapped as unmapped
 from ._flows._task_runners import ThreadPoolTaskRunner as ThreadPoolTaskRunner
@@ -148,6 +149,7 @@ __all__ = (
     "DoneAndNotDone",
     "Executor",
     "ExecutorLost",
+    "ExecutorTaskRunner",
     "Failed",
     "Flow",
     "FlowRun",
