@@ -119,11 +119,13 @@ def takes(value: Any) -> str:
 
 
 @task(retries=1, retry_delay_seconds=0)
-def dies_once(path: Path) -> int:
-    """Kills its own pool process on its first attempt, after a moment."""
+def dies_once(path: Path, after: Path | None = None) -> int:
+    """Kills its own pool process on its first attempt (once ``after`` exists, if given)."""
     attempt = _count(path)
     if attempt == 1:
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while after is not None and not after.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the test's neighbour is starting in the other process
         os.kill(os.getpid(), signal.SIGKILL)
     return attempt
 
@@ -274,7 +276,7 @@ async def test_a_pool_process_killed_mid_run_crashes_its_runs_which_retry(
     with anyio.fail_after(BOUND):
         async with TaskWorker(bystander, dies_once, whose_pid, orchestrator=orch, executor=pool):
             other = orch.submit(bystander, standing, started)
-            victim = orch.submit(dies_once, dying)
+            victim = orch.submit(dies_once, dying, started)
             assert await outcome(victim) == 2
             assert await outcome(other) == 2
             # The worker keeps serving, on a fresh pool.
