@@ -374,7 +374,7 @@ def test_bad_options_are_refused(kwargs: dict[str, Any], message: str) -> None:
 def test_a_worker_refuses_what_is_not_an_executor() -> None:
     orch = Orchestrator()
     with pytest.raises(
-        TypeError, match=re.escape("executor must be None or an orchestrator.executors")
+        TypeError, match=re.escape("executor must be None, an orchestrator.executors.Executor")
     ):
         TaskWorker(whose_pid, orchestrator=orch, executor=object())  # type: ignore[arg-type]
 
@@ -389,3 +389,37 @@ async def test_serve_takes_an_executor(pool: ProcessPoolExecutor) -> None:
             )
             assert (await outcome(future))[1] != os.getpid()
             worker.stop()
+
+
+@task
+def here_pid(x: int) -> tuple[int, int]:
+    return x, os.getpid()
+
+
+async def test_executors_by_task_send_only_the_tasks_they_name(pool: ProcessPoolExecutor) -> None:
+    orch = Orchestrator()
+    with anyio.fail_after(BOUND):
+        async with TaskWorker(whose_pid, here_pid, orchestrator=orch, executor={whose_pid: pool}):
+            there = await outcome(orch.submit(whose_pid, 1))
+            here = await outcome(orch.submit(here_pid, 2))
+    assert there[1] != os.getpid()
+    assert here == (2, os.getpid())
+    by_key = {here_pid.task_key: pool}
+    future = orch.submit(here_pid, 3)
+    await run_until_idle(orch, whose_pid, here_pid, executor=by_key, timeout=BOUND)
+    assert future.result()[1] != os.getpid()
+
+
+@pytest.mark.parametrize(
+    ("executor", "error", "message"),
+    [
+        ({"no.such.key": None}, ValueError, "executor names 'no.such.key', which this worker"),
+        ({whose_pid: "pool"}, TypeError, "must be an orchestrator.executors.Executor"),
+        ({3: None}, TypeError, "executor's keys must be tasks or task keys, got 3"),
+    ],
+)
+def test_bad_executors_by_task_are_refused(
+    executor: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        TaskWorker(whose_pid, orchestrator=Orchestrator(), executor=executor)

@@ -73,7 +73,7 @@ from ._stall import WaitingRun, explain_waiting, waiting_runs
 if TYPE_CHECKING:
     from .._core._models import TaskRun
     from .._core._tasks import Task
-    from ..executors import Executor
+    from ..workers._worker_setup import ExecutorOption
 
 __all__ = [
     "DrainResult",
@@ -165,7 +165,7 @@ async def run_until_idle(
     fail_fast: bool = True,
     max_idle_jumps: int = 1000,
     limit: int | None = 10,
-    executor: Executor | None = None,
+    executor: ExecutorOption | None = None,
 ) -> DrainResult:
     """Drive the orchestrator's task runs until none is unfinished (see the module docstring).
 
@@ -187,7 +187,8 @@ async def run_until_idle(
         limit: the drain's worker's limit (runs at once), when ``tasks`` are given.
         executor: where the drain's worker runs task functions (an
             :class:`orchestrator.executors.Executor`, such as a ``ProcessPoolExecutor``
-            or a ``DaskExecutor``); None: the event loop and threads. Not closed here.
+            or a ``DaskExecutor``), or executors by task as ``TaskWorker`` takes them; None:
+            the event loop and threads. Not closed here.
 
     Returns:
         What the drain did, with the failures when ``fail_fast`` is False.
@@ -322,7 +323,7 @@ def run_until_idle_sync(
     fail_fast: bool = True,
     max_idle_jumps: int = 1000,
     backend: str = "asyncio",
-    executor: Executor | None = None,
+    executor: ExecutorOption | None = None,
 ) -> DrainResult:
     """From synchronous code: serve ``tasks`` with a TaskWorker until every run is done.
 
@@ -344,7 +345,8 @@ def run_until_idle_sync(
         backend: the event loop to run.
         executor: where the worker runs task functions (an
             :class:`orchestrator.executors.Executor`, such as a ``ProcessPoolExecutor`` or
-            a ``DaskExecutor``); None: the event loop and threads. Not closed here.
+            a ``DaskExecutor``), or executors by task as ``TaskWorker`` takes them;
+            None: the event loop and threads. Not closed here.
 
     Returns:
         What the drain did.

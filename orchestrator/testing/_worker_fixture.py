@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from .._core._tasks import Task
     from .._engine._orchestrator import Orchestrator
-    from ..executors import Executor
     from ..workers import TaskWorker
+    from ..workers._worker_setup import ExecutorOption
 
 __all__ = ["TaskWorkerFactory", "task_workers_in_own_task"]
 
@@ -64,7 +64,7 @@ class TaskWorkerFactory:
         return tuple(self._workers)
 
     async def __call__(
-        self, *tasks: Task[..., Any], limit: int | None = 10, executor: Executor | None = None
+        self, *tasks: Task[..., Any], limit: int | None = 10, executor: ExecutorOption | None = None
     ) -> TaskWorker:
         """Start a worker serving ``tasks`` and return it once it takes runs.
 

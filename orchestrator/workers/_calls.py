@@ -159,23 +159,33 @@ class Caller:
         clock: the orchestrator's clock, for timeouts.
         activity: the orchestrator's activity, told about sync calls.
         limit: the most sync calls at once (None: no limit).
+        executor: where calls go (None: the event loop and threads).
+        by_key: per task key, an executor that overrides ``executor``.
     """
 
-    __slots__ = ("_activity", "_clock", "_executor", "_limit", "_threads")
+    __slots__ = ("_activity", "_by_key", "_clock", "_executor", "_limit", "_threads")
 
     def __init__(
-        self, clock: Clock, activity: Activity, limit: int | None, executor: Executor | None = None
+        self,
+        clock: Clock,
+        activity: Activity,
+        limit: int | None,
+        executor: Executor | None = None,
+        by_key: Mapping[str, Executor] | None = None,
     ) -> None:
         self._clock = clock
         self._activity = activity
         self._limit = limit
         self._executor = executor
+        self._by_key = dict(by_key) if by_key else None
         self._threads: anyio.CapacityLimiter | None = None  # made in the event loop
 
-    @property
-    def remote(self) -> bool:
-        """Whether calls go to an executor (where they cannot be interrupted)."""
-        return self._executor is not None
+    def executor_for(self, task: Task[..., Any]) -> Executor | None:
+        """Where ``task``'s calls go: its own executor, the default one, or None (here)."""
+        by_key = self._by_key
+        if by_key is None:
+            return self._executor
+        return by_key.get(task.task_key, self._executor)
 
     def reset(self) -> None:
         """Make a fresh thread limiter for the running event loop."""
@@ -202,7 +212,7 @@ class Caller:
             TimedOut: the call ran past the task's ``timeout_seconds``.
             Exception: whatever the function raised.
         """
-        executor = self._executor
+        executor = self._executor if self._by_key is None else self.executor_for(task)
         if executor is not None:
             return await self._remote(executor, task, parameters, on_abandon)
         if parameters:

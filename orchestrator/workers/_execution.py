@@ -93,6 +93,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         limit: the most runs held at once (None: no limit).
         lease_seconds: how long a claim waiting for its turn stays leased past the wait.
         executor: where task functions run (None: the event loop and worker threads).
+        executors: per task key, where that task's functions run instead.
     """
 
     __slots__ = (
@@ -123,6 +124,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         limit: int | None,
         lease_seconds: float,
         executor: CallExecutor | None = None,
+        executors: Mapping[str, CallExecutor] | None = None,
     ) -> None:
         self._orchestrator = orchestrator
         self._clock = orchestrator.clock
@@ -132,7 +134,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self._tasks = tasks
         self._activity = orchestrator.activity
         self._overrides = orchestrator.task_overrides  # the engine's one registry
-        self._caller = Caller(self._clock, self._activity, limit, executor)
+        self._caller = Caller(self._clock, self._activity, limit, executor, executors)
         self.slots = RunSlots(limit)
         #: The claims held, by their run id's 128-bit int (an int hashes without a Python
         #: call; a UUID's hash is one).
@@ -362,7 +364,9 @@ class Executor(ClaimEndings, AbandonedCallRules):
         called = self._overrides.stand_in(task, claim.run)
         caller = self._caller
         # Only a sync call with a timeout, or a remote call, can be left running.
-        if caller.remote or not (called.is_async or called.timeout_seconds is None):
+        if caller.executor_for(called) is not None or not (
+            called.is_async or called.timeout_seconds is None
+        ):
             on_abandon: Callable[[CallEnding], None] = functools.partial(self._left_running, claim)
         else:
             on_abandon = ignore_abandoned

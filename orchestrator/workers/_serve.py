@@ -24,7 +24,7 @@ from ._task_worker import TaskWorker
 if TYPE_CHECKING:
     from .._core._tasks import Task
     from .._engine._orchestrator import Orchestrator
-    from ..executors import Executor as CallExecutor
+    from ._worker_setup import ExecutorOption
 
 __all__ = ["serve", "serve_sync"]
 
@@ -70,7 +70,7 @@ def serve(
     task_status: TaskStatus[TaskWorker] = anyio.TASK_STATUS_IGNORED,
     status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    executor: CallExecutor | None = None,
+    executor: ExecutorOption | None = None,
 ) -> Coroutine[Any, Any, None]:
     """Serve ``tasks`` with a :class:`TaskWorker` until it is stopped or times out.
 
@@ -141,7 +141,7 @@ async def _serve(
     status_server_timeout_seconds: float,
     status_server_max_connections: int,
     announce: bool = False,
-    executor: CallExecutor | None = None,
+    executor: ExecutorOption | None = None,
 ) -> None:
     worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit, executor=executor)
     reported: TaskStatus[TaskWorker] = _Announcing(worker, task_status) if announce else task_status
@@ -213,7 +213,7 @@ def serve_sync(
     backend: str = "asyncio",
     status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    executor: CallExecutor | None = None,
+    executor: ExecutorOption | None = None,
 ) -> None:
     """Run :func:`serve` in a new event loop (``backend``: "asyncio" or "trio") and block.
 

@@ -91,9 +91,10 @@ class TaskWorker(TaskWorkerBase):
             claims, slots, tag limits, caching and retries stay here, before the
             hand-off. A run whose executing process dies ends Crashed (retried per its
             policy); a remote exception's traceback text is in the Failed state's
-            message. Remote functions run without the run's context (no
-            ``get_run_context()``, no ``log_prints``). The worker does not close the
-            executor.
+            message. A mapping from served tasks (or task keys) to executors sends
+            each task it names to its executor and runs the others here. Remote
+            functions run without the run's context (no ``get_run_context()``, no
+            ``log_prints``). The worker does not close the executor.
 
     Raises:
         InvalidArgument: an argument is not a Task (an ArgumentTypeError, also a

@@ -30,7 +30,7 @@ from ._status import StatusServer, TaskWorkerStatus
 from ._worker_setup import Post, check_executor, check_tasks
 
 if TYPE_CHECKING:
-    from ..executors import Executor as CallExecutor
+    from ._worker_setup import ExecutorOption
 
 __all__ = ["TaskWorkerBase"]
 
@@ -65,10 +65,10 @@ class TaskWorkerBase:
         orchestrator: Orchestrator | None = None,
         limit: int | None = 10,
         pending_lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        executor: CallExecutor | None = None,
+        executor: ExecutorOption | None = None,
     ) -> None:
         by_key = check_tasks(tasks)
-        check_executor(executor)
+        default_executor, executors = check_executor(executor, by_key)
         limit = check_optional_count(limit, "limit", minimum=1)
         lease = check_seconds(
             pending_lease_seconds, "pending_lease_seconds", positive=True, finite=False
@@ -90,7 +90,12 @@ class TaskWorkerBase:
         suffix = orchestrator.new_id().hex[:8]
         self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
         self._executor = Executor(
-            orchestrator, by_key, limit=limit, lease_seconds=lease, executor=executor
+            orchestrator,
+            by_key,
+            limit=limit,
+            lease_seconds=lease,
+            executor=default_executor,
+            executors=executors,
         )
         self._leases = orchestrator.pending_leases
         self._queue = orchestrator.multi_queue(by_key)
