@@ -115,7 +115,7 @@ def main(out: Callable[[str], None] = print) -> dict[str, tuple[float, float]]:
         processes=True,
         threads_per_worker=1,
         dashboard_address=":0",
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,
         scheduler_kwargs={"allowed_failures": 0},
     )
     try:

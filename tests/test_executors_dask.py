@@ -23,8 +23,7 @@ import anyio
 import pytest
 
 from orchestrator import InvalidArgument
-from orchestrator.executors import ExecutorLost, RemoteCall, remote_traceback
-from orchestrator.executors._dask import DaskExecutor
+from orchestrator.executors import DaskExecutor, ExecutorLost, RemoteCall, remote_traceback
 from tests.dask_cluster import local_cluster, worker_pids
 
 pytest.importorskip(

@@ -4,8 +4,9 @@ A TaskWorker here hands its task functions to a two-process LocalCluster (one th
 worker, ``allowed_failures=0``): they run in the two worker pids, never in ours; retries,
 a tag limit of 1, a timeout, a cache hit and an unpicklable result behave as they do in
 threads; a Dask worker killed mid-run (the task tells the test its pid through a FIFO,
-the test SIGKILLs it) crashes that run, whose retry completes on the other worker. The tasks are defined at module level:
-the workers import this module to load them. Skipped only without ``distributed``.
+the test SIGKILLs it) crashes that run, whose retry completes on the other worker. The
+tasks are defined at module level: the workers import this module to load them. Skipped
+only without ``distributed``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import anyio.to_thread
 import pytest
 
 from orchestrator import Orchestrator, VirtualClock, task
-from orchestrator.executors._dask import DaskExecutor
+from orchestrator.executors import DaskExecutor
 from orchestrator.testing import run_until_idle, run_until_idle_sync
 from orchestrator.workers import TaskWorker
 from tests.dask_cluster import local_cluster, worker_pids
