@@ -225,3 +225,22 @@ def test_refuses_what_is_not_a_runner_nor_an_executor() -> None:
         flow(task_runner=object())(lambda: None)  # type: ignore[call-overload]
     with pytest.raises(InvalidArgument, match=r"executor must be an orchestrator\.executors"):
         ExecutorTaskRunner(object())  # type: ignore[arg-type]
+
+
+@task(timeout_seconds=0.5)
+def takes_a_while(seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+def test_virtual_time_stands_still_while_a_call_runs_in_the_executor(ready: Executor) -> None:
+    @flow(task_runner=ready)
+    def pipeline() -> str:
+        # 0.3 real seconds under a 0.5 s timeout: virtual time must not jump past it.
+        return takes_a_while.submit(0.3).result()
+
+    clock = VirtualClock()
+    start = clock.now()
+    with Orchestrator(clock, autojump=True):
+        assert pipeline() == "done"
+    assert clock.now() == start
