@@ -26,7 +26,7 @@ import pytest
 
 from orchestrator import Orchestrator, VirtualClock, task
 from orchestrator.executors import ExecutorLost, ProcessPoolExecutor, RemoteCall
-from orchestrator.testing import run_until_idle, run_until_idle_sync
+from orchestrator.testing import run_until_idle, run_until_idle_sync, stub_task
 from orchestrator.workers import TaskWorker, serve
 from tests.worker_helpers import names, outcome
 
@@ -423,3 +423,12 @@ def test_bad_executors_by_task_are_refused(
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         TaskWorker(whose_pid, orchestrator=Orchestrator(), executor=executor)
+
+
+async def test_a_stubbed_task_runs_its_stand_in_here(pool: ProcessPoolExecutor) -> None:
+    orch = Orchestrator()
+    with stub_task(orch, whose_pid, fn=lambda x: (x, os.getpid())) as stub:
+        async with TaskWorker(whose_pid, orchestrator=orch, executor=pool):
+            with anyio.fail_after(BOUND):
+                assert await outcome(orch.submit(whose_pid, 9)) == (9, os.getpid())
+    assert len(stub.calls) == 1

@@ -198,8 +198,13 @@ class Caller:
         parameters: Mapping[str, Any],
         on_abandon: Callable[[CallEnding], None] = ignore_abandoned,
         context: RunContext | None = None,
+        *,
+        here: bool = False,
     ) -> Any:
         """Call ``task``'s function with ``parameters`` and return its result.
+
+        It goes to the task's executor, if it has one, unless ``here`` is True (then it
+        runs in this process, as without an executor: for a test's stand-in of a task).
 
         ``on_abandon`` is told, before this returns or raises, about a call that is left
         running: a sync call past its timeout, or one whose caller was cancelled. It gets
@@ -213,7 +218,7 @@ class Caller:
             Exception: whatever the function raised.
         """
         executor = self._executor if self._by_key is None else self.executor_for(task)
-        if executor is not None:
+        if executor is not None and not here:
             return await self._remote(executor, task, parameters, on_abandon)
         if parameters:
             call: Callable[[], Any] = functools.partial(task.call_with_parameters, parameters)

@@ -94,7 +94,8 @@ class TaskWorker(TaskWorkerBase):
             message. A mapping from served tasks (or task keys) to executors sends
             each task it names to its executor and runs the others here. Remote
             functions run without the run's context (no ``get_run_context()``, no
-            ``log_prints``). The worker does not close the executor.
+            ``log_prints``); a task stubbed by ``orchestrator.testing.stub_task``
+            runs its stand-in here. The worker does not close the executor.
 
     Raises:
         InvalidArgument: an argument is not a Task (an ArgumentTypeError, also a
