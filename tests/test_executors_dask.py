@@ -243,6 +243,16 @@ def test_refuses_a_closed_client(cluster: tuple[LocalCluster, Client]) -> None:
         DaskExecutor(closed)
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Dask's async client is asyncio's
+async def test_refuses_an_asynchronous_client(cluster: tuple[LocalCluster, Client]) -> None:
+    from distributed import Client
+
+    address = cluster[0].scheduler_address
+    async with Client(address, asynchronous=True, set_as_default=False) as client:
+        with pytest.raises(InvalidArgument, match="a synchronous Client"):
+            DaskExecutor(client)
+
+
 def test_without_distributed_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'inproc-orchestrator\[dask\]'"):
