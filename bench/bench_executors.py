@@ -15,7 +15,8 @@ on the system clock, with a TaskWorker serving each time (``run_until_idle_sync`
   wall time divided by the executor's (the GIL lets threads run pure Python one at a
   time; two processes should give close to 2x on 2 cores: the target is >= 1.5x).
 * ``threads_noop_per_task`` / ``process_pool_noop_per_task`` / ``dask_noop_per_task``:
-  N no-op runs (N = 200) through each, the wall time divided by N (median of 3); and
+  N no-op runs (N = 200, at most 10 at once: the worker's default limit) through each,
+  the wall time divided by N, a fresh orchestrator and worker each time (median of 3); and
   ``*_overhead_over_threads``: what the executor adds to each run beside threads.
 """
 
@@ -35,6 +36,8 @@ from orchestrator.testing import run_until_idle_sync
 CPU_TASKS = 8
 TARGET_SECONDS = 0.5
 NOOP_TASKS = 200
+#: The worker's limit for the no-op runs (TaskWorker's default).
+NOOP_LIMIT = 10
 REPEATS = 3
 ROUNDS = 3
 
@@ -69,12 +72,14 @@ def calibrate() -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def drain(the_task: Any, arguments: Sequence[tuple[Any, ...]], executor: Executor | None) -> float:
-    """Submit one run per arguments, serve them to the end; the wall time in seconds."""
+def drain(
+    the_task: Any, arguments: Sequence[tuple[Any, ...]], executor: Executor | None, limit: int
+) -> float:
+    """Submit one run per arguments, serve them to the end (``limit`` at once); seconds."""
     orchestrator = Orchestrator()
     start = time.perf_counter()
     futures = [orchestrator.submit(the_task, *args) for args in arguments]
-    run_until_idle_sync(orchestrator, the_task, executor=executor, limit=len(arguments))
+    run_until_idle_sync(orchestrator, the_task, executor=executor, limit=limit)
     seconds = time.perf_counter() - start
     for future in futures:
         future.result()  # raises if a run did not complete
@@ -83,7 +88,7 @@ def drain(the_task: Any, arguments: Sequence[tuple[Any, ...]], executor: Executo
 
 def noop_per_task_us(executor: Executor | None) -> float:
     """Median over repeats of NOOP_TASKS no-op runs' wall time, per run, in microseconds."""
-    samples = [drain(noop, [()] * NOOP_TASKS, executor) for _ in range(REPEATS)]
+    samples = [drain(noop, [()] * NOOP_TASKS, executor, NOOP_LIMIT) for _ in range(REPEATS)]
     return statistics.median(samples) / NOOP_TASKS * 1e6
 
 
@@ -121,12 +126,12 @@ def main(out: Callable[[str], None] = print) -> dict[str, tuple[float, float]]:
                 "dask": dask,
             }
             for executor in places.values():
-                drain(noop, [()], executor)  # warm-up: processes started, modules imported
+                drain(noop, [()], executor, 1)  # warm-up: processes started, modules imported
             batch = [(n + i,) for i in range(CPU_TASKS)]
             rounds: dict[str, list[float]] = {name: [] for name in places}
             for _ in range(ROUNDS):
                 for name, executor in places.items():
-                    rounds[name].append(drain(burn, batch, executor))
+                    rounds[name].append(drain(burn, batch, executor, CPU_TASKS))
             figures = {
                 name: (min(rounds[name]), noop_per_task_us(executor))
                 for name, executor in places.items()
