@@ -141,6 +141,13 @@ class ProcessPoolExecutor:
             max_workers=self._max_workers,
             mp_context=multiprocessing.get_context(self._context),
         )
+        # Start every process now, with one no-op call each. The stdlib starts spawned
+        # processes on demand, and its manager thread waits on the processes it knew
+        # when it began to wait: a process started meanwhile that dies is only noticed
+        # at the next result (seconds later, or never), so the calls it broke would hang
+        # until then. Once a result comes back every process is known.
+        for _ in range(self.max_workers):
+            pool.submit(int)
         self._pool = pool
         self._broken = False
         self._pools += 1
