@@ -18,11 +18,15 @@ on the system clock, with a TaskWorker serving each time (``run_until_idle_sync`
   N no-op runs (N = 200, at most 10 at once: the worker's default limit) through each,
   the wall time divided by N, a fresh orchestrator and worker each time (median of 3); and
   ``*_overhead_over_threads``: what the executor adds to each run beside threads.
+* ``load_average_before`` / ``load_average_after``: the machine's 1-minute load average
+  around the run: other processes on 2 cores move every figure (above 2, a process
+  waits for a core, and the speed-ups shrink toward 1).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import sys
 import time
@@ -104,6 +108,7 @@ def main(out: Callable[[str], None] = print) -> dict[str, tuple[float, float]]:
     """
     from distributed import Client, LocalCluster
 
+    out(f"load_average_before: {os.getloadavg()[0]:.2f}")
     n, seconds = calibrate()
     out(f"cpu_task_seconds: {seconds:.2f} s")
     cluster = LocalCluster(
@@ -146,6 +151,7 @@ def main(out: Callable[[str], None] = print) -> dict[str, tuple[float, float]]:
         wall, noop_us = figures[name]
         out(f"{name}_speedup_over_threads: {threads_wall / wall:.2f} x")
         out(f"{name}_overhead_over_threads: {noop_us - threads_noop:.0f} us")
+    out(f"load_average_after: {os.getloadavg()[0]:.2f}")
     return figures
 
 
