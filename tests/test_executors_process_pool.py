@@ -11,6 +11,7 @@ pool processes import them by reference; they talk to the test through files.
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import re
 import signal
@@ -433,3 +434,16 @@ async def test_a_stubbed_task_runs_its_stand_in_here(pool: ProcessPoolExecutor) 
             with anyio.fail_after(BOUND):
                 assert await outcome(orch.submit(whose_pid, 9)) == (9, os.getpid())
     assert len(stub.calls) == 1
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"
+)
+async def test_a_forkserver_pool_runs_tasks_too() -> None:
+    orch = Orchestrator()
+    with ProcessPoolExecutor(1, context="forkserver") as own, anyio.fail_after(BOUND):
+        async with TaskWorker(whose_pid, whose_pid_async, orchestrator=orch, executor=own):
+            sync_pid = (await outcome(orch.submit(whose_pid, 1)))[1]
+            async_pid = (await outcome(orch.submit(whose_pid_async, 2)))[1]
+    assert sync_pid == async_pid != os.getpid()
+    assert repr(own) == "ProcessPoolExecutor(max_workers=1, context='forkserver')"
