@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from .._engine._orchestrator import Orchestrator
     from ..executors._base import Executor as CallExecutor
 
-__all__ = ["Executor"]
+__all__ = ["RunExecutor"]
 
 
 logger: Final = logging.getLogger("orchestrator.workers")
@@ -84,8 +84,11 @@ _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
 
 
 @final
-class Executor(ClaimEndings, AbandonedCallRules):
+class RunExecutor(ClaimEndings, AbandonedCallRules):
     """Claims and executes runs of the given tasks; the engine of a TaskWorker.
+
+    Not to be confused with :class:`orchestrator.executors.Executor`, which is where the
+    functions of the runs it executes may be called.
 
     Args:
         orchestrator: where the runs are.

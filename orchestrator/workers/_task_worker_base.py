@@ -25,7 +25,7 @@ from .._core._errors import WorkerError
 from .._core._tasks import Task
 from .._engine._leases import DEFAULT_LEASE_SECONDS
 from .._engine._orchestrator import Orchestrator
-from ._execution import Executor
+from ._execution import RunExecutor
 from ._status import StatusServer, TaskWorkerStatus
 from ._worker_setup import Post, check_executor, check_tasks
 
@@ -89,7 +89,7 @@ class TaskWorkerBase:
         # orchestrator's seeded ids, so the same under the same seed).
         suffix = orchestrator.new_id().hex[:8]
         self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
-        self._executor = Executor(
+        self._executor = RunExecutor(
             orchestrator,
             by_key,
             limit=limit,
