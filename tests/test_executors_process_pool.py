@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from orchestrator import Orchestrator, VirtualClock, task
@@ -98,6 +99,21 @@ def slow_once(path: Path) -> int:
         file.write(f"start {attempt}\n")
     if attempt == 1:
         time.sleep(2.0)
+    with path.open("a") as file:
+        file.write(f"end {attempt}\n")
+    return attempt
+
+
+@task(retries=1, retry_delay_seconds=0)
+def logged(path: Path, seconds: float, fifo: Path) -> int:
+    """Logs when each attempt starts and ends; the first one says so on ``fifo``, then
+    takes ``seconds``."""
+    attempt = _count(path.with_suffix(".attempts"))
+    with path.open("a") as file:
+        file.write(f"start {attempt}\n")
+    if attempt == 1:
+        fifo.write_text("started")  # blocks until the test reads it
+        time.sleep(seconds)
     with path.open("a") as file:
         file.write(f"end {attempt}\n")
     return attempt
@@ -228,6 +244,32 @@ async def test_a_timed_out_attempt_is_retried_only_after_its_call_returned(
     states = [name for name in names(orch, future) if name != "Pending"]
     assert states[:3] == ["Scheduled", "Running", "AwaitingRetry"]
     assert states[-1] == "Completed"
+
+
+async def test_a_cancelled_worker_leaves_the_remote_call_and_its_retry_waits_for_it(
+    pool: ProcessPoolExecutor, tmp_path: Path
+) -> None:
+    orch = Orchestrator()
+    log, fifo = tmp_path / "log", tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with anyio.fail_after(BOUND):
+        async with anyio.create_task_group() as group:
+            first = TaskWorker(logged, orchestrator=orch, executor=pool)
+            await group.start(first.run)
+            future = orch.submit(logged, log, 1.0, fifo)
+            # Returns once the first attempt runs in the pool (it writes the FIFO).
+            assert await anyio.to_thread.run_sync(fifo.read_text) == "started"
+            group.cancel_scope.cancel()  # not graceful: the run is crashed, its call left
+        assert future.state.name == "AwaitingRetry"
+        assert str(future.state.message).startswith("Crashed: the task worker was cancelled")
+        async with TaskWorker(logged, orchestrator=orch, executor=pool):
+            assert await outcome(future) == 2
+    # The retry started only once the call left running had returned.
+    assert log.read_text().splitlines() == ["start 1", "end 1", "start 2", "end 2"]
+    assert any(
+        (state.message or "").startswith("waits for its previous call")
+        for state in orch.read_task_run_states(future.task_run_id)
+    )
 
 
 async def test_a_cache_hit_does_not_call_the_pool(
