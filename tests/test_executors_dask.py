@@ -138,7 +138,7 @@ async def test_awaiting_a_call_leaves_the_event_loop_free(executor: DaskExecutor
         group.start_soon(tick)
         await executor.submit(pid_after, 0.5).result()
         group.cancel_scope.cancel()
-    assert ticks >= 20  # about 50 if the loop was free, 1 if the wait had blocked it
+    assert ticks >= 10  # about 50 if the loop was free, 1 if the wait had blocked it
 
 
 def test_done_callbacks_run_when_the_call_ends(executor: DaskExecutor) -> None:
