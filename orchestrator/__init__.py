@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 #: The public submodules: asked for by name, each imports just itself.
-_SUBMODULES = frozenset({"filters", "policies", "testing", "workers"})
+_SUBMODULES = frozenset({"executors", "filters", "policies", "testing", "workers"})
 
 if TYPE_CHECKING:
     from ._public import *  # noqa: F403 (the names are _public's __all__)

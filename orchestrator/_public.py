@@ -95,6 +95,7 @@ from ._engine._waiting import as_completed as as_completed
 from ._engine._waiting import as_completed_async as as_completed_async
 from ._engine._waiting import wait as wait
 from ._engine._waiting import wait_async as wait_async
+from ._flows._executor_runner import ExecutorTaskRunner as ExecutorTaskRunner
 from ._flows._mapping import TaskRunFutureList as TaskRunFutureList
 from ._flows._mapping import unmapped as unmapped
 from ._flows._task_runners import ThreadPoolTaskRunner as ThreadPoolTaskRunner
@@ -124,6 +125,10 @@ from ._store._results import ResultStore as ResultStore
 from ._store._results import read_parameters as read_parameters
 from ._store._results import should_try_to_read_parameters as should_try_to_read_parameters
 from ._store._results import store_parameters as store_parameters
+from .executors import DaskExecutor as DaskExecutor
+from .executors import Executor as Executor
+from .executors import ExecutorLost as ExecutorLost
+from .executors import ProcessPoolExecutor as ProcessPoolExecutor
 from .workers import TaskWorker as TaskWorker
 from .workers import TaskWorkerStatus as TaskWorkerStatus
 from .workers import serve as serve
@@ -147,9 +152,13 @@ __all__ = (
     "ConcurrencyLimit",
     "Crashed",
     "CreatedTaskRun",
+    "DaskExecutor",
     "Decision",
     "Deployment",
     "DoneAndNotDone",
+    "Executor",
+    "ExecutorLost",
+    "ExecutorTaskRunner",
     "Failed",
     "Flow",
     "FlowRun",
@@ -183,6 +192,7 @@ __all__ = (
     "PickleSerializer",
     "Policy",
     "ProcessJobConfiguration",
+    "ProcessPoolExecutor",
     "ProcessWorker",
     "ProcessWorkerResult",
     "QueueFull",

@@ -3,7 +3,7 @@
 The package is laid out in wings: one subpackage per layer, plus a few top-level modules.
 Lowest first::
 
-    _core  <  _rules, _store, _queues, _pools  <  policies, filters  <  _engine
+    _core  <  _rules, _store, _queues, _pools  <  policies, filters, executors  <  _engine
            <  _display  <  workers  <  testing
 
 An import may point down this order, never up, and never sideways between wings on the
@@ -74,14 +74,17 @@ MAY_IMPORT: Final[dict[str, set[str]]] = {
     "_engine": BELOW_THE_ENGINE,
     # notebook tables
     "_display": BELOW_THE_ENGINE | {"_engine"},
+    # public: where task functions run when they leave the process (pool, Dask)
+    "executors": {"_core"},
     # runtime: TaskWorker, serve, ProcessWorker
-    "workers": BELOW_THE_ENGINE | {"_engine", "_display"},
+    "workers": BELOW_THE_ENGINE | {"_engine", "_display", "executors"},
     # workflows: @flow, inline task runs, task runners (beside workers)
-    "_flows": BELOW_THE_ENGINE | {"_engine", "_display"},
+    "_flows": BELOW_THE_ENGINE | {"_engine", "_display", "executors"},
     # public: the testing kit and the pytest plugin
-    "testing": BELOW_THE_ENGINE | {"_engine", "_display", "workers", "_flows"},
+    "testing": BELOW_THE_ENGINE | {"_engine", "_display", "executors", "workers", "_flows"},
     # every public name, imported at once the first time the face is asked for one
-    "_public": BELOW_THE_ENGINE | {"_engine", "_display", "workers", "_flows", "testing"},
+    "_public": BELOW_THE_ENGINE
+    | {"_engine", "_display", "executors", "workers", "_flows", "testing"},
     # public face: lazy, re-exports _public's names, so nothing in the package imports it
     FACE: {"_public"},
     # the pytest11 entry point: imports the testing kit when a test uses a fixture

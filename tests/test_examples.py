@@ -49,6 +49,7 @@ def test_every_example_is_smoke_tested() -> None:
     tested.add("flow_deployment")
     tested.add("flows")
     tested.add("from_prefect")
+    tested.add("scale_out")
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
 
@@ -214,4 +215,24 @@ def test_from_prefect(capsys: pytest.CaptureFixture[str]) -> None:
         "log: 00:00:00 INFO greeting: hello marvin / hello marvin",  # a print, captured
         "log: 00:00:30 INFO loading 3 rows",
         "parse_rows: Failed after 1 attempt",
+    ]
+
+
+def test_scale_out() -> None:
+    # A script, run as users run it: the cluster's workers import its tasks by module name.
+    pytest.importorskip("distributed", reason="the example needs the dask extra")
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "scale_out.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "primes below [20000, 40000, 60000, 80000] -> [2262, 4203, 6057, 7837]",
+        "ran in the cluster's workers: True, here: False",
+        "a flow on the cluster counted 20359 primes",
+        "first attempt: Crashed -> done on the second attempt",
     ]

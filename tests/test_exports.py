@@ -11,6 +11,7 @@ import orchestrator
 
 PUBLIC_MODULES = [
     "orchestrator",
+    "orchestrator.executors",
     "orchestrator.filters",
     "orchestrator.policies",
     "orchestrator.testing",
@@ -58,6 +59,7 @@ def test_classes_not_meant_for_subclassing_are_final() -> None:
     open_for_subclassing = {
         "BaseJobConfiguration",
         "Clock",
+        "Executor",
         "InvalidArgument",
         "JournalError",
         "Observer",

@@ -59,13 +59,14 @@ def test_the_readme_and_ci_use_the_name_and_the_test_command() -> None:
     commands = readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
     assert commands == [
         "pip install . && python examples/quickstart.py",
-        "pip install '.[test]' && python -m pytest",
+        "pip install '.[test,dask]' && python -m pytest",
     ]
     assert f"**`{NAME}`**" in readme
     ci = (ROOT / ".ci" / "run").read_text()
-    # CI installs the test extra and runs the README's test command, on the machine's
-    # Python and again on the newest supported one.
-    assert ci.count("python -m pip install --quiet --disable-pip-version-check '.[test]'") == 1
-    assert ci.count('python -m pip install --quiet --disable-pip-version-check ".[test]"') == 1
+    # CI installs the test and dask extras and runs the README's test command, on the
+    # machine's Python and again on the newest supported one.
+    install = "python -m pip install --quiet --disable-pip-version-check "
+    assert ci.count(install + "'.[test,dask]'") == 1
+    assert ci.count(install + '".[test,dask]"') == 1
     assert ci.count("python -m pytest -q -p no:randomly") == 2
     assert "newest supported Python, 3.13" in ci

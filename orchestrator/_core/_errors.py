@@ -16,6 +16,7 @@ and the tree is at most two levels deep::
     ├── TaskRunStalled                         ``future.result()`` of a run nothing can finish
     ├── UnfinishedRun                          ``future.result()`` of a run that will never run
     ├── WorkerError (also RuntimeError)        a worker used in a way it does not support
+    ├── ExecutorLost                           the process running a remote call died
     └── OrchestratorTimeout (also TimeoutError) a wait that ran out of time
 
 Every refusal of an argument is an ``InvalidArgument`` naming the parameter; as in
@@ -23,6 +24,8 @@ Python's own APIs, a value of the wrong kind (``"3"`` for a count, ``"no"`` for 
 is also a :class:`TypeError`, and a value of the right kind out of range (``-1``, NaN, a
 naive datetime) a :class:`ValueError`. ``InvalidArgument`` itself stays a ``ValueError``,
 so code catching either keeps working.
+
+``ExecutorLost`` is defined with the executors (``orchestrator.executors._base``).
 
 Control-flow signals (``StopTaskWorker``) are not errors and live apart from this tree.
 """

@@ -20,7 +20,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, Self, TypeVar, final, overload
 
 from . import _hook_options as hook_opts
 from . import _task_options as opts
@@ -29,6 +29,7 @@ from ._errors import ArgumentTypeError
 from ._models import TaskRunPolicy
 from ._task_call import TaskCall
 from ._task_function import TaskFunction
+from ._task_pickling import load_task, task_reference
 from ._task_submission import TaskSubmission
 
 if TYPE_CHECKING:
@@ -301,6 +302,21 @@ class Task(TaskCall[P, R], TaskSubmission[P, R], TaskFunction[P, R], hook_opts.H
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, key={self.task_key!r}, retries={self.retries})"
+
+    # -- pickling: by reference, as a function pickles -----------------------------------
+    def __reduce__(self) -> tuple[Callable[[str, str], Any], tuple[str, str]]:
+        """Pickle as the module and qualified name of the function (see ``_task_pickling``).
+
+        Raises:
+            pickle.PicklingError: a lambda, a local task, or one no module name reaches.
+        """
+        return load_task, task_reference(self)
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        return self
 
 
 @overload

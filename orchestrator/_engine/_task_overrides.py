@@ -10,7 +10,7 @@ and nothing at all for other orchestrators. Options that decide *whether* and *h
 a run executes (retries, tags, caching, timeouts) stay those of the served task.
 
 The worker's side is one call, where it calls the function
-(``orchestrator/workers/_execution.py``, ``Executor._call``)::
+(``orchestrator/workers/_execution.py``, ``RunExecutor._call``)::
 
     value = await self._caller.call(overrides.stand_in(task, claim.run), parameters)
 

@@ -30,9 +30,9 @@ from .._core._checks import check_count
 from .._engine._foreign_loop import foreign_loop
 
 if TYPE_CHECKING:
-    from ._task_runs import TaskRunCall
+    from ._task_runs import RemoteFunction, TaskRunCall
 
-__all__ = ["ThreadPoolTaskRunner"]
+__all__ = ["ThreadPoolTaskRunner", "run_in_own_loop"]
 
 logger: Final = logging.getLogger("orchestrator.engine")
 
@@ -102,7 +102,7 @@ class ThreadPoolTaskRunner:
         context = contextvars.copy_context()
         library = backend or "asyncio"
         if is_async:
-            self._pending.append(pool.submit(context.run, _run_async, call, library))
+            self._pending.append(pool.submit(context.run, run_in_own_loop, call, library))
         else:
             self._pending.append(pool.submit(context.run, _run_blocking, call))
 
@@ -111,10 +111,10 @@ class ThreadPoolTaskRunner:
         return f"ThreadPoolTaskRunner(max_workers={workers})"
 
 
-async def _counted_async(call: TaskRunCall) -> None:
+async def _counted_async(call: TaskRunCall, remote: RemoteFunction | None) -> None:
     # This thread's loop is a foreign loop to the time skipper: counted busy until idle.
     async with foreign_loop(call.orchestrator.activity):
-        await call.run_async()
+        await call.run_async(remote)
 
 
 # A run's failure is its state; what reaches here tore the run down (it ended Crashed):
@@ -128,7 +128,12 @@ def _run_blocking(call: TaskRunCall) -> None:
         logger.exception("task run %s crashed in its runner thread", call.task_run_id)
 
 
-def _run_async(call: TaskRunCall, backend: str) -> None:
+def run_in_own_loop(call: TaskRunCall, backend: str, remote: RemoteFunction | None = None) -> None:
+    """Execute ``call`` on an event loop of this runner thread's own (``backend``).
+
+    With ``remote``, the function's calls go through it (an executor) instead of being
+    awaited here. What tears the run down is logged: the run itself ended Crashed.
+    """
     # This thread runs in a copy of the submitting flow's context. When the flow is
     # async, that copy says (through sniffio's context variable, set by the flow's event
     # loop) that an async library runs here, and anyio.run would refuse to start. No
@@ -137,6 +142,6 @@ def _run_async(call: TaskRunCall, backend: str) -> None:
     if sniffio is not None:
         sniffio.current_async_library_cvar.set(None)
     try:
-        anyio.run(_counted_async, call, backend=backend)
+        anyio.run(_counted_async, call, remote, backend=backend)
     except BaseException:
         logger.exception("task run %s crashed in its runner thread", call.task_run_id)

@@ -13,7 +13,10 @@ the flow run), so its future exists before it starts. Then, where it executes:
    orchestrator's clock, tag concurrency slots, a timeout as TimedOut.
 
 A sync function runs in the thread that executes the run (the caller's for a direct
-call, a runner thread for a submitted run); an async one in the running event loop.
+call, a runner thread for a submitted run); an async one in the running event loop. A
+run submitted to an :class:`~orchestrator.ExecutorTaskRunner` is executed from a runner
+thread's loop with a *remote function* that calls the function in an executor instead
+(:mod:`orchestrator._flows._executor_runner`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
 from .._core._outcomes import OrchestrationResult
 from .._core._run_context import TaskRunContext, run_context
@@ -30,7 +33,9 @@ from .._core._settled import NOT_READY
 from .._core._states import State, StateDetails, StateType
 from .._engine._futures import TaskRunFuture
 from .._engine._run_hooks import RunHooks
+from ..executors._base import ExecutorLost, remote_traceback
 from ._drivers import CallTimedOut, call_async, call_blocking, drive_async, drive_blocking
+from ._executor_runner import lost_proposal
 from ._resolve import find_futures, find_states, not_ready_message, substitute
 from ._steps import Outcome, attempts, completed, crashed, failed
 
@@ -38,9 +43,19 @@ if TYPE_CHECKING:
     from .._core._tasks import Task
     from .._engine._orchestrator import Orchestrator
 
-__all__ = ["TaskRunCall"]
+__all__ = ["RemoteFunction", "TaskRunCall"]
 
 _NO_DETAILS: Final = StateDetails()
+
+
+class RemoteFunction(Protocol):
+    """Calls a task's function somewhere else (an executor), one attempt at a time."""
+
+    async def ready(self) -> None:
+        """Wait until the previous attempt's call, if left running, has ended."""
+
+    async def __call__(self, task: Task[..., Any], parameters: Mapping[str, Any]) -> Any:
+        """Call ``task``'s function with ``parameters`` there; return its value."""
 
 
 @final
@@ -160,8 +175,12 @@ class TaskRunCall:
         hooks.finished_blocking(final)
         return final
 
-    async def run_async(self) -> State:
-        """Execute the run in the running event loop (an async task); return its final state."""
+    async def run_async(self, remote: RemoteFunction | None = None) -> State:
+        """Execute the run in the running event loop (an async task); return its final state.
+
+        With ``remote``, each attempt's call goes through it (sync and async functions
+        alike) instead of being awaited here.
+        """
         upstream = self._upstream()
         for future in upstream:
             await future.wait_async()
@@ -174,13 +193,19 @@ class TaskRunCall:
         hooks = self._hooks(context)
 
         async def invoke() -> Any:
+            if remote is not None:  # counted busy by the remote function itself
+                return await remote(task, parameters)
             with run_context(context), self.orchestrator.activity.execution_here():
                 return await task.call_with_parameters(parameters)
 
         async def call() -> Outcome:
+            if remote is not None:  # before the attempt's timeout starts counting
+                await remote.ready()
             await hooks.started_async()
             try:
                 value = await call_async(self.orchestrator, invoke, task.timeout_seconds)
+            except ExecutorLost as exc:
+                return Outcome(lost_proposal(self.orchestrator, self.task_run_id, exc, details))
             except Exception as exc:
                 proposal = self._failed(exc)
                 return Outcome(await hooks.final_failure_async(proposal) or proposal)
@@ -247,6 +272,9 @@ class TaskRunCall:
             message = f"Task run exceeded its timeout of {self._task.timeout_seconds:g} s"
             return failed(message, TimeoutError(message), _NO_DETAILS, "TimedOut")
         message = f"Task run encountered an exception: {exc!r}"
+        text = remote_traceback(exc)
+        if text:  # it ran in an executor: where it was raised, over there
+            message = f"{message}\n\nRemote traceback:\n{text.rstrip()}"
         return failed(message, exc, _NO_DETAILS)
 
 

@@ -22,6 +22,8 @@ from .._core._checks import check_bool, check_tags, check_text, wrong_type
 from .._core._hook_options import Hook, Hooks
 from .._core._models import FlowRunPolicy
 from .._core._states import State
+from ..executors._base import Executor
+from ._executor_runner import ExecutorTaskRunner, is_executor
 from ._task_runners import ThreadPoolTaskRunner
 
 __all__ = ["Workflow", "flow"]
@@ -46,7 +48,10 @@ class Workflow(Generic[P, R], hook_opts.FlowHookMethods):
         retry_delay_seconds: seconds before each retry (0 by default).
         timeout_seconds: a run taking longer ends TimedOut (on the orchestrator's clock).
         task_runner: where tasks submitted in the flow run; a fresh
-            :class:`ThreadPoolTaskRunner` copy per run by default.
+            :class:`ThreadPoolTaskRunner` copy per run by default. An
+            :class:`ExecutorTaskRunner`, or an executor itself (a
+            :class:`~orchestrator.executors.ProcessPoolExecutor`, a
+            :class:`~orchestrator.executors.DaskExecutor`), runs their functions in it.
         validate_parameters: check the call's arguments against the signature before
             creating anything (a TypeError names the flow).
         description: shown in reprs; the function's docstring by default.
@@ -79,7 +84,7 @@ class Workflow(Generic[P, R], hook_opts.FlowHookMethods):
         retries: int | None = None,
         retry_delay_seconds: float | None = None,
         timeout_seconds: float | None = None,
-        task_runner: ThreadPoolTaskRunner | None = None,
+        task_runner: ThreadPoolTaskRunner | ExecutorTaskRunner | Executor | None = None,
         validate_parameters: bool = True,
         description: str | None = None,
         version: str | None = None,
@@ -123,11 +128,20 @@ class Workflow(Generic[P, R], hook_opts.FlowHookMethods):
         """The retry policy every run gets."""
         self.timeout_seconds: float | None = opts.check_timeout(timeout_seconds)
         """The longest a run may take, in seconds; None for no limit."""
+        runner: ThreadPoolTaskRunner | ExecutorTaskRunner
         if task_runner is None:
-            task_runner = ThreadPoolTaskRunner()
-        elif not isinstance(task_runner, ThreadPoolTaskRunner):
-            raise wrong_type("task_runner", task_runner, "a ThreadPoolTaskRunner or None")
-        self.task_runner: ThreadPoolTaskRunner = task_runner
+            runner = ThreadPoolTaskRunner()
+        elif isinstance(task_runner, ThreadPoolTaskRunner | ExecutorTaskRunner):
+            runner = task_runner
+        elif is_executor(task_runner):
+            runner = ExecutorTaskRunner(task_runner)
+        else:
+            raise wrong_type(
+                "task_runner",
+                task_runner,
+                "a ThreadPoolTaskRunner, an ExecutorTaskRunner, an executor or None",
+            )
+        self.task_runner: ThreadPoolTaskRunner | ExecutorTaskRunner = runner
         """The runner submitted tasks run on (copied for each flow run)."""
         self.validate_parameters: bool = check_bool(validate_parameters, "validate_parameters")
         """Whether calls are checked against the signature first."""
@@ -264,7 +278,7 @@ def flow(
     retries: int | None = None,
     retry_delay_seconds: float | None = None,
     timeout_seconds: float | None = None,
-    task_runner: ThreadPoolTaskRunner | None = None,
+    task_runner: ThreadPoolTaskRunner | ExecutorTaskRunner | Executor | None = None,
     validate_parameters: bool = True,
     description: str | None = None,
     version: str | None = None,

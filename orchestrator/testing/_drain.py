@@ -51,6 +51,7 @@ from .._core._checks import check_bool, check_optional_seconds, check_positive_i
 from .._core._checks_objects import check_choice, check_instance
 from .._core._clock import VirtualClock
 from .._core._errors import (
+    ArgumentValueError,
     OrchestratorTimeout,
     TaskRunFailed,
     WorkerError,
@@ -72,6 +73,7 @@ from ._stall import WaitingRun, explain_waiting, waiting_runs
 if TYPE_CHECKING:
     from .._core._models import TaskRun
     from .._core._tasks import Task
+    from ..workers._worker_setup import ExecutorOption
 
 __all__ = [
     "DrainResult",
@@ -158,18 +160,23 @@ def _stalled(orchestrator: Orchestrator, why: str, waiting: Sequence[WaitingRun]
 
 async def run_until_idle(
     orchestrator: Orchestrator,
-    *,
+    *tasks: Task[..., Any],
     timeout: float | None = None,  # noqa: ASYNC109 - the listing needs the drain's own scope
     fail_fast: bool = True,
     max_idle_jumps: int = 1000,
+    limit: int | None = 10,
+    executor: ExecutorOption | None = None,
 ) -> DrainResult:
     """Drive the orchestrator's task runs until none is unfinished (see the module docstring).
 
-    Workers must be serving in this event loop (for example ``async with TaskWorker(...)``);
-    the drain moves time and watches, it executes nothing itself.
+    Without ``tasks``, workers must be serving in this event loop (for example ``async
+    with TaskWorker(...)``): the drain moves time and watches, it executes nothing
+    itself. With ``tasks``, a :class:`~orchestrator.TaskWorker` serves them for the
+    drain (with ``limit`` and ``executor``) and is stopped after it.
 
     Args:
         orchestrator: whose runs to drive.
+        *tasks: tasks for a worker of the drain's own to serve (made with ``@task``).
         timeout: real seconds before giving up (None: no limit; the hang guard still
             applies).
         fail_fast: raise the first task run that ends FAILED or CRASHED; when False,
@@ -177,6 +184,11 @@ async def run_until_idle(
         max_idle_jumps: how many jumps of a virtual clock in a row may pass with no
             task run changing state before the drain gives up (a run waiting on a slot
             that never frees re-proposes forever otherwise).
+        limit: the drain's worker's limit (runs at once), when ``tasks`` are given.
+        executor: where the drain's worker runs task functions (an
+            :class:`orchestrator.executors.Executor`, such as a ``ProcessPoolExecutor``
+            or a ``DaskExecutor``), or executors by task as ``TaskWorker`` takes them; None:
+            the event loop and threads. Not closed here.
 
     Returns:
         What the drain did, with the failures when ``fail_fast`` is False.
@@ -191,6 +203,18 @@ async def run_until_idle(
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this source
     _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
+    if tasks or executor is not None:
+        from ..workers import TaskWorker  # the runtime layer, loaded only when needed
+
+        if not tasks:
+            raise ArgumentValueError(
+                "run_until_idle got an executor but no tasks: give the tasks its worker serves"
+            )
+        worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit, executor=executor)
+        async with worker:
+            return await run_until_idle(
+                orchestrator, timeout=timeout, fail_fast=fail_fast, max_idle_jumps=max_idle_jumps
+            )
     clock = orchestrator.clock
     skipper = active_time_skipper(orchestrator)
     jumper = skipper
@@ -299,6 +323,7 @@ def run_until_idle_sync(
     fail_fast: bool = True,
     max_idle_jumps: int = 1000,
     backend: str = "asyncio",
+    executor: ExecutorOption | None = None,
 ) -> DrainResult:
     """From synchronous code: serve ``tasks`` with a TaskWorker until every run is done.
 
@@ -318,6 +343,10 @@ def run_until_idle_sync(
         limit: the worker's limit (runs at once, and threads for sync functions).
         timeout, fail_fast, max_idle_jumps: as for :func:`run_until_idle`.
         backend: the event loop to run.
+        executor: where the worker runs task functions (an
+            :class:`orchestrator.executors.Executor`, such as a ``ProcessPoolExecutor`` or
+            a ``DaskExecutor``), or executors by task as ``TaskWorker`` takes them;
+            None: the event loop and threads. Not closed here.
 
     Returns:
         What the drain did.
@@ -349,7 +378,11 @@ def run_until_idle_sync(
     if tasks:
         from ..workers import TaskWorker  # the runtime layer, loaded only when needed
 
-        worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
+        worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit, executor=executor)
+    elif executor is not None:
+        raise ArgumentValueError(
+            "run_until_idle_sync got an executor but no tasks: give the tasks its worker serves"
+        )
     raised: list[Exception] = []
 
     async def serve_and_drain() -> DrainResult | None:

@@ -289,7 +289,8 @@ def stub_task(
 
     Give at most one of ``returns``, ``raises``, ``outcomes`` and ``fn`` (none: every
     call returns None); see the module docstring for what each does. The stub takes
-    effect from the next call a worker makes, and records every call.
+    effect from the next call a worker makes, and records every call. A worker with an
+    executor (a process pool, a Dask cluster) calls the stub in this process.
 
     Args:
         orchestrator: whose workers call the stub; other orchestrators are untouched.

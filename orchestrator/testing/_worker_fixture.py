@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .._core._tasks import Task
     from .._engine._orchestrator import Orchestrator
     from ..workers import TaskWorker
+    from ..workers._worker_setup import ExecutorOption
 
 __all__ = ["TaskWorkerFactory", "task_workers_in_own_task"]
 
@@ -62,12 +63,18 @@ class TaskWorkerFactory:
         """Every worker started so far, in order (stopped ones too)."""
         return tuple(self._workers)
 
-    async def __call__(self, *tasks: Task[..., Any], limit: int | None = 10) -> TaskWorker:
+    async def __call__(
+        self, *tasks: Task[..., Any], limit: int | None = 10, executor: ExecutorOption | None = None
+    ) -> TaskWorker:
         """Start a worker serving ``tasks`` and return it once it takes runs.
 
         Args:
             *tasks: the tasks to serve (made with ``@task``).
             limit: the most runs it holds at once (None: no limit).
+            executor: where it runs task functions (an
+                :class:`orchestrator.executors.Executor`, for example a ``DaskExecutor``
+                on a ``LocalCluster``); None: the event loop and threads. The fixture
+                does not close it.
 
         Raises:
             TypeError, InvalidArgument: as :class:`~orchestrator.TaskWorker` raises them.
@@ -85,7 +92,7 @@ class TaskWorkerFactory:
                 "pytest-asyncio give the test's marker the loop_scope its fixtures use "
                 "(by default both are 'function')"
             )
-        worker = TaskWorker(*tasks, orchestrator=self._orchestrator, limit=limit)
+        worker = TaskWorker(*tasks, orchestrator=self._orchestrator, limit=limit, executor=executor)
         await group.start(worker.run)
         self._workers.append(worker)
         return worker

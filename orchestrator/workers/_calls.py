@@ -20,6 +20,16 @@ returns; :mod:`orchestrator.workers._abandoning` keeps the run from starting aga
 meanwhile. Under a :class:`~orchestrator.TimeSkipper` a running thread counts as busy,
 so virtual time holds still and its virtual timeout cannot pass before it returns; on
 the system clock the timeout passes in real time.
+
+With an executor (:class:`orchestrator.executors.Executor`: a process pool, a Dask
+cluster) every call, sync or async, goes there instead, shipped as bytes by
+:mod:`orchestrator.executors._shipping` (a task or value that cannot be pickled fails
+the call with a message naming it). It counts on the activity like a thread, from the
+hand-off until the remote call is settled, and a timeout or a cancelled caller leaves it
+running exactly as a thread call is left (a call not started yet is dropped instead).
+The run's context is not shipped: inside a remote function ``get_run_context()`` has no
+run. A call whose executing process died raises
+:class:`~orchestrator.executors.ExecutorLost`.
 """
 
 from __future__ import annotations
@@ -37,10 +47,13 @@ import anyio.to_thread
 
 from .._core._clock import Clock, SystemClock
 from .._core._run_context import RunContext, RunContextBlock, run_context
+from ..executors._base import RemoteCall
+from ..executors._shipping import pack_call, run_shipped, unpack_result
 
 if TYPE_CHECKING:
     from .._core._activity import Activity
     from .._core._tasks import Task
+    from ..executors._base import Executor
 
 __all__ = ["CallEnding", "Caller", "TimedOut", "ignore_abandoned"]
 
@@ -146,15 +159,33 @@ class Caller:
         clock: the orchestrator's clock, for timeouts.
         activity: the orchestrator's activity, told about sync calls.
         limit: the most sync calls at once (None: no limit).
+        executor: where calls go (None: the event loop and threads).
+        by_key: per task key, an executor that overrides ``executor``.
     """
 
-    __slots__ = ("_activity", "_clock", "_limit", "_threads")
+    __slots__ = ("_activity", "_by_key", "_clock", "_executor", "_limit", "_threads")
 
-    def __init__(self, clock: Clock, activity: Activity, limit: int | None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        activity: Activity,
+        limit: int | None,
+        executor: Executor | None = None,
+        by_key: Mapping[str, Executor] | None = None,
+    ) -> None:
         self._clock = clock
         self._activity = activity
         self._limit = limit
+        self._executor = executor
+        self._by_key = dict(by_key) if by_key else None
         self._threads: anyio.CapacityLimiter | None = None  # made in the event loop
+
+    def executor_for(self, task: Task[..., Any]) -> Executor | None:
+        """Where ``task``'s calls go: its own executor, the default one, or None (here)."""
+        by_key = self._by_key
+        if by_key is None:
+            return self._executor
+        return by_key.get(task.task_key, self._executor)
 
     def reset(self) -> None:
         """Make a fresh thread limiter for the running event loop."""
@@ -167,8 +198,13 @@ class Caller:
         parameters: Mapping[str, Any],
         on_abandon: Callable[[CallEnding], None] = ignore_abandoned,
         context: RunContext | None = None,
+        *,
+        here: bool = False,
     ) -> Any:
         """Call ``task``'s function with ``parameters`` and return its result.
+
+        It goes to the task's executor, if it has one, unless ``here`` is True (then it
+        runs in this process, as without an executor: for a test's stand-in of a task).
 
         ``on_abandon`` is told, before this returns or raises, about a call that is left
         running: a sync call past its timeout, or one whose caller was cancelled. It gets
@@ -181,6 +217,9 @@ class Caller:
             TimedOut: the call ran past the task's ``timeout_seconds``.
             Exception: whatever the function raised.
         """
+        executor = self._executor if self._by_key is None else self.executor_for(task)
+        if executor is not None and not here:
+            return await self._remote(executor, task, parameters, on_abandon)
         if parameters:
             call: Callable[[], Any] = functools.partial(task.call_with_parameters, parameters)
         else:
@@ -253,6 +292,52 @@ class Caller:
                 on_abandon(ending)  # the thread ends the activity when the call returns
             else:
                 activity.end()
+
+    async def _remote(
+        self,
+        executor: Executor,
+        task: Task[..., Any],
+        parameters: Mapping[str, Any],
+        on_abandon: Callable[[CallEnding], None],
+    ) -> Any:
+        """Run the call in ``executor``, for at most the task's timeout; then leave it running.
+
+        Counted on the activity from the hand-off until the remote call is settled, like a
+        thread (virtual time holds still meanwhile). A call the caller stops waiting for
+        (its timeout, or the caller cancelled) is asked to cancel, and if it may still run
+        ``on_abandon`` gets its :class:`CallEnding`, finished when the call is settled.
+        """
+        payload = pack_call(task, parameters)  # a pickling error names the task or parameter
+        activity = self._activity
+        ending = CallEnding()
+        ending.start()
+        activity.begin()
+        try:
+            remote = executor.submit(run_shipped, payload)
+        except BaseException:
+            ending.finish()
+            activity.end()
+            raise
+
+        def settled(_: RemoteCall[bytes]) -> None:
+            if ending.finish():  # abandoned: the event loop no longer waits for it
+                activity.end()
+
+        remote.add_done_callback(settled)
+        timeout = task.timeout_seconds
+        try:
+            if timeout is None:
+                packed = await remote.result()
+            else:
+                packed = await self._within(remote.result, timeout)
+        finally:
+            if ending.leave():
+                remote.cancel()  # a call not started yet is dropped (and then settled)
+                if not ending.returned:
+                    on_abandon(ending)  # the callback ends the activity when it is settled
+            else:
+                activity.end()
+        return unpack_result(packed)
 
     async def _within(self, call: Callable[[], Awaitable[T]], seconds: float) -> T:
         """Await ``call()``, cancelled after ``seconds`` on the clock (then TimedOut)."""

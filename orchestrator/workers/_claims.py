@@ -185,6 +185,12 @@ class ClaimEndings:
         """A started run lost its worker: retry it after its delay if it may, else Crashed."""
         running = claim.running
         assert running is not None
+        result = self._propose(claim, self._crash_proposal(claim, why), running)
+        if result is not None:
+            self._after_final(claim, result.state)
+
+    def _crash_proposal(self, claim: Claim, why: str) -> State:
+        """Crashed, or straight to AwaitingRetry after its delay when the run may retry."""
         run = claim.run
         policy = run.empirical_policy
         retries = policy.retries
@@ -204,9 +210,7 @@ class ClaimEndings:
             )
         else:
             proposal = State(type=StateType.CRASHED, name="Crashed", message=message)
-        result = self._propose(claim, proposal, running)
-        if result is not None:
-            self._after_final(claim, result.state)
+        return proposal
 
 
 @contextlib.contextmanager

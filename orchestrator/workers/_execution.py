@@ -18,7 +18,10 @@ Every step goes through the engine; nothing is decided here that a policy decide
    inside the run's :class:`~orchestrator.TaskRunContext`, so ``get_run_context()``
    gives the run (its ``run_count`` is the attempt) and ``Orchestrator.current()`` is
    this worker's orchestrator, whatever the caller had entered. A timeout
-   fails the run as "TimedOut".
+   fails the run as "TimedOut". A worker given an executor hands every call to it
+   instead, after the claim, the slot, the tag limits and the cache lookup above; a
+   call whose executing process died (:class:`~orchestrator.executors.ExecutorLost`)
+   crashes the run, retried per its policy as when a worker dies.
 4. **Finish.** Propose Completed (the result, with its cache key and expiration) or
    Failed (the exception); the core policy turns a failure with retries left into
    AwaitingRetry, which the engine queues for when it is due. A terminal state deletes
@@ -47,6 +50,7 @@ from .._core._states import State, StateType
 from .._engine._run_hooks import RunHooks
 from .._journal._errors import JournalSerializationError
 from .._store._results import read_parameters, should_try_to_read_parameters
+from ..executors._base import ExecutorLost
 from ._abandoning import AbandonedCallRules
 from ._calls import CallEnding, Caller, TimedOut, ignore_abandoned
 from ._claims import DONE, RUNNING, Claim, ClaimEndings, stoppable_wait, why_stopped
@@ -66,8 +70,9 @@ if TYPE_CHECKING:
     from .._core._models import TaskRun
     from .._core._tasks import Task
     from .._engine._orchestrator import Orchestrator
+    from ..executors._base import Executor as CallExecutor
 
-__all__ = ["Executor"]
+__all__ = ["RunExecutor"]
 
 
 logger: Final = logging.getLogger("orchestrator.workers")
@@ -81,14 +86,19 @@ _NO_PARAMETERS: Final[Mapping[str, Any]] = {}
 
 
 @final
-class Executor(ClaimEndings, AbandonedCallRules):
+class RunExecutor(ClaimEndings, AbandonedCallRules):
     """Claims and executes runs of the given tasks; the engine of a TaskWorker.
+
+    Not to be confused with :class:`orchestrator.executors.Executor`, which is where the
+    functions of the runs it executes may be called.
 
     Args:
         orchestrator: where the runs are.
         tasks: the served tasks by key.
         limit: the most runs held at once (None: no limit).
         lease_seconds: how long a claim waiting for its turn stays leased past the wait.
+        executor: where task functions run (None: the event loop and worker threads).
+        executors: per task key, where that task's functions run instead.
     """
 
     __slots__ = (
@@ -118,6 +128,8 @@ class Executor(ClaimEndings, AbandonedCallRules):
         *,
         limit: int | None,
         lease_seconds: float,
+        executor: CallExecutor | None = None,
+        executors: Mapping[str, CallExecutor] | None = None,
     ) -> None:
         self._orchestrator = orchestrator
         self._clock = orchestrator.clock
@@ -127,7 +139,7 @@ class Executor(ClaimEndings, AbandonedCallRules):
         self._tasks = tasks
         self._activity = orchestrator.activity
         self._overrides = orchestrator.task_overrides  # the engine's one registry
-        self._caller = Caller(self._clock, self._activity, limit)
+        self._caller = Caller(self._clock, self._activity, limit, executor, executors)
         self.slots = RunSlots(limit)
         #: The claims held, by their run id's 128-bit int (an int hashes without a Python
         #: call; a UUID's hash is one).
@@ -355,16 +367,25 @@ class Executor(ClaimEndings, AbandonedCallRules):
         the orchestrator (see :mod:`orchestrator._core._parking`).
         """
         called = self._overrides.stand_in(task, claim.run)
-        # Only a sync call with a timeout can be left running.
-        if called.is_async or called.timeout_seconds is None:
-            on_abandon: Callable[[CallEnding], None] = ignore_abandoned
+        caller = self._caller
+        # A test's stand-in runs here, where the test sees it, even with an executor.
+        here = called is not task
+        # Only a sync call with a timeout, or a remote call, can be left running.
+        if (not here and caller.executor_for(called) is not None) or not (
+            called.is_async or called.timeout_seconds is None
+        ):
+            on_abandon: Callable[[CallEnding], None] = functools.partial(self._left_running, claim)
         else:
-            on_abandon = functools.partial(self._left_running, claim)
+            on_abandon = ignore_abandoned
         try:
             with self._activity.execution():
-                value = await self._caller.call(called, context.parameters, on_abandon, context)
+                value = await caller.call(
+                    called, context.parameters, on_abandon, context, here=here
+                )
         except TimedOut:
             return timed_out_proposal(claim, task)
+        except ExecutorLost as exc:
+            return self._crash_proposal(claim, f"the executor lost the call: {exc}")
         except Exception as exc:
             return failed_proposal(claim, exc)
         return completed_proposal(claim, task, value, self._clock)

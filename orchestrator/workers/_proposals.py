@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._core._states import Failed, State, StateDetails, StateType, make_state
+from ..executors._base import remote_traceback
 from ._abandoning import waits_for
 
 if TYPE_CHECKING:
@@ -135,11 +136,15 @@ def timed_out_proposal(claim: Claim, task: Task[..., Any]) -> State:
 
 
 def failed_proposal(claim: Claim, exc: Exception) -> State:
-    """Failed: the function raised ``exc``."""
+    """Failed: the function raised ``exc`` (with its remote traceback, if it ran remotely)."""
+    message = f"Task run encountered an exception: {exc!r}"
+    text = remote_traceback(exc)
+    if text:
+        message = f"{message}\n\nRemote traceback:\n{text.rstrip()}"
     return State(
         type=_FAILED,
         name="Failed",
-        message=f"Task run encountered an exception: {exc!r}",
+        message=message,
         data=exc,
         details=claim.details,
     )

@@ -29,7 +29,7 @@ from .._core._wakeup import Waiter, current_async_library
 if TYPE_CHECKING:
     from .._queues._registry import MultiQueue
     from ._claims import Claim
-    from ._execution import Executor
+    from ._execution import RunExecutor
 
 __all__ = ["RunnerPool"]
 
@@ -78,7 +78,7 @@ class RunnerPool:
 
     __slots__ = ("_closed", "_executor", "_idle", "_queue")
 
-    def __init__(self, executor: Executor, queue: MultiQueue) -> None:
+    def __init__(self, executor: RunExecutor, queue: MultiQueue) -> None:
         self._executor = executor
         self._queue = queue
         self._idle: list[_Runner] = []

@@ -24,6 +24,7 @@ from ._task_worker import TaskWorker
 if TYPE_CHECKING:
     from .._core._tasks import Task
     from .._engine._orchestrator import Orchestrator
+    from ._worker_setup import ExecutorOption
 
 __all__ = ["serve", "serve_sync"]
 
@@ -69,6 +70,7 @@ def serve(
     task_status: TaskStatus[TaskWorker] = anyio.TASK_STATUS_IGNORED,
     status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    executor: ExecutorOption | None = None,
 ) -> Coroutine[Any, Any, None]:
     """Serve ``tasks`` with a :class:`TaskWorker` until it is stopped or times out.
 
@@ -92,6 +94,7 @@ def serve(
             (``worker = await task_group.start(serve, ...)``).
         status_server_timeout_seconds, status_server_max_connections: the status
             server's limits (see :meth:`TaskWorker.run`).
+        executor: where task functions run (see :class:`TaskWorker`); not closed here.
 
     Returns:
         The coroutine that serves; await it.
@@ -123,6 +126,7 @@ def serve(
         task_status=task_status,
         status_server_timeout_seconds=status_server_timeout_seconds,
         status_server_max_connections=status_server_max_connections,
+        executor=executor,
     )
 
 
@@ -137,8 +141,9 @@ async def _serve(
     status_server_timeout_seconds: float,
     status_server_max_connections: int,
     announce: bool = False,
+    executor: ExecutorOption | None = None,
 ) -> None:
-    worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit)
+    worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit, executor=executor)
     reported: TaskStatus[TaskWorker] = _Announcing(worker, task_status) if announce else task_status
     with _sigterm_stops(worker):
         await worker.run(
@@ -208,6 +213,7 @@ def serve_sync(
     backend: str = "asyncio",
     status_server_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     status_server_max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    executor: ExecutorOption | None = None,
 ) -> None:
     """Run :func:`serve` in a new event loop (``backend``: "asyncio" or "trio") and block.
 
@@ -224,6 +230,8 @@ def serve_sync(
     shell's status for an interrupt, no KeyboardInterrupt traceback; ``finally`` blocks
     and ``with`` exits of the caller still run, and a caller that wants to go on can
     catch ``SystemExit``. SIGTERM, a stop or the timeout return normally.
+
+    ``executor`` is where task functions run (see :class:`TaskWorker`); not closed here.
 
     Raises:
         InvalidArgument: ``backend`` is not "asyncio" or "trio", or a bad ``timeout`` or
@@ -246,6 +254,7 @@ def serve_sync(
         status_server_timeout_seconds=status_server_timeout_seconds,
         status_server_max_connections=status_server_max_connections,
         announce=True,
+        executor=executor,
     )
     try:
         interrupted = anyio.run(_until_interrupted, serving, backend=backend)

@@ -84,11 +84,23 @@ class TaskWorker(TaskWorkerBase):
             functions (None: no limit).
         pending_lease_seconds: how long a run this worker claimed may stay PENDING
             past a wait for its turn before any worker's sweeper hands it back.
+        executor: where task functions run (an :class:`orchestrator.executors.Executor`,
+            such as a ``ProcessPoolExecutor`` or a ``DaskExecutor``); None runs async
+            functions in the event loop and sync ones in worker threads. With one, sync
+            and async functions alike run there (an async one under ``asyncio.run``);
+            claims, slots, tag limits, caching and retries stay here, before the
+            hand-off. A run whose executing process dies ends Crashed (retried per its
+            policy); a remote exception's traceback text is in the Failed state's
+            message. A mapping from served tasks (or task keys) to executors sends
+            each task it names to its executor and runs the others here. Remote
+            functions run without the run's context (no ``get_run_context()``, no
+            ``log_prints``); a task stubbed by ``orchestrator.testing.stub_task``
+            runs its stand-in here. The worker does not close the executor.
 
     Raises:
         InvalidArgument: an argument is not a Task (an ArgumentTypeError, also a
-            TypeError), no tasks, two tasks with one key, or a bad orchestrator, limit or
-            lease.
+            TypeError), no tasks, two tasks with one key, or a bad orchestrator, limit,
+            lease or executor.
         WorkerError: no orchestrator was given and none is current.
     """
 

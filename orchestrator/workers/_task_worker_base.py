@@ -14,7 +14,7 @@ import socket
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -25,9 +25,12 @@ from .._core._errors import WorkerError
 from .._core._tasks import Task
 from .._engine._leases import DEFAULT_LEASE_SECONDS
 from .._engine._orchestrator import Orchestrator
-from ._execution import Executor
+from ._execution import RunExecutor
 from ._status import StatusServer, TaskWorkerStatus
-from ._worker_setup import Post, check_tasks
+from ._worker_setup import Post, check_executor, check_tasks
+
+if TYPE_CHECKING:
+    from ._worker_setup import ExecutorOption
 
 __all__ = ["TaskWorkerBase"]
 
@@ -62,8 +65,10 @@ class TaskWorkerBase:
         orchestrator: Orchestrator | None = None,
         limit: int | None = 10,
         pending_lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        executor: ExecutorOption | None = None,
     ) -> None:
         by_key = check_tasks(tasks)
+        default_executor, executors = check_executor(executor, by_key)
         limit = check_optional_count(limit, "limit", minimum=1)
         lease = check_seconds(
             pending_lease_seconds, "pending_lease_seconds", positive=True, finite=False
@@ -84,7 +89,14 @@ class TaskWorkerBase:
         # orchestrator's seeded ids, so the same under the same seed).
         suffix = orchestrator.new_id().hex[:8]
         self._client_id = f"{socket.gethostname()}-{os.getpid()}-{suffix}"
-        self._executor = Executor(orchestrator, by_key, limit=limit, lease_seconds=lease)
+        self._executor = RunExecutor(
+            orchestrator,
+            by_key,
+            limit=limit,
+            lease_seconds=lease,
+            executor=default_executor,
+            executors=executors,
+        )
         self._leases = orchestrator.pending_leases
         self._queue = orchestrator.multi_queue(by_key)
         self._started = False

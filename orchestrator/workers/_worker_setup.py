@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from .._core._errors import ArgumentTypeError, ArgumentValueError
 from .._core._tasks import Task
 from .._core._wakeup import current_async_library
 
-__all__ = ["Post", "check_tasks", "loop_poster"]
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from ..executors import Executor
+
+    #: What a worker's ``executor`` option takes: one executor for every task, or
+    #: executors by task (or task key), the tasks left out running in this process.
+    ExecutorOption: TypeAlias = (
+        Executor | Mapping[Task[..., Any], Executor] | Mapping[str, Executor]
+    )
+
+__all__ = ["ExecutorOption", "Post", "check_executor", "check_tasks", "loop_poster"]
 
 #: Runs a callback in the worker's event loop, soon; safe from any thread and from a
 #: signal handler.
@@ -63,3 +74,48 @@ def check_tasks(tasks: tuple[object, ...]) -> dict[str, Task[..., Any]]:
     if not by_key:
         raise ArgumentValueError("a TaskWorker needs at least one task to serve")
     return by_key
+
+
+def _is_executor(value: object) -> bool:
+    return callable(getattr(value, "submit", None)) and callable(getattr(value, "close", None))
+
+
+def check_executor(
+    executor: object, tasks: Mapping[str, Task[..., Any]]
+) -> tuple[Executor | None, dict[str, Executor]]:
+    """Return the default executor and the executors per task key of a worker's ``executor``.
+
+    ``executor`` is None, an executor, or a mapping from served tasks (or their keys) to
+    executors: the tasks it names run there, the others in this process.
+
+    Raises:
+        ArgumentTypeError: not None, an executor or such a mapping.
+        ArgumentValueError: the mapping names a task the worker does not serve.
+    """
+    if executor is None:
+        return None, {}
+    if _is_executor(executor):
+        return cast("Executor", executor), {}
+    if not isinstance(executor, Mapping):
+        raise ArgumentTypeError(
+            "executor must be None, an orchestrator.executors.Executor (with submit and "
+            "close) such as ProcessPoolExecutor(), or a mapping from tasks to executors, "
+            f"got {executor!r}"
+        )
+    by_key: dict[str, Executor] = {}
+    for named, value in executor.items():
+        key = named.task_key if isinstance(named, Task) else named
+        if not isinstance(key, str):
+            raise ArgumentTypeError(f"executor's keys must be tasks or task keys, got {named!r}")
+        if key not in tasks or (isinstance(named, Task) and tasks[key] is not named):
+            raise ArgumentValueError(
+                f"executor names {named!r}, which this worker does not serve (it serves "
+                f"{', '.join(sorted(tasks))})"
+            )
+        if not _is_executor(value):
+            raise ArgumentTypeError(
+                f"executor[{key!r}] must be an orchestrator.executors.Executor (with submit "
+                f"and close), got {value!r}"
+            )
+        by_key[key] = value
+    return None, by_key
