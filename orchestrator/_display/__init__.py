@@ -12,6 +12,8 @@ May import: every wing below the engine, and the engine (to read an orchestrator
 from __future__ import annotations
 
 from .._core._summary import format_time
+from ._history_chart import history_chart
+from ._svg import Picture
 from ._tables import (
     MAX_TEXT_WIDTH,
     Table,
@@ -22,15 +24,19 @@ from ._tables import (
     runs_table,
     states_table,
 )
+from ._timeline import timeline
 
 __all__ = [
     "MAX_TEXT_WIDTH",
     "Table",
     "decisions_table",
+    "Picture",
     "format_time",
+    "history_chart",
     "history_table",
     "logs_table",
     "run_table",
     "runs_table",
     "states_table",
+    "timeline",
 ]

@@ -47,7 +47,6 @@ __all__ = [
 MAX_TEXT_WIDTH: Final = 60
 
 
-
 @final
 @attrs.frozen(kw_only=True, repr=False)
 class Table:
