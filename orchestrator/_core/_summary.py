@@ -108,7 +108,7 @@ def summary_html(
         colour = colours[index] if index < len(colours) else None
         extra = f"color: {colour}" if colour else ""
         out.append(
-            f'<tr><th style="text-align: left; white-space: nowrap">{html.escape(field)}</th>'
+            f'<tr><th style="text-align: left; white-space: pre">{html.escape(field)}</th>'
             f'<td style="{cell_style(value, extra=extra)}">{html.escape(value)}</td></tr>'
         )
     out.append("</tbody></table>")
