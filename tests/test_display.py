@@ -242,9 +242,7 @@ def test_html_tables_left_align_text_right_align_numbers_and_keep_times_on_one_l
     assert '<th style="text-align: right; white-space: nowrap">runs</th>' in page
     assert '<td style="text-align: left">load-orders</td>' in page
     assert '<td style="text-align: right; white-space: nowrap">3.5 s</td>' in page
-    assert (
-        '<td style="text-align: left; white-space: nowrap">2026-01-01 00:00:10Z</td>' in page
-    )
+    assert '<td style="text-align: left; white-space: nowrap">2026-01-01 00:00:10Z</td>' in page
 
 
 def test_decisions_table_shows_the_run_once_per_group_of_its_decisions() -> None:
