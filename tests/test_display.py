@@ -246,7 +246,7 @@ def test_html_tables_left_align_text_right_align_numbers_and_keep_times_on_one_l
 
 
 def test_decisions_table_shows_the_run_once_per_group_of_its_decisions() -> None:
-    orchestrator, clock = new_orchestrator()
+    orchestrator, _ = new_orchestrator()
     first = make_task_run(orchestrator, name="a")
     second = make_task_run(orchestrator, name="b")
     for run in (first, second):

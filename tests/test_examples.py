@@ -141,16 +141,28 @@ def test_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     ]
     # The concurrency example's story: three loads wait (Pending) for one of the 2 slots.
     waits = [
-        (g.get("data-name"), rect.get("data-start"), rect.get("data-end"))
+        (g.get("data-name"), rect.get("data-start"), rect.get("data-end"), rect.get("data-waits"))
         for g in rows
         for rect in g.iter(f"{svg}rect")
         if rect.get("data-state") == "Pending" and rect.get("data-start") != rect.get("data-end")
     ]
+    # Told to WAIT when they asked at 00:00:00 and at each 10-second re-check.
     assert waits == [
-        ("load-invoices", "2026-01-01 00:00:00Z", "2026-01-01 00:00:30Z"),
-        ("load-payments", "2026-01-01 00:00:00Z", "2026-01-01 00:00:45Z"),
-        ("load-refunds", "2026-01-01 00:00:00Z", "2026-01-01 00:00:50Z"),
+        ("load-invoices", "2026-01-01 00:00:00Z", "2026-01-01 00:00:30Z", "3"),
+        ("load-payments", "2026-01-01 00:00:00Z", "2026-01-01 00:00:45Z", "5"),
+        ("load-refunds", "2026-01-01 00:00:00Z", "2026-01-01 00:00:50Z", "5"),
     ]
+    tooltip = next(
+        rect.findtext(f"{svg}title")
+        for rect in rows[2].iter(f"{svg}rect")
+        if rect.get("data-waits") == "3"
+    )
+    assert tooltip == (
+        "load-invoices: Pending (PENDING)\n"
+        "2026-01-01 00:00:00Z to 2026-01-01 00:00:30Z (30 s)\n"
+        "told to WAIT 3 times, last by SecureTaskConcurrencySlots: "
+        "Concurrency limit reached for tags: warehouse"
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Timeline: 5 runs, 2026-01-01 00:00:00Z to 2026-01-01 00:00:55Z")
     assert lines[3] == "load-invoices  |" + "P" * 32 + "R" * 22 + "C" + " " * 5 + "|"

@@ -10,8 +10,9 @@ blue *Running* ones.
 
 Every bar carries ``data-run-id``, ``data-state`` (the state's name),
 ``data-state-type`` and a ``<title>`` tooltip with the name, the start and end times on
-the orchestrator's clock and the state's message. The axis is in UTC, on the clock the
-orchestrator runs on (virtual or real), and says which.
+the orchestrator's clock, the state's message and, for a run told to WAIT (for a
+concurrency slot, say), how often and why; ``data-waits`` counts those. The axis is in
+UTC, on the clock the orchestrator runs on (virtual or real), and says which.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import attrs
 from .._core._checks import check_positive_int
 from .._core._errors import ObjectNotFound
 from .._core._models import FlowRun, TaskRun
+from .._core._outcomes import SetStateStatus
 from .._core._sorts import FlowRunSort, TaskRunSort
 from .._core._states import State
 from .._core._summary import format_time
@@ -44,6 +46,7 @@ from ._svg import (
 )
 
 if TYPE_CHECKING:
+    from .._core._events import Decision
     from .._engine._orchestrator import Orchestrator
 
 __all__ = ["DEFAULT_MAX_RUNS", "timeline"]
@@ -67,6 +70,7 @@ class _Row:
     run: TaskRun | FlowRun
     states: tuple[State, ...]
     child: bool
+    waits: tuple[Decision, ...] = ()  # the WAIT decisions taken on it
 
     @property
     def first(self) -> datetime:
@@ -81,6 +85,7 @@ class _Bar:
     start: datetime
     end: datetime
     ongoing: bool
+    waits: tuple[Decision, ...] = ()  # the WAIT decisions taken while in this state
 
 
 def _resolve(orchestrator: Orchestrator, ref: RunRef) -> TaskRun | FlowRun:
@@ -123,7 +128,10 @@ def _rows(orchestrator: Orchestrator, runs: Iterable[RunRef] | None) -> list[_Ro
     top: list[_Row] = []
     for run in chosen:
         parent = run.flow_run_id if isinstance(run, TaskRun) else None
-        row = _Row(run, _states(orchestrator, run), parent in flow_ids)
+        waits = tuple(
+            d for d in orchestrator.read_decisions(run.id) if d.status is SetStateStatus.WAIT
+        )
+        row = _Row(run, _states(orchestrator, run), parent in flow_ids, waits)
         if parent is not None and parent in flow_ids:
             children.setdefault(parent, []).append(row)
         else:
@@ -140,7 +148,7 @@ def _order(row: _Row) -> tuple[datetime, datetime]:
 
 
 def _bars(row: _Row, now: datetime) -> list[_Bar]:
-    bars = []
+    spans = []
     for index, state in enumerate(row.states):
         start = state.timestamp or row.first
         following = row.states[index + 1] if index + 1 < len(row.states) else None
@@ -149,8 +157,20 @@ def _bars(row: _Row, now: datetime) -> list[_Bar]:
             end = following.timestamp or start
         else:
             end = max(now, start) if ongoing else start
-        bars.append(_Bar(state, state_style(state.type, state.name), start, end, ongoing))
-    return bars
+        spans.append((state, start, end, ongoing))
+    # A WAIT leaves the run in its state: it belongs to the last state of that type
+    # entered at or before the decision.
+    waits: list[list[Decision]] = [[] for _ in spans]
+    for decision in row.waits:
+        for index in range(len(spans) - 1, -1, -1):
+            state, start, _, _ = spans[index]
+            if start <= decision.timestamp and state.type is decision.state_type:
+                waits[index].append(decision)
+                break
+    return [
+        _Bar(state, state_style(state.type, state.name), start, end, ongoing, tuple(told))
+        for (state, start, end, ongoing), told in zip(spans, waits, strict=True)
+    ]
 
 
 def _tooltip(run: TaskRun | FlowRun, bar: _Bar) -> str:
@@ -165,6 +185,10 @@ def _tooltip(run: TaskRun | FlowRun, bar: _Bar) -> str:
         lines.append(f"{format_time(bar.start)} to {format_time(bar.end)} ({seconds:g} s)")
     if state.message:
         lines.append(state.message)
+    if bar.waits:
+        last = bar.waits[-1]
+        times = f"{len(bar.waits)} time{'' if len(bar.waits) == 1 else 's'}"
+        lines.append(f"told to WAIT {times}, last by {last.rule}: {last.reason}")
     return "\n".join(lines)
 
 
@@ -339,6 +363,7 @@ def _row_svg(
                 data_state_type=bar.state.type.value,
                 data_start=format_time(bar.start),
                 data_end=format_time(bar.end),
+                data_waits=len(bar.waits),
             )
             + f' class="state"><title>{html.escape(_tooltip(run, bar))}</title></rect>'
         )
