@@ -173,6 +173,12 @@ def _bars(row: _Row, now: datetime) -> list[_Bar]:
     ]
 
 
+def _visible(bar: _Bar, low: datetime, high: datetime) -> bool:
+    """Whether a bar shows (in the window, and lasting, ongoing or final): it gets a legend."""
+    inside = bar.end >= low and bar.start <= high
+    return inside and (bar.end > bar.start or bar.ongoing or bar.state.is_final())
+
+
 def _tooltip(run: TaskRun | FlowRun, bar: _Bar) -> str:
     state = bar.state
     lines = [f"{run.name}: {state.name} ({state.type.value})"]
@@ -275,7 +281,7 @@ def _svg(
     def x_of(when: datetime) -> float:
         return left + (when - low).total_seconds() * scale
 
-    styles = {bar.style for _, bars in drawn for bar in bars}
+    styles = {bar.style for _, bars in drawn for bar in bars if _visible(bar, low, high)}
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" {attributes(width=width, height=height)} '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
@@ -385,7 +391,8 @@ def _text(
         for bar in bars:
             if bar.end < low or bar.start > high:
                 continue
-            styles.add(bar.style)
+            if _visible(bar, low, high):
+                styles.add(bar.style)
             first = int((max(bar.start, low) - low).total_seconds() / step)
             last = int((min(bar.end, high) - low).total_seconds() / step)
             if bar.end > bar.start and (bar.end - low).total_seconds() / step == last:
