@@ -81,7 +81,7 @@ def history_chart(
     totals = [sum(group.count_runs for group in bucket.states) for bucket in listed]
     ticks = _count_ticks(max(totals, default=0))
     top_count = ticks[-1]
-    left, right = _LEFT, width - 16
+    left, right = _LEFT, width - 36  # room for the last time label
     plot_top, plot_bottom = _TOP, height - _BOTTOM
     slot = (right - left) / max(len(listed), 1)
     bar = max(slot * 0.72, 1.0)

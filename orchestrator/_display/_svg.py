@@ -164,7 +164,7 @@ def legend_svg(legend: Legend, x: float, y: float) -> str:
             f'fill="{style.fill}" data-legend="{html.escape(style.label)}"/>'
         )
         out.append(f'<text x="{number(x + 16)}" y="{number(y)}">{html.escape(style.label)}</text>')
-        x += 16 + 7 * len(style.label) + 14
+        x += 16 + 6.5 * len(style.label) + 16
     out.append("</g>")
     return "".join(out)
 

@@ -272,7 +272,7 @@ def _svg(
 ) -> str:
     longest = max((len(row.run.name) + (2 if row.child else 0) for row, _ in drawn), default=8)
     label_width = min(260, max(90, 7 * longest + 20))
-    left, right = label_width + 8, width - 16
+    left, right = label_width + 8, width - 36  # room for the last time label
     span = (high - low).total_seconds()
     scale = (right - left) / span
     plot_bottom = _TOP + _ROW * len(drawn)
