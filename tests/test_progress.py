@@ -186,6 +186,7 @@ def test_reports_are_throttled_on_real_time_read_from_a_clock() -> None:
         (1, 0.5, 0.0, False),
         (1, 0.75, 90.0, True),
     ]
+    assert repr(seen[-1]) == f"<DrainProgress {seen[-1]}>"
     assert str(seen[-1]) == (
         "drain [######..............] 1/3 done, 0 failed | 1 min 30 s virtual | 0.8 s real"
         " | finished"

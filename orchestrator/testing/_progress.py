@@ -56,7 +56,7 @@ def _duration(seconds: float) -> str:
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DrainProgress:
     """How far a drain has got.
 
@@ -92,6 +92,9 @@ class DrainProgress:
 
     def __str__(self) -> str:
         return self.line()
+
+    def __repr__(self) -> str:
+        return f"<DrainProgress {self.line()}>"
 
     def _repr_html_(self) -> str:
         text = html.escape(self.line().split("] ", 1)[1])
