@@ -22,6 +22,8 @@ import pytest
 from orchestrator import (
     Completed,
     Failed,
+    InvalidArgument,
+    ObjectNotFound,
     Orchestrator,
     Picture,
     Running,
@@ -354,3 +356,26 @@ def test_the_timeline_renders_in_headless_chromium(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, timeout=60, env=environment, check=False)
     assert shot.exists(), done.stderr.decode(errors="replace")[-2000:]
     assert png_colours(shot) > 8
+
+
+def test_bad_arguments_are_refused_with_their_names() -> None:
+    orchestrator, _ = story()
+    with pytest.raises(InvalidArgument, match="max_runs"):
+        timeline(orchestrator, max_runs=0)
+    with pytest.raises(InvalidArgument, match="start"):
+        timeline(orchestrator, start=datetime(2026, 1, 1))  # naive
+    with pytest.raises(InvalidArgument, match="is before start"):
+        timeline(orchestrator, start=START + timedelta(seconds=9), end=START)
+    with pytest.raises(ObjectNotFound):
+        timeline(orchestrator, [uuid.uuid4()])
+
+
+def test_a_timeline_on_the_system_clock_says_so_and_reaches_now() -> None:
+    orchestrator = Orchestrator(seed=0)
+    run = make_task_run(orchestrator, "RUNNING", name="live")
+    root = parse(timeline(orchestrator))
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    assert "time on the orchestrator's system clock (UTC)" in texts
+    last = bars(rows(root)[0])[-1]
+    assert (last.get("data-run-id"), last.get("data-state")) == (str(run.id), "Running")
+    assert "still in it" in (last.findtext(f"{SVG}title") or "")

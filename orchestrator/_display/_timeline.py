@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._core._checks import check_positive_int
-from .._core._errors import ObjectNotFound
+from .._core._checks_objects import check_datetime
+from .._core._errors import ArgumentValueError, ObjectNotFound
 from .._core._models import FlowRun, TaskRun
 from .._core._outcomes import SetStateStatus
 from .._core._sorts import FlowRunSort, TaskRunSort
@@ -226,10 +227,14 @@ def timeline(
 
     Raises:
         ObjectNotFound: a run in ``runs`` does not exist.
-        InvalidArgument: ``max_runs`` or ``width`` is not an int >= 1, or ``end`` is
-            before ``start``.
+        InvalidArgument: ``max_runs`` or ``width`` is not an int >= 1, ``start`` or
+            ``end`` is not an aware datetime, or ``end`` is before ``start``.
     """
     check_positive_int(max_runs, "max_runs")
+    if start is not None:
+        start = check_datetime(start, "start")
+    if end is not None:
+        end = check_datetime(end, "end")
     check_positive_int(width, "width")
     now = orchestrator.clock.now()
     rows = _rows(orchestrator, runs)
@@ -240,8 +245,6 @@ def timeline(
     low = start if start is not None else min(times, default=now)
     high = end if end is not None else max(times, default=now)
     if high < low:
-        from .._core._errors import ArgumentValueError
-
         raise ArgumentValueError(f"end ({high.isoformat()}) is before start ({low.isoformat()})")
     if high == low:
         high = low + timedelta(seconds=1)
