@@ -18,22 +18,15 @@ UTC, on the clock the orchestrator runs on (virtual or real), and says which.
 from __future__ import annotations
 
 import html
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-import attrs
-
 from .._core._checks import check_positive_int
 from .._core._checks_objects import check_datetime
-from .._core._errors import ArgumentValueError, ObjectNotFound
+from .._core._errors import ArgumentValueError
 from .._core._models import FlowRun, TaskRun
-from .._core._outcomes import SetStateStatus
-from .._core._sorts import FlowRunSort, TaskRunSort
-from .._core._states import State
 from .._core._summary import format_time
-from .._engine._futures import TaskRunFuture
 from ._svg import (
     Legend,
     Picture,
@@ -42,12 +35,12 @@ from ._svg import (
     axis_ticks,
     legend_svg,
     number,
-    state_style,
     tick_label,
 )
+from ._timeline_rows import Bar, Row, RunRef, gather, visible
+from ._timeline_rows import bars as spans
 
 if TYPE_CHECKING:
-    from .._core._events import Decision
     from .._engine._orchestrator import Orchestrator
 
 __all__ = ["DEFAULT_MAX_RUNS", "timeline"]
@@ -62,125 +55,8 @@ _BOTTOM: Final = 44  # axis labels and caption
 _INDENT: Final = 14  # a task run's label under its flow run
 _TEXT_COLUMNS: Final = 60
 
-#: What ``runs`` may hold: runs, futures, or run ids.
-RunRef = TaskRun | FlowRun | TaskRunFuture[Any] | uuid.UUID
 
-
-@attrs.frozen
-class _Row:
-    run: TaskRun | FlowRun
-    states: tuple[State, ...]
-    child: bool
-    waits: tuple[Decision, ...] = ()  # the WAIT decisions taken on it
-
-    @property
-    def first(self) -> datetime:
-        when = self.states[0].timestamp if self.states else None
-        return self.run.created if when is None else when
-
-
-@attrs.frozen
-class _Bar:
-    state: State
-    style: StateStyle
-    start: datetime
-    end: datetime
-    ongoing: bool
-    waits: tuple[Decision, ...] = ()  # the WAIT decisions taken while in this state
-
-
-def _resolve(orchestrator: Orchestrator, ref: RunRef) -> TaskRun | FlowRun:
-    if isinstance(ref, TaskRunFuture):
-        return orchestrator.read_task_run(ref.task_run_id)
-    if isinstance(ref, TaskRun):
-        return orchestrator.read_task_run(ref.id)
-    if isinstance(ref, FlowRun):
-        return orchestrator.read_flow_run(ref.id)
-    try:
-        return orchestrator.read_task_run(ref)
-    except ObjectNotFound:
-        return orchestrator.read_flow_run(ref)
-
-
-def _states(orchestrator: Orchestrator, run: TaskRun | FlowRun) -> tuple[State, ...]:
-    if isinstance(run, TaskRun):
-        return tuple(orchestrator.read_task_run_states(run.id))
-    return tuple(orchestrator.read_flow_run_states(run.id))
-
-
-def _rows(orchestrator: Orchestrator, runs: Iterable[RunRef] | None) -> list[_Row]:
-    """The rows in order: each flow run, then its task runs; runs by their first state."""
-    if runs is None:
-        # Creation order breaks ties (the sorts below are stable).
-        chosen: list[TaskRun | FlowRun] = [
-            *orchestrator.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_ASC)
-        ]
-        chosen.extend(orchestrator.read_task_runs(sort=TaskRunSort.EXPECTED_START_TIME_ASC))
-    else:
-        seen: set[uuid.UUID] = set()
-        chosen = []
-        for ref in runs:
-            run = _resolve(orchestrator, ref)
-            if run.id not in seen:
-                seen.add(run.id)
-                chosen.append(run)
-    flow_ids = {run.id for run in chosen if isinstance(run, FlowRun)}
-    children: dict[uuid.UUID, list[_Row]] = {}
-    top: list[_Row] = []
-    for run in chosen:
-        parent = run.flow_run_id if isinstance(run, TaskRun) else None
-        waits = tuple(
-            d for d in orchestrator.read_decisions(run.id) if d.status is SetStateStatus.WAIT
-        )
-        row = _Row(run, _states(orchestrator, run), parent in flow_ids, waits)
-        if parent is not None and parent in flow_ids:
-            children.setdefault(parent, []).append(row)
-        else:
-            top.append(row)
-    ordered: list[_Row] = []
-    for row in sorted(top, key=_order):
-        ordered.append(row)
-        ordered.extend(sorted(children.get(row.run.id, ()), key=_order))
-    return ordered
-
-
-def _order(row: _Row) -> tuple[datetime, datetime]:
-    return (row.first, row.run.created)
-
-
-def _bars(row: _Row, now: datetime) -> list[_Bar]:
-    spans = []
-    for index, state in enumerate(row.states):
-        start = state.timestamp or row.first
-        following = row.states[index + 1] if index + 1 < len(row.states) else None
-        ongoing = following is None and not state.is_final()
-        if following is not None:
-            end = following.timestamp or start
-        else:
-            end = max(now, start) if ongoing else start
-        spans.append((state, start, end, ongoing))
-    # A WAIT leaves the run in its state: it belongs to the last state of that type
-    # entered at or before the decision.
-    waits: list[list[Decision]] = [[] for _ in spans]
-    for decision in row.waits:
-        for index in range(len(spans) - 1, -1, -1):
-            state, start, _, _ = spans[index]
-            if start <= decision.timestamp and state.type is decision.state_type:
-                waits[index].append(decision)
-                break
-    return [
-        _Bar(state, state_style(state.type, state.name), start, end, ongoing, tuple(told))
-        for (state, start, end, ongoing), told in zip(spans, waits, strict=True)
-    ]
-
-
-def _visible(bar: _Bar, low: datetime, high: datetime) -> bool:
-    """Whether a bar shows (in the window, and lasting, ongoing or final): it gets a legend."""
-    inside = bar.end >= low and bar.start <= high
-    return inside and (bar.end > bar.start or bar.ongoing or bar.state.is_final())
-
-
-def _tooltip(run: TaskRun | FlowRun, bar: _Bar) -> str:
+def _tooltip(run: TaskRun | FlowRun, bar: Bar) -> str:
     state = bar.state
     lines = [f"{run.name}: {state.name} ({state.type.value})"]
     seconds = (bar.end - bar.start).total_seconds()
@@ -237,10 +113,10 @@ def timeline(
         end = check_datetime(end, "end")
     check_positive_int(width, "width")
     now = orchestrator.clock.now()
-    rows = _rows(orchestrator, runs)
+    rows = gather(orchestrator, runs)
     total = len(rows)
     rows = rows[:max_runs]
-    drawn = [(row, _bars(row, now)) for row in rows]
+    drawn = [(row, spans(row, now)) for row in rows]
     times = [t for _, bars in drawn for bar in bars for t in (bar.start, bar.end)]
     low = start if start is not None else min(times, default=now)
     high = end if end is not None else max(times, default=now)
@@ -265,7 +141,7 @@ def timeline(
 
 
 def _svg(
-    drawn: Sequence[tuple[_Row, list[_Bar]]],
+    drawn: Sequence[tuple[Row, list[Bar]]],
     low: datetime,
     high: datetime,
     width: int,
@@ -284,7 +160,7 @@ def _svg(
     def x_of(when: datetime) -> float:
         return left + (when - low).total_seconds() * scale
 
-    styles = {bar.style for _, bars in drawn for bar in bars if _visible(bar, low, high)}
+    styles = {bar.style for _, bars in drawn for bar in bars if visible(bar, low, high)}
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" {attributes(width=width, height=height)} '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
@@ -320,8 +196,8 @@ def _svg(
 
 
 def _row_svg(
-    row: _Row,
-    bars: Sequence[_Bar],
+    row: Row,
+    bars: Sequence[Bar],
     index: int,
     label_width: int,
     left: float,
@@ -381,7 +257,7 @@ def _row_svg(
 
 
 def _text(
-    drawn: Sequence[tuple[_Row, list[_Bar]]], low: datetime, high: datetime, title: str, note: str
+    drawn: Sequence[tuple[Row, list[Bar]]], low: datetime, high: datetime, title: str, note: str
 ) -> str:
     span = (high - low).total_seconds()
     step = span / _TEXT_COLUMNS
@@ -394,7 +270,7 @@ def _text(
         for bar in bars:
             if bar.end < low or bar.start > high:
                 continue
-            if _visible(bar, low, high):
+            if visible(bar, low, high):
                 styles.add(bar.style)
             first = int((max(bar.start, low) - low).total_seconds() / step)
             last = int((min(bar.end, high) - low).total_seconds() / step)
