@@ -3,8 +3,9 @@
 Holds the tables (``_tables``: runs, state histories, decisions, run history and logs as
 text and HTML) and the pictures (``_svg``: the SVG writer and its palette;
 ``_timeline``: one bar per state of each run over time, its rows gathered by
-``_timeline_rows``; ``_history_chart``: run history buckets as stacked bars). Nothing here changes an orchestrator or waits: a picture reads the runs
-and their states once, through the orchestrator's public methods, when it is made.
+``_timeline_rows``; ``_history_chart``: run history buckets as stacked bars). Nothing
+here changes an orchestrator or waits: a picture reads the runs and their states once,
+through the orchestrator's public methods, when it is made.
 
 May import: every wing below the engine, and the engine (to read an orchestrator's runs).
 """
