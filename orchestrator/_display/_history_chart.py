@@ -97,7 +97,8 @@ def history_chart(
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" {attributes(width=width, height=height)} '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
-        'class="orchestrator-history">',
+        f'class="orchestrator-history" role="img" aria-label="{html.escape(heading)}">',
+        f"<title>{html.escape(heading)}</title>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="8" y="18" font-weight="bold">{html.escape(heading)}</text>',
     ]

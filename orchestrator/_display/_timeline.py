@@ -164,7 +164,8 @@ def _svg(
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" {attributes(width=width, height=height)} '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
-        'class="orchestrator-timeline">',
+        f'class="orchestrator-timeline" role="img" aria-label="{html.escape(title)}">',
+        f"<title>{html.escape(title)}</title>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="8" y="18" font-weight="bold">{html.escape(title)}</text>',
         legend_svg(Legend.of(styles), 8, 40),
