@@ -284,7 +284,7 @@ def _text(
     lines.append(
         f"{' ' * width}  {tick_label(low, span)}{tick_label(high, span).rjust(_TEXT_COLUMNS - 8)}"
     )
-    lines.append(Legend.of(styles).text())
+    lines.append(Legend.of(styles).text() if styles else "(no runs to draw)")
     if note:
         lines.append(note)
     return "\n".join(lines)
