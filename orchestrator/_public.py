@@ -74,13 +74,16 @@ from ._core._states import TimedOut as TimedOut
 from ._core._task_options import exponential_backoff as exponential_backoff
 from ._core._tasks import Task as Task
 from ._core._tasks import task as task
+from ._display import Picture as Picture
 from ._display import Table as Table
 from ._display import decisions_table as decisions_table
+from ._display import history_chart as history_chart
 from ._display import history_table as history_table
 from ._display import logs_table as logs_table
 from ._display import run_table as run_table
 from ._display import runs_table as runs_table
 from ._display import states_table as states_table
+from ._display import timeline as timeline
 from ._engine._current_run_logs import get_run_logger as get_run_logger
 from ._engine._current_run_logs import read_logs as read_logs
 from ._engine._futures import TaskRunFuture as TaskRunFuture
@@ -190,6 +193,7 @@ __all__ = (
     "Paused",
     "Pending",
     "PickleSerializer",
+    "Picture",
     "Policy",
     "ProcessJobConfiguration",
     "ProcessPoolExecutor",
@@ -246,6 +250,7 @@ __all__ = (
     "flow",
     "get_run_context",
     "get_run_logger",
+    "history_chart",
     "history_table",
     "logs_table",
     "read_flow_run_parameters",
@@ -261,6 +266,7 @@ __all__ = (
     "store_parameters",
     "task",
     "task_input_hash",
+    "timeline",
     "unmapped",
     "wait",
     "wait_async",

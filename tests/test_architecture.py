@@ -72,7 +72,7 @@ MAY_IMPORT: Final[dict[str, set[str]]] = {
     "filters": {"_core", "_store"},
     # the single writer: the Engine and the Orchestrator facade
     "_engine": BELOW_THE_ENGINE,
-    # notebook tables
+    # notebook tables and pictures (the timeline, the history chart)
     "_display": BELOW_THE_ENGINE | {"_engine"},
     # public: where task functions run when they leave the process (pool, Dask)
     "executors": {"_core"},

@@ -67,12 +67,14 @@ def test_table_html_escapes_every_cell_and_colours_the_state_column() -> None:
         note="1 < 2",
     )
     assert table._repr_html_() == (
-        '<table class="orchestrator-table"><caption>&lt;b&gt;runs&lt;/b&gt;</caption>'
-        "<thead><tr><th>name</th><th>state &amp; co</th></tr></thead><tbody>"
-        "<tr><td>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</td>"
-        '<td style="color: #15803d">Completed</td></tr>'
-        "<tr><td>plain</td><td>Failed</td></tr>"
-        "</tbody></table><p>1 &lt; 2</p>"
+        '<table class="orchestrator-table">'
+        '<caption style="text-align: left; font-weight: bold">&lt;b&gt;runs&lt;/b&gt;</caption>'
+        '<thead><tr><th style="text-align: left">name</th>'
+        '<th style="text-align: left">state &amp; co</th></tr></thead><tbody>'
+        '<tr><td style="text-align: left">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</td>'
+        '<td style="text-align: left; color: #15803d">Completed</td></tr>'
+        '<tr><td style="text-align: left">plain</td><td style="text-align: left">Failed</td></tr>'
+        '</tbody></table><p style="text-align: left">1 &lt; 2</p>'
     )
 
 
@@ -177,9 +179,10 @@ def test_decisions_table_shows_the_rule_and_its_reason() -> None:
     orchestrator.set_task_run_state(run.id, Failed())
     table = decisions_table(orchestrator.read_decisions(run.id))
     assert table.columns == ("time", "run", "from", "proposed", "status", "now", "rule", "reason")
+    assert table.rows[0][1] == run.id.hex[:8]
     assert table.rows[-1] == (
         "2026-01-01 00:00:05Z",
-        run.id.hex[:8],
+        "",
         "RUNNING",
         "Failed",
         "REJECT",
@@ -225,3 +228,35 @@ def test_run_table_of_a_bare_flow_run_shows_no_state_and_its_deployment() -> Non
     assert shown["state"] == "no state"
     assert shown["state since"] == ""
     assert runs_table([run]).row_states == (None,)
+
+
+def test_html_tables_left_align_text_right_align_numbers_and_keep_times_on_one_line() -> None:
+    table = Table(
+        title="T",
+        columns=("name", "runs", "run time", "when"),
+        rows=(("load-orders", "12", "3.5 s", "2026-01-01 00:00:10Z"), ("x", "", "+2 s", "")),
+    )
+    assert table.numeric_columns() == frozenset({1, 2})
+    page = table._repr_html_()
+    assert '<th style="text-align: left">name</th>' in page
+    assert '<th style="text-align: right; white-space: nowrap">runs</th>' in page
+    assert '<td style="text-align: left">load-orders</td>' in page
+    assert '<td style="text-align: right; white-space: nowrap">3.5 s</td>' in page
+    assert '<td style="text-align: left; white-space: nowrap">2026-01-01 00:00:10Z</td>' in page
+
+
+def test_decisions_table_shows_the_run_once_per_group_of_its_decisions() -> None:
+    orchestrator, _ = new_orchestrator()
+    first = make_task_run(orchestrator, name="a")
+    second = make_task_run(orchestrator, name="b")
+    for run in (first, second):
+        orchestrator.set_task_run_state(run.id, Completed())
+    decisions = orchestrator.read_decisions(first.id) + orchestrator.read_decisions(second.id)
+    table = decisions_table(decisions)
+    runs = [row[1] for row in table.rows]
+    per_run = len(orchestrator.read_decisions(first.id))
+    assert per_run >= 2
+    assert runs[0] == first.id.hex[:8]
+    assert runs[1:per_run] == [""] * (per_run - 1)
+    assert runs[per_run] == second.id.hex[:8]
+    assert set(runs[per_run + 1 :]) == {""}

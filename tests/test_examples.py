@@ -13,6 +13,7 @@ import inspect
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -50,6 +51,7 @@ def test_every_example_is_smoke_tested() -> None:
     tested.add("flows")
     tested.add("from_prefect")
     tested.add("scale_out")
+    tested.add("timeline")
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
 
@@ -127,6 +129,45 @@ def test_concurrency(capsys: pytest.CaptureFixture[str]) -> None:
         "2026-01-01T00:00:30+00:00 PENDING -> Running: ACCEPT",
         "2026-01-01T00:00:50+00:00 RUNNING -> Completed: ACCEPT",
     ]
+
+
+def test_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    written = load_example("timeline").main(tmp_path / "loads.svg")
+    assert written == tmp_path / "loads.svg"
+    root = ET.parse(written).getroot()
+    svg = "{http://www.w3.org/2000/svg}"
+    rows = [g for g in root.iter(f"{svg}g") if g.get("class") == "run"]
+    assert [g.get("data-name") for g in rows] == [
+        f"load-{table}" for table in ("orders", "customers", "invoices", "payments", "refunds")
+    ]
+    # The concurrency example's story: three loads wait (Pending) for one of the 2 slots.
+    waits = [
+        (g.get("data-name"), rect.get("data-start"), rect.get("data-end"), rect.get("data-waits"))
+        for g in rows
+        for rect in g.iter(f"{svg}rect")
+        if rect.get("data-state") == "Pending" and rect.get("data-start") != rect.get("data-end")
+    ]
+    # Told to WAIT when they asked at 00:00:00 and at each 10-second re-check.
+    assert waits == [
+        ("load-invoices", "2026-01-01 00:00:00Z", "2026-01-01 00:00:30Z", "3"),
+        ("load-payments", "2026-01-01 00:00:00Z", "2026-01-01 00:00:45Z", "5"),
+        ("load-refunds", "2026-01-01 00:00:00Z", "2026-01-01 00:00:50Z", "5"),
+    ]
+    tooltip = next(
+        rect.findtext(f"{svg}title")
+        for rect in rows[2].iter(f"{svg}rect")
+        if rect.get("data-waits") == "3"
+    )
+    assert tooltip == (
+        "load-invoices: Pending (PENDING)\n"
+        "2026-01-01 00:00:00Z to 2026-01-01 00:00:30Z (30 s)\n"
+        "told to WAIT 3 times, last by SecureTaskConcurrencySlots: "
+        "Concurrency limit reached for tags: warehouse"
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Timeline: 5 runs, 2026-01-01 00:00:00Z to 2026-01-01 00:00:55Z")
+    assert lines[3] == "load-invoices  |" + "P" * 32 + "R" * 22 + "C" + " " * 5 + "|"
+    assert lines[-1] == f"Wrote {written} (960x198 pixels)."
 
 
 def test_caching(capsys: pytest.CaptureFixture[str]) -> None:

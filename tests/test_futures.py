@@ -106,7 +106,8 @@ def test_state_is_the_live_state(orch: Orchestrator) -> None:
     assert future.done() is False
     orch.set_task_run_state(future.task_run_id, Completed(4))
     assert future.done() is True
-    assert repr(future) == f"<TaskRunFuture {future.task_run_id} Completed>"
+    name = future.task_run.name
+    assert repr(future) == f"<TaskRunFuture {name!r} Completed {future.task_run_id}>"
 
 
 def test_a_deleted_run_is_reported(orch: Orchestrator) -> None:

@@ -602,5 +602,5 @@ def test_logs_table_shows_time_level_run_and_message(orch: Orchestrator) -> None
         f"2026-01-01 00:00:00Z  WARNING  {task_run.id.hex[:8]}  careful <now> second line",
     ]
     html = table._repr_html_()
-    assert "<td>careful &lt;now&gt;\nsecond line</td>" in html
+    assert '<td style="text-align: left">careful &lt;now&gt;\nsecond line</td>' in html
     assert logs_table([], title="Nothing").text().splitlines()[0] == "Nothing"

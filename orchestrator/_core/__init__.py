@@ -3,7 +3,8 @@
 Holds the clock (the only reader of time), the errors, the sorted-index wrappers, the
 cross-thread wake-ups, activity tracking, states (the record, and apart from it their
 constructors), run records, outcomes, observers and decisions, sort orders, tasks and
-their options, the retention settings, the shared argument checks and the "current
+their options, the retention settings, the shared argument checks, the short text and
+HTML summaries every notebook repr draws (``_summary.py``) and the "current
 orchestrator" context variable.
 
 May import: the standard library, attrs and sortedcontainers, and nothing else of the

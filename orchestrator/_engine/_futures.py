@@ -41,6 +41,7 @@ from .._core._checks import check_bool, check_optional_seconds
 from .._core._errors import ObjectNotFound, TaskRunFailed, UnfinishedRun, WorkerError
 from .._core._settled import is_not_ready, is_settled
 from .._core._states import State, StateType
+from .._core._summary import STATE_COLOURS, format_time, summary_html
 from .._core._wakeup import current_async_library
 from ._future_waits import (
     current_state,
@@ -330,7 +331,32 @@ class TaskRunFuture(Generic[R]):
 
     def __repr__(self) -> str:
         try:
-            state = self.state.name
+            run = self._orchestrator.read_task_run(self.task_run_id)
         except ObjectNotFound:
-            state = "deleted"
-        return f"<TaskRunFuture {self.task_run_id} {state}>"
+            return f"<TaskRunFuture {self.task_run_id} deleted>"
+        state = "no state" if run.state is None else run.state.name
+        return f"<TaskRunFuture {run.name!r} {state} {self.task_run_id}>"
+
+    def _repr_html_(self) -> str:
+        try:
+            run = self._orchestrator.read_task_run(self.task_run_id)
+        except ObjectNotFound:
+            rows = [("id", str(self.task_run_id)), ("state", "deleted")]
+            return summary_html("Task run future", rows)
+        state = run.state
+        rows = [
+            ("id", str(run.id)),
+            ("task key", run.task_key),
+            ("state", "no state" if state is None else state.name),
+            ("since", format_time(run.state_timestamp)),
+            ("runs", str(run.run_count)),
+        ]
+        colours: list[str | None] = [None, None]
+        colours.append(None if state is None else STATE_COLOURS[state.type])
+        if state is not None and state.message:
+            rows.append(("message", state.message))
+        if state is not None and state.type is StateType.COMPLETED:
+            value = repr(state.data)
+            rows.append(("result", value if len(value) <= 200 else value[:199] + "…"))
+        rows.append(("run by", "a task worker" if self.background else "a flow's task runner"))
+        return summary_html(f"Task run future {run.name!r}", rows, colours=colours)

@@ -395,9 +395,3 @@ class Orchestrator(
         call has returned (see :mod:`orchestrator._core._abandoned`).
         """
         return self._engine.abandoned_calls
-
-    def __repr__(self) -> str:
-        return (
-            f"<Orchestrator clock={self.clock!r} task_runs={len(self._engine.store.task_runs)} "
-            f"flow_runs={len(self._engine.store.flow_runs)}>"
-        )

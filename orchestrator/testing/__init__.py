@@ -74,6 +74,7 @@ from ._factories import make_task_run as make_task_run
 from ._guards import UNFINISHED_TYPES as UNFINISHED_TYPES
 from ._guards import assert_all_finished as assert_all_finished
 from ._guards import unfinished_runs as unfinished_runs
+from ._progress import DrainProgress as DrainProgress
 from ._stall import ServingWorker as ServingWorker
 from ._stall import WaitingRun as WaitingRun
 from ._stall import explain_waiting as explain_waiting
@@ -86,6 +87,7 @@ from ._stubs import undo_stubs as undo_stubs
 from ._worker_fixture import TaskWorkerFactory as TaskWorkerFactory
 
 __all__ = (
+    "DrainProgress",
     "DrainResult",
     "DrainStalled",
     "RunRef",

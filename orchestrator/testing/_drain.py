@@ -43,7 +43,7 @@ import contextlib
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, NoReturn, final
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
@@ -56,8 +56,6 @@ from .._core._errors import (
     TaskRunFailed,
     WorkerError,
 )
-from .._core._events import Observer
-from .._core._states import TERMINAL_TYPES, State, StateType
 from .._core._wakeup import Signal, current_async_library, wait_for_any
 from .._engine._autojump import (
     TimeSkipper,
@@ -68,10 +66,11 @@ from .._engine._autojump import (
 )
 from .._engine._orchestrator import Orchestrator
 from ._drain_results import DrainResult, DrainStalled, TaskFailure
+from ._drain_watch import Watcher, report, unfinished
+from ._progress import ProgressCallback, progress_reporter
 from ._stall import WaitingRun, explain_waiting, waiting_runs
 
 if TYPE_CHECKING:
-    from .._core._models import TaskRun
     from .._core._tasks import Task
     from ..workers._worker_setup import ExecutorOption
 
@@ -83,42 +82,6 @@ __all__ = [
     "run_until_idle",
     "run_until_idle_sync",
 ]
-
-_FAILED_TYPES: Final = frozenset({StateType.FAILED, StateType.CRASHED})
-
-
-@final
-class _Watcher(Observer):
-    """Counts the changes and records the failures committed while a drain runs."""
-
-    __slots__ = ("changed", "commits", "failed", "failures", "finished")
-
-    def __init__(self) -> None:
-        self.commits = 0
-        self.finished = 0
-        self.failures: list[TaskFailure] = []
-        self.changed = Signal()
-        self.failed = Signal()
-
-    def task_run_created(self, run: TaskRun) -> None:
-        self.commits += 1
-        self.changed.notify()
-
-    def task_run_deleted(self, run: TaskRun) -> None:
-        self.commits += 1
-        self.changed.notify()
-
-    def task_run_state_committed(self, run: TaskRun, state: State) -> None:
-        self.commits += 1
-        if state.type in TERMINAL_TYPES:
-            self.finished += 1
-            if state.type in _FAILED_TYPES:
-                failure = TaskFailure(
-                    run_id=run.id, name=run.name, task_key=run.task_key, state=state
-                )
-                self.failures.append(failure)
-                self.failed.notify()
-        self.changed.notify()
 
 
 def _check_options(
@@ -166,6 +129,8 @@ async def run_until_idle(
     max_idle_jumps: int = 1000,
     limit: int | None = 10,
     executor: ExecutorOption | None = None,
+    progress: bool | ProgressCallback | None = None,
+    progress_interval: float | None = None,
 ) -> DrainResult:
     """Drive the orchestrator's task runs until none is unfinished (see the module docstring).
 
@@ -189,6 +154,12 @@ async def run_until_idle(
             :class:`orchestrator.executors.Executor`, such as a ``ProcessPoolExecutor``
             or a ``DaskExecutor``), or executors by task as ``TaskWorker`` takes them; None:
             the event loop and threads. Not closed here.
+        progress: True shows progress while the drain runs (a line on stderr, or an
+            updating display in Jupyter); a callable gets a
+            :class:`~orchestrator.testing.DrainProgress` when the counts change and once
+            at the end (see :mod:`orchestrator.testing._progress`); None or False: nothing.
+        progress_interval: the least real seconds between two reports (None: 0.1 s,
+            or 2 s for lines written to a file; 0: every change the drain sees).
 
     Returns:
         What the drain did, with the failures when ``fail_fast`` is False.
@@ -198,8 +169,8 @@ async def run_until_idle(
         TaskRunFailed: with ``fail_fast``, a run that crashed or failed without one.
         DrainStalled: unfinished runs cannot progress; the message says why for each.
         OrchestratorTimeout: ``timeout`` ran out; the message lists the waiting runs.
-        InvalidArgument: a bad ``orchestrator``, ``timeout``, ``fail_fast`` or
-            ``max_idle_jumps``.
+        InvalidArgument: a bad ``orchestrator``, ``timeout``, ``fail_fast``,
+            ``max_idle_jumps``, ``progress`` or ``progress_interval``.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this source
     _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
@@ -213,21 +184,30 @@ async def run_until_idle(
         worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit, executor=executor)
         async with worker:
             return await run_until_idle(
-                orchestrator, timeout=timeout, fail_fast=fail_fast, max_idle_jumps=max_idle_jumps
+                orchestrator,
+                timeout=timeout,
+                fail_fast=fail_fast,
+                max_idle_jumps=max_idle_jumps,
+                progress=progress,
+                progress_interval=progress_interval,
             )
     clock = orchestrator.clock
+    reporter = progress_reporter(clock, progress, progress_interval)
     skipper = active_time_skipper(orchestrator)
     jumper = skipper
     if jumper is None and isinstance(clock, VirtualClock):
         jumper = TimeSkipper(orchestrator)  # never started: used for its jump() and counts
     jumps_before = 0 if jumper is None else jumper.statistics().jumps
-    watcher = _Watcher()
+    watcher = Watcher(reporter)
     started = clock.now()
     orchestrator.subscribe(watcher)
+    before = 0 if reporter is None else unfinished(orchestrator)
     try:
+        if reporter is not None:
+            reporter.report(0, before, 0)
         with skipper.hold() if skipper is not None else contextlib.nullcontext():
             with anyio.move_on_after(timeout) as scope:
-                await _drain(orchestrator, watcher, jumper, fail_fast, max_idle_jumps)
+                await _drain(orchestrator, watcher, jumper, fail_fast, max_idle_jumps, before)
             if scope.cancelled_caught:
                 waiting = waiting_runs(orchestrator)
                 raise OrchestratorTimeout(
@@ -236,6 +216,8 @@ async def run_until_idle(
                 )
     finally:
         orchestrator.unsubscribe(watcher)
+        if reporter is not None:
+            report(reporter, watcher, before, final=True)
     return DrainResult(
         started=started,
         ended=clock.now(),
@@ -247,24 +229,33 @@ async def run_until_idle(
 
 async def _drain(
     orchestrator: Orchestrator,
-    watcher: _Watcher,
+    watcher: Watcher,
     jumper: TimeSkipper | None,
     fail_fast: bool,
     max_idle_jumps: int,
+    before: int,
 ) -> None:
     __tracebackhide__ = True  # pytest shows the caller's line, not this source
     activity = orchestrator.activity
     until_idle = functools.partial(wait_until_idle, activity)
+    reporter = watcher.reporter
     idle_jumps = 0
     commits_at_jump = -1
     while True:
+        # Wake for the first failure (with fail_fast), a progress report that is due
+        # (with progress), or an idle moment.
+        signals: list[tuple[Signal, int | None]] = []
         if fail_fast:
-            # No failure yet (the first one is raised): wait for one, or for idle.
-            await wait_for_any([(watcher.failed, watcher.failed.generation)], until_idle)
-            if watcher.failures:
-                _raise_failure(watcher.failures[0])
-        else:
-            await until_idle()
+            signals.append((watcher.failed, watcher.failed.generation))
+        due = None if reporter is None else reporter.due.generation
+        if reporter is not None:
+            signals.append((reporter.due, due))
+        await wait_for_any(signals, until_idle) if signals else await until_idle()
+        if fail_fast and watcher.failures:
+            _raise_failure(watcher.failures[0])
+        if reporter is not None and reporter.due.generation != due:
+            report(reporter, watcher, before, final=False)
+            continue  # back to waiting: an idle moment is seen at once
         # An idle moment: nothing changes until the clock moves (or a thread we do not
         # know of calls in).
         seen = watcher.changed.generation
@@ -324,6 +315,8 @@ def run_until_idle_sync(
     max_idle_jumps: int = 1000,
     backend: str = "asyncio",
     executor: ExecutorOption | None = None,
+    progress: bool | ProgressCallback | None = None,
+    progress_interval: float | None = None,
 ) -> DrainResult:
     """From synchronous code: serve ``tasks`` with a TaskWorker until every run is done.
 
@@ -341,7 +334,8 @@ def run_until_idle_sync(
         orchestrator: whose runs to drive.
         *tasks: the tasks to serve (made with ``@task``).
         limit: the worker's limit (runs at once, and threads for sync functions).
-        timeout, fail_fast, max_idle_jumps: as for :func:`run_until_idle`.
+        timeout, fail_fast, max_idle_jumps, progress, progress_interval: as for
+            :func:`run_until_idle`.
         backend: the event loop to run.
         executor: where the worker runs task functions (an
             :class:`orchestrator.executors.Executor`, such as a ``ProcessPoolExecutor`` or
@@ -361,6 +355,7 @@ def run_until_idle_sync(
     __tracebackhide__ = True  # pytest shows the caller's line, not this source
     _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
     check_choice(backend, "backend", ("asyncio", "trio"))
+    progress_reporter(orchestrator.clock, progress, progress_interval)  # checks only
     library = current_async_library()
     if library is not None:
         raise WorkerError(
@@ -373,6 +368,8 @@ def run_until_idle_sync(
         timeout=timeout,
         fail_fast=fail_fast,
         max_idle_jumps=max_idle_jumps,
+        progress=progress,
+        progress_interval=progress_interval,
     )
     worker = None
     if tasks:

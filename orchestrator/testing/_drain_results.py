@@ -18,7 +18,7 @@ import attrs
 
 from .._core._errors import OrchestratorError
 from .._core._states import State
-from .._display import format_time
+from .._core._summary import STATE_COLOURS, format_time, summary_html
 from ._stall import WaitingRun
 
 __all__ = ["DrainResult", "DrainStalled", "TaskFailure"]
@@ -57,7 +57,7 @@ class TaskFailure:
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DrainResult:
     """What a drain did.
 
@@ -74,6 +74,38 @@ class DrainResult:
     jumps: int
     finished: int
     failures: tuple[TaskFailure, ...]
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the drain took on the orchestrator's clock."""
+        return (self.ended - self.started).total_seconds()
+
+    def __repr__(self) -> str:
+        failed = len(self.failures)
+        jumps = f"{self.jumps} jump{'' if self.jumps == 1 else 's'}"
+        return (
+            f"<DrainResult {format_time(self.started)} to {format_time(self.ended)} "
+            f"({self.elapsed:g} s on the clock, {jumps}): "
+            f"{self.finished} finished, {failed} failed>"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("started", format_time(self.started)),
+            ("ended", format_time(self.ended)),
+            ("on the clock", f"{self.elapsed:g} s"),
+            ("clock jumps", str(self.jumps)),
+            ("finished", str(self.finished)),
+            ("failed", str(len(self.failures))),
+        ]
+        colours: list[str | None] = [None] * len(rows)
+        for failure in self.failures:
+            line = f"{failure.state.name} at {format_time(failure.state.timestamp)}"
+            if failure.state.message:
+                line += f": {failure.state.message}"
+            rows.append((failure.name, line))
+            colours.append(STATE_COLOURS[failure.state.type])
+        return summary_html("Drain", rows, colours=colours)
 
 
 @final

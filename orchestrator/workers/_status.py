@@ -21,6 +21,7 @@ from typing import Any, Final, final
 import attrs
 
 from .._core._checks import check_port
+from .._core._summary import format_time, summary_html
 from ._http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS, HttpServer, check_limits
 
 __all__ = ["StatusServer", "TaskWorkerStatus"]
@@ -31,7 +32,7 @@ _HOST: Final = "127.0.0.1"
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TaskWorkerStatus:
     """What a task worker is doing, at one moment.
 
@@ -91,6 +92,37 @@ class TaskWorkerStatus:
             ),
             abandoned=MappingProxyType(dict(abandoned or {})),
         )
+
+    def _state(self) -> str:
+        if self.started_at is None:
+            return "not serving"
+        return f"{'stopping' if self.stopping else 'serving'} since {format_time(self.started_at)}"
+
+    def __repr__(self) -> str:
+        limit = "no limit" if self.limit is None else f"limit {self.limit}"
+        done = sum(self.finished.values())
+        text = (
+            f"<TaskWorkerStatus {self.client_id} {self._state()}: {self.current} running "
+            f"({limit}), {done} finished, keys {', '.join(self.tasks) or 'none'}"
+        )
+        if self.abandoned:
+            text += f", {len(self.abandoned)} abandoned"
+        return text + ">"
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("worker", self.client_id),
+            ("state", self._state()),
+            ("running", str(self.current)),
+            ("limit", "none" if self.limit is None else str(self.limit)),
+            ("free slots", "" if self.available is None else str(self.available)),
+        ]
+        for key in self.tasks:
+            held = len(self.in_flight.get(key, {}))
+            rows.append((key, f"{held} running, {self.finished.get(key, 0)} finished"))
+        for run_id, since in self.abandoned.items():
+            rows.append(("abandoned", f"{run_id} since {format_time(since)}"))
+        return summary_html("Task worker", rows)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the status as JSON-ready data: times as ISO 8601 strings, ids as strings.

@@ -1,4 +1,4 @@
-"""Display: runs, lists of runs, state histories, run history, decisions and logs as tables.
+"""Tables: runs, lists of runs, state histories, run history, decisions and logs.
 
 Every helper returns a :class:`Table`, a frozen value that shows itself as aligned text
 (``str(table)``, and ``repr`` so a plain REPL prints the table) and as an HTML table
@@ -8,7 +8,9 @@ changes anything, in or out of a running event loop.
 
 Times show in UTC as ``2026-01-01 00:10:00Z`` (microseconds only when there are
 some). Text cells are flattened to one line and cut at :data:`MAX_TEXT_WIDTH`
-characters; HTML cells are complete and escaped.
+characters; HTML cells are complete and escaped, text left-aligned, numbers
+right-aligned, times on one line (inline styles, so Jupyter's right-aligning CSS does
+not win).
 """
 
 from __future__ import annotations
@@ -16,18 +18,18 @@ from __future__ import annotations
 import html
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, final
 
 import attrs
 
-from ._core._models import FlowRun, TaskRun
-from ._core._states import State, StateType, default_state_name
+from .._core._models import FlowRun, TaskRun
+from .._core._states import State, StateType, default_state_name
+from .._core._summary import STATE_COLOURS, cell_style, format_time, is_numeric
 
 if TYPE_CHECKING:
-    from ._core._events import Decision
-    from ._engine._run_logs import RunLog
-    from ._store._history import HistoryBucket
+    from .._core._events import Decision
+    from .._engine._run_logs import RunLog
+    from .._store._history import HistoryBucket
 
 __all__ = [
     "MAX_TEXT_WIDTH",
@@ -43,18 +45,6 @@ __all__ = [
 
 #: The widest a cell of a text table gets; longer values end with an ellipsis.
 MAX_TEXT_WIDTH: Final = 60
-
-_STATE_COLOURS: Final = {
-    StateType.SCHEDULED: "#a16207",
-    StateType.PENDING: "#6b7280",
-    StateType.RUNNING: "#1d4ed8",
-    StateType.COMPLETED: "#15803d",
-    StateType.FAILED: "#b91c1c",
-    StateType.CRASHED: "#b91c1c",
-    StateType.CANCELLED: "#4b5563",
-    StateType.CANCELLING: "#4b5563",
-    StateType.PAUSED: "#a16207",
-}
 
 
 @final
@@ -92,23 +82,40 @@ class Table:
             lines.append(self.note)
         return "\n".join(lines)
 
+    def numeric_columns(self) -> frozenset[int]:
+        """Return the columns whose every non-empty cell is a number (right-aligned in HTML)."""
+        numeric = set()
+        for column in range(len(self.columns)):
+            cells = [row[column] for row in self.rows if row[column]]
+            if cells and all(is_numeric(cell) for cell in cells):
+                numeric.add(column)
+        return frozenset(numeric)
+
     def _repr_html_(self) -> str:
+        numeric = self.numeric_columns()
         out = ['<table class="orchestrator-table">']
-        out.append(f"<caption>{html.escape(self.title)}</caption>")
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        out.append(
+            '<caption style="text-align: left; font-weight: bold">'
+            f"{html.escape(self.title)}</caption>"
+        )
+        head = "".join(
+            f'<th style="{cell_style(c, numeric=i in numeric)}">{html.escape(c)}</th>'
+            for i, c in enumerate(self.columns)
+        )
         out.append(f"<thead><tr>{head}</tr></thead><tbody>")
         for index, row in enumerate(self.rows):
             state = self.row_states[index] if index < len(self.row_states) else None
             tds = []
             for column, cell in enumerate(row):
-                style = ""
+                extra = ""
                 if column == self.state_column and state is not None:
-                    style = f' style="color: {_STATE_COLOURS[state]}"'
-                tds.append(f"<td{style}>{html.escape(cell)}</td>")
+                    extra = f"color: {STATE_COLOURS[state]}"
+                style = cell_style(cell, numeric=column in numeric, extra=extra)
+                tds.append(f'<td style="{style}">{html.escape(cell)}</td>')
             out.append(f"<tr>{''.join(tds)}</tr>")
         out.append("</tbody></table>")
         if self.note:
-            out.append(f"<p>{html.escape(self.note)}</p>")
+            out.append(f'<p style="text-align: left">{html.escape(self.note)}</p>')
         return "".join(out)
 
     def __str__(self) -> str:
@@ -127,17 +134,6 @@ def _one_line(value: str) -> str:
 
 def _text_row(cells: Sequence[str], widths: Sequence[int]) -> str:
     return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-
-
-def format_time(value: datetime | None) -> str:
-    """Return ``value`` in UTC as ``YYYY-MM-DD HH:MM:SS[.ffffff]Z``; "" for None."""
-    if value is None:
-        return ""
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%d %H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}"
-    return text + "Z"
 
 
 def _seconds(value: float) -> str:
@@ -281,12 +277,13 @@ def decisions_table(decisions: Iterable[Decision], *, title: str = "Decisions") 
 
     Columns: time, run (short id), from-state type, proposed state, status, the run's
     state afterwards, the deciding rule and its reason; forced proposals are marked.
+    The run's id shows once per group of consecutive decisions on that run.
     """
     listed = list(decisions)
     rows = tuple(
         (
             format_time(d.timestamp),
-            _short(d.run_id),
+            "" if index and listed[index - 1].run_id == d.run_id else _short(d.run_id),
             "no state" if d.from_type is None else d.from_type.value,
             _state_label(d.proposed_name, d.proposed_type)
             if d.proposed_type is not None
@@ -296,7 +293,7 @@ def decisions_table(decisions: Iterable[Decision], *, title: str = "Decisions") 
             d.rule or "",
             d.reason or "",
         )
-        for d in listed
+        for index, d in enumerate(listed)
     )
     return Table(
         title=title,
