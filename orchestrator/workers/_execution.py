@@ -43,13 +43,11 @@ from typing import TYPE_CHECKING, Any, Final, final
 import anyio
 import anyio.lowlevel
 
-from .._core._errors import InvalidArgument, ObjectNotFound
 from .._core._outcomes import OrchestrationResult, SetStateStatus, WaitDetails
 from .._core._run_context import TaskRunContext
 from .._core._states import State, StateType
 from .._engine._run_hooks import RunHooks
 from .._journal._errors import JournalSerializationError
-from .._store._results import read_parameters, should_try_to_read_parameters
 from ..executors._base import ExecutorLost
 from ._abandoning import AbandonedCallRules
 from ._calls import CallEnding, Caller, TimedOut, ignore_abandoned
@@ -64,6 +62,7 @@ from ._proposals import (
     timed_out_proposal,
     unjournaled_proposal,
 )
+from ._run_parameters import NO_PARAMETERS, UnreadableParameters, claimed_parameters
 from ._slots import RunSlots
 
 if TYPE_CHECKING:
@@ -82,7 +81,6 @@ _RUNNING: Final = StateType.RUNNING
 _FAILED: Final = StateType.FAILED
 _WAIT: Final = SetStateStatus.WAIT
 _ACCEPT: Final = SetStateStatus.ACCEPT
-_NO_PARAMETERS: Final[Mapping[str, Any]] = {}
 
 
 @final
@@ -260,7 +258,7 @@ class RunExecutor(ClaimEndings, AbandonedCallRules):
             if parameters is None:
                 return
         else:  # nothing to read or bind (what _parameters returns for it)
-            parameters = _NO_PARAMETERS
+            parameters = NO_PARAMETERS
         if claim.previous_call is not None and not await self._after_abandoned_call(claim):
             return
         context = TaskRunContext(
@@ -294,27 +292,10 @@ class RunExecutor(ClaimEndings, AbandonedCallRules):
         await hooks.finished_async(self._finish(claim, proposal))
 
     def _parameters(self, claim: Claim, task: Task[..., Any]) -> Mapping[str, Any] | None:
-        run = claim.run
-        if not should_try_to_read_parameters(task, run):
-            if task.takes_parameters:
-                try:
-                    task.signature.bind()
-                except TypeError as exc:
-                    self._fail_unstarted(
-                        claim,
-                        f"task run {run.id} has no stored parameters (its state carries no "
-                        f"task_parameters_id) but {task.name!r} needs some: {exc}",
-                    )
-                    return None
-            return _NO_PARAMETERS
-        parameters_id = claim.state.details.task_parameters_id
-        assert parameters_id is not None  # should_try_to_read_parameters checked it
         try:
-            return read_parameters(self._results, parameters_id)
-        except (ObjectNotFound, InvalidArgument) as exc:
-            self._fail_unstarted(
-                claim, f"the parameters of task run {run.id} cannot be read: {exc}"
-            )
+            return claimed_parameters(claim, task, self._results)
+        except UnreadableParameters as exc:
+            self._fail_unstarted(claim, str(exc))
             return None
 
     async def _start(
