@@ -30,13 +30,10 @@ here (close it yourself, or use it as a context manager around the flow's calls)
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import sys
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_all
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, final
@@ -46,7 +43,7 @@ from .._core._states import State, StateDetails, StateType
 from ..executors._base import RemoteCall
 from ..executors._shipping import pack_call, run_shipped, unpack_result
 from ..policies import clamped_poisson_delay, retry_delay_seconds
-from ._task_runners import run_in_own_loop
+from ._task_runners import RunnerThreads, run_in_own_loop
 
 if TYPE_CHECKING:
     from .._core._activity import Activity
@@ -79,7 +76,7 @@ class ExecutorTaskRunner:
         InvalidArgument: ``executor`` is not an executor.
     """
 
-    __slots__ = ("_executor", "_pending", "_pool")
+    __slots__ = ("_executor", "_threads")
 
     def __init__(self, executor: Executor) -> None:
         if not is_executor(executor):
@@ -90,8 +87,7 @@ class ExecutorTaskRunner:
                 "ProcessPoolExecutor() or DaskExecutor(client)",
             )
         self._executor = executor
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
+        self._threads = RunnerThreads("orchestrator-remote")
 
     @property
     def executor(self) -> Executor:
@@ -103,12 +99,10 @@ class ExecutorTaskRunner:
         return ExecutorTaskRunner(self._executor)
 
     def __enter__(self) -> ExecutorTaskRunner:
-        if self._pool is not None:
-            raise RuntimeError("this task runner is already started; use duplicate()")
         # A thread per submitted run: it waits (for upstream runs, slots, the remote call)
         # and proposes states; the work itself is in the executor. Unbounded, as in the
         # thread runner, so a run waiting on another never starves it.
-        self._pool = ThreadPoolExecutor(sys.maxsize, thread_name_prefix="orchestrator-remote")
+        self._threads.start(sys.maxsize)
         return self
 
     def __exit__(
@@ -117,12 +111,7 @@ class ExecutorTaskRunner:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        while pending := [future for future in self._pending if not future.done()]:
-            wait_all(pending)
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-        self._pending.clear()
+        self._threads.stop()
 
     def submit(self, call: TaskRunCall, *, is_async: bool, backend: str | None) -> None:
         """Start orchestrating ``call`` in a runner thread; its function goes to the executor.
@@ -135,13 +124,8 @@ class ExecutorTaskRunner:
         Raises:
             RuntimeError: the runner is not started (only a running flow submits).
         """
-        pool = self._pool
-        if pool is None:
-            raise RuntimeError("task runner is not started: submit tasks from inside a flow")
         remote = RemoteAttempts(self._executor, call.orchestrator.activity)
-        context = contextvars.copy_context()
-        library = backend or "asyncio"
-        self._pending.append(pool.submit(context.run, run_in_own_loop, call, library, remote))
+        self._threads.run(run_in_own_loop, call, backend or "asyncio", remote)
 
     def __repr__(self) -> str:
         return f"ExecutorTaskRunner({self._executor!r})"

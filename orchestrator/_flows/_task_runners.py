@@ -19,10 +19,11 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 
@@ -32,9 +33,65 @@ from .._engine._foreign_loop import foreign_loop
 if TYPE_CHECKING:
     from ._task_runs import RemoteFunction, TaskRunCall
 
-__all__ = ["ThreadPoolTaskRunner", "run_in_own_loop"]
+__all__ = ["RunnerThreads", "ThreadPoolTaskRunner", "run_in_own_loop"]
 
 logger: Final = logging.getLogger("orchestrator.engine")
+
+
+@final
+class RunnerThreads:
+    """The threads a task runner runs its submitted runs in, for one flow run.
+
+    Started when the runner is entered; stopping waits for every run submitted, including
+    runs submitted meanwhile by runs still going (a task that submits another and waits
+    on it), before the pool refuses new work.
+
+    Args:
+        name: the threads' name prefix.
+    """
+
+    __slots__ = ("_name", "_pending", "_pool")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+
+    def start(self, workers: int) -> None:
+        """Start a pool of at most ``workers`` threads.
+
+        Raises:
+            RuntimeError: already started (a runner is entered once per flow run).
+        """
+        if self._pool is not None:
+            raise RuntimeError("this task runner is already started; use duplicate()")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=self._name)
+
+    def stop(self) -> None:
+        """Wait for every submitted run, then shut the pool down."""
+        while pending := [future for future in self._pending if not future.done()]:
+            wait_all(pending)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._pending.clear()
+
+    def run(self, fn: Callable[..., None], *args: Any) -> None:
+        """Call ``fn(*args)`` in a thread, in a copy of this context (the run's, the
+        current orchestrator, the caller's variables).
+
+        Raises:
+            RuntimeError: not started (only a running flow submits).
+        """
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("task runner is not started: submit tasks from inside a flow")
+        context = contextvars.copy_context()
+
+        def in_context() -> None:
+            context.run(fn, *args)
+
+        self._pending.append(pool.submit(in_context))
 
 
 @final
@@ -48,25 +105,21 @@ class ThreadPoolTaskRunner:
         InvalidArgument: ``max_workers`` is not a positive int or None.
     """
 
-    __slots__ = ("_pending", "_pool", "max_workers")
+    __slots__ = ("_threads", "max_workers")
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None:
             check_count(max_workers, "max_workers", minimum=1)
         self.max_workers: int | None = max_workers
         """The most threads at once, or None for no limit."""
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
+        self._threads = RunnerThreads("orchestrator-task")
 
     def duplicate(self) -> ThreadPoolTaskRunner:
         """A fresh, unstarted runner with the same settings (one per flow run)."""
         return ThreadPoolTaskRunner(self.max_workers)
 
     def __enter__(self) -> ThreadPoolTaskRunner:
-        if self._pool is not None:
-            raise RuntimeError("this task runner is already started; use duplicate()")
-        workers = sys.maxsize if self.max_workers is None else self.max_workers
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="orchestrator-task")
+        self._threads.start(sys.maxsize if self.max_workers is None else self.max_workers)
         return self
 
     def __exit__(
@@ -75,14 +128,7 @@ class ThreadPoolTaskRunner:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Runs still executing may submit more (a task that submits and waits on
-        # another): wait until none is left before the pool refuses new work.
-        while pending := [future for future in self._pending if not future.done()]:
-            wait_all(pending)
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-        self._pending.clear()
+        self._threads.stop()
 
     def submit(self, call: TaskRunCall, *, is_async: bool, backend: str | None) -> None:
         """Start executing ``call`` in a thread; its future reports how it went.
@@ -96,15 +142,10 @@ class ThreadPoolTaskRunner:
         Raises:
             RuntimeError: the runner is not started (only a running flow submits).
         """
-        pool = self._pool
-        if pool is None:
-            raise RuntimeError("task runner is not started: submit tasks from inside a flow")
-        context = contextvars.copy_context()
-        library = backend or "asyncio"
         if is_async:
-            self._pending.append(pool.submit(context.run, run_in_own_loop, call, library))
+            self._threads.run(run_in_own_loop, call, backend or "asyncio")
         else:
-            self._pending.append(pool.submit(context.run, _run_blocking, call))
+            self._threads.run(_run_blocking, call)
 
     def __repr__(self) -> str:
         workers = "unbounded" if self.max_workers is None else self.max_workers
