@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -27,6 +25,7 @@ import pytest
 from orchestrator import ExecutorTaskRunner, InvalidArgument, Orchestrator, VirtualClock, flow, task
 from orchestrator.executors import DaskExecutor, Executor, ProcessPoolExecutor
 from tests.dask_cluster import local_cluster, worker_pids
+from tests.remote_tasks import broken, count, flaky, lock_maker, overstays
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,13 +51,6 @@ def ready(executor: Executor) -> Executor:
     return executor
 
 
-def _count(path: Path) -> int:
-    """Append a line to ``path``; return how many lines it now has (the attempt)."""
-    with path.open("a") as file:
-        file.write(f"{os.getpid()}\n")
-    return len(path.read_text().splitlines())
-
-
 @task
 def square(x: int) -> tuple[int, int]:
     return x * x, os.getpid()
@@ -70,42 +62,12 @@ async def add_async(x: int, y: int) -> int:
     return x + y
 
 
-@task(retries=2, retry_delay_seconds=0)
-def flaky(path: Path) -> int:
-    attempt = _count(path)
-    if attempt < 3:
-        raise ValueError(f"attempt {attempt} failed")
-    return attempt
-
-
-@task
-def broken(x: int) -> int:
-    raise KeyError(f"no such thing: {x}")
-
-
-@task
-def lock_maker() -> Any:
-    return threading.Lock()
-
-
 @task(retries=1, retry_delay_seconds=0)
 def dies_once(path: Path) -> int:
     """Kills its own process on its first attempt."""
-    if _count(path) == 1:
+    if count(path) == 1:
         os.kill(os.getpid(), signal.SIGKILL)
     return os.getpid()
-
-
-@task(timeout_seconds=1.0, retries=1, retry_delay_seconds=0)
-def overstays(path: Path) -> int:
-    """Its first attempt runs 2 s, past its timeout; each attempt logs when it ran."""
-    start = time.time()
-    attempt = len(path.read_text().splitlines()) + 1 if path.exists() else 1
-    if attempt == 1:
-        time.sleep(2.0)
-    with path.open("a") as file:
-        file.write(f"{attempt} {start} {time.time()}\n")
-    return attempt
 
 
 def test_submit_and_map_run_the_functions_in_the_executor(ready: Executor) -> None:

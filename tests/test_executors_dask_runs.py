@@ -5,7 +5,8 @@ worker, ``allowed_failures=0``): they run in the two worker pids, never in ours;
 a tag limit of 1, a timeout, a cache hit and an unpicklable result behave as they do in
 threads; a Dask worker killed mid-run (the task tells the test its pid through a FIFO,
 the test SIGKILLs it) crashes that run, whose retry completes on the other worker. The
-tasks are defined at module level: the workers import this module to load them. Skipped
+tasks are defined at module level (most in ``tests/remote_tasks.py``): the workers import
+their modules to load them. Skipped
 only without ``distributed``.
 """
 
@@ -29,6 +30,18 @@ from orchestrator.executors import DaskExecutor
 from orchestrator.testing import run_until_idle, run_until_idle_sync
 from orchestrator.workers import TaskWorker
 from tests.dask_cluster import local_cluster, worker_pids
+from tests.remote_tasks import (
+    broken,
+    cached,
+    count,
+    exclusive,
+    flaky,
+    lock_maker,
+    overstays,
+    takes,
+    whose_pid,
+    whose_pid_async,
+)
 from tests.worker_helpers import names, outcome
 
 pytest.importorskip(
@@ -62,80 +75,10 @@ def dask(cluster: tuple[LocalCluster, Client], pids: set[int]) -> Iterator[DaskE
         yield executor
 
 
-def _count(path: Path) -> int:
-    """Append a line to ``path``; return how many lines it now has (the attempt)."""
-    with path.open("a") as file:
-        file.write(f"{os.getpid()}\n")
-    return len(path.read_text().splitlines())
-
-
-@task
-def whose_pid(x: int, seconds: float = 0.0) -> tuple[int, int]:
-    time.sleep(seconds)
-    return x, os.getpid()
-
-
-@task
-async def whose_pid_async(x: int) -> tuple[int, int]:
-    await anyio.lowlevel.checkpoint()
-    return x, os.getpid()
-
-
-@task(retries=2, retry_delay_seconds=0)
-def flaky(path: Path) -> int:
-    attempt = _count(path)
-    if attempt < 3:
-        raise ValueError(f"attempt {attempt} failed")
-    return attempt
-
-
-@task
-def broken(x: int) -> int:
-    raise KeyError(f"no such thing: {x}")
-
-
-@task(tags=["db"])
-def exclusive(path: Path, x: int) -> int:
-    with path.open("a") as file:
-        file.write(f"start {x}\n")
-    time.sleep(0.2)
-    with path.open("a") as file:
-        file.write(f"end {x}\n")
-    return x
-
-
-@task(timeout_seconds=1.0, retries=1, retry_delay_seconds=0)
-def overstays(path: Path) -> int:
-    """Its first attempt runs 2 s, past its timeout; each attempt logs when it ran."""
-    start = time.time()
-    attempt = len(path.read_text().splitlines()) + 1 if path.exists() else 1
-    if attempt == 1:
-        time.sleep(2.0)
-    with path.open("a") as file:
-        file.write(f"{attempt} {start} {time.time()}\n")
-    return attempt
-
-
-@task(cache_key_fn=lambda context, parameters: f"cached-{parameters['x']}")
-def cached(path: Path, x: int) -> int:
-    _count(path)
-    return x * 10
-
-
-@task
-def lock_maker() -> Any:
-    return threading.Lock()
-
-
-@task
-def takes(value: Any) -> str:
-    return "took it"
-
-
 @task(retries=1, retry_delay_seconds=0)
 def killed_once(path: Path, fifo: Path) -> int:
     """First attempt: tell the test this pid (it kills us), then wait to be killed."""
-    if _count(path) == 1:
+    if count(path) == 1:
         with fifo.open("w") as pipe:  # blocks until the test reads
             pipe.write(str(os.getpid()))
         time.sleep(20)

@@ -4,8 +4,9 @@ Every test here hands task functions to one real ``ProcessPoolExecutor`` (2 spaw
 processes, shared by the module): the functions run in other pids; retries, a tag limit
 of 1, a timeout, a cache hit and an unpicklable result behave as in threads; a pool
 process killed mid-run crashes the runs it held, which retry and complete on a fresh
-pool, and the worker keeps serving. The tasks are defined here, at module level, so the
-pool processes import them by reference; they talk to the test through files.
+pool, and the worker keeps serving. The tasks are defined at module level (the shared
+ones in ``tests/remote_tasks.py``), so the pool processes import them by reference; they
+talk to the test through files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ from orchestrator import Orchestrator, VirtualClock, task
 from orchestrator.executors import ExecutorLost, ProcessPoolExecutor, RemoteCall
 from orchestrator.testing import run_until_idle, run_until_idle_sync, stub_task
 from orchestrator.workers import TaskWorker, serve
+from tests.remote_tasks import (
+    broken,
+    cached,
+    count,
+    exclusive,
+    flaky,
+    lock_maker,
+    takes,
+    whose_pid,
+    whose_pid_async,
+)
 from tests.worker_helpers import names, outcome
 
 #: The most real seconds a test here may take (the first one also starts the pool).
@@ -44,47 +56,6 @@ def pool() -> Iterator[ProcessPoolExecutor]:
         yield executor
 
 
-def _count(path: Path) -> int:
-    """Append a line to ``path``; return how many lines it now has (the attempt)."""
-    with path.open("a") as file:
-        file.write(f"{os.getpid()}\n")
-    return len(path.read_text().splitlines())
-
-
-@task
-def whose_pid(x: int) -> tuple[int, int]:
-    return x, os.getpid()
-
-
-@task
-async def whose_pid_async(x: int) -> tuple[int, int]:
-    await anyio.lowlevel.checkpoint()
-    return x, os.getpid()
-
-
-@task(retries=2, retry_delay_seconds=0)
-def flaky(path: Path) -> int:
-    attempt = _count(path)
-    if attempt < 3:
-        raise ValueError(f"attempt {attempt} failed")
-    return attempt
-
-
-@task
-def broken(x: int) -> int:
-    raise KeyError(f"no such thing: {x}")
-
-
-@task(tags=["db"])
-def exclusive(path: Path, x: int) -> int:
-    with path.open("a") as file:
-        file.write(f"start {x}\n")
-    time.sleep(0.2)
-    with path.open("a") as file:
-        file.write(f"end {x}\n")
-    return x
-
-
 @task(timeout_seconds=0.5)
 def slow(seconds: float) -> str:
     time.sleep(seconds)
@@ -94,7 +65,7 @@ def slow(seconds: float) -> str:
 @task(timeout_seconds=1.0, retries=1, retry_delay_seconds=0)
 def slow_once(path: Path) -> int:
     """Runs past its timeout on its first attempt; logs when each attempt starts and ends."""
-    attempt = _count(path.with_suffix(".attempts"))
+    attempt = count(path.with_suffix(".attempts"))
     with path.open("a") as file:
         file.write(f"start {attempt}\n")
     if attempt == 1:
@@ -108,7 +79,7 @@ def slow_once(path: Path) -> int:
 def logged(path: Path, seconds: float, fifo: Path) -> int:
     """Logs when each attempt starts and ends; the first one says so on ``fifo``, then
     takes ``seconds``."""
-    attempt = _count(path.with_suffix(".attempts"))
+    attempt = count(path.with_suffix(".attempts"))
     with path.open("a") as file:
         file.write(f"start {attempt}\n")
     if attempt == 1:
@@ -119,26 +90,10 @@ def logged(path: Path, seconds: float, fifo: Path) -> int:
     return attempt
 
 
-@task(cache_key_fn=lambda context, parameters: f"cached-{parameters['x']}")
-def cached(path: Path, x: int) -> int:
-    _count(path)
-    return x * 10
-
-
-@task
-def lock_maker() -> Any:
-    return threading.Lock()
-
-
-@task
-def takes(value: Any) -> str:
-    return "took it"
-
-
 @task(retries=1, retry_delay_seconds=0)
 def dies_once(path: Path, after: Path | None = None) -> int:
     """Kills its own pool process on its first attempt (once ``after`` exists, if given)."""
-    attempt = _count(path)
+    attempt = count(path)
     if attempt == 1:
         deadline = time.monotonic() + 10
         while after is not None and not after.exists() and time.monotonic() < deadline:
@@ -150,7 +105,7 @@ def dies_once(path: Path, after: Path | None = None) -> int:
 @task(retries=1, retry_delay_seconds=0)
 def bystander(path: Path, started: Path) -> int:
     """Runs long on its first attempt (it is in the pool when a neighbour dies)."""
-    attempt = _count(path)
+    attempt = count(path)
     started.write_text("started")
     if attempt == 1:
         time.sleep(3)
@@ -471,7 +426,7 @@ def test_bad_executors_by_task_are_refused(
 
 async def test_a_stubbed_task_runs_its_stand_in_here(pool: ProcessPoolExecutor) -> None:
     orch = Orchestrator()
-    with stub_task(orch, whose_pid, fn=lambda x: (x, os.getpid())) as stub:
+    with stub_task(orch, whose_pid, fn=lambda x, seconds: (x, os.getpid())) as stub:
         async with TaskWorker(whose_pid, orchestrator=orch, executor=pool):
             with anyio.fail_after(BOUND):
                 assert await outcome(orch.submit(whose_pid, 9)) == (9, os.getpid())

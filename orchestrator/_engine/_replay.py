@@ -1,9 +1,11 @@
 """Applying journal records to a fresh engine's tables, not through the policies.
 
-Restore decodes every record in order and hands it to :func:`apply_record`, which
-changes the engine's store, work-queue filing and result store as the original change
-did: a flow or run added, a run's fields and state replaced by its image after a
-commit, a run or a past state removed, a result written or deleted. The indexes are
+Restore decodes every record in order and hands it to :class:`Replay`, which applies
+task runs' commits and a snapshot's task runs in bulk and every other record with
+:func:`apply_record`; together they change the engine's store, work-queue filing and
+result store as the original change did: a flow or run added, a run's fields and state
+replaced by its image after a commit, a run or a past state removed, a result written or
+deleted. The indexes are
 those the store's own adds and re-files build. Task queues, slots and leases are not
 replayed: recovery (``_restore.py``) rebuilds what a restored engine needs.
 """
@@ -106,30 +108,22 @@ def _set_bookkeeping(run: TaskRun | FlowRun, record: StateCommitted) -> None:
     run.state = record.state
 
 
-def _commit(engine: Engine, record: StateCommitted) -> TaskRun | FlowRun:
-    """Set a run's bookkeeping and state as a commit left them, and append the state;
-    return the run."""
+def _commit_flow(engine: Engine, record: StateCommitted) -> FlowRun:
+    """Set a flow run's bookkeeping, state and policy as a commit left them, append the
+    state and re-file the run in its work queue; return the run. (A task run's commits
+    are :class:`Replay`'s, re-filed once per run.)"""
     store = engine.store
-    if record.flow:
-        flow_run = store.get_flow_run(record.run_id)
-        if flow_run is None:
-            raise ValueError(f"the journal commits to run {record.run_id}, never added")
-        before = store.snapshot_flow_run(flow_run)
-        _set_bookkeeping(flow_run, record)
-        if record.policy is not None:
-            flow_run.empirical_policy = record.policy
-        store.reindex_flow_run(flow_run, before)
-        store.append_restored_state(flow_run.id, record.state, flow=True)
-        engine.work_pools.file(flow_run)
-        return flow_run
-    run = store.get_task_run(record.run_id)
-    if run is None:
+    flow_run = store.get_flow_run(record.run_id)
+    if flow_run is None:
         raise ValueError(f"the journal commits to run {record.run_id}, never added")
-    before = store.snapshot_task_run(run)
-    _set_bookkeeping(run, record)
-    store.reindex_task_run(run, before)
-    store.append_restored_state(run.id, record.state, flow=False)
-    return run
+    before = store.snapshot_flow_run(flow_run)
+    _set_bookkeeping(flow_run, record)
+    if record.policy is not None:
+        flow_run.empirical_policy = record.policy
+    store.reindex_flow_run(flow_run, before)
+    store.append_restored_state(flow_run.id, record.state, flow=True)
+    engine.work_pools.file(flow_run)
+    return flow_run
 
 
 def _delete_state(engine: Engine, record: StateDeleted) -> None:
@@ -149,7 +143,8 @@ def _delete_state(engine: Engine, record: StateDeleted) -> None:
 
 
 def apply_record(engine: Engine, record: Record) -> None:
-    """Apply one decoded record to ``engine``'s tables (telling no journal or observer).
+    """Apply one decoded record to ``engine``'s tables (telling no journal or observer);
+    a task run's commit and a snapshot's task run go through :class:`Replay` instead.
 
     Raises:
         ValueError, ObjectNotFound, ObjectAlreadyExists: the record does not fit (the
@@ -157,9 +152,11 @@ def apply_record(engine: Engine, record: Record) -> None:
     """
     store = engine.store
     if record.__class__ is StateCommitted:
-        run = _commit(engine, record)
+        if not record.flow:
+            raise TypeError("a task run's commit is replayed by Replay")  # pragma: no cover
+        committed = _commit_flow(engine, record)
         if record.plain:  # the plain decision folded into it
-            engine.decisions.restore_plain(run, record.state, forced=record.plain == 2)
+            engine.decisions.restore_plain(committed, record.state, forced=record.plain == 2)
     elif isinstance(record, RunImage):
         _copy_into(engine, record.run, _live(engine, record.run).state)
     elif isinstance(record, RunAdded):

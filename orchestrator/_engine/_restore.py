@@ -1,7 +1,7 @@
 """Restoring an engine from its journal, then recovering as from a dead worker.
 
 :func:`restore` applies the journal's records to the engine's store (not through the
-policies: :func:`~orchestrator._journal._replay.apply_record`), resumes the id and jitter
+policies: :class:`~orchestrator._engine._replay.Replay`), resumes the id and jitter
 sources and a virtual clock where the journal left them, then recovers: the process
 that wrote the journal is gone, so whatever it held is treated as a dead worker's, at
 once and without waiting for a lease:

@@ -106,23 +106,6 @@ class StateCommitted(NamedTuple):
     policy: FlowRunPolicy | None = None
     plain: int = 0
 
-    @classmethod
-    def of(cls, run: TaskRun | FlowRun, state: State) -> StateCommitted:
-        """The record of ``state`` committed to ``run`` (read from the run now)."""
-        task = isinstance(run, TaskRun)
-        values = (
-            run.run_count,
-            run.flow_run_run_count if isinstance(run, TaskRun) else None,
-            run.total_run_time,
-            run.updated,
-            run.expected_start_time,
-            run.next_scheduled_start_time,
-            run.start_time,
-            run.end_time,
-        )
-        policy = None if isinstance(run, TaskRun) else run.empirical_policy
-        return cls(run.id, not task, state, values, policy)
-
 
 @attrs.frozen
 class RunImage:

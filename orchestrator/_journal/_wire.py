@@ -159,19 +159,20 @@ class Wire(WireReading):
         try:
             cls = record.__class__
             if cls is StateCommitted:
-                state = record.state
-                now = getattr(state, "timestamp", None)
-                count, parent_count, total, *times = record.values
-                tree = (
-                    1,
-                    self._uuid(record.run_id),
+                count, parent, total, updated, expected, following, start, end = record.values
+                tree = self._commit(
+                    record.run_id,
                     record.flow,
-                    *self._state_values(state),
-                    self._any(count),
-                    self._any(parent_count),
-                    self._any(total),
-                    *(True if value is now else self._time(value) for value in times),
-                    None if record.policy is None else self._any(record.policy),
+                    record.state,
+                    count,
+                    parent,
+                    total,
+                    updated,
+                    expected,
+                    following,
+                    start,
+                    end,
+                    record.policy,
                 )
                 return (*tree, record.plain) if record.plain else tree
             if cls is PlainDecision:
@@ -188,40 +189,66 @@ class Wire(WireReading):
             raise self._codec.refusal(refused, where) from refused.__cause__
 
     def commit_tree(self, run: TaskRun | FlowRun, state: State) -> tuple[Any, ...]:
-        """The tree of ``StateCommitted.of(run, state)``, read straight from the run.
+        """The tree of the :class:`StateCommitted` record of ``state`` committed to
+        ``run``, read straight from the run (no record is built).
 
         Raises:
-            JournalSerializationError: as :meth:`tree`.
+            JournalSerializationError: as :meth:`tree`, naming the run.
         """
         try:
-            time = self._time
-            if run.__class__ is TaskRun:
-                flow, parent_count, policy = False, run.flow_run_run_count, None
-            else:
-                flow, parent_count, policy = True, None, self._any(run.empirical_policy)
-            count, total = run.run_count, run.total_run_time
-            now = state.timestamp
-            updated, expected = run.updated, run.expected_start_time
-            following, start, end = run.next_scheduled_start_time, run.start_time, run.end_time
-            return (
-                1,
-                self._uuid(run.id),
-                flow,
-                *self._state_values(state),
-                count if count.__class__ is int else self._any(count),
-                parent_count if parent_count.__class__ is int else self._any(parent_count),
-                total if total.__class__ is float else self._any(total),
-                True if updated is now else None if updated is None else time(updated),
-                True if expected is now else None if expected is None else time(expected),
-                True if following is now else None if following is None else time(following),
-                True if start is now else None if start is None else time(start),
-                True if end is now else None if end is None else time(end),
-                policy,
+            task = run.__class__ is TaskRun
+            return self._commit(
+                run.id,
+                not task,
+                state,
+                run.run_count,
+                run.flow_run_run_count if task else None,  # type: ignore[union-attr]
+                run.total_run_time,
+                run.updated,
+                run.expected_start_time,
+                run.next_scheduled_start_time,
+                run.start_time,
+                run.end_time,
+                None if task else run.empirical_policy,
             )
         except Refused as refused:
             kind = "task" if run.__class__ is TaskRun else "flow"
             where = f"the {state.name} state of {kind} run {run.name!r} ({run.id})"
             raise self._codec.refusal(refused, where) from refused.__cause__
+
+    def _commit(
+        self,
+        run_id: Any,
+        flow: bool,
+        state: Any,
+        count: Any,
+        parent_count: Any,
+        total: Any,
+        updated: Any,
+        expected: Any,
+        following: Any,
+        start: Any,
+        end: Any,
+        policy: Any,
+    ) -> tuple[Any, ...]:
+        """A commit's tree: its run, its state's values, the bookkeeping (a time that is
+        the state's own written ``True``), a flow run's policy (see the module docstring)."""
+        time, now = self._time, getattr(state, "timestamp", None)
+        return (
+            1,
+            self._uuid(run_id),
+            flow,
+            *self._state_values(state),
+            count if count.__class__ is int else self._any(count),
+            parent_count if parent_count.__class__ is int else self._any(parent_count),
+            total if total.__class__ is float else self._any(total),
+            True if updated is now else None if updated is None else time(updated),
+            True if expected is now else None if expected is None else time(expected),
+            True if following is now else None if following is None else time(following),
+            True if start is now else None if start is None else time(start),
+            True if end is now else None if end is None else time(end),
+            None if policy is None else self._any(policy),
+        )
 
     def body(self, trees: Sequence[Any]) -> bytes:
         """The bytes of a row holding ``trees``."""

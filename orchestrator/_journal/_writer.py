@@ -26,7 +26,7 @@ from .._core._outcomes import SetStateStatus
 from .._core._states import State
 from ._codec import Codec
 from ._errors import JournalError
-from ._records import RECORD_TYPES, PlainDecision, Record, StateCommitted
+from ._records import RECORD_TYPES, PlainDecision, Record
 from ._sqlite import SNAPSHOT_ROW, SQLiteJournal
 
 __all__ = [
@@ -153,11 +153,7 @@ class JournalWriter:
         if self.muted:
             return
         if self.broken is not None or self.closed:
-            why = "is closed" if self.closed else f"failed earlier ({self.broken})"
-            raise JournalError(
-                f"the journal {self.file.path!r} {why} and takes no more changes; "
-                "open a new orchestrator on it to restore its last committed state"
-            )
+            raise self._refusal()
         what = type(record).__name__ if where is None else where
         self._pending.append(self._tree(record, what))
 
@@ -167,9 +163,16 @@ class JournalWriter:
         if self.muted:
             return
         if self.broken is not None or self.closed:
-            self.append(StateCommitted.of(run, state))  # raises as append does
-            return
+            raise self._refusal()
         self._pending.append(self._commit_tree(run, state))
+
+    def _refusal(self) -> JournalError:
+        """The error for a change made once the journal is closed or broken."""
+        why = "is closed" if self.closed else f"failed earlier ({self.broken})"
+        return JournalError(
+            f"the journal {self.file.path!r} {why} and takes no more changes; "
+            "open a new orchestrator on it to restore its last committed state"
+        )
 
     def plain_decision(self, run: TaskRun | FlowRun, forced: bool) -> None:
         """Append a :class:`PlainDecision` of ``run`` (when decisions are kept): a mark

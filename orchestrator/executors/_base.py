@@ -265,7 +265,8 @@ class Executor(Protocol):
 
     Implemented by :class:`~orchestrator.executors.ProcessPoolExecutor` and
     :class:`~orchestrator.executors.DaskExecutor`; give one to ``TaskWorker(...,
-    executor=...)``, ``run_until_idle(..., executor=...)`` or a flow's task runner.
+    executor=...)``, ``run_until_idle(..., executor=...)`` or a flow's task runner. A class
+    that subclasses it explicitly gets the context manager (``with`` closes it).
     """
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> RemoteCall[T]:
@@ -291,7 +292,7 @@ class Executor(Protocol):
 
     def __enter__(self) -> Self:
         """Return the executor itself."""
-        ...
+        return self
 
     def __exit__(
         self,
@@ -300,4 +301,4 @@ class Executor(Protocol):
         tb: TracebackType | None,
     ) -> None:
         """Close the executor."""
-        ...
+        self.close()

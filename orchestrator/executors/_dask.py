@@ -36,10 +36,10 @@ import traceback
 import uuid
 from collections.abc import Callable
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, final
 
 from .._core._checks import wrong_type, wrong_value
-from ._base import ExecutorLost, RemoteCall, remote_traceback
+from ._base import Executor, ExecutorLost, RemoteCall, remote_traceback
 
 if TYPE_CHECKING:
     import distributed
@@ -69,7 +69,7 @@ def _name_of(fn: Callable[..., Any]) -> str:
 
 
 @final
-class DaskExecutor:
+class DaskExecutor(Executor):
     """Runs task functions on a Dask cluster through a ``distributed.Client``.
 
     Args:
@@ -205,17 +205,6 @@ class DaskExecutor:
             self._client.close()
         elif pending:
             self._client.cancel(list(pending.values()))
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""

@@ -23,12 +23,11 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import ProcessPoolExecutor as _StdlibPool
 from concurrent.futures.process import BrokenProcessPool
-from types import TracebackType
-from typing import Any, Final, Literal, ParamSpec, Self, TypeVar, final
+from typing import Any, Final, Literal, ParamSpec, TypeVar, final
 
 from .._core._check_basics import wrong_type, wrong_value
 from .._core._checks import check_optional_count
-from ._base import ExecutorLost, RemoteCall, remote_traceback
+from ._base import Executor, ExecutorLost, RemoteCall, remote_traceback
 
 __all__ = ["ProcessPoolExecutor"]
 
@@ -58,7 +57,7 @@ def _settle(call: RemoteCall[Any], on_broken: Callable[[], None], future: Future
 
 
 @final
-class ProcessPoolExecutor:
+class ProcessPoolExecutor(Executor):
     """Runs functions in a pool of processes on this machine; replaced when it breaks.
 
     Args:
@@ -166,19 +165,6 @@ class ProcessPoolExecutor:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> Self:
-        """Return the executor itself."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the executor."""
-        self.close()
 
     def __repr__(self) -> str:
         return f"ProcessPoolExecutor(max_workers={self.max_workers}, context={self._context!r})"

@@ -47,11 +47,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
-from .._core._checks import check_bool, check_optional_seconds, check_positive_int
-from .._core._checks_objects import check_choice, check_instance
+from .._core._checks_objects import check_choice
 from .._core._clock import VirtualClock
 from .._core._errors import (
-    ArgumentValueError,
     OrchestratorTimeout,
     TaskRunFailed,
     WorkerError,
@@ -65,6 +63,7 @@ from .._engine._autojump import (
     wait_until_idle,
 )
 from .._engine._orchestrator import Orchestrator
+from ._drain_options import check_drain_options, drain_worker
 from ._drain_results import DrainResult, DrainStalled, TaskFailure
 from ._drain_watch import Watcher, report, unfinished
 from ._progress import ProgressCallback, progress_reporter
@@ -82,19 +81,6 @@ __all__ = [
     "run_until_idle",
     "run_until_idle_sync",
 ]
-
-
-def _check_options(
-    orchestrator: object, timeout: float | None, fail_fast: object, max_idle_jumps: int
-) -> None:
-    check_instance(orchestrator, Orchestrator, "orchestrator")
-    # "real" seconds: the timeout runs on the wall clock, not the orchestrator's clock.
-    # An infinite timeout is the same as None.
-    check_optional_seconds(
-        timeout, "timeout", positive=True, finite=False, expected="None or real seconds > 0"
-    )
-    check_bool(fail_fast, "fail_fast")
-    check_positive_int(max_idle_jumps, "max_idle_jumps", expected="an int >= 1")
 
 
 def _raise_failure(failure: TaskFailure) -> NoReturn:
@@ -173,15 +159,9 @@ async def run_until_idle(
             ``max_idle_jumps``, ``progress`` or ``progress_interval``.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this source
-    _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
-    if tasks or executor is not None:
-        from ..workers import TaskWorker  # the runtime layer, loaded only when needed
-
-        if not tasks:
-            raise ArgumentValueError(
-                "run_until_idle got an executor but no tasks: give the tasks its worker serves"
-            )
-        worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit, executor=executor)
+    check_drain_options(orchestrator, timeout, fail_fast, max_idle_jumps)
+    worker = drain_worker("run_until_idle", orchestrator, tasks, limit, executor)
+    if worker is not None:
         async with worker:
             return await run_until_idle(
                 orchestrator,
@@ -353,7 +333,7 @@ def run_until_idle_sync(
             the worker: runs it was executing are handed back or crashed.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this source
-    _check_options(orchestrator, timeout, fail_fast, max_idle_jumps)
+    check_drain_options(orchestrator, timeout, fail_fast, max_idle_jumps)
     check_choice(backend, "backend", ("asyncio", "trio"))
     progress_reporter(orchestrator.clock, progress, progress_interval)  # checks only
     library = current_async_library()
@@ -371,15 +351,7 @@ def run_until_idle_sync(
         progress=progress,
         progress_interval=progress_interval,
     )
-    worker = None
-    if tasks:
-        from ..workers import TaskWorker  # the runtime layer, loaded only when needed
-
-        worker = TaskWorker(*tasks, orchestrator=orchestrator, limit=limit, executor=executor)
-    elif executor is not None:
-        raise ArgumentValueError(
-            "run_until_idle_sync got an executor but no tasks: give the tasks its worker serves"
-        )
+    worker = drain_worker("run_until_idle_sync", orchestrator, tasks, limit, executor)
     raised: list[Exception] = []
 
     async def serve_and_drain() -> DrainResult | None:
