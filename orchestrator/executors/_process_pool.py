@@ -11,6 +11,12 @@ the whole pool *broken* and ends every call it still holds with
 with :class:`~orchestrator.executors.ExecutorLost`, and the next submission goes to a
 fresh pool. Nothing is stranded: every call is settled once, by its future's callback,
 from the pool's own thread.
+
+Those callbacks take none of this executor's locks: from Python 3.12 the stdlib runs
+them while its manager thread holds the pool's shutdown lock, so a callback waiting on
+a lock held by a submission that is shutting the broken pool down would deadlock both.
+A broken pool is found when the stdlib refuses a submission to it, and shut down in a
+thread of its own (never on the caller's, which may be an event loop).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ P = ParamSpec("P")
 _CONTEXTS: Final = ("spawn", "forkserver")
 
 
-def _settle(call: RemoteCall[Any], on_broken: Callable[[], None], future: Future[Any]) -> None:
+def _settle(call: RemoteCall[Any], future: Future[Any]) -> None:
     """Settle ``call`` from its finished stdlib ``future`` (runs in the pool's thread)."""
     try:
         exc = future.exception()
@@ -47,7 +53,6 @@ def _settle(call: RemoteCall[Any], on_broken: Callable[[], None], future: Future
     if exc is None:
         call.set_result(future.result())
     elif isinstance(exc, BrokenProcessPool):
-        on_broken()
         call.set_lost(f"a process of the pool died while the call was in it ({exc})")
     else:
         # The stdlib chains the remote traceback's text as the cause.
@@ -70,7 +75,7 @@ class ProcessPoolExecutor(Executor):
             not one of the two methods.
     """
 
-    __slots__ = ("_broken", "_closed", "_context", "_lock", "_max_workers", "_pool", "_pools")
+    __slots__ = ("_closed", "_context", "_lock", "_max_workers", "_pool", "_pools", "_retiring")
 
     def __init__(
         self,
@@ -89,7 +94,7 @@ class ProcessPoolExecutor(Executor):
         self._context = context
         self._lock = threading.Lock()
         self._pool: _StdlibPool | None = None
-        self._broken = False
+        self._retiring: list[threading.Thread] = []
         self._closed = False
         self._pools = 0
 
@@ -116,26 +121,18 @@ class ProcessPoolExecutor(Executor):
         with self._lock:
             if self._closed:
                 raise ExecutorLost("the process pool executor is closed")
-            pool = self._live_pool()
+            pool = self._pool or self._new_pool()
             try:
                 future = pool.submit(fn, *args, **kwargs)
-            except BrokenProcessPool:  # broke before its callbacks told us: a fresh pool
-                self._broken = True
-                pool = self._live_pool()
-                future = pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:  # a process died: retire the pool, submit to a new one
+                self._retire(pool)
+                future = self._new_pool().submit(fn, *args, **kwargs)
         call: RemoteCall[T] = RemoteCall(future.cancel, name=getattr(fn, "__name__", ""))
-        on_broken = functools.partial(self._mark_broken, pool)
-        future.add_done_callback(functools.partial(_settle, call, on_broken))
+        future.add_done_callback(functools.partial(_settle, call))
         return call
 
-    def _live_pool(self) -> _StdlibPool:
-        """The pool to submit to, a new one if there is none or it broke (under the lock)."""
-        pool = self._pool
-        if pool is not None and not self._broken:
-            return pool
-        if pool is not None:
-            # Its processes are gone or going; its calls were all ended as lost.
-            pool.shutdown(wait=False, cancel_futures=True)
+    def _new_pool(self) -> _StdlibPool:
+        """Start a pool with all its processes and make it the one to submit to (locked)."""
         pool = _StdlibPool(
             max_workers=self._max_workers,
             mp_context=multiprocessing.get_context(self._context),
@@ -148,23 +145,36 @@ class ProcessPoolExecutor(Executor):
         for _ in range(self.max_workers):
             pool.submit(int)
         self._pool = pool
-        self._broken = False
         self._pools += 1
         return pool
 
-    def _mark_broken(self, pool: _StdlibPool) -> None:
-        """``pool`` broke: the next submission makes a new one (if it is still the pool)."""
-        with self._lock:
-            if self._pool is pool:
-                self._broken = True
+    def _retire(self, pool: _StdlibPool) -> None:
+        """Shut a broken ``pool`` down in a thread of its own (under the lock).
+
+        The stdlib's manager thread is still ending the pool's calls and reaping its
+        processes, under the pool's shutdown lock; waiting for that here would hold up
+        the caller, which may be an event loop.
+        """
+        self._retiring = [thread for thread in self._retiring if thread.is_alive()]
+        retire = threading.Thread(
+            target=pool.shutdown,
+            kwargs={"wait": True, "cancel_futures": True},
+            name="orchestrator-retire-pool",
+            daemon=True,
+        )
+        retire.start()
+        self._retiring.append(retire)
 
     def close(self) -> None:
         """Stop the pool: queued calls end lost, running ones finish first; idempotent."""
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            retiring, self._retiring = self._retiring, []
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        for thread in retiring:
+            thread.join()
 
     def __repr__(self) -> str:
         return f"ProcessPoolExecutor(max_workers={self.max_workers}, context={self._context!r})"
