@@ -177,9 +177,13 @@ def test_a_timed_out_attempt_is_retried_once_its_call_ended(
     assert attempt == 2
     states = orch.read_task_run_states(run_id)
     retry = next(state for state in states if state.name == "AwaitingRetry")
-    assert "exceeded its timeout of 1 s" in str(retry.message)
+    assert "exceeded its timeout of 2 s" in str(retry.message)
     first, second = (line.split() for line in log.read_text().splitlines())
     assert float(second[1]) >= float(first[2])  # the retry's call started after the first's
+    # It stayed AwaitingRetry until the first call returned; Retrying means running again.
+    retrying = next(state.timestamp for state in states if state.name == "Retrying")
+    assert retrying is not None
+    assert retrying.timestamp() >= float(first[2])
 
 
 def test_refuses_what_is_not_a_runner_nor_an_executor() -> None:

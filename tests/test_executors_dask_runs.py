@@ -153,7 +153,7 @@ async def test_a_timeout_ends_the_attempt_timed_out_and_its_retry_waits_for_the_
             assert await outcome(future) == 2
     states = orch.read_task_run_states(future.task_run_id)
     retry = next(state for state in states if state.name == "AwaitingRetry")
-    assert "exceeded its timeout of 1 s" in str(retry.message)
+    assert "exceeded its timeout of 2 s" in str(retry.message)
     first, second = (line.split() for line in log.read_text().splitlines())
     assert float(first[2]) - float(first[1]) >= 2.0  # the first call ran on, to its end,
     assert float(second[1]) >= float(first[2])  # and the retry started after it

@@ -75,9 +75,17 @@ def _wait_blocking(orchestrator: Orchestrator, step: Step) -> None:
 
 
 async def drive_async(
-    orchestrator: Orchestrator, machine: Attempts, call: Callable[[], Awaitable[Outcome]]
+    orchestrator: Orchestrator,
+    machine: Attempts,
+    call: Callable[[], Awaitable[Outcome]],
+    after_sleep: Callable[[], Awaitable[None]] | None = None,
 ) -> Any:
-    """Run ``machine`` to its end in the running event loop; return the state it ends in."""
+    """Run ``machine`` to its end in the running event loop; return the state it ends in.
+
+    ``after_sleep``, when given, is awaited after each sleep (a retry's wait, or a
+    scheduled start), before the machine proposes Running again: a run whose previous
+    call is still running remotely stays AwaitingRetry until that call has ended.
+    """
     sent: Outcome | None = None
     try:
         while True:
@@ -87,6 +95,8 @@ async def drive_async(
                 sent = await call()
             elif isinstance(step, SleepUntil):
                 await orchestrator.clock.sleep_until(step.deadline)
+                if after_sleep is not None:
+                    await after_sleep()
             else:
                 await orchestrator.wait_for_turn(step.run_id, step.result)
     except StopIteration as stop:

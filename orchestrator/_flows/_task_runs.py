@@ -199,8 +199,6 @@ class TaskRunCall:
                 return await task.call_with_parameters(parameters)
 
         async def call() -> Outcome:
-            if remote is not None:  # before the attempt's timeout starts counting
-                await remote.ready()
             await hooks.started_async()
             try:
                 value = await call_async(self.orchestrator, invoke, task.timeout_seconds)
@@ -213,7 +211,10 @@ class TaskRunCall:
 
         machine = attempts(self.task_run_id, self._propose, details)
         try:
-            final: State = await drive_async(self.orchestrator, machine, call)
+            # A retry proposes Running only once the call its previous attempt left
+            # running remotely has ended: until then the run stays AwaitingRetry.
+            after_sleep = None if remote is None else remote.ready
+            final: State = await drive_async(self.orchestrator, machine, call, after_sleep)
         except BaseException as exc:
             self._propose(crashed(exc))
             raise
