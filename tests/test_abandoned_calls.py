@@ -147,16 +147,17 @@ async def test_a_retry_waits_for_the_abandoned_call(workers: int, limit: int) ->
 
 @pytest.mark.parametrize("workers", [1, 2, 4])
 async def test_calls_that_always_time_out_never_overlap(workers: int) -> None:
-    # Every call sleeps 0.15 s of real time against a timeout of 0.03 s: each one times
-    # out, and the next attempt starts only after the previous call returned.
+    # Every call sleeps 0.3 s of real time against a timeout of 0.1 s: each one times
+    # out, and the next attempt starts only after the previous call returned. (A timeout
+    # much shorter could pass before a loaded machine starts the call's thread at all.)
     orch = Orchestrator()
     probe = Probe()
 
-    @task(task_key="sleepy", timeout_seconds=0.03, retries=3, retry_delay_seconds=0)
+    @task(task_key="sleepy", timeout_seconds=0.1, retries=3, retry_delay_seconds=0)
     def sleepy() -> None:
         attempt = probe.enter()
         try:
-            time.sleep(0.15)
+            time.sleep(0.3)
         finally:
             probe.leave(attempt)
 
@@ -181,13 +182,14 @@ async def test_many_runs_on_several_workers_never_overlap_their_own_calls() -> N
     orch = Orchestrator()
     probes = {i: Probe() for i in range(12)}
 
-    @task(task_key="each", timeout_seconds=0.02, retries=2, retry_delay_seconds=0)
+    # The retry must finish inside the timeout: 0.2 s leaves a loaded machine room.
+    @task(task_key="each", timeout_seconds=0.2, retries=2, retry_delay_seconds=0)
     def each(i: int) -> int:
         probe = probes[i]
         attempt = probe.enter()
         try:
             if attempt == 1:
-                time.sleep(0.1)
+                time.sleep(0.5)
             return i
         finally:
             probe.leave(attempt)
