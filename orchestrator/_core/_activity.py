@@ -92,13 +92,21 @@ class Activity:
         if idle:
             self.changed.notify()
 
+    def _drop(self) -> None:
+        """Take back a ``begin()`` that counted nothing after all (not an executed run)."""
+        with self._lock:
+            self._executing -= 1
+            idle = self._executing == 0
+        if idle:
+            self.changed.notify()
+
     def mark_busy(self) -> None:
         """A parked busy unit was woken: it executes again."""
         with self._lock:
             self._executing += 1
 
     @contextlib.contextmanager
-    def counted(self) -> Iterator[None]:
+    def counted(self, *, begun: bool = False) -> Iterator[None]:
         """Count the sync code of the ``with`` block as executing, in this thread.
 
         Like ``begin()``/``end()`` around the block, and the block becomes the current
@@ -106,15 +114,23 @@ class Activity:
         (see :func:`parked_blocking`). Nested in a block counted on the same activity in
         the same thread it counts nothing more; nested in one of another activity, a
         blocking wait parks both.
+
+        Args:
+            begun: the count was begun already, by ``begin()`` when the work was handed
+                to this thread (so it held time before the thread took it); the block
+                takes that count over instead of beginning its own.
         """
         outer = current_unit()
         if isinstance(outer, ThreadUnit) and outer.thread == threading.get_ident():
             if any(counter is self for counter in outer.counters()):
+                if begun:
+                    self._drop()  # the outer block counts this thread already
                 yield
                 return
         else:
             outer = None
-        self.begin()
+        if not begun:
+            self.begin()
         try:
             with using_unit(ThreadUnit(self, outer)):
                 yield

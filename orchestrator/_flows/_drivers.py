@@ -120,8 +120,8 @@ def call_blocking(orchestrator: Orchestrator, fn: Callable[[], T], seconds: floa
 
     def in_thread() -> None:
         try:
-            with activity.counted():  # real work: holds virtual time
-                activity.end()  # the count begun for the thread's start, now the block's
+            # Real work, holding virtual time: the count begun for the thread's start.
+            with activity.counted(begun=True):
                 box.append(fn())
         except BaseException as exc:  # handed to the caller below
             errors.append(exc)

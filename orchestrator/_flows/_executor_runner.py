@@ -124,8 +124,9 @@ class ExecutorTaskRunner:
         Raises:
             RuntimeError: the runner is not started (only a running flow submits).
         """
-        remote = RemoteAttempts(self._executor, call.orchestrator.activity)
-        self._threads.run(run_in_own_loop, call, backend or "asyncio", remote)
+        activity = call.orchestrator.activity
+        remote = RemoteAttempts(self._executor, activity)
+        self._threads.run(activity, run_in_own_loop, call, backend or "asyncio", remote)
 
     def __repr__(self) -> str:
         return f"ExecutorTaskRunner({self._executor!r})"

@@ -16,9 +16,11 @@ ends with its tasks still running.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
@@ -26,11 +28,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
+import attrs
 
 from .._core._checks import check_count
 from .._engine._foreign_loop import foreign_loop
 
 if TYPE_CHECKING:
+    from .._core._activity import Activity
     from ._task_runs import RemoteFunction, TaskRunCall
 
 __all__ = ["RunnerThreads", "ThreadPoolTaskRunner", "run_in_own_loop"]
@@ -46,52 +50,114 @@ class RunnerThreads:
     runs submitted meanwhile by runs still going (a task that submits another and waits
     on it), before the pool refuses new work.
 
+    Time skipping must see a run from the moment it is handed to a thread, or it could
+    jump while the run sits in the pool's queue with a thread about to take it. A run
+    is counted busy on its activity from that hand-off; in its thread it is a busy unit
+    (``activity.counted()``) that parks while it waits on the orchestrator. A run beyond
+    the limit is not handed off: it waits here, uncounted, for a run to finish (the runs
+    holding the threads hold time, or wait on it, as a full pool would in real time),
+    and the finishing run hands it its thread before it stops counting.
+
     Args:
         name: the threads' name prefix.
     """
 
-    __slots__ = ("_name", "_pending", "_pool")
+    __slots__ = ("_limit", "_lock", "_name", "_pending", "_pool", "_running", "_waiting")
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._limit = 0
+        self._running = 0
+        self._waiting: collections.deque[_Handed] = collections.deque()
         self._pending: list[Future[None]] = []
 
     def start(self, workers: int) -> None:
-        """Start a pool of at most ``workers`` threads.
+        """Start running at most ``workers`` runs at once, each in a thread.
 
         Raises:
             RuntimeError: already started (a runner is entered once per flow run).
         """
         if self._pool is not None:
             raise RuntimeError("this task runner is already started; use duplicate()")
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=self._name)
+        self._limit = workers
+        # Unbounded: the limit is kept here, where a waiting run is not yet counted.
+        self._pool = ThreadPoolExecutor(sys.maxsize, thread_name_prefix=self._name)
 
     def stop(self) -> None:
         """Wait for every submitted run, then shut the pool down."""
-        while pending := [future for future in self._pending if not future.done()]:
+        while True:
+            with self._lock:
+                pending = [future for future in self._pending if not future.done()]
+            if not pending:
+                break
             wait_all(pending)
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
         self._pending.clear()
 
-    def run(self, fn: Callable[..., None], *args: Any) -> None:
+    def run(self, activity: Activity, fn: Callable[..., None], *args: Any) -> None:
         """Call ``fn(*args)`` in a thread, in a copy of this context (the run's, the
-        current orchestrator, the caller's variables).
+        current orchestrator, the caller's variables), counted busy on ``activity``.
 
         Raises:
             RuntimeError: not started (only a running flow submits).
         """
+        if self._pool is None:
+            raise RuntimeError("task runner is not started: submit tasks from inside a flow")
+        handed = _Handed(activity, contextvars.copy_context(), fn, args)
+        with self._lock:
+            if self._running >= self._limit:
+                self._waiting.append(handed)
+                return
+            self._hand_off(handed)
+            self._running += 1
+
+    def _hand_off(self, handed: _Handed) -> None:
+        """Give ``handed`` to a thread, counted from now (under the lock)."""
         pool = self._pool
         if pool is None:
-            raise RuntimeError("task runner is not started: submit tasks from inside a flow")
-        context = contextvars.copy_context()
+            raise RuntimeError("task runner is stopped: submit tasks from inside a flow")
+        handed.activity.begin()
+        try:
+            self._pending.append(pool.submit(handed.context.run, self._counted, handed))
+        except BaseException:
+            handed.activity.end()
+            raise
 
-        def in_context() -> None:
-            context.run(fn, *args)
+    def _counted(self, handed: _Handed) -> None:
+        """Run ``handed`` as this thread's busy unit, taking over the hand-off's count."""
+        with handed.activity.counted(begun=True):  # the count begun at the hand-off
+            try:
+                handed.fn(*handed.args)
+            finally:
+                self._next()  # counted before this run stops counting: no idle gap
 
-        self._pending.append(pool.submit(in_context))
+    def _next(self) -> None:
+        """A run finished: hand its thread to the next waiting run, if any."""
+        with self._lock:
+            if not self._waiting:
+                self._running -= 1
+                return
+            waiting = self._waiting.popleft()
+            try:
+                self._hand_off(waiting)
+            except BaseException:
+                self._running -= 1
+                logger.exception("a task run could not be handed to a runner thread")
+
+
+@final
+@attrs.frozen
+class _Handed:
+    """A run handed to the runner: its activity, its context, and what to call."""
+
+    activity: Activity
+    context: contextvars.Context
+    fn: Callable[..., None]
+    args: tuple[Any, ...]
 
 
 @final
@@ -99,7 +165,8 @@ class ThreadPoolTaskRunner:
     """Runs submitted task runs in a pool of threads (Prefect's default task runner).
 
     Args:
-        max_workers: the most threads at once; None (the default) for no limit.
+        max_workers: the most runs executing at once, each in a thread; None (the
+            default) for no limit. A run beyond it waits for one of them to finish.
 
     Raises:
         InvalidArgument: ``max_workers`` is not a positive int or None.
@@ -142,10 +209,11 @@ class ThreadPoolTaskRunner:
         Raises:
             RuntimeError: the runner is not started (only a running flow submits).
         """
+        activity = call.orchestrator.activity
         if is_async:
-            self._threads.run(run_in_own_loop, call, backend or "asyncio")
+            self._threads.run(activity, run_in_own_loop, call, backend or "asyncio")
         else:
-            self._threads.run(_run_blocking, call)
+            self._threads.run(activity, _run_blocking, call)
 
     def __repr__(self) -> str:
         workers = "unbounded" if self.max_workers is None else self.max_workers
