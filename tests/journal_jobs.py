@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from typing import Any
 
 import anyio
@@ -46,11 +47,7 @@ def record() -> None:
     """Append this run's id to the executions file, then take a little time."""
     context = get_run_context()
     assert isinstance(context, TaskRunContext)
-    descriptor = os.open(os.environ[EXECUTIONS], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    try:
-        os.write(descriptor, f"{context.task_run_id}\n".encode())
-    finally:
-        os.close(descriptor)
+    _note_execution(context.task_run_id)
     time.sleep(0.002)
 
 
@@ -59,12 +56,17 @@ def record_flow() -> None:
     """A flow run that records its id, then runs :func:`record` as a task run of its own."""
     context = get_run_context()
     assert isinstance(context, FlowRunContext)
+    _note_execution(context.flow_run_id)
+    record()
+
+
+def _note_execution(run_id: uuid.UUID) -> None:
+    """Append ``run_id`` to the executions file in one write (one line per execution)."""
     descriptor = os.open(os.environ[EXECUTIONS], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
-        os.write(descriptor, f"{context.flow_run_id}\n".encode())
+        os.write(descriptor, f"{run_id}\n".encode())
     finally:
         os.close(descriptor)
-    record()
 
 
 class Completions(Observer):

@@ -15,7 +15,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -23,32 +22,10 @@ import anyio.lowlevel
 import pytest
 
 from orchestrator import ExecutorTaskRunner, InvalidArgument, Orchestrator, VirtualClock, flow, task
-from orchestrator.executors import DaskExecutor, Executor, ProcessPoolExecutor
-from tests.dask_cluster import local_cluster, worker_pids
+from orchestrator.executors import Executor
 from tests.remote_tasks import broken, count, flaky, lock_maker, overstays
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module", params=["process-pool", "dask"])
-def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
-    if request.param == "process-pool":
-        with ProcessPoolExecutor(2) as pool:
-            yield pool
-        return
-    pytest.importorskip(
-        "distributed", reason="the Dask executor needs the dask extra: pip install '.[dask]'"
-    )
-    with local_cluster() as (_, client), DaskExecutor(client) as dask:
-        yield dask
-
-
-@pytest.fixture
-def ready(executor: Executor) -> Executor:
-    """The executor, with both Dask workers up (a test before may have killed one)."""
-    if isinstance(executor, DaskExecutor):
-        worker_pids(executor.client)
-    return executor
 
 
 @task
@@ -70,8 +47,8 @@ def dies_once(path: Path) -> int:
     return os.getpid()
 
 
-def test_submit_and_map_run_the_functions_in_the_executor(ready: Executor) -> None:
-    @flow(task_runner=ExecutorTaskRunner(ready))
+def test_submit_and_map_run_the_functions_in_the_executor(remote: Executor) -> None:
+    @flow(task_runner=ExecutorTaskRunner(remote))
     def pipeline(n: int) -> tuple[list[int], set[int], int]:
         mapped = square.map(range(n))
         first = square.submit(n)
@@ -88,9 +65,9 @@ def test_submit_and_map_run_the_functions_in_the_executor(ready: Executor) -> No
 
 
 def test_an_executor_is_taken_as_the_task_runner_and_futures_are_shipped_by_value(
-    ready: Executor,
+    remote: Executor,
 ) -> None:
-    @flow(task_runner=ready)
+    @flow(task_runner=remote)
     async def pipeline() -> int:
         first = square.submit(3)
         # The future is resolved here and its value shipped: a (9, pid) tuple.
@@ -98,13 +75,13 @@ def test_an_executor_is_taken_as_the_task_runner_and_futures_are_shipped_by_valu
         return await second.result_async()
 
     assert isinstance(pipeline.task_runner, ExecutorTaskRunner)
-    assert pipeline.task_runner.executor is ready
+    assert pipeline.task_runner.executor is remote
     with Orchestrator(VirtualClock()):
         assert anyio.run(pipeline) == 10
 
 
-def test_retries_and_a_remote_exception(ready: Executor, tmp_path: Path) -> None:
-    @flow(task_runner=ready)
+def test_retries_and_a_remote_exception(remote: Executor, tmp_path: Path) -> None:
+    @flow(task_runner=remote)
     def pipeline(path: Path) -> tuple[int, str, str]:
         failed = broken.submit(7).wait()  # a state returned would fail the flow: its parts
         return flaky.submit(path).result(), failed.name, str(failed.message)
@@ -118,8 +95,8 @@ def test_retries_and_a_remote_exception(ready: Executor, tmp_path: Path) -> None
     assert 'raise KeyError(f"no such thing: {x}")' in message
 
 
-def test_an_unpicklable_result_fails_its_run_only(ready: Executor) -> None:
-    @flow(task_runner=ready)
+def test_an_unpicklable_result_fails_its_run_only(remote: Executor) -> None:
+    @flow(task_runner=remote)
     def pipeline() -> tuple[str, str, int]:
         state = lock_maker.submit().wait()
         return state.name, str(state.message), square.submit(2).result()[0]
@@ -132,9 +109,9 @@ def test_an_unpicklable_result_fails_its_run_only(ready: Executor) -> None:
 
 
 def test_a_process_killed_mid_run_crashes_the_run_which_retries(
-    ready: Executor, tmp_path: Path
+    remote: Executor, tmp_path: Path
 ) -> None:
-    @flow(task_runner=ready)
+    @flow(task_runner=remote)
     def pipeline(path: Path) -> tuple[uuid.UUID, int]:
         future = dies_once.submit(path)
         return future.task_run_id, future.result()
@@ -151,10 +128,10 @@ def test_a_process_killed_mid_run_crashes_the_run_which_retries(
     assert len((tmp_path / "attempts").read_text().splitlines()) == 2  # one call per attempt
 
 
-def test_a_killed_run_without_retries_ends_crashed(ready: Executor, tmp_path: Path) -> None:
+def test_a_killed_run_without_retries_ends_crashed(remote: Executor, tmp_path: Path) -> None:
     once = dies_once.with_options(retries=0)
 
-    @flow(task_runner=ready)
+    @flow(task_runner=remote)
     def pipeline(path: Path) -> str:
         return once.submit(path).wait().name
 
@@ -163,9 +140,9 @@ def test_a_killed_run_without_retries_ends_crashed(ready: Executor, tmp_path: Pa
 
 
 def test_a_timed_out_attempt_is_retried_once_its_call_ended(
-    ready: Executor, tmp_path: Path
+    remote: Executor, tmp_path: Path
 ) -> None:
-    @flow(task_runner=ready)
+    @flow(task_runner=remote)
     def pipeline(path: Path) -> tuple[uuid.UUID, int]:
         future = overstays.submit(path)
         return future.task_run_id, future.result()
@@ -199,8 +176,8 @@ def takes_a_while(seconds: float) -> str:
     return "done"
 
 
-def test_virtual_time_stands_still_while_a_call_runs_in_the_executor(ready: Executor) -> None:
-    @flow(task_runner=ready)
+def test_virtual_time_stands_still_while_a_call_runs_in_the_executor(remote: Executor) -> None:
+    @flow(task_runner=remote)
     def pipeline() -> str:
         # 0.3 real seconds under a 0.5 s timeout: virtual time must not jump past it.
         return takes_a_while.submit(0.3).result()

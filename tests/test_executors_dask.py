@@ -24,7 +24,7 @@ import pytest
 
 from orchestrator import InvalidArgument
 from orchestrator.executors import DaskExecutor, ExecutorLost, RemoteCall, remote_traceback
-from tests.dask_cluster import local_cluster, worker_pids
+from tests.dask_cluster import worker_pids
 
 pytest.importorskip(
     "distributed", reason="the Dask executor needs the dask extra: pip install '.[dask]'"
@@ -36,15 +36,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[LocalCluster, Client]]:
-    with local_cluster() as started:
-        yield started
-
-
 @pytest.fixture
-def client(cluster: tuple[LocalCluster, Client]) -> Client:
-    return cluster[1]
+def client(dask_cluster: tuple[LocalCluster, Client]) -> Client:
+    return dask_cluster[1]
 
 
 @pytest.fixture
@@ -186,9 +180,9 @@ def test_a_sync_client_made_outside_the_loop_serves_asyncio_and_trio(
 
 
 def test_an_address_gives_an_executor_owning_its_client(
-    cluster: tuple[LocalCluster, Client], pids: set[int]
+    dask_cluster: tuple[LocalCluster, Client], pids: set[int]
 ) -> None:
-    address = cluster[0].scheduler_address
+    address = dask_cluster[0].scheduler_address
     executor = DaskExecutor(address)
     try:
         assert address in repr(executor)
@@ -234,20 +228,20 @@ def test_refuses_what_is_neither_a_client_nor_an_address(
     assert isinstance(raised.value, InvalidArgument)
 
 
-def test_refuses_a_closed_client(cluster: tuple[LocalCluster, Client]) -> None:
+def test_refuses_a_closed_client(dask_cluster: tuple[LocalCluster, Client]) -> None:
     from distributed import Client
 
-    closed = Client(cluster[0], set_as_default=False)
+    closed = Client(dask_cluster[0], set_as_default=False)
     closed.close()
     with pytest.raises(InvalidArgument, match="client_or_address must be an open Client"):
         DaskExecutor(closed)
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Dask's async client is asyncio's
-async def test_refuses_an_asynchronous_client(cluster: tuple[LocalCluster, Client]) -> None:
+async def test_refuses_an_asynchronous_client(dask_cluster: tuple[LocalCluster, Client]) -> None:
     from distributed import Client
 
-    address = cluster[0].scheduler_address
+    address = dask_cluster[0].scheduler_address
     async with Client(address, asynchronous=True, set_as_default=False) as client:
         with pytest.raises(InvalidArgument, match="a synchronous Client"):
             DaskExecutor(client)

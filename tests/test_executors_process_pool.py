@@ -1,12 +1,15 @@
-"""Task runs in a real process pool: what a user sees is what they see in-process.
+"""Task runs in a real process pool: what only a process pool has.
 
-Every test here hands task functions to one real ``ProcessPoolExecutor`` (2 spawned
-processes, shared by the module): the functions run in other pids; retries, a tag limit
-of 1, a timeout, a cache hit and an unpicklable result behave as in threads; a pool
-process killed mid-run crashes the runs it held, which retry and complete on a fresh
-pool, and the worker keeps serving. The tasks are defined at module level (the shared
-ones in ``tests/remote_tasks.py``), so the pool processes import them by reference; they
-talk to the test through files.
+The tests here hand task functions to real ``ProcessPoolExecutor`` pools (2 spawned
+processes, shared by the module, or a pool of a test's own): the functions run in
+other pids; a timed-out call is left running and holds its worker's slot; a cancelled
+worker leaves its call and the retry waits for it; a pool process killed mid-run crashes
+the runs it held, which retry and complete on a fresh pool, and the worker keeps
+serving; and the pool's options, per-task executors, stubs and a forkserver pool. What
+holds for every executor (retries, a tag limit, a cache hit, pickling errors, the
+drains) is in ``tests/test_executor_workers.py``. The tasks are defined at module level
+(the shared ones in ``tests/remote_tasks.py``), so the pool processes import them by
+reference; they talk to the test through files.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import multiprocessing
 import os
 import re
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,22 +29,16 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
-from orchestrator import Orchestrator, VirtualClock, task
+from orchestrator import Orchestrator, task
 from orchestrator.executors import ExecutorLost, ProcessPoolExecutor, RemoteCall
-from orchestrator.testing import run_until_idle, run_until_idle_sync, stub_task
+from orchestrator.testing import run_until_idle, stub_task
 from orchestrator.workers import TaskWorker, serve
 from tests.remote_tasks import (
-    broken,
-    cached,
     count,
-    exclusive,
-    flaky,
-    lock_maker,
-    takes,
     whose_pid,
     whose_pid_async,
 )
-from tests.worker_helpers import names, outcome
+from tests.worker_helpers import outcome
 
 #: The most real seconds a test here may take (the first one also starts the pool).
 BOUND = 30.0
@@ -60,22 +56,6 @@ def pool() -> Iterator[ProcessPoolExecutor]:
 def slow(seconds: float) -> str:
     time.sleep(seconds)
     return "done"
-
-
-@task(timeout_seconds=2.0, retries=1, retry_delay_seconds=0)
-def slow_once(path: Path) -> int:
-    """Runs past its timeout on its first attempt; logs when each attempt starts and ends.
-
-    The timeout leaves the retry 2 s from hand-off to result, for a loaded machine.
-    """
-    attempt = count(path.with_suffix(".attempts"))
-    with path.open("a") as file:
-        file.write(f"start {attempt}\n")
-    if attempt == 1:
-        time.sleep(3.0)
-    with path.open("a") as file:
-        file.write(f"end {attempt}\n")
-    return attempt
 
 
 @task(retries=1, retry_delay_seconds=0)
@@ -128,51 +108,6 @@ async def test_runs_in_the_pool_processes(pool: ProcessPoolExecutor) -> None:
     assert 1 <= len(pids) <= 2
 
 
-async def test_retries_and_the_remote_traceback(pool: ProcessPoolExecutor, tmp_path: Path) -> None:
-    orch = Orchestrator()
-    attempts = tmp_path / "attempts"
-    with anyio.fail_after(BOUND):
-        async with TaskWorker(flaky, broken, orchestrator=orch, executor=pool):
-            future = orch.submit(flaky, attempts)
-            assert await outcome(future) == 3
-            failing = orch.submit(broken, 7)
-            await failing.wait_async()
-    assert [n for n in names(orch, future) if n != "Pending"] == [
-        "Scheduled",
-        "Running",
-        "AwaitingRetry",
-        "Retrying",
-        "AwaitingRetry",
-        "Retrying",
-        "Completed",
-    ]
-    state = failing.state
-    assert state.name == "Failed"
-    assert state.message is not None
-    assert state.message.startswith(
-        "Task run encountered an exception: KeyError('no such thing: 7')"
-    )
-    # The traceback where it was raised, in the pool process, is in the message.
-    assert "Remote traceback:" in state.message
-    assert 'raise KeyError(f"no such thing: {x}")' in state.message
-
-
-async def test_a_tag_limit_of_one_holds_across_processes(
-    pool: ProcessPoolExecutor, tmp_path: Path
-) -> None:
-    orch = Orchestrator()
-    orch.create_concurrency_limit("db", 1)
-    log = tmp_path / "log"
-    with anyio.fail_after(BOUND):
-        async with TaskWorker(exclusive, orchestrator=orch, executor=pool):
-            futures = [orch.submit(exclusive, log, n) for n in range(3)]
-            assert sorted([await outcome(future) for future in futures]) == [0, 1, 2]
-    lines = log.read_text().splitlines()
-    # Never two at once: each start is followed by its own end.
-    assert [line.split()[0] for line in lines] == ["start", "end"] * 3
-    assert all(lines[i].split()[1] == lines[i + 1].split()[1] for i in range(0, 6, 2))
-
-
 async def test_a_timeout_ends_the_run_timed_out_and_the_worker_serves_on(
     pool: ProcessPoolExecutor,
 ) -> None:
@@ -186,22 +121,6 @@ async def test_a_timeout_ends_the_run_timed_out_and_the_worker_serves_on(
             assert list(worker.status().abandoned) == [late.task_run_id]
             assert (await outcome(orch.submit(whose_pid, 1)))[0] == 1
             assert await outcome(orch.submit(slow, 0.0)) == "done"
-
-
-async def test_a_timed_out_attempt_is_retried_only_after_its_call_returned(
-    pool: ProcessPoolExecutor, tmp_path: Path
-) -> None:
-    orch = Orchestrator()
-    log = tmp_path / "log"
-    with anyio.fail_after(BOUND):
-        async with TaskWorker(slow_once, orchestrator=orch, executor=pool):
-            future = orch.submit(slow_once, log)
-            assert await outcome(future) == 2
-    # The first call ran on after its timeout; the retry started after it returned.
-    assert log.read_text().splitlines() == ["start 1", "end 1", "start 2", "end 2"]
-    states = [name for name in names(orch, future) if name != "Pending"]
-    assert states[:3] == ["Scheduled", "Running", "AwaitingRetry"]
-    assert states[-1] == "Completed"
 
 
 async def test_a_cancelled_worker_leaves_the_remote_call_and_its_retry_waits_for_it(
@@ -228,44 +147,6 @@ async def test_a_cancelled_worker_leaves_the_remote_call_and_its_retry_waits_for
         (state.message or "").startswith("waits for its previous call")
         for state in orch.read_task_run_states(future.task_run_id)
     )
-
-
-async def test_a_cache_hit_does_not_call_the_pool(
-    pool: ProcessPoolExecutor, tmp_path: Path
-) -> None:
-    orch = Orchestrator()
-    calls = tmp_path / "calls"
-    with anyio.fail_after(BOUND):
-        async with TaskWorker(cached, orchestrator=orch, executor=pool):
-            first = orch.submit(cached, calls, 4)
-            assert await outcome(first) == 40
-            second = orch.submit(cached, calls, 4)
-            assert await outcome(second) == 40
-    assert second.state.name == "Cached"
-    assert len(calls.read_text().splitlines()) == 1
-
-
-async def test_what_cannot_be_pickled_fails_its_run_only(pool: ProcessPoolExecutor) -> None:
-    orch = Orchestrator()
-
-    @task
-    def local(x: int) -> int:
-        return x
-
-    with anyio.fail_after(BOUND):
-        async with TaskWorker(
-            lock_maker, takes, local, whose_pid, orchestrator=orch, executor=pool
-        ):
-            result = orch.submit(lock_maker)
-            argument = orch.submit(takes, threading.Lock())
-            local_run = orch.submit(local, 1)
-            for future in (result, argument, local_run):
-                await future.wait_async()
-            assert (await outcome(orch.submit(whose_pid, 2)))[0] == 2
-    assert result.state.name == "Failed"
-    assert "the result of task 'lock_maker' cannot be pickled" in str(result.state.message)
-    assert "parameter 'value' of task 'takes' cannot be pickled" in str(argument.state.message)
-    assert "is a lambda or is defined inside a function" in str(local_run.state.message)
 
 
 async def test_a_pool_process_killed_mid_run_crashes_its_runs_which_retry(
@@ -304,46 +185,6 @@ async def test_a_killed_run_without_retries_ends_crashed(tmp_path: Path) -> None
             future = orch.submit(once, tmp_path / "dying")
             await future.wait_async()
     assert future.state.name == "Crashed"
-
-
-async def test_virtual_time_stands_still_while_a_call_runs_remotely(
-    pool: ProcessPoolExecutor,
-) -> None:
-    clock = VirtualClock()
-    orch = Orchestrator(clock=clock, autojump=True)
-    start = clock.now()
-    with anyio.fail_after(BOUND):
-        async with orch, TaskWorker(slow, orchestrator=orch, executor=pool):
-            # 0.3 real seconds, under a 1 s timeout: virtual time must not jump past it.
-            future = orch.submit(slow, 0.3)
-            assert await outcome(future) == "done"
-    assert clock.now() == start
-
-
-def test_run_until_idle_sync_takes_an_executor(pool: ProcessPoolExecutor) -> None:
-    orch = Orchestrator(clock=VirtualClock())
-    future = orch.submit(whose_pid, 5)
-    run_until_idle_sync(orch, whose_pid, executor=pool, timeout=BOUND)
-    x, pid = future.result()
-    assert x == 5
-    assert pid != os.getpid()
-
-
-async def test_run_until_idle_serves_tasks_with_an_executor(pool: ProcessPoolExecutor) -> None:
-    orch = Orchestrator()
-    future = orch.submit(whose_pid, 6)
-    await run_until_idle(orch, whose_pid, executor=pool, timeout=BOUND)
-    assert future.result()[1] != os.getpid()
-
-
-async def test_the_task_worker_fixture_takes_an_executor(
-    pool: ProcessPoolExecutor, orchestrator: Orchestrator, task_worker: Any
-) -> None:
-    await task_worker(whose_pid, executor=pool)
-    future = orchestrator.submit(whose_pid, 7)
-    with anyio.fail_after(BOUND):
-        x, pid = await outcome(future)
-    assert (x, pid != os.getpid()) == (7, True)
 
 
 # -- the executor on its own ----------------------------------------------------------------------
